@@ -1,0 +1,244 @@
+"""Read export files as batches of text, without loading whole files into memory.
+
+CSV is streamed with pyarrow (UTF-8, UTF-8 with BOM, or GBK/GB18030, sniffed from the
+bytes); XLSX with calamine. Every value arrives as text, stripped, with the empty words
+back offices write ("", "-", "null", …) turned into nulls; parsing is the adapters' job.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features.errors import UnreadableFileError
+
+_SNIFF_BYTES = 1 << 20
+_EMPTY_WORDS = ["", "-", "--", "null", "NULL", "None", "nan", "NaN", "N/A", "n/a", "无"]
+SUPPORTED_SUFFIXES = (".csv", ".xlsx")
+
+
+@dataclass(frozen=True, slots=True)
+class ExportFile:
+    """An export file opened for reading: its format, encoding and header."""
+
+    path: Path
+    file_format: str  # csv | xlsx
+    encoding: str | None
+    headers: list[str]
+
+
+def open_export(path: Path) -> ExportFile:
+    """Check that ``path`` is a readable export and read its header.
+
+    Raises:
+        UnreadableFileError: missing, empty, not CSV/XLSX, wrong encoding, truncated.
+    """
+    if not path.is_file():
+        raise UnreadableFileError(f"{path}: no such file.")
+    if path.stat().st_size == 0:
+        raise UnreadableFileError(f"{path}: the file is empty; re-export it from the back office.")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        encoding = sniff_encoding(path)
+        headers = _csv_headers(path, encoding)
+        return ExportFile(path, "csv", encoding, headers)
+    if suffix == ".xlsx":
+        headers = _xlsx_headers(path)
+        return ExportFile(path, "xlsx", None, headers)
+    raise UnreadableFileError(
+        f"{path}: unsupported file type {suffix or '(none)'}; Butler reads "
+        f"{', '.join(SUPPORTED_SUFFIXES)}. Save .xls files as .xlsx first."
+    )
+
+
+def sniff_encoding(path: Path) -> str:
+    """Return ``utf-8`` or ``gb18030`` (a superset of GBK) for a CSV file.
+
+    Raises:
+        UnreadableFileError: the bytes are neither UTF-8 nor GBK.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UnreadableFileError(
+            f"{path}: the file is UTF-16; save it as UTF-8 or GBK CSV and ingest it again."
+        )
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            # a multi-byte character may be cut at the end of the sniffed block
+            head.decode(encoding) if len(head) < _SNIFF_BYTES else head[:-4].decode(encoding)
+            return encoding
+        except UnicodeDecodeError:
+            continue
+    raise UnreadableFileError(
+        f"{path}: the file is neither UTF-8 nor GBK text; save it as UTF-8 or GBK CSV "
+        "and ingest it again."
+    )
+
+
+def iter_batches(export: ExportFile, batch_rows: int) -> Iterator[pd.DataFrame]:
+    """Yield the file's data rows as DataFrames of text (``None`` for empty cells).
+
+    The index counts data rows from 0 across the whole file (file line = index + 2).
+
+    Raises:
+        UnreadableFileError: the file breaks part-way (bad bytes, truncated archive).
+    """
+    if export.file_format == "csv":
+        yield from _csv_batches(export, batch_rows)
+    else:
+        yield from _xlsx_batches(export, batch_rows)
+
+
+def _csv_headers(path: Path, encoding: str) -> list[str]:
+    with path.open("r", encoding="utf-8-sig" if encoding == "utf-8" else encoding) as fh:
+        try:
+            first = next(csv.reader(io.StringIO(fh.readline())), [])
+        except UnicodeDecodeError as exc:
+            raise UnreadableFileError(f"{path}: the header is not {encoding} text.") from exc
+    headers = [h.strip() for h in first]
+    _check_headers(path, headers)
+    return headers
+
+
+def _check_headers(path: Path, headers: list[str]) -> None:
+    if not any(headers):
+        raise UnreadableFileError(f"{path}: the first line holds no column headers.")
+    dupes = sorted({h for h in headers if headers.count(h) > 1})
+    if dupes:
+        raise UnreadableFileError(f"{path}: column header(s) {dupes} appear more than once.")
+
+
+def _csv_batches(export: ExportFile, batch_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.csv as pacsv
+
+    read_options = pacsv.ReadOptions(
+        encoding=export.encoding or "utf-8", block_size=8 << 20, use_threads=True
+    )
+    convert_options = pacsv.ConvertOptions(
+        column_types={h: pa.string() for h in export.headers},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    parse_options = pacsv.ParseOptions(newlines_in_values=True)
+    offset = 0
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    try:
+        reader = pacsv.open_csv(
+            export.path,
+            read_options=read_options,
+            parse_options=parse_options,
+            convert_options=convert_options,
+        )
+        for record_batch in reader:
+            pending.append(record_batch)
+            pending_rows += record_batch.num_rows
+            if pending_rows >= batch_rows:
+                frame = _to_frame(pa.Table.from_batches(pending), offset)
+                offset += len(frame)
+                pending, pending_rows = [], 0
+                yield frame
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise UnreadableFileError(
+            f"{export.path}: cannot be read past data row {offset + pending_rows}: "
+            f"{str(exc).splitlines()[0]}. Re-export the file whole, as UTF-8 or GBK CSV."
+        ) from exc
+    if pending:
+        yield _to_frame(pa.Table.from_batches(pending), offset)
+
+
+def _to_frame(table: pa.Table, offset: int) -> pd.DataFrame:
+    empty = pa.array(_EMPTY_WORDS)
+    columns = {}
+    for name in table.column_names:
+        col = pc.utf8_trim_whitespace(table[name])
+        columns[name] = pc.if_else(pc.is_in(col, value_set=empty), None, col)
+    frame = pa.table(columns).to_pandas()
+    frame.index = pd.RangeIndex(offset, offset + len(frame))
+    return frame
+
+
+def _open_workbook(path: Path):  # noqa: ANN202 - calamine types are not exported
+    from python_calamine import CalamineWorkbook
+
+    try:
+        return CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # calamine raises several unrelated types for broken archives
+        raise UnreadableFileError(
+            f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc}); the file "
+            "may be truncated. Download it again from the back office."
+        ) from exc
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[object]]:
+    workbook = _open_workbook(path)
+    try:
+        sheet = workbook.get_sheet_by_index(0)
+        yield from sheet.iter_rows()
+    except UnreadableFileError:
+        raise
+    except Exception as exc:
+        raise UnreadableFileError(
+            f"{path}: the first sheet cannot be read ({type(exc).__name__}: {exc}); the file "
+            "may be truncated. Download it again from the back office."
+        ) from exc
+
+
+def _xlsx_headers(path: Path) -> list[str]:
+    rows = _xlsx_rows(path)
+    first = next(rows, None)
+    if first is None:
+        raise UnreadableFileError(f"{path}: the workbook's first sheet is empty.")
+    headers = [_cell_text(v) or "" for v in first]
+    while headers and headers[-1] == "":
+        headers.pop()
+    _check_headers(path, headers)
+    return headers
+
+
+def _xlsx_batches(export: ExportFile, batch_rows: int) -> Iterator[pd.DataFrame]:
+    rows = _xlsx_rows(export.path)
+    next(rows, None)  # header
+    width = len(export.headers)
+    offset = 0
+    chunk: list[list[str | None]] = []
+    for row in rows:
+        cells = [_cell_text(v) for v in row[:width]]
+        cells += [None] * (width - len(cells))
+        chunk.append(cells)
+        if len(chunk) >= batch_rows:
+            yield _xlsx_frame(chunk, export.headers, offset)
+            offset += len(chunk)
+            chunk = []
+    if chunk:
+        yield _xlsx_frame(chunk, export.headers, offset)
+
+
+def _xlsx_frame(chunk: list[list[str | None]], headers: list[str], offset: int) -> pd.DataFrame:
+    table = pa.table(
+        {h: pa.array([r[i] for r in chunk], pa.string()) for i, h in enumerate(headers)}
+    )
+    return _to_frame(table, offset)
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.strftime("%Y-%m-%d")
+    return str(value)

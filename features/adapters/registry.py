@@ -1,0 +1,85 @@
+"""Which adapter reads which file: the registry of platforms and detection by headers."""
+
+from __future__ import annotations
+
+import importlib
+from functools import cache
+
+from features.adapters.base import ExportContract, PlatformAdapter
+from features.adapters.readers import ExportFile
+from features.errors import UnknownPlatformError
+from features.schema.vocab import Platform
+
+# One module per platform; adding a platform is adding a module and a line here.
+_MODULES: dict[Platform, str] = {
+    Platform.TMALL: "features.adapters.tmall:TmallAdapter",
+    Platform.JD: "features.adapters.jd:JdAdapter",
+    Platform.PINDUODUO: "features.adapters.pinduoduo:PinduoduoAdapter",
+    Platform.DOUYIN: "features.adapters.douyin:DouyinAdapter",
+    Platform.KUAISHOU: "features.adapters.kuaishou:KuaishouAdapter",
+    Platform.XIAOHONGSHU: "features.adapters.xiaohongshu:XiaohongshuAdapter",
+    Platform.MINIPROGRAM: "features.adapters.miniprogram:MiniprogramAdapter",
+    Platform.POS: "features.adapters.pos:PosAdapter",
+    Platform.ERP: "features.adapters.erp:ErpAdapter",
+}
+
+
+@cache
+def get_adapter(platform: Platform | str) -> type[PlatformAdapter]:
+    """The adapter class for ``platform``.
+
+    Raises:
+        UnknownPlatformError: ``platform`` is not one Butler knows.
+    """
+    try:
+        key = Platform(platform)
+    except ValueError:
+        known = ", ".join(p.value for p in Platform)
+        raise UnknownPlatformError(f"Unknown platform {platform!r}; use one of: {known}.") from None
+    module_name, _, class_name = _MODULES[key].partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def all_adapters() -> list[type[PlatformAdapter]]:
+    """Every registered adapter, channels first and the ERP last."""
+    return [get_adapter(p) for p in Platform]
+
+
+def detect(
+    export: ExportFile, platform: Platform | str | None = None
+) -> tuple[type[PlatformAdapter], ExportContract]:
+    """Find the adapter and export contract that fit ``export``'s header.
+
+    Args:
+        export: the opened file.
+        platform: force this platform (``--platform``); only its contracts are tried.
+
+    Raises:
+        UnknownPlatformError: no contract fits, or several fit equally well.
+    """
+    adapters = [get_adapter(platform)] if platform else all_adapters()
+    candidates: list[tuple[float, type[PlatformAdapter], ExportContract]] = []
+    for adapter in adapters:
+        # back offices let users download most reports as CSV or XLSX: both are read
+        for score, contract in adapter.match_headers(export.headers):
+            candidates.append((score, adapter, contract))
+    if not candidates:
+        scope = (
+            f"a {Platform(platform).value} export" if platform else "any known platform's export"
+        )
+        raise UnknownPlatformError(
+            f"{export.path}: its columns {export.headers[:8]}{'…' if len(export.headers) > 8 else ''}"
+            f" do not match {scope}. Check the file, or name its platform with --platform "
+            f"({', '.join(p.value for p in Platform)})."
+        )
+    candidates.sort(key=lambda c: c[0], reverse=True)
+    best = candidates[0]
+    if len(candidates) > 1 and candidates[1][0] == best[0]:
+        names = sorted(
+            {f"{a.platform.value} {c.kind.value}" for s, a, c in candidates if s == best[0]}
+        )
+        raise UnknownPlatformError(
+            f"{export.path}: its columns fit several exports ({', '.join(names)}); "
+            "name the platform with --platform."
+        )
+    return best[1], best[2]

@@ -1,0 +1,49 @@
+"""Runtime settings: one object, built once at an entry point and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where Butler keeps its data and how it reaches its services.
+
+    Every value can be set with an environment variable prefixed ``BUTLER_``
+    (``BUTLER_HOME=/data/butler``). Build it once in the CLI command or service
+    ``__init__`` and pass it down; nothing deeper reads the environment.
+
+    Examples:
+        >>> settings = Settings(home=Path("/tmp/butler"))
+        >>> settings.duckdb_path.name
+        'butler.duckdb'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BUTLER_", extra="ignore")
+
+    home: Path = Field(default=Path(".butler"), description="Butler home folder.")
+    duckdb_file: str = Field(default="butler.duckdb", description="Store file inside home.")
+    duckdb_memory_limit: str = Field(
+        default="2GB", description="DuckDB memory limit; larger work spills to disk."
+    )
+    duckdb_threads: int | None = Field(default=None, description="DuckDB threads (None = cores).")
+    ingest_batch_rows: int = Field(
+        default=200_000, ge=1_000, description="Rows read per batch while ingesting."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None, description="MLflow tracking URI; default is a SQLite file in home."
+    )
+
+    @property
+    def duckdb_path(self) -> Path:
+        """The unified store's DuckDB file."""
+        return self.home / self.duckdb_file
+
+    @property
+    def tracking_uri(self) -> str:
+        """MLflow tracking URI, defaulting to a local SQLite store under home."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"

@@ -1,0 +1,171 @@
+"""The unified store: one DuckDB file under the Butler home.
+
+:class:`Store` owns the connection, applies migrations on open, runs work in transactions
+and upserts frames by each table's primary key (read from the catalog, so the SQL in
+``features/schema/migrations`` stays the one definition of keys).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Self
+
+import duckdb
+import pandas as pd
+
+from features.errors import StoreError
+from features.schema import migrate, primary_key
+from features.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class Store:
+    """A connection to the unified store.
+
+    Examples:
+        >>> with Store.open(Settings(home=tmp)) as store:          # doctest: +SKIP
+        ...     store.sql("SELECT count(*) FROM order_lines").fetchall()
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
+        self.con = con
+        self.path = path
+        self._keys: dict[str, list[str]] = {}
+        self._columns: dict[str, dict[str, str | None]] = {}
+
+    @classmethod
+    def open(cls, settings: Settings, *, read_only: bool = False) -> Self:
+        """Open (and, unless read-only, create and migrate) the store under ``settings.home``.
+
+        Raises:
+            StoreError: the store does not exist yet (read-only), or another process holds it.
+        """
+        path = settings.duckdb_path
+        if read_only and not path.exists():
+            raise StoreError(
+                f"No Butler store at {path}. Run `butler ingest PATH` (or `butler demo`) first, "
+                "or set BUTLER_HOME to the folder that holds one."
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        config = {"memory_limit": settings.duckdb_memory_limit}
+        if settings.duckdb_threads:
+            config["threads"] = str(settings.duckdb_threads)
+        try:
+            con = duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            raise StoreError(
+                f"Cannot open the store {path}: {exc}. Another Butler process may be using it; "
+                "wait for it to finish."
+            ) from exc
+        if not read_only:
+            migrate(con)
+        return cls(con, path)
+
+    @classmethod
+    def in_memory(cls) -> Self:
+        """A throw-away store in memory (tests, previews)."""
+        con = duckdb.connect(":memory:")
+        migrate(con)
+        return cls(con, None)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- work ------------------------------------------------------------------------------
+
+    def sql(self, query: str, params: list | None = None) -> duckdb.DuckDBPyConnection:
+        """Run one statement; returns the cursor (``.df()``, ``.fetchall()``).
+
+        Read the result whole (``fetchall``/``df``): DuckDB blocks the connection while a
+        result is half-read.
+        """
+        return self.con.execute(query, params or [])
+
+    @contextmanager
+    def transaction(self) -> Iterator[Self]:
+        """All or nothing: everything inside commits together or not at all."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    def key(self, table: str) -> list[str]:
+        """The natural (primary) key of ``table``."""
+        if table not in self._keys:
+            self._keys[table] = primary_key(self.con, table)
+        return self._keys[table]
+
+    def columns(self, table: str) -> dict[str, str | None]:
+        """``table``'s columns in order, each with its SQL default (``None`` if it has none)."""
+        if table not in self._columns:
+            rows = self.con.execute(
+                "SELECT column_name, column_default FROM duckdb_columns() "
+                "WHERE table_name = ? ORDER BY column_index",
+                [table],
+            ).fetchall()
+            self._columns[table] = dict(rows)
+        return self._columns[table]
+
+    def upsert(
+        self, table: str, frame: pd.DataFrame, computed: dict[str, str] | None = None
+    ) -> int:
+        """Insert ``frame`` into ``table``, replacing rows with the same natural key.
+
+        Within ``frame`` the last row of a key wins, as a later line of an export does.
+        Columns the frame lacks, or leaves empty, take the table's SQL default.
+
+        Args:
+            table: a table of the unified schema.
+            frame: rows whose columns are (a subset of) the table's.
+            computed: SQL expressions over ``batch`` (the frame) for some columns, such as
+                a lookup of the internal SKU.
+
+        Returns:
+            The number of rows written.
+        """
+        if frame.empty:
+            return 0
+        key = self.key(table)
+        if all(k in frame.columns for k in key):
+            frame = frame.drop_duplicates(subset=key, keep="last")
+        computed = computed or {}
+        select = []
+        for column, default in self.columns(table).items():
+            if column in computed:
+                expr = computed[column]
+            elif column in frame.columns:
+                expr = f"coalesce(batch.{column}, {default})" if default else f"batch.{column}"
+            else:
+                expr = default or "NULL"
+            select.append(f"{expr} AS {column}")
+        self.con.register("batch", frame)
+        # no try/finally: after a failed statement the transaction is aborted and DuckDB
+        # refuses even unregister; the next register replaces the view anyway
+        self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT {', '.join(select)} FROM batch")
+        self.con.unregister("batch")
+        return len(frame)
+
+    def count(self, table: str) -> int:
+        return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+
+    def require_rows(self, table: str, what: str) -> None:
+        """Raise a :class:`StoreError` that says what to ingest when ``table`` is empty."""
+        if self.count(table) == 0:
+            raise StoreError(
+                f"The store has no {what} yet (table `{table}` is empty). Ingest the exports "
+                "that carry them with `butler ingest PATH`."
+            )
