@@ -246,7 +246,8 @@ class _Writer:
         if not records:
             return 0
         self.store.con.executemany(
-            "INSERT OR IGNORE INTO quarantine_rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+            "INSERT OR IGNORE INTO quarantine_rows "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
             [
                 (sha, self.source, line, self.platform, self.kind.value, fld, reason, raw)
                 for line, fld, reason, raw in records

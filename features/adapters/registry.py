@@ -67,9 +67,9 @@ def detect(
         scope = (
             f"a {Platform(platform).value} export" if platform else "any known platform's export"
         )
+        shown = export.headers[:8] + (["…"] if len(export.headers) > 8 else [])
         raise UnknownPlatformError(
-            f"{export.path}: its columns {export.headers[:8]}{'…' if len(export.headers) > 8 else ''}"
-            f" do not match {scope}. Check the file, or name its platform with --platform "
+            f"{export.path}: its columns {shown} do not match {scope}. Check the file, or name its platform with --platform "
             f"({', '.join(p.value for p in Platform)})."
         )
     candidates.sort(key=lambda c: c[0], reverse=True)
