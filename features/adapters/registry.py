@@ -69,7 +69,8 @@ def detect(
         )
         shown = export.headers[:8] + (["…"] if len(export.headers) > 8 else [])
         raise UnknownPlatformError(
-            f"{export.path}: its columns {shown} do not match {scope}. Check the file, or name its platform with --platform "
+            f"{export.path}: its columns {shown} do not match {scope}. "
+            "Check the file, or name its platform with --platform "
             f"({', '.join(p.value for p in Platform)})."
         )
     candidates.sort(key=lambda c: c[0], reverse=True)
