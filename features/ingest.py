@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
+import pyarrow as pa
 
-from features.adapters.base import ExportContract, ParsedBatch, PlatformAdapter
+from features.adapters.base import ExportContract, PlatformAdapter, quote_ident, quote_literal
 from features.adapters.readers import SUPPORTED_SUFFIXES, iter_batches, open_export
 from features.adapters.registry import detect
 from features.errors import ButlerError
@@ -169,14 +169,13 @@ def _ingest_file(
             logger.info("%s: already ingested, skipped", path)
             return result
         with store.transaction():
-            writer = _Writer(store, adapter, contract, str(path))
-            batches = iter_batches(export, settings.ingest_batch_rows)
-            for batch in _with_progress(batches, progress):
-                parsed = adapter.parse(contract, batch)
-                result.rows_read += len(batch)
-                result.rows_accepted += writer.write(parsed)
-                result.rows_quarantined += writer.quarantine(parsed, sha)
+            writer = _Writer(store, adapter, contract, str(path), sha, export.headers)
+            for batch in _with_progress(iter_batches(export, settings.ingest_batch_rows), progress):
+                read, accepted = writer.write(batch)
+                result.rows_read += read
+                result.rows_accepted += accepted
             writer.finish()
+            result.rows_quarantined = result.rows_read - result.rows_accepted
             store.sql(
                 "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
                 [
@@ -191,8 +190,8 @@ def _ingest_file(
 
 
 def _with_progress(
-    batches: Iterator[pd.DataFrame], progress: Callable[[float], None]
-) -> Iterator[pd.DataFrame]:
+    batches: Iterator[pa.Table], progress: Callable[[float], None]
+) -> Iterator[pa.Table]:
     """Move a file's progress on with each batch (halfway, then halfway again, …)."""
     seen = 0
     for batch in batches:
@@ -210,52 +209,86 @@ def _sha256(path: Path) -> str:
 
 
 class _Writer:
-    """Writes parsed batches of one file into the tables of its export kind."""
+    """Parses batches of one file in DuckDB and writes them into its export kind's tables.
+
+    Each batch is registered as ``raw``, parsed into the temp table ``parsed`` by the
+    adapter's compiled query; rows with problems go to quarantine, the others (the view
+    ``accepted``) to the unified tables, all without leaving DuckDB.
+    """
 
     def __init__(
-        self, store: Store, adapter: type[PlatformAdapter], contract: ExportContract, source: str
+        self,
+        store: Store,
+        adapter: type[PlatformAdapter],
+        contract: ExportContract,
+        source: str,
+        sha: str,
+        headers: list[str],
     ) -> None:
         self.store = store
         self.platform = adapter.platform.value
         self.kind = contract.kind
         self.source = source
+        self.sha = sha
+        self.parse = adapter.parse_sql(
+            contract, headers, keep_raw_json=contract.kind is ExportKind.MEMBERS
+        )
+        self.raw_json = (
+            "json_object("
+            + ", ".join(f"{quote_literal(h)}, raw.{quote_ident(h)}" for h in headers)
+            + ")"
+        )
         self.newest: dt.datetime | None = None
         self.days: tuple[dt.date, dt.date] | None = None
         self.remap = False  # the SKU mapping changed: resolve unmapped rows again
 
-    def write(self, parsed: ParsedBatch) -> int:
-        rows = parsed.rows.copy()
-        if rows.empty:
-            return 0
-        ts = _NEWEST.get(self.kind)
-        if ts and ts in rows.columns and rows[ts].notna().any():
-            newest = pd.Timestamp(rows[ts].max()).to_pydatetime()
-            self.newest = max(self.newest, newest) if self.newest else newest
-        rows["source_file"] = self.source
-        if self.platform != Platform.ERP:
-            rows["platform"] = self.platform
-        for column in ("platform_sku_id", "outer_sku_code"):  # read by the SKU lookup
-            if column not in rows.columns:
-                rows[column] = None
-        handler = getattr(self, f"_write_{self.kind.value}")
-        handler(rows, parsed)
-        return len(rows)
-
-    def quarantine(self, parsed: ParsedBatch, sha: str) -> int:
-        records = parsed.rejected_records()
-        if not records:
-            return 0
-        self.store.con.executemany(
-            "INSERT OR IGNORE INTO quarantine_rows "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-            [
-                (sha, self.source, line, self.platform, self.kind.value, fld, reason, raw)
-                for line, fld, reason, raw in records
-            ],
+    def write(self, batch: pa.Table) -> tuple[int, int]:
+        """Parse and write one batch; return (rows read, rows accepted)."""
+        con = self.store.con
+        con.register("raw", batch)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {self.parse.select}")
+        con.execute(
+            f"""
+            INSERT OR IGNORE INTO quarantine_rows
+            SELECT ?, ?, p._row + 2, ?, ?, p.problem.field, p.problem.reason, {self.raw_json},
+                   now()::TIMESTAMP
+            FROM (SELECT _row, unnest(_problems) AS problem FROM parsed
+                  WHERE len(_problems) > 0) p
+            JOIN raw USING (_row)
+            """,
+            [self.sha, self.source, self.platform, self.kind.value],
         )
-        return int(parsed.problems["index"].nunique())
+        platform = (
+            "" if self.platform == Platform.ERP else f"{quote_literal(self.platform)} AS platform, "
+        )
+        lookups = "".join(
+            f"NULL::VARCHAR AS {c}, "
+            for c in ("platform_sku_id", "outer_sku_code")
+            if c not in self.parse.fields
+        )
+        source = quote_literal(self.source)
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW accepted AS SELECT * EXCLUDE (_problems), {platform}"
+            f"{lookups}{source} AS source_file FROM parsed WHERE len(_problems) = 0"
+        )
+        accepted = int(con.execute("SELECT count(*) FROM accepted").fetchall()[0][0])
+        if accepted:
+            self._note_newest()
+            getattr(self, f"_write_{self.kind.value}")()
+        con.unregister("raw")
+        return batch.num_rows, accepted
+
+    def _note_newest(self) -> None:
+        column = _NEWEST.get(self.kind)
+        if column is None:
+            return
+        newest = self.store.sql(f"SELECT max({column})::TIMESTAMP FROM accepted").fetchall()[0][0]
+        if newest is not None:
+            self.newest = max(self.newest, newest) if self.newest else newest
 
     def finish(self) -> None:
+        for name in ("accepted", "parsed"):
+            self.store.sql(f"DROP {'VIEW' if name == 'accepted' else 'TABLE'} IF EXISTS {name}")
         if self.kind is ExportKind.ORDERS and self.days:
             refresh_sales_daily(self.store, self.platform, *self.days)
         if self.remap:
@@ -263,96 +296,83 @@ class _Writer:
 
     # -- one method per export kind --------------------------------------------------------
 
-    def _note_shops(self, rows: pd.DataFrame) -> None:
-        shops = rows[["platform", "shop_id"]].drop_duplicates()
-        self.store.con.register("new_shops", shops)
+    def _note_shops(self) -> None:
         self.store.sql(
             "INSERT OR IGNORE INTO shops (platform, shop_id, shop_name, expected) "
-            "SELECT platform, shop_id, shop_id, false FROM new_shops"
+            "SELECT DISTINCT platform, shop_id, shop_id, false FROM accepted"
         )
-        self.store.con.unregister("new_shops")
 
-    def _write_orders(self, rows: pd.DataFrame, parsed: ParsedBatch) -> None:
-        del parsed
-        self.store.upsert("order_lines", rows, computed={"sku_id": _SKU_LOOKUP})
-        self.store.upsert("orders", rows.drop_duplicates(subset=["order_id"], keep="first"))
-        self._note_shops(rows)
-        local = rows["created_at"] + pd.Timedelta(hours=8)  # as _BUSINESS_DAY
-        lo, hi = local.min().date(), local.max().date()
+    def _write_orders(self) -> None:
+        self.store.upsert("order_lines", "accepted", {"sku_id": _SKU_LOOKUP}, order_by="_row")
+        self.store.upsert("orders", "accepted", order_by="_row")
+        self._note_shops()
+        lo, hi = self.store.sql(
+            f"SELECT min({_BUSINESS_DAY.format(col='created_at')}), "
+            f"max({_BUSINESS_DAY.format(col='created_at')}) FROM accepted"
+        ).fetchall()[0]
         self.days = (min(lo, self.days[0]), max(hi, self.days[1])) if self.days else (lo, hi)
 
-    def _write_members(self, rows: pd.DataFrame, parsed: ParsedBatch) -> None:
-        raw = parsed.raw.loc[rows.index]
-        rows["raw"] = raw.to_json(orient="records", lines=True, force_ascii=False).splitlines()
-        self.store.upsert("members", rows)
+    def _write_members(self) -> None:
+        self.store.upsert("members", "accepted", {"raw": "src._raw_json"}, order_by="_row")
 
-    def _write_chats(self, rows: pd.DataFrame, parsed: ParsedBatch) -> None:
-        del parsed
-        self.store.upsert("chat_messages", rows)
-        self._note_shops(rows)
-        sessions = rows[["platform", "session_id"]].drop_duplicates()
-        self.store.con.register("touched", sessions)
+    def _write_chats(self) -> None:
+        self.store.upsert("chat_messages", "accepted", order_by="_row")
+        self._note_shops()
         self.store.sql(
             """
             INSERT OR REPLACE INTO chat_sessions
             SELECT m.platform, m.session_id, arg_min(m.shop_id, m.seq), arg_min(m.buyer_id, m.seq),
                    max(m.order_id), min(m.sent_at), max(m.sent_at), count(*)
-            FROM chat_messages m SEMI JOIN touched t USING (platform, session_id)
+            FROM chat_messages m
+            SEMI JOIN (SELECT DISTINCT platform, session_id FROM accepted) t
+                USING (platform, session_id)
             GROUP BY m.platform, m.session_id
             """
         )
-        self.store.con.unregister("touched")
 
-    def _write_listings(self, rows: pd.DataFrame, parsed: ParsedBatch) -> None:
-        del parsed
-        self.store.upsert("listings", rows, computed={"sku_id": _SKU_LOOKUP})
-        self._note_shops(rows)
+    def _write_listings(self) -> None:
+        self.store.upsert("listings", "accepted", {"sku_id": _SKU_LOOKUP}, order_by="_row")
+        self._note_shops()
 
-    def _write_promotions(self, rows: pd.DataFrame, parsed: ParsedBatch) -> None:
-        del parsed
+    def _write_promotions(self) -> None:
         # promotions name platform SKUs only, so only the ERP mapping resolves them
-        self.store.upsert("promotions", rows, computed={"sku_id": _SKU_LOOKUP_BY_ID})
-        self._note_shops(rows)
+        self.store.upsert("promotions", "accepted", {"sku_id": _SKU_LOOKUP_BY_ID}, order_by="_row")
+        self._note_shops()
 
-    def _write_shops(self, rows: pd.DataFrame, parsed: ParsedBatch) -> None:
-        del parsed
-        rows["expected"] = rows.get("expected", pd.Series(True, index=rows.index)).fillna(True)
-        self.store.upsert("shops", rows)
+    def _write_shops(self) -> None:
+        self.store.upsert(
+            "shops", "accepted", {"expected": "coalesce(src.expected, true)"}, order_by="_row"
+        )
 
-    def _write_warehouses(self, rows: pd.DataFrame, parsed: ParsedBatch) -> None:
-        del parsed
-        self.store.upsert("warehouses", rows)
+    def _write_warehouses(self) -> None:
+        self.store.upsert("warehouses", "accepted", order_by="_row")
 
-    def _write_products(self, rows: pd.DataFrame, parsed: ParsedBatch) -> None:
-        del parsed
+    def _write_products(self) -> None:
         # one row per SKU carries its product; upsert ignores columns a table lacks
-        self.store.upsert("products", rows.drop_duplicates("product_id", keep="last"))
-        self.store.upsert("skus", rows)
+        self.store.upsert("products", "accepted", order_by="_row")
+        self.store.upsert("skus", "accepted", order_by="_row")
         self.remap = True  # order lines may name these SKUs by merchant code
 
-    def _write_sku_map(self, rows: pd.DataFrame, parsed: ParsedBatch) -> None:
-        del parsed
-        self.store.upsert("sku_map", rows)
+    def _write_sku_map(self) -> None:
+        self.store.upsert("sku_map", "accepted", order_by="_row")
         self.remap = True
 
-    def _write_inventory(self, rows: pd.DataFrame, parsed: ParsedBatch) -> None:
-        del parsed
-        self.store.upsert("inventory_snapshots", rows)
+    def _write_inventory(self) -> None:
+        self.store.upsert("inventory_snapshots", "accepted", order_by="_row")
 
-    def _write_purchase_orders(self, rows: pd.DataFrame, parsed: ParsedBatch) -> None:
-        del parsed
-        self.store.upsert("purchase_orders", rows)
+    def _write_purchase_orders(self) -> None:
+        self.store.upsert("purchase_orders", "accepted", order_by="_row")
 
 
 # The internal SKU of a platform row: the ERP's mapping of the platform SKU id first, then
 # the merchant's own code when it is an internal SKU.
 _SKU_LOOKUP_BY_ID = (
-    "(SELECT m.sku_id FROM sku_map m WHERE m.platform = batch.platform "
-    "AND m.platform_sku_id = batch.platform_sku_id)"
+    "(SELECT m.sku_id FROM sku_map m WHERE m.platform = src.platform "
+    "AND m.platform_sku_id = src.platform_sku_id)"
 )
 _SKU_LOOKUP = (
     f"coalesce({_SKU_LOOKUP_BY_ID}, "
-    "(SELECT s.sku_id FROM skus s WHERE s.sku_id = batch.outer_sku_code))"
+    "(SELECT s.sku_id FROM skus s WHERE s.sku_id = src.outer_sku_code))"
 )
 
 

@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 
 from features.errors import StoreError
-from features.schema import migrate, primary_key
+from features.schema import migrate, natural_key
 from features.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class Store:
     def __init__(self, con: duckdb.DuckDBPyConnection, path: Path | None) -> None:
         self.con = con
         self.path = path
-        self._keys: dict[str, list[str]] = {}
+        self._keys: dict[str, tuple[list[str], bool]] = {}
         self._columns: dict[str, dict[str, str | None]] = {}
 
     @classmethod
@@ -103,10 +103,10 @@ class Store:
         else:
             self.con.execute("COMMIT")
 
-    def key(self, table: str) -> list[str]:
-        """The natural (primary) key of ``table``."""
+    def key(self, table: str) -> tuple[list[str], bool]:
+        """The natural key of ``table`` and whether a PRIMARY KEY index enforces it."""
         if table not in self._keys:
-            self._keys[table] = primary_key(self.con, table)
+            self._keys[table] = natural_key(self.con, table)
         return self._keys[table]
 
     def columns(self, table: str) -> dict[str, str | None]:
@@ -114,50 +114,68 @@ class Store:
         if table not in self._columns:
             rows = self.con.execute(
                 "SELECT column_name, column_default FROM duckdb_columns() "
-                "WHERE table_name = ? ORDER BY column_index",
+                "WHERE table_name = ? AND NOT internal ORDER BY column_index",
                 [table],
             ).fetchall()
             self._columns[table] = dict(rows)
         return self._columns[table]
 
     def upsert(
-        self, table: str, frame: pd.DataFrame, computed: dict[str, str] | None = None
-    ) -> int:
-        """Insert ``frame`` into ``table``, replacing rows with the same natural key.
+        self,
+        table: str,
+        source: str | pd.DataFrame,
+        computed: dict[str, str] | None = None,
+        order_by: str | None = None,
+    ) -> None:
+        """Write ``source`` into ``table``, replacing rows with the same natural key.
 
-        Within ``frame`` the last row of a key wins, as a later line of an export does.
-        Columns the frame lacks, or leaves empty, take the table's SQL default.
+        Within ``source`` the last row of a key wins (by ``order_by``, else the frame's row
+        order), as a later line of an export does. Columns the source lacks or leaves empty
+        take the table's SQL default; source columns the table lacks are ignored.
 
         Args:
             table: a table of the unified schema.
-            frame: rows whose columns are (a subset of) the table's.
-            computed: SQL expressions over ``batch`` (the frame) for some columns, such as
-                a lookup of the internal SKU.
-
-        Returns:
-            The number of rows written.
+            source: a DataFrame, or the name of a relation (table or view) in the connection.
+            computed: SQL expressions over the source (aliased ``src``) for some columns, such
+                as a lookup of the internal SKU.
+            order_by: the source column that orders its rows (later wins).
         """
-        if frame.empty:
-            return 0
-        key = self.key(table)
-        if all(k in frame.columns for k in key):
-            frame = frame.drop_duplicates(subset=key, keep="last")
+        if isinstance(source, pd.DataFrame):
+            if source.empty:
+                return
+            frame = source.assign(_upsert_order=range(len(source)))
+            self.con.register("_upsert_frame", frame)
+            self.upsert(table, "_upsert_frame", computed, order_by="_upsert_order")
+            self.con.unregister("_upsert_frame")
+            return
+        have = {d[0] for d in self.con.execute(f"SELECT * FROM {source} LIMIT 0").description}
+        key, indexed = self.key(table)
         computed = computed or {}
         select = []
         for column, default in self.columns(table).items():
             if column in computed:
                 expr = computed[column]
-            elif column in frame.columns:
-                expr = f"coalesce(batch.{column}, {default})" if default else f"batch.{column}"
+            elif column in have:
+                expr = f"coalesce(src.{column}, {default})" if default else f"src.{column}"
             else:
                 expr = default or "NULL"
             select.append(f"{expr} AS {column}")
-        self.con.register("batch", frame)
-        # no try/finally: after a failed statement the transaction is aborted and DuckDB
-        # refuses even unregister; the next register replaces the view anyway
-        self.con.execute(f"INSERT OR REPLACE INTO {table} SELECT {', '.join(select)} FROM batch")
-        self.con.unregister("batch")
-        return len(frame)
+        keys = ", ".join(f"src.{k}" for k in key)
+        latest = f"SELECT {', '.join(select)} FROM {source} src"
+        repeated = self.con.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM {source} src GROUP BY {keys} HAVING count(*) > 1)"
+        ).fetchall()[0][0]
+        if repeated:  # rare in real exports, and the window costs more than the check
+            order = f"ORDER BY src.{order_by} DESC" if order_by else ""
+            latest += f" QUALIFY row_number() OVER (PARTITION BY {keys} {order}) = 1"
+        if indexed:
+            self.con.execute(f"INSERT OR REPLACE INTO {table} {latest}")
+            return
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _upsert_rows AS {latest}")
+        match = " AND ".join(f"t.{k} = u.{k}" for k in key)
+        self.con.execute(f"DELETE FROM {table} t USING _upsert_rows u WHERE {match}")
+        self.con.execute(f"INSERT INTO {table} SELECT * FROM _upsert_rows")
+        self.con.execute("DROP TABLE _upsert_rows")
 
     def count(self, table: str) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])

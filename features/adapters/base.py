@@ -3,31 +3,34 @@
 A platform module declares, in one place, how its back office writes each export: the
 column headers, the file format and encoding, money in yuan or fen, the timestamp format
 and zone, and its own status words. :class:`PlatformAdapter` turns that declaration into
-vectorised parsing (file → batches of unified rows + rejected cells with reasons) and into
+one DuckDB query that parses whole batches (file text → unified rows + rejected cells with
+reasons; the value checks every platform shares are in `features.schema.contracts`) and into
 rendering (unified rows → the platform's own export shape, used by the sample world), so the
 generator and the parser cannot drift apart.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-import numpy as np
 import pandas as pd
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass as contract_dataclass
 
 from features.errors import ContractViolation
+from features.schema.contracts import value_checks
 from features.schema.vocab import ExportKind, Platform
 
 ValueKind = Literal["str", "int", "money", "ts", "date", "enum", "bool"]
 FileFormat = Literal["csv", "xlsx"]
 
-_EMPTY = {"", "-", "--", "null", "NULL", "None", "nan", "NaN", "N/A", "n/a", "无"}
+# Contracts are pydantic dataclasses: a declaration with a wrong type fails at import.
+_DECLARATION = ConfigDict(arbitrary_types_allowed=True)
 
 
-@dataclass(frozen=True, slots=True)
+@contract_dataclass(frozen=True, config=_DECLARATION)
 class Column:
     """One column of a platform export.
 
@@ -54,7 +57,7 @@ class Column:
         return (self.header, *self.aliases)
 
 
-@dataclass(frozen=True, slots=True)
+@contract_dataclass(frozen=True, config=_DECLARATION)
 class ExportContract:
     """The shape of one kind of export from one platform."""
 
@@ -74,30 +77,17 @@ class ExportContract:
         return [c.header for c in self.columns if c.required]
 
 
-@dataclass(slots=True)
-class ParsedBatch:
-    """One batch of an export after parsing.
+@dataclass(frozen=True, slots=True)
+class ParseSql:
+    """The SQL that parses one file's batches (relation ``raw``) into unified rows.
 
-    Attributes:
-        rows: unified rows that passed every check (index = position in the file's data rows).
-        problems: one row per rejected cell: ``index``, ``field`` (the file's header, or ``*``),
-            ``reason``.
-        raw: the batch as read (strings), to keep rejected rows exactly as they were. Its
-            index counts data rows from 0 across the whole file, so line = index + 2.
+    ``select`` yields the unified fields, ``_row`` (data row number from 0, so file line =
+    ``_row + 2``) and ``_problems``: a list of ``{field, reason}`` structs, empty when the
+    row passed every check.
     """
 
-    rows: pd.DataFrame
-    problems: pd.DataFrame
-    raw: pd.DataFrame
-
-    def rejected_records(self) -> list[tuple[int, str, str, str]]:
-        """``(line, field, reason, raw_json)`` for every rejected cell."""
-        out = []
-        for idx, fld, reason in self.problems[["index", "field", "reason"]].itertuples(index=False):
-            raw_row = {k: v for k, v in self.raw.loc[idx].items() if v is not None}
-            line = int(idx) + 2  # the header is line 1
-            out.append((line, str(fld), str(reason), json.dumps(raw_row, ensure_ascii=False)))
-        return out
+    select: str
+    fields: tuple[str, ...]
 
 
 class PlatformAdapter:
@@ -166,96 +156,109 @@ class PlatformAdapter:
         return mapping
 
     @classmethod
-    def parse(cls, contract: ExportContract, raw: pd.DataFrame) -> ParsedBatch:
-        """Parse one batch of raw strings (file headers as columns) into unified rows."""
-        from features.schema.contracts import unified_contract
+    def parse_sql(
+        cls, contract: ExportContract, headers: list[str], *, keep_raw_json: bool = False
+    ) -> ParseSql:
+        """Compile the contract into one DuckDB query over the relation ``raw``.
 
-        mapping = cls.resolve_headers(contract, list(raw.columns))
+        ``raw`` holds the file's columns as text (trimmed, empty words as NULL) plus
+        ``_row``. Parsing runs vectorised inside DuckDB; nothing is done row by row.
+
+        Raises:
+            ContractViolation: a required column is missing from ``headers``.
+        """
+        mapping = cls.resolve_headers(contract, headers)
         by_field = {c.field: c for c in contract.columns}
-        header_of = {f: h for h, f in mapping.items()}
-        out = pd.DataFrame(index=raw.index)
-        problems: list[pd.DataFrame] = []
+        # three levels: text → numbers → values → problems, so no expression is repeated
+        numbers = ["*"]
+        inner = ["_row"]
+        problems = []
         for header, fld in mapping.items():
             col = by_field[fld]
-            text = _clean(raw[header])
-            values, bad = cls._parse_column(col, text)
-            out[fld] = values
-            if bad.any():
-                shown = text[bad]
-                problems.append(
-                    _problems(
-                        shown.index,
-                        header,
-                        "cannot read " + _describe(cls, col) + ": '" + shown.astype(str) + "'",
-                    )
-                )
-            if col.required:
-                empty = text.isna()
-                if empty.any():
-                    problems.append(
-                        _problems(
-                            text.index[empty],
-                            header,
-                            pd.Series("required value is empty", index=text.index[empty]),
-                        )
-                    )
-        schema = unified_contract(contract.kind)
-        problems.extend(_pandera_problems(schema, out, header_of))
-        all_problems = (
-            pd.concat(problems, ignore_index=True).drop_duplicates(
-                subset=["index", "field"], keep="first"
+            raw = quote_ident(header)
+            inner.append(f"{raw} AS {quote_ident('_raw_' + fld)}")
+            if col.kind in ("int", "money"):
+                number = quote_ident("_num_" + fld)
+                numbers.append(f"{_number_expr(raw)} AS {number}")
+                inner.append(f"{cls._whole_expr(col, number)} AS {quote_ident(fld)}")
+            else:
+                inner.append(f"{cls._parse_expr(col, raw)} AS {quote_ident(fld)}")
+            value, given = quote_ident(fld), quote_ident("_raw_" + fld)
+            label = quote_literal(header)
+            unreadable = quote_literal(f"cannot read {_describe(cls, col)}: ")
+            problems.append(
+                f"CASE WHEN {given} IS NOT NULL AND {value} IS NULL THEN "
+                f"{{'field': {label}, 'reason': {unreadable} || {given}}} END"
             )
+            if col.required:
+                problems.append(
+                    f"CASE WHEN {given} IS NULL THEN "
+                    f"{{'field': {label}, 'reason': 'required value is empty'}} END"
+                )
+            for check in value_checks(contract.kind, fld):
+                problems.append(
+                    f"CASE WHEN {value} IS NOT NULL AND NOT ({check.condition.format(v=value)}) "
+                    f"THEN {{'field': {label}, 'reason': 'value ' || {value}::VARCHAR || "
+                    f"{quote_literal(' ' + check.reason)}}} END"
+                )
+        if keep_raw_json:  # the row exactly as exported, for tables that keep raw fields
+            pairs = ", ".join(f"{quote_literal(h)}, {quote_ident(h)}" for h in headers)
+            inner.append(f"json_object({pairs}) AS _raw_json")
+        fields = tuple(mapping.values())
+        problem_list = (
+            f"list_filter([{', '.join(problems)}], lambda p: p IS NOT NULL)"
             if problems
-            else pd.DataFrame({"index": [], "field": [], "reason": []})
+            else "[]::STRUCT(field VARCHAR, reason VARCHAR)[]"
         )
-        rejected = all_problems["index"].unique()
-        rows = out.drop(index=rejected) if len(rejected) else out
-        # a field absent from this platform's contract is simply NULL
-        return ParsedBatch(rows=rows, problems=all_problems, raw=raw)
+        select = (
+            f"SELECT * EXCLUDE ({', '.join(quote_ident('_raw_' + f) for f in fields)}), "
+            f"{problem_list} AS _problems FROM (SELECT {', '.join(inner)} FROM "
+            f"(SELECT {', '.join(numbers)} FROM raw))"
+        )
+        return ParseSql(select=select, fields=fields)
 
     @classmethod
-    def _parse_column(cls, col: Column, text: pd.Series) -> tuple[pd.Series, pd.Series]:
-        """Return parsed values and a mask of cells that had text but could not be read."""
-        present = text.notna()
+    def _parse_expr(cls, col: Column, raw: str) -> str:
+        """The SQL that reads one column's text as its unified value (NULL if unreadable)."""
         if col.kind == "str":
-            return text.astype(object).where(present, None), pd.Series(False, index=text.index)
+            return raw
         if col.kind in ("int", "money"):
-            cleaned = text.str.replace(r"[¥￥,\s]|元$", "", regex=True)
-            num = pd.to_numeric(cleaned, errors="coerce")
-            if col.kind == "money" and cls.money_unit == "yuan":
-                num = (num * 100).round()
-            integral = num.notna() & (num == np.floor(num))
-            values = num.where(integral).astype("Int64")
-            return values, present & ~integral
-        if col.kind in ("ts", "date"):
-            values = cls._parse_time(text, date_only=col.kind == "date")
-            return values, present & values.isna()
+            return cls._whole_expr(col, _number_expr(raw))
+        if col.kind == "date":
+            return f"try_strptime({raw}, {quote_literal(cls.date_format)})::DATE"
+        if col.kind == "ts":
+            return cls._ts_expr(raw)
         if col.kind in ("enum", "bool"):
             assert col.values is not None, f"{col.field}: enum/bool columns need values"
-            mapped = text.map(col.values)
-            if col.kind == "bool":
-                mapped = mapped.astype("boolean")
-            else:
-                mapped = mapped.astype(object).where(mapped.notna(), None)
-            return mapped, present & mapped.isna()
+            whens = " ".join(
+                f"WHEN {quote_literal(word)} THEN {_value_lit(value)}"
+                for word, value in col.values.items()
+            )
+            return f"CASE {raw} {whens} END"
         raise ValueError(f"Unknown column kind {col.kind!r}")
 
     @classmethod
-    def _parse_time(cls, text: pd.Series, *, date_only: bool) -> pd.Series:
-        """Parse timestamps in the platform's format and zone into naive UTC (dates: as is)."""
-        fmt = cls.date_format if date_only else cls.ts_format
-        if fmt in ("epoch_s", "epoch_ms"):
-            num = pd.to_numeric(text, errors="coerce")
-            parsed = pd.to_datetime(num, unit="s" if fmt == "epoch_s" else "ms", errors="coerce")
-            return parsed.astype("datetime64[ns]")
+    def _whole_expr(cls, col: Column, number: str) -> str:
+        """A whole number of units or fen from a parsed number; 12.345 yuan is unreadable."""
+        n = f"({number} * 100)" if col.kind == "money" and cls.money_unit == "yuan" else number
+        whole = f"abs({n} - round({n})) < 1e-6 AND abs({n}) < 9e15"
+        return f"CASE WHEN {whole} THEN round({n})::BIGINT END"
+
+    @classmethod
+    def _ts_expr(cls, raw: str) -> str:
+        fmt = cls.ts_format
+        if fmt == "epoch_s":
+            return f"make_timestamp(TRY_CAST({raw} AS BIGINT) * 1000000)"
+        if fmt == "epoch_ms":
+            return f"make_timestamp(TRY_CAST({raw} AS BIGINT) * 1000)"
         if fmt == "iso8601":
-            parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
-            return parsed.dt.tz_localize(None).astype("datetime64[ns]")
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-        if date_only:
-            return parsed.astype("datetime64[ns]")
-        local = parsed.dt.tz_localize(cls.timezone, ambiguous="NaT", nonexistent="NaT")
-        return local.dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ns]")
+            formats = "['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S.%f%z', '%Y-%m-%d %H:%M:%S%z']"
+            return f"timezone('UTC', try_strptime({raw}, {formats}))"
+        # XLSX date cells arrive as '%Y-%m-%d %H:%M:%S' whatever the platform's text format
+        local = f"try_strptime({raw}, [{quote_literal(fmt)}, '%Y-%m-%d %H:%M:%S'])"
+        if cls.timezone == "UTC":
+            return local
+        return f"timezone('UTC', timezone({quote_literal(cls.timezone)}, {local}))"
 
     # -- rendering (the inverse, for the sample world and tests) -------------------------
 
@@ -311,13 +314,6 @@ class PlatformAdapter:
         return utc.dt.tz_convert(cls.timezone).dt.strftime(fmt).fillna("")
 
 
-def _clean(raw: pd.Series) -> pd.Series:
-    text = raw.astype(object).where(raw.notna(), None)
-    text = text.map(lambda v: v.strip() if isinstance(v, str) else v)
-    text = text.where(~text.isin(_EMPTY), None)
-    return text
-
-
 def _describe(adapter: type[PlatformAdapter], col: Column) -> str:
     if col.kind == "money":
         return f"an amount in {adapter.money_unit}"
@@ -333,47 +329,37 @@ def _describe(adapter: type[PlatformAdapter], col: Column) -> str:
     return "text"
 
 
-def _problems(index: pd.Index, header: str, reasons: pd.Series) -> pd.DataFrame:
-    return pd.DataFrame({"index": list(index), "field": header, "reason": list(reasons)})
+def quote_ident(name: str) -> str:
+    """Quote a column name for DuckDB."""
+    return '"' + name.replace('"', '""') + '"'
 
 
-def _pandera_problems(
-    schema: object, frame: pd.DataFrame, header_of: dict[str, str]
-) -> list[pd.DataFrame]:
-    """Run the unified pandera contract lazily; turn its failure cases into problems."""
-    import pandera.errors as pa_errors
+def quote_literal(text: str) -> str:
+    """Quote a string literal for DuckDB."""
+    return "'" + text.replace("'", "''") + "'"
 
-    try:
-        schema.validate(frame, lazy=True)  # type: ignore[attr-defined]
-    except pa_errors.SchemaErrors as err:
-        cases = err.failure_cases
-        cases = cases[cases["index"].notna()]
-        if cases.empty:
-            return []
-        reasons = (
-            "value "
-            + cases["failure_case"].astype(str)
-            + " fails check "
-            + cases["check"].astype(str)
-        ).where(cases["check"] != "not_nullable", "required value is missing")
-        fields = cases["column"].map(lambda c: header_of.get(c, c))
-        return [
-            pd.DataFrame(
-                {
-                    "index": cases["index"].astype(int).tolist(),
-                    "field": fields.tolist(),
-                    "reason": reasons.tolist(),
-                }
-            )
-        ]
-    return []
+
+def _number_expr(raw: str) -> str:
+    # the plain cast is the fast path; currency signs and thousands separators the slow one
+    return (
+        f"coalesce(TRY_CAST({raw} AS DOUBLE), "
+        f"TRY_CAST(regexp_replace({raw}, '[¥￥,\\s元]', '', 'g') AS DOUBLE))"
+    )
+
+
+def _value_lit(value: object) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return quote_literal(str(value))
 
 
 __all__ = [
     "Column",
     "ExportContract",
     "FileFormat",
-    "ParsedBatch",
+    "ParseSql",
     "PlatformAdapter",
     "ValueKind",
+    "quote_ident",
+    "quote_literal",
 ]

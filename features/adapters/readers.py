@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -23,6 +22,8 @@ from features.errors import UnreadableFileError
 _SNIFF_BYTES = 1 << 20
 _EMPTY_WORDS = ["", "-", "--", "null", "NULL", "None", "nan", "NaN", "N/A", "n/a", "无"]
 SUPPORTED_SUFFIXES = (".csv", ".xlsx")
+#: CSV files up to this size are parsed whole (multi-threaded); larger ones are streamed
+WHOLE_FILE_BYTES = 256 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +87,11 @@ def sniff_encoding(path: Path) -> str:
     )
 
 
-def iter_batches(export: ExportFile, batch_rows: int) -> Iterator[pd.DataFrame]:
-    """Yield the file's data rows as DataFrames of text (``None`` for empty cells).
+def iter_batches(export: ExportFile, batch_rows: int) -> Iterator[pa.Table]:
+    """Yield the file's data rows as Arrow tables of text (null for empty cells).
 
-    The index counts data rows from 0 across the whole file (file line = index + 2).
+    Each table has the file's columns plus ``_row``, counting data rows from 0 across the
+    whole file (file line = ``_row + 2``).
 
     Raises:
         UnreadableFileError: the file breaks part-way (bad bytes, truncated archive).
@@ -119,7 +121,7 @@ def _check_headers(path: Path, headers: list[str]) -> None:
         raise UnreadableFileError(f"{path}: column header(s) {dupes} appear more than once.")
 
 
-def _csv_batches(export: ExportFile, batch_rows: int) -> Iterator[pd.DataFrame]:
+def _csv_batches(export: ExportFile, batch_rows: int) -> Iterator[pa.Table]:
     import pyarrow.csv as pacsv
 
     read_options = pacsv.ReadOptions(
@@ -132,9 +134,21 @@ def _csv_batches(export: ExportFile, batch_rows: int) -> Iterator[pd.DataFrame]:
     )
     parse_options = pacsv.ParseOptions(newlines_in_values=True)
     offset = 0
-    pending: list[pa.RecordBatch] = []
-    pending_rows = 0
     try:
+        if export.path.stat().st_size <= WHOLE_FILE_BYTES:
+            # pyarrow's whole-file reader parses blocks on every core, three times faster
+            # than its streaming reader; a file this size fits well within the memory budget
+            table = pacsv.read_csv(
+                export.path,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
+            )
+            for start in range(0, table.num_rows, batch_rows):
+                yield _to_frame(table.slice(start, batch_rows), start)
+            return
+        pending: list[pa.RecordBatch] = []
+        pending_rows = 0
         reader = pacsv.open_csv(
             export.path,
             read_options=read_options,
@@ -146,27 +160,26 @@ def _csv_batches(export: ExportFile, batch_rows: int) -> Iterator[pd.DataFrame]:
             pending_rows += record_batch.num_rows
             if pending_rows >= batch_rows:
                 frame = _to_frame(pa.Table.from_batches(pending), offset)
-                offset += len(frame)
+                offset += frame.num_rows
                 pending, pending_rows = [], 0
                 yield frame
+        if pending:
+            yield _to_frame(pa.Table.from_batches(pending), offset)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise UnreadableFileError(
-            f"{export.path}: cannot be read past data row {offset + pending_rows}: "
+            f"{export.path}: cannot be read (after data row {offset}): "
             f"{str(exc).splitlines()[0]}. Re-export the file whole, as UTF-8 or GBK CSV."
         ) from exc
-    if pending:
-        yield _to_frame(pa.Table.from_batches(pending), offset)
 
 
-def _to_frame(table: pa.Table, offset: int) -> pd.DataFrame:
+def _to_frame(table: pa.Table, offset: int) -> pa.Table:
     empty = pa.array(_EMPTY_WORDS)
     columns = {}
     for name in table.column_names:
         col = pc.utf8_trim_whitespace(table[name])
         columns[name] = pc.if_else(pc.is_in(col, value_set=empty), None, col)
-    frame = pa.table(columns).to_pandas()
-    frame.index = pd.RangeIndex(offset, offset + len(frame))
-    return frame
+    columns["_row"] = pa.array(range(offset, offset + table.num_rows), pa.int64())
+    return pa.table(columns)
 
 
 def _open_workbook(path: Path):  # noqa: ANN202 - calamine types are not exported
@@ -207,7 +220,7 @@ def _xlsx_headers(path: Path) -> list[str]:
     return headers
 
 
-def _xlsx_batches(export: ExportFile, batch_rows: int) -> Iterator[pd.DataFrame]:
+def _xlsx_batches(export: ExportFile, batch_rows: int) -> Iterator[pa.Table]:
     rows = _xlsx_rows(export.path)
     next(rows, None)  # header
     width = len(export.headers)
@@ -225,7 +238,7 @@ def _xlsx_batches(export: ExportFile, batch_rows: int) -> Iterator[pd.DataFrame]
         yield _xlsx_frame(chunk, export.headers, offset)
 
 
-def _xlsx_frame(chunk: list[list[str | None]], headers: list[str], offset: int) -> pd.DataFrame:
+def _xlsx_frame(chunk: list[list[str | None]], headers: list[str], offset: int) -> pa.Table:
     table = pa.table(
         {h: pa.array([r[i] for r in chunk], pa.string()) for i, h in enumerate(headers)}
     )

@@ -27,15 +27,26 @@ __all__ = [
     "BUSINESS_TZ",
     "ChatRole",
     "ExportKind",
+    "INDEX_FREE_KEYS",
     "Migration",
     "OrderStatus",
     "Platform",
     "RefundStatus",
     "current_version",
     "migrate",
-    "migrations",
+    "natural_key",
+    "list_migrations",
     "primary_key",
 ]
+
+#: Natural keys of the tables that carry no PRIMARY KEY index (see 0001_init.sql); every
+#: other table's key is its PRIMARY KEY, read from the catalog.
+INDEX_FREE_KEYS: dict[str, tuple[str, ...]] = {
+    "orders": ("platform", "order_id"),
+    "order_lines": ("platform", "order_id", "line_id"),
+    "sales_daily": ("day", "platform", "shop_id", "sku_id", "warehouse_id"),
+    "inventory_snapshots": ("snapshot_date", "warehouse_id", "sku_id"),
+}
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -49,7 +60,7 @@ class Migration:
     sql: str
 
 
-def migrations() -> list[Migration]:
+def list_migrations() -> list[Migration]:
     """All migrations shipped with Butler, in the order they apply."""
     found = []
     for entry in resources.files("features.schema.migrations").iterdir():
@@ -81,7 +92,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP NOT NULL)"
     )
     have = current_version(con)
-    known = migrations()
+    known = list_migrations()
     newest = known[-1].version if known else 0
     if have > newest:
         raise StoreError(
@@ -105,6 +116,13 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
             con.execute("ROLLBACK")
             raise
     return newest
+
+
+def natural_key(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[str], bool]:
+    """The natural-key columns of ``table`` and whether a PRIMARY KEY index enforces them."""
+    if table in INDEX_FREE_KEYS:
+        return list(INDEX_FREE_KEYS[table]), False
+    return primary_key(con, table), True
 
 
 def primary_key(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -1,0 +1,185 @@
+"""Ingest: quarantine, idempotence, overlapping exports, transactions, SKU resolution."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from features import ingest as ingest_module
+from features.ingest import ingest
+from features.settings import Settings
+from features.store import Store
+
+
+def _counts(store: Store) -> dict[str, int]:
+    tables = ["order_lines", "orders", "quarantine_rows", "ingested_files", "sales_daily"]
+    return {t: store.count(t) for t in tables}
+
+
+def test_bad_rows_are_quarantined_with_line_field_and_reason(
+    store, settings, write_export, make_orders
+):
+    frame = make_orders(6)
+    path = write_export("tmall", "orders", frame)
+    raw = pd.read_csv(path, encoding="gbk", dtype=str)
+    raw.loc[1, "买家实付金额"] = "12.3.4"  # bad amount → line 3
+    raw.loc[2, "订单状态"] = "火星状态"  # unknown status → line 4
+    raw.loc[4, "SKU ID"] = None  # empty required cell → line 6
+    raw.to_csv(path, index=False, encoding="gbk")
+
+    report = ingest([path], store, settings)
+
+    f = report.files[0]
+    assert (f.rows_read, f.rows_accepted, f.rows_quarantined) == (6, 3, 3)
+    q = store.sql("SELECT line, field, reason, raw FROM quarantine_rows ORDER BY line").df()
+    assert q["line"].tolist() == [3, 4, 6]
+    assert q["field"].tolist() == ["买家实付金额", "订单状态", "SKU ID"]
+    assert "amount in yuan" in q["reason"][0] and "12.3.4" in q["reason"][0]
+    assert "火星状态" in q["reason"][1] and "交易成功" in q["reason"][1]
+    assert "empty" in q["reason"][2]
+    assert '"订单编号": "O1"' in q["raw"][0]  # the row is kept exactly as read
+    assert store.count("order_lines") == 3
+
+
+def test_same_file_twice_changes_nothing(store, settings, write_export, make_orders):
+    path = write_export("tmall", "orders", make_orders(40))
+    first = ingest([path], store, settings)
+    before = _counts(store)
+    second = ingest([path], store, settings)
+    assert first.files[0].rows_accepted == 40
+    assert second.files[0].skipped
+    assert _counts(store) == before
+
+
+def test_overlapping_export_updates_by_natural_key(store, settings, write_export, make_orders):
+    early = write_export("tmall", "orders", make_orders(10, status="paid"), "a.csv")
+    later = write_export("tmall", "orders", make_orders(10, start=6, status="completed"), "b.csv")
+    ingest([early, later], store, settings)
+    lines = store.sql("SELECT line_id, status FROM order_lines ORDER BY line_id").df()
+    assert len(lines) == 16  # L0..L15, the overlap L6..L9 not doubled
+    status = dict(zip(lines["line_id"], lines["status"], strict=True))
+    assert status["L5"] == "paid" and status["L6"] == "completed"
+    assert store.count("orders") == 8
+
+
+def test_interrupted_ingest_leaves_the_store_as_it_was(
+    store, settings, write_export, monkeypatch, make_orders
+):
+    kept = write_export("tmall", "orders", make_orders(10), "kept.csv")
+    ingest([kept], store, settings)
+    before = _counts(store)
+    big = write_export("tmall", "orders", make_orders(2_500, start=100), "big.csv")
+
+    real_write = ingest_module._Writer.write
+    calls = {"n": 0}
+
+    def crash_on_second_batch(self, parsed):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # the operator pressed Ctrl-C half-way
+        return real_write(self, parsed)
+
+    monkeypatch.setattr(ingest_module._Writer, "write", crash_on_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([big], store, settings)
+    assert _counts(store) == before
+
+    monkeypatch.setattr(ingest_module._Writer, "write", real_write)
+    report = ingest([big], store, settings)
+    assert report.files[0].rows_accepted == 2_500
+    assert store.count("order_lines") == 2_510
+
+
+def test_file_broken_past_the_sniffed_head_fails_whole(
+    store, settings, write_export, tmp_path, make_orders
+):
+    good = write_export("tmall", "orders", make_orders(30_000), "big.csv")
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(good.read_bytes() + b"\xff\xfe\xfa broken tail,\x81\n")
+    report = ingest([broken], store, settings)
+    assert not report.files[0].ok
+    assert "cannot be read" in report.files[0].error
+    assert store.count("order_lines") == 0 and store.count("ingested_files") == 0
+
+
+def test_missing_required_column_names_it(store, settings, write_export, make_orders):
+    path = write_export("tmall", "orders", make_orders(4))
+    raw = pd.read_csv(path, encoding="gbk", dtype=str).drop(columns=["购买数量"])
+    raw.to_csv(path, index=False, encoding="gbk")
+    report = ingest([path], store, settings, platform="tmall")
+    assert "购买数量" in report.files[0].error
+    assert store.count("order_lines") == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty"), ("订单编号,子订单编号\n".encode("utf-16"), "UTF-16")],
+)
+def test_unreadable_files_are_reported(store, settings, tmp_path, content, message):
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    report = ingest([path], store, settings)
+    assert message in report.files[0].error
+
+
+def test_sku_mapping_arriving_later_resolves_lines_and_sales(
+    store, settings, write_export, make_orders
+):
+    orders = write_export("tmall", "orders", make_orders(10))
+    ingest([orders], store, settings)
+    assert store.sql("SELECT count(*) FROM order_lines WHERE sku_id IS NULL").fetchall()[0][0] == 10
+    assert store.count("sales_daily") == 0
+
+    mapping = pd.DataFrame(
+        {"platform": "tmall", "platform_sku_id": [f"TM-S{i}" for i in range(5)],
+         "sku_id": [f"SKU-{i}" for i in range(5)]}
+    )  # fmt: skip
+    ingest([write_export("erp", "sku_map", mapping)], store, settings)
+    assert store.sql("SELECT count(*) FROM order_lines WHERE sku_id IS NULL").fetchall()[0][0] == 0
+    units = store.sql("SELECT sum(units) FROM sales_daily").fetchall()[0][0]
+    assert units == make_orders(10)["quantity"].sum()
+
+
+def test_sales_days_are_beijing_days(store, settings, write_export, make_orders):
+    frame = make_orders(2)
+    frame["outer_sku_code"] = "SKU-A"
+    frame["created_at"] = pd.to_datetime(["2024-11-10 15:59:00", "2024-11-10 16:00:00"])  # UTC
+    products = pd.DataFrame({"sku_id": ["SKU-A"], "product_id": ["P1"], "name": ["面霜"]})
+    ingest([write_export("erp", "products", products)], store, settings)
+    ingest([write_export("tmall", "orders", frame)], store, settings)
+    days = store.sql("SELECT day::VARCHAR, units FROM sales_daily ORDER BY day").fetchall()
+    assert days == [("2024-11-10", 1), ("2024-11-11", 2)]
+
+
+@hsettings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first=st.tuples(st.integers(0, 30), st.integers(1, 30)),
+    second=st.tuples(st.integers(0, 30), st.integers(1, 30)),
+)
+def test_overlapping_exports_equal_their_union_later_wins(
+    tmp_path_factory, make_orders, first, second
+):
+    home = tmp_path_factory.mktemp("home")
+    settings = Settings(home=home)
+    a = make_orders(first[1], start=first[0], status="paid")
+    b = make_orders(second[1], start=second[0], status="completed")
+    from features.adapters.tmall import TmallAdapter
+    from features.schema.vocab import ExportKind
+
+    paths = []
+    for name, frame in (("a.csv", a), ("b.csv", b)):
+        path = home / name
+        TmallAdapter.render(ExportKind.ORDERS, frame).to_csv(path, index=False, encoding="gbk")
+        paths.append(path)
+    with Store.open(settings) as store:
+        ingest(paths, store, settings)
+        ingest(paths, store, settings)  # again: a no-op
+        got = store.sql("SELECT line_id, status FROM order_lines").df()
+    expected = pd.concat([a, b]).drop_duplicates("line_id", keep="last")
+    assert sorted(got["line_id"]) == sorted(expected["line_id"])
+    assert dict(zip(got["line_id"], got["status"], strict=True)) == dict(
+        zip(expected["line_id"], expected["status"], strict=True)
+    )

@@ -1,0 +1,47 @@
+"""Store: upsert by natural key, defaults, transactions."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.store import Store
+
+
+def test_upsert_replaces_by_key_and_last_row_of_a_key_wins():
+    store = Store.in_memory()
+    rows = pd.DataFrame(
+        {"warehouse_id": ["W1", "W2", "W1"], "name": ["华东仓", "华北仓", "华东一号仓"]}
+    )
+    assert store.upsert("warehouses", rows) == 2
+    store.upsert("warehouses", pd.DataFrame({"warehouse_id": ["W2"], "name": ["北京仓"]}))
+    got = dict(store.sql("SELECT warehouse_id, name FROM warehouses").fetchall())
+    assert got == {"W1": "华东一号仓", "W2": "北京仓"}
+
+
+def test_upsert_fills_missing_and_empty_columns_with_defaults():
+    store = Store.in_memory()
+    rows = pd.DataFrame(
+        {
+            "snapshot_date": pd.to_datetime(["2024-01-01", "2024-01-01"]),
+            "warehouse_id": "W1",
+            "sku_id": ["A", "B"],
+            "on_hand": [5, 7],
+            "reserved": pd.array([None, 2], dtype="Int64"),
+            "source_file": "f.csv",
+            "not_a_column": 1,  # ignored
+        }
+    )
+    store.upsert("inventory_snapshots", rows)
+    assert store.sql("SELECT sku_id, reserved FROM inventory_snapshots ORDER BY 1").fetchall() == [
+        ("A", 0),
+        ("B", 2),
+    ]
+
+
+def test_transaction_rolls_back_on_error():
+    store = Store.in_memory()
+    with pytest.raises(RuntimeError), store.transaction():
+        store.upsert("warehouses", pd.DataFrame({"warehouse_id": ["W1"], "name": ["x"]}))
+        raise RuntimeError("boom")
+    assert store.count("warehouses") == 0
