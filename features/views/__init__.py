@@ -1,1 +1,23 @@
-"""features/views."""
+"""Cross-platform views over the unified store, reused by forecasting, services and the agent.
+
+Each view is a pure function of a :class:`~features.store.Store` that returns a pandas
+DataFrame and checks its parameters first (unknown platform → ``UnknownPlatformError``,
+unknown SKU or warehouse → ``UnknownEntityError``, bad period or threshold →
+``InvalidParameterError``). Weeks start on Monday in Asia/Shanghai.
+"""
+
+from __future__ import annotations
+
+from features.views._params import InvalidParameterError
+from features.views.detectors import StockRisk, hot_items, oversell_risk
+from features.views.sales import sales_weekly
+from features.views.stock import stock_position
+
+__all__ = [
+    "InvalidParameterError",
+    "StockRisk",
+    "hot_items",
+    "oversell_risk",
+    "sales_weekly",
+    "stock_position",
+]
