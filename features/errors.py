@@ -32,5 +32,9 @@ class UnknownEntityError(ButlerError):
     """A SKU, warehouse, member or other entity asked for is not in the store."""
 
 
+class InvalidParameterError(ButlerError, ValueError):
+    """A function was called with a value it cannot use: a bad period, a negative threshold."""
+
+
 class NotFittedError(ButlerError, _SklearnNotFittedError):
     """A model was used before ``fit``."""

@@ -208,6 +208,109 @@ def _print_ingest_report(report: object) -> None:
     console.print(table)
 
 
+# -- status --------------------------------------------------------------------------------
+
+
+@app.command()
+def status(ctx: typer.Context) -> None:
+    """What is loaded per platform and shop, how fresh, what was rejected and why.
+
+    Ends with the per-channel touchpoint scorecard: coverage, freshness, data quality and
+    a grade. Ages are measured from the newest record in the store.
+
+    Examples:
+        butler status
+    """
+    from features.status import status_report
+    from features.store import Store
+
+    settings = _settings(ctx)
+    try:
+        with Store.open(settings, read_only=True) as store:
+            report = status_report(store)
+    except ButlerError as exc:
+        raise _fail(str(exc)) from exc
+    if report.empty:
+        console.print("The store is empty. Load exports with `butler ingest PATH`.")
+        return
+    _print_status(report)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def _age(days: float | None) -> str:
+    if days is None:
+        return "–"
+    return f"{days:.1f} d" if days < 60 else f"{days / 30.4:.0f} mo"
+
+
+def _print_status(report: object) -> None:
+    from features.status import CHANNEL_TABLES, StatusReport
+
+    assert isinstance(report, StatusReport)
+    loads = Table(title=f"Loaded per platform and shop (ages as of {report.now:%Y-%m-%d %H:%M})")
+    for name in ("platform", "shop", "expected"):
+        loads.add_column(name)
+    for table in CHANNEL_TABLES:
+        loads.add_column(table.replace("_", " "), justify="right")
+    loads.add_column("newest")
+    loads.add_column("age", justify="right")
+    for shop in report.shops:
+        style = "red" if shop.silent and shop.expected else None
+        loads.add_row(
+            shop.platform,
+            shop.shop_name or shop.shop_id,
+            "yes" if shop.expected else "no",
+            *(f"{shop.rows.get(t, 0):,}" for t in CHANNEL_TABLES),
+            f"{shop.newest_at:%Y-%m-%d}" if shop.newest_at else "[red]nothing[/]",
+            _age(shop.age_days),
+            style=style,
+        )
+    console.print(loads)
+
+    files = Table(title="Files ingested and rows rejected")
+    for name, justify in [("platform", "left"), ("kind", "left"), ("files", "right"),
+                          ("read", "right"), ("accepted", "right"), ("quarantined", "right"),
+                          ("quarantine rate", "right"), ("duplicate rate", "right")]:  # fmt: skip
+        files.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for f in report.files:
+        files.add_row(
+            f.platform, f.kind, f"{f.files:,}", f"{f.rows_read:,}", f"{f.rows_accepted:,}",
+            f"{f.rows_quarantined:,}", _pct(f.quarantine_rate), _pct(f.duplicate_rate),
+        )  # fmt: skip
+    console.print(files)
+
+    if report.quarantine_reasons:
+        reasons = Table(title="Why rows were quarantined (table quarantine_rows)")
+        for name in ("platform", "kind", "field", "reason", "rows", "example"):
+            reasons.add_column(name, justify="right" if name == "rows" else "left")
+        for r in report.quarantine_reasons:
+            reasons.add_row(r.platform, r.kind, r.field, r.reason, f"{r.rows:,}", r.example)
+        console.print(reasons)
+
+    card = Table(title="Touchpoint scorecard")
+    for name in ("channel", "grade", "shops delivering", "silent shops", "freshness",
+                 "quarantine", "missing fields", "duplicates", "why not A"):  # fmt: skip
+        card.add_column(name)
+    colour = {"A": "green", "B": "cyan", "C": "yellow", "D": "red"}
+    for line in report.scorecard:
+        grade = line.grade.value
+        card.add_row(
+            line.platform,
+            f"[bold {colour.get(grade, 'white')}]{grade}[/]",
+            str(len(line.shops_delivering)),
+            ", ".join(line.shops_silent) or "–",
+            _age(line.age_days),
+            _pct(line.quarantine_rate),
+            _pct(line.missing_rate),
+            _pct(line.duplicate_rate),
+            "; ".join(line.notes) or "–",
+        )
+    console.print(card)
+
+
 # -- demo ----------------------------------------------------------------------------------
 
 

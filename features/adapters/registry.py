@@ -7,7 +7,7 @@ from functools import cache
 
 from features.adapters.base import ExportContract, PlatformAdapter
 from features.adapters.readers import ExportFile
-from features.errors import UnknownPlatformError
+from features.errors import ButlerError, ContractViolation, UnknownPlatformError
 from features.schema.vocab import Platform
 
 # One module per platform; adding a platform is adding a module and a line here.
@@ -64,15 +64,7 @@ def detect(
         for score, contract in adapter.match_headers(export.headers):
             candidates.append((score, adapter, contract))
     if not candidates:
-        scope = (
-            f"a {Platform(platform).value} export" if platform else "any known platform's export"
-        )
-        shown = export.headers[:8] + (["…"] if len(export.headers) > 8 else [])
-        raise UnknownPlatformError(
-            f"{export.path}: its columns {shown} do not match {scope}. "
-            "Check the file, or name its platform with --platform "
-            f"({', '.join(p.value for p in Platform)})."
-        )
+        raise _no_match(export, adapters, platform)
     candidates.sort(key=lambda c: c[0], reverse=True)
     best = candidates[0]
     if len(candidates) > 1 and candidates[1][0] == best[0]:
@@ -84,3 +76,35 @@ def detect(
             "name the platform with --platform."
         )
     return best[1], best[2]
+
+
+def _no_match(
+    export: ExportFile, adapters: list[type[PlatformAdapter]], platform: Platform | str | None
+) -> ButlerError:
+    """The most helpful error for a header that fits no contract whole.
+
+    When most of one contract's columns are there, the file is that export with columns
+    missing: say which. Otherwise the platform is unknown.
+    """
+    present = set(export.headers)
+    best: tuple[float, type[PlatformAdapter], ExportContract] | None = None
+    for adapter in adapters:
+        for contract in adapter.contracts:
+            share = sum(any(h in present for h in c.headers) for c in contract.columns) / len(
+                contract.columns
+            )
+            if best is None or share > best[0]:
+                best = (share, adapter, contract)
+    if best is not None and best[0] >= 0.5:
+        _, adapter, contract = best
+        try:
+            adapter.resolve_headers(contract, export.headers)
+        except ContractViolation as exc:
+            return ContractViolation(f"{export.path}: {exc}")
+    scope = f"a {Platform(platform).value} export" if platform else "any known export"
+    shown = export.headers[:8] + (["…"] if len(export.headers) > 8 else [])
+    return UnknownPlatformError(
+        f"{export.path}: its columns {shown} do not match {scope}. "
+        "Check the file, or name its platform with --platform "
+        f"({', '.join(p.value for p in Platform)})."
+    )

@@ -8,7 +8,7 @@ unknown SKU or warehouse → ``UnknownEntityError``, bad period or threshold →
 
 from __future__ import annotations
 
-from features.views._params import InvalidParameterError
+from features.errors import InvalidParameterError
 from features.views.detectors import StockRisk, hot_items, oversell_risk
 from features.views.sales import sales_weekly
 from features.views.stock import stock_position

@@ -14,17 +14,13 @@ from typing import Any
 
 import pandas as pd
 
-from features.errors import ButlerError, UnknownEntityError, UnknownPlatformError
+from features.errors import InvalidParameterError, UnknownEntityError, UnknownPlatformError
 from features.schema.vocab import PLATFORM_NAMES, Platform
 from features.store import Store
 
 logger = logging.getLogger(__name__)
 
 _SHOWN = 5  # unknown names listed in a message before "…"
-
-
-class InvalidParameterError(ButlerError, ValueError):
-    """A view was called with a value it cannot use: a bad period, a negative threshold."""
 
 
 def _aliases() -> dict[str, str]:

@@ -6,7 +6,7 @@ import duckdb
 import pytest
 
 from features.errors import StoreError
-from features.schema import current_version, list_migrations, migrate, primary_key
+from features.schema import current_version, list_migrations, migrate, natural_key
 from features.store import Store
 
 
@@ -35,8 +35,8 @@ def test_a_store_from_a_newer_butler_is_refused():
 def test_natural_keys_come_from_the_schema():
     con = duckdb.connect()
     migrate(con)
-    assert primary_key(con, "order_lines") == ["platform", "order_id", "line_id"]
-    assert primary_key(con, "members") == ["platform", "platform_user_id"]
+    assert natural_key(con, "order_lines") == (["platform", "order_id", "line_id"], False)
+    assert natural_key(con, "members") == (["platform", "platform_user_id"], True)
 
 
 def test_constraints_reject_impossible_rows():

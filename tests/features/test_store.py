@@ -13,7 +13,7 @@ def test_upsert_replaces_by_key_and_last_row_of_a_key_wins():
     rows = pd.DataFrame(
         {"warehouse_id": ["W1", "W2", "W1"], "name": ["华东仓", "华北仓", "华东一号仓"]}
     )
-    assert store.upsert("warehouses", rows) == 2
+    store.upsert("warehouses", rows)
     store.upsert("warehouses", pd.DataFrame({"warehouse_id": ["W2"], "name": ["北京仓"]}))
     got = dict(store.sql("SELECT warehouse_id, name FROM warehouses").fetchall())
     assert got == {"W1": "华东一号仓", "W2": "北京仓"}
