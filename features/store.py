@@ -171,11 +171,12 @@ class Store:
         if indexed:
             self.con.execute(f"INSERT OR REPLACE INTO {table} {latest}")
             return
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _upsert_rows AS {latest}")
-        match = " AND ".join(f"t.{k} = u.{k}" for k in key)
-        self.con.execute(f"DELETE FROM {table} t USING _upsert_rows u WHERE {match}")
-        self.con.execute(f"INSERT INTO {table} SELECT * FROM _upsert_rows")
-        self.con.execute("DROP TABLE _upsert_rows")
+        match = " AND ".join(f"t.{k} = s.{k}" for k in key)
+        self.con.execute(
+            f"DELETE FROM {table} t USING (SELECT DISTINCT {keys} FROM {source} src) s "
+            f"WHERE {match}"
+        )
+        self.con.execute(f"INSERT INTO {table} {latest}")
 
     def count(self, table: str) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
