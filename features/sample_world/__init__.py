@@ -1,1 +1,9 @@
-"""features/sample_world."""
+"""The realistic sample world behind ``butler generate``.
+
+Writes every platform's own export files (through the adapters' contracts) for a fictional
+brand, plus the ground truth under ``_truth/``.
+"""
+
+from features.sample_world.world import WorldSummary, generate
+
+__all__ = ["WorldSummary", "generate"]

@@ -1,0 +1,483 @@
+"""``butler generate``: a realistic sample world written as every platform's own exports.
+
+The world is one fictional home & personal-care brand selling on eight channels: its ERP
+(shops, warehouses, SKUs, platform SKU mappings, daily stock, purchase orders), each
+platform's orders, members, listings, promotions and customer-service chats. Ground truth
+(which accounts are one person, which chats are risky, which SKUs went viral) goes under
+``_truth/``, which ingest skips.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from features.adapters.registry import get_adapter
+from features.sample_world import chats as chat_gen
+from features.sample_world.assortment import Assortment, Shops, build_assortment, build_shops
+from features.sample_world.calendar import SPRING_FESTIVAL, peak_days, promo_windows
+from features.sample_world.catalog import BRAND, Catalog, build_catalog
+from features.sample_world.demand import DemandModel
+from features.sample_world.exports import ExportWriter
+from features.sample_world.geo import WAREHOUSES, Gazetteer
+from features.sample_world.people import build_people, mask_phone
+from features.sample_world.sales import ChannelShape, SalesSimulation
+from features.sample_world.tables import (
+    listings_frame,
+    promotions_frame,
+    purchase_orders_frame,
+)
+from features.schema.vocab import ExportKind, Platform
+
+logger = logging.getLogger(__name__)
+
+Scale = Literal["small", "medium", "large"]
+K = ExportKind
+
+
+@dataclass(frozen=True, slots=True)
+class _ScaleSpec:
+    skus: int
+    lines_per_730_days: int
+    accounts: int
+    sessions: int
+    warehouses: int
+    stores: int
+    daily_inventory: bool
+    viral: int
+    oversell: int
+
+
+_SCALES: dict[str, _ScaleSpec] = {
+    "small": _ScaleSpec(300, 200_000, 5_000, 2_000, 5, 4, True, 3, 2),
+    "medium": _ScaleSpec(3_000, 1_500_000, 50_000, 10_000, 5, 8, False, 6, 4),
+    "large": _ScaleSpec(30_000, 10_000_000, 500_000, 40_000, 6, 12, False, 12, 6),
+}
+
+
+@dataclass(slots=True)
+class WorldSummary:
+    """What :func:`generate` wrote.
+
+    Attributes:
+        rows: rows written per platform and export kind.
+        files: every export file written (the ``_truth`` files not included).
+    """
+
+    out: Path
+    scale: str
+    seed: int
+    start: dt.date
+    days: int
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    order_lines: int = 0
+    orders: int = 0
+    members: int = 0
+    persons: int = 0
+    chat_sessions: int = 0
+    chat_messages: int = 0
+    seconds: float = 0.0
+
+
+def generate(
+    out: Path,
+    *,
+    scale: Scale = "small",
+    seed: int = 0,
+    start: dt.date | None = None,
+    days: int = 730,
+    on_progress: Callable[[int, int], None] | None = None,
+    platforms: list[Platform] | None = None,
+) -> WorldSummary:
+    """Generate the sample world under ``out``.
+
+    Args:
+        out: folder to write into (created; files already there are overwritten).
+        scale: ``small`` (~300 SKUs, ~200k order lines over two years, 5k member accounts),
+            ``medium`` (~3k SKUs, ~1.5M lines) or ``large`` (~30k SKUs, ~10M lines, 500k
+            accounts).
+        seed: the same seed writes the same files.
+        start: first day (Asia/Shanghai); default 2024-01-01.
+        days: number of days; the world covers ``start`` … ``start + days - 1`` and "now" is
+            the end of its last day. Order volume scales with it.
+        on_progress: called with (steps done, steps total).
+        platforms: the channels to write (default all eight); the ERP is always written.
+
+    Returns:
+        Counts of what was written.
+
+    Raises:
+        ValueError: an unknown scale, or fewer than 28 days.
+
+    Examples:
+        >>> summary = generate(Path("demo"), scale="small", seed=0)   # doctest: +SKIP
+        >>> summary.order_lines                                          # doctest: +SKIP
+    """
+    if scale not in _SCALES:
+        raise ValueError(
+            f"The `scale` parameter of `generate` must be one of {list(_SCALES)}. "
+            f"Got {scale!r} instead."
+        )
+    if days < 28:
+        raise ValueError(
+            f"The `days` parameter of `generate` must be at least 28. Got {days} instead."
+        )
+    began = time.perf_counter()
+    spec = _SCALES[scale]
+    start = start or dt.date(2024, 1, 1)
+    channels = [
+        Platform(p) for p in (platforms or Platform.channels()) if Platform(p) is not Platform.ERP
+    ]
+    adapters = {p: get_adapter(p) for p in [*channels, Platform.ERP]}  # fail early
+    months = _months(start, days)
+    total_steps = len(months) + 6
+    step = 0
+
+    def progress() -> None:
+        nonlocal step
+        step += 1
+        if on_progress:
+            on_progress(step, total_steps)
+
+    out.mkdir(parents=True, exist_ok=True)
+    rng_catalog, rng_shops, rng_assort, rng_people, rng_demand, rng_sales, rng_chats, rng_misc = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)
+    )
+    gaz = Gazetteer.build()
+    catalog = build_catalog(rng_catalog, spec.skus, days, start.toordinal())
+    name_shops = {p: _shop_id_is_name(adapters[p]) for p in channels}
+    shops = build_shops(rng_shops, channels, spec.stores, name_shops, start, gaz, spec.warehouses)
+    windows = promo_windows(start, days, channels)
+    assortment = build_assortment(rng_assort, catalog, shops, channels, days, windows)
+    active = {p: shops.of(p)["shop_id"].tolist() for p in channels}
+    weights = {p: _norm(shops.of(p)["weight"].to_numpy()) for p in channels}
+    people = build_people(
+        rng_people, seed, spec.accounts, channels, active, weights, start, days, gaz
+    )
+    writer = ExportWriter(out)
+    summary = WorldSummary(out=out, scale=scale, seed=seed, start=start, days=days)
+    _write_master_data(writer, catalog, shops, assortment, spec.warehouses)
+    _write_members(writer, people.accounts, channels, adapters)
+    summary.members, summary.persons = len(people.accounts), len(people.persons)
+    progress()
+    demand = DemandModel(rng_demand, catalog, assortment, channels, start, days, spec.viral)
+    demand.calibrate(months, spec.lines_per_730_days * days / 730)
+    oversell, paused = _plan_shortages(rng_misc, catalog, assortment, demand, spec, days)
+    shapes = {p: _shape(adapters[p]) for p in channels}
+    snapshot_days = _snapshot_days(start, days, spec.daily_inventory)
+    per_month = max(20, spec.sessions // max(1, len(months)) // max(1, len(channels)) * 3)
+    sim = SalesSimulation(
+        rng_sales,
+        catalog,
+        shops,
+        assortment,
+        demand,
+        people.accounts,
+        channels,
+        shapes,
+        start,
+        days,
+        gaz,
+        spec.warehouses,
+        snapshot_days,
+        oversell,
+        per_month,
+    )
+    for sku, first, last in paused:
+        sim.pause(sku, first, last)
+    progress()
+    samples = []
+    for month in sim.months(months, peak_days(start, days)):
+        for p, frame in month.orders.items():
+            writer.write(p, K.ORDERS, frame, month.label)
+            summary.order_lines += len(frame)
+            summary.orders += frame["order_id"].nunique()
+        writer.write(Platform.ERP, K.INVENTORY, month.inventory, month.label)
+        samples.append(month.samples)
+        progress()
+    writer.write(Platform.ERP, K.PURCHASE_ORDERS, purchase_orders_frame(sim, catalog, start, days))
+    for p in channels:
+        if _exports(adapters[p], K.LISTINGS):
+            frame = listings_frame(
+                sim, assortment, catalog, channels.index(p), oversell, start, days, rng_misc
+            )
+            writer.write(
+                p, K.LISTINGS, frame, (start + dt.timedelta(days=days - 1)).strftime("%Y%m%d")
+            )
+        if _exports(adapters[p], K.PROMOTIONS):
+            frame = promotions_frame(assortment, channels.index(p), start, days)
+            for year, part in frame.groupby(frame["starts_at"].dt.year):
+                writer.write(p, K.PROMOTIONS, part.reset_index(drop=True), str(year))
+    progress()
+    chat_platforms = [p for p in channels if _exports(adapters[p], K.CHATS)]
+    sample_frame = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame()
+    messages, chat_truth = chat_gen.build_chats(
+        rng_chats,
+        sample_frame,
+        people.accounts,
+        active,
+        chat_platforms,
+        spec.sessions,
+        start,
+        days,
+    )
+    for p, frame in messages.items():
+        for year, part in frame.groupby(frame["sent_at"].dt.year):
+            writer.write(p, K.CHATS, part.reset_index(drop=True), str(year))
+    summary.chat_sessions = len(chat_truth)
+    summary.chat_messages = sum(len(f) for f in messages.values())
+    progress()
+    _write_truth(
+        out,
+        people,
+        chat_truth,
+        spec,
+        summary,
+        demand,
+        assortment,
+        catalog,
+        shops,
+        oversell,
+        paused,
+        start,
+        days,
+        channels,
+    )
+    progress()
+    summary.rows = writer.rows()
+    summary.files = [f.path for f in writer.files]
+    summary.seconds = time.perf_counter() - began
+    logger.info(
+        "sample world: %s order lines, %s files in %.1fs",
+        summary.order_lines,
+        len(summary.files),
+        summary.seconds,
+    )
+    return summary
+
+
+# -- pieces ------------------------------------------------------------------------------
+
+
+def _months(start: dt.date, days: int) -> list[tuple[int, int]]:
+    """Day ranges of the calendar months the world covers."""
+    edges = [0]
+    d = start
+    end = start + dt.timedelta(days=days)
+    while True:
+        d = (d.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        if d >= end:
+            break
+        edges.append((d - start).days)
+    edges.append(days)
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
+def _snapshot_days(start: dt.date, days: int, daily: bool) -> np.ndarray:
+    if daily:
+        return np.arange(days)
+    d = np.arange(days)
+    monday = (start.weekday() + d) % 7 == 0
+    return d[monday | (d >= days - 14)]
+
+
+def _shop_id_is_name(adapter: type) -> bool:
+    """Whether the platform writes shops by name (店铺名称, 门店) or by a code (mp_shop_id)."""
+    for contract in adapter.contracts:
+        for col in contract.columns:
+            if col.field == "shop_id":
+                return not re.search(r"id|编码|编号|代码", col.header, flags=re.IGNORECASE)
+    return True
+
+
+def _shape(adapter: type) -> ChannelShape:
+    fields = {c.field for c in adapter.contract(K.ORDERS).columns}
+    return ChannelShape(
+        masks_phones=bool(adapter.masks_phones), split_address="receiver_province" in fields
+    )
+
+
+def _exports(adapter: type, kind: ExportKind) -> bool:
+    return any(c.kind is kind for c in adapter.contracts)
+
+
+def _norm(w: np.ndarray) -> np.ndarray:
+    return w / w.sum()
+
+
+def _plan_shortages(
+    rng: np.random.Generator, catalog, assortment, demand: DemandModel, spec: _ScaleSpec, days: int
+) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Which pairs oversell at the end (viral ones and a few whose supplier stopped), and
+    which SKUs' reordering pauses when (supplier disruptions → stock-outs)."""
+    skus = catalog.skus
+    pairs = assortment.pairs
+    viral = demand.viral
+    vel = skus["velocity"].to_numpy()
+    sellers = np.flatnonzero(
+        np.isin(vel, ["fast", "regular"]) & (skus["end_day"].to_numpy() > days)
+    )
+    pair_sku = pairs["sku"].to_numpy()
+    taken = set(pair_sku[viral.pair].tolist())
+    extra_skus = rng.choice(
+        np.setdiff1d(sellers, list(taken)),
+        min(spec.oversell, max(0, len(sellers) - len(taken))),
+        replace=False,
+    )
+    extra_pairs = np.array(
+        [rng.choice(np.flatnonzero(pair_sku == s)) for s in extra_skus], dtype=np.int64
+    )
+    oversell = np.concatenate([viral.pair, extra_pairs]).astype(np.int64)
+    paused = []
+    if len(viral.pair):
+        s = pair_sku[viral.pair]
+        paused.append((s, np.maximum(0, viral.first_day - 10), np.full(len(s), days)))
+    if len(extra_skus):
+        paused.append(
+            (
+                extra_skus,
+                np.full(len(extra_skus), max(0, days - 120)),
+                np.full(len(extra_skus), days),
+            )
+        )
+    # supplier disruptions: about 5 % of sellers stop being reordered for 5-10 weeks
+    rest = np.setdiff1d(sellers, np.concatenate([list(taken), extra_skus]).astype(np.int64))
+    hit = rest[rng.random(len(rest)) < 0.05]
+    if len(hit):
+        first = rng.integers(min(10, days // 4), max(min(10, days // 4) + 1, days - 40), len(hit))
+        paused.append((hit, first, first + rng.integers(35, 71, len(hit))))
+    return oversell, paused
+
+
+def _write_master_data(
+    writer: ExportWriter, catalog: Catalog, shops: Shops, assortment: Assortment, n_wh: int
+) -> None:
+    erp = Platform.ERP
+    shop_rows = shops.frame.copy()
+    writer.write(
+        erp, K.SHOPS, shop_rows[["platform", "shop_id", "shop_name", "expected", "opened_on"]]
+    )
+    wh = pd.DataFrame(
+        [w[:5] for w in WAREHOUSES[:n_wh]],
+        columns=["warehouse_id", "name", "region", "province", "city"],
+    )
+    writer.write(erp, K.WAREHOUSES, wh)
+    skus = catalog.skus.copy()
+    skus["brand"] = BRAND
+    skus["launched_on"] = skus["launched_on"].dt.normalize()
+    writer.write(erp, K.PRODUCTS, skus)
+    lst = assortment.listings
+    mapped = lst[lst["mapped"]].drop_duplicates(["platform", "platform_sku_id"])
+    writer.write(
+        erp,
+        K.SKU_MAP,
+        mapped[["platform", "platform_item_id", "platform_sku_id", "sku_id"]].reset_index(
+            drop=True
+        ),
+    )
+
+
+def _write_members(writer: ExportWriter, accounts: pd.DataFrame, channels, adapters) -> None:
+    for p in channels:
+        if not _exports(adapters[p], K.MEMBERS):
+            continue
+        frame = accounts[accounts["platform"] == p.value].reset_index(drop=True)
+        if adapters[p].masks_phones:
+            frame = frame.assign(phone=mask_phone(frame["phone"].to_numpy(object)))
+        writer.write(p, K.MEMBERS, frame)
+
+
+def _write_truth(
+    out,
+    people,
+    chat_truth,
+    spec,
+    summary,
+    demand,
+    assortment,
+    catalog,
+    shops,
+    oversell,
+    paused,
+    start,
+    days,
+    channels,
+) -> None:
+    truth = out / "_truth"
+    truth.mkdir(parents=True, exist_ok=True)
+    acc = people.accounts
+    acc[["platform", "platform_user_id", "person_id"]].to_csv(
+        truth / "members_truth.csv", index=False
+    )
+    persons = people.persons
+    persons[["person_id", "name", "phone", "email", "birth_date"]].to_csv(
+        truth / "persons_truth.csv", index=False
+    )
+    chat_truth.to_csv(truth / "chats_truth.csv", index=False)
+    pairs = assortment.pairs
+    sku_id = catalog.skus["sku_id"].to_numpy(object)
+
+    def day(d: int) -> str:
+        return (start + dt.timedelta(days=int(d))).isoformat()
+
+    viral = demand.viral
+    info = {
+        "generator": "features.sample_world",
+        "brand": BRAND,
+        "scale": summary.scale,
+        "seed": summary.seed,
+        "start": start.isoformat(),
+        "days": days,
+        "last_day": day(days - 1),
+        "parameters": asdict(spec),
+        "platforms": [p.value for p in channels],
+        "silent_shop": list(shops.silent) if shops.silent else None,
+        "spring_festival": {str(y): d.isoformat() for y, d in SPRING_FESTIVAL.items()},
+        "viral": [
+            {
+                "sku_id": sku_id[pairs["sku"].iat[k]],
+                "platform": channels[pairs["pidx"].iat[k]].value,
+                "from": day(f),
+                "peak_multiplier": round(float(m), 2),
+            }
+            for k, f, m in zip(viral.pair, viral.first_day, viral.peak, strict=True)
+        ],
+        "oversell": [
+            {
+                "sku_id": sku_id[pairs["sku"].iat[k]],
+                "platform": channels[pairs["pidx"].iat[k]].value,
+            }
+            for k in oversell
+        ],
+        "supplier_disruptions": [
+            {"sku_id": sku_id[s], "from": day(f), "to": day(min(t, days - 1))}
+            for sk, fs, ts in paused
+            for s, f, t in zip(sk, fs, ts, strict=True)
+        ],
+        "unmapped_platform_skus": assortment.listings.loc[
+            ~assortment.listings["mapped"], ["platform", "platform_sku_id", "sku_id"]
+        ].to_dict("records"),
+        "counts": {
+            "order_lines": summary.order_lines,
+            "orders": summary.orders,
+            "members": summary.members,
+            "persons": summary.persons,
+            "chat_sessions": summary.chat_sessions,
+            "chat_messages": summary.chat_messages,
+        },
+        "demand_scale": demand.scale,
+    }
+    (truth / "world.json").write_text(
+        json.dumps(info, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
