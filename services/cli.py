@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -36,8 +37,10 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# Piped or captured output (CI logs, `| less`) gets room for the wide tables instead of 80 columns.
+_PIPED_WIDTH = 160
+console = Console(width=None if sys.stdout.isatty() else _PIPED_WIDTH)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else _PIPED_WIDTH)
 logger = logging.getLogger("butler")
 
 
