@@ -28,7 +28,7 @@ CHANNELS = [pytest.param(p, id=p.value) for p in Platform.channels()]
 FULL_PHONE = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
 MASKED_PHONE = st.from_regex(r"1[3-9][0-9]\*{4}[0-9]{4}", fullmatch=True)
 PHONES = st.one_of(FULL_PHONE, MASKED_PHONE)
-# up to 10 million yuan per line; larger yuan amounts hit a known parsing bug (see below)
+# up to 10 million yuan per line; from ~86 million yuan a known parsing bug bites (see below)
 FEN = st.integers(min_value=0, max_value=10**9)
 _FAST = hypothesis_settings(
     max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -109,8 +109,8 @@ def test_member_phones_are_kept_as_exported(platform, phones, unified_frame):
 @pytest.mark.xfail(
     strict=True,
     reason="base.py reads yuan as DOUBLE * 100 and requires |n - round(n)| < 1e-6 fen; from "
-    "about 45 million yuan the float error alone exceeds that, so valid two-decimal amounts are "
-    "quarantined as unreadable.",
+    "2**33 fen (about 86 million yuan) a double's spacing exceeds that, so some valid "
+    "two-decimal amounts are quarantined as unreadable.",
 )
 @pytest.mark.parametrize("platform", [Platform.TMALL, Platform.POS])
 def test_large_yuan_amount_is_read_exactly(platform, unified_frame):
