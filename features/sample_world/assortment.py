@@ -81,11 +81,11 @@ CHANNEL_WEIGHT = {
     P.TMALL: 1.0,
     P.JD: 0.65,
     P.PINDUODUO: 0.7,
-    P.DOUYIN: 0.7,
-    P.KUAISHOU: 0.3,
-    P.XIAOHONGSHU: 0.22,
-    P.MINIPROGRAM: 0.2,
-    P.POS: 0.22,
+    P.DOUYIN: 0.75,
+    P.KUAISHOU: 0.45,
+    P.XIAOHONGSHU: 0.4,
+    P.MINIPROGRAM: 0.3,
+    P.POS: 0.35,
 }
 _DEAL_NAMES = {
     P.TMALL: ("聚划算", "店铺满减", "限时折扣", "品牌会员日"),

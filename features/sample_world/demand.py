@@ -189,10 +189,14 @@ class DemandModel:
         ok &= self.end[self.sku] > self.days
         social = [platforms.index(p) for p in _VIRAL_PLATFORMS if p in platforms]
         preferred = ok & np.isin(self.plat, social) if social else ok
-        cand = np.flatnonzero(preferred) if preferred.sum() >= n else np.flatnonzero(ok)
-        # one pair per SKU
+        cand = np.flatnonzero(preferred) if preferred.sum() >= 4 * n else np.flatnonzero(ok)
+        # among the pairs that already sell a fair amount, one pair per SKU
+        cand = cand[self.base[cand] >= np.quantile(self.base[cand], 0.6)] if len(cand) else cand
         _, first = np.unique(self.sku[cand], return_index=True)
         cand = cand[first]
         pick = rng.choice(cand, min(n, len(cand)), replace=False) if len(cand) else cand
         first_day = np.maximum(0, self.days - rng.integers(14, 36, len(pick)))
-        return Viral(pair=pick, first_day=first_day, peak=rng.uniform(7.0, 16.0, len(pick)))
+        # the platform's jump is big, and big enough to empty the SKU's warehouses
+        sku_total = np.bincount(self.sku, weights=self.base, minlength=len(skus))[self.sku[pick]]
+        peak = np.maximum(rng.uniform(7.0, 16.0, len(pick)), 3.0 * sku_total / self.base[pick])
+        return Viral(pair=pick, first_day=first_day, peak=np.minimum(peak, 60.0))

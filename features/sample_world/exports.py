@@ -8,6 +8,7 @@ with xlsxwriter in constant-memory mode, split so that no sheet passes ``xlsx_ma
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class ExportWriter:
     """Writes frames under ``out/<platform>/`` and remembers every file."""
 
     out: Path
+    #: the workbooks' creation time (a fixed one keeps the files byte-identical per seed)
+    created: dt.datetime = dt.datetime(2026, 1, 1)
     xlsx_max_rows: int = 500_000
     chunk_rows: int = 200_000
     files: list[WrittenFile] = field(default_factory=list)
@@ -111,6 +114,7 @@ class ExportWriter:
             path = folder / (f"{name}.xlsx" if part_no == 1 else f"{name}_part{part_no}.xlsx")
             part = frame.iloc[lo : lo + self.xlsx_max_rows]
             workbook = xlsxwriter.Workbook(str(path), _XLSX_OPTIONS)
+            workbook.set_properties({"created": self.created})
             sheet = workbook.add_worksheet("Sheet1")
             row = 0
             for clo in range(0, len(part), self.chunk_rows):

@@ -10,6 +10,7 @@ the days through :class:`~.stock.Stock` (a sold-out SKU takes no orders) and set
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from features.sample_world.stock import Stock
 from features.schema.vocab import Platform
 
 P = Platform
+logger = logging.getLogger(__name__)
 
 _MEMBER_SHARE = {
     P.TMALL: 0.35,
@@ -139,6 +141,8 @@ _HOURS_POS = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 5, 5, 4, 4, 5, 6, 7, 8, 8, 6, 3, 
 _MULTI_BUY = {"PP": 0.35, "HH": 0.3, "LD": 0.3, "OC": 0.3}  # share of lines with 2+ units
 _STATUS = np.array(["completed", "shipped", "paid", "cancelled", "pending_payment"], dtype=object)
 _COMPLETED, _SHIPPED, _PAID, _CANCELLED, _PENDING = range(5)
+_OVERSELL_DAYS = 10  # the last days in which SKUs with a broken stock sync oversell
+_SYNC_BREAKS = 22  # days before the end when some SKUs' platform stock stops syncing
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +183,7 @@ class SalesSimulation:
         n_warehouses: int,
         snapshot_days: np.ndarray,
         oversell_pairs: np.ndarray,
+        n_oversell: int,
         samples_per_month: int,
     ) -> None:
         self.rng, self.catalog, self.assortment, self.demand = rng, catalog, assortment, demand
@@ -194,6 +199,12 @@ class SalesSimulation:
         self.multi_buy = skus["cat_code"].map(_MULTI_BUY).fillna(0.15).to_numpy(float)
         self.oversell = np.zeros(len(pairs), bool)
         self.oversell[oversell_pairs] = True
+        self.n_oversell = n_oversell
+        self.sync_broken = False
+        self.stocktake: tuple[int, np.ndarray] = (days + 1, np.zeros(0, dtype=np.int64))
+        # from this day on a SKU's stock is pulled into the central warehouse and ships
+        # from there (transfers to follow a hot item); viral SKUs are pooled
+        self.pool_from = np.full(len(skus), days + 1, dtype=np.int64)
         self.wh_of_place = gaz.warehouse_of(list(self.warehouses))
         self.place_cdf = {p: _tilted_cdf(gaz, _REGION_TILT.get(p, {})) for p in platforms}
         self._setup_shops(shops)
@@ -299,6 +310,8 @@ class SalesSimulation:
 
     def _month(self, d0: int, d1: int) -> MonthOutput:
         rng = self.rng
+        if not self.sync_broken and d1 > self.days - _SYNC_BREAKS:
+            self._break_stock_sync(d0, max(d0, self.days - _SYNC_BREAKS))
         md = self.demand.month(d0, d1)
         counts = self.demand.draw(rng, md.lam)
         m = d1 - d0
@@ -338,12 +351,11 @@ class SalesSimulation:
         # lines
         o_status = orders["status"][order]
         wh = orders["wh"][order]
-        wh = np.where(self.stocked[sku, wh], wh, 0)
+        wh = np.where(self.stocked[sku, wh] & (day < self.pool_from[sku]), wh, 0)
         slot_g = self.stock.slot_of[sku, wh]
         refund = self._refund_kinds(plat, orders["age_h"][order], o_status)
         consumes = (o_status <= _PAID) & (refund != 1)
-        oversell = self.oversell[pair] & (day >= self.days - 10)
-        keep, short = self._walk_stock(d0, d1, day, slot_g, qty, consumes, oversell, refund)
+        keep, short = self._walk_stock(d0, d1, day, slot_g, qty, consumes, pair, refund)
         lines = {
             "pair": pair,
             "day": day,
@@ -484,22 +496,35 @@ class SalesSimulation:
         slot: np.ndarray,
         qty: np.ndarray,
         consumes: np.ndarray,
-        oversell: np.ndarray,
+        pair: np.ndarray,
         refund: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         n = len(day)
         o = np.lexsort((slot, day))
-        ds, gs, us, cs, vs = day[o], slot[o], qty[o], consumes[o], oversell[o]
+        ds, gs, us, cs, ps = day[o], slot[o], qty[o], consumes[o], pair[o]
         returned = np.where(np.isin(refund[o], (2, 3)), np.where(refund[o] == 2, us, 1), 0)
         bounds = np.searchsorted(ds, np.arange(d0, d1 + 1))
         keep_s = np.zeros(n, bool)
         short_s = np.zeros(n, bool)
         start_dow = self.start.weekday()
+        st = self.stock
+        pooled = np.flatnonzero((self.pool_from[st.sku] < d1) & (st.wh != 0))
+        to = st.slot_of[st.sku[pooled], 0]
+        since = self.pool_from[st.sku[pooled]]
         for i, d in enumerate(range(d0, d1)):
             self.stock.open_day(d)
+            if d == self.stocktake[0]:
+                lost = np.isin(st.sku, self.stocktake[1])
+                left = st.expected[lost] * self.rng.uniform(0.3, 3.0, int(lost.sum()))
+                st.on_hand[lost] = np.minimum(st.on_hand[lost], np.round(left).astype(np.int64))
+            if len(pooled):
+                now = since <= d
+                self.stock.transfer(pooled[now], to[now])
             lo, hi = bounds[i], bounds[i + 1]
             if hi > lo:
-                k, s = self.stock.sell(gs[lo:hi], us[lo:hi], cs[lo:hi], vs[lo:hi])
+                late = d >= self.days - _OVERSELL_DAYS
+                vs = self.oversell[ps[lo:hi]] if late else np.zeros(hi - lo, bool)
+                k, s = self.stock.sell(gs[lo:hi], us[lo:hi], cs[lo:hi], vs)
                 keep_s[lo:hi], short_s[lo:hi] = k, s
                 back = k & ~s & (returned[lo:hi] > 0)
                 if back.any():
@@ -511,6 +536,29 @@ class SalesSimulation:
         short = np.empty(n, bool)
         keep[o], short[o] = keep_s, short_s
         return keep, short
+
+    def _break_stock_sync(self, now: int, day: int) -> None:
+        """Pick the SKUs whose platform stock stops syncing from ``day``: good sellers with
+        nothing on order. A stock-take on ``day`` finds most of their stock gone (damaged,
+        lost), their stock is pulled into one warehouse, reordering stays stuck, and in the
+        last days their platforms sell what is not there."""
+        self.sync_broken = True
+        st = self.stock
+        n_sku = len(self.catalog.skus)
+        rate = np.bincount(st.sku, weights=st.expected, minlength=n_sku)
+        ordered = np.bincount(st.sku, weights=st.on_order, minlength=n_sku)
+        taken = np.zeros(n_sku, bool)
+        taken[self.pair_sku[self.oversell]] = True
+        cand = np.flatnonzero((rate >= np.quantile(rate, 0.6)) & (ordered == 0) & ~taken)
+        pick = self.rng.choice(cand, min(self.n_oversell, len(cand)), replace=False)
+        self.oversell |= np.isin(self.pair_sku, pick)
+        self.pause(pick, np.full(len(pick), now), np.full(len(pick), self.days))
+        self.pool(pick, np.full(len(pick), day))
+        self.stocktake = (day, pick)
+
+    def pool(self, sku: np.ndarray, first: np.ndarray) -> None:
+        """Ship ``sku`` from the central warehouse from day ``first`` on, its stock with it."""
+        self.pool_from[sku] = np.minimum(self.pool_from[sku], first)
 
     def _money(
         self, md: MonthDemand, d0: int, lines: dict[str, np.ndarray], orders: dict[str, np.ndarray]

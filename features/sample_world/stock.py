@@ -89,6 +89,11 @@ class Stock:
         self.ring_in[r] = 0
         self.ring_po[r] = 0
 
+    def transfer(self, source: np.ndarray, target: np.ndarray) -> None:
+        """Move all stock of slots ``source`` to slots ``target`` (same SKU, another place)."""
+        np.add.at(self.on_hand, target, self.on_hand[source])
+        self.on_hand[source] = 0
+
     def sell(
         self,
         slot: np.ndarray,
@@ -143,7 +148,9 @@ class Stock:
         position = self.on_hand[cand] + self.on_order[cand]
         rate = self.expected[cand]
         lead = self.lead[cand]
-        need = position < rate * (lead + 7) * 1.2 + 1
+        # reorder point: demand over lead time and a week, plus safety stock
+        over_lead = rate * (lead + 7)
+        need = position < over_lead * 1.15 + 1.65 * np.sqrt(over_lead) + 1
         cand, position, rate, lead = cand[need], position[need], rate[need], lead[need]
         if not len(cand):
             return

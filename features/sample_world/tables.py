@@ -76,7 +76,6 @@ def listings_frame(
     assortment: Assortment,
     catalog: Catalog,
     pidx: int,
-    oversell: np.ndarray,
     start: dt.date,
     days: int,
     rng: np.random.Generator,
@@ -95,7 +94,7 @@ def listings_frame(
     on_hand = np.bincount(sim.stock.sku, weights=sim.stock.on_hand, minlength=len(skus))
     share = rng.uniform(0.3, 1.0, len(lst))
     stock = np.floor(on_hand[sku] * share).astype(np.int64)
-    stale = np.isin(pair, oversell)
+    stale = sim.oversell[pair]
     stock = np.where(stale, rng.integers(20, 300, len(lst)), stock)
     stock = np.where(listed, stock, 0)
     seconds = rng.integers(0, 86400, len(lst))

@@ -165,7 +165,8 @@ def generate(
     people = build_people(
         rng_people, seed, spec.accounts, channels, active, weights, start, days, gaz
     )
-    writer = ExportWriter(out)
+    end = start + dt.timedelta(days=days)
+    writer = ExportWriter(out, created=dt.datetime(end.year, end.month, end.day, 9, 30))
     summary = WorldSummary(out=out, scale=scale, seed=seed, start=start, days=days)
     _write_master_data(writer, catalog, shops, assortment, spec.warehouses)
     _write_members(writer, people.accounts, channels, adapters)
@@ -173,7 +174,7 @@ def generate(
     progress()
     demand = DemandModel(rng_demand, catalog, assortment, channels, start, days, spec.viral)
     demand.calibrate(months, spec.lines_per_730_days * days / 730)
-    oversell, paused = _plan_shortages(rng_misc, catalog, assortment, demand, spec, days)
+    paused = _plan_shortages(rng_misc, catalog, demand, days)
     shapes = {p: _shape(adapters[p]) for p in channels}
     snapshot_days = _snapshot_days(start, days, spec.daily_inventory)
     per_month = max(20, spec.sessions // max(1, len(months)) // max(1, len(channels)) * 3)
@@ -191,11 +192,13 @@ def generate(
         gaz,
         spec.warehouses,
         snapshot_days,
-        oversell,
+        demand.viral.pair,
+        spec.oversell,
         per_month,
     )
     for sku, first, last in paused:
         sim.pause(sku, first, last)
+    sim.pool(demand.sku[demand.viral.pair], np.maximum(0, demand.viral.first_day - 10))
     progress()
     samples = []
     for month in sim.months(months, peak_days(start, days)):
@@ -210,7 +213,7 @@ def generate(
     for p in channels:
         if _exports(adapters[p], K.LISTINGS):
             frame = listings_frame(
-                sim, assortment, catalog, channels.index(p), oversell, start, days, rng_misc
+                sim, assortment, catalog, channels.index(p), start, days, rng_misc
             )
             writer.write(
                 p, K.LISTINGS, frame, (start + dt.timedelta(days=days - 1)).strftime("%Y%m%d")
@@ -248,7 +251,7 @@ def generate(
         assortment,
         catalog,
         shops,
-        oversell,
+        np.flatnonzero(sim.oversell),
         paused,
         start,
         days,
@@ -317,47 +320,29 @@ def _norm(w: np.ndarray) -> np.ndarray:
 
 
 def _plan_shortages(
-    rng: np.random.Generator, catalog, assortment, demand: DemandModel, spec: _ScaleSpec, days: int
-) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """Which pairs oversell at the end (viral ones and a few whose supplier stopped), and
-    which SKUs' reordering pauses when (supplier disruptions → stock-outs)."""
+    rng: np.random.Generator, catalog: Catalog, demand: DemandModel, days: int
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Which SKUs' reordering pauses when: viral SKUs from just before they take off (their
+    stock runs out and they oversell), and supplier disruptions of about 5 % of the sellers
+    for 5–10 weeks (stock-outs)."""
     skus = catalog.skus
-    pairs = assortment.pairs
     viral = demand.viral
     vel = skus["velocity"].to_numpy()
-    sellers = np.flatnonzero(
-        np.isin(vel, ["fast", "regular"]) & (skus["end_day"].to_numpy() > days)
-    )
-    pair_sku = pairs["sku"].to_numpy()
-    taken = set(pair_sku[viral.pair].tolist())
-    extra_skus = rng.choice(
-        np.setdiff1d(sellers, list(taken)),
-        min(spec.oversell, max(0, len(sellers) - len(taken))),
-        replace=False,
-    )
-    extra_pairs = np.array(
-        [rng.choice(np.flatnonzero(pair_sku == s)) for s in extra_skus], dtype=np.int64
-    )
-    oversell = np.concatenate([viral.pair, extra_pairs]).astype(np.int64)
+    active = skus["end_day"].to_numpy() > days
+    sellers = np.flatnonzero(np.isin(vel, ["fast", "regular"]) & active)
+    viral_skus = demand.sku[viral.pair]
     paused = []
     if len(viral.pair):
-        s = pair_sku[viral.pair]
-        paused.append((s, np.maximum(0, viral.first_day - 10), np.full(len(s), days)))
-    if len(extra_skus):
         paused.append(
-            (
-                extra_skus,
-                np.full(len(extra_skus), max(0, days - 120)),
-                np.full(len(extra_skus), days),
-            )
+            (viral_skus, np.maximum(0, viral.first_day - 10), np.full(len(viral_skus), days))
         )
-    # supplier disruptions: about 5 % of sellers stop being reordered for 5-10 weeks
-    rest = np.setdiff1d(sellers, np.concatenate([list(taken), extra_skus]).astype(np.int64))
+    rest = np.setdiff1d(sellers, viral_skus)
     hit = rest[rng.random(len(rest)) < 0.05]
     if len(hit):
-        first = rng.integers(min(10, days // 4), max(min(10, days // 4) + 1, days - 40), len(hit))
+        lo = min(10, days // 4)
+        first = rng.integers(lo, max(lo + 1, days - 40), len(hit))
         paused.append((hit, first, first + rng.integers(35, 71, len(hit))))
-    return oversell, paused
+    return paused
 
 
 def _write_master_data(
