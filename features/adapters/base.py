@@ -225,7 +225,9 @@ class PlatformAdapter:
         if col.kind in ("int", "money"):
             return cls._whole_expr(col, _number_expr(raw))
         if col.kind == "date":
-            return f"try_strptime({raw}, {quote_literal(cls.date_format)})::DATE"
+            # XLSX date cells arrive as '%Y-%m-%d' whatever the platform's text format
+            formats = f"[{quote_literal(cls.date_format)}, '%Y-%m-%d', '%Y-%m-%d %H:%M:%S']"
+            return f"try_strptime({raw}, {formats})::DATE"
         if col.kind == "ts":
             return cls._ts_expr(raw)
         if col.kind in ("enum", "bool"):
@@ -241,8 +243,7 @@ class PlatformAdapter:
     def _whole_expr(cls, col: Column, number: str) -> str:
         """A whole number of units or fen from a parsed number; 12.345 yuan is unreadable."""
         n = f"({number} * 100)" if col.kind == "money" and cls.money_unit == "yuan" else number
-        whole = f"abs({n} - round({n})) < 1e-6 AND abs({n}) < 9e15"
-        return f"CASE WHEN {whole} THEN round({n})::BIGINT END"
+        return f"CASE WHEN {n} = round({n}) THEN {n}::BIGINT END"
 
     @classmethod
     def _ts_expr(cls, raw: str) -> str:
@@ -297,7 +298,8 @@ class PlatformAdapter:
 
     @classmethod
     def _render_time(cls, values: pd.Series, *, date_only: bool) -> pd.Series:
-        ts = pd.to_datetime(values)
+        # whole seconds in nanoseconds, whatever resolution the frame came with
+        ts = pd.to_datetime(values).astype("datetime64[ns]").dt.floor("s")
         fmt = cls.date_format if date_only else cls.ts_format
         if date_only:
             return _strftime(ts, fmt)
@@ -352,10 +354,11 @@ def quote_literal(text: str) -> str:
 
 
 def _number_expr(raw: str) -> str:
-    # the plain cast is the fast path; currency signs and thousands separators the slow one
+    # Exact decimals (no float error on large yuan amounts), up to 10^14 with 4 places. The
+    # plain cast is the fast path; currency signs and thousands separators the slow one.
     return (
-        f"coalesce(TRY_CAST({raw} AS DOUBLE), "
-        f"TRY_CAST(regexp_replace({raw}, '[¥￥,\\s元]', '', 'g') AS DOUBLE))"
+        f"coalesce(TRY_CAST({raw} AS DECIMAL(18, 4)), "
+        f"TRY_CAST(regexp_replace({raw}, '[¥￥,\\s元]', '', 'g') AS DECIMAL(18, 4)))"
     )
 
 

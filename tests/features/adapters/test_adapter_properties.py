@@ -106,12 +106,6 @@ def test_member_phones_are_kept_as_exported(platform, phones, unified_frame):
         assert after.count("*") == before.count("*")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="base.py reads yuan as DOUBLE * 100 and requires |n - round(n)| < 1e-6 fen; from "
-    "2**33 fen (about 86 million yuan) a double's spacing exceeds that, so some valid "
-    "two-decimal amounts are quarantined as unreadable.",
-)
 @pytest.mark.parametrize("platform", [Platform.TMALL, Platform.POS])
 def test_large_yuan_amount_is_read_exactly(platform, unified_frame):
     adapter = get_adapter(platform)

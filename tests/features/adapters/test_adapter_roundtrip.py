@@ -10,7 +10,6 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from features.adapters.readers import open_export
@@ -220,12 +219,6 @@ def test_xlsx_date_cells_are_read_in_the_platforms_zone(
     assert stored == [(dt.datetime(2024, 11, 10, 16, 3),)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="base.py parses `date` columns with date_format only; an XLSX date cell arrives as "
-    "'%Y-%m-%d' text, so a JD member's birthday cell (date_format '%Y/%m/%d') quarantines the "
-    "member. `ts` columns already fall back to the XLSX text format.",
-)
 def test_xlsx_date_cells_are_read_for_date_columns(tmp_path, settings, mem_store, unified_frame):
     adapter = get_adapter(Platform.JD)
     frame = unified_frame(adapter, ExportKind.MEMBERS).head(1)
@@ -239,16 +232,9 @@ def test_xlsx_date_cells_are_read_for_date_columns(tmp_path, settings, mem_store
     assert mem_store.sql("SELECT birth_date FROM members").fetchall() == [(dt.date(1990, 5, 1),)]
 
 
-_RESOLUTION_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="base.py renders epoch_s/epoch_ms from ts.astype('int64'), which counts in the "
-    "series' own unit: datetime64[us] (what DuckDB returns) gives epochs 1000x too small.",
-)
-
-
 @pytest.mark.parametrize(
     "unit",
-    ["ns", *(pytest.param(u, marks=_RESOLUTION_BUG) for u in ("us", "ms", "s"))],
+    ["ns", "us", "ms", "s"],
 )
 def test_epoch_rendering_does_not_depend_on_timestamp_resolution(unit, unified_frame):
     adapter = get_adapter(Platform.KUAISHOU)
@@ -262,12 +248,6 @@ def test_epoch_rendering_does_not_depend_on_timestamp_resolution(unit, unified_f
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pa.ArrowInvalid,
-    reason="base._strftime casts to timestamp('s') with Arrow's safe cast, which raises "
-    "ArrowInvalid for any time with a fraction of a second.",
-)
 def test_sub_second_times_render_to_the_second(unified_frame):
     adapter = get_adapter(Platform.TMALL)
     frame = unified_frame(adapter, ExportKind.ORDERS).head(1)
