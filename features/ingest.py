@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from features.adapters.base import ExportContract, PlatformAdapter, quote_ident, quote_literal
@@ -186,6 +187,14 @@ def _ingest_file(
     except ButlerError as exc:
         result.error = str(exc)
         logger.error("%s", exc)
+    except duckdb.Error as exc:
+        # a row the contracts let through but the schema refused: the file is rolled back
+        # whole and reported, and the other files go on
+        result.error = (
+            f"{path}: the store refused the file ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0]}); nothing from it was kept. Report this with the file."
+        )
+        logger.error("%s", result.error)
     return result
 
 

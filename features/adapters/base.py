@@ -20,11 +20,13 @@ from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass as contract_dataclass
 
 from features.errors import ContractViolation
-from features.schema.contracts import value_checks
+from features.schema.contracts import row_checks, value_checks
 from features.schema.vocab import ExportKind, Platform
 
 ValueKind = Literal["str", "int", "money", "ts", "date", "enum", "bool"]
 FileFormat = Literal["csv", "xlsx"]
+
+_INT_MAX = 2**31 - 1
 
 # Contracts are pydantic dataclasses: a declaration with a wrong type fails at import.
 _DECLARATION = ConfigDict(arbitrary_types_allowed=True)
@@ -201,6 +203,18 @@ class PlatformAdapter:
                     f"THEN {{'field': {label}, 'reason': 'value ' || {value}::VARCHAR || "
                     f"{quote_literal(' ' + check.reason)}}} END"
                 )
+        header_of = {f: h for h, f in mapping.items()}
+        for check in row_checks(contract.kind):
+            if not all(f in header_of for f in check.fields):
+                continue  # this platform does not export every field the check needs
+            values = {f: quote_ident(f) for f in check.fields}
+            present = " AND ".join(f"{v} IS NOT NULL" for v in values.values())
+            first = check.fields[0]
+            problems.append(
+                f"CASE WHEN {present} AND NOT ({check.condition.format(**values)}) THEN "
+                f"{{'field': {quote_literal(header_of[first])}, 'reason': 'value ' || "
+                f"{values[first]}::VARCHAR || {quote_literal(' ' + check.reason)}}} END"
+            )
         if keep_raw_json:  # the row exactly as exported, for tables that keep raw fields
             pairs = ", ".join(f"{quote_literal(h)}, {quote_ident(h)}" for h in headers)
             inner.append(f"json_object({pairs}) AS _raw_json")
@@ -242,8 +256,12 @@ class PlatformAdapter:
     @classmethod
     def _whole_expr(cls, col: Column, number: str) -> str:
         """A whole number of units or fen from a parsed number; 12.345 yuan is unreadable."""
-        n = f"({number} * 100)" if col.kind == "money" and cls.money_unit == "yuan" else number
-        return f"CASE WHEN {n} = round({n}) THEN {n}::BIGINT END"
+        if col.kind == "money":
+            n = f"({number} * 100)" if cls.money_unit == "yuan" else number
+            return f"CASE WHEN {n} = round({n}) THEN {n}::BIGINT END"
+        # counts land in INTEGER columns: a larger number is not a count
+        whole = f"{number} = round({number}) AND abs({number}) <= {_INT_MAX}"
+        return f"CASE WHEN {whole} THEN {number}::BIGINT END"
 
     @classmethod
     def _ts_expr(cls, raw: str) -> str:
@@ -332,7 +350,7 @@ def _describe(adapter: type[PlatformAdapter], col: Column) -> str:
     if col.kind == "money":
         return f"an amount in {adapter.money_unit}"
     if col.kind == "int":
-        return "a whole number"
+        return f"a whole number (at most {_INT_MAX:,})"
     if col.kind == "ts":
         return f"a time in format {adapter.ts_format}"
     if col.kind == "date":

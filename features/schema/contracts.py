@@ -64,6 +64,33 @@ VALUE_CHECKS: dict[ExportKind, dict[str, tuple[ValueCheck, ...]]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class RowCheck:
+    """A condition across fields of one row (``{name}`` stands for each field's value)."""
+
+    fields: tuple[str, ...]
+    condition: str
+    reason: str
+
+
+#: kind → checks across fields; the first field names the cell in quarantine
+ROW_CHECKS: dict[ExportKind, tuple[RowCheck, ...]] = {
+    ExportKind.PROMOTIONS: (
+        RowCheck(("ends_at", "starts_at"), "{ends_at} >= {starts_at}", "ends before it starts"),
+    ),
+    ExportKind.ORDERS: (
+        RowCheck(
+            ("returned_qty", "quantity"), "{returned_qty} <= {quantity}", "exceeds the quantity"
+        ),
+    ),
+}
+
+
+def row_checks(kind: ExportKind) -> tuple[RowCheck, ...]:
+    """The cross-field checks rows of ``kind`` must pass."""
+    return ROW_CHECKS.get(kind, ())
+
+
 def value_checks(kind: ExportKind, field: str) -> tuple[ValueCheck, ...]:
     """The checks the unified ``field`` of ``kind`` must pass."""
     return VALUE_CHECKS.get(kind, {}).get(field, ())

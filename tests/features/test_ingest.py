@@ -188,3 +188,43 @@ def test_overlapping_exports_equal_their_union_later_wins(
     assert dict(zip(got["line_id"], got["status"], strict=True)) == dict(
         zip(expected["line_id"], expected["status"], strict=True)
     )
+
+
+def test_cross_field_and_range_checks_quarantine_instead_of_failing(
+    store, settings, write_export, make_orders
+):
+    frame = make_orders(3)
+    frame["returned_qty"] = [0, 5, 0]  # line 3 returns more than it sold
+    path = write_export("tmall", "orders", frame)
+    raw = pd.read_csv(path, encoding="gbk", dtype=str)
+    raw.loc[2, "购买数量"] = "99999999999"  # no INTEGER holds it
+    raw.to_csv(path, index=False, encoding="gbk")
+
+    report = ingest([path], store, settings)
+
+    assert report.files[0].ok and report.files[0].rows_accepted == 1
+    q = store.sql("SELECT line, field, reason FROM quarantine_rows ORDER BY line").fetchall()
+    assert q[0][:2] == (3, "退货数量") and "exceeds the quantity" in q[0][2]
+    assert q[1][:2] == (4, "购买数量") and "whole number" in q[1][2]
+
+
+def test_a_row_the_schema_refuses_fails_its_file_whole(
+    store, settings, write_export, make_orders, monkeypatch
+):
+    from features.schema import contracts
+    from features.schema.vocab import ExportKind
+
+    # take the contract's quantity check away: the schema's CHECK (quantity > 0) still holds
+    checks = dict(contracts.VALUE_CHECKS[ExportKind.ORDERS])
+    del checks["quantity"]
+    monkeypatch.setitem(contracts.VALUE_CHECKS, ExportKind.ORDERS, checks)
+    good = write_export("tmall", "orders", make_orders(4), "good.csv")
+    frame = make_orders(4, start=10)
+    frame.loc[2, "quantity"] = 0
+    bad = write_export("tmall", "orders", frame, "bad.csv")
+
+    report = ingest([good, bad], store, settings)
+
+    assert report.files[0].ok
+    assert "store refused the file" in report.files[1].error
+    assert store.count("order_lines") == 4 and store.count("ingested_files") == 1
