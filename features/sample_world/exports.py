@@ -2,31 +2,31 @@
 
 Every file goes through ``get_adapter(platform).render(kind, frame)``, so the sample world
 and the parsers share one declaration of headers, units, time formats and status words.
-CSV files are written in the contract's encoding (GBK for Tmall, …) in chunks; XLSX files
-with xlsxwriter in constant-memory mode, split so that no sheet passes ``xlsx_max_rows``.
+CSV files are written with pandas in the contract's encoding (GBK for Tmall, …), chunk by
+chunk; XLSX files are streamed chunk by chunk (:mod:`._xlsx`) and split so that no sheet
+passes ``xlsx_max_rows``. With ``workers=1`` rendering and writing run in a second process
+while the world goes on being simulated (frames travel as Arrow tables).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 from collections import defaultdict
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from features.adapters.registry import get_adapter
+from features.sample_world._xlsx import write_xlsx
 from features.schema.vocab import ExportKind, Platform
 
 logger = logging.getLogger(__name__)
 
-_XLSX_OPTIONS = {
-    "constant_memory": True,
-    "strings_to_numbers": False,
-    "strings_to_formulas": False,  # chat text may start with "="
-    "strings_to_urls": False,  # and contain links; a sheet holds at most 65,530 of those
-}
+_MAX_PENDING = 3  # frames queued for the writer process before the simulation waits
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +41,27 @@ class WrittenFile:
 
 @dataclass(slots=True)
 class ExportWriter:
-    """Writes frames under ``out/<platform>/`` and remembers every file."""
+    """Writes frames under ``out/<platform>/`` and remembers every file.
+
+    Use it as a context manager when ``workers`` is 1, so that the writer process is waited
+    for (and its errors raised) before the files are used.
+    """
 
     out: Path
     #: the workbooks' creation time (a fixed one keeps the files byte-identical per seed)
     created: dt.datetime = dt.datetime(2026, 1, 1)
     xlsx_max_rows: int = 500_000
     chunk_rows: int = 200_000
+    workers: int = 0
     files: list[WrittenFile] = field(default_factory=list)
+    _pool: ProcessPoolExecutor | None = None
+    _pending: list[Future] = field(default_factory=list)
+
+    def __enter__(self) -> ExportWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.close(cancel=exc_type is not None)
 
     def write(
         self,
@@ -63,28 +76,35 @@ class ExportWriter:
         longer than ``xlsx_max_rows`` is split into ``…_part2.xlsx`` and so on.
 
         Returns:
-            The paths written (none for an empty frame).
+            The paths written (none for an empty frame); with a writer process they may
+            still be being written until :meth:`close`.
         """
         if frame.empty:
             return []
-        adapter = get_adapter(platform)
-        contract = adapter.contract(kind)
+        contract = get_adapter(platform).contract(kind)
         folder = self.out / platform.value
         folder.mkdir(parents=True, exist_ok=True)
         stem = contract.file_stem or f"{platform.value}_{kind.value}"
         name = f"{stem}_{suffix}" if suffix else stem
         if contract.file_format == "xlsx":
-            paths = self._xlsx(adapter, kind, frame, folder, name)
+            parts = range(0, len(frame), self.xlsx_max_rows)
+            paths = [
+                folder / (f"{name}.xlsx" if i == 0 else f"{name}_part{i + 1}.xlsx")
+                for i in range(len(parts))
+            ]
+            rows = [min(self.xlsx_max_rows, len(frame) - lo) for lo in parts]
         else:
-            path = folder / f"{name}.csv"
-            self._csv(adapter, kind, frame, path, contract.encoding)
-            paths = [path]
-        for i, path in enumerate(paths):
-            rows = min(self.xlsx_max_rows, len(frame) - i * self.xlsx_max_rows)
-            self.files.append(
-                WrittenFile(path, platform, kind, rows if len(paths) > 1 else len(frame))
-            )
-        logger.debug("wrote %s rows of %s %s to %s", len(frame), platform.value, kind.value, paths)
+            paths, rows = [folder / f"{name}.csv"], [len(frame)]
+        fields = [c.field for c in contract.columns if c.field in frame.columns]
+        job = (platform, kind, paths, self.created, self.xlsx_max_rows, self.chunk_rows)
+        if self.workers:
+            self._submit(job, frame[fields])
+        else:
+            _write(*job, frame[fields])
+        self.files.extend(
+            WrittenFile(p, platform, kind, r) for p, r in zip(paths, rows, strict=True)
+        )
+        logger.debug("%s rows of %s %s to %s", len(frame), platform.value, kind.value, paths)
         return paths
 
     def rows(self) -> dict[str, dict[str, int]]:
@@ -96,42 +116,59 @@ class ExportWriter:
             )
         return {p: dict(k) for p, k in out.items()}
 
-    def _csv(
-        self, adapter: type, kind: ExportKind, frame: pd.DataFrame, path: Path, encoding: str
-    ) -> None:
-        with path.open("w", encoding=encoding, newline="") as fh:
-            for lo in range(0, len(frame), self.chunk_rows):
-                part = adapter.render(kind, frame.iloc[lo : lo + self.chunk_rows])
-                part.to_csv(fh, index=False, header=lo == 0, lineterminator="\r\n")
+    def close(self, *, cancel: bool = False) -> None:
+        """Wait for the writer process (raising its first error) and stop it."""
+        if self._pool is None:
+            return
+        try:
+            if not cancel:
+                while self._pending:
+                    self._pending.pop(0).result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=cancel)
+            self._pool = None
+            self._pending.clear()
 
-    def _xlsx(
-        self, adapter: type, kind: ExportKind, frame: pd.DataFrame, folder: Path, name: str
-    ) -> list[Path]:
-        import xlsxwriter
+    def _submit(self, job: tuple, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
 
-        paths = []
-        for part_no, lo in enumerate(range(0, len(frame), self.xlsx_max_rows), start=1):
-            path = folder / (f"{name}.xlsx" if part_no == 1 else f"{name}_part{part_no}.xlsx")
-            part = frame.iloc[lo : lo + self.xlsx_max_rows]
-            workbook = xlsxwriter.Workbook(str(path), _XLSX_OPTIONS)
-            workbook.set_properties({"created": self.created})
-            sheet = workbook.add_worksheet("Sheet1")
-            row = 0
-            for clo in range(0, len(part), self.chunk_rows):
-                rendered = adapter.render(kind, part.iloc[clo : clo + self.chunk_rows])
-                if row == 0:
-                    for c, header in enumerate(rendered.columns):
-                        sheet.write_string(0, c, header)
-                    row = 1
-                write = sheet.write_string
-                for values in rendered.itertuples(index=False, name=None):
-                    for c, value in enumerate(values):
-                        if isinstance(value, str):
-                            if value:
-                                write(row, c, value)
-                        elif value is not None and value == value:  # skip None and NaN
-                            write(row, c, str(value))
-                    row += 1
-            workbook.close()
-            paths.append(path)
-        return paths
+        if self._pool is None:
+            # spawn, not fork: the parent runs Arrow and DuckDB thread pools
+            context = multiprocessing.get_context("spawn")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+        while len(self._pending) >= _MAX_PENDING:
+            self._pending.pop(0).result()
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        self._pending.append(self._pool.submit(_write_arrow, *job, table))
+
+
+def _write_arrow(*args: object) -> None:
+    """The writer process's entry point: the frame arrives as an Arrow table."""
+    *job, table = args
+    _write(*job, table.to_pandas())  # type: ignore[attr-defined]
+
+
+def _write(
+    platform: Platform,
+    kind: ExportKind,
+    paths: list[Path],
+    created: dt.datetime,
+    xlsx_max_rows: int,
+    chunk_rows: int,
+    frame: pd.DataFrame,
+) -> None:
+    adapter = get_adapter(platform)
+    contract = adapter.contract(kind)
+    if contract.file_format == "xlsx":
+        for path, lo in zip(paths, range(0, len(frame), xlsx_max_rows), strict=True):
+            part = frame.iloc[lo : lo + xlsx_max_rows]
+            chunks = (
+                adapter.render(kind, part.iloc[c : c + chunk_rows])
+                for c in range(0, len(part), chunk_rows)
+            )
+            write_xlsx(path, chunks, created)
+        return
+    with paths[0].open("w", encoding=contract.encoding, newline="") as fh:
+        for lo in range(0, len(frame), chunk_rows):
+            part = adapter.render(kind, frame.iloc[lo : lo + chunk_rows])
+            part.to_csv(fh, index=False, header=lo == 0, lineterminator="\r\n")

@@ -181,7 +181,12 @@ def cat(*parts: np.ndarray | str) -> np.ndarray:
     """Element-wise concatenation of arrays of strings or numbers, and scalar strings."""
     out: pd.Series | None = None
     for part in parts:
-        series = part if isinstance(part, str) else pd.Series(part, dtype=object).astype(str)
-        out = series if out is None else out + series  # type: ignore[operator]
+        if isinstance(part, str):
+            series: pd.Series | str = part
+        elif part.dtype == object:  # already text
+            series = pd.Series(part, dtype=object, copy=False)
+        else:
+            series = pd.Series(part.astype(str).astype(object), dtype=object)
+        out = series if out is None else out + series  # type: ignore[operator,assignment]
     assert out is not None
     return np.asarray(out, dtype=object)

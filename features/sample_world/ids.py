@@ -81,7 +81,12 @@ def scramble(idx: np.ndarray, salt: int) -> np.ndarray:
 
 
 def zpad(values: np.ndarray, width: int) -> pd.Series:
-    return pd.Series(np.asarray(values, dtype=np.int64)).astype(str).str.zfill(width)
+    """Non-negative integers below ``10**width`` as zero-padded text."""
+    v = np.asarray(values, dtype=np.int64)
+    if len(v) and (v.min() < 0 or v.max() >= 10**width):
+        raise ValueError(f"zpad: values must be in [0, 10**{width}).")
+    text = np.strings.slice((v + 10**width).astype(str), 1, None)
+    return pd.Series(text.astype(object), dtype=object)
 
 
 def hash_u64(x: np.ndarray, salt: int) -> np.ndarray:

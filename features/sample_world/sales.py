@@ -211,6 +211,8 @@ class SalesSimulation:
         self._setup_accounts(accounts)
         self._setup_listings()
         self.stock = self._setup_stock(rng, skus)
+        days_text = pd.date_range(start, periods=days, freq="D").strftime("%y%m%d")
+        self.yymmdd = np.asarray(days_text, dtype=object)
         self.order_counter = {p: 0 for p in platforms}
         self.line_counter = {p: 0 for p in platforms}
         self.anon_pool = {p: 1000 for p in platforms}
@@ -263,11 +265,10 @@ class SalesSimulation:
         n, w = len(skus), len(self.warehouses)
         vel = skus["velocity"].to_numpy()
         stocked = np.zeros((n, w), bool)
+        # every SKU sits in the central warehouse; fast movers in all, the rest in some
+        share = np.select([vel == "fast", vel == "regular", vel == "slow"], [1.0, 0.55, 0.2], 0.0)
+        stocked[:, 1:] = rng.random((n, w - 1)) < share[:, None]
         stocked[:, 0] = True
-        stocked[np.isin(vel, ["fast", "regular"]), :] = True
-        slow = np.flatnonzero(vel == "slow")
-        for extra in range(1, w):
-            stocked[slow[rng.random(len(slow)) < 0.35], extra] = True
         self.stocked = stocked
         # expected units per SKU × warehouse at the start, from the first four weeks of demand
         first = self.demand.month(0, min(28, self.days)).lam.mean(axis=1) * 1.3
@@ -617,11 +618,7 @@ class SalesSimulation:
         numbers = self.order_counter[p] + np.arange(len(uniq))
         self.order_counter[p] += len(uniq)
         o_day = orders["day"][uniq]
-        yymmdd = (
-            pd.Series(pd.Timestamp(self.start) + pd.to_timedelta(o_day, unit="D"))
-            .dt.strftime("%y%m%d")
-            .to_numpy(object)
-        )
+        yymmdd = self.yymmdd[o_day]
         stores = None
         if p is P.POS:
             stores = np.array([f"S{j + 1:03d}" for j in range(self.max_shops)], object)[
@@ -668,9 +665,9 @@ class SalesSimulation:
                 "warehouse_id": np.array([w[0] for w in self.warehouses], object)[lines["wh"]],
             }
         )
-        return frame.sort_values(["created_at", "order_id", "line_id"], kind="stable").reset_index(
-            drop=True
-        )
+        # as the back office lists them: by creation time, an order's lines together
+        order = np.lexsort((line_no, o_rank, seconds))
+        return frame.take(order).reset_index(drop=True)
 
     def _buyers(
         self, pi: int, p: Platform, orders: dict[str, np.ndarray], uniq: np.ndarray

@@ -5,12 +5,15 @@ The world is one fictional home & personal-care brand selling on eight channels:
 platform's orders, members, listings, promotions and customer-service chats. Ground truth
 (which accounts are one person, which chats are risky, which SKUs went viral) goes under
 ``_truth/``, which ingest skips.
+
+Stages: catalogue and shops → assortment, prices and promotions → persons and member
+accounts → demand calibrated to the scale's order volume → month by month, orders and stock
+→ the end state (purchase orders, listings, promotions) → chats → truth.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 import time
@@ -22,10 +25,11 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from features.adapters.base import PlatformAdapter
 from features.adapters.registry import get_adapter
 from features.sample_world import chats as chat_gen
 from features.sample_world.assortment import Assortment, Shops, build_assortment, build_shops
-from features.sample_world.calendar import SPRING_FESTIVAL, peak_days, promo_windows
+from features.sample_world.calendar import peak_days, promo_windows
 from features.sample_world.catalog import BRAND, Catalog, build_catalog
 from features.sample_world.demand import DemandModel
 from features.sample_world.exports import ExportWriter
@@ -37,6 +41,7 @@ from features.sample_world.tables import (
     promotions_frame,
     purchase_orders_frame,
 )
+from features.sample_world.truth import write_truth
 from features.schema.vocab import ExportKind, Platform
 
 logger = logging.getLogger(__name__)
@@ -48,20 +53,21 @@ K = ExportKind
 @dataclass(frozen=True, slots=True)
 class _ScaleSpec:
     skus: int
-    lines_per_730_days: int
-    accounts: int
-    sessions: int
+    lines_per_730_days: int  # order lines over two years (scaled by ``days``)
+    accounts: int  # member accounts over all platforms
+    sessions: int  # chat sessions
     warehouses: int
     stores: int
-    daily_inventory: bool
+    daily_inventory: bool  # else weekly snapshots plus the last 14 days
     viral: int
-    oversell: int
+    oversell: int  # SKUs whose platform stock stops syncing near the end
+    workers: int  # processes that render and write while the world is simulated
 
 
 _SCALES: dict[str, _ScaleSpec] = {
-    "small": _ScaleSpec(300, 200_000, 5_000, 2_000, 5, 4, True, 3, 2),
-    "medium": _ScaleSpec(3_000, 1_500_000, 50_000, 10_000, 5, 8, False, 6, 4),
-    "large": _ScaleSpec(30_000, 10_000_000, 500_000, 40_000, 6, 12, False, 12, 6),
+    "small": _ScaleSpec(300, 200_000, 5_000, 2_000, 5, 4, True, 3, 2, 0),
+    "medium": _ScaleSpec(3_000, 1_500_000, 50_000, 10_000, 5, 8, False, 6, 4, 1),
+    "large": _ScaleSpec(30_000, 10_000_000, 500_000, 40_000, 6, 12, False, 12, 6, 1),
 }
 
 
@@ -136,28 +142,24 @@ def generate(
     began = time.perf_counter()
     spec = _SCALES[scale]
     start = start or dt.date(2024, 1, 1)
-    channels = [
-        Platform(p) for p in (platforms or Platform.channels()) if Platform(p) is not Platform.ERP
-    ]
+    channels = [Platform(p) for p in (platforms or Platform.channels())]
+    channels = [p for p in channels if p is not Platform.ERP]
     adapters = {p: get_adapter(p) for p in [*channels, Platform.ERP]}  # fail early
     months = _months(start, days)
-    total_steps = len(months) + 6
-    step = 0
-
-    def progress() -> None:
-        nonlocal step
-        step += 1
-        if on_progress:
-            on_progress(step, total_steps)
-
-    out.mkdir(parents=True, exist_ok=True)
+    progress = _Progress(len(months) + 5, on_progress)
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
     rng_catalog, rng_shops, rng_assort, rng_people, rng_demand, rng_sales, rng_chats, rng_misc = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)
+        rngs
     )
+    out.mkdir(parents=True, exist_ok=True)
+    summary = WorldSummary(out=out, scale=scale, seed=seed, start=start, days=days)
+    end = start + dt.timedelta(days=days)
+
+    # the brand: catalogue, shops, what each shop lists, its prices and promotions
     gaz = Gazetteer.build()
     catalog = build_catalog(rng_catalog, spec.skus, days, start.toordinal())
-    name_shops = {p: _shop_id_is_name(adapters[p]) for p in channels}
-    shops = build_shops(rng_shops, channels, spec.stores, name_shops, start, gaz, spec.warehouses)
+    by_name = {p: _shop_id_is_name(adapters[p]) for p in channels}
+    shops = build_shops(rng_shops, channels, spec.stores, by_name, start, gaz, spec.warehouses)
     windows = promo_windows(start, days, channels)
     assortment = build_assortment(rng_assort, catalog, shops, channels, days, windows)
     active = {p: shops.of(p)["shop_id"].tolist() for p in channels}
@@ -165,112 +167,98 @@ def generate(
     people = build_people(
         rng_people, seed, spec.accounts, channels, active, weights, start, days, gaz
     )
-    end = start + dt.timedelta(days=days)
-    writer = ExportWriter(out, created=dt.datetime(end.year, end.month, end.day, 9, 30))
-    summary = WorldSummary(out=out, scale=scale, seed=seed, start=start, days=days)
-    _write_master_data(writer, catalog, shops, assortment, spec.warehouses)
-    _write_members(writer, people.accounts, channels, adapters)
     summary.members, summary.persons = len(people.accounts), len(people.persons)
-    progress()
-    demand = DemandModel(rng_demand, catalog, assortment, channels, start, days, spec.viral)
-    demand.calibrate(months, spec.lines_per_730_days * days / 730)
-    paused = _plan_shortages(rng_misc, catalog, demand, days)
-    shapes = {p: _shape(adapters[p]) for p in channels}
-    snapshot_days = _snapshot_days(start, days, spec.daily_inventory)
-    per_month = max(20, spec.sessions // max(1, len(months)) // max(1, len(channels)) * 3)
-    sim = SalesSimulation(
-        rng_sales,
-        catalog,
-        shops,
-        assortment,
-        demand,
-        people.accounts,
-        channels,
-        shapes,
-        start,
-        days,
-        gaz,
-        spec.warehouses,
-        snapshot_days,
-        demand.viral.pair,
-        spec.oversell,
-        per_month,
-    )
-    for sku, first, last in paused:
-        sim.pause(sku, first, last)
-    sim.pool(demand.sku[demand.viral.pair], np.maximum(0, demand.viral.first_day - 10))
-    progress()
-    samples = []
-    for month in sim.months(months, peak_days(start, days)):
-        for p, frame in month.orders.items():
-            writer.write(p, K.ORDERS, frame, month.label)
-            summary.order_lines += len(frame)
-            summary.orders += frame["order_id"].nunique()
-        writer.write(Platform.ERP, K.INVENTORY, month.inventory, month.label)
-        samples.append(month.samples)
+
+    created = dt.datetime(end.year, end.month, end.day, 9, 30)
+    with ExportWriter(out, created=created, workers=spec.workers) as writer:
+        _write_master_data(writer, catalog, shops, assortment, spec.warehouses)
+        _write_members(writer, people.accounts, channels, adapters)
         progress()
-    writer.write(Platform.ERP, K.PURCHASE_ORDERS, purchase_orders_frame(sim, catalog, start, days))
-    for p in channels:
-        if _exports(adapters[p], K.LISTINGS):
-            frame = listings_frame(
-                sim, assortment, catalog, channels.index(p), start, days, rng_misc
-            )
-            writer.write(
-                p, K.LISTINGS, frame, (start + dt.timedelta(days=days - 1)).strftime("%Y%m%d")
-            )
-        if _exports(adapters[p], K.PROMOTIONS):
-            frame = promotions_frame(assortment, channels.index(p), start, days)
-            for year, part in frame.groupby(frame["starts_at"].dt.year):
-                writer.write(p, K.PROMOTIONS, part.reset_index(drop=True), str(year))
-    progress()
-    chat_platforms = [p for p in channels if _exports(adapters[p], K.CHATS)]
-    sample_frame = pd.concat(samples, ignore_index=True) if samples else pd.DataFrame()
-    messages, chat_truth = chat_gen.build_chats(
-        rng_chats,
-        sample_frame,
-        people.accounts,
-        active,
-        chat_platforms,
-        spec.sessions,
-        start,
-        days,
-    )
-    for p, frame in messages.items():
-        for year, part in frame.groupby(frame["sent_at"].dt.year):
-            writer.write(p, K.CHATS, part.reset_index(drop=True), str(year))
-    summary.chat_sessions = len(chat_truth)
-    summary.chat_messages = sum(len(f) for f in messages.values())
-    progress()
-    _write_truth(
+
+        demand = DemandModel(rng_demand, catalog, assortment, channels, start, days, spec.viral)
+        demand.calibrate(months, spec.lines_per_730_days * days / 730)
+        paused = _plan_shortages(rng_misc, catalog, demand, days)
+        sim = SalesSimulation(
+            rng_sales, catalog, shops, assortment, demand, people.accounts, channels,
+            {p: _shape(adapters[p]) for p in channels}, start, days, gaz, spec.warehouses,
+            _snapshot_days(start, days, spec.daily_inventory), demand.viral.pair,
+            spec.oversell, max(20, 3 * spec.sessions // len(months) // max(1, len(channels))),
+        )  # fmt: skip
+        for sku, first, last in paused:
+            sim.pause(sku, first, last)
+        sim.pool(demand.sku[demand.viral.pair], np.maximum(0, demand.viral.first_day - 10))
+        # what the rest needs of the people (the simulation copied its own part)
+        people.accounts = people.accounts[["platform", "platform_user_id", "person_id"]]
+        people.persons = people.persons[["person_id", "name", "phone", "email", "birth_date"]]
+        progress()
+
+        samples = []
+        for month in sim.months(months, peak_days(start, days)):
+            for p, frame in month.orders.items():
+                writer.write(p, K.ORDERS, frame, month.label)
+                summary.order_lines += len(frame)
+                summary.orders += frame["order_id"].nunique()
+            writer.write(Platform.ERP, K.INVENTORY, month.inventory, month.label)
+            samples.append(month.samples)
+            progress()
+
+        writer.write(
+            Platform.ERP, K.PURCHASE_ORDERS, purchase_orders_frame(sim, catalog, start, days)
+        )
+        last_day = (end - dt.timedelta(days=1)).strftime("%Y%m%d")
+        for i, p in enumerate(channels):
+            if _exports(adapters[p], K.LISTINGS):
+                frame = listings_frame(sim, assortment, catalog, i, start, days, rng_misc)
+                writer.write(p, K.LISTINGS, frame, last_day)
+            if _exports(adapters[p], K.PROMOTIONS):
+                frame = promotions_frame(assortment, i, start, days)
+                for year, part in frame.groupby(frame["starts_at"].dt.year):
+                    writer.write(p, K.PROMOTIONS, part.reset_index(drop=True), str(year))
+        progress()
+
+        chat_platforms = [p for p in channels if _exports(adapters[p], K.CHATS)]
+        messages, chat_truth = chat_gen.build_chats(
+            rng_chats, pd.concat(samples, ignore_index=True), people.accounts, active,
+            chat_platforms, spec.sessions, start, days,
+        )  # fmt: skip
+        for p, frame in messages.items():
+            for year, part in frame.groupby(frame["sent_at"].dt.year):
+                writer.write(p, K.CHATS, part.reset_index(drop=True), str(year))
+        summary.chat_sessions = len(chat_truth)
+        summary.chat_messages = sum(len(f) for f in messages.values())
+        progress()
+
+    counts = {
+        "order_lines": summary.order_lines, "orders": summary.orders,
+        "members": summary.members, "persons": summary.persons,
+        "chat_sessions": summary.chat_sessions, "chat_messages": summary.chat_messages,
+    }  # fmt: skip
+    write_truth(
         out,
-        people,
-        chat_truth,
-        spec,
-        summary,
-        demand,
-        assortment,
-        catalog,
-        shops,
-        np.flatnonzero(sim.oversell),
-        paused,
-        start,
-        days,
-        channels,
-    )
+        parameters={"scale": scale, "seed": seed, "start": start.isoformat(), "days": days,
+                    "spec": asdict(spec)},
+        counts=counts, channels=channels, catalog=catalog, shops=shops, assortment=assortment,
+        demand=demand, people=people, sim=sim, paused=paused, chat_truth=chat_truth,
+    )  # fmt: skip
     progress()
     summary.rows = writer.rows()
     summary.files = [f.path for f in writer.files]
     summary.seconds = time.perf_counter() - began
     logger.info(
-        "sample world: %s order lines, %s files in %.1fs",
-        summary.order_lines,
-        len(summary.files),
-        summary.seconds,
-    )
+        "sample world: %s order lines in %s files, %.1fs",
+        summary.order_lines, len(summary.files), summary.seconds,
+    )  # fmt: skip
     return summary
 
 
-# -- pieces ------------------------------------------------------------------------------
+class _Progress:
+    def __init__(self, total: int, report: Callable[[int, int], None] | None) -> None:
+        self.done, self.total, self.report = 0, total, report
+
+    def __call__(self) -> None:
+        self.done += 1
+        if self.report:
+            self.report(self.done, self.total)
 
 
 def _months(start: dt.date, days: int) -> list[tuple[int, int]]:
@@ -288,14 +276,14 @@ def _months(start: dt.date, days: int) -> list[tuple[int, int]]:
 
 
 def _snapshot_days(start: dt.date, days: int, daily: bool) -> np.ndarray:
-    if daily:
-        return np.arange(days)
     d = np.arange(days)
+    if daily:
+        return d
     monday = (start.weekday() + d) % 7 == 0
     return d[monday | (d >= days - 14)]
 
 
-def _shop_id_is_name(adapter: type) -> bool:
+def _shop_id_is_name(adapter: type[PlatformAdapter]) -> bool:
     """Whether the platform writes shops by name (店铺名称, 门店) or by a code (mp_shop_id)."""
     for contract in adapter.contracts:
         for col in contract.columns:
@@ -304,14 +292,14 @@ def _shop_id_is_name(adapter: type) -> bool:
     return True
 
 
-def _shape(adapter: type) -> ChannelShape:
+def _shape(adapter: type[PlatformAdapter]) -> ChannelShape:
     fields = {c.field for c in adapter.contract(K.ORDERS).columns}
     return ChannelShape(
         masks_phones=bool(adapter.masks_phones), split_address="receiver_province" in fields
     )
 
 
-def _exports(adapter: type, kind: ExportKind) -> bool:
+def _exports(adapter: type[PlatformAdapter], kind: ExportKind) -> bool:
     return any(c.kind is kind for c in adapter.contracts)
 
 
@@ -333,9 +321,8 @@ def _plan_shortages(
     viral_skus = demand.sku[viral.pair]
     paused = []
     if len(viral.pair):
-        paused.append(
-            (viral_skus, np.maximum(0, viral.first_day - 10), np.full(len(viral_skus), days))
-        )
+        until = np.full(len(viral_skus), days)
+        paused.append((viral_skus, np.maximum(0, viral.first_day - 10), until))
     rest = np.setdiff1d(sellers, viral_skus)
     hit = rest[rng.random(len(rest)) < 0.05]
     if len(hit):
@@ -349,31 +336,24 @@ def _write_master_data(
     writer: ExportWriter, catalog: Catalog, shops: Shops, assortment: Assortment, n_wh: int
 ) -> None:
     erp = Platform.ERP
-    shop_rows = shops.frame.copy()
-    writer.write(
-        erp, K.SHOPS, shop_rows[["platform", "shop_id", "shop_name", "expected", "opened_on"]]
-    )
-    wh = pd.DataFrame(
+    writer.write(erp, K.SHOPS, shops.frame)
+    warehouses = pd.DataFrame(
         [w[:5] for w in WAREHOUSES[:n_wh]],
         columns=["warehouse_id", "name", "region", "province", "city"],
     )
-    writer.write(erp, K.WAREHOUSES, wh)
-    skus = catalog.skus.copy()
-    skus["brand"] = BRAND
-    skus["launched_on"] = skus["launched_on"].dt.normalize()
-    writer.write(erp, K.PRODUCTS, skus)
+    writer.write(erp, K.WAREHOUSES, warehouses)
+    writer.write(erp, K.PRODUCTS, catalog.skus.assign(brand=BRAND))
     lst = assortment.listings
     mapped = lst[lst["mapped"]].drop_duplicates(["platform", "platform_sku_id"])
-    writer.write(
-        erp,
-        K.SKU_MAP,
-        mapped[["platform", "platform_item_id", "platform_sku_id", "sku_id"]].reset_index(
-            drop=True
-        ),
-    )
+    writer.write(erp, K.SKU_MAP, mapped.reset_index(drop=True))
 
 
-def _write_members(writer: ExportWriter, accounts: pd.DataFrame, channels, adapters) -> None:
+def _write_members(
+    writer: ExportWriter,
+    accounts: pd.DataFrame,
+    channels: list[Platform],
+    adapters: dict[Platform, type[PlatformAdapter]],
+) -> None:
     for p in channels:
         if not _exports(adapters[p], K.MEMBERS):
             continue
@@ -381,88 +361,3 @@ def _write_members(writer: ExportWriter, accounts: pd.DataFrame, channels, adapt
         if adapters[p].masks_phones:
             frame = frame.assign(phone=mask_phone(frame["phone"].to_numpy(object)))
         writer.write(p, K.MEMBERS, frame)
-
-
-def _write_truth(
-    out,
-    people,
-    chat_truth,
-    spec,
-    summary,
-    demand,
-    assortment,
-    catalog,
-    shops,
-    oversell,
-    paused,
-    start,
-    days,
-    channels,
-) -> None:
-    truth = out / "_truth"
-    truth.mkdir(parents=True, exist_ok=True)
-    acc = people.accounts
-    acc[["platform", "platform_user_id", "person_id"]].to_csv(
-        truth / "members_truth.csv", index=False
-    )
-    persons = people.persons
-    persons[["person_id", "name", "phone", "email", "birth_date"]].to_csv(
-        truth / "persons_truth.csv", index=False
-    )
-    chat_truth.to_csv(truth / "chats_truth.csv", index=False)
-    pairs = assortment.pairs
-    sku_id = catalog.skus["sku_id"].to_numpy(object)
-
-    def day(d: int) -> str:
-        return (start + dt.timedelta(days=int(d))).isoformat()
-
-    viral = demand.viral
-    info = {
-        "generator": "features.sample_world",
-        "brand": BRAND,
-        "scale": summary.scale,
-        "seed": summary.seed,
-        "start": start.isoformat(),
-        "days": days,
-        "last_day": day(days - 1),
-        "parameters": asdict(spec),
-        "platforms": [p.value for p in channels],
-        "silent_shop": list(shops.silent) if shops.silent else None,
-        "spring_festival": {str(y): d.isoformat() for y, d in SPRING_FESTIVAL.items()},
-        "viral": [
-            {
-                "sku_id": sku_id[pairs["sku"].iat[k]],
-                "platform": channels[pairs["pidx"].iat[k]].value,
-                "from": day(f),
-                "peak_multiplier": round(float(m), 2),
-            }
-            for k, f, m in zip(viral.pair, viral.first_day, viral.peak, strict=True)
-        ],
-        "oversell": [
-            {
-                "sku_id": sku_id[pairs["sku"].iat[k]],
-                "platform": channels[pairs["pidx"].iat[k]].value,
-            }
-            for k in oversell
-        ],
-        "supplier_disruptions": [
-            {"sku_id": sku_id[s], "from": day(f), "to": day(min(t, days - 1))}
-            for sk, fs, ts in paused
-            for s, f, t in zip(sk, fs, ts, strict=True)
-        ],
-        "unmapped_platform_skus": assortment.listings.loc[
-            ~assortment.listings["mapped"], ["platform", "platform_sku_id", "sku_id"]
-        ].to_dict("records"),
-        "counts": {
-            "order_lines": summary.order_lines,
-            "orders": summary.orders,
-            "members": summary.members,
-            "persons": summary.persons,
-            "chat_sessions": summary.chat_sessions,
-            "chat_messages": summary.chat_messages,
-        },
-        "demand_scale": demand.scale,
-    }
-    (truth / "world.json").write_text(
-        json.dumps(info, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-    )
