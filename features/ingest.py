@@ -134,11 +134,11 @@ def ingest(
     """
     started = dt.datetime.now()
     files = find_export_files(paths)
-    total = sum(p.stat().st_size for p in files)
+    total = sum(_size(p) for p in files)
     done = 0
     report = IngestReport()
     for path in files:
-        size = path.stat().st_size
+        size = _size(path)
 
         def progress(frac: float, base: int = done, size: int = size) -> None:
             if on_progress:
@@ -187,6 +187,9 @@ def _ingest_file(
     except ButlerError as exc:
         result.error = str(exc)
         logger.error("%s", exc)
+    except OSError as exc:  # moved, deleted or unreadable while being ingested
+        result.error = f"{path}: cannot be read ({exc.strerror or exc}); nothing from it was kept."
+        logger.error("%s", result.error)
     except duckdb.Error as exc:
         # a row the contracts let through but the schema refused: the file is rolled back
         # whole and reported, and the other files go on
@@ -196,6 +199,13 @@ def _ingest_file(
         )
         logger.error("%s", result.error)
     return result
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # gone since the folder was listed: open_export reports it
+        return 0
 
 
 def _with_progress(

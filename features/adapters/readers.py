@@ -7,6 +7,7 @@ back offices write ("", "-", "null", …) turned into nulls; parsing is the adap
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -75,9 +76,10 @@ def sniff_encoding(path: Path) -> str:
             f"{path}: the file is UTF-16; save it as UTF-8 or GBK CSV and ingest it again."
         )
     for encoding in ("utf-8", "gb18030"):
+        # incremental: a multi-byte character cut at the end of the sniffed block is fine
+        decoder = codecs.getincrementaldecoder(encoding)()
         try:
-            # a multi-byte character may be cut at the end of the sniffed block
-            head.decode(encoding) if len(head) < _SNIFF_BYTES else head[:-4].decode(encoding)
+            decoder.decode(head, final=len(head) < _SNIFF_BYTES)
             return encoding
         except UnicodeDecodeError:
             continue

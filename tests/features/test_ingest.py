@@ -228,3 +228,14 @@ def test_a_row_the_schema_refuses_fails_its_file_whole(
     assert report.files[0].ok
     assert "store refused the file" in report.files[1].error
     assert store.count("order_lines") == 4 and store.count("ingested_files") == 1
+
+
+@pytest.mark.parametrize("cut", range(4))
+def test_encoding_sniff_tolerates_a_character_cut_at_the_block_end(tmp_path, cut):
+    from features.adapters.readers import _SNIFF_BYTES, sniff_encoding
+
+    for encoding, expected in (("utf-8", "utf-8"), ("gbk", "gb18030")):
+        text = "订单编号\n" + "x" * cut + "森屿官方旗舰店\n" * (_SNIFF_BYTES // 10)
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes(text.encode(encoding))
+        assert sniff_encoding(path) == expected
