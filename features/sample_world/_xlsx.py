@@ -73,7 +73,7 @@ _SHEET_HEAD = (
 _SHEET_TAIL = "</sheetData></worksheet>"
 _CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"
 _SEP, _END, _QUOTE = "\x01", "\x02", "\x03"  # placeholders; never in export text
-_CELL = '<c t="inlineStr"><is><t xml:space="preserve">'
+_CELL = '<c t="inlineStr"><is><t>'
 _CELL_END = "</t></is></c>"
 
 

@@ -380,7 +380,8 @@ def _promotions(
         if w.platform not in platforms:
             continue
         rows = np.flatnonzero(plat == platforms.index(w.platform))
-        rows = rows[rng.random(len(rows)) < w.participation * joins[rows]]
+        share = w.participation * (0.5 if w.platform is P.POS else 1.0)
+        rows = rows[rng.random(len(rows)) < share * joins[rows]]
         if not len(rows):
             continue
         frames.append(
@@ -399,6 +400,8 @@ def _promotions(
     # shops' own short deals: about two a year for sellers, fewer for the long tail
     k = len(pairs)
     lam = np.select([vel == "fast", vel == "regular"], [3.0, 2.0], 0.6) * days / 365
+    if P.POS in platforms:  # stores run few deals of their own (and write one row per store)
+        lam = np.where(plat == platforms.index(P.POS), lam * 0.25, lam)
     count = rng.poisson(lam)
     pair = np.repeat(np.arange(k), count)
     m = len(pair)

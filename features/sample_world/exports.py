@@ -26,7 +26,7 @@ from features.schema.vocab import ExportKind, Platform
 
 logger = logging.getLogger(__name__)
 
-_MAX_PENDING = 3  # frames queued for the writer process before the simulation waits
+_MAX_PENDING = 4  # frames queued for the writer process before the simulation waits
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,13 @@ class ExportWriter:
     _pending: list[Future] = field(default_factory=list)
 
     def __enter__(self) -> ExportWriter:
+        if self.workers and self._pool is None:
+            # fork while the parent is still quiet (no Arrow or BLAS work in flight); spawn
+            # would re-run the caller's script in the child
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            self._pool.submit(int).result()  # start the worker now
         return self
 
     def __exit__(self, exc_type: object, *_: object) -> None:
@@ -133,9 +140,7 @@ class ExportWriter:
         import pyarrow as pa
 
         if self._pool is None:
-            # spawn, not fork: the parent runs Arrow and DuckDB thread pools
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+            raise RuntimeError("Use the ExportWriter as a context manager when workers > 0.")
         while len(self._pending) >= _MAX_PENDING:
             self._pending.pop(0).result()
         table = pa.Table.from_pandas(frame, preserve_index=False)

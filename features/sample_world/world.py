@@ -67,7 +67,7 @@ class _ScaleSpec:
 _SCALES: dict[str, _ScaleSpec] = {
     "small": _ScaleSpec(300, 200_000, 5_000, 2_000, 5, 4, True, 3, 2, 0),
     "medium": _ScaleSpec(3_000, 1_500_000, 50_000, 10_000, 5, 8, False, 6, 4, 1),
-    "large": _ScaleSpec(30_000, 10_000_000, 500_000, 40_000, 6, 12, False, 12, 6, 1),
+    "large": _ScaleSpec(30_000, 10_000_000, 500_000, 40_000, 6, 12, False, 12, 6, 2),
 }
 
 
@@ -155,22 +155,23 @@ def generate(
     summary = WorldSummary(out=out, scale=scale, seed=seed, start=start, days=days)
     end = start + dt.timedelta(days=days)
 
-    # the brand: catalogue, shops, what each shop lists, its prices and promotions
-    gaz = Gazetteer.build()
-    catalog = build_catalog(rng_catalog, spec.skus, days, start.toordinal())
-    by_name = {p: _shop_id_is_name(adapters[p]) for p in channels}
-    shops = build_shops(rng_shops, channels, spec.stores, by_name, start, gaz, spec.warehouses)
-    windows = promo_windows(start, days, channels)
-    assortment = build_assortment(rng_assort, catalog, shops, channels, days, windows)
-    active = {p: shops.of(p)["shop_id"].tolist() for p in channels}
-    weights = {p: _norm(shops.of(p)["weight"].to_numpy()) for p in channels}
-    people = build_people(
-        rng_people, seed, spec.accounts, channels, active, weights, start, days, gaz
-    )
-    summary.members, summary.persons = len(people.accounts), len(people.persons)
-
     created = dt.datetime(end.year, end.month, end.day, 9, 30)
+    # the writer process (medium, large) starts first, while this process is still quiet
     with ExportWriter(out, created=created, workers=spec.workers) as writer:
+        # the brand: catalogue, shops, what each shop lists, its prices and promotions
+        gaz = Gazetteer.build()
+        catalog = build_catalog(rng_catalog, spec.skus, days, start.toordinal())
+        by_name = {p: _shop_id_is_name(adapters[p]) for p in channels}
+        shops = build_shops(rng_shops, channels, spec.stores, by_name, start, gaz, spec.warehouses)
+        windows = promo_windows(start, days, channels)
+        assortment = build_assortment(rng_assort, catalog, shops, channels, days, windows)
+        active = {p: shops.of(p)["shop_id"].tolist() for p in channels}
+        weights = {p: _norm(shops.of(p)["weight"].to_numpy()) for p in channels}
+        people = build_people(
+            rng_people, seed, spec.accounts, channels, active, weights, start, days, gaz
+        )
+        summary.members, summary.persons = len(people.accounts), len(people.persons)
+
         _write_master_data(writer, catalog, shops, assortment, spec.warehouses)
         _write_members(writer, people.accounts, channels, adapters)
         progress()
