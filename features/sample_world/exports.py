@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from features.adapters.registry import get_adapter
 from features.sample_world._xlsx import write_xlsx
@@ -26,7 +27,7 @@ from features.schema.vocab import ExportKind, Platform
 
 logger = logging.getLogger(__name__)
 
-_MAX_PENDING = 4  # frames queued for the writer process before the simulation waits
+_MAX_PENDING = 2  # frames queued for the writer process before the simulation waits
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ class ExportWriter:
     #: the workbooks' creation time (a fixed one keeps the files byte-identical per seed)
     created: dt.datetime = dt.datetime(2026, 1, 1)
     xlsx_max_rows: int = 500_000
-    chunk_rows: int = 200_000
+    chunk_rows: int = 100_000
     workers: int = 0
     files: list[WrittenFile] = field(default_factory=list)
     _pool: ProcessPoolExecutor | None = None
@@ -137,8 +138,6 @@ class ExportWriter:
             self._pending.clear()
 
     def _submit(self, job: tuple, frame: pd.DataFrame) -> None:
-        import pyarrow as pa
-
         if self._pool is None:
             raise RuntimeError("Use the ExportWriter as a context manager when workers > 0.")
         while len(self._pending) >= _MAX_PENDING:
@@ -148,9 +147,17 @@ class ExportWriter:
 
 
 def _write_arrow(*args: object) -> None:
-    """The writer process's entry point: the frame arrives as an Arrow table."""
+    """The writer process's entry point: the frame arrives as an Arrow table, and only one
+    chunk at a time becomes a DataFrame (Python strings take several times Arrow's memory).
+    """
     *job, table = args
-    _write(*job, table.to_pandas())  # type: ignore[attr-defined]
+    _write(*job, table)  # type: ignore[arg-type]
+
+
+def _rows(frame: pd.DataFrame | pa.Table, lo: int, n: int) -> pd.DataFrame:
+    if isinstance(frame, pd.DataFrame):
+        return frame.iloc[lo : lo + n]
+    return frame.slice(lo, n).to_pandas()
 
 
 def _write(
@@ -160,20 +167,21 @@ def _write(
     created: dt.datetime,
     xlsx_max_rows: int,
     chunk_rows: int,
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | pa.Table,
 ) -> None:
     adapter = get_adapter(platform)
     contract = adapter.contract(kind)
+    n = len(frame)
     if contract.file_format == "xlsx":
-        for path, lo in zip(paths, range(0, len(frame), xlsx_max_rows), strict=True):
-            part = frame.iloc[lo : lo + xlsx_max_rows]
+        for path, lo in zip(paths, range(0, n, xlsx_max_rows), strict=True):
+            hi = min(n, lo + xlsx_max_rows)
             chunks = (
-                adapter.render(kind, part.iloc[c : c + chunk_rows])
-                for c in range(0, len(part), chunk_rows)
+                adapter.render(kind, _rows(frame, c, min(chunk_rows, hi - c)))
+                for c in range(lo, hi, chunk_rows)
             )
             write_xlsx(path, chunks, created)
         return
     with paths[0].open("w", encoding=contract.encoding, newline="") as fh:
-        for lo in range(0, len(frame), chunk_rows):
-            part = adapter.render(kind, frame.iloc[lo : lo + chunk_rows])
+        for lo in range(0, n, chunk_rows):
+            part = adapter.render(kind, _rows(frame, lo, chunk_rows))
             part.to_csv(fh, index=False, header=lo == 0, lineterminator="\r\n")

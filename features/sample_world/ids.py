@@ -71,11 +71,13 @@ _MOD = 10**9
 _B62 = np.array(list("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_"))
 
 
+def _salt(platform: Platform, base: int) -> int:
+    return base + 101 * list(Platform).index(platform)
+
+
 def scramble(idx: np.ndarray, salt: int) -> np.ndarray:
     """A bijection of 0 … 10⁹−1: unique inputs give unique, unordered-looking outputs."""
-    a = 387_420_489 + 2 * (salt % 97) * 10  # odd and not a multiple of 5: coprime to 10⁹
-    if a % 5 == 0:
-        a += 2
+    a = 387_420_489 + 20 * (salt % 97)  # 3¹⁸ + 20k stays odd and ≡ 4 (mod 5): coprime to 10⁹
     b = (salt * 7_919_993) % _MOD
     return (a * (np.asarray(idx, dtype=np.int64) % _MOD) + b) % _MOD
 
@@ -136,7 +138,8 @@ def _styled(style: tuple[str, int], idx: np.ndarray, salt: int) -> pd.Series:
 
 def user_ids(platform: Platform, idx: np.ndarray) -> np.ndarray:
     """Account ids (会员名, uid, openid …) for account numbers ``idx`` (unique per platform)."""
-    return np.asarray(_styled(_USER[platform], idx, 11), dtype=object)
+    # each platform its own salt: the same account number must not give look-alike ids
+    return np.asarray(_styled(_USER[platform], idx, _salt(platform, 11)), dtype=object)
 
 
 def order_ids(
@@ -147,7 +150,7 @@ def order_ids(
 ) -> np.ndarray:
     """Order ids for order numbers ``idx``; ``yymmdd`` (per order) for date-stamped styles."""
     prefix, extra = _ORDER[platform]
-    unique = zpad(scramble(idx, 23), 9)
+    unique = zpad(scramble(idx, _salt(platform, 23)), 9)
     day = pd.Series(yymmdd, dtype=object)
     if prefix == "date-":
         out = day + "-" + _filler(idx, 29, extra) + unique
@@ -166,7 +169,7 @@ def line_ids(
 ) -> np.ndarray:
     """Order-line ids: the platform's own sub-order numbers, or ``order-lineNo``."""
     if platform in _OWN_LINE_IDS:
-        return np.asarray(_styled(_OWN_LINE_IDS[platform], idx, 31), dtype=object)
+        return np.asarray(_styled(_OWN_LINE_IDS[platform], idx, _salt(platform, 31)), dtype=object)
     if platform is P.POS:  # a receipt numbers its lines 1, 2, …
         return np.asarray(pd.Series(line_no).astype(str), dtype=object)
     return np.asarray(
@@ -178,16 +181,16 @@ def item_ids(platform: Platform, idx: np.ndarray) -> np.ndarray:
     """Platform item (SPU) ids."""
     if platform is P.POS:
         return np.full(len(idx), None, dtype=object)
-    return np.asarray(_styled(_ITEM[platform], idx, 41), dtype=object)
+    return np.asarray(_styled(_ITEM[platform], idx, _salt(platform, 41)), dtype=object)
 
 
 def sku_ids(platform: Platform, idx: np.ndarray, barcode: np.ndarray) -> np.ndarray:
     """Platform SKU ids (POS tills scan the barcode)."""
     if platform is P.POS:
         return np.asarray(barcode, dtype=object)
-    return np.asarray(_styled(_SKU[platform], idx, 53), dtype=object)
+    return np.asarray(_styled(_SKU[platform], idx, _salt(platform, 53)), dtype=object)
 
 
 def session_ids(platform: Platform, idx: np.ndarray) -> np.ndarray:
     """Customer-service session ids."""
-    return np.asarray(_styled(_SESSION[platform], idx, 67), dtype=object)
+    return np.asarray(_styled(_SESSION[platform], idx, _salt(platform, 67)), dtype=object)

@@ -141,7 +141,7 @@ _HOURS_POS = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 5, 5, 4, 4, 5, 6, 7, 8, 8, 6, 3, 
 _MULTI_BUY = {"PP": 0.35, "HH": 0.3, "LD": 0.3, "OC": 0.3}  # share of lines with 2+ units
 _STATUS = np.array(["completed", "shipped", "paid", "cancelled", "pending_payment"], dtype=object)
 _COMPLETED, _SHIPPED, _PAID, _CANCELLED, _PENDING = range(5)
-_OVERSELL_DAYS = 10  # the last days in which SKUs with a broken stock sync oversell
+_OVERSELL_DAYS = 10  # viral SKUs oversell in the world's last days
 _SYNC_BREAKS = 22  # days before the end when some SKUs' platform stock stops syncing
 
 
@@ -155,13 +155,14 @@ class ChannelShape:
 
 @dataclass(slots=True)
 class MonthOutput:
-    """One month of the world: order lines per platform (unified fields), stock snapshots
-    and a sample of orders for the chat generator."""
+    """One month of the world: order lines per platform (unified fields, built as they are
+    iterated), stock snapshots, and a sample of the orders (filled while ``orders`` is
+    iterated) for the chat generator."""
 
     label: str  # YYYYMM
-    orders: dict[Platform, pd.DataFrame]
+    orders: Iterator[tuple[Platform, pd.DataFrame]]
     inventory: pd.DataFrame
-    samples: pd.DataFrame
+    samples: list[pd.DataFrame]
 
 
 class SalesSimulation:
@@ -197,8 +198,9 @@ class SalesSimulation:
         self.pair_sku = pairs["sku"].to_numpy()
         self.pair_plat = pairs["pidx"].to_numpy()
         self.multi_buy = skus["cat_code"].map(_MULTI_BUY).fillna(0.15).to_numpy(float)
-        self.oversell = np.zeros(len(pairs), bool)
-        self.oversell[oversell_pairs] = True
+        # from this day on a pair sells although its stock is gone (platform stock not synced)
+        self.oversell_from = np.full(len(pairs), days + 1, dtype=np.int64)
+        self.oversell_from[oversell_pairs] = days - _OVERSELL_DAYS
         self.n_oversell = n_oversell
         self.sync_broken = False
         self.stocktake: tuple[int, np.ndarray] = (days + 1, np.zeros(0, dtype=np.int64))
@@ -372,26 +374,22 @@ class SalesSimulation:
         }
         lines = {k: v[keep] for k, v in lines.items()}
         money = self._money(md, d0, lines, orders)
-        frames, samples = {}, []
-        for pi, p in enumerate(self.platforms):
-            sel = lines["plat"] == pi
-            if not sel.any():
-                continue
-            frame = self._frame(
-                pi,
-                p,
-                {k: v[sel] for k, v in lines.items()},
-                {k: v[sel] for k, v in money.items()},
-                orders,
-            )
-            frames[p] = frame
-            samples.append(self._sample(p, frame))
+        samples: list[pd.DataFrame] = []
+
+        def frames() -> Iterator[tuple[Platform, pd.DataFrame]]:
+            # one platform's frame at a time: a month of the large world's strings is big
+            for pi, p in enumerate(self.platforms):
+                sel = lines["plat"] == pi
+                if sel.any():
+                    part = {k: v[sel] for k, v in lines.items()}
+                    paid = {k: v[sel] for k, v in money.items()}
+                    frame = self._frame(pi, p, part, paid, orders)
+                    samples.append(self._sample(p, frame))
+                    yield p, frame
+
         label = (self.start + dt.timedelta(days=d0)).strftime("%Y%m")
         return MonthOutput(
-            label=label,
-            orders=frames,
-            inventory=self._snapshots(),
-            samples=pd.concat(samples, ignore_index=True) if samples else pd.DataFrame(),
+            label=label, orders=frames(), inventory=self._snapshots(), samples=samples
         )
 
     def _orders(self, plat: np.ndarray, slot: np.ndarray, day: np.ndarray) -> dict[str, np.ndarray]:
@@ -516,15 +514,15 @@ class SalesSimulation:
             self.stock.open_day(d)
             if d == self.stocktake[0]:
                 lost = np.isin(st.sku, self.stocktake[1])
-                left = st.expected[lost] * self.rng.uniform(0.3, 3.0, int(lost.sum()))
+                left = st.expected[lost] * self.rng.uniform(0.5, 3.0, int(lost.sum()))
+                st.cancel_open_orders(np.flatnonzero(lost), d)  # the stuck supplier's too
                 st.on_hand[lost] = np.minimum(st.on_hand[lost], np.round(left).astype(np.int64))
             if len(pooled):
                 now = since <= d
                 self.stock.transfer(pooled[now], to[now])
             lo, hi = bounds[i], bounds[i + 1]
             if hi > lo:
-                late = d >= self.days - _OVERSELL_DAYS
-                vs = self.oversell[ps[lo:hi]] if late else np.zeros(hi - lo, bool)
+                vs = self.oversell_from[ps[lo:hi]] <= d
                 k, s = self.stock.sell(gs[lo:hi], us[lo:hi], cs[lo:hi], vs)
                 keep_s[lo:hi], short_s[lo:hi] = k, s
                 back = k & ~s & (returned[lo:hi] > 0)
@@ -540,9 +538,9 @@ class SalesSimulation:
 
     def _break_stock_sync(self, now: int, day: int) -> None:
         """Pick the SKUs whose platform stock stops syncing from ``day``: good sellers with
-        nothing on order. A stock-take on ``day`` finds most of their stock gone (damaged,
-        lost), their stock is pulled into one warehouse, reordering stays stuck, and in the
-        last days their platforms sell what is not there."""
+        little on order. A stock-take on ``day`` finds most of their stock gone (damaged,
+        lost), their stock is pulled into one warehouse, reordering stays stuck, and from
+        then on their platforms sell what is not there."""
         self.sync_broken = True
         st = self.stock
         n_sku = len(self.catalog.skus)
@@ -550,12 +548,18 @@ class SalesSimulation:
         ordered = np.bincount(st.sku, weights=st.on_order, minlength=n_sku)
         taken = np.zeros(n_sku, bool)
         taken[self.pair_sku[self.oversell]] = True
-        cand = np.flatnonzero((rate >= np.quantile(rate, 0.6)) & (ordered == 0) & ~taken)
+        top = np.flatnonzero((rate >= np.quantile(rate, 0.85)) & ~taken)
+        cand = top[np.argsort(ordered[top], kind="stable")][: 4 * self.n_oversell]
         pick = self.rng.choice(cand, min(self.n_oversell, len(cand)), replace=False)
-        self.oversell |= np.isin(self.pair_sku, pick)
+        self.oversell_from[np.isin(self.pair_sku, pick)] = day
         self.pause(pick, np.full(len(pick), now), np.full(len(pick), self.days))
         self.pool(pick, np.full(len(pick), day))
         self.stocktake = (day, pick)
+
+    @property
+    def oversell(self) -> np.ndarray:
+        """Pairs that oversell at some point (their platform stock stopped syncing)."""
+        return self.oversell_from <= self.days
 
     def pool(self, sku: np.ndarray, first: np.ndarray) -> None:
         """Ship ``sku`` from the central warehouse from day ``first`` on, its stock with it."""

@@ -64,8 +64,8 @@ class Stock:
         start = self.expected * (self.lead + 7 + self.cover * 0.6) * rng.uniform(0.8, 1.3, n)
         self.on_hand = (np.ceil(start / self.case) * self.case).astype(np.int64)
         self.on_order = np.zeros(n, dtype=np.int64)
-        self.ring_in = np.zeros((_RING, n), dtype=np.int64)  # units arriving (receipts, returns)
-        self.ring_po = np.zeros((_RING, n), dtype=np.int64)  # ordered units whose PO lands
+        self.ring_in = np.zeros((_RING, n), dtype=np.int32)  # units arriving (receipts, returns)
+        self.ring_po = np.zeros((_RING, n), dtype=np.int32)  # ordered units whose PO lands
         self.review_day = (np.arange(n) * 5 + rng.integers(0, 7, n)) % 7
         self.pause_from = np.full(n, days + 1)
         self.pause_to = np.full(n, days + 1)
@@ -128,6 +128,15 @@ class Stock:
         self.expected *= 1 - _ALPHA
         self.expected[touched] += _ALPHA * demand
         return keep, short
+
+    def cancel_open_orders(self, slots: np.ndarray, day: int) -> None:
+        """Cancel the purchase orders of ``slots`` that have not arrived by ``day``."""
+        self.on_order[slots] = 0
+        self.ring_in[:, slots] = 0  # returns due back are lost with them: a small write-off
+        self.ring_po[:, slots] = 0
+        for po in self.log.po:  # columns: slot, ordered, qty, received, expected, arrival, …
+            hit = np.isin(po[:, 0], slots) & (po[:, 5] > day) & (po[:, 6] == 0)
+            po[hit, 6] = 1
 
     def no_sales(self) -> None:
         self.expected *= 1 - _ALPHA

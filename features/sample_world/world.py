@@ -195,12 +195,12 @@ def generate(
 
         samples = []
         for month in sim.months(months, peak_days(start, days)):
-            for p, frame in month.orders.items():
+            for p, frame in month.orders:
                 writer.write(p, K.ORDERS, frame, month.label)
                 summary.order_lines += len(frame)
                 summary.orders += frame["order_id"].nunique()
             writer.write(Platform.ERP, K.INVENTORY, month.inventory, month.label)
-            samples.append(month.samples)
+            samples.extend(month.samples)
             progress()
 
         writer.write(
