@@ -233,13 +233,6 @@ def build_assortment(
     return Assortment(pairs, pair_listing, pair_cum, price_day, price_fen, listings, promos)
 
 
-def price_on(assortment: Assortment, pair: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Shelf price (fen) of ``pair`` on ``day`` (arrays of the same shape)."""
-    days = assortment.price_day[pair]
-    seg = (day[..., None] >= days).sum(axis=-1)
-    return np.take_along_axis(assortment.price_fen[pair], seg[..., None], axis=-1)[..., 0]
-
-
 def _round_price(fen: np.ndarray) -> np.ndarray:
     """Prices end like shelf prices: …9.9 under 30 yuan, whole …9 yuan above."""
     yuan = fen / 100.0
