@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from features.adapters.registry import get_adapter
 from features.sample_world._xlsx import write_xlsx
+from features.sample_world.dirt import soil
 from features.schema.vocab import ExportKind, Platform
 
 logger = logging.getLogger(__name__)
@@ -176,12 +177,14 @@ def _write(
         for path, lo in zip(paths, range(0, n, xlsx_max_rows), strict=True):
             hi = min(n, lo + xlsx_max_rows)
             chunks = (
-                adapter.render(kind, _rows(frame, c, min(chunk_rows, hi - c)))
+                soil(
+                    contract, adapter.render(kind, _rows(frame, c, min(chunk_rows, hi - c))), c - lo
+                )
                 for c in range(lo, hi, chunk_rows)
             )
             write_xlsx(path, chunks, created)
         return
     with paths[0].open("w", encoding=contract.encoding, newline="") as fh:
         for lo in range(0, n, chunk_rows):
-            part = adapter.render(kind, _rows(frame, lo, chunk_rows))
+            part = soil(contract, adapter.render(kind, _rows(frame, lo, chunk_rows)), lo)
             part.to_csv(fh, index=False, header=lo == 0, lineterminator="\r\n")

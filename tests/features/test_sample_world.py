@@ -16,6 +16,7 @@ from features.adapters.registry import detect
 from features.ingest import ingest
 from features.sample_world import WorldSummary, generate
 from features.sample_world.chats import RISK_LABELS
+from features.sample_world.dirt import planted
 from features.schema.vocab import Platform
 from features.settings import Settings
 from features.store import Store
@@ -74,10 +75,16 @@ def test_order_files_are_per_platform_and_month(world: WorldSummary) -> None:
     assert tmall == ["订单报表_202410.csv", "订单报表_202411.csv", "订单报表_202412.csv"]
 
 
-def test_ingest_quarantines_nothing_and_fills_every_channel(loaded) -> None:
+def test_ingest_quarantines_only_the_planted_dirt_and_fills_every_channel(loaded) -> None:
     store, report = loaded
     assert not report.failed
-    assert report.rows_quarantined <= 0.001 * report.rows_accepted
+    expected = sum(planted(f.rows_read) for f in report.files if f.kind == "orders")
+    assert expected > 0
+    assert report.rows_quarantined == expected
+    reasons = store.sql("SELECT DISTINCT kind, reason FROM quarantine_rows").fetchall()
+    assert {k for k, _ in reasons} == {"orders"}
+    texts = " | ".join(r for _, r in reasons)
+    assert "待核算" in texts and "交易异常" in texts and "required value is empty" in texts
     platforms = {r[0] for r in store.sql("SELECT DISTINCT platform FROM ingested_files").fetchall()}
     assert platforms == {p.value for p in Platform}
     in_lines = {r[0] for r in store.sql("SELECT DISTINCT platform FROM order_lines").fetchall()}
