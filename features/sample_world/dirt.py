@@ -2,9 +2,9 @@
 
 Every ``EVERY``-th data row of an order file (counting from ``OFFSET``) gets one problem,
 in turn (each platform starting at its own): text in the paid-amount cell, a status word
-the platform's vocabulary lacks, or an
-empty platform SKU id. Ingest must quarantine exactly these rows with their reasons, so the
-demo's status shows what "nothing lost" looks like; ``planted`` says how many to expect.
+the platform's vocabulary lacks, or an empty platform SKU id. Ingest must quarantine exactly
+these rows with their reasons, so the demo's status shows what "nothing lost" looks like;
+``planted`` says how many to expect.
 """
 
 from __future__ import annotations
