@@ -56,8 +56,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     by_kind: dict[str, int] = defaultdict(int)
+    seconds_by_kind: dict[str, float] = defaultdict(float)
     for f in report.files:
         by_kind[f.kind] += f.rows_accepted
+        seconds_by_kind[f.kind] += f.seconds
     figures = {
         "files": len(report.files),
         "input_mib": size / 2**20,
@@ -67,16 +69,23 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "seconds": seconds,
         "rows_per_second": report.rows_accepted / seconds,
         "order_lines_per_second": by_kind["orders"] / seconds,
+        "order_lines_per_second_of_order_files": by_kind["orders"] / seconds_by_kind["orders"],
+        "rows_per_second_by_kind": {
+            k: by_kind[k] / seconds_by_kind[k] for k in by_kind if seconds_by_kind[k]
+        },
         "peak_rss_mib": peak_mib,
         "store_mib": settings.duckdb_path.stat().st_size / 2**20,
     }
     print(f"scale={args.scale} files={len(report.files)} input={size / 2**20:,.0f} MiB")
     for kind, rows in sorted(by_kind.items()):
-        print(f"  {kind:>16}: {rows:>12,} rows")
+        spent = seconds_by_kind[kind]
+        print(f"  {kind:>16}: {rows:>12,} rows in {spent:7.1f} s = {rows / spent:>9,.0f} rows/s")
     print(f"ingested {report.rows_accepted:,} rows ({report.rows_quarantined:,} quarantined) "
           f"in {seconds:,.1f} s")  # fmt: skip
     per_second = figures["order_lines_per_second"]
     print(f"order lines per second (all files' time counted): {per_second:,.0f}")
+    per_order_second = figures["order_lines_per_second_of_order_files"]
+    print(f"order lines per second (order files' own time): {per_order_second:,.0f}")
     print(f"all rows per second: {figures['rows_per_second']:,.0f}")
     print(f"peak memory (RSS): {peak_mib:,.0f} MiB; store file {figures['store_mib']:,.0f} MiB")
     if report.failed:
