@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"scale={args.scale} files={len(report.files)} input={size / 2**20:,.0f} MiB")
     for kind, rows in sorted(by_kind.items()):
         spent = seconds_by_kind[kind]
-        print(f"  {kind:>16}: {rows:>12,} rows in {spent:7.1f} s = {rows / spent:>9,.0f} rows/s")
+        rate = rows / spent if spent else float("nan")
+        print(f"  {kind:>16}: {rows:>12,} rows in {spent:7.1f} s = {rate:>9,.0f} rows/s")
     print(f"ingested {report.rows_accepted:,} rows ({report.rows_quarantined:,} quarantined) "
           f"in {seconds:,.1f} s")  # fmt: skip
     per_second = figures["order_lines_per_second"]

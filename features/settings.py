@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".butler"), description="Butler home folder.")
     duckdb_file: str = Field(default="butler.duckdb", description="Store file inside home.")
     duckdb_memory_limit: str = Field(
-        default="2GB", description="DuckDB memory limit; larger work spills to disk."
+        default="1GB", description="DuckDB memory limit; larger work spills to disk."
     )
     duckdb_threads: int | None = Field(default=None, description="DuckDB threads (None = cores).")
     ingest_batch_rows: int = Field(
