@@ -23,6 +23,23 @@ logger = logging.getLogger(__name__)
 _SHOWN = 5  # unknown names listed in a message before "…"
 
 
+def _items(value: Any, *, param: str, func: str, what: str) -> list[Any] | None:
+    """One value or an iterable of values as a list; None stays None (= all).
+
+    Raises:
+        InvalidParameterError: an empty list.
+    """
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    if not items:
+        raise InvalidParameterError(
+            f"The `{param}` parameter of `{func}` is empty. Name at least one {what}, "
+            "or pass None for all of them."
+        )
+    return items
+
+
 def _aliases() -> dict[str, str]:
     """Every spelling of a channel an operator or an agent may use → its platform value."""
     out: dict[str, str] = {}
@@ -44,14 +61,9 @@ def check_platforms(value: Any, *, func: str) -> list[str] | None:
         UnknownPlatformError: a name is not a sales channel.
         InvalidParameterError: an empty list.
     """
-    if value is None:
+    items = _items(value, param="platforms", func=func, what="platform")
+    if items is None:
         return None
-    items = [value] if isinstance(value, str) else list(value)
-    if not items:
-        raise InvalidParameterError(
-            f"The `platforms` parameter of `{func}` is empty. Name at least one platform, "
-            "or pass None for all of them."
-        )
     aliases = _aliases()
     found, unknown = [], []
     for item in items:
@@ -86,14 +98,9 @@ def check_entities(
         UnknownEntityError: some ids appear nowhere in the store.
         InvalidParameterError: an empty list.
     """
-    if value is None:
+    items = _items(value, param=param, func=func, what=kind)
+    if items is None:
         return None
-    items = [value] if isinstance(value, str) else list(value)
-    if not items:
-        raise InvalidParameterError(
-            f"The `{param}` parameter of `{func}` is empty. Name at least one {kind}, "
-            "or pass None for all of them."
-        )
     wanted = sorted({str(v).strip() for v in items})
     union = " UNION ".join(
         f"SELECT {col} AS id FROM {table} WHERE list_contains($1, {col})"
