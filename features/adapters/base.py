@@ -78,6 +78,10 @@ class ExportContract:
     def required_headers(self) -> list[str]:
         return [c.header for c in self.columns if c.required]
 
+    def columns_present(self, headers: set[str]) -> int:
+        """How many of this contract's columns appear (under any alias) in ``headers``."""
+        return sum(any(h in headers for h in col.headers) for col in self.columns)
+
 
 @dataclass(frozen=True, slots=True)
 class ParseSql:
@@ -127,7 +131,7 @@ class PlatformAdapter:
         out = []
         for c in cls.contracts:
             if all(any(h in present for h in col.headers) for col in c.columns if col.required):
-                known = sum(any(h in present for h in col.headers) for col in c.columns)
+                known = c.columns_present(present)
                 out.append((known / max(len(present), len(c.columns)), c))
         return out
 
@@ -233,11 +237,13 @@ class PlatformAdapter:
 
     @classmethod
     def _parse_expr(cls, col: Column, raw: str) -> str:
-        """The SQL that reads one column's text as its unified value (NULL if unreadable)."""
+        """The SQL that reads one column's text as its unified value (NULL if unreadable).
+
+        Numbers (``int``, ``money``) are read in two steps by ``parse_sql``: ``_number_expr``
+        then ``_whole_expr``.
+        """
         if col.kind == "str":
             return raw
-        if col.kind in ("int", "money"):
-            return cls._whole_expr(col, _number_expr(raw))
         if col.kind == "date":
             # XLSX date cells arrive as '%Y-%m-%d' whatever the platform's text format
             formats = f"[{quote_literal(cls.date_format)}, '%Y-%m-%d', '%Y-%m-%d %H:%M:%S']"

@@ -90,9 +90,7 @@ def _no_match(
     best: tuple[float, type[PlatformAdapter], ExportContract] | None = None
     for adapter in adapters:
         for contract in adapter.contracts:
-            share = sum(any(h in present for h in c.headers) for c in contract.columns) / len(
-                contract.columns
-            )
+            share = contract.columns_present(present) / len(contract.columns)
             if best is None or share > best[0]:
                 best = (share, adapter, contract)
     if best is not None and best[0] >= 0.5:
