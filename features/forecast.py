@@ -1,0 +1,238 @@
+"""The weekly demand panel: the one feature frame forecasting trains and serves on.
+
+A *panel* is a long DataFrame with one row per series and week:
+
+- ``unique_id`` (str): the series, e.g. ``SKU0001|WH-SH`` for a SKU × warehouse;
+- ``ds`` (datetime): the week's label date (a Monday in Butler's store, Asia/Shanghai);
+- ``y`` (float): units sold (paid units) in the week;
+- ``in_stock`` (bool, optional): False when the series was out of stock for most of the
+  week, so its sales are *censored* — a week with no stock is not a week without demand;
+- static columns (numbers or categories), constant per series.
+
+The grid is dense from each series' first sale to the panel's last week: weeks without sales
+are zeros. :func:`censor_stockouts` turns stock-out weeks into imputed demand with zero
+training weight, so a model never learns "no stock" as "no demand". :func:`demand_segments`
+classes series as fast, slow or intermittent movers for reports.
+
+The same functions run at training time and at serving time (the model keeps the
+calendar feature callables of :mod:`features.calendar` inside its fitted object).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from features.errors import InvalidParameterError, StoreError
+from features.store import Store
+from features.views import sales_weekly
+
+logger = logging.getLogger(__name__)
+
+#: Series levels the store panel can be built at.
+Level = Literal["sku_warehouse", "sku_platform", "sku"]
+LEVELS: tuple[str, ...] = ("sku_warehouse", "sku_platform", "sku")
+
+#: Separator between the parts of a ``unique_id`` (SKU ids never contain it).
+ID_SEP = "|"
+
+#: Syntetos–Boylan cut on the average demand interval: at or above it a series is intermittent.
+ADI_CUT = 1.32
+
+#: A week counts as out of stock when the series had no stock on at least this many days.
+STOCKOUT_DAYS = 4
+
+#: Weeks of in-stock history the censored weeks' demand is imputed from.
+IMPUTE_WEEKS = 8
+
+
+def dense_panel(frame: pd.DataFrame, *, end: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Fill each series' weekly grid with zeros from its first week to ``end``.
+
+    Args:
+        frame: long rows ``unique_id, ds, y`` (+ other columns, forward-filled per series
+            into the new weeks for static ones); weeks must share one weekday.
+        end: last week of the grid; None = the frame's last week.
+
+    Returns:
+        The dense panel sorted by ``unique_id, ds``, ``y`` as float64.
+
+    Raises:
+        InvalidParameterError: the frame lacks a column, or its weeks mix weekdays.
+    """
+    missing = {"unique_id", "ds", "y"} - set(frame.columns)
+    if missing:
+        raise InvalidParameterError(
+            f"The panel passed to `dense_panel` must have the columns unique_id, ds and y. "
+            f"Missing: {', '.join(sorted(missing))}."
+        )
+    if frame.empty:
+        return frame.assign(y=frame["y"].astype("float64"))
+    ds = pd.to_datetime(frame["ds"])
+    weekdays = ds.dt.weekday.unique()
+    if len(weekdays) != 1:
+        raise InvalidParameterError(
+            "The weeks of a panel must all fall on one weekday (a week's label date). "
+            f"Got weekdays {sorted(int(w) for w in weekdays)} instead."
+        )
+    end = ds.max() if end is None else pd.Timestamp(end)
+    first = ds.groupby(frame["unique_id"]).min()
+    lengths = ((end - first).dt.days // 7 + 1).clip(lower=0)
+    ids = np.repeat(first.index.to_numpy(), lengths.to_numpy())
+    steps = np.concatenate([np.arange(n) for n in lengths.to_numpy()]) if len(ids) else []
+    starts = np.repeat(first.to_numpy(), lengths.to_numpy())
+    grid = pd.DataFrame({"unique_id": ids, "ds": starts + pd.to_timedelta(steps, unit="W")})
+    observed = frame.assign(ds=ds).drop_duplicates(["unique_id", "ds"], keep="last")
+    out = grid.merge(observed, on=["unique_id", "ds"], how="left")
+    out["y"] = out["y"].fillna(0.0).astype("float64")
+    other = [c for c in frame.columns if c not in ("unique_id", "ds", "y")]
+    if other:
+        out[other] = out.groupby("unique_id", sort=False)[other].ffill()
+    return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+
+def censor_stockouts(panel: pd.DataFrame, *, weeks: int = IMPUTE_WEEKS) -> pd.DataFrame:
+    """Replace stock-out weeks' sales by imputed demand and give them zero training weight.
+
+    A week with ``in_stock == False`` sold what the shelf held, not what buyers wanted. Its
+    ``y`` becomes the larger of what it sold and the mean of the series' last ``weeks``
+    in-stock weeks (its own history; the first weeks of a series with no in-stock history
+    keep their sales), and ``weight`` is 0 so that the loss ignores the week while lag
+    features still see a plausible demand level.
+
+    Args:
+        panel: a panel; without an ``in_stock`` column it is returned with ``weight`` = 1.
+        weeks: in-stock weeks the imputation averages.
+
+    Returns:
+        A copy with ``y`` imputed on censored weeks, ``censored`` (bool) and ``weight``.
+    """
+    out = panel.copy()
+    if "in_stock" not in out.columns:
+        out["censored"] = False
+        out["weight"] = 1.0
+        return out
+    censored = ~out["in_stock"].fillna(True).astype(bool)
+    in_stock_y = out["y"].where(~censored)
+    level = (
+        in_stock_y.groupby(out["unique_id"], sort=False)
+        .transform(lambda s: s.rolling(weeks, min_periods=1).mean().shift(1).ffill())
+        .fillna(0.0)
+    )
+    out["y"] = np.where(censored, np.maximum(out["y"], level), out["y"])
+    out["censored"] = censored.to_numpy()
+    out["weight"] = np.where(censored, 0.0, 1.0)
+    logger.debug("censor_stockouts: %d of %d weeks censored", int(censored.sum()), len(out))
+    return out
+
+
+def demand_segments(panel: pd.DataFrame) -> pd.Series:
+    """Class each series as a ``fast``, ``slow`` or ``intermittent`` mover.
+
+    Intermittent: the average interval between weeks with demand (ADI, from the series'
+    first sale) is at least 1.32 weeks (Syntetos–Boylan). The others are fast when their
+    mean weekly demand is at least the median of the non-intermittent series, else slow.
+
+    Args:
+        panel: a panel (``unique_id, ds, y``).
+
+    Returns:
+        A Series indexed by ``unique_id`` with the segment names.
+    """
+    y = panel["y"].to_numpy()
+    grouped = pd.DataFrame({"unique_id": panel["unique_id"], "nz": y > 0, "y": y}).groupby(
+        "unique_id", sort=True
+    )
+    weeks = grouped.size()
+    nonzero = grouped["nz"].sum()
+    mean = grouped["y"].mean()
+    adi = weeks / nonzero.replace(0, np.nan)
+    intermittent = ~(adi < ADI_CUT)  # NaN (never sold) counts as intermittent
+    cut = mean[~intermittent].median() if (~intermittent).any() else np.inf
+    seg = np.where(intermittent, "intermittent", np.where(mean >= cut, "fast", "slow"))
+    return pd.Series(seg, index=weeks.index, name="segment")
+
+
+def store_panel(
+    store: Store,
+    *,
+    level: Level = "sku_warehouse",
+    end: dt.date | str | None = None,
+    platforms: Iterable[str] | str | None = None,
+) -> pd.DataFrame:
+    """The weekly demand panel of the unified store at one series level.
+
+    Args:
+        store: the unified store.
+        level: ``sku_warehouse`` (``unique_id`` = ``sku|warehouse``; sales whose platform
+            names no warehouse are left out), ``sku_platform`` (``sku|platform``) or ``sku``
+            (all channels together).
+        end: last day to include (its week is kept only when complete); None = the last
+            complete week of sales.
+        platforms: sales channels to include; None = all.
+
+    Returns:
+        A dense panel ``unique_id, ds, y, in_stock, sku_id`` plus ``warehouse_id`` or
+        ``platform`` for those levels; ``ds`` is the Monday of the week (Asia/Shanghai).
+        ``in_stock`` is False for weeks with no stock on at least 4 days, from the
+        inventory snapshots (all warehouses together above the warehouse level).
+
+    Raises:
+        InvalidParameterError: an unknown level or a bad date.
+        StoreError: the store holds no sales.
+    """
+    if level not in LEVELS:
+        raise InvalidParameterError(
+            f"The `level` parameter of `store_panel` must be one of {', '.join(LEVELS)}. "
+            f"Got {level!r} instead."
+        )
+    dims = {"sku_warehouse": ["sku_id", "warehouse_id"], "sku_platform": ["sku_id", "platform"]}
+    by = dims.get(level, ["sku_id"])
+    weekly = sales_weekly(store, platforms=platforms, end=end, by=by)
+    if level == "sku_warehouse":
+        weekly = weekly[weekly["warehouse_id"] != ""]
+    if weekly.empty:
+        raise StoreError(
+            "The store holds no sales to build a forecasting panel from. "
+            "Run `butler ingest` on the order exports first (or `butler demo`)."
+        )
+    last_day = store.sql("SELECT max(day) FROM sales_daily").fetchall()[0][0]
+    if end is not None:
+        last_day = min(last_day, pd.Timestamp(end).date())
+    # the newest week counts only when it is complete (a Sunday has been reached)
+    last_week = pd.Timestamp(last_day) - pd.Timedelta(days=(last_day.weekday() + 1) % 7 + 6)
+    weekly = weekly[weekly["week"] <= last_week]
+    frame = weekly.rename(columns={"week": "ds", "units": "y"})
+    frame["unique_id"] = frame[by].astype(str).agg(ID_SEP.join, axis=1)
+    panel = dense_panel(frame[["unique_id", "ds", "y", *by]], end=last_week)
+    stock = _weekly_stockouts(store, level)
+    if stock.empty:
+        panel["in_stock"] = True
+    else:
+        key = by if level != "sku_platform" else ["sku_id"]
+        panel = panel.merge(stock, on=[*key, "ds"], how="left")
+        panel["in_stock"] = panel["in_stock"].fillna(True).astype(bool)
+    return panel[["unique_id", "ds", "y", "in_stock", *by]]
+
+
+def _weekly_stockouts(store: Store, level: str) -> pd.DataFrame:
+    """Weeks with no stock on at least STOCKOUT_DAYS days, per SKU (× warehouse)."""
+    per_wh = level == "sku_warehouse"
+    keys = "sku_id, warehouse_id" if per_wh else "sku_id"
+    query = f"""
+        WITH daily AS (
+            SELECT snapshot_date, {keys}, sum(on_hand) AS on_hand
+            FROM inventory_snapshots GROUP BY ALL
+        )
+        SELECT {keys}, CAST(date_trunc('week', snapshot_date) AS DATE) AS ds,
+               count(*) FILTER (WHERE on_hand <= 0) < {STOCKOUT_DAYS} AS in_stock
+        FROM daily GROUP BY ALL
+    """
+    frame = store.sql(query).df()
+    frame["ds"] = pd.to_datetime(frame["ds"]).astype("datetime64[ns]")
+    return frame
