@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["nonzero_mean_26", "nonzero_share_13", "weeks_since_sale"]
+__all__ = ["nonzero_mean_26", "nonzero_share_13", "seasonal_level_52", "weeks_since_sale"]
 
 
 def _rolling_sum(x: np.ndarray, window: int) -> np.ndarray:
@@ -43,3 +43,36 @@ def weeks_since_sale(x: np.ndarray) -> np.ndarray:
     idx = np.arange(x.size)
     last = np.maximum.accumulate(np.where(np.nan_to_num(x) > 0, idx, -1))
     return np.where(last >= 0, idx - last, 99).astype(np.float64)
+
+
+def _trailing_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Mean of x[t-window+1 .. t] (NaN until the window is full of known values)."""
+    v = np.nan_to_num(x)
+    known = _rolling_sum((~np.isnan(x)).astype(np.float64), window)
+    total = _rolling_sum(v, window)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(known == window, total / window, np.nan)
+
+
+def seasonal_level_52(x: np.ndarray) -> np.ndarray:
+    """Last year's same week, rescaled by how this year's last 8 weeks compare with last year's.
+
+    On the lag-1 series ``x`` the week being forecast is ``t + 1``: last year's same week is
+    ``x[t - 51]``, and the level ratio compares ``x[t-7..t]`` with ``x[t-59..t-52]`` (clipped
+    to [0.25, 4] so one odd week cannot explode it). NaN without 60 weeks of history.
+    """
+    n = x.size
+    out = np.full(n, np.nan)
+    if n < 60:
+        return out
+    recent = _trailing_mean(x, 8)
+    last_year = np.full(n, np.nan)
+    last_year[52:] = recent[:-52]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.clip(recent / last_year, 0.25, 4.0)
+    ratio = np.where((last_year > 0) & np.isfinite(ratio), ratio, 1.0)
+    same_week = np.full(n, np.nan)
+    same_week[51:] = x[: n - 51]
+    out = same_week * ratio
+    out[:59] = np.nan
+    return out

@@ -1,0 +1,238 @@
+"""Weekly-sales folders as forecasting panels: one small column mapping per dataset.
+
+A folder holds a sales file (``sales.parquet`` or ``sales.csv``) with one row per series ×
+week, and optionally ``calendar.parquet``. The mapping finds the series id, the week and the
+target by name (``unique_id`` / ``week`` / ``units`` for the online retailer, ``weekly_sales``
+for Walmart, ``ds`` / ``y`` for a Nixtla-style folder …), the week's label weekday from the
+dates, the event calendar from the folder, and static columns (constant per series) to feed
+the global model. Known folders get their own entry in :data:`KNOWN`; any other folder is
+mapped by the same rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.errors import InvalidParameterError, UnreadableFileError
+from features.forecast import dense_panel
+
+logger = logging.getLogger(__name__)
+
+#: Candidate names, in order of preference.
+ID_COLUMNS = ("unique_id", "series_id", "id")
+DATE_COLUMNS = ("week", "ds", "date", "week_start", "week_end")
+TARGET_COLUMNS = ("units", "y", "weekly_sales", "sales", "quantity", "qty", "demand", "value")
+#: Columns that name a series when there is no unique_id (joined with "_").
+KEY_COLUMNS = ("item_id", "sku_id", "store_id", "dept_id", "channel", "warehouse_id", "platform")
+
+_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSpec:
+    """How one folder maps onto a panel.
+
+    Attributes:
+        calendar: event calendar (``cn``, ``uk`` or ``us``).
+        label: where the date sits in its week: ``start`` (the week begins on it) or
+            ``end`` (the week ends on it, like Walmart's Fridays).
+        static: static columns to use (None = every column constant per series).
+        model: forecaster settings chosen for the dataset on its own backtest (fields of
+            :class:`models.forecast.ForecastConfig`).
+    """
+
+    calendar: str = "us"
+    label: str = "start"
+    static: tuple[str, ...] | None = None
+    model: dict[str, object] = field(default_factory=dict)
+
+
+KNOWN: dict[str, DatasetSpec] = {
+    "online_retail_weekly": DatasetSpec(calendar="uk", label="start", static=("channel",)),
+    "walmart_weekly": DatasetSpec(
+        calendar="us", label="end", static=("store_id", "dept_id", "store_type")
+    ),
+}
+
+
+@dataclass(slots=True)
+class WeeklyDataset:
+    """A loaded weekly-sales folder.
+
+    Attributes:
+        name: the folder's name.
+        panel: dense ``unique_id, ds, y`` + static columns (category codes as numbers).
+        static_features: the static columns of ``panel``.
+        freq: pandas weekly frequency (``W-MON``, ``W-FRI`` …).
+        calendar: event calendar for the model.
+        week_offset_days: days from a label date back to its week's first day.
+        columns: the sales file's own names of id, week and target (for reading actuals).
+    """
+
+    name: str
+    panel: pd.DataFrame
+    static_features: list[str]
+    freq: str
+    calendar: str
+    week_offset_days: int
+    columns: dict[str, str] = field(default_factory=dict)
+    model_overrides: dict[str, object] = field(default_factory=dict)
+    categories: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _read(path: Path) -> pd.DataFrame:
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise UnreadableFileError(f"Cannot read the sales file {path}: {exc}") from exc
+
+
+def _sales_file(folder: Path) -> Path:
+    for name in ("sales.parquet", "sales.csv"):
+        if (folder / name).is_file():
+            return folder / name
+    raise UnreadableFileError(
+        f"{folder} holds no sales.parquet or sales.csv. Point --data at a weekly-sales folder "
+        "such as ../shared/data/online_retail_weekly."
+    )
+
+
+def _pick(columns: list[str], candidates: tuple[str, ...], what: str, path: Path) -> str:
+    for name in candidates:
+        if name in columns:
+            return name
+    raise InvalidParameterError(
+        f"Cannot find the {what} column of {path}: expected one of {', '.join(candidates)}; "
+        f"the file has {', '.join(columns)}."
+    )
+
+
+def load_weekly_dataset(folder: str | Path) -> WeeklyDataset:
+    """Load a weekly-sales folder as a dense panel.
+
+    Args:
+        folder: the folder (its ``sales`` file is read; nothing is written).
+
+    Returns:
+        The dataset, ready for :class:`models.forecast.WeeklyDemandForecaster`.
+
+    Raises:
+        UnreadableFileError: no readable sales file.
+        InvalidParameterError: no id, week or target column, or weeks on mixed weekdays.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UnreadableFileError(f"{folder} is not a folder. Pass a weekly-sales folder.")
+    path = _sales_file(folder)
+    raw = _read(path)
+    spec = KNOWN.get(folder.name, DatasetSpec())
+    frame, columns = _to_long(raw, path)
+    static = _static_columns(raw, columns, spec)
+    weekday = int(frame["ds"].dt.weekday.mode().iloc[0])
+    offset = 6 if spec.label == "end" else 0
+    frame = frame.join(raw[static]) if static else frame
+    panel = dense_panel(frame)
+    categories: dict[str, list[str]] = {}
+    for col in static:
+        if not pd.api.types.is_numeric_dtype(panel[col]):
+            cats = sorted(panel[col].dropna().astype(str).unique())
+            categories[col] = cats
+            panel[col] = pd.Categorical(panel[col].astype(str), categories=cats).codes
+        panel[col] = panel[col].astype("float32")
+    logger.info(
+        "%s: %d series, %d weeks, %d rows",
+        folder.name,
+        panel["unique_id"].nunique(),
+        panel["ds"].nunique(),
+        len(panel),
+    )
+    return WeeklyDataset(
+        name=folder.name,
+        panel=panel,
+        static_features=static,
+        freq=f"W-{_WEEKDAYS[weekday]}",
+        calendar=spec.calendar,
+        week_offset_days=offset,
+        columns=columns,
+        model_overrides=dict(spec.model),
+        categories=categories,
+    )
+
+
+def _to_long(raw: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, dict[str, str]]:
+    cols = list(raw.columns)
+    date = _pick(cols, DATE_COLUMNS, "week", path)
+    target = _pick(cols, TARGET_COLUMNS, "target (sales)", path)
+    id_col = next((c for c in ID_COLUMNS if c in cols), None)
+    if id_col is None:
+        keys = [c for c in KEY_COLUMNS if c in cols]
+        if not keys:
+            raise InvalidParameterError(
+                f"Cannot tell the series apart in {path}: expected a unique_id column or "
+                f"some of {', '.join(KEY_COLUMNS)}."
+            )
+        ids = raw[keys].astype(str).agg("_".join, axis=1)
+    else:
+        ids = raw[id_col].astype(str)
+    ds = pd.to_datetime(raw[date], errors="coerce")
+    y = pd.to_numeric(raw[target], errors="coerce")
+    bad = ds.isna() | y.isna()
+    if bad.all():
+        raise InvalidParameterError(f"No row of {path} has a readable week and {target}.")
+    if bad.any():
+        logger.warning("%s: %d rows without a readable week or target left out", path, bad.sum())
+    frame = pd.DataFrame({"unique_id": ids, "ds": ds.astype("datetime64[ns]"), "y": y})[~bad]
+    return frame, {"id": id_col or "+".join(KEY_COLUMNS), "date": date, "target": target}
+
+
+def _static_columns(raw: pd.DataFrame, columns: dict[str, str], spec: DatasetSpec) -> list[str]:
+    if spec.static is not None:
+        return [c for c in spec.static if c in raw.columns]
+    used = set(columns.values())
+    ids = raw[columns["id"]] if columns["id"] in raw.columns else None
+    if ids is None:
+        return []
+    out = []
+    for col in raw.columns:
+        if col in used or col in TARGET_COLUMNS or col in DATE_COLUMNS:
+            continue
+        if raw[col].dtype == bool or raw[col].isna().any():
+            continue
+        if raw.groupby(ids)[col].nunique().max() == 1 and raw[col].nunique() < 5_000:
+            out.append(col)
+    return out
+
+
+def read_actuals(dataset: WeeklyDataset, path: str | Path) -> pd.DataFrame:
+    """Read a file of later weeks (same columns as the sales file) as ``unique_id, ds, y``.
+
+    Raises:
+        UnreadableFileError: the file cannot be read.
+        InvalidParameterError: its columns differ from the dataset's, or it overlaps the
+            dataset's weeks (actuals must be weeks the models have not seen).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableFileError(f"The actuals file {path} does not exist.")
+    raw = _read(path)
+    frame, _ = _to_long(raw, path)
+    last = dataset.panel["ds"].max()
+    seen = frame["ds"] <= last
+    if seen.any():
+        raise InvalidParameterError(
+            f"The actuals file {path} holds {int(seen.sum())} rows in weeks up to "
+            f"{last.date()}, which the dataset already covers. Pass only later weeks."
+        )
+    return frame.reset_index(drop=True)
+
+
+def week_grid(last: pd.Timestamp, h: int) -> np.ndarray:
+    """The ``h`` label dates after ``last``."""
+    return np.array([last + pd.Timedelta(weeks=k) for k in range(1, h + 1)])

@@ -1,0 +1,513 @@
+"""Weekly demand forecasting: a global LightGBM model with calibrated quantiles.
+
+:class:`WeeklyDemandForecaster` keeps an ``MLForecast`` object inside it (lags, rolling
+windows and calendar features are mlforecast's, computed by the same code at fit and at
+predict time) and turns its point forecast into quantiles with split-conformal scores: before
+the final fit it holds out the last ``calibration_weeks`` weeks, forecasts them, and keeps the
+quantiles of the errors scaled by each series' recent level, per demand segment. Quantiles
+are then ``point + score_q × scale``, floored at zero, so they are monotone by construction.
+
+The statsforecast baselines (Naive, SeasonalNaive, the intermittent-demand models) live in
+:func:`baseline_forecasts`, so the backtest compares both families on the same windows.
+
+No I/O here: panels in, DataFrames out (see :mod:`features.forecast` for the panel).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from features.calendar import CALENDARS, calendar_features
+from features.errors import InvalidParameterError, NotFittedError
+from features.forecast import censor_stockouts, demand_segments
+from features.forecast_lags import (
+    nonzero_mean_26,
+    nonzero_share_13,
+    seasonal_level_52,
+    weeks_since_sale,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Quantile levels every forecast carries (column ``p50`` … ``p95``).
+QUANTILES: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95)
+
+#: Name of the served model in long forecast frames.
+MODEL_NAME = "butler"
+
+#: statsforecast models the backtest compares against (name → factory arguments).
+BASELINES: tuple[str, ...] = (
+    "Naive",
+    "WindowAverage8",
+    "SeasonalNaive52",
+    "AutoETS",
+    "CrostonOptimized",
+    "ADIDA",
+    "IMAPA",
+    "TSB",
+)
+
+_CAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "cn": (
+        "weeks_to_christmas",
+        "spring_festival_weeks",
+        "spring_festival_days",
+        "days_618",
+        "is_618_peak",
+        "days_double11",
+        "is_double11_peak",
+        "days_double12",
+        "golden_week_days",
+        "labour_day_days",
+        "days_in_month_end",
+    ),
+    "uk": ("weeks_to_christmas", "uk_bank_holidays", "easter_week", "days_in_month_end"),
+    "us": (
+        "weeks_to_christmas",
+        "superbowl_week",
+        "labor_day_week",
+        "thanksgiving_week",
+        "weeks_to_thanksgiving",
+        "is_holiday_week",
+        "easter_week",
+        "days_in_month_end",
+    ),
+}
+
+
+class CalendarFeature:
+    """One calendar column as an mlforecast date feature (picklable, named).
+
+    mlforecast calls it with the week label dates; ``offset_days`` moves a label to the
+    week's first day (Walmart labels weeks by their last day, a Friday: offset 6).
+    """
+
+    def __init__(self, calendar: str, column: str, offset_days: int = 0) -> None:
+        self.calendar = calendar
+        self.column = column
+        self.offset_days = offset_days
+        self.__name__ = column
+
+    def __call__(self, dates: Any) -> np.ndarray:
+        starts = pd.DatetimeIndex(dates) - pd.Timedelta(days=self.offset_days)
+        return calendar_features(starts, calendar=self.calendar)[self.column].to_numpy()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ForecastConfig:
+    """Hyperparameters of :class:`WeeklyDemandForecaster` (logged to MLflow as params).
+
+    Attributes:
+        freq: pandas weekly frequency of the panel's label dates (``W-MON`` for Butler's
+            store, ``W-FRI`` for Walmart's week-ending Fridays).
+        calendar: event calendar of :mod:`features.calendar` (``cn``, ``uk`` or ``us``).
+        week_offset_days: days from a week's label date back to its first day.
+        lags: lags of the target, in weeks.
+        rolling_windows: windows (weeks) of the rolling means over lag 1.
+        median_windows: windows of the rolling medians over lag 1 (robust to lumpy weeks).
+        season_length: weeks in a year; lag features reach one year back through it.
+        objective: LightGBM objective; ``l1`` estimates a conditional median, which is what
+            an absolute-error (WAPE) target rewards.
+        target_transform: ``none``, or ``standard`` to scale each series by its own mean
+            and standard deviation before fitting (mlforecast's LocalStandardScaler), which
+            suits smooth series of very different sizes.
+        n_estimators, learning_rate, num_leaves, min_child_samples, subsample,
+        colsample_bytree: LightGBM parameters.
+        calibration_weeks: weeks held out at fit time to calibrate the quantiles (0 turns
+            calibration off: quantiles then equal the point forecast).
+        quantiles: levels of the output quantile columns.
+        n_jobs: threads for LightGBM and statsforecast.
+        seed: random seed.
+    """
+
+    freq: str = "W-MON"
+    calendar: str = "cn"
+    week_offset_days: int = 0
+    lags: tuple[int, ...] = (1, 2, 3, 4, 8, 13, 52)
+    rolling_windows: tuple[int, ...] = (4, 8, 13, 26)
+    median_windows: tuple[int, ...] = (8, 26)
+    season_length: int = 52
+    objective: str = "l1"
+    target_transform: str = "none"
+    n_estimators: int = 400
+    learning_rate: float = 0.05
+    num_leaves: int = 63
+    min_child_samples: int = 50
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    calibration_weeks: int = 8
+    quantiles: tuple[float, ...] = QUANTILES
+    n_jobs: int = 2
+    seed: int = 0
+    extra_lgb_params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        def bad(param: str, rule: str, got: Any) -> InvalidParameterError:
+            return InvalidParameterError(
+                f"The `{param}` parameter of `ForecastConfig` must be {rule}. Got {got!r} instead."
+            )
+
+        if not self.freq.startswith("W-"):
+            raise bad("freq", "a weekly pandas frequency such as 'W-MON'", self.freq)
+        if self.calendar not in CALENDARS:
+            raise bad("calendar", f"one of {', '.join(CALENDARS)}", self.calendar)
+        if not 0 <= self.week_offset_days <= 6:
+            raise bad("week_offset_days", "between 0 and 6", self.week_offset_days)
+        if not self.lags or min(self.lags) < 1:
+            raise bad("lags", "a non-empty tuple of lags ≥ 1", self.lags)
+        if self.target_transform not in ("none", "standard"):
+            raise bad("target_transform", "'none' or 'standard'", self.target_transform)
+        if self.calibration_weeks < 0:
+            raise bad("calibration_weeks", "≥ 0", self.calibration_weeks)
+        qs = tuple(self.quantiles)
+        if not qs or any(not 0 < q < 1 for q in qs) or list(qs) != sorted(set(qs)):
+            raise bad("quantiles", "increasing levels in (0, 1)", self.quantiles)
+        if self.n_estimators < 1 or not 0 < self.learning_rate <= 1:
+            raise bad("n_estimators/learning_rate", "≥ 1 and in (0, 1]", self.n_estimators)
+
+    def to_params(self) -> dict[str, Any]:
+        """Flat parameters for experiment tracking."""
+        params = asdict(self)
+        extra = params.pop("extra_lgb_params")
+        return {**{k: str(v) if isinstance(v, tuple) else v for k, v in params.items()}, **extra}
+
+
+def quantile_columns(quantiles: Sequence[float]) -> list[str]:
+    """Column names of quantile levels: 0.9 → ``p90``."""
+    return [f"p{round(q * 100):d}" for q in quantiles]
+
+
+class WeeklyDemandForecaster:
+    """Global LightGBM weekly demand model with calibrated quantiles.
+
+    Args:
+        config: hyperparameters; the defaults suit Butler's store (Monday weeks, the
+            Chinese shopping calendar).
+
+    Attributes (after ``fit``):
+        mlf_: the fitted ``MLForecast`` (lags, rolling features, calendar, LightGBM).
+        scores_: conformal score quantiles, index = segment, columns = ``mean`` and the
+            quantile columns.
+        last_ds_: last week of the training panel.
+        n_series_: number of series fitted.
+        fit_seconds_: wall time of the last ``fit``.
+
+    Examples:
+        >>> model = WeeklyDemandForecaster(ForecastConfig()).fit(panel)   # doctest: +SKIP
+        >>> model.predict(8)                                             # doctest: +SKIP
+    """
+
+    def __init__(self, config: ForecastConfig | None = None) -> None:
+        self.config = config or ForecastConfig()
+
+    # -- fitting -----------------------------------------------------------------------------
+
+    def fit(self, panel: pd.DataFrame, static_features: Sequence[str] = ()) -> Self:
+        """Fit on a panel (``unique_id, ds, y`` [+ ``in_stock``] [+ static columns]).
+
+        Stock-out weeks (``in_stock == False``) are censored: their demand is imputed for
+        the lag features and they carry no weight in the loss.
+
+        Args:
+            panel: the training panel, dense per series (see :mod:`features.forecast`).
+            static_features: numeric or categorical columns constant per series.
+
+        Returns:
+            self, fitted.
+
+        Raises:
+            InvalidParameterError: missing columns, or a panel too short to fit.
+        """
+        started = time.perf_counter()
+        data = self._check_panel(panel, static_features, func="fit")
+        data = censor_stockouts(data)
+        self.static_features_ = list(static_features)
+        self.scores_ = self._calibrate(data)
+        self.mlf_ = self._fit_mlf(data)
+        self.last_ds_ = pd.Timestamp(data["ds"].max())
+        self.series_ = np.sort(data["unique_id"].unique())
+        self.n_series_ = len(self.series_)
+        self.scale_ = _recent_scale(data)
+        self.segment_ = demand_segments(data)
+        self.fit_seconds_ = time.perf_counter() - started
+        logger.info(
+            "forecaster fitted on %d series × %d weeks in %.1f s",
+            self.n_series_,
+            data["ds"].nunique(),
+            self.fit_seconds_,
+        )
+        return self
+
+    def _check_panel(
+        self, panel: pd.DataFrame, static_features: Sequence[str], *, func: str
+    ) -> pd.DataFrame:
+        need = ["unique_id", "ds", "y", *static_features]
+        missing = [c for c in need if c not in panel.columns]
+        if missing:
+            raise InvalidParameterError(
+                f"The panel passed to `WeeklyDemandForecaster.{func}` lacks the columns "
+                f"{', '.join(missing)}. Build it with features.forecast (unique_id, ds, y)."
+            )
+        keep = [*need, *(["in_stock"] if "in_stock" in panel.columns else [])]
+        data = panel[keep].copy()
+        data["ds"] = pd.to_datetime(data["ds"])
+        data["y"] = pd.to_numeric(data["y"], errors="coerce").astype("float64")
+        if data["y"].isna().any():
+            raise InvalidParameterError(
+                f"The panel passed to `WeeklyDemandForecaster.{func}` has "
+                f"{int(data['y'].isna().sum())} missing or non-numeric values of y. "
+                "Fill weeks without sales with 0 (features.forecast.dense_panel)."
+            )
+        weeks = data["ds"].nunique()
+        if weeks < self.config.calibration_weeks + 4:
+            raise InvalidParameterError(
+                f"The panel passed to `WeeklyDemandForecaster.{func}` covers {weeks} weeks; "
+                f"at least {self.config.calibration_weeks + 4} are needed "
+                f"(calibration_weeks = {self.config.calibration_weeks} + 4)."
+            )
+        return data.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+    def _make_mlf(self) -> Any:
+        import lightgbm as lgb
+        from mlforecast import MLForecast
+        from mlforecast.lag_transforms import (
+            ExpandingMean,
+            ExponentiallyWeightedMean,
+            RollingMax,
+            RollingMean,
+            RollingQuantile,
+            RollingStd,
+        )
+
+        cfg = self.config
+        transforms: list[Any] = [RollingMean(w) for w in cfg.rolling_windows]
+        transforms += [RollingQuantile(0.5, w) for w in cfg.median_windows]
+        transforms += [
+            RollingStd(8),
+            RollingMax(8),
+            ExpandingMean(),
+            ExponentiallyWeightedMean(0.3),
+            nonzero_share_13,
+            nonzero_mean_26,
+            weeks_since_sale,
+            seasonal_level_52,
+        ]
+        lag_transforms: dict[int, list[Any]] = {1: transforms}
+        # last year's level around the weeks being forecast (lag 52 − 7 … 52)
+        lag_transforms[cfg.season_length - 7] = [RollingMean(8)]
+        dates: list[Any] = ["month", "week"]
+        dates += [
+            CalendarFeature(cfg.calendar, col, cfg.week_offset_days)
+            for col in _CAL_COLUMNS[cfg.calendar]
+        ]
+        model = lgb.LGBMRegressor(
+            objective=cfg.objective,
+            n_estimators=cfg.n_estimators,
+            learning_rate=cfg.learning_rate,
+            num_leaves=cfg.num_leaves,
+            min_child_samples=cfg.min_child_samples,
+            subsample=cfg.subsample,
+            subsample_freq=1,
+            colsample_bytree=cfg.colsample_bytree,
+            random_state=cfg.seed,
+            n_jobs=cfg.n_jobs,
+            verbose=-1,
+            **cfg.extra_lgb_params,
+        )
+        from mlforecast.target_transforms import LocalStandardScaler
+
+        scalers = [LocalStandardScaler()] if cfg.target_transform == "standard" else None
+        return MLForecast(
+            models={MODEL_NAME: model},
+            target_transforms=scalers,
+            freq=cfg.freq,
+            lags=list(cfg.lags),
+            lag_transforms=lag_transforms,
+            date_features=dates,
+            num_threads=1,
+        )
+
+    def _fit_mlf(self, data: pd.DataFrame) -> Any:
+        """Build the features over every week, then fit on the uncensored weeks only.
+
+        Censored weeks stay in the series so the lags after them see imputed demand, but
+        they are left out of the rows the model learns from (a zero weight would do the
+        same, at many times the cost with LightGBM's absolute-error objective).
+        """
+        mlf = self._make_mlf()
+        cols = ["unique_id", "ds", "y", *self.static_features_]
+        prep = mlf.preprocess(data[cols], static_features=self.static_features_, dropna=False)
+        # dropna=False keeps every input row, in the panel's (unique_id, ds) order
+        keep = data["weight"].to_numpy() > 0
+        features = prep.drop(columns=["unique_id", "ds", "y"])
+        mlf.fit_models(features[keep], prep["y"].to_numpy()[keep])
+        return mlf
+
+    def _calibrate(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Conformal score quantiles per segment from a held-out tail of the panel."""
+        cols = quantile_columns(self.config.quantiles)
+        weeks = self.config.calibration_weeks
+        if weeks == 0:
+            return pd.DataFrame(0.0, index=["all"], columns=["mean", *cols])
+        cutoff = data["ds"].max() - pd.Timedelta(weeks=weeks)
+        train = data[data["ds"] <= cutoff]
+        held = data[(data["ds"] > cutoff) & ~data.get("censored", False)]
+        mlf = self._fit_mlf(train)
+        point = mlf.predict(weeks).rename(columns={MODEL_NAME: "point"})
+        scored = held.merge(point, on=["unique_id", "ds"], how="inner")
+        scale = _recent_scale(train)
+        segment = demand_segments(train)
+        scored["score"] = (scored["y"] - scored["point"].clip(lower=0)) / scored["unique_id"].map(
+            scale
+        )
+        scored["segment"] = scored["unique_id"].map(segment)
+        rows = {}
+        for name, group in [("all", scored), *scored.groupby("segment")]:
+            if len(group) < 50:
+                continue
+            s = group["score"].to_numpy()
+            rows[name] = [float(np.mean(s)), *np.quantile(s, self.config.quantiles)]
+        table = pd.DataFrame.from_dict(rows, orient="index", columns=["mean", *cols])
+        # quantiles must rise with the level even when a segment's sample is small
+        table[cols] = np.maximum.accumulate(table[cols].to_numpy(), axis=1)
+        logger.debug("calibration scores:\n%s", table)
+        return table
+
+    # -- predicting --------------------------------------------------------------------------
+
+    def predict(self, h: int, ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Forecast the ``h`` weeks after the training panel.
+
+        Args:
+            h: horizon in weeks, 1–52.
+            ids: series to forecast; None = all fitted series.
+
+        Returns:
+            Long frame ``unique_id, ds, model, mean, p50, p80, p90, p95`` (one row per
+            series × week; ``model`` = ``butler``). ``mean`` is the point forecast the model
+            is scored on (with the default ``l1`` objective, a conditional median); the
+            quantile columns are calibrated and non-decreasing.
+
+        Raises:
+            NotFittedError: ``fit`` has not been called.
+            InvalidParameterError: bad horizon, or an id the model was not fitted on.
+        """
+        if not hasattr(self, "mlf_"):
+            raise NotFittedError(
+                "This WeeklyDemandForecaster is not fitted yet. Call `fit(panel)` first."
+            )
+        if not isinstance(h, int | np.integer) or not 1 <= h <= 52:
+            raise InvalidParameterError(
+                "The `h` parameter of `WeeklyDemandForecaster.predict` must be an integer "
+                f"in [1, 52]. Got {h!r} instead."
+            )
+        if ids is not None:
+            ids = list(ids)
+            unknown = sorted(set(ids) - set(self.series_))
+            if unknown:
+                raise InvalidParameterError(
+                    "The `ids` parameter of `WeeklyDemandForecaster.predict` names series the "
+                    f"model was not fitted on: {', '.join(unknown[:5])}"
+                    f"{' …' if len(unknown) > 5 else ''}. Refit with their history."
+                )
+        raw = self.mlf_.predict(int(h), ids=ids)
+        return self._with_quantiles(raw)
+
+    def _with_quantiles(self, raw: pd.DataFrame) -> pd.DataFrame:
+        cols = quantile_columns(self.config.quantiles)
+        point = raw[MODEL_NAME].clip(lower=0).to_numpy()
+        seg = raw["unique_id"].map(self.segment_).fillna("all")
+        seg = seg.where(seg.isin(self.scores_.index), "all")
+        scores = self.scores_.loc[seg.to_numpy()]
+        scale = raw["unique_id"].map(self.scale_).fillna(1.0).to_numpy()[:, None]
+        out = pd.DataFrame({"unique_id": raw["unique_id"], "ds": raw["ds"], "model": MODEL_NAME})
+        out["mean"] = point
+        qs = np.maximum(point[:, None] + scores[cols].to_numpy() * scale, 0.0)
+        out[cols] = np.maximum.accumulate(qs, axis=1)
+        return out.reset_index(drop=True)
+
+
+def _recent_scale(data: pd.DataFrame, weeks: int = 13) -> pd.Series:
+    """Each series' recent level: mean |y| of its last ``weeks`` weeks, floored."""
+    tail = data.groupby("unique_id", sort=False).tail(weeks)
+    level = tail["y"].abs().groupby(tail["unique_id"]).mean()
+    overall = data["y"].abs().groupby(data["unique_id"]).mean()
+    scale = np.maximum(level, 0.5 * overall)
+    floor = max(float(np.nanmedian(scale[scale > 0])) * 0.05, 1e-3) if (scale > 0).any() else 1.0
+    return scale.clip(lower=floor)
+
+
+def baseline_forecasts(
+    panel: pd.DataFrame,
+    h: int,
+    *,
+    freq: str = "W-MON",
+    models: Sequence[str] = BASELINES,
+    n_jobs: int = 2,
+) -> pd.DataFrame:
+    """statsforecast baselines on the same panel, in the long forecast format.
+
+    Args:
+        panel: ``unique_id, ds, y``.
+        h: horizon in weeks.
+        freq: weekly frequency of the panel.
+        models: names from :data:`BASELINES`.
+        n_jobs: processes.
+
+    Returns:
+        Long frame ``unique_id, ds, model, mean`` + quantile columns, all
+        NaN (baselines are scored as point forecasts). Weeks a model cannot forecast (a
+        seasonal naive without a year of history), and series a model fails on (AutoETS
+        on a few very short series), fall back to the series' last 8 weeks' mean, so every
+        model answers every series.
+    """
+    from statsforecast import StatsForecast
+    from statsforecast import models as sm
+
+    factories = {
+        "Naive": lambda: sm.Naive(),
+        "WindowAverage8": lambda: sm.WindowAverage(8, alias="WindowAverage8"),
+        "SeasonalNaive52": lambda: sm.SeasonalNaive(52, alias="SeasonalNaive52"),
+        "AutoETS": lambda: sm.AutoETS(season_length=1),
+        "CrostonOptimized": lambda: sm.CrostonOptimized(),
+        "ADIDA": lambda: sm.ADIDA(),
+        "IMAPA": lambda: sm.IMAPA(),
+        "TSB": lambda: sm.TSB(alpha_d=0.1, alpha_p=0.1),
+    }
+    unknown = [m for m in models if m not in factories]
+    if unknown:
+        raise InvalidParameterError(
+            f"The `models` parameter of `baseline_forecasts` must use {', '.join(factories)}. "
+            f"Got {', '.join(unknown)} instead."
+        )
+    chosen = [factories[m]() for m in models]
+    if "WindowAverage8" not in models:
+        chosen.append(factories["WindowAverage8"]())
+    import warnings
+
+    data = panel[["unique_id", "ds", "y"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sf = StatsForecast(
+            models=chosen,
+            freq=freq,
+            n_jobs=n_jobs,
+            fallback_model=sm.WindowAverage(8, alias="fallback"),
+        )
+        fc = sf.forecast(df=data, h=h)
+    fc = fc.reset_index() if "unique_id" not in fc.columns else fc
+    for name in models:
+        fc[name] = fc[name].fillna(fc["WindowAverage8"])
+    long = fc.melt(id_vars=["unique_id", "ds"], value_vars=list(models), var_name="model")
+    long = long.rename(columns={"value": "mean"})
+    long["mean"] = long["mean"].fillna(0.0)
+    for col in quantile_columns(QUANTILES):
+        long[col] = np.nan
+    return long

@@ -1,0 +1,150 @@
+"""`butler train forecast`: store → panel → backtest → fit → log and register in MLflow.
+
+One model per series level (SKU × warehouse, SKU × platform, SKU), each registered as
+``butler-forecast-<level>`` with the alias ``champion`` that the services load.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import pandas as pd
+
+from features.forecast import LEVELS, Level, store_panel
+from features.settings import Settings
+from features.store import Store
+from models.backtest import BacktestResult, backtest, backtest_figures
+from models.forecast import BASELINES, ForecastConfig, WeeklyDemandForecaster
+from training import tracking
+
+logger = logging.getLogger(__name__)
+
+EXPERIMENT = "forecast"
+
+
+def model_name(level: str) -> str:
+    """Registered model name of a series level: ``butler-forecast-sku-warehouse``."""
+    return "butler-forecast-" + level.replace("_", "-")
+
+
+@dataclass(frozen=True, slots=True)
+class ForecastRun:
+    """What one training run produced."""
+
+    level: str
+    run_id: str
+    registered: tracking.RegisteredModel
+    n_series: int
+    n_weeks: int
+    backtest: BacktestResult
+
+
+def train(
+    settings: Settings,
+    config: ForecastConfig | None = None,
+    *,
+    level: Level = "sku_warehouse",
+    horizon: int = 8,
+    n_windows: int = 2,
+    baselines: Sequence[str] = BASELINES,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ForecastRun:
+    """Backtest, fit and register the forecaster of one series level of the store.
+
+    Args:
+        settings: runtime settings (store, MLflow).
+        config: hyperparameters; None = the defaults (Monday weeks, Chinese calendar).
+        level: ``sku_warehouse``, ``sku_platform`` or ``sku``.
+        horizon: weeks of the backtest windows.
+        n_windows: backtest origins.
+        baselines: statsforecast models the backtest compares.
+        on_progress: called with (done, total) steps (backtest fits, then the final fit).
+
+    Returns:
+        The run: its id, the registered version and the backtest figures.
+
+    Raises:
+        StoreError: the store holds no sales.
+        InvalidParameterError: too little history for the backtest.
+    """
+    cfg = config or ForecastConfig()
+    with Store.open(settings, read_only=True) as store:
+        panel = store_panel(store, level=level)
+        snapshot = _snapshot(store)
+    n_series, n_weeks = panel["unique_id"].nunique(), panel["ds"].nunique()
+    logger.info("training %s: %d series × %d weeks", level, n_series, n_weeks)
+    total = n_windows * (1 + len(baselines)) + 1
+
+    def progress(done: int, _: int) -> None:
+        if on_progress:
+            on_progress(done, total)
+
+    result = backtest(
+        panel,
+        horizon,
+        name=f"store/{level}",
+        n_windows=n_windows,
+        config=cfg,
+        baselines=baselines,
+        on_progress=progress,
+    )
+    model = WeeklyDemandForecaster(cfg).fit(panel)
+    progress(total, total)
+    with tracking.run(settings, EXPERIMENT, run_name=f"forecast-{level}") as run_id:
+        tracking.log_params(
+            cfg.to_params()
+            | {"level": level, "horizon": horizon, "n_windows": n_windows}
+            | {"n_series": n_series, "n_weeks": n_weeks}
+        )
+        tracking.log_tags({f"data.{k}": str(v) for k, v in snapshot.items()})
+        tracking.log_metrics(_flat_metrics(result))
+        tracking.log_metrics({f"target.{k}": v for k, v in result.targets().items()})
+        tracking.log_metrics({"fit_seconds": model.fit_seconds_})
+        tracking.log_dict(result.to_json(), "backtest.json")
+        for name, figure in backtest_figures(result).items():
+            tracking.log_figure(figure, f"plots/{name}.png")
+        registered = tracking.log_and_register(settings, model, name=model_name(level))
+    return ForecastRun(
+        level=level,
+        run_id=run_id,
+        registered=registered,
+        n_series=n_series,
+        n_weeks=n_weeks,
+        backtest=result,
+    )
+
+
+def train_levels(
+    settings: Settings,
+    levels: Sequence[str] = LEVELS,
+    config: ForecastConfig | None = None,
+    **kwargs: object,
+) -> list[ForecastRun]:
+    """Train every level in ``levels`` (see :func:`train`)."""
+    cfg = config or ForecastConfig()
+    return [train(settings, replace(cfg), level=lvl, **kwargs) for lvl in levels]  # type: ignore[arg-type]
+
+
+def _flat_metrics(result: BacktestResult) -> dict[str, float]:
+    out: dict[str, float] = {}
+    skip = {"model", "segment"}
+    for row in result.metrics.to_dict(orient="records"):
+        for key, value in row.items():
+            if key in skip or value is None or pd.isna(value):
+                continue
+            out[f"{row['model']}.{row['segment']}.{key}"] = float(value)
+    return out
+
+
+def _snapshot(store: Store) -> dict[str, object]:
+    """Which data the model saw: schema version, row counts, newest sales day."""
+    from features.schema import current_version
+
+    counts = {
+        table: store.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+        for table in ("order_lines", "sales_daily", "inventory_snapshots")
+    }
+    newest = store.sql("SELECT max(day) FROM sales_daily").fetchall()[0][0]
+    return {"schema_version": current_version(store.con), "newest_sale": newest, **counts}

@@ -1,0 +1,185 @@
+"""Experiment tracking and the model registry: the only module that imports mlflow.
+
+The default backend is a SQLite file under the Butler home (``settings.tracking_uri``) with
+artifacts beside it in ``home/mlartifacts``; set ``BUTLER_MLFLOW_TRACKING_URI`` to use an
+MLflow server instead. A fitted model is logged as an MLflow pyfunc whose artifact
+``model.joblib`` is the model object itself (feature pipeline and estimator together), so a
+service can load it with joblib without importing ``training``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pyfunc
+
+from features.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Alias the services load (``models:/<name>@champion``).
+CHAMPION = "champion"
+
+#: File name of the model object inside a logged model's artifacts.
+MODEL_FILE = "model.joblib"
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    """A registered model version."""
+
+    name: str
+    version: str
+    alias: str
+    run_id: str
+    uri: str
+
+
+def _mlflow(settings: Settings) -> Any:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return mlflow
+
+
+def _experiment(mlflow: Any, settings: Settings, name: str) -> str:
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    location = None
+    if settings.tracking_uri.startswith("sqlite:"):
+        location = (settings.home / "mlartifacts").resolve().as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+@contextmanager
+def run(settings: Settings, experiment: str, run_name: str) -> Iterator[str]:
+    """Open an MLflow run; yields its id. Tags it with the git commit when there is one."""
+    mlflow = _mlflow(settings)
+    experiment_id = _experiment(mlflow, settings, experiment)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as active:
+        sha = _git_sha()
+        if sha:
+            mlflow.set_tag("git_sha", sha)
+        yield active.info.run_id
+
+
+def log_params(params: Mapping[str, Any]) -> None:
+    """Log parameters (values longer than MLflow's limit are cut)."""
+    mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+
+
+def log_metrics(metrics: Mapping[str, float]) -> None:
+    """Log numeric metrics; None and NaN are skipped."""
+    import math
+
+    clean = {
+        k: float(v)
+        for k, v in metrics.items()
+        if isinstance(v, int | float) and v is not None and not math.isnan(float(v))
+    }
+    mlflow.log_metrics(clean)
+
+
+def log_tags(tags: Mapping[str, str]) -> None:
+    """Tag the active run."""
+    mlflow.set_tags(dict(tags))
+
+
+def log_artifact(path: str | Path, folder: str | None = None) -> None:
+    """Attach a file to the active run."""
+    mlflow.log_artifact(str(path), artifact_path=folder)
+
+
+def log_figure(figure: Any, name: str) -> None:
+    """Attach a matplotlib figure to the active run as an image, then close it."""
+    import matplotlib.pyplot as plt
+
+    mlflow.log_figure(figure, name)
+    plt.close(figure)
+
+
+def log_dict(data: Mapping[str, Any], name: str) -> None:
+    """Attach a JSON document to the active run."""
+    mlflow.log_dict(dict(data), name)
+
+
+def log_and_register(
+    settings: Settings, model: Any, *, name: str, alias: str = CHAMPION
+) -> RegisteredModel:
+    """Log ``model`` to the active run, register a new version of ``name``, move ``alias``.
+
+    Args:
+        settings: runtime settings (tracking URI).
+        model: the fitted model object (picklable with joblib).
+        name: registered model name, e.g. ``butler-forecast``.
+        alias: alias to point at the new version.
+
+    Returns:
+        The registered version.
+    """
+    import joblib
+
+    mlflow = _mlflow(settings)
+    active = mlflow.active_run()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / MODEL_FILE
+        joblib.dump(model, path)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=JoblibModel(),
+            artifacts={"model": str(path)},
+            pip_requirements=[],
+        )
+    version = mlflow.register_model(info.model_uri, name)
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias(name, alias, version.version)
+    logger.info("registered %s version %s as @%s", name, version.version, alias)
+    return RegisteredModel(
+        name=name,
+        version=str(version.version),
+        alias=alias,
+        run_id=active.info.run_id if active else "",
+        uri=f"models:/{name}@{alias}",
+    )
+
+
+def _git_sha() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            cwd=os.getcwd(),
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+class JoblibModel(mlflow.pyfunc.PythonModel):
+    """The pyfunc face of a logged model: loads ``model.joblib``, forwards ``predict``.
+
+    ``predict`` takes a mapping with the horizon (``{"h": 8}``) and returns the forecaster's
+    long frame; services load ``model.joblib`` directly instead.
+    """
+
+    def load_context(self, context: Any) -> None:
+        import joblib
+
+        self.model = joblib.load(context.artifacts["model"])
+
+    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:  # noqa: ARG002
+        h = int(model_input.get("h", 8)) if hasattr(model_input, "get") else 8
+        return self.model.predict(h)
