@@ -87,11 +87,11 @@ class WeeklyDataset:
 
 def _read(path: Path) -> pd.DataFrame:
     try:
-        if path.suffix == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
+        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     except (OSError, ValueError) as exc:
         raise UnreadableFileError(f"Cannot read the sales file {path}: {exc}") from exc
+    # a file written from concatenated frames may carry a repeated index: rows join by position
+    return frame.reset_index(drop=True)
 
 
 def _sales_file(folder: Path) -> Path:

@@ -38,7 +38,7 @@ def config_for(dataset: WeeklyDataset, **overrides: object) -> ForecastConfig:
     base = ForecastConfig(
         freq=dataset.freq, calendar=dataset.calendar, week_offset_days=dataset.week_offset_days
     )
-    return replace(base, **dataset.model_overrides, **overrides)
+    return replace(base, **{**dataset.model_overrides, **overrides})
 
 
 def evaluate(

@@ -4,8 +4,9 @@ Usage:
     python -m evaluation.replenishment_sim --data /work/shared/data/online_retail_weekly \\
         --forecasts forecasts.parquet --lead-time 2 --out-json sim.json --plot sim.png
 
-Without ``--forecasts`` the Butler policy runs on a *stand-in* forecast (empirical quantiles of
-each series' last 13 weeks, see :func:`empirical_forecasts`), not on the real forecaster.
+Without ``--forecasts`` the Butler policy runs on Butler's forecaster (:func:`butler_forecasts`);
+``--stand-in`` swaps in empirical quantiles of each series' last 13 weeks instead
+(:func:`empirical_forecasts`), to separate the policy from the forecast.
 
 Conventions of :func:`simulate` (all in whole weeks, Monday starts):
 
@@ -336,6 +337,45 @@ class SimReport:
         return {"summary": self.summary, "table": self.table.to_dict("records")}
 
 
+def butler_forecasts(
+    data_dir: Path | str,
+    *,
+    n_weeks: int = 24,
+    lead_time: int = 2,
+    config: object | None = None,
+) -> pd.DataFrame:
+    """Butler's forecaster, replayed week by week over the last ``n_weeks`` of a folder.
+
+    The model is fitted once, on the weeks before the window (it never sees the simulated
+    weeks), and then forecasts ``lead_time + 1`` weeks ahead at every decision week from the
+    history up to that week (``WeeklyDemandForecaster.predict(history=...)``: lags and scales
+    move on, the trees stay). ``mean`` is the forecaster's ``expected`` demand, which the
+    policy sums over weeks; its spread comes from the calibrated quantiles.
+
+    Returns:
+        :data:`FORECAST_COLUMNS`, one block per decision week.
+    """
+    from evaluation.datasets import load_weekly_dataset
+    from evaluation.forecast_backtest import config_for
+    from models.forecast import WeeklyDemandForecaster
+
+    dataset = load_weekly_dataset(data_dir)
+    panel = dataset.panel
+    weeks = np.sort(panel["ds"].unique())
+    start = len(weeks) - n_weeks
+    model = WeeklyDemandForecaster(config or config_for(dataset))  # type: ignore[arg-type]
+    model.fit(panel[panel["ds"] <= weeks[start - 1]], static_features=dataset.static_features)
+    frames = []
+    for k in range(start - 1, len(weeks) - 1):
+        history = panel[panel["ds"] <= weeks[k]]
+        fc = model.predict(lead_time + 1, history=history)
+        frames.append(fc.assign(cutoff=weeks[k]))
+        logger.info("butler forecasts from %s", pd.Timestamp(weeks[k]).date())
+    out = pd.concat(frames, ignore_index=True).rename(columns={"ds": "week"})
+    out["mean"] = out["expected"]
+    return out[list(FORECAST_COLUMNS)]
+
+
 def run_online_retail(
     data_dir: Path | str,
     forecasts: pd.DataFrame,
@@ -516,7 +556,10 @@ def main(argv: list[str] | None = None) -> dict:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="online_retail_weekly folder")
-    parser.add_argument("--forecasts", type=Path, help="parquet of forecasts (default: stand-in)")
+    parser.add_argument("--forecasts", type=Path, help="parquet of forecasts (default: Butler's)")
+    parser.add_argument(
+        "--stand-in", action="store_true", help="use the empirical stand-in forecast instead"
+    )
     parser.add_argument("--lead-time", type=int, default=2, help="weeks (default 2)")
     parser.add_argument("--weeks", type=int, default=24, help="simulated weeks (default 24)")
     parser.add_argument("--out-json", type=Path)
@@ -525,6 +568,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     if args.forecasts:
         forecasts, label = pd.read_parquet(args.forecasts), str(args.forecasts)
+    elif not args.stand_in:
+        forecasts = butler_forecasts(args.data, n_weeks=args.weeks, lead_time=args.lead_time)
+        label = "butler: WeeklyDemandForecaster fitted before the window, replayed weekly"
     else:
         series, weeks, demand = load_demand(args.data)
         start = len(weeks) - args.weeks

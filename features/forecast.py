@@ -117,11 +117,19 @@ def censor_stockouts(panel: pd.DataFrame, *, weeks: int = IMPUTE_WEEKS) -> pd.Da
         out["censored"] = False
         out["weight"] = 1.0
         return out
-    censored = ~out["in_stock"].fillna(True).astype(bool)
-    in_stock_y = out["y"].where(~censored)
+    censored = ~out["in_stock"].astype("boolean").fillna(True).astype(bool)
+
+    def last_in_stock_mean(y: pd.Series) -> pd.Series:
+        # mean of the last `weeks` in-stock weeks strictly before each week
+        sold = y.dropna().rolling(weeks, min_periods=1).mean()
+        return sold.reindex(y.index).ffill().shift(1)
+
     level = (
-        in_stock_y.groupby(out["unique_id"], sort=False)
-        .transform(lambda s: s.rolling(weeks, min_periods=1).mean().shift(1).ffill())
+        out["y"]
+        .where(~censored)
+        .groupby(out["unique_id"], sort=False, group_keys=False)
+        .apply(last_in_stock_mean)
+        .reindex(out.index)
         .fillna(0.0)
     )
     out["y"] = np.where(censored, np.maximum(out["y"], level), out["y"])

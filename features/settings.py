@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     ingest_batch_rows: int = Field(
         default=200_000, ge=1_000, description="Rows read per batch while ingesting."
     )
+    model_alias: str = Field(
+        default="champion", description="Registry alias training sets and services load."
+    )
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow tracking URI; default is a SQLite file in home."
     )

@@ -117,11 +117,17 @@ class ForecastConfig:
             an absolute-error (WAPE) target rewards.
         target_transform: ``none``, or ``standard`` to scale each series by its own mean
             and standard deviation before fitting (mlforecast's LocalStandardScaler), which
-            suits smooth series of very different sizes.
+            suits smooth series of very different sizes. With ``standard`` each row is
+            weighted by its series' standard deviation, so the loss still counts units (or
+            dollars) the way WAPE does, while the trees see scale-free series.
         n_estimators, learning_rate, num_leaves, min_child_samples, subsample,
         colsample_bytree: LightGBM parameters.
-        calibration_weeks: weeks held out at fit time to calibrate the quantiles (0 turns
-            calibration off: quantiles then equal the point forecast).
+        calibration_weeks: weeks held out at fit time to calibrate the quantiles and the
+            blend (0 turns calibration off: quantiles then equal the point forecast).
+        blend_with: statsforecast baselines of :data:`BASELINES` the point forecast may be
+            blended with: on the calibration weeks, the baseline and weight (LightGBM share
+            0, 0.1 … 0.9) with the lowest WAPE win, unless LightGBM alone does better;
+            empty = no blend.
         quantiles: levels of the output quantile columns.
         n_jobs: threads for LightGBM and statsforecast.
         seed: random seed.
@@ -143,6 +149,7 @@ class ForecastConfig:
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     calibration_weeks: int = 8
+    blend_with: tuple[str, ...] = ("SeasonalNaive52", "WindowAverage8", "IMAPA")
     quantiles: tuple[float, ...] = QUANTILES
     n_jobs: int = 2
     seed: int = 0
@@ -164,6 +171,8 @@ class ForecastConfig:
             raise bad("lags", "a non-empty tuple of lags ≥ 1", self.lags)
         if self.target_transform not in ("none", "standard"):
             raise bad("target_transform", "'none' or 'standard'", self.target_transform)
+        if any(name not in BASELINES for name in self.blend_with):
+            raise bad("blend_with", f"names from {', '.join(BASELINES)}", self.blend_with)
         if self.calibration_weeks < 0:
             raise bad("calibration_weeks", "≥ 0", self.calibration_weeks)
         qs = tuple(self.quantiles)
@@ -177,6 +186,11 @@ class ForecastConfig:
         params = asdict(self)
         extra = params.pop("extra_lgb_params")
         return {**{k: str(v) if isinstance(v, tuple) else v for k, v in params.items()}, **extra}
+
+
+def registered_name(level: str) -> str:
+    """Registry name of a series level's forecaster: ``butler-forecast-sku-warehouse``."""
+    return "butler-forecast-" + level.replace("_", "-")
 
 
 def quantile_columns(quantiles: Sequence[float]) -> list[str]:
@@ -229,12 +243,15 @@ class WeeklyDemandForecaster:
         data = self._check_panel(panel, static_features, func="fit")
         data = censor_stockouts(data)
         self.static_features_ = list(static_features)
-        self.scores_ = self._calibrate(data)
+        self.scores_, self.blend_weight_ = self._calibrate(data)
         self.mlf_ = self._fit_mlf(data)
         self.last_ds_ = pd.Timestamp(data["ds"].max())
         self.series_ = np.sort(data["unique_id"].unique())
         self.n_series_ = len(self.series_)
         self.scale_ = _recent_scale(data)
+        # what the blend baseline needs at predict time: the last year (+ 8 weeks) per series
+        keep = self.config.season_length + 8
+        self.tail_ = data.groupby("unique_id", sort=False).tail(keep)[["unique_id", "ds", "y"]]
         self.segment_ = demand_segments(data)
         self.fit_seconds_ = time.perf_counter() - started
         logger.info(
@@ -345,23 +362,61 @@ class WeeklyDemandForecaster:
         cols = ["unique_id", "ds", "y", *self.static_features_]
         prep = mlf.preprocess(data[cols], static_features=self.static_features_, dropna=False)
         # dropna=False keeps every input row, in the panel's (unique_id, ds) order
-        keep = data["weight"].to_numpy() > 0
+        weight = data["weight"].to_numpy()
+        keep = weight > 0
         features = prep.drop(columns=["unique_id", "ds", "y"])
-        mlf.fit_models(features[keep], prep["y"].to_numpy()[keep])
+        if self.config.target_transform == "standard":
+            spread = data.groupby("unique_id", sort=False)["y"].transform("std").fillna(0.0)
+            weight = weight * spread.clip(lower=max(float(spread.median()) * 0.01, 1e-6))
+            from sklearn.base import clone
+
+            estimator = clone(mlf.models[MODEL_NAME])
+            estimator.fit(features[keep], prep["y"].to_numpy()[keep], sample_weight=weight[keep])
+            mlf.models_ = {MODEL_NAME: estimator}
+        else:
+            mlf.fit_models(features[keep], prep["y"].to_numpy()[keep])
         return mlf
 
-    def _calibrate(self, data: pd.DataFrame) -> pd.DataFrame:
-        """Conformal score quantiles per segment from a held-out tail of the panel."""
+    def _calibrate(self, data: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+        """Blend and conformal score quantiles per segment, from a held-out tail.
+
+        The model is fitted on all but the last ``calibration_weeks`` weeks and forecasts
+        them. The blend (a baseline of ``blend_with`` and LightGBM's share ``w``) is the one
+        with the lowest WAPE on those weeks, if it beats LightGBM alone; the scores are the
+        (blended) forecast's errors scaled by each series' recent level. Sets
+        ``blend_base_`` (None = no blend).
+        """
         cols = quantile_columns(self.config.quantiles)
         weeks = self.config.calibration_weeks
+        self.blend_base_: str | None = None
         if weeks == 0:
-            return pd.DataFrame(0.0, index=["all"], columns=["mean", *cols])
+            return pd.DataFrame(0.0, index=["all"], columns=["mean", *cols]), 1.0
         cutoff = data["ds"].max() - pd.Timedelta(weeks=weeks)
         train = data[data["ds"] <= cutoff]
         held = data[(data["ds"] > cutoff) & ~data.get("censored", False)]
         mlf = self._fit_mlf(train)
         point = mlf.predict(weeks).rename(columns={MODEL_NAME: "point"})
         scored = held.merge(point, on=["unique_id", "ds"], how="inner")
+        scored["point"] = scored["point"].clip(lower=0)
+        weight = 1.0
+        total = scored["y"].abs().sum()
+        best = float((scored["point"] - scored["y"]).abs().sum() / total) if total else 0.0
+        grid = np.round(np.linspace(0.0, 0.9, 10), 2)
+        for name in self.config.blend_with if total else ():
+            base = self._blend_base(train, weeks, name)
+            merged = scored.merge(base, on=["unique_id", "ds"], how="left")
+            other = merged["base"].fillna(merged["point"]).to_numpy()
+            for w in grid:
+                blended = w * scored["point"].to_numpy() + (1 - w) * other
+                wape = float(np.abs(blended - scored["y"].to_numpy()).sum() / total)
+                if wape < best - 1e-4:
+                    best, weight, self.blend_base_ = wape, float(w), name
+                    scored["blend"] = blended
+        if self.blend_base_ is not None:
+            scored["point"] = scored["blend"]
+        logger.info(
+            "blend: %s at weight %.1f (calibration WAPE %.4f)", self.blend_base_, weight, best
+        )
         scale = _recent_scale(train)
         segment = demand_segments(train)
         scored["score"] = (scored["y"] - scored["point"].clip(lower=0)) / scored["unique_id"].map(
@@ -370,7 +425,11 @@ class WeeklyDemandForecaster:
         scored["segment"] = scored["unique_id"].map(segment)
         rows = {}
         for name, group in [("all", scored), *scored.groupby("segment")]:
-            if len(group) < 50:
+            # a segment needs enough errors for its quantiles; "all" always gets a row
+            if name != "all" and len(group) < 50:
+                continue
+            if group.empty:
+                rows[name] = [0.0] * (1 + len(cols))
                 continue
             s = group["score"].to_numpy()
             rows[name] = [float(np.mean(s)), *np.quantile(s, self.config.quantiles)]
@@ -378,22 +437,43 @@ class WeeklyDemandForecaster:
         # quantiles must rise with the level even when a segment's sample is small
         table[cols] = np.maximum.accumulate(table[cols].to_numpy(), axis=1)
         logger.debug("calibration scores:\n%s", table)
-        return table
+        return table, weight
+
+    def _blend_base(self, history: pd.DataFrame, h: int, name: str) -> pd.DataFrame:
+        """Baseline ``name``'s forecast of the ``h`` weeks after ``history``."""
+        cfg = self.config
+        tail = history.groupby("unique_id", sort=False).tail(cfg.season_length + 8)
+        base = baseline_forecasts(
+            tail[["unique_id", "ds", "y"]],
+            h,
+            freq=cfg.freq,
+            models=[name],
+            n_jobs=1,
+        )
+        return base[["unique_id", "ds", "mean"]].rename(columns={"mean": "base"})
 
     # -- predicting --------------------------------------------------------------------------
 
-    def predict(self, h: int, ids: Sequence[str] | None = None) -> pd.DataFrame:
-        """Forecast the ``h`` weeks after the training panel.
+    def predict(
+        self, h: int, ids: Sequence[str] | None = None, *, history: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """Forecast the ``h`` weeks after the training panel (or after ``history``).
 
         Args:
             h: horizon in weeks, 1–52.
             ids: series to forecast; None = all fitted series.
+            history: a newer panel of the same series (``unique_id, ds, y`` [+ ``in_stock``]
+                + the static columns) to forecast from without refitting: lags, scales and
+                the blend baseline are recomputed from it, the fitted trees and calibration
+                are kept. None = the training panel.
 
         Returns:
-            Long frame ``unique_id, ds, model, mean, p50, p80, p90, p95`` (one row per
-            series × week; ``model`` = ``butler``). ``mean`` is the point forecast the model
-            is scored on (with the default ``l1`` objective, a conditional median); the
-            quantile columns are calibrated and non-decreasing.
+            Long frame ``unique_id, ds, model, mean, p50, p80, p90, p95, expected`` (one row
+            per series × week; ``model`` = ``butler``). ``mean`` is the point forecast the
+            model is scored on (with the default ``l1`` objective, a conditional median,
+            which is what an absolute-error measure rewards); the quantile columns are
+            calibrated and non-decreasing; ``expected`` is the expected demand (the point
+            plus the calibration window's mean error), which replenishment sums over weeks.
 
         Raises:
             NotFittedError: ``fit`` has not been called.
@@ -417,20 +497,41 @@ class WeeklyDemandForecaster:
                     f"model was not fitted on: {', '.join(unknown[:5])}"
                     f"{' …' if len(unknown) > 5 else ''}. Refit with their history."
                 )
-        raw = self.mlf_.predict(int(h), ids=ids)
-        return self._with_quantiles(raw)
+        tail, scale, segment = self.tail_, self.scale_, self.segment_
+        if history is None:
+            raw = self.mlf_.predict(int(h), ids=ids)
+        else:
+            data = censor_stockouts(
+                self._check_panel(history, self.static_features_, func="predict")
+            )
+            cols = ["unique_id", "ds", "y", *self.static_features_]
+            raw = self.mlf_.predict(int(h), ids=ids, new_df=data[cols])
+            keep = self.config.season_length + 8
+            tail = data.groupby("unique_id", sort=False).tail(keep)[["unique_id", "ds", "y"]]
+            scale, segment = _recent_scale(data), demand_segments(data)
+        raw[MODEL_NAME] = raw[MODEL_NAME].clip(lower=0)
+        if self.blend_base_ is not None:
+            tail = tail if ids is None else tail[tail["unique_id"].isin(ids)]
+            base = self._blend_base(tail, int(h), self.blend_base_)
+            raw = raw.merge(base, on=["unique_id", "ds"], how="left")
+            w = self.blend_weight_
+            raw[MODEL_NAME] = w * raw[MODEL_NAME] + (1 - w) * raw["base"].fillna(raw[MODEL_NAME])
+        return self._with_quantiles(raw, scale, segment)
 
-    def _with_quantiles(self, raw: pd.DataFrame) -> pd.DataFrame:
+    def _with_quantiles(
+        self, raw: pd.DataFrame, scale_of: pd.Series, segment_of: pd.Series
+    ) -> pd.DataFrame:
         cols = quantile_columns(self.config.quantiles)
         point = raw[MODEL_NAME].clip(lower=0).to_numpy()
-        seg = raw["unique_id"].map(self.segment_).fillna("all")
+        seg = raw["unique_id"].map(segment_of).fillna("all")
         seg = seg.where(seg.isin(self.scores_.index), "all")
         scores = self.scores_.loc[seg.to_numpy()]
-        scale = raw["unique_id"].map(self.scale_).fillna(1.0).to_numpy()[:, None]
+        scale = raw["unique_id"].map(scale_of).fillna(1.0).to_numpy()[:, None]
         out = pd.DataFrame({"unique_id": raw["unique_id"], "ds": raw["ds"], "model": MODEL_NAME})
         out["mean"] = point
         qs = np.maximum(point[:, None] + scores[cols].to_numpy() * scale, 0.0)
         out[cols] = np.maximum.accumulate(qs, axis=1)
+        out["expected"] = np.maximum(point + scores["mean"].to_numpy() * scale[:, 0], 0.0)
         return out.reset_index(drop=True)
 
 

@@ -317,6 +317,238 @@ def _print_status(report: object) -> None:
 # -- demo ----------------------------------------------------------------------------------
 
 
+# -- train / eval / replenish ----------------------------------------------------------------
+
+train_app = typer.Typer(help="Train models on the store and register them in MLflow.")
+eval_app = typer.Typer(help="Evaluate models on real data folders.")
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
+
+
+class Level(StrEnum):
+    sku_warehouse = "sku_warehouse"
+    sku_platform = "sku_platform"
+    sku = "sku"
+
+
+def _fmt(value: object, pct: bool = False) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.1%}" if pct else f"{value:,.3f}"
+    return str(value)
+
+
+def _print_backtest(result: object, title: str) -> None:
+    from models.backtest import BacktestResult
+
+    assert isinstance(result, BacktestResult)
+    table = Table(title=title, title_justify="left")
+    heads = ["model", "WAPE", "MASE", "bias", "pinball", "P50 cov", "P80 cov", "P90 cov"]
+    heads += ["P95 cov", "fit s", "predict s", "series/s"]
+    for head in heads:
+        table.add_column(head, justify="left" if head == "model" else "right")
+    for model, row in result.overall().iterrows():
+        covs = [row.get(f"coverage_p{q}") for q in (50, 80, 90, 95)]
+        table.add_row(
+            f"[bold]{model}[/]" if model == "butler" else str(model),
+            _fmt(row["wape"], pct=True),
+            _fmt(row.get("mase")),
+            _fmt(row["bias"], pct=True),
+            _fmt(row.get("pinball")),
+            *[_fmt(c, pct=True) for c in covs],
+            f"{row['fit_seconds']:.1f}",
+            f"{row['predict_seconds']:.2f}",
+            f"{row['series_per_second']:,.0f}",
+        )
+    console.print(table)
+    targets = result.targets()
+    if "reduction_vs_best_naive" in targets:
+        console.print(
+            f"butler WAPE {targets['butler_wape']:.1%}: "
+            f"{targets['reduction_vs_best_naive']:+.1%} lower than the best naive "
+            f"({targets['best_naive']}), {targets['reduction_vs_best_baseline']:+.1%} lower than "
+            f"the best statsforecast model ({targets['best_baseline']}); P90 coverage "
+            f"{_fmt(targets.get('coverage_p90'), pct=True)}. "
+            f"Cutoffs: {', '.join(str(c.date()) for c in result.cutoffs)}; "
+            f"{result.seconds:.0f} s in all."
+        )
+
+
+@train_app.command("forecast")
+def train_forecast(
+    ctx: typer.Context,
+    level: Annotated[
+        list[Level] | None,
+        typer.Option(help="Series level(s) to train (default: all three)."),
+    ] = None,
+    horizon: Annotated[int, typer.Option(help="Weeks of each backtest window (1–13).")] = 8,
+    windows: Annotated[int, typer.Option(help="Backtest origins.")] = 2,
+) -> None:
+    """Backtest, fit and register the weekly demand forecaster of each series level.
+
+    Logs parameters, metrics per model and segment, plots and the model to MLflow, and
+    points the alias the services load (champion) at the new version.
+
+    Examples:
+        butler train forecast
+        butler train forecast --level sku_warehouse --horizon 8
+    """
+    from training.forecast import train
+
+    settings = _settings(ctx)
+    levels = level or list(Level)
+    for lvl in levels:
+        try:
+            with _progress() as progress:
+                task = progress.add_task(f"Training {lvl.value}", total=None)
+                run = train(
+                    settings,
+                    level=lvl.value,
+                    horizon=horizon,
+                    n_windows=windows,
+                    on_progress=lambda d, t, task=task: progress.update(task, completed=d, total=t),
+                )
+        except ButlerError as exc:
+            raise _fail(str(exc)) from exc
+        _print_backtest(run.backtest, f"{lvl.value}: {run.n_series:,} series × {run.n_weeks} weeks")
+        reg = run.registered
+        console.print(
+            f"Registered [bold]{reg.name}[/] version {reg.version} as @{reg.alias} "
+            f"(run {reg.run_id}, tracking {settings.tracking_uri})."
+        )
+
+
+@eval_app.command("forecast")
+def eval_forecast(
+    data: Annotated[
+        Path, typer.Option(help="Weekly-sales folder (e.g. ../shared/data/walmart_weekly).")
+    ],
+    horizon: Annotated[int, typer.Option(help="Weeks ahead (1–13).")] = 8,
+    windows: Annotated[int, typer.Option(help="Backtest origins, h weeks apart.")] = 2,
+    actuals: Annotated[
+        Path | None,
+        typer.Option(help="Later weeks to score instead (same columns as the sales file)."),
+    ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the figures.")] = None,
+    forecasts: Annotated[
+        Path | None, typer.Option(help="Write the forecasts in long form (.csv or .parquet).")
+    ] = None,
+    plots: Annotated[Path | None, typer.Option(help="Folder for the plots.")] = None,
+) -> None:
+    """Backtest every model on a weekly-sales folder; print WAPE, MASE, bias, pinball loss,
+    coverage and timings per model.
+
+    With --actuals, fit on all of DATA and score the H weeks that follow against the file.
+
+    Examples:
+        butler eval forecast --data ../shared/data/online_retail_weekly --horizon 8
+        butler eval forecast --data DIR --horizon 8 --actuals later.parquet --json out.json
+    """
+    from evaluation.forecast_backtest import evaluate, write_forecasts, write_json, write_plots
+
+    try:
+        with _progress() as progress:
+            task = progress.add_task(f"Backtesting {data.name}", total=None)
+            result = evaluate(
+                data,
+                horizon,
+                n_windows=windows,
+                actuals=actuals,
+                on_progress=lambda d, t: progress.update(task, completed=d, total=t),
+            )
+    except ButlerError as exc:
+        raise _fail(str(exc)) from exc
+    mode = "against actuals" if actuals else f"{len(result.cutoffs)}-window backtest"
+    _print_backtest(result, f"{result.dataset}: h={horizon}, {mode}")
+    if json_path:
+        write_json(result, json_path)
+        console.print(f"Figures written to {json_path}.")
+    if forecasts:
+        write_forecasts(result, forecasts)
+        console.print(f"Forecasts written to {forecasts}.")
+    if plots:
+        for path in write_plots(result, plots):
+            console.print(f"Plot written to {path}.")
+
+
+@app.command()
+def replenish(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Plan file to write: plan.csv or plan.xlsx.")],
+    service_level: Annotated[float, typer.Option(help="Target service level.")] = 0.95,
+    review_weeks: Annotated[float, typer.Option(help="Weeks between orders.")] = 1.0,
+    positions: Annotated[
+        Path | None,
+        typer.Option(help="Stock per SKU × warehouse to plan from (default: the store)."),
+    ] = None,
+    supply: Annotated[
+        Path | None,
+        typer.Option(help="CSV of sku_id, supply: units available to split (分仓补仓)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Day of the stock position (default: newest).")
+    ] = None,
+) -> None:
+    """Write the replenishment plan per SKU × warehouse, with a reason per line.
+
+    Rows that cannot be planned (unknown SKU or warehouse, negative stock, missing lead
+    time, no forecast) are listed with their reason; the rest of the plan is still written.
+
+    Examples:
+        butler replenish --out plan.xlsx
+        butler replenish --out plan.csv --service-level 0.98 --supply supply.csv
+    """
+    import pandas as pd
+
+    from models.replenishment import ReplenishmentConfig
+    from services.forecasting import read_positions, replenishment_plan, write_plan
+
+    settings = _settings(ctx)
+    try:
+        config = ReplenishmentConfig(service_level=service_level, review_period_weeks=review_weeks)
+        pos = read_positions(positions) if positions else None
+        sup = pd.read_csv(supply) if supply else None
+        with _progress(transient=True) as progress:
+            progress.add_task("Planning", total=None)
+            result = replenishment_plan(
+                settings, config=config, positions=pos, supply=sup, as_of=as_of
+            )
+        files = write_plan(result, out)
+    except ButlerError as exc:
+        raise _fail(str(exc)) from exc
+    plan = result.plan
+    ordering = plan[plan["order_qty"] > 0].sort_values("stockout_probability", ascending=False)
+    table = Table(
+        title=f"Replenishment plan, stock as of {result.as_of}, forecast from "
+        f"{result.forecast_start} (top orders by stock-out risk)",
+        title_justify="left",
+    )
+    for head in ("SKU", "warehouse", "order", "P(stock-out)", "reason"):
+        table.add_column(head, justify="right" if head in ("order", "P(stock-out)") else "left")
+    for _, row in ordering.head(15).iterrows():
+        table.add_row(
+            str(row["sku_id"]),
+            str(row["warehouse_id"]),
+            f"{row['order_qty']:,.0f}",
+            f"{row['stockout_probability']:.0%}",
+            str(row["reason"]),
+        )
+    console.print(table)
+    console.print(
+        f"{len(plan):,} SKU × warehouse lines planned, {len(ordering):,} with an order "
+        f"({ordering['order_qty'].sum():,.0f} units); {len(result.errors):,} rows could not "
+        f"be planned. Written to {', '.join(str(f) for f in files)}."
+    )
+    if len(result.errors):
+        err = Table(title="Rows not planned (first 10)", title_justify="left")
+        for head in ("SKU", "warehouse", "field", "reason"):
+            err.add_column(head)
+        for _, row in result.errors.head(10).iterrows():
+            err.add_row(*(str(row[c]) for c in ("sku_id", "warehouse_id", "field", "reason")))
+        console.print(err)
+
+
 @app.command()
 def demo(
     ctx: typer.Context,
@@ -324,7 +556,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed of the sample world.")] = 0,
     fresh: Annotated[bool, typer.Option(help="Start from an empty Butler home.")] = False,
 ) -> None:
-    """The main job end to end on the embedded default: sample world → ingest → status.
+    """The main job end to end on the embedded default: sample world → ingest → status →
+    train the forecaster → replenishment plan.
 
     Examples:
         butler demo
@@ -343,6 +576,10 @@ def demo(
     ctx.invoke(ingest, ctx=ctx, paths=[exports], platform=None)
     console.rule("3. Status")
     ctx.invoke(status, ctx=ctx)
+    console.rule("4. Train the SKU × warehouse forecaster and register it")
+    ctx.invoke(train_forecast, ctx=ctx, level=[Level.sku_warehouse], horizon=8, windows=2)
+    console.rule("5. Replenishment plan")
+    ctx.invoke(replenish, ctx=ctx, out=settings.home / "plan.xlsx")
 
 
 if __name__ == "__main__":

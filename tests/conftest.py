@@ -71,3 +71,195 @@ def write_export(tmp_path: Path):
         return path
 
     return write
+
+
+# -- a small store of weekly sales for forecasting and replenishment -----------------------------
+
+
+class SalesWorld:
+    """What :func:`sales_store` put in the store, so tests can recompute its answers.
+
+    Attributes:
+        daily: the ``sales_daily`` rows written.
+        snapshots: the ``inventory_snapshots`` rows written.
+        skus: the SKU master written (``lead_time_days`` is missing for one SKU).
+        stockout_weeks: the Mondays of the weeks ``STOCKOUT_PAIR`` had no stock on at least
+            4 days (its sales are 0 in them).
+        last_week: the Monday of the newest complete week of sales.
+    """
+
+    START = pd.Timestamp("2023-01-02")  # a Monday
+    WEEKS = 70  # complete weeks; three more days of sales follow them
+    WAREHOUSES = ("WH-GZ", "WH-SH")
+    STOCKOUT_PAIR = ("SKU01", "WH-SH")
+    LATE_PAIR = ("SKU08", "WH-GZ")  # first sells in week 30
+    NO_LEAD_TIME = "SKU05"
+
+    def __init__(self, n_skus: int = 8, seed: int = 0) -> None:
+        import numpy as np
+
+        rng = np.random.default_rng(seed)
+        self.sku_ids = [f"SKU{i:02d}" for i in range(1, n_skus + 1)]
+        days = pd.date_range(self.START, periods=self.WEEKS * 7 + 3, freq="D")
+        week_no = (days - self.START).days // 7
+        self.last_week = self.START + pd.Timedelta(weeks=self.WEEKS - 1)
+        stock_weeks = [62, 63, 64]
+        self.stockout_weeks = [self.START + pd.Timedelta(weeks=w) for w in [61, *stock_weeks]]
+        rows, snaps = [], []
+        for i, sku in enumerate(self.sku_ids):
+            for j, wh in enumerate(self.WAREHOUSES):
+                weekly = (4.0 + 3.0 * i) * (1.0 if j else 0.6)
+                units = rng.poisson(weekly / 7.0, size=len(days))
+                on_hand = np.full(len(days), 30)
+                if (sku, wh) == self.STOCKOUT_PAIR:
+                    out = np.isin(week_no, stock_weeks)
+                    # week 60: three empty days (still in stock); week 61: four (out of stock)
+                    out |= (week_no == 60) & (days.weekday < 3)
+                    out |= (week_no == 61) & (days.weekday < 4)
+                    on_hand[out] = 0
+                    units[out] = 0
+                if (sku, wh) == self.LATE_PAIR:
+                    units[week_no < 30] = 0
+                    units[week_no == 30] += 1  # sells in its first week
+                for day, n in zip(days, units, strict=True):
+                    if n > 0:
+                        rows.append((day, "tmall", "shop1", sku, wh, int(n)))
+                recent = week_no >= self.WEEKS - 20
+                snaps += [
+                    (d, wh, sku, int(h)) for d, h in zip(days[recent], on_hand[recent], strict=True)
+                ]
+        # a channel that names no warehouse: left out at sku_warehouse, kept at sku level
+        for day in days[::3]:
+            rows.append((day, "jd", "shop2", "SKU02", "", 2))
+        daily = pd.DataFrame(
+            rows, columns=["day", "platform", "shop_id", "sku_id", "warehouse_id", "units"]
+        )
+        daily["day"] = daily["day"].dt.date
+        daily["orders"] = daily["units"]
+        daily["returned_units"] = 0
+        daily["gross_fen"] = daily["units"] * 1990
+        daily["refund_fen"] = 0
+        daily["avg_price_fen"] = 1990
+        self.daily = daily
+        self.snapshots = pd.DataFrame(
+            snaps, columns=["snapshot_date", "warehouse_id", "sku_id", "on_hand"]
+        ).assign(reserved=0, source_file="stock.xlsx")
+        self.snapshots["snapshot_date"] = pd.to_datetime(self.snapshots["snapshot_date"]).dt.date
+        self.skus = pd.DataFrame(
+            {
+                "sku_id": self.sku_ids,
+                "product_id": [f"P{i // 2}" for i in range(n_skus)],
+                "case_pack": 6,
+                "moq": 12,
+                "lead_time_days": [None if s == self.NO_LEAD_TIME else 14 for s in self.sku_ids],
+            }
+        )
+
+    def write(self, store: Store) -> None:
+        products = self.skus[["product_id"]].drop_duplicates()
+        store.upsert("products", products.assign(name="name-" + products["product_id"]))
+        store.upsert("skus", self.skus)
+        store.upsert(
+            "warehouses", pd.DataFrame({"warehouse_id": self.WAREHOUSES, "name": self.WAREHOUSES})
+        )
+        store.upsert("sales_daily", self.daily)
+        store.upsert("inventory_snapshots", self.snapshots)
+        store.upsert(
+            "purchase_orders",
+            pd.DataFrame(
+                {
+                    "po_id": ["PO1"],
+                    "line_no": [1],
+                    "sku_id": ["SKU02"],
+                    "warehouse_id": ["WH-SH"],
+                    "qty_ordered": [50],
+                    "qty_received": [10],
+                    "ordered_on": [self.START.date()],
+                    "expected_on": [None],
+                    "status": ["open"],
+                    "source_file": ["po.xlsx"],
+                }
+            ),
+        )
+
+
+@pytest.fixture
+def sales_store(settings: Settings) -> SalesWorld:
+    """A store under ``settings.home`` with 70 weeks of daily sales of 8 SKUs × 2 warehouses,
+    recent stock snapshots (one pair out of stock for a few weeks) and one open PO.
+
+    The store is closed again, so the code under test can open it (read-only) itself.
+    """
+    world = SalesWorld()
+    with Store.open(settings) as s:
+        world.write(s)
+    return world
+
+
+# -- weekly-sales folders in the shapes `butler eval forecast` reads ---------------------------
+
+
+def weekly_sales_frame(shape: str, n_series: int = 14, n_weeks: int = 36, seed: int = 0):
+    """Weekly sales in one dataset's own columns (sparse: weeks without sales are left out).
+
+    ``online_retail``: ``unique_id, item_id, channel, week (Monday), units``;
+    ``walmart``: ``unique_id, store_id, dept_id, store_type, week (Friday), weekly_sales,
+    is_observed``; ``nixtla``: ``unique_id, ds (Monday), y``.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    first = {"walmart": "2023-01-06"}.get(shape, "2023-01-02")
+    weeks = pd.date_range(first, periods=n_weeks, freq="7D")
+    rows = []
+    for i in range(n_series):
+        level = 2.0 + 3.0 * i
+        y = rng.poisson(level, size=n_weeks).astype(float)
+        for week, value in zip(weeks, y, strict=True):
+            if value == 0 and shape != "walmart":
+                continue
+            if shape == "online_retail":
+                item, channel = f"I{i // 2:03d}", ("online", "wholesale")[i % 2]
+                rows.append((f"{item}|{channel}", item, channel, week, value))
+            elif shape == "walmart":
+                store_id, dept_id = 1 + i % 2, 1 + i // 2
+                store_type = "AB"[i % 2]
+                rows.append(
+                    (f"{store_id}_{dept_id}", store_id, dept_id, store_type, week, value * 100.0)
+                )
+            else:
+                rows.append((f"T{i:02d}", week, value))
+    columns = {
+        "online_retail": ["unique_id", "item_id", "channel", "week", "units"],
+        "walmart": ["unique_id", "store_id", "dept_id", "store_type", "week", "weekly_sales"],
+        "nixtla": ["unique_id", "ds", "y"],
+    }[shape]
+    frame = pd.DataFrame(rows, columns=columns)
+    if shape == "walmart":
+        frame["is_observed"] = True
+    return frame
+
+
+@pytest.fixture
+def weekly_folder(tmp_path: Path):
+    """A factory of weekly-sales folders: ``weekly_folder(shape, name=None, **frame_kwargs)``.
+
+    The folder is named after the dataset the shape comes from (``online_retail_weekly``,
+    ``walmart_weekly``, which have entries in ``evaluation.datasets.KNOWN``) unless ``name``
+    is given; it holds ``sales.parquet``.
+    """
+
+    def make(shape: str, name: str | None = None, **kwargs) -> Path:
+        default = {"online_retail": "online_retail_weekly", "walmart": "walmart_weekly"}
+        folder = tmp_path / "data" / (name or default.get(shape, f"{shape}_weekly"))
+        folder.mkdir(parents=True)
+        weekly_sales_frame(shape, **kwargs).to_parquet(folder / "sales.parquet", index=False)
+        return folder
+
+    return make
+
+
+@pytest.fixture
+def weekly_sales():
+    """The frame factory behind :func:`weekly_folder` (see :func:`weekly_sales_frame`)."""
+    return weekly_sales_frame

@@ -16,17 +16,17 @@ from features.forecast import LEVELS, Level, store_panel
 from features.settings import Settings
 from features.store import Store
 from models.backtest import BacktestResult, backtest, backtest_figures
-from models.forecast import BASELINES, ForecastConfig, WeeklyDemandForecaster
+from models.forecast import (
+    BASELINES,
+    ForecastConfig,
+    WeeklyDemandForecaster,
+    registered_name,
+)
 from training import tracking
 
 logger = logging.getLogger(__name__)
 
 EXPERIMENT = "forecast"
-
-
-def model_name(level: str) -> str:
-    """Registered model name of a series level: ``butler-forecast-sku-warehouse``."""
-    return "butler-forecast-" + level.replace("_", "-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,9 @@ def train(
         tracking.log_dict(result.to_json(), "backtest.json")
         for name, figure in backtest_figures(result).items():
             tracking.log_figure(figure, f"plots/{name}.png")
-        registered = tracking.log_and_register(settings, model, name=model_name(level))
+        registered = tracking.log_and_register(
+            settings, model, name=registered_name(level), alias=settings.model_alias
+        )
     return ForecastRun(
         level=level,
         run_id=run_id,

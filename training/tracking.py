@@ -26,9 +26,6 @@ from features.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-#: Alias the services load (``models:/<name>@champion``).
-CHAMPION = "champion"
-
 #: File name of the model object inside a logged model's artifacts.
 MODEL_FILE = "model.joblib"
 
@@ -113,9 +110,7 @@ def log_dict(data: Mapping[str, Any], name: str) -> None:
     mlflow.log_dict(dict(data), name)
 
 
-def log_and_register(
-    settings: Settings, model: Any, *, name: str, alias: str = CHAMPION
-) -> RegisteredModel:
+def log_and_register(settings: Settings, model: Any, *, name: str, alias: str) -> RegisteredModel:
     """Log ``model`` to the active run, register a new version of ``name``, move ``alias``.
 
     Args:

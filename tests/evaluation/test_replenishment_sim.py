@@ -244,8 +244,8 @@ def test_run_online_retail_and_plot(retail_dir: Path, tmp_path: Path):
 
 def test_main_with_the_stand_in(retail_dir: Path, tmp_path: Path, capsys):
     out = main(
-        ["--data", str(retail_dir), "--weeks", "6", "--out-json", str(tmp_path / "s.json"),
-         "--plot", str(tmp_path / "s.png")]
+        ["--data", str(retail_dir), "--stand-in", "--weeks", "6",
+         "--out-json", str(tmp_path / "s.json"), "--plot", str(tmp_path / "s.png")]
     )  # fmt: skip
     printed = capsys.readouterr().out
     assert "STAND-IN" in printed and "butler P95" in printed

@@ -1,0 +1,258 @@
+"""Forecasts and the replenishment plan from the registered models: what the CLI, the HTTP
+services and the butler agent all call, so they give the same numbers.
+
+Models come from the MLflow registry (``models:/butler-forecast-<level>@champion``); the
+logged ``model.joblib`` holds the feature pipeline and the estimator together, so nothing
+here re-derives features.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.errors import ButlerError, InvalidParameterError
+from features.forecast import ID_SEP
+from features.settings import Settings
+from features.store import Store
+from features.views import stock_position
+from models.forecast import registered_name
+from models.replenishment import (
+    ERROR_COLUMNS,
+    ReplenishmentConfig,
+    ReplenishmentPlan,
+    ReplenishmentPolicy,
+    allocate,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Columns a positions file may carry (the first five are required).
+POSITION_FILE_COLUMNS = (
+    "sku_id",
+    "warehouse_id",
+    "on_hand",
+    "in_transit",
+    "lead_time_weeks",
+    "review_period_weeks",
+    "service_level",
+    "moq",
+    "case_pack",
+)
+
+
+class ModelNotRegisteredError(ButlerError):
+    """No version of a model carries the alias the services load."""
+
+
+def load_forecaster(settings: Settings, level: str = "sku_warehouse") -> Any:
+    """The ``@champion`` forecaster of a level, loaded from the MLflow registry.
+
+    Raises:
+        ModelNotRegisteredError: nothing is registered yet (the fix: ``butler train forecast``).
+    """
+    import joblib
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    uri = f"models:/{registered_name(level)}@{settings.model_alias}"
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    except MlflowException as exc:
+        raise ModelNotRegisteredError(
+            f"No forecasting model is registered as {uri}. Run `butler train forecast` first."
+        ) from exc
+    files = list(Path(local).rglob("model.joblib"))
+    if not files:
+        raise ModelNotRegisteredError(f"{uri} holds no model.joblib; retrain the model.")
+    return joblib.load(files[0])
+
+
+def forecast(
+    settings: Settings,
+    *,
+    horizon: int = 8,
+    level: str = "sku_warehouse",
+    ids: list[str] | None = None,
+    model: Any = None,
+) -> pd.DataFrame:
+    """Weekly forecasts of a level: ``unique_id, ds, mean, p50 … p95, expected`` + id parts.
+
+    Raises:
+        ModelNotRegisteredError: no model registered.
+        InvalidParameterError: bad horizon or unknown series.
+    """
+    model = model if model is not None else load_forecaster(settings, level)
+    frame = model.predict(horizon, ids=ids)
+    parts = frame["unique_id"].str.split(ID_SEP, expand=True, regex=False)
+    if level == "sku_warehouse":
+        frame["sku_id"], frame["warehouse_id"] = parts[0], parts[1]
+    elif level == "sku_platform":
+        frame["sku_id"], frame["platform"] = parts[0], parts[1]
+    else:
+        frame["sku_id"] = parts[0]
+    return frame
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    """A replenishment plan, the rows that could not be planned, and where it stands."""
+
+    plan: pd.DataFrame
+    errors: pd.DataFrame
+    as_of: dt.date
+    forecast_start: dt.date
+
+
+def store_positions(store: Store, as_of: dt.date | str | None = None) -> pd.DataFrame:
+    """Positions per SKU × warehouse from the store: stock, in transit, lead time, MOQ, pack.
+
+    ``on_hand`` is the stock available to sell (on hand minus reserved, floored at 0); lead
+    time is the SKU's ``lead_time_days`` / 7 (missing when the ERP gives none: that row is
+    reported, not guessed).
+    """
+    stock = stock_position(store, as_of=as_of)
+    skus = store.sql("SELECT sku_id, lead_time_days, moq, case_pack FROM skus").df()
+    pos = stock.merge(skus, on="sku_id", how="left")
+    return pd.DataFrame(
+        {
+            "sku_id": pos["sku_id"],
+            "warehouse_id": pos["warehouse_id"],
+            "on_hand": pos["available"].clip(lower=0),
+            "in_transit": pos["in_transit"],
+            "lead_time_weeks": pos["lead_time_days"] / 7.0,
+            "moq": pos["moq"].fillna(0),
+            "case_pack": pos["case_pack"].fillna(1),
+        }
+    )
+
+
+def read_positions(path: str | Path) -> pd.DataFrame:
+    """A positions file (CSV or XLSX) with :data:`POSITION_FILE_COLUMNS`."""
+    from features.errors import UnreadableFileError
+
+    path = Path(path)
+    try:
+        frame = pd.read_excel(path) if path.suffix in (".xlsx", ".xls") else pd.read_csv(path)
+    except (OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
+        raise UnreadableFileError(
+            f"Cannot read the positions file {path}: {exc}. Save it again as CSV or XLSX."
+        ) from exc
+    missing = [c for c in POSITION_FILE_COLUMNS[:5] if c not in frame.columns]
+    if missing:
+        raise InvalidParameterError(
+            f"The positions file {path} lacks the columns {', '.join(missing)}; it needs "
+            f"{', '.join(POSITION_FILE_COLUMNS[:5])} (optional: "
+            f"{', '.join(POSITION_FILE_COLUMNS[5:])})."
+        )
+    return frame
+
+
+def replenishment_plan(
+    settings: Settings,
+    *,
+    config: ReplenishmentConfig | None = None,
+    positions: pd.DataFrame | None = None,
+    supply: pd.DataFrame | None = None,
+    as_of: dt.date | str | None = None,
+    model: Any = None,
+) -> PlanResult:
+    """The order plan per SKU × warehouse from the champion forecaster and the store.
+
+    Args:
+        settings: runtime settings.
+        config: service level, review period and defaults.
+        positions: stock per SKU × warehouse to plan from (a procurement file); None = the
+            store's newest snapshot, purchase orders and SKU master.
+        supply: ``sku_id, supply`` units available to split across warehouses (分仓补仓);
+            None = unconstrained.
+        as_of: day of the stock position (store positions only); None = newest snapshot.
+        model: a fitted forecaster (tests); None = the registered champion.
+
+    Returns:
+        The plan (one row per plannable pair, with ``reason``) and one error row per
+        problem (unknown SKU or warehouse, negative stock, missing lead time, no forecast).
+    """
+    cfg = config or ReplenishmentConfig()
+    model = model if model is not None else load_forecaster(settings, "sku_warehouse")
+    with Store.open(settings, read_only=True) as store:
+        if positions is None:
+            positions = store_positions(store, as_of)
+        known_skus = set(store.sql("SELECT sku_id FROM skus").df()["sku_id"])
+        known_wh = set(store.sql("SELECT warehouse_id FROM warehouses").df()["warehouse_id"])
+        day = store.sql("SELECT max(snapshot_date) FROM inventory_snapshots").fetchall()[0][0]
+    unknown = _unknown_rows(positions, known_skus, known_wh)
+    positions = positions.drop(index=unknown.index.unique()) if len(unknown) else positions
+    lead = pd.to_numeric(positions["lead_time_weeks"], errors="coerce")
+    review = positions.get("review_period_weeks", pd.Series(cfg.review_period_weeks))
+    need = float(np.nanmax(lead.to_numpy(float) + pd.to_numeric(review, errors="coerce").max()))
+    horizon = int(min(max(math.ceil(need) if np.isfinite(need) else 1, 1), 52))
+    fc = model.predict(horizon)
+    parts = fc["unique_id"].str.split(ID_SEP, expand=True, regex=False)
+    forecasts = pd.DataFrame(
+        {
+            "sku_id": parts[0],
+            "warehouse_id": parts[1],
+            "week": fc["ds"],
+            # the policy sums expected demand over weeks; its spread comes from the quantiles
+            "mean": fc["expected"],
+            **{c: fc[c] for c in ("p50", "p80", "p90", "p95")},
+        }
+    )
+    result: ReplenishmentPlan = ReplenishmentPolicy(cfg).plan(positions, forecasts)
+    plan = result.plan
+    if supply is not None and len(plan):
+        plan = allocate(supply, plan)
+    errors = pd.concat([unknown[list(ERROR_COLUMNS)], result.errors], ignore_index=True)
+    start = pd.Timestamp(fc["ds"].min()).date() if len(fc) else dt.date.today()
+    return PlanResult(plan=plan, errors=errors, as_of=day, forecast_start=start)
+
+
+def _unknown_rows(positions: pd.DataFrame, skus: set[str], warehouses: set[str]) -> pd.DataFrame:
+    rows = []
+    for idx, row in positions.iterrows():
+        sku, wh = str(row["sku_id"]), str(row["warehouse_id"])
+        if sku not in skus:
+            reason = f"unknown SKU {sku!r}: not in the store's SKU master; check the id"
+            rows.append((idx, sku, wh, "sku_id", reason))
+        if wh not in warehouses:
+            reason = f"unknown warehouse {wh!r}: not in the store; check the id"
+            rows.append((idx, sku, wh, "warehouse_id", reason))
+    frame = pd.DataFrame(rows, columns=["index", *ERROR_COLUMNS]).set_index("index")
+    return frame
+
+
+def write_plan(result: PlanResult, path: str | Path) -> list[Path]:
+    """Write the plan: XLSX with ``plan`` and ``errors`` sheets, or CSV plus ``.errors.csv``.
+
+    Returns:
+        The files written.
+
+    Raises:
+        InvalidParameterError: the file is neither ``.csv`` nor ``.xlsx``.
+    """
+    path = Path(path)
+    if path.suffix not in (".csv", ".xlsx"):
+        raise InvalidParameterError(
+            f"The plan file must end in .csv or .xlsx. Got {path.name!r} instead."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".xlsx":
+        with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
+            result.plan.to_excel(writer, sheet_name="plan", index=False)
+            result.errors.to_excel(writer, sheet_name="errors", index=False)
+        return [path]
+    result.plan.to_csv(path, index=False, encoding="utf-8-sig")
+    errors = path.with_suffix(".errors.csv")
+    result.errors.to_csv(errors, index=False, encoding="utf-8-sig")
+    return [path, errors]

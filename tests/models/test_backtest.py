@@ -1,0 +1,159 @@
+"""Rolling-origin backtests and scoring against later weeks, on a tiny synthetic panel."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.errors import InvalidParameterError
+from models.backtest import FORECAST_COLUMNS, BacktestResult, backtest, score_actuals
+from models.forecast import MODEL_NAME, ForecastConfig, WeeklyDemandForecaster
+
+pytestmark = pytest.mark.filterwarnings("ignore:Found null values:UserWarning")
+
+BASELINES = ["Naive", "WindowAverage8"]
+MODELS = {MODEL_NAME, *BASELINES}
+CFG = ForecastConfig(n_estimators=20, n_jobs=1, calibration_weeks=4, min_child_samples=10)
+WEEKS = pd.date_range("2023-01-02", periods=46, freq="W-MON")
+
+
+def make_panel(n_weeks: int, n_series: int = 14, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_series):
+        level = 3 + 2 * i
+        for ds in WEEKS[:n_weeks]:
+            rows.append((f"S{i:02d}", ds, float(rng.poisson(level))))
+    return pd.DataFrame(rows, columns=["unique_id", "ds", "y"])
+
+
+def new_series(first: int, last: int) -> pd.DataFrame:
+    """A series that first sells in week ``first`` (no model has seen it)."""
+    return pd.DataFrame({"unique_id": "NEW", "ds": WEEKS[first : last + 1], "y": 4.0})
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return pd.concat([make_panel(40), new_series(37, 39)], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def result(panel) -> tuple[BacktestResult, list[tuple[int, int]]]:
+    calls: list[tuple[int, int]] = []
+    res = backtest(
+        panel,
+        4,
+        name="tiny",
+        n_windows=2,
+        config=CFG,
+        baselines=BASELINES,
+        on_progress=lambda done, total: calls.append((done, total)),
+    )
+    return res, calls
+
+
+def test_cutoffs_are_h_weeks_apart_and_end_h_weeks_before_the_last(result):
+    res, _ = result
+    assert res.cutoffs == [WEEKS[31], WEEKS[35]]
+    assert res.mode == "backtest" and res.horizon == 4 and res.dataset == "tiny"
+
+
+def test_every_model_is_scored_on_every_held_out_row(result, panel):
+    res, _ = result
+    fc = res.forecasts
+    assert set(FORECAST_COLUMNS) <= set(fc.columns)
+    held = 0
+    for cutoff in res.cutoffs:
+        held += int(
+            ((panel["ds"] > cutoff) & (panel["ds"] <= cutoff + pd.Timedelta(weeks=4))).sum()
+        )
+    assert held == 14 * 8 + 3
+    counts = fc.groupby("model").size()
+    assert set(counts.index) == MODELS
+    assert (counts == held).all()
+    assert not fc.duplicated(["cutoff", "unique_id", "week", "model"]).any()
+    overall = res.overall()
+    assert (overall["rows"] == held).all()
+    assert overall["wape"].is_monotonic_increasing
+
+
+def test_series_new_in_the_window_get_zero_forecasts(result):
+    res, _ = result
+    new = res.forecasts[res.forecasts["unique_id"] == "NEW"]
+    assert len(new) == 3 * len(MODELS)
+    assert (new["mean"] == 0).all()
+    ours = new[new["model"] == MODEL_NAME]
+    assert (ours[["p50", "p80", "p90", "p95"]] == 0).all().all()
+    assert new.loc[new["model"] != MODEL_NAME, "p90"].isna().all()  # baselines: point only
+    segs = res.metrics[res.metrics["segment"] == "new"]
+    assert set(segs["model"]) == MODELS and (segs["rows"] == 3).all()
+
+
+def test_forecasts_are_what_each_model_gives_fitted_on_the_weeks_to_the_cutoff(result, panel):
+    res, _ = result
+    cutoff = res.cutoffs[-1]
+    fc = res.forecasts[res.forecasts["cutoff"] == cutoff]
+    train = panel[panel["ds"] <= cutoff]
+    naive = fc[fc["model"] == "Naive"].set_index(["unique_id", "week"])["mean"]
+    last = train.groupby("unique_id")["y"].last()
+    for (uid, _), value in naive.drop(index="NEW", level=0).items():
+        assert value == last[uid]
+    ours = WeeklyDemandForecaster(CFG).fit(train).predict(4)
+    got = fc[(fc["model"] == MODEL_NAME) & (fc["unique_id"] != "NEW")]
+    got = got.sort_values(["unique_id", "week"]).reset_index(drop=True)
+    np.testing.assert_allclose(got["mean"], ours["mean"])
+    np.testing.assert_allclose(got["p90"], ours["p90"])
+    # the held-out actuals travel with the forecasts
+    actual = panel.set_index(["unique_id", "ds"])["y"]
+    keys = list(zip(got["unique_id"], got["week"], strict=True))
+    np.testing.assert_array_equal(got["y"], actual.loc[keys])
+
+
+def test_progress_counts_every_fit(result):
+    _, calls = result
+    assert calls == [(3, 6), (6, 6)]
+
+
+def test_summary_is_json_ready(result):
+    res, _ = result
+    doc = json.loads(json.dumps(res.to_json()))
+    assert doc["cutoffs"] == [str(WEEKS[31].date()), str(WEEKS[35].date())]
+    assert {m["model"] for m in doc["metrics"]} == MODELS
+    targets = doc["targets"]
+    assert targets["best_naive"] in BASELINES
+    assert targets["reduction_vs_best_naive"] == pytest.approx(
+        1 - targets["butler_wape"] / targets["best_naive_wape"]
+    )
+    assert 0 <= targets["coverage_p90"] <= 1
+    assert doc["config"]["n_estimators"] == 20
+
+
+@pytest.mark.parametrize("h", [0, 14, 2.5])
+def test_backtest_rejects_a_bad_horizon(panel, h):
+    with pytest.raises(InvalidParameterError, match=r"`h` parameter of `backtest`.*\[1, 13\]"):
+        backtest(panel, h, config=CFG, baselines=BASELINES)
+
+
+def test_backtest_rejects_too_little_history_and_no_windows():
+    short = make_panel(27)
+    with pytest.raises(InvalidParameterError, match="covers 27 weeks.*at least 28"):
+        backtest(short, 4, n_windows=2, config=CFG, baselines=BASELINES)
+    with pytest.raises(InvalidParameterError, match="n_windows"):
+        backtest(make_panel(40), 4, n_windows=0, config=CFG, baselines=BASELINES)
+
+
+def test_score_actuals_scores_the_h_weeks_after_the_data():
+    history = make_panel(36)
+    later = make_panel(42)
+    later = pd.concat([later[later["ds"] > WEEKS[35]], new_series(37, 41)], ignore_index=True)
+    res = score_actuals(history, later, 4, name="tiny", config=CFG, baselines=BASELINES)
+    assert res.mode == "actuals" and res.cutoffs == [WEEKS[35]]
+    fc = res.forecasts
+    assert fc["week"].between(WEEKS[36], WEEKS[39]).all()
+    assert (fc.groupby("model").size() == 14 * 4 + 3).all()
+    assert (fc.loc[fc["unique_id"] == "NEW", "mean"] == 0).all()
+    with pytest.raises(InvalidParameterError, match="no week in the 4 weeks after"):
+        score_actuals(history, later[later["ds"] > WEEKS[40]], 4, config=CFG, baselines=BASELINES)

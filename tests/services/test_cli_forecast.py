@@ -1,0 +1,82 @@
+"""The forecasting commands of the `butler` CLI: eval forecast and replenish."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from evaluation import forecast_backtest
+from models.forecast import BASELINES
+from services import cli
+from services.cli import app
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Found null values:UserWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow"),
+]
+
+runner = CliRunner()
+SMALL = {"n_estimators": 20, "n_jobs": 1, "calibration_weeks": 4, "min_child_samples": 10}
+
+
+@pytest.fixture(autouse=True)
+def wide_terminal(monkeypatch):
+    """Rich wraps to the terminal's width; give the tables room so messages stay whole."""
+    for console in (cli.console, cli.err_console):
+        monkeypatch.setattr(console, "width", 250)
+
+
+@pytest.fixture
+def small_models(monkeypatch):
+    """The dataset's own forecaster settings with a tiny LightGBM (the CPU is shared)."""
+    original = forecast_backtest.config_for
+    monkeypatch.setattr(
+        forecast_backtest, "config_for", lambda ds, **kw: original(ds, **(SMALL | kw))
+    )
+
+
+def test_eval_forecast_prints_every_model_and_writes_the_files(
+    tmp_path, weekly_folder, small_models
+):
+    folder = weekly_folder("online_retail", n_weeks=30)
+    figures, forecasts = tmp_path / "figures.json", tmp_path / "fc.csv"
+    result = runner.invoke(
+        app,
+        [
+            "--home", str(tmp_path / "home"),
+            "eval", "forecast",
+            "--data", str(folder),
+            "--horizon", "4",
+            "--windows", "1",
+            "--json", str(figures),
+            "--forecasts", str(forecasts),
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    for model in ["butler", *BASELINES]:
+        assert model in result.output
+    assert f"Figures written to {figures}" in result.output
+    doc = json.loads(figures.read_text("utf-8"))
+    assert doc["dataset"] == "online_retail_weekly" and doc["horizon"] == 4
+    assert {m["model"] for m in doc["metrics"]} == {"butler", *BASELINES}
+    frame = pd.read_csv(forecasts)
+    assert list(frame.columns) == ["unique_id", "week", "model", "mean", "p50", "p80", "p90", "p95"]
+    assert set(frame["model"]) == {"butler", *BASELINES}
+
+
+def test_eval_forecast_on_a_folder_without_sales_fails_with_the_fix(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["eval", "forecast", "--data", str(tmp_path / "empty")])
+    assert result.exit_code == 1
+    assert "holds no sales.parquet or sales.csv" in result.output
+
+
+def test_replenish_without_a_trained_model_says_to_train(tmp_path):
+    out = tmp_path / "plan.csv"
+    result = runner.invoke(app, ["--home", str(tmp_path / "home"), "replenish", "--out", str(out)])
+    assert result.exit_code == 1
+    assert "butler train forecast" in result.output
+    assert not out.exists()

@@ -1,0 +1,244 @@
+"""Forecasts and replenishment plans as the CLI, the HTTP services and the agent get them.
+
+The models here are fitted in the test and passed in (``model=``); the registry path is
+covered end to end in tests/training/test_training_forecast.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.errors import InvalidParameterError, UnreadableFileError
+from features.forecast import store_panel
+from features.store import Store
+from models.forecast import ForecastConfig, WeeklyDemandForecaster
+from models.replenishment import ERROR_COLUMNS, PLAN_COLUMNS
+from services.forecasting import (
+    ModelNotRegisteredError,
+    PlanResult,
+    forecast,
+    load_forecaster,
+    read_positions,
+    replenishment_plan,
+    store_positions,
+    write_plan,
+)
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Found null values:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Downcasting object dtype:FutureWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow"),
+]
+
+CFG = ForecastConfig(n_estimators=20, n_jobs=1, calibration_weeks=4, min_child_samples=10)
+POSITION_COLUMNS = ["sku_id", "warehouse_id", "on_hand", "in_transit", "lead_time_weeks"]
+
+
+@pytest.fixture
+def champion(settings, sales_store) -> WeeklyDemandForecaster:
+    """The SKU × warehouse forecaster fitted on the store (what training would register)."""
+    with Store.open(settings, read_only=True) as store:
+        panel = store_panel(store)
+    return WeeklyDemandForecaster(CFG).fit(panel)
+
+
+class FixedModel:
+    """A stand-in forecaster: one week of 1.0 for each id it is built with."""
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = ids
+
+    def predict(self, h: int, ids=None) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "unique_id": ids or self.ids,
+                "ds": pd.Timestamp("2024-05-06"),
+                "mean": 1.0,
+                "expected": 1.0,
+            }
+        )
+
+
+def test_load_forecaster_on_an_empty_home_says_what_to_run(settings):
+    with pytest.raises(ModelNotRegisteredError, match="Run `butler train forecast` first"):
+        load_forecaster(settings)
+
+
+@pytest.mark.parametrize(
+    ("level", "uid", "parts"),
+    [
+        ("sku_warehouse", "SKU01|WH-SH", {"sku_id": "SKU01", "warehouse_id": "WH-SH"}),
+        ("sku_platform", "SKU01|tmall", {"sku_id": "SKU01", "platform": "tmall"}),
+        ("sku", "SKU01", {"sku_id": "SKU01"}),
+    ],
+)
+def test_forecast_splits_the_series_id_into_its_parts(settings, level, uid, parts):
+    frame = forecast(settings, horizon=1, level=level, model=FixedModel([uid]))
+    for column, value in parts.items():
+        assert frame[column].tolist() == [value]
+
+
+def test_forecast_with_a_fitted_model_passes_horizon_and_ids(settings, champion):
+    frame = forecast(settings, horizon=3, ids=["SKU02|WH-GZ"], model=champion)
+    assert len(frame) == 3
+    assert set(frame["sku_id"]) == {"SKU02"} and set(frame["warehouse_id"]) == {"WH-GZ"}
+    with pytest.raises(InvalidParameterError, match="SKU99"):
+        forecast(settings, horizon=3, ids=["SKU99|WH-GZ"], model=champion)
+
+
+def test_plan_reports_bad_rows_with_reasons_and_plans_the_rest(settings, sales_store, champion):
+    positions = pd.DataFrame(
+        [
+            ("SKU01", "WH-SH", 5, 0, 2.0),
+            ("SKU99", "WH-SH", 5, 0, 2.0),  # unknown SKU
+            ("SKU03", "WH-XX", 5, 0, 2.0),  # unknown warehouse
+            ("SKU04", "WH-SH", -3, 0, 2.0),  # negative stock
+            ("SKU06", "WH-GZ", 4, 0, np.nan),  # missing lead time
+            ("SKU07", "WH-GZ", 1000, 20, 1.0),  # plenty of stock
+        ],
+        columns=POSITION_COLUMNS,
+    )
+    result = replenishment_plan(settings, positions=positions, model=champion)
+
+    assert list(result.plan.columns) == list(PLAN_COLUMNS)
+    assert result.plan[["sku_id", "warehouse_id"]].values.tolist() == [
+        ["SKU01", "WH-SH"],
+        ["SKU07", "WH-GZ"],
+    ]
+    first, plenty = result.plan.iloc[0], result.plan.iloc[1]
+    assert first["order_qty"] > 0 and "order" in first["reason"]
+    assert plenty["order_qty"] == 0 and plenty["reason"].startswith("no order")
+
+    errors = result.errors
+    assert list(errors.columns) == list(ERROR_COLUMNS)
+    by_sku = errors.set_index("sku_id")
+    assert by_sku.loc["SKU99", "field"] == "sku_id"
+    assert "unknown SKU 'SKU99'" in by_sku.loc["SKU99", "reason"]
+    assert by_sku.loc["SKU03", "field"] == "warehouse_id"
+    assert "unknown warehouse 'WH-XX'" in by_sku.loc["SKU03", "reason"]
+    assert by_sku.loc["SKU04", "field"] == "on_hand"
+    assert "on_hand is -3" in by_sku.loc["SKU04", "reason"]
+    assert by_sku.loc["SKU06", "field"] == "lead_time_weeks"
+    assert "missing" in by_sku.loc["SKU06", "reason"]
+    assert len(errors) == 4
+
+    assert result.as_of == sales_store.snapshots["snapshot_date"].max()
+    assert result.forecast_start == (sales_store.last_week + pd.Timedelta(weeks=1)).date()
+
+
+def test_plan_from_the_store_positions(settings, sales_store, champion):
+    with Store.open(settings, read_only=True) as store:
+        positions = store_positions(store)
+    assert len(positions) == 16
+    pos = positions.set_index(["sku_id", "warehouse_id"])
+    assert pos.loc[("SKU02", "WH-SH"), "in_transit"] == 40  # 50 ordered, 10 received
+    assert pos.loc[("SKU01", "WH-GZ"), "lead_time_weeks"] == 2.0
+    assert pd.isna(pos.loc[("SKU05", "WH-GZ"), "lead_time_weeks"])
+    assert (pos["moq"] == 12).all() and (pos["case_pack"] == 6).all()
+    assert (pos["on_hand"] == 30).all()
+
+    result = replenishment_plan(settings, positions=None, model=champion)
+    assert len(result.plan) == 14
+    assert (result.plan["order_qty"] > 0).any() and (result.plan["order_qty"] == 0).any()
+    assert result.errors["sku_id"].tolist() == ["SKU05", "SKU05"]
+    assert set(result.errors["field"]) == {"lead_time_weeks"}
+    ordered = result.plan[result.plan["order_qty"] > 0]
+    # orders respect the SKU master's MOQ and case pack
+    assert (ordered["order_qty"] >= 12).all() and (ordered["order_qty"] % 6 == 0).all()
+
+
+def test_short_supply_is_split_across_warehouses(settings, sales_store, champion):
+    positions = pd.DataFrame(
+        [("SKU08", "WH-GZ", 0, 0, 3.0), ("SKU08", "WH-SH", 0, 0, 3.0)],
+        columns=POSITION_COLUMNS,
+    )
+    full = replenishment_plan(settings, positions=positions, model=champion)
+    wanted = full.plan["order_qty"].sum()
+    assert wanted > 2
+    supply = pd.DataFrame({"sku_id": ["SKU08"], "supply": [wanted // 2]})
+    short = replenishment_plan(settings, positions=positions, model=champion, supply=supply)
+    assert short.plan["allocated_qty"].sum() == wanted // 2
+    assert (short.plan["allocated_qty"] <= short.plan["order_qty"]).all()
+
+
+# -- files -------------------------------------------------------------------------------------
+
+
+def test_read_positions_from_csv_and_xlsx(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "sku_id": ["SKU01"],
+            "warehouse_id": ["WH-SH"],
+            "on_hand": [3],
+            "in_transit": [0],
+            "lead_time_weeks": [2],
+            "service_level": [0.9],
+        }
+    )
+    frame.to_csv(tmp_path / "pos.csv", index=False)
+    frame.to_excel(tmp_path / "pos.xlsx", index=False)
+    for name in ("pos.csv", "pos.xlsx"):
+        got = read_positions(tmp_path / name)
+        pd.testing.assert_frame_equal(got, frame, check_dtype=False)
+
+
+def test_read_positions_names_missing_columns_and_unreadable_files(tmp_path):
+    pd.DataFrame({"sku_id": ["A"], "on_hand": [1]}).to_csv(tmp_path / "thin.csv", index=False)
+    with pytest.raises(
+        InvalidParameterError, match="lacks the columns warehouse_id, in_transit, lead_time_weeks"
+    ):
+        read_positions(tmp_path / "thin.csv")
+    with pytest.raises(UnreadableFileError, match="Cannot read the positions file"):
+        read_positions(tmp_path / "missing.csv")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(UnreadableFileError, match="Cannot read the positions file"):
+        read_positions(tmp_path / "empty.csv")
+
+
+def test_a_corrupt_positions_workbook_is_unreadable(tmp_path):
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(UnreadableFileError, match="Cannot read the positions file"):
+        read_positions(tmp_path / "broken.xlsx")
+
+
+@pytest.fixture
+def plan_result() -> PlanResult:
+    plan = pd.DataFrame(
+        {"sku_id": ["SKU01"], "warehouse_id": ["WH-SH"], "order_qty": [12.0], "reason": ["补货"]}
+    )
+    errors = pd.DataFrame(
+        [("SKU99", "WH-SH", "sku_id", "unknown SKU 'SKU99'")], columns=list(ERROR_COLUMNS)
+    )
+    return PlanResult(
+        plan=plan,
+        errors=errors,
+        as_of=pd.Timestamp("2024-05-08").date(),
+        forecast_start=pd.Timestamp("2024-05-06").date(),
+    )
+
+
+def test_write_plan_csv_writes_the_errors_beside_it(plan_result, tmp_path):
+    files = write_plan(plan_result, tmp_path / "out" / "plan.csv")
+    assert files == [tmp_path / "out" / "plan.csv", tmp_path / "out" / "plan.errors.csv"]
+    # utf-8 with a BOM, so Excel shows the Chinese reasons
+    assert files[0].read_bytes().startswith(b"\xef\xbb\xbf")
+    pd.testing.assert_frame_equal(pd.read_csv(files[0], encoding="utf-8-sig"), plan_result.plan)
+    pd.testing.assert_frame_equal(pd.read_csv(files[1], encoding="utf-8-sig"), plan_result.errors)
+
+
+def test_write_plan_xlsx_has_a_plan_and_an_errors_sheet(plan_result, tmp_path):
+    files = write_plan(plan_result, tmp_path / "plan.xlsx")
+    assert files == [tmp_path / "plan.xlsx"]
+    sheets = pd.read_excel(files[0], sheet_name=None)
+    assert list(sheets) == ["plan", "errors"]
+    pd.testing.assert_frame_equal(sheets["plan"], plan_result.plan, check_dtype=False)
+    pd.testing.assert_frame_equal(sheets["errors"], plan_result.errors)
+
+
+@pytest.mark.parametrize("name", ["plan.txt", "plan.xls", "plan"])
+def test_write_plan_rejects_other_suffixes(plan_result, tmp_path, name):
+    with pytest.raises(InvalidParameterError, match=r"must end in \.csv or \.xlsx"):
+        write_plan(plan_result, tmp_path / name)
+    assert not (tmp_path / name).exists()
