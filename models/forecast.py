@@ -15,9 +15,11 @@ No I/O here: panels in, DataFrames out (see :mod:`features.forecast` for the pan
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
@@ -395,7 +397,8 @@ class WeeklyDemandForecaster:
         train = data[data["ds"] <= cutoff]
         held = data[(data["ds"] > cutoff) & ~data.get("censored", False)]
         mlf = self._fit_mlf(train)
-        point = mlf.predict(weeks).rename(columns={MODEL_NAME: "point"})
+        with _expected_nulls():
+            point = mlf.predict(weeks).rename(columns={MODEL_NAME: "point"})
         scored = held.merge(point, on=["unique_id", "ds"], how="inner")
         scored["point"] = scored["point"].clip(lower=0)
         weight = 1.0
@@ -499,13 +502,15 @@ class WeeklyDemandForecaster:
                 )
         tail, scale, segment = self.tail_, self.scale_, self.segment_
         if history is None:
-            raw = self.mlf_.predict(int(h), ids=ids)
+            with _expected_nulls():
+                raw = self.mlf_.predict(int(h), ids=ids)
         else:
             data = censor_stockouts(
                 self._check_panel(history, self.static_features_, func="predict")
             )
             cols = ["unique_id", "ds", "y", *self.static_features_]
-            raw = self.mlf_.predict(int(h), ids=ids, new_df=data[cols])
+            with _expected_nulls():
+                raw = self.mlf_.predict(int(h), ids=ids, new_df=data[cols])
             keep = self.config.season_length + 8
             tail = data.groupby("unique_id", sort=False).tail(keep)[["unique_id", "ds", "y"]]
             scale, segment = _recent_scale(data), demand_segments(data)
@@ -533,6 +538,15 @@ class WeeklyDemandForecaster:
         out[cols] = np.maximum.accumulate(qs, axis=1)
         out["expected"] = np.maximum(point + scores["mean"].to_numpy() * scale[:, 0], 0.0)
         return out.reset_index(drop=True)
+
+
+@contextlib.contextmanager
+def _expected_nulls() -> Iterator[None]:
+    """Silence mlforecast's warning about null features: a lag that reaches before a series
+    starts is NaN by design, and LightGBM routes missing values itself."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Found null values", category=UserWarning)
+        yield
 
 
 def _recent_scale(data: pd.DataFrame, weeks: int = 13) -> pd.Series:
@@ -591,8 +605,6 @@ def baseline_forecasts(
     chosen = [factories[m]() for m in models]
     if "WindowAverage8" not in models:
         chosen.append(factories["WindowAverage8"]())
-    import warnings
-
     data = panel[["unique_id", "ds", "y"]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -182,8 +182,8 @@ def test_missing_target_week_or_id_columns_name_the_candidates(tmp_path):
 # -- actuals -----------------------------------------------------------------------------------
 
 
-def test_read_actuals_takes_later_weeks_and_rejects_seen_ones(
-    weekly_folder, weekly_sales, tmp_path
+def test_read_actuals_takes_later_weeks_and_leaves_out_seen_ones(
+    weekly_folder, weekly_sales, tmp_path, caplog
 ):
     ds = load_weekly_dataset(weekly_folder("online_retail"))
     full = weekly_sales("online_retail", n_weeks=40)
@@ -197,8 +197,14 @@ def test_read_actuals_takes_later_weeks_and_rejects_seen_ones(
     overlapping = full[full["week"] >= last]
     overlapping.to_parquet(tmp_path / "overlap.parquet", index=False)
     seen = int((overlapping["week"] == last).sum())
-    with pytest.raises(InvalidParameterError, match=f"holds {seen} rows in weeks up to"):
-        read_actuals(ds, tmp_path / "overlap.parquet")
+    kept = read_actuals(ds, tmp_path / "overlap.parquet")
+    assert len(kept) == len(later) and (kept["ds"] > last).all()
+    assert f"holds {seen} rows in weeks up to" in caplog.text
+
+    only_seen = full[full["week"] <= last]
+    only_seen.to_parquet(tmp_path / "seen.parquet", index=False)
+    with pytest.raises(InvalidParameterError, match="holds no week after"):
+        read_actuals(ds, tmp_path / "seen.parquet")
     with pytest.raises(UnreadableFileError, match="does not exist"):
         read_actuals(ds, tmp_path / "missing.parquet")
 
