@@ -47,6 +47,7 @@ def evaluate(
     *,
     n_windows: int = 2,
     actuals: str | Path | None = None,
+    until: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
     """Backtest (or score against ``actuals``) every model on a weekly-sales folder.
@@ -56,12 +57,17 @@ def evaluate(
         horizon: weeks ahead, 1–13.
         n_windows: backtest origins (ignored with ``actuals``).
         actuals: a file of the weeks after the folder's, same columns as its sales file.
+        until: use only the weeks up to this date, as if the folder ended there (to
+            backtest a past season).
         on_progress: called with (done, total) model fits.
 
     Returns:
         The figures and forecasts.
     """
     dataset = load_weekly_dataset(data)
+    if until is not None:
+        cut = pd.Timestamp(until)
+        dataset.panel = dataset.panel[dataset.panel["ds"] <= cut].reset_index(drop=True)
     cfg = config_for(dataset)
     common = {
         "name": dataset.name,
@@ -136,11 +142,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--horizon", type=int, default=8)
     parser.add_argument("--windows", type=int, default=2)
     parser.add_argument("--actuals")
+    parser.add_argument("--until")
     parser.add_argument("--json")
     parser.add_argument("--forecasts")
     parser.add_argument("--plots")
     args = parser.parse_args(argv)
-    result = evaluate(args.data, args.horizon, n_windows=args.windows, actuals=args.actuals)
+    result = evaluate(
+        args.data, args.horizon, n_windows=args.windows, actuals=args.actuals, until=args.until
+    )
     print(summary_table(result).to_string())  # noqa: T201
     print(json.dumps(result.targets(), indent=2))  # noqa: T201
     if args.json:

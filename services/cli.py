@@ -430,6 +430,10 @@ def eval_forecast(
         Path | None,
         typer.Option(help="Later weeks to score instead (same columns as the sales file)."),
     ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Use only the weeks up to this date (backtest a past season)."),
+    ] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write the figures.")] = None,
     forecasts: Annotated[
         Path | None, typer.Option(help="Write the forecasts in long form (.csv or .parquet).")
@@ -455,6 +459,7 @@ def eval_forecast(
                 horizon,
                 n_windows=windows,
                 actuals=actuals,
+                until=until,
                 on_progress=lambda d, t: progress.update(task, completed=d, total=t),
             )
     except ButlerError as exc:
