@@ -166,8 +166,8 @@ def _git_sha() -> str | None:
 class JoblibModel(mlflow.pyfunc.PythonModel):
     """The pyfunc face of a logged model: loads ``model.joblib``, forwards ``predict``.
 
-    ``predict`` takes a mapping with the horizon (``{"h": 8}``) and returns the forecaster's
-    long frame; services load ``model.joblib`` directly instead.
+    ``predict`` takes a list with one request holding the horizon (``[{"h": 8}]``) and returns
+    the forecaster's long frame; services load ``model.joblib`` directly instead.
     """
 
     def load_context(self, context: Any) -> None:
@@ -175,6 +175,12 @@ class JoblibModel(mlflow.pyfunc.PythonModel):
 
         self.model = joblib.load(context.artifacts["model"])
 
-    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:  # noqa: ARG002
-        h = int(model_input.get("h", 8)) if hasattr(model_input, "get") else 8
+    # MLflow reads the input type hint as the model's input schema: a list of requests
+    def predict(  # noqa: ANN201 - MLflow validates return hints it cannot express here
+        self,
+        context: Any,  # noqa: ARG002
+        model_input: list[dict[str, int]],
+        params: dict[str, Any] | None = None,  # noqa: ARG002
+    ):
+        h = int(model_input[0].get("h", 8)) if model_input else 8
         return self.model.predict(h)
