@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 import sys
 from enum import StrEnum
@@ -66,6 +67,10 @@ def main(
         handlers=[RichHandler(console=err_console, show_path=False, rich_tracebacks=True)],
         force=True,
     )
+    # MLflow configures its own INFO handler on import unless told not to; let ours decide
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.INFO if verbose else logging.ERROR)
     ctx.obj = Settings(home=home) if home else Settings()
 
 
