@@ -124,6 +124,8 @@ class ForecastConfig:
             dollars) the way WAPE does, while the trees see scale-free series.
         n_estimators, learning_rate, num_leaves, min_child_samples, subsample,
         colsample_bytree: LightGBM parameters.
+        n_models: LightGBM models averaged (seeds ``seed`` … ``seed + n_models - 1``, each
+            on its own row and column subsamples).
         calibration_weeks: weeks held out at fit time to calibrate the quantiles and the
             blend (0 turns calibration off: quantiles then equal the point forecast).
         blend_with: statsforecast baselines of :data:`BASELINES` the point forecast may be
@@ -145,6 +147,7 @@ class ForecastConfig:
     objective: str = "l1"
     target_transform: str = "none"
     n_estimators: int = 400
+    n_models: int = 1
     learning_rate: float = 0.05
     num_leaves: int = 63
     min_child_samples: int = 50
@@ -180,6 +183,8 @@ class ForecastConfig:
         qs = tuple(self.quantiles)
         if not qs or any(not 0 < q < 1 for q in qs) or list(qs) != sorted(set(qs)):
             raise bad("quantiles", "increasing levels in (0, 1)", self.quantiles)
+        if self.n_models < 1:
+            raise bad("n_models", "≥ 1", self.n_models)
         if self.n_estimators < 1 or not 0 < self.learning_rate <= 1:
             raise bad("n_estimators/learning_rate", "≥ 1 and in (0, 1]", self.n_estimators)
 
@@ -326,25 +331,28 @@ class WeeklyDemandForecaster:
             CalendarFeature(cfg.calendar, col, cfg.week_offset_days)
             for col in _CAL_COLUMNS[cfg.calendar]
         ]
-        model = lgb.LGBMRegressor(
-            objective=cfg.objective,
-            n_estimators=cfg.n_estimators,
-            learning_rate=cfg.learning_rate,
-            num_leaves=cfg.num_leaves,
-            min_child_samples=cfg.min_child_samples,
-            subsample=cfg.subsample,
-            subsample_freq=1,
-            colsample_bytree=cfg.colsample_bytree,
-            random_state=cfg.seed,
-            n_jobs=cfg.n_jobs,
-            verbose=-1,
-            **cfg.extra_lgb_params,
-        )
+        models = {
+            _member(i): lgb.LGBMRegressor(
+                objective=cfg.objective,
+                n_estimators=cfg.n_estimators,
+                learning_rate=cfg.learning_rate,
+                num_leaves=cfg.num_leaves,
+                min_child_samples=cfg.min_child_samples,
+                subsample=cfg.subsample,
+                subsample_freq=1,
+                colsample_bytree=cfg.colsample_bytree,
+                random_state=cfg.seed + i,
+                n_jobs=cfg.n_jobs,
+                verbose=-1,
+                **cfg.extra_lgb_params,
+            )
+            for i in range(cfg.n_models)
+        }
         from mlforecast.target_transforms import LocalStandardScaler
 
         scalers = [LocalStandardScaler()] if cfg.target_transform == "standard" else None
         return MLForecast(
-            models={MODEL_NAME: model},
+            models=models,
             target_transforms=scalers,
             freq=cfg.freq,
             lags=list(cfg.lags),
@@ -372,9 +380,11 @@ class WeeklyDemandForecaster:
             weight = weight * spread.clip(lower=max(float(spread.median()) * 0.01, 1e-6))
             from sklearn.base import clone
 
-            estimator = clone(mlf.models[MODEL_NAME])
-            estimator.fit(features[keep], prep["y"].to_numpy()[keep], sample_weight=weight[keep])
-            mlf.models_ = {MODEL_NAME: estimator}
+            mlf.models_ = {}
+            for name, model in mlf.models.items():
+                estimator = clone(model)
+                y = prep["y"].to_numpy()[keep]
+                mlf.models_[name] = estimator.fit(features[keep], y, sample_weight=weight[keep])
         else:
             mlf.fit_models(features[keep], prep["y"].to_numpy()[keep])
         return mlf
@@ -398,7 +408,7 @@ class WeeklyDemandForecaster:
         held = data[(data["ds"] > cutoff) & ~data.get("censored", False)]
         mlf = self._fit_mlf(train)
         with _expected_nulls():
-            point = mlf.predict(weeks).rename(columns={MODEL_NAME: "point"})
+            point = _averaged(mlf.predict(weeks)).rename(columns={MODEL_NAME: "point"})
         scored = held.merge(point, on=["unique_id", "ds"], how="inner")
         scored["point"] = scored["point"].clip(lower=0)
         weight = 1.0
@@ -514,6 +524,7 @@ class WeeklyDemandForecaster:
             keep = self.config.season_length + 8
             tail = data.groupby("unique_id", sort=False).tail(keep)[["unique_id", "ds", "y"]]
             scale, segment = _recent_scale(data), demand_segments(data)
+        raw = _averaged(raw)
         raw[MODEL_NAME] = raw[MODEL_NAME].clip(lower=0)
         if self.blend_base_ is not None:
             tail = tail if ids is None else tail[tail["unique_id"].isin(ids)]
@@ -538,6 +549,18 @@ class WeeklyDemandForecaster:
         out[cols] = np.maximum.accumulate(qs, axis=1)
         out["expected"] = np.maximum(point + scores["mean"].to_numpy() * scale[:, 0], 0.0)
         return out.reset_index(drop=True)
+
+
+def _member(i: int) -> str:
+    return f"lgb{i}"
+
+
+def _averaged(raw: pd.DataFrame) -> pd.DataFrame:
+    """One ``butler`` column: the mean of the ensemble members' forecasts."""
+    members = [c for c in raw.columns if c.startswith("lgb") and c[3:].isdigit()]
+    out = raw.drop(columns=members)
+    out[MODEL_NAME] = raw[members].mean(axis=1)
+    return out
 
 
 @contextlib.contextmanager

@@ -313,7 +313,8 @@ def test_predict_time_features_equal_the_training_features_of_the_same_weeks(fit
         {
             "unique_id": ids * 2,
             "ds": [week1] * len(ids) + [week2] * len(ids),
-            "y": list(step1.set_index("unique_id").loc[ids, MODEL_NAME]) + [123.0] * len(ids),
+            # one ensemble member (n_models=1): its own forecast is what it feeds back
+            "y": list(step1.set_index("unique_id").loc[ids, "lgb0"]) + [123.0] * len(ids),
         }
     )
     future["group"] = future["unique_id"].map(statics)
