@@ -296,7 +296,19 @@ class WeeklyDemandForecaster:
                 f"at least {self.config.calibration_weeks + 4} are needed "
                 f"(calibration_weeks = {self.config.calibration_weeks} + 4)."
             )
-        return data.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+        data = data.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+        step = data.groupby("unique_id", sort=False)["ds"].diff().dropna()
+        bad = step[step != pd.Timedelta(weeks=1)]
+        if len(bad):
+            row = data.loc[bad.index[0]]
+            what = "repeats a week" if bad.iloc[0] == pd.Timedelta(0) else "skips weeks"
+            raise InvalidParameterError(
+                f"The panel passed to `WeeklyDemandForecaster.{func}` must hold one row per "
+                f"series and week with no gaps; series {row['unique_id']!r} {what} at "
+                f"{row['ds'].date()} ({len(bad)} such rows). Build it with "
+                "features.forecast.dense_panel."
+            )
+        return data
 
     def _make_mlf(self) -> Any:
         import lightgbm as lgb

@@ -197,11 +197,13 @@ def test_fit_rejects_bad_panels(stocked_panel):
     assert not hasattr(model, "mlf_")
 
 
-def test_fit_rejects_a_panel_with_a_missing_week(stocked_panel):
-    # mlforecast's own check (a ValueError, the base of InvalidParameterError)
+def test_fit_rejects_a_panel_with_a_missing_or_repeated_week(stocked_panel):
     gap = stocked_panel.drop(index=stocked_panel.index[20])
-    with pytest.raises(ValueError, match="missing or duplicate timestamps"):
+    with pytest.raises(InvalidParameterError, match="skips weeks at .*dense_panel"):
         WeeklyDemandForecaster(small_config()).fit(gap)
+    twice = pd.concat([stocked_panel, stocked_panel.iloc[[20]]], ignore_index=True)
+    with pytest.raises(InvalidParameterError, match="repeats a week"):
+        WeeklyDemandForecaster(small_config()).fit(twice)
 
 
 def test_a_second_fit_replaces_the_first():
