@@ -219,17 +219,30 @@ def replenishment_plan(
 
 
 def _unknown_rows(positions: pd.DataFrame, skus: set[str], warehouses: set[str]) -> pd.DataFrame:
-    rows = []
-    for idx, row in positions.iterrows():
-        sku, wh = str(row["sku_id"]), str(row["warehouse_id"])
-        if sku not in skus:
-            reason = f"unknown SKU {sku!r}: not in the store's SKU master; check the id"
-            rows.append((idx, sku, wh, "sku_id", reason))
-        if wh not in warehouses:
-            reason = f"unknown warehouse {wh!r}: not in the store; check the id"
-            rows.append((idx, sku, wh, "warehouse_id", reason))
-    frame = pd.DataFrame(rows, columns=["index", *ERROR_COLUMNS]).set_index("index")
-    return frame
+    """One error row per position naming a SKU or warehouse the store does not know."""
+    sku = positions["sku_id"].astype(str)
+    wh = positions["warehouse_id"].astype(str)
+    bad_sku, bad_wh = ~sku.isin(skus), ~wh.isin(warehouses)
+    parts = [
+        pd.DataFrame(
+            {
+                "sku_id": sku[bad_sku],
+                "warehouse_id": wh[bad_sku],
+                "field": "sku_id",
+                "reason": "unknown SKU '" + sku[bad_sku] + "': not in the store's SKU master; "
+                "check the id",
+            }
+        ),
+        pd.DataFrame(
+            {
+                "sku_id": sku[bad_wh],
+                "warehouse_id": wh[bad_wh],
+                "field": "warehouse_id",
+                "reason": "unknown warehouse '" + wh[bad_wh] + "': not in the store; check the id",
+            }
+        ),
+    ]
+    return pd.concat(parts).sort_index(kind="stable")
 
 
 def write_plan(result: PlanResult, path: str | Path) -> list[Path]:
