@@ -70,7 +70,7 @@ import pandas as pd
 
 from features.errors import InvalidParameterError
 
-__all__ = ["CALENDARS", "calendar_features"]
+__all__ = ["CALENDARS", "calendar_features", "feature_columns"]
 
 logger = logging.getLogger(__name__)
 
@@ -164,6 +164,20 @@ _CALENDAR_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 _YearRule = Callable[[int], Iterable[dt.date]]
+
+
+def feature_columns(calendar: str = "cn") -> tuple[str, ...]:
+    """The columns :func:`calendar_features` returns for ``calendar``, in order.
+
+    Raises:
+        InvalidParameterError: an unknown calendar.
+    """
+    if calendar not in _CALENDAR_COLUMNS:
+        raise InvalidParameterError(
+            f"The `calendar` parameter of `feature_columns` must be one of "
+            f"{', '.join(CALENDARS)}. Got {calendar!r} instead."
+        )
+    return (*_COMMON_COLUMNS, *_CALENDAR_COLUMNS[calendar])
 
 
 def calendar_features(

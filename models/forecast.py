@@ -26,7 +26,7 @@ from typing import Any, Self
 import numpy as np
 import pandas as pd
 
-from features.calendar import CALENDARS, calendar_features
+from features.calendar import CALENDARS, calendar_features, feature_columns
 from features.errors import InvalidParameterError, NotFittedError
 from features.forecast import censor_stockouts, demand_segments
 from features.forecast_lags import (
@@ -55,34 +55,6 @@ BASELINES: tuple[str, ...] = (
     "IMAPA",
     "TSB",
 )
-
-_CAL_COLUMNS: dict[str, tuple[str, ...]] = {
-    "cn": (
-        "weeks_to_christmas",
-        "spring_festival_weeks",
-        "spring_festival_days",
-        "days_618",
-        "is_618_peak",
-        "days_double11",
-        "is_double11_peak",
-        "days_double12",
-        "golden_week_days",
-        "labour_day_days",
-        "days_in_month_end",
-    ),
-    "uk": ("weeks_to_christmas", "uk_bank_holidays", "easter_week", "days_in_month_end"),
-    "us": (
-        "weeks_to_christmas",
-        "superbowl_week",
-        "labor_day_week",
-        "thanksgiving_week",
-        "weeks_to_thanksgiving",
-        "is_holiday_week",
-        "easter_week",
-        "days_in_month_end",
-    ),
-}
-
 
 class CalendarFeature:
     """One calendar column as an mlforecast date feature (picklable, named).
@@ -338,10 +310,11 @@ class WeeklyDemandForecaster:
         lag_transforms: dict[int, list[Any]] = {1: transforms}
         # last year's level around the weeks being forecast (lag 52 − 7 … 52)
         lag_transforms[cfg.season_length - 7] = [RollingMean(8)]
-        dates: list[Any] = ["month", "week"]
-        dates += [
+        # every calendar column, week_of_year and month included: they are computed on the
+        # week's first day, so week-ending labels (Walmart's Fridays) get the right week
+        dates: list[Any] = [
             CalendarFeature(cfg.calendar, col, cfg.week_offset_days)
-            for col in _CAL_COLUMNS[cfg.calendar]
+            for col in feature_columns(cfg.calendar)
         ]
         models = {
             _member(i): lgb.LGBMRegressor(
