@@ -56,6 +56,7 @@ BASELINES: tuple[str, ...] = (
     "TSB",
 )
 
+
 class CalendarFeature:
     """One calendar column as an mlforecast date feature (picklable, named).
 
@@ -394,8 +395,8 @@ class WeeklyDemandForecaster:
         mlf = self._fit_mlf(train)
         with _expected_nulls():
             point = _averaged(mlf.predict(weeks)).rename(columns={MODEL_NAME: "point"})
+        point["point"] = _capped(point["point"], point["unique_id"], train)
         scored = held.merge(point, on=["unique_id", "ds"], how="inner")
-        scored["point"] = scored["point"].clip(lower=0)
         weight = 1.0
         total = scored["y"].abs().sum()
         best = float((scored["point"] - scored["y"]).abs().sum() / total) if total else 0.0
@@ -510,7 +511,7 @@ class WeeklyDemandForecaster:
             tail = data.groupby("unique_id", sort=False).tail(keep)[["unique_id", "ds", "y"]]
             scale, segment = _recent_scale(data), demand_segments(data)
         raw = _averaged(raw)
-        raw[MODEL_NAME] = raw[MODEL_NAME].clip(lower=0)
+        raw[MODEL_NAME] = _capped(raw[MODEL_NAME], raw["unique_id"], tail)
         if self.blend_base_ is not None:
             tail = tail if ids is None else tail[tail["unique_id"].isin(ids)]
             base = self._blend_base(tail, int(h), self.blend_base_)
@@ -534,6 +535,16 @@ class WeeklyDemandForecaster:
         out[cols] = np.maximum.accumulate(qs, axis=1)
         out["expected"] = np.maximum(point + scores["mean"].to_numpy() * scale[:, 0], 0.0)
         return out.reset_index(drop=True)
+
+
+def _capped(point: pd.Series, ids: pd.Series, history: pd.DataFrame) -> pd.Series:
+    """Point forecasts floored at 0 and capped at twice the most each series sold in the
+    last 60 weeks of ``history``: a global model can lend a tiny series its neighbours'
+    level (a department selling cents forecast at hundreds of dollars)."""
+    recent = history.groupby("unique_id", sort=False).tail(60)
+    most = recent.groupby("unique_id")["y"].max().clip(lower=0)
+    cap = ids.map(2 * most).fillna(np.inf).to_numpy()
+    return point.clip(lower=0).where(point.to_numpy() <= cap, cap)
 
 
 def _member(i: int) -> str:
