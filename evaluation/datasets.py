@@ -15,7 +15,6 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from features.errors import InvalidParameterError, UnreadableFileError
@@ -247,8 +246,3 @@ def read_actuals(dataset: WeeklyDataset, path: str | Path) -> pd.DataFrame:
             last.date(),
         )
     return frame[~seen].reset_index(drop=True)
-
-
-def week_grid(last: pd.Timestamp, h: int) -> np.ndarray:
-    """The ``h`` label dates after ``last``."""
-    return np.array([last + pd.Timedelta(weeks=k) for k in range(1, h + 1)])

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pandas as pd
 
-from features.forecast import LEVELS, Level, store_panel
+from features.forecast import Level, store_panel
 from features.settings import Settings
 from features.store import Store
 from models.backtest import BacktestResult, backtest, backtest_figures
@@ -116,17 +116,6 @@ def train(
         n_weeks=n_weeks,
         backtest=result,
     )
-
-
-def train_levels(
-    settings: Settings,
-    levels: Sequence[str] = LEVELS,
-    config: ForecastConfig | None = None,
-    **kwargs: object,
-) -> list[ForecastRun]:
-    """Train every level in ``levels`` (see :func:`train`)."""
-    cfg = config or ForecastConfig()
-    return [train(settings, replace(cfg), level=lvl, **kwargs) for lvl in levels]  # type: ignore[arg-type]
 
 
 def _flat_metrics(result: BacktestResult) -> dict[str, float]:
