@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 import pytest
 
-from evaluation.datasets import KNOWN, load_weekly_dataset, read_actuals, week_grid
+from evaluation.datasets import KNOWN, load_weekly_dataset, read_actuals
 from features.errors import InvalidParameterError, UnreadableFileError
 
 
@@ -207,8 +207,3 @@ def test_read_actuals_takes_later_weeks_and_leaves_out_seen_ones(
         read_actuals(ds, tmp_path / "seen.parquet")
     with pytest.raises(UnreadableFileError, match="does not exist"):
         read_actuals(ds, tmp_path / "missing.parquet")
-
-
-def test_week_grid_lists_the_weeks_after_the_last():
-    last = pd.Timestamp("2024-01-05")
-    assert list(week_grid(last, 2)) == [pd.Timestamp("2024-01-12"), pd.Timestamp("2024-01-19")]
