@@ -197,12 +197,11 @@ def replenishment_plan(
     review = positions.get("review_period_weeks", pd.Series(cfg.review_period_weeks))
     need = float(np.nanmax(lead.to_numpy(float) + pd.to_numeric(review, errors="coerce").max()))
     horizon = int(min(max(math.ceil(need) if np.isfinite(need) else 1, 1), 52))
-    fc = model.predict(horizon)
-    parts = fc["unique_id"].str.split(ID_SEP, expand=True, regex=False)
+    fc = forecast(settings, horizon=horizon, level="sku_warehouse", model=model)
     forecasts = pd.DataFrame(
         {
-            "sku_id": parts[0],
-            "warehouse_id": parts[1],
+            "sku_id": fc["sku_id"],
+            "warehouse_id": fc["warehouse_id"],
             "week": fc["ds"],
             # the policy sums expected demand over weeks; its spread comes from the quantiles
             "mean": fc["expected"],
