@@ -49,8 +49,8 @@ logger = logging.getLogger(__name__)
 OrderPolicy = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
 #: Columns of the forecasts :func:`run_online_retail` takes (``week`` after ``cutoff``).
 FORECAST_COLUMNS = ("cutoff", "unique_id", "week", "mean", *QUANTILES)
-SERVICE_LEVELS = (0.80, 0.90, 0.95, 0.98)
-COVER_MULTIPLIERS = (1.0, 1.5, 2.0, 3.0)
+SERVICE_LEVELS = (0.80, 0.90, 0.95, 0.98, 0.99, 0.995)
+COVER_MULTIPLIERS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
 _EPS = 1e-9
 
 

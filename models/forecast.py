@@ -101,6 +101,11 @@ class ForecastConfig:
             on its own row and column subsamples).
         calibration_weeks: weeks held out at fit time to calibrate the quantiles and the
             blend (0 turns calibration off: quantiles then equal the point forecast).
+        size_bands: within each demand segment, series are split into this many bands of
+            recent level (equal counts), and each band with enough calibration errors gets
+            its own score quantiles (Mondrian conformal): the big lumpy series that dominate
+            a fill rate do not borrow the narrow errors of the many small ones. 1 = one set
+            of scores per segment.
         blend_with: statsforecast baselines of :data:`BASELINES` the point forecast may be
             blended with: on the calibration weeks, the baseline and weight (LightGBM share
             0, 0.1 … 0.9) with the lowest WAPE win, unless LightGBM alone does better;
@@ -127,6 +132,7 @@ class ForecastConfig:
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     calibration_weeks: int = 8
+    size_bands: int = 3
     blend_with: tuple[str, ...] = ("SeasonalNaive52", "WindowAverage8", "IMAPA")
     quantiles: tuple[float, ...] = QUANTILES
     n_jobs: int = 2
@@ -156,6 +162,8 @@ class ForecastConfig:
         qs = tuple(self.quantiles)
         if not qs or any(not 0 < q < 1 for q in qs) or list(qs) != sorted(set(qs)):
             raise bad("quantiles", "increasing levels in (0, 1)", self.quantiles)
+        if self.size_bands < 1:
+            raise bad("size_bands", "≥ 1", self.size_bands)
         if self.n_models < 1:
             raise bad("n_models", "≥ 1", self.n_models)
         if self.n_estimators < 1 or not 0 < self.learning_rate <= 1:
@@ -187,8 +195,9 @@ class WeeklyDemandForecaster:
 
     Attributes (after ``fit``):
         mlf_: the fitted ``MLForecast`` (lags, rolling features, calendar, LightGBM).
-        scores_: conformal score quantiles, index = segment, columns = ``mean`` and the
-            quantile columns.
+        scores_: conformal score quantiles, index = ``all``, segment or ``segment/band``
+            (see ``size_bands``; ``band_edges_`` holds each segment's band limits), columns =
+            ``mean`` and the quantile columns.
         last_ds_: last week of the training panel.
         n_series_: number of series fitted.
         fit_seconds_: wall time of the last ``fit``.
@@ -387,6 +396,7 @@ class WeeklyDemandForecaster:
         cols = quantile_columns(self.config.quantiles)
         weeks = self.config.calibration_weeks
         self.blend_base_: str | None = None
+        self.band_edges_: dict[str, np.ndarray] = {}
         if weeks == 0:
             return pd.DataFrame(0.0, index=["all"], columns=["mean", *cols]), 1.0
         cutoff = data["ds"].max() - pd.Timedelta(weeks=weeks)
@@ -418,12 +428,17 @@ class WeeklyDemandForecaster:
         )
         scale = _recent_scale(train)
         segment = demand_segments(train)
+        self.band_edges_ = _band_edges(scale, segment, self.config.size_bands)
         scored["score"] = (scored["y"] - scored["point"].clip(lower=0)) / scored["unique_id"].map(
             scale
         )
         scored["segment"] = scored["unique_id"].map(segment)
+        scored["cell"] = scored["unique_id"].map(self._cells(scale, segment))
         rows = {}
-        for name, group in [("all", scored), *scored.groupby("segment")]:
+        groups = [("all", scored), *scored.groupby("segment")]
+        if self.config.size_bands > 1:
+            groups += list(scored.groupby("cell"))
+        for name, group in groups:
             # a segment needs enough errors for its quantiles; "all" always gets a row
             if name != "all" and len(group) < 50:
                 continue
@@ -437,6 +452,15 @@ class WeeklyDemandForecaster:
         table[cols] = np.maximum.accumulate(table[cols].to_numpy(), axis=1)
         logger.debug("calibration scores:\n%s", table)
         return table, weight
+
+    def _cells(self, scale: pd.Series, segment: pd.Series) -> pd.Series:
+        """Each series' calibration cell, ``segment/band`` (band 0 = the smallest levels)."""
+        seg = segment.reindex(scale.index)
+        band = pd.Series(0, index=scale.index)
+        for name, edges in self.band_edges_.items():
+            rows = (seg == name).to_numpy()
+            band[rows] = np.searchsorted(edges, scale.to_numpy()[rows], side="right")
+        return seg.astype(str) + "/" + band.astype(str)
 
     def _blend_base(self, history: pd.DataFrame, h: int, name: str) -> pd.DataFrame:
         """Baseline ``name``'s forecast of the ``h`` weeks after ``history``."""
@@ -525,9 +549,12 @@ class WeeklyDemandForecaster:
     ) -> pd.DataFrame:
         cols = quantile_columns(self.config.quantiles)
         point = raw[MODEL_NAME].clip(lower=0).to_numpy()
-        seg = raw["unique_id"].map(segment_of).fillna("all")
-        seg = seg.where(seg.isin(self.scores_.index), "all")
-        scores = self.scores_.loc[seg.to_numpy()]
+        # the finest calibrated group: segment × size band, else the segment, else all
+        known = self.scores_.index
+        cell = raw["unique_id"].map(self._cells(scale_of, segment_of))
+        seg = raw["unique_id"].map(segment_of)
+        key = cell.where(cell.isin(known), seg.where(seg.isin(known), "all"))
+        scores = self.scores_.loc[key.to_numpy()]
         scale = raw["unique_id"].map(scale_of).fillna(1.0).to_numpy()[:, None]
         out = pd.DataFrame({"unique_id": raw["unique_id"], "ds": raw["ds"], "model": MODEL_NAME})
         out["mean"] = point
@@ -535,6 +562,13 @@ class WeeklyDemandForecaster:
         out[cols] = np.maximum.accumulate(qs, axis=1)
         out["expected"] = np.maximum(point + scores["mean"].to_numpy() * scale[:, 0], 0.0)
         return out.reset_index(drop=True)
+
+
+def _band_edges(scale: pd.Series, segment: pd.Series, bands: int) -> dict[str, np.ndarray]:
+    """Per segment, the levels that split its series into ``bands`` equal-count bands."""
+    levels = np.linspace(0, 1, bands + 1)[1:-1]
+    by_segment = scale.groupby(segment.reindex(scale.index))
+    return {str(name): np.quantile(group.to_numpy(), levels) for name, group in by_segment}
 
 
 def _capped(point: pd.Series, ids: pd.Series, history: pd.DataFrame) -> pd.Series:

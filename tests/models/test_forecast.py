@@ -102,6 +102,7 @@ def fitted(stocked_panel) -> WeeklyDemandForecaster:
         ("n_estimators", 0),
         ("learning_rate", 0.0),
         ("learning_rate", 1.5),
+        ("size_bands", 0),
     ],
 )
 def test_config_rejects_bad_values_with_the_parameter_named(param, value):
@@ -231,6 +232,35 @@ def test_few_calibration_rows_still_give_a_forecast():
     # 10 series × 4 calibration weeks = 40 scored rows
     model = WeeklyDemandForecaster(small_config()).fit(make_panel(10, 30))
     assert len(model.predict(2)) == 20
+
+
+def lumpy_and_steady_panel(n_weeks: int = 40) -> pd.DataFrame:
+    """20 intermittent series selling about every other week: ten always sell 2 units, ten
+    sell big, scattered wholesale amounts (one segment, two very different error spreads)."""
+    rng = np.random.default_rng(7)
+    ds = pd.date_range("2023-01-02", periods=n_weeks, freq="W-MON")
+    frames = []
+    for i in range(20):
+        sells = rng.random(n_weeks) < 0.5
+        size = np.full(n_weeks, 2.0) if i < 10 else rng.exponential(100, n_weeks).round()
+        y = np.where(sells, size, 0.0)
+        frames.append(pd.DataFrame({"unique_id": f"S{i:02d}", "ds": ds, "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_quantiles_are_calibrated_per_size_band_within_a_segment():
+    panel = lumpy_and_steady_panel()
+    widths = {}
+    for bands in (1, 2):
+        cfg = small_config(calibration_weeks=8, size_bands=bands, blend_with=())
+        model = WeeklyDemandForecaster(cfg).fit(panel)
+        assert set(model.segment_) == {"intermittent"}
+        fc = model.predict(2)
+        # P95 above the point, in units of each series' recent level
+        width = (fc["p95"] - fc["mean"]) / fc["unique_id"].map(model.scale_)
+        widths[bands] = width.groupby(fc["unique_id"].str[1:].astype(int) >= 10).mean()
+    assert widths[1][False] == pytest.approx(widths[1][True], rel=0.05)  # one set of scores
+    assert widths[2][True] > 1.5 * widths[2][False]  # the lumpy band gets its own, wider
 
 
 # -- censoring ---------------------------------------------------------------------------------
