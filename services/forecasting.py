@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import ButlerError, InvalidParameterError
+from features.errors import InvalidParameterError
 from features.forecast import ID_SEP
 from features.settings import Settings
 from features.store import Store
@@ -32,6 +32,7 @@ from models.replenishment import (
     ReplenishmentPolicy,
     allocate,
 )
+from services.registry import load_registered
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +50,6 @@ POSITION_FILE_COLUMNS = (
 )
 
 
-class ModelNotRegisteredError(ButlerError):
-    """No version of a model carries the alias the services load."""
-
 
 def load_forecaster(settings: Settings, level: str = "sku_warehouse") -> Any:
     """The ``@champion`` forecaster of a level, loaded from the MLflow registry.
@@ -59,23 +57,7 @@ def load_forecaster(settings: Settings, level: str = "sku_warehouse") -> Any:
     Raises:
         ModelNotRegisteredError: nothing is registered yet (the fix: ``butler train forecast``).
     """
-    import joblib
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    uri = f"models:/{registered_name(level)}@{settings.model_alias}"
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
-    except MlflowException as exc:
-        raise ModelNotRegisteredError(
-            f"No forecasting model is registered as {uri}. Run `butler train forecast` first."
-        ) from exc
-    files = list(Path(local).rglob("model.joblib"))
-    if not files:
-        raise ModelNotRegisteredError(f"{uri} holds no model.joblib; retrain the model.")
-    return joblib.load(files[0])
+    return load_registered(settings, registered_name(level), train_command="butler train forecast")
 
 
 def forecast(

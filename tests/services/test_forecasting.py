@@ -16,7 +16,6 @@ from features.store import Store
 from models.forecast import ForecastConfig, WeeklyDemandForecaster
 from models.replenishment import ERROR_COLUMNS, PLAN_COLUMNS
 from services.forecasting import (
-    ModelNotRegisteredError,
     PlanResult,
     forecast,
     load_forecaster,

@@ -1,0 +1,48 @@
+"""Models the services serve, loaded from the MLflow registry by alias.
+
+Training registers each model with ``model.joblib`` (the fitted object with its feature
+pipeline) and points the alias of the settings (``champion``) at the new version; services
+load that file and nothing else, so serving never re-derives what training learnt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from features.errors import ButlerError
+from features.settings import Settings
+
+
+class ModelNotRegisteredError(ButlerError):
+    """No version of a model carries the alias the services load."""
+
+
+def load_registered(settings: Settings, name: str, *, train_command: str) -> Any:
+    """The model registered as ``name`` with the settings' alias.
+
+    Args:
+        settings: runtime settings (tracking URI, alias).
+        name: registered model name.
+        train_command: the command that registers it, named in the error.
+
+    Raises:
+        ModelNotRegisteredError: nothing is registered under that name and alias.
+    """
+    import joblib
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    uri = f"models:/{name}@{settings.model_alias}"
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    except MlflowException as exc:
+        raise ModelNotRegisteredError(
+            f"No model is registered as {uri}. Run `{train_command}` first."
+        ) from exc
+    files = list(Path(local).rglob("model.joblib"))
+    if not files:
+        raise ModelNotRegisteredError(f"{uri} holds no model.joblib; run `{train_command}` again.")
+    return joblib.load(files[0])
