@@ -24,6 +24,7 @@ from services.forecasting import (
     store_positions,
     write_plan,
 )
+from services.registry import ModelNotRegisteredError
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Found null values:UserWarning"),
