@@ -1,0 +1,576 @@
+"""Member lists that marketing brings to deduplicate, mapped onto Butler's member fields.
+
+A list is any CSV, Excel or parquet file of people, one row each, with a record-id column.
+A small flat YAML file (a :class:`MemberMap`) says which of its columns feed which Butler
+member field. :func:`map_members` turns the rows into Butler member rows, and puts every
+row it cannot use in a ``rejected`` frame with the reason, so nothing is dropped silently.
+
+Examples:
+    >>> mapping = MemberMap.from_yaml("febrl.yaml")  # doctest: +SKIP
+    >>> members = map_members(read_member_file("list.csv"), mapping)  # doctest: +SKIP
+    >>> len(members.members) + len(members.rejected) == len(members.source)  # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import difflib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
+
+__all__ = [
+    "MAPPABLE_FIELDS",
+    "MemberList",
+    "MemberMap",
+    "map_members",
+    "read_member_file",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Butler member fields a list's columns can be mapped onto.
+MAPPABLE_FIELDS: tuple[str, ...] = (
+    "full_name",
+    "given_name",
+    "family_name",
+    "nickname",
+    "phone",
+    "email",
+    "birth_date",
+    "gender",
+    "province",
+    "city",
+    "district",
+    "address_line",
+    "postcode",
+    "id_number",
+    "device_id",
+    "union_id",
+    "platform",
+    "platform_user_id",
+)
+#: The mapping key that names the record-id column.
+ID_KEY = "id"
+#: File types :func:`read_member_file` reads.
+SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".xls", ".parquet")
+#: Encodings tried in turn for CSV; GB18030 is the superset of GBK that Windows Excel writes.
+CSV_ENCODINGS = ("utf-8", "utf-8-sig", "gb18030")
+#: Columns :func:`map_members` adds to the rejected rows.
+REJECTED_COLUMNS = ("row_number", "reason")
+
+#: Common source-column words for Butler fields: better hints than spelling alone
+#: (difflib would offer `family_name` for `first_name`).
+_FIELD_ALIASES = {
+    "name": "full_name",
+    "first_name": "given_name",
+    "firstname": "given_name",
+    "forename": "given_name",
+    "surname": "family_name",
+    "last_name": "family_name",
+    "lastname": "family_name",
+    "mobile": "phone",
+    "telephone": "phone",
+    "tel": "phone",
+    "dob": "birth_date",
+    "date_of_birth": "birth_date",
+    "birthday": "birth_date",
+    "sex": "gender",
+    "state": "province",
+    "suburb": "city",
+    "town": "city",
+    "address": "address_line",
+    "zip": "postcode",
+    "zipcode": "postcode",
+    "postal_code": "postcode",
+    "openid": "platform_user_id",
+    "unionid": "union_id",
+}
+
+REASON_BLANK_ID = "blank id"
+REASON_NO_FIELD = "no usable field: every mapped column is blank"
+
+
+@dataclass(frozen=True, slots=True)
+class MemberMap:
+    """Which source columns feed which Butler member field.
+
+    Attributes:
+        id_column: the source column holding each row's record id.
+        fields: Butler field → source columns, in :data:`MAPPABLE_FIELDS` order. Several
+            columns are joined with single spaces, blanks skipped.
+    """
+
+    id_column: str
+    fields: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Self:
+        """Read a flat YAML mapping file.
+
+        Each key is a Butler member field (or ``id``) and each value a source column or a
+        list of source columns.
+
+        Args:
+            path: the YAML file.
+
+        Returns:
+            The mapping.
+
+        Raises:
+            UnreadableFileError: the file is missing, not UTF-8 or not valid YAML.
+            InvalidParameterError: the YAML is not a flat mapping of fields to column names
+                (every problem is listed).
+
+        Examples:
+            >>> MemberMap.from_yaml("maps/febrl.yaml").id_column  # doctest: +SKIP
+            'rec_id'
+        """
+        path = Path(path)
+        content = _load_yaml(path)
+        if content is None:
+            raise InvalidParameterError(
+                f"{path}: the member map is empty. Write one `field: column` line per Butler "
+                f"field, plus `{ID_KEY}: <record-id column>`."
+            )
+        try:
+            return cls.from_dict(content)
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(f"{path}: {exc}") from exc
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any]) -> Self:
+        """Build a mapping from a dict shaped like the YAML file.
+
+        Args:
+            mapping: ``{"id": column, field: column | [columns], ...}``.
+
+        Returns:
+            The mapping, its fields in :data:`MAPPABLE_FIELDS` order.
+
+        Raises:
+            InvalidParameterError: not a mapping, no ``id``, an unknown Butler field (with
+                the closest valid one), a value that is not a column name or a list of
+                them, or no field mapped at all. All problems are reported together.
+
+        Examples:
+            >>> MemberMap.from_dict({"id": "rid", "family_name": "surname"}).fields
+            {'family_name': ('surname',)}
+        """
+        if not isinstance(mapping, Mapping):
+            raise InvalidParameterError(
+                "The member map must be a flat mapping of Butler fields to column names "
+                f"(`given_name: first_name`). Got a {type(mapping).__name__} instead."
+            )
+        problems: list[str] = []
+        id_column = mapping.get(ID_KEY)
+        if id_column is None:
+            problems.append(
+                f"`{ID_KEY}` is missing: add `{ID_KEY}: <column>` naming the record-id column."
+            )
+        elif not _is_column_name(id_column):
+            problems.append(
+                f"`{ID_KEY}` must be one column name (text). Got {id_column!r} instead; quote "
+                "it if the column name looks like a number."
+            )
+        fields: dict[str, tuple[str, ...]] = {}
+        for key, value in mapping.items():
+            if key == ID_KEY:
+                continue
+            if key not in MAPPABLE_FIELDS:
+                problems.append(_unknown_field(key))
+                continue
+            columns = _columns_of(value)
+            if columns is None:
+                problems.append(
+                    f"`{key}` must be a column name or a list of column names (text). Got "
+                    f"{value!r} instead; quote names that look like numbers or dates."
+                )
+                continue
+            fields[key] = columns
+        if not fields and not problems:
+            problems.append(
+                "no Butler field is mapped: add at least one `field: column` line. Valid "
+                f"fields: {', '.join(MAPPABLE_FIELDS)}."
+            )
+        if problems:
+            raise InvalidParameterError(
+                "The member map is invalid:\n" + "\n".join(f"- {p}" for p in problems)
+            )
+        ordered = {name: fields[name] for name in MAPPABLE_FIELDS if name in fields}
+        return cls(id_column=str(id_column).strip(), fields=ordered)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberList:
+    """A member list mapped onto Butler fields.
+
+    Attributes:
+        source: the user's rows, every column untouched, in file order.
+        members: ``unique_id`` plus the mapped Butler fields (text, None for blanks), one
+            row per usable source row, in file order.
+        rejected: the source rows that cannot be used, with ``row_number`` (1-based data
+            row; the CSV line is ``row_number + 1``) and ``reason``.
+    """
+
+    source: pd.DataFrame
+    members: pd.DataFrame
+    rejected: pd.DataFrame
+
+
+def read_member_file(path: str | Path) -> pd.DataFrame:
+    """Read a member list: CSV (UTF-8, UTF-8 with BOM or GBK), XLSX/XLS or parquet.
+
+    CSV columns are all read as text; only empty cells become null. Excel cells keep the
+    types the workbook gives them (numbers, dates), and parquet columns their dtypes;
+    :func:`map_members` turns them into text.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The rows, in file order.
+
+    Raises:
+        UnreadableFileError: missing file, unsupported type, wrong encoding, broken file,
+            or a file with no data rows.
+
+    Examples:
+        >>> source = read_member_file("members.csv")  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableFileError(f"{path}: no such file. Check the path and try again.")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnreadableFileError(
+            f"{path}: unsupported file type {suffix or '(none)'}. Save the list as one of "
+            f"{', '.join(SUPPORTED_SUFFIXES)} and try again."
+        )
+    if path.stat().st_size == 0:
+        raise UnreadableFileError(
+            f"{path}: the file is empty. Export the member list again, with a header row."
+        )
+    if suffix == ".csv":
+        frame = _read_csv(path)
+    elif suffix == ".parquet":
+        frame = _read_parquet(path)
+    else:
+        frame = _read_excel(path)
+    if frame.empty:
+        raise UnreadableFileError(
+            f"{path}: the file has no data rows (columns: {_column_list(frame.columns)}). "
+            "Export the member list again with its rows."
+        )
+    return frame
+
+
+def map_members(source: pd.DataFrame, mapping: MemberMap) -> MemberList:
+    """Map a member list's rows onto Butler member fields.
+
+    Values become stripped text: integral numbers lose their ``.0`` (phone numbers and
+    postcodes read from Excel or parquet), dates become ISO dates, and blanks become
+    None. Rows with a blank id, a repeated id (second and later occurrences) or no usable
+    mapped value are moved to ``rejected`` with the reason.
+
+    Args:
+        source: the list's rows, e.g. from :func:`read_member_file`.
+        mapping: which columns feed which field.
+
+    Returns:
+        The list: ``len(members) + len(rejected) == len(source)``.
+
+    Raises:
+        ContractViolation: the id column or a mapped column is not in ``source`` (each one
+            named with the mapping key that wants it), or ``source`` already has a
+            ``row_number`` or ``reason`` column.
+
+    Examples:
+        >>> mapping = MemberMap.from_dict({"id": "rid", "phone": "mobile"})
+        >>> frame = pd.DataFrame({"rid": ["a", "a"], "mobile": [13800138000.0, None]})
+        >>> result = map_members(frame, mapping)
+        >>> result.members["phone"].tolist(), result.rejected["reason"].tolist()
+        (['13800138000'], ["duplicate id 'a' (first seen on row 1)"])
+    """
+    _check_columns(source, mapping)
+    ids = _column_text(source[mapping.id_column])
+    values = pd.DataFrame(
+        {field: _joined_text(source, columns) for field, columns in mapping.fields.items()},
+        index=source.index,
+    )
+    reasons = _rejection_reasons(ids, values)
+    usable = pd.isna(reasons)
+
+    members = values[usable].astype(object)
+    members.insert(0, "unique_id", ids[usable])
+    members = members.reset_index(drop=True)
+
+    rejected = source[~usable].copy()
+    rejected["row_number"] = np.flatnonzero(~usable) + 1
+    rejected["reason"] = reasons[~usable]
+    if len(rejected):
+        logger.info(
+            "%d of %d member rows rejected: %s",
+            len(rejected),
+            len(source),
+            rejected["reason"].str.split(" '").str[0].value_counts().to_dict(),
+        )
+    return MemberList(source=source, members=members, rejected=rejected)
+
+
+def _load_yaml(path: Path) -> Any:
+    import yaml
+
+    class _UniqueKeyLoader(yaml.SafeLoader):
+        """A safe loader that refuses repeated keys instead of keeping the last one."""
+
+    def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+        keys = [loader.construct_object(k) for k, _ in node.value]
+        repeated = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if repeated:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key(s) {repeated} appear more than once", node.start_mark
+            )
+        return loader.construct_mapping(node)
+
+    _UniqueKeyLoader.add_constructor(
+        yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+    )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise UnreadableFileError(f"{path}: no such mapping file. Check the path.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UnreadableFileError(
+            f"{path}: cannot read the mapping file ({exc}). Save it as UTF-8 text."
+        ) from exc
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise UnreadableFileError(
+            f"{path}: not valid YAML ({' '.join(str(exc).split())}). Write one "
+            "`field: column` pair per line, lists as `[col_a, col_b]`."
+        ) from exc
+
+
+def _unknown_field(key: object) -> str:
+    if not isinstance(key, str):
+        return f"key {key!r} is not a Butler field; keys must be field names (text)."
+    word = key.strip().lower().replace("-", "_").replace(" ", "_")
+    alias = _FIELD_ALIASES.get(word)
+    close = [alias] if alias else difflib.get_close_matches(word, MAPPABLE_FIELDS, n=1, cutoff=0.5)
+    hint = f" Did you mean `{close[0]}`?" if close else ""
+    return (
+        f"`{key}` is not a Butler member field.{hint} Valid fields: "
+        f"{ID_KEY}, {', '.join(MAPPABLE_FIELDS)}."
+    )
+
+
+def _is_column_name(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _columns_of(value: object) -> tuple[str, ...] | None:
+    """The source columns of one mapping value; None when it is not a name or list of names."""
+    if _is_column_name(value):
+        return (str(value).strip(),)
+    if isinstance(value, list) and value and all(_is_column_name(v) for v in value):
+        return tuple(str(v).strip() for v in value)
+    return None
+
+
+def _check_columns(source: pd.DataFrame, mapping: MemberMap) -> None:
+    if not isinstance(source, pd.DataFrame):
+        raise InvalidParameterError(
+            "The `source` parameter of `map_members` must be a pandas DataFrame. Got "
+            f"{type(source).__name__} instead; read the file with `read_member_file`."
+        )
+    present = set(source.columns)
+    wanted: list[tuple[str, str]] = [(ID_KEY, mapping.id_column)]
+    wanted += [(field, col) for field, cols in mapping.fields.items() for col in cols]
+    missing = [(key, col) for key, col in wanted if col not in present]
+    clashes = [c for c in REJECTED_COLUMNS if c in present]
+    if not missing and not clashes:
+        return
+    names = [str(c) for c in source.columns]
+    lines = []
+    for key, col in missing:
+        close = difflib.get_close_matches(col, names, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        lines.append(f"- column {col!r}, wanted by `{key}`, is not in the file{hint}")
+    for col in clashes:
+        lines.append(
+            f"- the file already has a column {col!r}, which Butler adds to rejected rows; "
+            "rename it in the file"
+        )
+    raise ContractViolation(
+        "The member list does not fit its mapping:\n"
+        + "\n".join(lines)
+        + f"\nThe file's columns are: {_column_list(source.columns)}. Fix the mapping file "
+        "or the file's header."
+    )
+
+
+def _rejection_reasons(ids: pd.Series, values: pd.DataFrame) -> np.ndarray:
+    """Each row's reason for rejection, or None for a usable row.
+
+    A blank id wins over a repeated id, which wins over a row with no usable value.
+    """
+    reasons = np.full(len(ids), None, dtype=object)
+    reasons[~values.notna().any(axis=1).to_numpy()] = REASON_NO_FIELD
+    has_id = ids.notna().to_numpy()
+    id_positions = np.flatnonzero(has_id)
+    # factorize numbers ids in order of first appearance, so return_index finds first rows
+    codes, _ = pd.factorize(ids.to_numpy()[has_id])
+    _, first = np.unique(codes, return_index=True)
+    repeated = first[codes] != np.arange(len(codes))
+    for pos, first_pos in zip(
+        id_positions[repeated], id_positions[first[codes[repeated]]], strict=True
+    ):
+        reasons[pos] = f"duplicate id {ids.iat[pos]!r} (first seen on row {first_pos + 1})"
+    reasons[~has_id] = REASON_BLANK_ID
+    return reasons
+
+
+def _joined_text(source: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
+    """The columns' text joined with single spaces, blanks skipped; None when all are blank."""
+    joined = _column_text(source[columns[0]])
+    for column in columns[1:]:
+        part = _column_text(source[column])
+        both = joined.notna() & part.notna()
+        joined = joined.where(joined.notna(), part)
+        joined[both] = joined[both] + " " + part[both]
+    return joined
+
+
+def _column_text(column: pd.Series) -> pd.Series:
+    """One column as stripped text with None for blanks (object dtype), vectorised by dtype."""
+    if isinstance(column, pd.DataFrame):
+        raise ContractViolation(
+            f"The member list has more than one column named {column.columns[0]!r}; "
+            "rename them so each header is unique."
+        )
+    if pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_integer_dtype(column.dtype):
+        text = column.astype("string")
+    elif pd.api.types.is_float_dtype(column.dtype):
+        text = _float_text(column)
+    elif pd.api.types.is_datetime64_any_dtype(column.dtype):
+        text = column.dt.strftime("%Y-%m-%d").astype(object)
+        timed = (column.notna() & (column != column.dt.normalize())).to_numpy()
+        text[timed] = column[timed].map(_cell_text)
+    elif pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+        text = column.astype("string").str.strip()
+    else:
+        text = column.map(_cell_text)
+    out = text.to_numpy(dtype=object, na_value=None)
+    out[out == ""] = None
+    return pd.Series(out, index=column.index, dtype=object, name=column.name)
+
+
+def _float_text(column: pd.Series) -> pd.Series:
+    values = column.to_numpy(dtype="float64", na_value=np.nan)
+    integral = np.isfinite(values) & (np.abs(values) < 2.0**63)
+    integral[integral] = values[integral] == np.floor(values[integral])
+    out = np.full(len(values), None, dtype=object)
+    out[integral] = values[integral].astype(np.int64).astype(str)
+    other = ~integral & ~np.isnan(values)
+    out[other] = [_cell_text(v) for v in column.to_numpy()[other]]
+    return pd.Series(out, index=column.index, dtype=object)
+
+
+def _cell_text(value: object) -> str | None:
+    """One cell as text: integral numbers without ``.0``, dates as ISO dates."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if np.isnan(value):
+            return None
+        return str(int(value)) if float(value).is_integer() else str(value)
+    if isinstance(value, decimal.Decimal):
+        if value.is_nan():
+            return None
+        return str(int(value)) if value == value.to_integral_value() else str(value)
+    if isinstance(value, dt.datetime):
+        # member lists hold birth and sign-up dates; keep a time only when there is one
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else _cell_text(pd.Timestamp(value))
+    return str(value).strip() or None
+
+
+def _column_list(columns: pd.Index) -> str:
+    return ", ".join(repr(str(c)) for c in columns) or "(none)"
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    for encoding in CSV_ENCODINGS:
+        try:
+            frame = pd.read_csv(
+                path, dtype=str, encoding=encoding, keep_default_na=False, na_values=[""]
+            )
+        except UnicodeDecodeError:
+            continue
+        except pd.errors.EmptyDataError as exc:
+            raise UnreadableFileError(
+                f"{path}: the file holds no header and no rows. Export the member list again."
+            ) from exc
+        except pd.errors.ParserError as exc:
+            raise UnreadableFileError(
+                f"{path}: not a readable CSV file ({' '.join(str(exc).split())}). Check its "
+                "quoting, or save it again from Excel as CSV."
+            ) from exc
+        if (
+            encoding == "utf-8"
+            and len(frame.columns)
+            and str(frame.columns[0]).startswith("\ufeff")
+        ):
+            continue  # a byte-order mark left on the first header: read again as utf-8-sig
+        return frame
+    raise UnreadableFileError(
+        f"{path}: the file is neither UTF-8 nor GBK text. Save it as UTF-8 CSV and try again."
+    )
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow as pa
+
+    try:
+        return pd.read_parquet(path)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise UnreadableFileError(
+            f"{path}: not a readable parquet file ({exc}). The file may be truncated; "
+            "write it again."
+        ) from exc
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    from python_calamine import CalamineError
+
+    try:
+        return pd.read_excel(
+            path, engine="calamine", dtype=object, keep_default_na=False, na_values=[""]
+        )
+    except (CalamineError, OSError, ValueError) as exc:
+        raise UnreadableFileError(
+            f"{path}: not a readable Excel workbook ({exc}). The file may be truncated; "
+            "download or save it again."
+        ) from exc
