@@ -70,7 +70,9 @@ def seasonal_level_52(x: np.ndarray) -> np.ndarray:
     last_year[52:] = recent[:-52]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.clip(recent / last_year, 0.25, 4.0)
-    ratio = np.where((last_year > 0) & np.isfinite(ratio), ratio, 1.0)
+    # a level under 1e-9 is no level: trailing means from cumulative sums leave rounding
+    # dust of about that size where the true mean is 0
+    ratio = np.where((last_year > 1e-9) & np.isfinite(ratio), ratio, 1.0)
     same_week = np.full(n, np.nan)
     same_week[51:] = x[: n - 51]
     out = same_week * ratio

@@ -50,7 +50,6 @@ POSITION_FILE_COLUMNS = (
 )
 
 
-
 def load_forecaster(settings: Settings, level: str = "sku_warehouse") -> Any:
     """The ``@champion`` forecaster of a level, loaded from the MLflow registry.
 

@@ -55,7 +55,7 @@ def seasonal_oracle(x: np.ndarray) -> np.ndarray:
         recent = x[t - 7 : t + 1]
         before = x[t - 59 : t - 51]
         ratio = 1.0
-        if not np.isnan(before).any() and before.mean() > 0:
+        if not np.isnan(before).any() and before.mean() > 1e-9:
             if not np.isnan(recent).any():
                 ratio = min(max(recent.mean() / before.mean(), 0.25), 4.0)
         out[t] = x[t - 51] * ratio
