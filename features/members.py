@@ -1,0 +1,51 @@
+"""Member accounts of the unified store, in the shape identity resolution takes.
+
+One row per platform account (``members`` table), with ``unique_id`` =
+``<platform>:<platform_user_id>`` and the Butler member fields the store keeps. The same
+frame feeds training (:mod:`training.identity`) and serving, through
+:func:`features.identity.normalise_members`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features.store import Store
+
+#: Separator of platform and platform user id in a member's ``unique_id``.
+ID_SEP = ":"
+
+_COLUMNS = (
+    "platform",
+    "platform_user_id",
+    "shop_id",
+    "nickname",
+    "full_name",
+    "phone",
+    "email",
+    "birth_date",
+    "gender",
+    "province",
+    "city",
+    "district",
+    "address_line",
+    "device_id",
+    "union_id",
+    "registered_at",
+)
+
+
+def store_members(store: Store) -> pd.DataFrame:
+    """Every member account of the store, ``unique_id`` first, in a stable order.
+
+    Raises:
+        StoreError: the store holds no members (ingest the member exports first).
+    """
+    store.require_rows("members", "member accounts")
+    cols = ", ".join(_COLUMNS)
+    frame = store.sql(
+        f"SELECT platform || '{ID_SEP}' || platform_user_id AS unique_id, {cols} "
+        "FROM members ORDER BY platform, platform_user_id"
+    ).df()
+    frame["birth_date"] = pd.to_datetime(frame["birth_date"]).dt.strftime("%Y-%m-%d")
+    return frame.astype({"birth_date": object}).where(frame.notna(), None)
