@@ -1,0 +1,940 @@
+"""Member identity resolution: splink's Fellegi–Sunter model over normalised member records.
+
+:class:`IdentityResolver` takes the normalised frame of :func:`features.identity.normalise_members`
+(one row per platform account) and learns, without labels, how much each kind of agreement
+says about two accounts being one person:
+
+* **u** (how often two *different* people agree) by random sampling of pairs;
+* **m** (how often the *same* person agrees) by expectation maximisation over several blocking
+  passes, each of which fixes some fields so the others can be learnt;
+* the prior (the chance two random accounts are one person) from deterministic rules with an
+  assumed recall.
+
+The comparisons, blocking rules and thresholds are one typed, versioned object
+(:class:`IdentityConfig`) and follow the columns the data has: a member list with only names
+and birthdays gets name and birthday comparisons, nothing else. Accounts are clustered into
+persons by the connected components of the pairs at or above ``threshold``.
+
+The fitted model keeps only plain data (splink's model dictionary and the term-frequency
+tables), so it pickles and can be served; splink runs on a private in-memory DuckDB each
+time. Nothing here reads or writes files.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+
+from features.errors import (
+    ContractViolation,
+    InvalidParameterError,
+    NotFittedError,
+    UnknownEntityError,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Registry name of the identity model.
+REGISTERED_NAME = "butler-identity"
+
+#: Channels in the order their member data is trusted when records disagree (survivorship).
+TRUST_ORDER: tuple[str, ...] = (
+    "pos",
+    "miniprogram",
+    "tmall",
+    "jd",
+    "douyin",
+    "kuaishou",
+    "xiaohongshu",
+    "pinduoduo",
+)
+
+#: Fields a golden record carries (first non-null by survivorship rules).
+GOLDEN_FIELDS: tuple[str, ...] = (
+    "full_name",
+    "phone",
+    "email",
+    "birth_date",
+    "gender",
+    "province",
+    "city",
+    "district",
+    "address_line",
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IdentityConfig:
+    """Settings of the identity model (logged with every training run).
+
+    Attributes:
+        version: version of these settings; change it when a comparison or rule changes.
+        threshold: match probability at or above which two accounts are one person.
+        name_similarity: Jaro–Winkler thresholds of the fuzzy name levels (high, low).
+        u_max_pairs: random pairs sampled to estimate u.
+        prior_recall: assumed recall of the deterministic rules that estimate the prior.
+        em_max_iterations: cap on the iterations of each EM pass.
+        keep_probability: pairs scored below this are not returned by ``predict`` (they
+            can never form a cluster at a threshold above it).
+        prior_iterations: rounds of re-estimating the prior from the model's expected
+            matches (0 keeps the deterministic rules' estimate).
+        seed: seed of the u sampling.
+    """
+
+    version: str = "2026.11.1"
+    threshold: float = 0.9
+    name_similarity: tuple[float, float] = (0.92, 0.80)
+    u_max_pairs: float = 2e6
+    prior_recall: float = 0.7
+    em_max_iterations: int = 25
+    keep_probability: float = 0.01
+    prior_iterations: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        def bad(param: str, rule: str, got: Any) -> InvalidParameterError:
+            return InvalidParameterError(
+                f"The `{param}` parameter of `IdentityConfig` must be {rule}. Got {got!r} instead."
+            )
+
+        if not 0 < self.threshold < 1:
+            raise bad("threshold", "a probability in (0, 1)", self.threshold)
+        high, low = self.name_similarity
+        if not 0 < low <= high < 1:
+            raise bad(
+                "name_similarity", "(high, low) with 0 < low ≤ high < 1", self.name_similarity
+            )
+        if self.u_max_pairs < 1e3:
+            raise bad("u_max_pairs", "≥ 1,000", self.u_max_pairs)
+        if not 0 < self.prior_recall <= 1:
+            raise bad("prior_recall", "in (0, 1]", self.prior_recall)
+        if not 0 <= self.keep_probability < self.threshold:
+            raise bad("keep_probability", "in [0, threshold)", self.keep_probability)
+
+    def to_params(self) -> dict[str, Any]:
+        """Flat parameters for experiment tracking."""
+        return {k: str(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+# -- the comparisons ----------------------------------------------------------------------------
+
+
+def _null(*cols: str) -> str:
+    return " OR ".join(f"{c}_l IS NULL OR {c}_r IS NULL" for c in cols)
+
+
+def _level(sql: str, label: str, *, tf: str | None = None, null: bool = False) -> dict:
+    level: dict[str, Any] = {"sql_condition": sql, "label_for_charts": label}
+    if null:
+        level["is_null_level"] = True
+    if tf:
+        level["tf_adjustment_column"] = tf
+        level["tf_adjustment_weight"] = 1.0
+    return level
+
+
+_ELSE = {"sql_condition": "ELSE", "label_for_charts": "All other comparisons"}
+
+
+def _best_key_similarity(col: str) -> str:
+    """The highest Jaro–Winkler similarity between any key of the left and of the right list."""
+    return (
+        f"list_max(list_transform({col}_l, lambda x: list_max(list_transform({col}_r, "
+        f"lambda y: jaro_winkler_similarity(x, y)))))"
+    )
+
+
+def _comparison(name: str, levels: list[dict]) -> dict:
+    return {"output_column_name": name, "comparison_levels": [*levels, _ELSE]}
+
+
+def comparisons(columns: Iterable[str], config: IdentityConfig) -> list[dict]:
+    """splink comparison dictionaries for the normalised columns present in the data."""
+    have = set(columns)
+    high, low = config.name_similarity
+    out = []
+    if "family_keys" in have:
+        levels = [_level(_null("family_keys"), "family name missing", null=True)]
+        if "family_chars" in have:
+            levels.append(
+                _level(
+                    "family_chars_l = family_chars_r",
+                    "same family name (characters)",
+                    tf="family_chars",
+                )  # fmt: skip
+            )
+        if "family_latin" in have:
+            levels.append(
+                _level(
+                    "family_latin_l = family_latin_r",
+                    "same family name (romanised)",
+                    tf="family_latin",
+                )  # fmt: skip
+            )
+        levels += [
+            _level("list_has_any(family_keys_l, family_keys_r)",
+                   "same family name in another script or romanisation"),
+            _level(f"{_best_key_similarity('family_keys')} >= {high}",
+                   f"family names similar (Jaro-Winkler ≥ {high})"),
+            _level(f"{_best_key_similarity('family_keys')} >= {low}",
+                   f"family names alike (Jaro-Winkler ≥ {low})"),
+        ]  # fmt: skip
+        out.append(_comparison("family_name", levels))
+    if "given_keys" in have:
+        english = "english_name" in have
+        # not comparable: a side with no given name, or one side with only an English name
+        # against a side with none
+        missing = "(given_keys_l IS NULL AND {e_l}) OR (given_keys_r IS NULL AND {e_r})".format(
+            e_l="english_name_l IS NULL" if english else "TRUE",
+            e_r="english_name_r IS NULL" if english else "TRUE",
+        )
+        if english:
+            missing += (
+                " OR (given_keys_l IS NULL AND english_name_r IS NULL)"
+                " OR (given_keys_r IS NULL AND english_name_l IS NULL)"
+            )
+        levels = [_level(missing, "given name missing or not comparable", null=True)]
+        if "given_chars" in have:
+            levels.append(
+                _level(
+                    "given_chars_l = given_chars_r",
+                    "same given name (characters)",
+                    tf="given_chars",
+                )  # fmt: skip
+            )
+        if "given_latin" in have:
+            levels.append(
+                _level(
+                    "given_latin_l = given_latin_r", "same given name (romanised)", tf="given_latin"
+                )  # fmt: skip
+            )
+        levels += [
+            _level("list_has_any(given_keys_l, given_keys_r)",
+                   "same given name in another script or romanisation"),
+        ]  # fmt: skip
+        if english:
+            levels.append(
+                _level(
+                    "english_name_l = english_name_r", "same English name", tf="english_name"
+                )  # fmt: skip
+            )
+        levels += [
+            _level(f"{_best_key_similarity('given_keys')} >= {high}",
+                   f"given names similar (Jaro-Winkler ≥ {high})"),
+            _level(f"{_best_key_similarity('given_keys')} >= {low}",
+                   f"given names alike (Jaro-Winkler ≥ {low})"),
+        ]  # fmt: skip
+        if "name_initials" in have:
+            levels.append(_level("name_initials_l = name_initials_r", "same initials"))
+        out.append(_comparison("given_name", levels))
+    if "phone_last4" in have:
+        levels = [_level(_null("phone_last4"), "phone missing", null=True)]
+        if "phone_e164" in have:
+            levels.append(_level("phone_e164_l = phone_e164_r", "same phone number"))
+        levels += [
+            _level("phone_last4_l = phone_last4_r AND phone_prefix_l = phone_prefix_r "
+                   "AND (phone_masked_l OR phone_masked_r)",
+                   "masked phone compatible (same first 3 and last 4 digits)"),
+            _level("phone_last4_l = phone_last4_r", "same last 4 digits"),
+        ]  # fmt: skip
+        out.append(_comparison("phone", levels))
+    if "email" in have:
+        out.append(
+            _comparison(
+                "email",
+                [
+                    _level(_null("email"), "email missing", null=True),
+                    _level("email_l = email_r", "same email"),
+                    _level(
+                        "split_part(email_l, '@', 1) = split_part(email_r, '@', 1)",
+                        "same email user name",
+                    ),
+                    _level(
+                        "jaro_winkler_similarity(email_l, email_r) >= 0.88",
+                        "similar email",
+                    ),
+                ],
+            )
+        )
+    if "birth_date" in have:
+        out.append(
+            _comparison(
+                "birth_date",
+                [
+                    _level(_null("birth_date"), "birth date missing", null=True),
+                    _level("birth_date_l = birth_date_r", "same birth date"),
+                    _level(
+                        "birth_year_l = birth_year_r AND substr(birth_md_l, 1, 2) = "
+                        "substr(birth_md_r, 4, 2) AND substr(birth_md_l, 4, 2) = "
+                        "substr(birth_md_r, 1, 2)",
+                        "day and month transposed",
+                    ),
+                    _level(
+                        "damerau_levenshtein(birth_date_l, birth_date_r) <= 1",
+                        "one digit off",
+                    ),
+                    _level("birth_year_l = birth_year_r", "same birth year"),
+                ],
+            )
+        )
+    place = [c for c in ("street", "district", "city", "postcode", "province") if c in have]
+    if place:
+        nothing = " AND ".join(f"({_null(c)})" for c in place)
+        levels = [_level(nothing, "address missing", null=True)]
+        if "street" in have:
+            levels += [
+                _level("street_l = street_r", "same street address"),
+                _level("jaro_winkler_similarity(street_l, street_r) >= 0.9",
+                       "similar street address"),
+            ]  # fmt: skip
+        for col, label in (
+            ("district", "same district"),
+            ("postcode", "same postcode"),
+            ("city", "same city"),
+            ("province", "same province"),
+        ):
+            if col in have:
+                levels.append(
+                    _level(f"{col}_l = {col}_r", label, tf=col if col == "city" else None)
+                )
+        out.append(_comparison("address", levels))
+    if "id_number" in have:
+        out.append(
+            _comparison(
+                "id_number",
+                [
+                    _level(_null("id_number"), "id number missing", null=True),
+                    _level("id_number_l = id_number_r", "same id number"),
+                    _level(
+                        "damerau_levenshtein(id_number_l, id_number_r) <= 1",
+                        "id number one character off",
+                    ),
+                ],
+            )  # fmt: skip
+        )
+    ids = [c for c in ("union_id", "device_id") if c in have]
+    if ids:
+        either = " OR ".join(f"{c}_l = {c}_r" for c in ids)
+        both_missing = " AND ".join(f"({_null(c)})" for c in ids)
+        out.append(
+            _comparison(
+                "platform_ids",
+                [
+                    _level(both_missing, "no platform id to compare", null=True),
+                    _level(either, "same union id or device id"),
+                ],
+            )
+        )
+    alias = [c for c in ("nickname", "handles") if c in have]
+    if alias:
+        levels = [
+            _level(" AND ".join(f"({_null(c)})" for c in alias), "no nickname or handle",
+                   null=True)
+        ]  # fmt: skip
+        if "nickname" in have:
+            levels.append(_level("nickname_l = nickname_r", "same nickname", tf="nickname"))
+        if "handles" in have:
+            same = "list_has_any(handles_l, handles_r)"
+            if {"family_latin", "given_latin"} <= have:
+                # a handle that spells the other account's full name, either way round
+                # (徐林飞 ~ xulinfei745, James Smith ~ james.smith@…)
+                for a, b in (("l", "r"), ("r", "l")):
+                    same += (
+                        f" OR list_contains(handles_{a}, family_latin_{b} || given_latin_{b})"
+                        f" OR list_contains(handles_{a}, given_latin_{b} || family_latin_{b})"
+                    )
+            levels.append(
+                _level(same, "same handle (e-mail or nickname letters, or the name they spell)")
+            )
+        out.append(_comparison("alias", levels))
+    if "gender" in have:
+        out.append(
+            _comparison(
+                "gender",
+                [
+                    _level(_null("gender"), "gender missing", null=True),
+                    _level("gender_l = gender_r", "same gender"),
+                ],
+            )
+        )
+    return out
+
+
+def _rules(columns: set[str], candidates: Sequence[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    return [rule for rule in candidates if set(rule) <= columns]
+
+
+#: Blocking passes that generate candidate pairs (only those whose columns the data has).
+PREDICTION_RULES: tuple[tuple[str, ...], ...] = (
+    ("phone_e164",),
+    ("phone_prefix", "phone_last4"),
+    ("phone_last4", "family_keys"),
+    ("email",),
+    ("family_keys", "given_keys"),
+    ("family_keys", "birth_date"),
+    ("given_latin", "birth_date"),
+    ("family_keys", "english_name"),
+    ("family_keys", "district"),
+    ("id_number",),
+    ("union_id",),
+    ("device_id",),
+    ("postcode", "birth_year"),
+    ("street", "city"),
+    ("nickname",),
+    ("handles",),
+    ("phone_last4", "birth_date"),
+    ("district", "birth_date"),
+)
+#: Blocking passes of the EM rounds: each leaves the other comparisons free to be learnt.
+EM_RULES: tuple[tuple[str, ...], ...] = (
+    ("phone_e164",),
+    ("family_latin", "given_latin"),
+    ("birth_date",),
+    ("email",),
+    ("postcode",),
+    ("id_number",),
+)
+#: Near-certain rules that estimate the prior (with ``IdentityConfig.prior_recall``).
+DETERMINISTIC_RULES: tuple[tuple[str, ...], ...] = (
+    ("phone_e164", "family_latin"),
+    ("email", "family_latin"),
+    ("family_latin", "given_latin", "birth_date"),
+    ("phone_e164", "name_latin"),
+    ("email", "name_latin"),
+    ("name_latin", "birth_date"),
+    ("id_number", "birth_date"),
+)
+# (splink explodes list columns only when it generates predictions: the training passes
+# block on the first romanisation of each name instead of on every key)
+_ARRAYS = ("family_keys", "given_keys", "handles")
+
+
+def _block(rule: tuple[str, ...]) -> Any:
+    from splink import block_on
+
+    arrays = [c for c in rule if c in _ARRAYS]
+    return block_on(*rule, arrays_to_explode=arrays or None)
+
+
+def _tf_columns(settings: dict) -> list[str]:
+    cols = {
+        level["tf_adjustment_column"]
+        for comparison in settings["comparisons"]
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    return sorted(cols)
+
+
+# -- the model ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What :meth:`IdentityResolver.resolve` returns.
+
+    Attributes:
+        clusters: one row per account: ``unique_id, person_id, cluster_size,
+            match_probability`` (the strongest link to another account of the same person;
+            NaN for a person with one account).
+        pairs: every scored candidate pair at or above ``keep_probability``:
+            ``unique_id_l, unique_id_r, match_weight, match_probability``.
+        threshold: the clustering threshold used.
+    """
+
+    clusters: pd.DataFrame
+    pairs: pd.DataFrame
+    threshold: float
+
+
+class IdentityResolver:
+    """Unsupervised splink model that groups member accounts into persons.
+
+    Args:
+        config: settings; the defaults suit Butler's store and member lists.
+
+    Attributes (after ``fit``):
+        settings_: splink's model dictionary (comparisons with trained m and u, rules,
+            prior), as ``linker.misc.save_model_to_json`` writes it.
+        columns_: the normalised columns the model uses.
+        fit_seconds_, n_records_: wall time and records of the last fit.
+
+    Examples:
+        >>> model = IdentityResolver().fit(normalise_members(members))  # doctest: +SKIP
+        >>> model.resolve(normalise_members(members)).clusters           # doctest: +SKIP
+    """
+
+    def __init__(self, config: IdentityConfig | None = None) -> None:
+        self.config = config or IdentityConfig()
+
+    # -- fit ---------------------------------------------------------------------------------
+
+    def fit(self, members: pd.DataFrame) -> Self:
+        """Learn u, m and the prior from unlabelled, normalised member records.
+
+        Raises:
+            ContractViolation: no ``unique_id`` column, or duplicate ids.
+            InvalidParameterError: fewer than 10 records, or no comparable field.
+        """
+        from splink import Linker, SettingsCreator
+
+        started = time.perf_counter()
+        data = self._check(members, "fit")
+        if len(data) < 10:
+            raise InvalidParameterError(
+                f"`IdentityResolver.fit` needs at least 10 member records; got {len(data)}."
+            )
+        have = {c for c in data.columns if c != "unique_id" and data[c].notna().any()}
+        comps = comparisons(have, self.config)
+        if not comps:
+            raise InvalidParameterError(
+                "`IdentityResolver.fit` found no field to compare: map at least a name, "
+                "phone, email, birth date or address."
+            )
+        settings = SettingsCreator(
+            link_type="dedupe_only",
+            comparisons=comps,
+            blocking_rules_to_generate_predictions=[
+                _block(r) for r in _rules(have, PREDICTION_RULES)
+            ],
+            retain_intermediate_calculation_columns=True,
+            max_iterations=self.config.em_max_iterations,
+        )
+        linker, _, _ = _linker(data, settings, Linker)
+        rules = [_block(r) for r in _rules(have, DETERMINISTIC_RULES)]
+        if rules:
+            linker.training.estimate_probability_two_random_records_match(
+                rules, recall=self.config.prior_recall
+            )
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=self.config.u_max_pairs, seed=self.config.seed
+        )
+        for rule in _rules(have, EM_RULES):
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                _block(rule), fix_u_probabilities=True
+            )
+        self.settings_ = linker.misc.save_model_to_json()
+        self.columns_ = sorted(have)
+        self._refine_prior(data)
+        self.n_records_ = len(data)
+        self.fit_seconds_ = time.perf_counter() - started
+        logger.info("identity model fitted on %d records in %.1f s", len(data), self.fit_seconds_)
+        return self
+
+    def _refine_prior(self, data: pd.DataFrame) -> None:
+        """Re-estimate the prior from the model's own expected number of matches.
+
+        The deterministic rules see only the matches they can find, so their prior depends
+        on a guessed recall. Here the prior becomes the expected matches among the scored
+        candidate pairs (the sum of their match probabilities) over all pairs, and is
+        recomputed until it moves by less than 5% (at most ``prior_iterations`` times). It
+        needs no labels; pairs that no blocking rule finds are not counted, so it errs low.
+        """
+        n_pairs = len(data) * (len(data) - 1) / 2
+        for _ in range(self.config.prior_iterations):
+            linker, _ = self._trained_linker(data.copy())
+            scored = linker.inference.predict(threshold_match_probability=1e-4)
+            expected = linker.misc.query_sql(
+                f"SELECT coalesce(sum(match_probability), 0) AS e FROM {scored.physical_name}",
+                output_type="pandas",
+            )["e"].iat[0]
+            old = float(self.settings_["probability_two_random_records_match"])
+            new = min(max(float(expected) / n_pairs, 1e-9), 0.5)
+            self.settings_["probability_two_random_records_match"] = new
+            logger.info("prior %.3g → %.3g (expected matches %.0f)", old, new, expected)
+            if abs(new - old) <= 0.05 * old:
+                break
+
+    @staticmethod
+    def _check(members: pd.DataFrame, func: str) -> pd.DataFrame:
+        if "unique_id" not in members.columns:
+            raise ContractViolation(
+                f"The members passed to `IdentityResolver.{func}` have no `unique_id` column. "
+                "Normalise them with features.identity.normalise_members first."
+            )
+        data = members.reset_index(drop=True).copy()
+        data["unique_id"] = data["unique_id"].astype(str)
+        dup = data["unique_id"].duplicated()
+        if dup.any():
+            raise ContractViolation(
+                f"The members passed to `IdentityResolver.{func}` repeat the ids "
+                f"{', '.join(data.loc[dup, 'unique_id'].head(5))}: give each record its own id."
+            )
+        return data
+
+    def _require_fit(self, func: str) -> None:
+        if not hasattr(self, "settings_"):
+            raise NotFittedError(
+                f"This IdentityResolver is not fitted yet. Call `fit(members)` before `{func}`."
+            )
+
+    # -- predict and cluster ------------------------------------------------------------------
+
+    def _trained_linker(self, data: pd.DataFrame, *, tf_tables: bool = False) -> tuple[Any, Any]:
+        """A linker with the trained model on ``data``; ``tf_tables`` registers the term
+        frequencies of ``data`` for records scored against it later."""
+        from splink import Linker
+
+        for col in self.columns_:
+            if col not in data.columns:
+                data[col] = None
+        linker, frame, _ = _linker(data, self.settings_, Linker)
+        if tf_tables:
+            for col in _tf_columns(self.settings_):
+                linker.table_management.compute_tf_table(col)
+        return linker, frame
+
+    def predict(self, members: pd.DataFrame) -> pd.DataFrame:
+        """Score every candidate pair of ``members`` (normalised).
+
+        Returns:
+            ``unique_id_l, unique_id_r, match_weight, match_probability``, pairs at or above
+            ``keep_probability``.
+        """
+        self._require_fit("predict")
+        data = self._check(members, "predict")
+        linker, _ = self._trained_linker(data)
+        scored = linker.inference.predict(threshold_match_probability=self.config.keep_probability)
+        cols = "unique_id_l, unique_id_r, match_weight, match_probability"
+        return linker.misc.query_sql(
+            f"SELECT {cols} FROM {scored.physical_name} ORDER BY unique_id_l, unique_id_r",
+            output_type="pandas",
+        )
+
+    def resolve(self, members: pd.DataFrame, threshold: float | None = None) -> Resolution:
+        """Predict and cluster: one person id per account.
+
+        Args:
+            members: normalised member records.
+            threshold: match probability to merge at; None = the config's.
+        """
+        threshold = self.config.threshold if threshold is None else threshold
+        if not 0 < threshold < 1:
+            raise InvalidParameterError(
+                "The `threshold` parameter of `IdentityResolver.resolve` must be a "
+                f"probability in (0, 1). Got {threshold!r} instead."
+            )
+        data = self._check(members, "resolve")
+        pairs = self.predict(data)
+        return Resolution(
+            clusters=cluster_pairs(data["unique_id"], pairs, threshold),
+            pairs=pairs,
+            threshold=threshold,
+        )
+
+    # -- explanations --------------------------------------------------------------------------
+
+    def explain(self, members: pd.DataFrame, left: str, right: str) -> pd.DataFrame:
+        """Waterfall data of one pair: how each comparison moves the match weight.
+
+        Args:
+            members: the normalised records the pair belongs to (term frequencies, such as
+                how common a family name is, come from them).
+            left, right: the two records' ``unique_id``.
+
+        Returns:
+            See :func:`waterfall`.
+
+        Raises:
+            UnknownEntityError: an id is not in ``members``.
+        """
+        self._require_fit("explain")
+        data = self._check(members, "explain")
+        pair = _records(data, [left, right], "explain")
+        linker, _ = self._trained_linker(data, tf_tables=True)
+        scored = linker.inference.score_pair(pair[0], pair[1]).as_pandas_dataframe().iloc[0]
+        return waterfall(scored, self.settings_)
+
+    # -- incremental ---------------------------------------------------------------------------
+
+    def matcher(self, resolved: pd.DataFrame) -> IncrementalMatcher:
+        """A matcher of single new records against an already resolved set.
+
+        Args:
+            resolved: normalised members with their ``person_id``.
+        """
+        self._require_fit("matcher")
+        if "person_id" not in resolved.columns:
+            raise ContractViolation(
+                "The `resolved` members passed to `IdentityResolver.matcher` need a "
+                "`person_id` column: resolve them first."
+            )
+        return IncrementalMatcher(self, resolved)
+
+
+class IncrementalMatcher:
+    """Scores one new record against a resolved set with splink's ``predict_between``.
+
+    The resolved set is registered once in a private DuckDB; each call registers the new
+    record, generates candidates with the model's blocking rules and scores them.
+    """
+
+    def __init__(self, model: IdentityResolver, resolved: pd.DataFrame) -> None:
+        data = model._check(resolved, "matcher")
+        self.model = model
+        self.person_of_ = data.set_index("unique_id")["person_id"].astype(str)
+        existing = data.drop(columns=["person_id"])
+        self._linker, self._existing = model._trained_linker(existing, tf_tables=True)
+        self._columns = list(existing.columns)
+
+    def match(self, record: dict[str, Any], *, top: int = 5) -> pd.DataFrame:
+        """The best candidate persons for one normalised record.
+
+        Returns:
+            Up to ``top`` rows ``person_id, unique_id, match_probability, match_weight``,
+            best first (empty when no candidate passes blocking).
+        """
+        row = {c: _plain(record.get(c)) for c in self._columns}
+        row["unique_id"] = str(record.get("unique_id") or "__new__")
+        new = self._linker.table_management.register_table(
+            pd.DataFrame([row]), "__butler_new_member", overwrite=True
+        )
+        scored = self._linker.inference.predict_between(new, self._existing, warning_mode="never")
+        out = self._linker.misc.query_sql(
+            f"SELECT unique_id_l, unique_id_r, match_weight, match_probability "
+            f"FROM {scored.physical_name} ORDER BY match_weight DESC LIMIT {int(top) * 4}",
+            output_type="pandas",
+        )
+        other = np.where(
+            out["unique_id_l"] == row["unique_id"], out["unique_id_r"], out["unique_id_l"]
+        )
+        out = pd.DataFrame(
+            {
+                "person_id": self.person_of_.reindex(other).to_numpy(),
+                "unique_id": other,
+                "match_probability": out["match_probability"].to_numpy(),
+                "match_weight": out["match_weight"].to_numpy(),
+            }
+        )
+        return out.drop_duplicates("person_id").head(top).reset_index(drop=True)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _linker(data: pd.DataFrame, settings: Any, linker_cls: Any) -> tuple[Any, Any, Any]:
+    """A linker on a private in-memory DuckDB: (linker, the registered frame, the db API)."""
+    from splink.backends.duckdb import DuckDBAPI
+
+    db_api = DuckDBAPI()  # splink's engine: a private in-memory DuckDB, nothing on disk
+    frame = db_api.register(data, dataset_display_name="members")
+    return linker_cls(frame, settings, log_level=logging.WARNING), frame, db_api
+
+
+def _records(data: pd.DataFrame, ids: Sequence[str], func: str) -> list[dict[str, Any]]:
+    """The rows of ``ids`` as splink record dictionaries, in the order asked."""
+    rows = data.set_index("unique_id", drop=False)
+    missing = [i for i in ids if str(i) not in rows.index]
+    if missing:
+        raise UnknownEntityError(
+            f"`IdentityResolver.{func}` was asked about {', '.join(map(str, missing))}, which "
+            "is not among the members given: pass the records the ids come from."
+        )
+    return [{c: _plain(v) for c, v in rows.loc[str(i)].items()} for i in ids]
+
+
+def _plain(value: Any) -> Any:
+    """A value as splink's record dictionaries take it (lists stay lists, NaN → None)."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def cluster_pairs(ids: pd.Series, pairs: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Persons as connected components of the pairs at or above ``threshold``.
+
+    Returns:
+        ``unique_id, person_id, cluster_size, match_probability`` per id, in ``ids`` order;
+        ``person_id`` is the smallest account id of the person; ``match_probability`` is the
+        strongest link of the account inside its person (NaN when alone).
+    """
+    from models.linkage_metrics import connected_components
+
+    ids = pd.Index(ids.astype(str), name="unique_id")
+    pairs = pairs.astype({"unique_id_l": str, "unique_id_r": str})
+    label = connected_components(pairs, ids, threshold)
+    frame = pd.DataFrame({"unique_id": ids, "person_id": label.reindex(ids).to_numpy()})
+    frame["cluster_size"] = frame.groupby("person_id")["unique_id"].transform("size")
+    keep = pairs[pairs["match_probability"] >= threshold]
+    ends = [
+        keep[[side, "match_probability"]].set_axis(["unique_id", "p"], axis=1)
+        for side in ("unique_id_l", "unique_id_r")
+    ]
+    strongest = pd.concat(ends).groupby("unique_id")["p"].max()
+    frame["match_probability"] = frame["unique_id"].map(strongest)
+    return frame
+
+
+def waterfall(scored: pd.Series, settings: dict) -> pd.DataFrame:
+    """Waterfall rows of one scored pair, from splink's intermediate columns.
+
+    Args:
+        scored: one row of splink's scored pairs with ``gamma_*``, ``mw_*`` and
+            ``mw_tf_adj_*`` columns (``retain_intermediate_calculation_columns``).
+        settings: the model dictionary (for the comparison level labels and the prior).
+
+    Returns:
+        ``step, level, match_weight, cumulative, match_probability``: the prior, one row per
+        comparison (its level and its weight, term-frequency adjustment included) and the
+        total, whose probability is the pair's.
+    """
+    prior = float(settings["probability_two_random_records_match"])
+    rows = [{"step": "prior", "level": f"P(match) = {prior:.2g}",
+             "match_weight": math.log2(prior / (1 - prior))}]  # fmt: skip
+    for comparison in settings["comparisons"]:
+        name = comparison["output_column_name"]
+        gamma = int(scored.get(f"gamma_{name}", -1))
+        levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+        label = "missing or not comparable"
+        if 0 <= gamma < len(levels):
+            # splink numbers the non-null levels from the last (ELSE = 0) upwards
+            label = levels[len(levels) - 1 - gamma]["label_for_charts"]
+        weight = float(scored.get(f"mw_{name}", 0.0) or 0.0)
+        weight += float(scored.get(f"mw_tf_adj_{name}", 0.0) or 0.0)
+        rows.append({"step": name, "level": label, "match_weight": weight})
+    out = pd.DataFrame(rows)
+    out["cumulative"] = out["match_weight"].cumsum()
+    total = float(out["cumulative"].iloc[-1])
+    last = {"step": "total", "level": "", "match_weight": total, "cumulative": total}
+    out = pd.concat([out, pd.DataFrame([last])], ignore_index=True)
+    out["match_probability"] = np.nan
+    out.loc[out.index[-1], "match_probability"] = 2.0**total / (1 + 2.0**total)
+    return out
+
+
+def resolution_summary(
+    members: pd.DataFrame,
+    clusters: pd.DataFrame,
+    *,
+    cost_per_account: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """What marketing reads first: accounts, persons, and spend on people already recruited.
+
+    An account "was already recruited elsewhere" when its person had an earlier account
+    (``registered_at``, else the order of ``members``) on another platform.
+
+    Args:
+        members: raw records: ``unique_id`` + optional ``platform`` and ``registered_at``.
+        clusters: ``unique_id, person_id``.
+        cost_per_account: recruitment cost of one account per platform; None = the same
+            for every account (the share is then a share of accounts).
+
+    Returns:
+        ``accounts, persons, accounts_per_person, persons_on_2plus_platforms,
+        duplicate_recruitment_share``.
+    """
+    data = members[["unique_id"]].astype(str)
+    data["platform"] = members["platform"].to_numpy() if "platform" in members else None
+    if "registered_at" in members:
+        data["when"] = pd.to_datetime(members["registered_at"], errors="coerce").to_numpy()
+    else:
+        data["when"] = pd.NaT
+    data["order"] = np.arange(len(data))
+    data = data.merge(clusters[["unique_id", "person_id"]].astype(str), on="unique_id")
+    data = data.sort_values(["person_id", "when", "order"], na_position="last")
+    first_platform = data.groupby("person_id")["platform"].transform("first")
+    elsewhere = data["platform"].notna() & (data["platform"] != first_platform)
+    cost = (
+        data["platform"].map(cost_per_account).fillna(0.0)
+        if cost_per_account
+        else pd.Series(1.0, index=data.index)
+    )
+    platforms = data.groupby("person_id")["platform"].nunique()
+    persons = data["person_id"].nunique()
+    total = float(cost.sum())
+    return {
+        "accounts": float(len(data)),
+        "persons": float(persons),
+        "accounts_per_person": len(data) / persons if persons else float("nan"),
+        "persons_on_2plus_platforms": float((platforms >= 2).sum()),
+        "duplicate_recruitment_share": float(cost[elsewhere].sum()) / total if total else 0.0,
+    }
+
+
+# -- survivorship -------------------------------------------------------------------------------
+
+
+def golden_records(
+    members: pd.DataFrame,
+    clusters: pd.DataFrame,
+    *,
+    trust_order: Sequence[str] = TRUST_ORDER,
+    fields: Sequence[str] = GOLDEN_FIELDS,
+) -> pd.DataFrame:
+    """One golden record per person by survivorship rules.
+
+    For each field, the value comes from the person's accounts ranked by: the most trusted
+    channel (``trust_order``; unknown channels last), then the most complete account (most
+    non-null fields), then the most recent (``registered_at``, when present), then the
+    account id; the first account with a non-null value wins.
+
+    Args:
+        members: raw member records: ``unique_id`` + any of ``fields`` + optional
+            ``platform`` and ``registered_at``.
+        clusters: ``unique_id, person_id`` (from :meth:`IdentityResolver.resolve`).
+
+    Returns:
+        One row per person: ``person_id``, the fields, ``source_accounts`` (the person's
+        account ids, sorted, ``;``-separated), ``n_accounts``, ``platforms`` (sorted,
+        ``;``-separated) and ``<field>_from`` naming the account each value came from.
+    """
+    if "unique_id" not in members.columns:
+        raise ContractViolation("`golden_records` needs a `unique_id` column in `members`.")
+    data = members.copy()
+    data["unique_id"] = data["unique_id"].astype(str)
+    ids = clusters[["unique_id", "person_id"]].astype(str)
+    data = data.merge(ids, on="unique_id", how="inner")
+    present = [f for f in fields if f in data.columns]
+    rank = {p: i for i, p in enumerate(trust_order)}
+    platform = data["platform"] if "platform" in data.columns else pd.Series(None, index=data.index)
+    data["_trust"] = platform.map(rank).fillna(len(rank))
+    data["_complete"] = -data[present].notna().sum(axis=1)
+    recent = (
+        pd.to_datetime(data["registered_at"], errors="coerce")
+        if "registered_at" in data.columns
+        else pd.Series(pd.NaT, index=data.index)
+    )
+    data["_recent"] = -(recent.astype("int64", errors="ignore").where(recent.notna(), 0))
+    data = data.sort_values(["person_id", "_trust", "_complete", "_recent", "unique_id"])
+    grouped = data.groupby("person_id", sort=True)
+    out = pd.DataFrame(index=grouped.size().index)
+    for f in present:
+        has = data[data[f].notna()]
+        first = has.groupby("person_id")[[f, "unique_id"]].first()
+        out[f] = first[f]
+        out[f"{f}_from"] = first["unique_id"]
+    out["source_accounts"] = grouped["unique_id"].agg(lambda s: ";".join(sorted(s)))
+    out["n_accounts"] = grouped.size()
+    if "platform" in data.columns:
+        out["platforms"] = grouped["platform"].agg(lambda s: ";".join(sorted(set(s.dropna()))))
+    return out.reset_index()
+
+
+__all__ = [
+    "DETERMINISTIC_RULES",
+    "EM_RULES",
+    "GOLDEN_FIELDS",
+    "PREDICTION_RULES",
+    "REGISTERED_NAME",
+    "TRUST_ORDER",
+    "IdentityConfig",
+    "IdentityResolver",
+    "IncrementalMatcher",
+    "Resolution",
+    "cluster_pairs",
+    "comparisons",
+    "golden_records",
+    "resolution_summary",
+    "waterfall",
+]

@@ -1,0 +1,247 @@
+"""The splink identity model: settings follow the data, clusters, explanations, incremental
+matching, survivorship and the summary marketing reads.
+
+One small synthetic member world (persons with 1–3 accounts written differently) is fitted
+once per module; splink runs on its private in-memory DuckDB.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.errors import (
+    ContractViolation,
+    InvalidParameterError,
+    NotFittedError,
+    UnknownEntityError,
+)
+from features.identity import normalise_members
+from models.identity import (
+    IdentityConfig,
+    IdentityResolver,
+    cluster_pairs,
+    comparisons,
+    golden_records,
+    resolution_summary,
+)
+from models.linkage_metrics import pairwise_scores
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+FAMILY = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玲"
+TRAD = str.maketrans({"陈": "陳", "刘": "劉", "杨": "楊", "黄": "黃", "赵": "趙", "伟": "偉"})
+
+
+def member_world(n_persons: int = 150, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """Raw member records and each record's true person."""
+    rng = np.random.default_rng(seed)
+    rows, truth = [], []
+    for p in range(n_persons):
+        name = rng.choice(list(FAMILY)) + "".join(rng.choice(list(GIVEN), size=2))
+        phone = f"1{rng.choice([38, 39, 58, 86])}{rng.integers(10**7, 10**8)}"
+        email = f"user{p}@example.com"
+        birth = f"19{rng.integers(60, 99)}-{rng.integers(1, 13):02d}-{rng.integers(1, 28):02d}"
+        for a in range(int(rng.integers(1, 4))):
+            variant = rng.integers(0, 4)
+            rows.append(
+                {
+                    "unique_id": f"p{p}a{a}",
+                    "full_name": name.translate(TRAD) if variant == 1 else name,
+                    "phone": f"{phone[:3]}****{phone[-4:]}" if variant == 2 else phone,
+                    "email": email if variant != 3 else None,
+                    "birth_date": birth.replace("-", "") if variant == 3 else birth,
+                    "city": "深圳市",
+                    "platform": ["tmall", "jd", "douyin"][a],
+                    "registered_at": f"2024-0{a + 1}-01",
+                }
+            )
+            truth.append(f"p{p}")
+    return pd.DataFrame(rows), pd.Series(truth, index=[r["unique_id"] for r in rows])
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    raw, truth = member_world()
+    return raw, normalise_members(raw), truth
+
+
+@pytest.fixture(scope="module")
+def fitted(world) -> IdentityResolver:
+    _, members, _ = world
+    return IdentityResolver(IdentityConfig(u_max_pairs=2e5)).fit(members)
+
+
+# -- config and settings ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("threshold", 1.0),
+        ("threshold", 0.0),
+        ("name_similarity", (0.7, 0.9)),
+        ("u_max_pairs", 10),
+        ("prior_recall", 0.0),
+        ("keep_probability", 0.95),
+    ],
+)
+def test_config_rejects_bad_values_with_the_parameter_named(param, value):
+    with pytest.raises(InvalidParameterError, match=f"`{param}` parameter of `IdentityConfig`"):
+        IdentityConfig(**{param: value})
+
+
+def test_comparisons_follow_the_columns_present():
+    names = {
+        c["output_column_name"]
+        for c in comparisons({"family_keys", "birth_date"}, IdentityConfig())
+    }
+    assert names == {"family_name", "birth_date"}
+    every = {"family_keys", "given_keys", "phone_last4", "email", "birth_date", "city", "gender"}
+    names = {c["output_column_name"] for c in comparisons(every, IdentityConfig())}
+    assert names == {
+        "family_name",
+        "given_name",
+        "phone",
+        "email",
+        "birth_date",
+        "address",
+        "gender",
+    }
+
+
+def test_fitted_model_is_plain_data_with_trained_weights(fitted, world):
+    _, members, _ = world
+    comps = {c["output_column_name"]: c for c in fitted.settings_["comparisons"]}
+    assert {"family_name", "given_name", "phone", "email", "birth_date"} <= set(comps)
+    exact_phone = comps["phone"]["comparison_levels"][1]
+    assert exact_phone["m_probability"] > exact_phone["u_probability"] * 100
+    copy = pickle.loads(pickle.dumps(fitted))
+    pd.testing.assert_frame_equal(copy.predict(members), fitted.predict(members))
+
+
+# -- resolve ------------------------------------------------------------------------------------
+
+
+def test_resolve_finds_the_persons_behind_the_accounts(fitted, world):
+    _, members, truth = world
+    clusters = fitted.resolve(members).clusters
+    scores = pairwise_scores(clusters["person_id"], truth.reindex(clusters["unique_id"]))
+    assert scores["precision"] >= 0.95
+    assert scores["recall"] >= 0.9
+    # the masked phone and the traditional name of one person still land with the others
+    assert clusters.set_index("unique_id")["cluster_size"].min() >= 1
+
+
+def test_a_higher_threshold_never_merges_more(fitted, world):
+    _, members, _ = world
+    pairs = fitted.predict(members)
+    loose = cluster_pairs(members["unique_id"], pairs, 0.5)["person_id"].nunique()
+    strict = cluster_pairs(members["unique_id"], pairs, 0.99)["person_id"].nunique()
+    assert strict >= loose
+
+
+def test_bad_inputs_say_what_to_fix(fitted, world):
+    _, members, _ = world
+    with pytest.raises(NotFittedError, match="Call `fit"):
+        IdentityResolver().predict(members)
+    with pytest.raises(ContractViolation, match="unique_id"):
+        fitted.predict(members.drop(columns="unique_id"))
+    twice = pd.concat([members.head(3), members.head(1)])
+    with pytest.raises(ContractViolation, match="repeat the ids"):
+        fitted.predict(twice)
+    with pytest.raises(InvalidParameterError, match="at least 10"):
+        IdentityResolver().fit(members.head(5))
+    with pytest.raises(InvalidParameterError, match="threshold"):
+        fitted.resolve(members, threshold=1.5)
+
+
+def test_a_list_with_no_comparable_field_is_rejected():
+    raw = pd.DataFrame({"unique_id": [str(i) for i in range(20)], "platform": "jd"})
+    with pytest.raises(InvalidParameterError, match="no field to compare"):
+        IdentityResolver().fit(normalise_members(raw)[["unique_id", "platform"]])
+
+
+# -- explanations -------------------------------------------------------------------------------
+
+
+def test_explanation_adds_up_to_the_pair_score(fitted, world):
+    _, members, _ = world
+    pairs = fitted.predict(members).sort_values("match_probability", ascending=False)
+    top = pairs.iloc[0]
+    steps = fitted.explain(members, top["unique_id_l"], top["unique_id_r"])
+    assert steps["step"].iloc[0] == "prior" and steps["step"].iloc[-1] == "total"
+    body = steps.iloc[:-1]
+    assert body["match_weight"].sum() == pytest.approx(top["match_weight"], abs=1e-6)
+    assert steps["match_probability"].iloc[-1] == pytest.approx(top["match_probability"])
+    assert "same phone number" in set(body["level"]) or "same email" in set(body["level"])
+    with pytest.raises(UnknownEntityError, match="nobody"):
+        fitted.explain(members, "nobody", top["unique_id_r"])
+
+
+# -- incremental --------------------------------------------------------------------------------
+
+
+def test_a_new_signup_is_matched_to_the_person_it_is(fitted, world):
+    raw, members, truth = world
+    clusters = fitted.resolve(members).clusters
+    resolved = members.merge(clusters[["unique_id", "person_id"]], on="unique_id")
+    matcher = fitted.matcher(resolved)
+    known = raw.iloc[0].to_dict() | {"unique_id": "new-1", "email": None}
+    found = matcher.match(normalise_members(pd.DataFrame([known])).iloc[0].to_dict())
+    person = clusters.set_index("unique_id").loc[raw["unique_id"].iloc[0], "person_id"]
+    assert found["person_id"].iloc[0] == person
+    assert found["match_probability"].iloc[0] > 0.9
+    stranger = {"unique_id": "new-2", "full_name": "欧阳修", "phone": "13000000000",
+                "birth_date": "1901-01-01"}  # fmt: skip
+    found = matcher.match(normalise_members(pd.DataFrame([stranger])).iloc[0].to_dict())
+    assert found.empty or found["match_probability"].max() < 0.5
+    with pytest.raises(ContractViolation, match="person_id"):
+        fitted.matcher(members)
+
+
+# -- survivorship and summary -------------------------------------------------------------------
+
+
+def test_golden_record_takes_the_trusted_then_complete_then_recent_value():
+    raw = pd.DataFrame(
+        {
+            "unique_id": ["a", "b", "c", "d"],
+            "platform": ["pinduoduo", "miniprogram", "jd", "tmall"],
+            "full_name": ["王小明", None, "王晓明", "李雷"],
+            "phone": ["13800000001", "13800000002", None, "13900000000"],
+            "email": [None, None, "wxm@example.com", None],
+            "registered_at": ["2024-01-01", "2024-03-01", "2024-02-01", "2024-01-01"],
+        }
+    )
+    clusters = pd.DataFrame({"unique_id": ["a", "b", "c", "d"], "person_id": ["a", "a", "a", "d"]})
+    gold = golden_records(raw, clusters).set_index("person_id")
+    # the mini-program is trusted most but has no name: the next channel (jd) gives it
+    assert gold.loc["a", "full_name"] == "王晓明" and gold.loc["a", "full_name_from"] == "c"
+    assert gold.loc["a", "phone"] == "13800000002" and gold.loc["a", "phone_from"] == "b"
+    assert gold.loc["a", "source_accounts"] == "a;b;c" and gold.loc["a", "n_accounts"] == 3
+    assert gold.loc["a", "platforms"] == "jd;miniprogram;pinduoduo"
+    assert gold.loc["d", "full_name"] == "李雷"
+
+
+def test_summary_counts_recruitment_of_people_already_recruited_elsewhere():
+    raw = pd.DataFrame(
+        {
+            "unique_id": ["a", "b", "c", "d", "e"],
+            "platform": ["tmall", "jd", "tmall", "douyin", "jd"],
+            "registered_at": ["2024-01-01", "2024-02-01", "2024-03-01", "2024-01-01", "2024-01-01"],
+        }
+    )
+    clusters = pd.DataFrame({"unique_id": list("abcde"), "person_id": list("aaadd")})
+    out = resolution_summary(raw, clusters)
+    # person a: tmall first, then jd (elsewhere) and tmall again (same channel); person d:
+    # douyin, then jd (elsewhere) → 2 of 5 accounts
+    assert out["accounts"] == 5 and out["persons"] == 2
+    assert out["persons_on_2plus_platforms"] == 2
+    assert out["duplicate_recruitment_share"] == pytest.approx(2 / 5)
+    costly = resolution_summary(raw, clusters, cost_per_account={"tmall": 1, "jd": 3, "douyin": 1})
+    assert costly["duplicate_recruitment_share"] == pytest.approx(6 / 9)
