@@ -482,6 +482,195 @@ def eval_forecast(
             console.print(f"Plot written to {path}.")
 
 
+@train_app.command("identity")
+def train_identity(
+    ctx: typer.Context,
+    threshold: Annotated[
+        float, typer.Option(help="Match probability at which two accounts are one person.")
+    ] = 0.9,
+) -> None:
+    """Fit the member identity model (splink) on the store's member accounts and register it.
+
+    No labels are needed: u is estimated from random pairs, m by EM over several blocking
+    passes. Logs the settings and the trained model (no member data) to MLflow.
+
+    Examples:
+        butler train identity
+    """
+    from models.identity import IdentityConfig
+    from training.identity import train
+
+    settings = _settings(ctx)
+    try:
+        with _progress() as progress:
+            progress.add_task("Training the identity model", total=None)
+            run = train(settings, IdentityConfig(threshold=threshold))
+    except ButlerError as exc:
+        raise _fail(str(exc)) from exc
+    _print_member_summary(run.summary)
+    reg = run.registered
+    console.print(
+        f"Fitted in {run.fit_seconds:.1f} s. Registered [bold]{reg.name}[/] version "
+        f"{reg.version} as @{reg.alias} (run {reg.run_id})."
+    )
+
+
+def _print_member_summary(summary: dict[str, float]) -> None:
+    console.print(
+        f"{summary['accounts']:,.0f} accounts → {summary['persons']:,.0f} persons "
+        f"({summary['accounts_per_person']:.2f} accounts per person); "
+        f"{summary['persons_on_2plus_platforms']:,.0f} persons on 2+ platforms; "
+        f"{summary['duplicate_recruitment_share']:.1%} of recruitment went to people "
+        "already recruited elsewhere."
+    )
+
+
+members_app = typer.Typer(help="Deduplicate member lists: who is really one person.")
+app.add_typer(members_app, name="members")
+
+
+@members_app.command("resolve")
+def members_resolve(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="Output file: .parquet, .csv or .xlsx.")],
+    threshold: Annotated[
+        float | None, typer.Option(help="Match probability to merge at (default: the model's).")
+    ] = None,
+) -> None:
+    """Resolve the store's member accounts into persons with golden records.
+
+    Writes one row per person: person id, golden fields, source accounts, cluster size and
+    match probability; prints accounts, persons and the duplicated recruitment share.
+
+    Examples:
+        butler members resolve --out members.parquet
+    """
+    from services.identity import resolve_store, write_table
+
+    settings = _settings(ctx)
+    try:
+        with _progress() as progress:
+            progress.add_task("Resolving members", total=None)
+            result = resolve_store(settings, threshold)
+            path = write_table(result.persons, out)
+    except ButlerError as exc:
+        raise _fail(str(exc)) from exc
+    _print_member_summary(result.summary)
+    console.print(f"{len(result.persons):,} persons written to {path}.")
+
+
+@members_app.command("dedupe")
+def members_dedupe(
+    file: Annotated[Path, typer.Argument(help="Member list: .csv, .xlsx or .parquet.")],
+    map_path: Annotated[Path, typer.Option("--map", help="Flat YAML: Butler field → column.")],
+    out: Annotated[Path, typer.Option(help="Output file: .parquet, .csv or .xlsx.")],
+    threshold: Annotated[float | None, typer.Option(help="Match probability to merge at.")] = None,
+    phone_region: Annotated[
+        str, typer.Option(help="Region of phone numbers without a country code (CN, HK …).")
+    ] = "CN",
+) -> None:
+    """Deduplicate any member list: every input row comes back with a person id.
+
+    Adds person_id, match_probability, cluster_size and rejected_reason to every row and
+    column of FILE; rows that cannot be used keep their place with the reason.
+
+    Examples:
+        butler members dedupe list.xlsx --map list.yaml --out list_deduped.xlsx
+    """
+    from services.identity import dedupe_list, write_table
+
+    try:
+        with _progress() as progress:
+            progress.add_task(f"Deduplicating {file.name}", total=None)
+            result = dedupe_list(file, map_path, threshold=threshold, phone_region=phone_region)
+            path = write_table(result.rows, out)
+    except ButlerError as exc:
+        raise _fail(str(exc)) from exc
+    _print_member_summary(result.summary)
+    if len(result.rejected):
+        console.print(
+            f"[yellow]{len(result.rejected):,} rows could not be used[/] (their reasons are in "
+            "the rejected_reason column)."
+        )
+    console.print(f"{len(result.rows):,} rows written to {path}.")
+
+
+@eval_app.command("identity")
+def eval_identity(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None, typer.Option(help="Labelled member list (.parquet, .csv, .xlsx).")
+    ] = None,
+    map_path: Annotated[
+        Path | None, typer.Option("--map", help="Flat YAML: Butler field → column.")
+    ] = None,
+    truth_col: Annotated[str | None, typer.Option(help="Column with the true person id.")] = None,
+    store_truth: Annotated[
+        Path | None,
+        typer.Option(help="Score the store's members against this truth file instead."),
+    ] = None,
+    threshold: Annotated[float, typer.Option(help="Match probability to merge at.")] = 0.9,
+    phone_region: Annotated[
+        str, typer.Option(help="Region of phone numbers without a country code.")
+    ] = "CN",
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the figures.")] = None,
+) -> None:
+    """Score identity resolution on a labelled list against the phone-or-email rule.
+
+    Either a list (--data, --map, --truth-col) or the store's members (--store-truth, a
+    CSV of platform, platform_user_id, person_id such as the sample world's
+    _truth/members_truth.csv).
+
+    Examples:
+        butler eval identity --data ../shared/data/linkage/febrl3.parquet \\
+            --map evaluation/identity_maps/febrl.yaml --truth-col entity_id
+        butler eval identity --store-truth .butler/sample_world/small-seed0/_truth/members_truth.csv
+    """
+    import json
+
+    from evaluation.identity import evaluate, evaluate_store
+    from models.identity import IdentityConfig
+
+    listed = data is not None and map_path is not None and truth_col is not None
+    if listed == (store_truth is not None):
+        raise _fail("Give either --data, --map and --truth-col, or --store-truth.")
+    try:
+        config = IdentityConfig(threshold=threshold)
+        with _progress() as progress:
+            progress.add_task("Resolving members", total=None)
+            if store_truth is not None:
+                result = evaluate_store(_settings(ctx), store_truth, config=config)
+            else:
+                result = evaluate(
+                    data, map_path, truth_col, config=config, phone_region=phone_region
+                )
+    except ButlerError as exc:
+        raise _fail(str(exc)) from exc
+    table = Table(title=f"{result.data}: {result.n_records:,} records", title_justify="left")
+    for head in ("method", "pair precision", "pair recall", "pair F1", "B³ F1", "clusters"):
+        table.add_column(head, justify="left" if head == "method" else "right")
+    rows = [(f"butler @ {result.threshold:g}", result.model), ("same phone or email", result.rule)]
+    rows += [(f"  butler @ {r['threshold']:g}", r) for r in result.sweep.to_dict("records")]
+    for name, s in rows:
+        table.add_row(
+            name,
+            f"{s['pair_precision']:.4f}",
+            f"{s['pair_recall']:.4f}",
+            f"{s['pair_f1']:.4f}",
+            f"{s['bcubed_f1']:.4f}",
+            f"{s['n_predicted_clusters']:,.0f}",
+        )
+    console.print(table)
+    console.print(
+        f"{result.n_rejected:,} rows rejected; {result.seconds:.1f} s "
+        f"({result.n_records / result.seconds:,.0f} records/s): "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+    )
+    if json_path:
+        json_path.write_text(json.dumps(result.to_json(), indent=2, default=str))
+        console.print(f"Figures written to {json_path}.")
+
+
 @app.command()
 def replenish(
     ctx: typer.Context,
@@ -567,7 +756,7 @@ def demo(
     fresh: Annotated[bool, typer.Option(help="Start from an empty Butler home.")] = False,
 ) -> None:
     """The main job end to end on the embedded default: sample world → ingest → status →
-    train the forecaster → replenishment plan.
+    train the forecaster → replenishment plan → train the identity model → resolve members.
 
     Examples:
         butler demo
@@ -590,6 +779,19 @@ def demo(
     ctx.invoke(train_forecast, ctx=ctx, level=[Level.sku_warehouse], horizon=8, windows=2)
     console.rule("5. Replenishment plan")
     ctx.invoke(replenish, ctx=ctx, out=settings.home / "plan.xlsx")
+    console.rule("6. Train the member identity model and register it")
+    ctx.invoke(train_identity, ctx=ctx, threshold=0.9)
+    console.rule("7. Resolve the members into persons")
+    ctx.invoke(members_resolve, ctx=ctx, out=settings.home / "members.parquet", threshold=None)
+    console.rule("8. Check the persons against the sample world's truth")
+    ctx.invoke(
+        eval_identity,
+        ctx=ctx,
+        store_truth=exports / "_truth" / "members_truth.csv",
+        threshold=0.9,
+        phone_region="CN",
+        json_path=None,
+    )
 
 
 if __name__ == "__main__":

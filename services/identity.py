@@ -1,0 +1,170 @@
+"""Member identity for marketing: the store's resolved member list, and any list a user brings.
+
+``resolve_store`` uses the registered model (``butler train identity``); ``dedupe_list`` fits
+a model on the list it is given, because a user's list carries its own set of fields.
+Printed summaries and logs mask phones and names (:func:`mask_phone`, :func:`mask_name`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from features.errors import InvalidParameterError
+from features.identity import normalise_members
+from features.member_lists import MemberMap, map_members, read_member_file
+from features.members import store_members
+from features.settings import Settings
+from features.store import Store
+from models.identity import (
+    REGISTERED_NAME,
+    IdentityConfig,
+    IdentityResolver,
+    golden_records,
+    resolution_summary,
+)
+from services.registry import load_registered
+
+#: Columns ``dedupe_list`` adds to every input row.
+DEDUPE_COLUMNS = ("person_id", "match_probability", "cluster_size", "rejected_reason")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedMembers:
+    """The deduplicated member list and its summary.
+
+    Attributes:
+        persons: one row per person: ``person_id``, golden fields (with ``<field>_from``),
+            ``source_accounts``, ``n_accounts`` (= cluster size), ``platforms`` and
+            ``match_probability`` (the weakest link that holds the person together; NaN for
+            a person with one account).
+        accounts: one row per account: ``unique_id, person_id, cluster_size,
+            match_probability``.
+        summary: see :func:`models.identity.resolution_summary`.
+    """
+
+    persons: pd.DataFrame
+    accounts: pd.DataFrame
+    summary: dict[str, float]
+
+
+def resolve_store(settings: Settings, threshold: float | None = None) -> ResolvedMembers:
+    """Resolve every member account of the store with the registered identity model.
+
+    Raises:
+        ModelNotRegisteredError: no identity model is registered yet.
+        StoreError: the store holds no member accounts.
+    """
+    model: IdentityResolver = load_registered(
+        settings, REGISTERED_NAME, train_command="butler train identity"
+    )
+    with Store.open(settings, read_only=True) as store:
+        raw = store_members(store)
+    resolution = model.resolve(normalise_members(raw), threshold)
+    accounts = resolution.clusters
+    persons = golden_records(raw, accounts)
+    weakest = accounts.groupby("person_id")["match_probability"].min()
+    persons["match_probability"] = persons["person_id"].map(weakest)
+    return ResolvedMembers(
+        persons=persons, accounts=accounts, summary=resolution_summary(raw, accounts)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DedupedList:
+    """A user's list with a person per row.
+
+    Attributes:
+        rows: every input row and column, in file order, plus :data:`DEDUPE_COLUMNS`
+            (rejected rows have no person and a ``rejected_reason``).
+        rejected: the rows that could not be used, with ``row_number`` and ``reason``.
+        summary: accounts, persons and the rest (see ``resolution_summary``).
+    """
+
+    rows: pd.DataFrame
+    rejected: pd.DataFrame
+    summary: dict[str, float]
+
+
+def dedupe_list(
+    path: str | Path,
+    mapping: str | Path,
+    *,
+    threshold: float | None = None,
+    phone_region: str = "CN",
+    config: IdentityConfig | None = None,
+) -> DedupedList:
+    """Deduplicate a member list a user brings (CSV, XLSX or parquet + a YAML mapping).
+
+    Raises:
+        UnreadableFileError: the file cannot be read or has no rows.
+        ContractViolation: a mapped column is missing from the file.
+        InvalidParameterError: fewer than 10 usable rows.
+    """
+    source = read_member_file(path)
+    member_map = MemberMap.from_yaml(mapping)
+    mapped = map_members(source, member_map)
+    if len(mapped.members) < 10:
+        raise InvalidParameterError(
+            f"{path} has {len(mapped.members)} usable member rows; deduplication needs at "
+            f"least 10 ({len(mapped.rejected)} rows were rejected, see their reasons)."
+        )
+    members = normalise_members(mapped.members, phone_region=phone_region)
+    model = IdentityResolver(config).fit(members)
+    clusters = model.resolve(members, threshold).clusters.set_index("unique_id")
+    rows = source.reset_index(drop=True)
+    ids = rows[member_map.id_column].astype(str).str.strip()
+    reasons = pd.Series(None, index=rows.index, dtype=object)
+    if len(mapped.rejected):
+        at = mapped.rejected["row_number"].to_numpy() - 1
+        reasons.iloc[at] = mapped.rejected["reason"].to_numpy()
+    ids = ids.where(reasons.isna())  # a rejected row (e.g. a repeated id) gets no person
+    for col in ("person_id", "match_probability", "cluster_size"):
+        rows[col] = ids.map(clusters[col]).to_numpy()
+    rows["rejected_reason"] = reasons.to_numpy()
+    return DedupedList(
+        rows=rows,
+        rejected=mapped.rejected,
+        summary=resolution_summary(mapped.members, clusters.reset_index()),
+    )
+
+
+def mask_phone(phone: object) -> str | None:
+    """``13812345678`` → ``138****5678``; short or empty values are masked whole."""
+    if phone is None or (isinstance(phone, float) and phone != phone):
+        return None
+    text = str(phone)
+    digits = [c for c in text if c.isdigit()]
+    if len(digits) < 7:
+        return "*" * len(text)
+    return "".join(digits[:3]) + "*" * (len(digits) - 7) + "".join(digits[-4:])
+
+
+def mask_name(name: object) -> str | None:
+    """``王小明`` → ``王**``, ``Helen Lau`` → ``H**** L**``: the first letter of each word."""
+    if name is None or (isinstance(name, float) and name != name):
+        return None
+    words = str(name).split()
+    if len(words) == 1 and words[0] and not words[0].isascii():
+        return words[0][0] + "*" * (len(words[0]) - 1)
+    return " ".join(w[0] + "*" * (len(w) - 1) for w in words if w)
+
+
+def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as CSV (UTF-8 with BOM, for Excel), XLSX or parquet by suffix."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(out, index=False, encoding="utf-8-sig")
+    elif suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    elif suffix == ".xlsx":
+        frame.to_excel(out, index=False)
+    else:
+        raise InvalidParameterError(
+            f"Cannot write {out.name}: use a .csv, .xlsx or .parquet file name."
+        )
+    return out

@@ -1,0 +1,169 @@
+"""Member identity end to end: store → train → register → resolve; a user's list through
+`butler members dedupe`; `butler eval identity` on a labelled list; PII masking."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.errors import InvalidParameterError
+from features.store import Store
+from services.cli import app
+from services.identity import dedupe_list, mask_name, mask_phone, resolve_store, write_table
+from services.registry import ModelNotRegisteredError
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+SURNAMES = ["smith", "jones", "brown", "taylor", "wilson", "davies", "evans", "thomas"]
+GIVEN = ["james", "mary", "john", "linda", "peter", "susan", "paul", "karen", "mark", "lisa"]
+
+
+def people_list(n_people: int = 60, seed: int = 1) -> pd.DataFrame:
+    """A member list with 1–3 rows per person (typos, missing phones) and the truth."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_people):
+        given, family = rng.choice(GIVEN), rng.choice(SURNAMES)
+        phone = f"139{rng.integers(10**7, 10**8)}"
+        born = f"19{rng.integers(50, 99)}-0{rng.integers(1, 9)}-1{rng.integers(0, 9)}"
+        for k in range(int(rng.integers(1, 4))):
+            typo = given[:-1] + "e" if k == 2 else given
+            rows.append(
+                {
+                    "record_id": f"r{p}-{k}",
+                    "first": typo,
+                    "last": family,
+                    "mobile": phone if k != 1 else None,
+                    "dob": born,
+                    "mail": f"{given}.{family}{p}@example.com",
+                    "person": f"P{p}",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+MAP = (
+    "id: record_id\ngiven_name: first\nfamily_name: last\nphone: mobile\nbirth_date: dob\n"
+    "email: mail\n"
+)
+
+
+def test_dedupe_keeps_every_row_and_explains_rejections(tmp_path):
+    frame = people_list()
+    frame.loc[len(frame)] = {"record_id": "r-empty", "person": "none"}  # no usable field
+    path = tmp_path / "list.csv"
+    frame.to_csv(path, index=False)
+    (tmp_path / "map.yaml").write_text(MAP)
+    out = dedupe_list(path, tmp_path / "map.yaml")
+    assert len(out.rows) == len(frame)
+    assert list(out.rows.columns[: len(frame.columns)]) == list(frame.columns)
+    empty = out.rows.set_index("record_id").loc["r-empty"]
+    assert pd.isna(empty["person_id"]) and "no usable field" in empty["rejected_reason"]
+    kept = out.rows[out.rows["rejected_reason"].isna()]
+    # rows of one true person share a person id
+    assert kept.groupby("person")["person_id"].nunique().max() == 1
+    assert out.summary["persons"] == frame["person"].nunique() - 1
+
+
+def test_dedupe_needs_enough_rows(tmp_path):
+    path = tmp_path / "tiny.csv"
+    people_list(3).head(4).to_csv(path, index=False)
+    (tmp_path / "map.yaml").write_text(MAP)
+    with pytest.raises(InvalidParameterError, match="at least 10"):
+        dedupe_list(path, tmp_path / "map.yaml")
+
+
+def test_cli_dedupe_and_eval(tmp_path):
+    frame = people_list()
+    frame.to_parquet(tmp_path / "list.parquet")
+    (tmp_path / "map.yaml").write_text(MAP)
+    runner = CliRunner()
+    result = runner.invoke(
+        app,
+        ["members", "dedupe", str(tmp_path / "list.parquet"), "--map", str(tmp_path / "map.yaml"),
+         "--out", str(tmp_path / "out.csv")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "persons" in result.output
+    written = pd.read_csv(tmp_path / "out.csv")
+    assert len(written) == len(frame) and "person_id" in written.columns
+    result = runner.invoke(
+        app,
+        ["eval", "identity", "--data", str(tmp_path / "list.parquet"), "--map",
+         str(tmp_path / "map.yaml"), "--truth-col", "person", "--json", str(tmp_path / "e.json")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads((tmp_path / "e.json").read_text())
+    assert figures["model"]["pair_f1"] > figures["rule_phone_or_email"]["pair_recall"] * 0.5
+    assert figures["model"]["pair_precision"] >= 0.9
+    bad = runner.invoke(
+        app,
+        ["members", "dedupe", str(tmp_path / "list.parquet"), "--map", str(tmp_path / "map.yaml"),
+         "--out", str(tmp_path / "out.txt")],
+    )  # fmt: skip
+    assert bad.exit_code != 0 and ".csv, .xlsx or .parquet" in " ".join(bad.output.split())
+    mapped_truth = tmp_path / "leak.yaml"
+    mapped_truth.write_text(MAP + "nickname: person\n")
+    leak = runner.invoke(
+        app,
+        ["eval", "identity", "--data", str(tmp_path / "list.parquet"), "--map", str(mapped_truth),
+         "--truth-col", "person"],
+    )  # fmt: skip
+    assert leak.exit_code != 0 and "must not see the labels" in " ".join(leak.output.split())
+
+
+def _store_members(store: Store, frame: pd.DataFrame) -> None:
+    rows = frame.assign(
+        platform=np.where(np.arange(len(frame)) % 2, "tmall", "jd"),
+        platform_user_id=frame["record_id"],
+        full_name=frame["first"] + " " + frame["last"],
+        phone=frame["mobile"],
+        email=frame["mail"],
+        birth_date=pd.to_datetime(frame["dob"]).dt.date,
+        raw="{}",
+        source_file="test",
+    )
+    cols = ["platform", "platform_user_id", "full_name", "phone", "email", "birth_date", "raw",
+            "source_file"]  # fmt: skip
+    store.con.register("incoming", rows[cols])
+    store.sql(f"INSERT INTO members ({', '.join(cols)}) SELECT * FROM incoming")
+
+
+def test_train_register_then_resolve_the_store(settings):
+    from training.identity import train
+
+    with pytest.raises(ModelNotRegisteredError, match="butler train identity"):
+        resolve_store(settings)
+    frame = people_list(80)
+    with Store.open(settings) as store:
+        _store_members(store, frame)
+    run = train(settings)
+    assert run.registered.name == "butler-identity" and run.summary["accounts"] == len(frame)
+    result = resolve_store(settings)
+    assert result.summary["persons"] == pytest.approx(frame["person"].nunique(), rel=0.1)
+    assert {"person_id", "full_name", "source_accounts", "n_accounts", "match_probability"} <= set(
+        result.persons.columns
+    )
+    assert result.persons["n_accounts"].sum() == len(frame)
+
+
+def test_masks_show_no_full_phone_or_name():
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_phone("+86 138-1234-5678") == "861******5678"  # 13 digits, 6 hidden
+    assert mask_phone("1234") == "****"
+    assert mask_name("王小明") == "王**"
+    assert mask_name("Helen Lau") == "H**** L**"
+    assert mask_phone(None) is None and mask_name(float("nan")) is None
+
+
+def test_write_table_by_suffix(tmp_path: Path):
+    frame = pd.DataFrame({"a": [1, 2]})
+    for name in ("x.csv", "x.parquet", "x.xlsx"):
+        assert write_table(frame, tmp_path / name).exists()
+    with pytest.raises(InvalidParameterError, match="csv, .xlsx or .parquet"):
+        write_table(frame, tmp_path / "x.json")
