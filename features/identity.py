@@ -660,9 +660,10 @@ def _to_date(value: object) -> dt.date | None:
 
 @lru_cache(maxsize=_CACHE_SIZE)
 def _birth(value: object) -> tuple[str | None, str | None, str | None]:
-    """(ISO date, year, "MM-DD"); None outside 1900–2100 so no result depends on today."""
+    """(ISO date, year, "MM-DD"); None outside the years 1000–2100 (a mistyped year, and no
+    result depends on today; historical records do go back centuries)."""
     date = _to_date(value)
-    if date is None or not 1900 <= date.year <= 2100:
+    if date is None or not 1000 <= date.year <= 2100:
         return None, None, None
     iso = date.isoformat()
     return iso, iso[:4], iso[5:]

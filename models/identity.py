@@ -297,10 +297,17 @@ def comparisons(columns: Iterable[str], config: IdentityConfig) -> list[dict]:
         for col, label in (
             ("district", "same district"),
             ("postcode", "same postcode"),
+            ("postcode_area", "same postcode area"),
             ("city", "same city"),
             ("province", "same province"),
         ):
-            if col in have:
+            if col == "postcode_area" and "postcode" in have:
+                # a UK-style postcode's outward code (nr33 of "nr33 0lx")
+                levels.append(
+                    _level("postcode_l LIKE '% %' AND split_part(postcode_l, ' ', 1) = "
+                           "split_part(postcode_r, ' ', 1)", label)
+                )  # fmt: skip
+            elif col in have:
                 levels.append(
                     _level(f"{col}_l = {col}_r", label, tf=col if col == "city" else None)
                 )
@@ -391,6 +398,12 @@ PREDICTION_RULES: tuple[tuple[str, ...], ...] = (
     ("handles",),
     ("phone_last4", "birth_date"),
     ("district", "birth_date"),
+    ("city", "birth_date"),
+    ("postcode",),
+    ("family_latin", "city"),
+    ("given_latin", "city"),
+    ("family_latin", "birth_year"),
+    ("given_latin", "birth_year"),
 )
 #: Blocking passes of the EM rounds: each leaves the other comparisons free to be learnt.
 EM_RULES: tuple[tuple[str, ...], ...] = (
