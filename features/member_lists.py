@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
+from features.identity import MEMBER_FIELDS
 
 __all__ = [
     "MAPPABLE_FIELDS",
@@ -38,27 +39,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Butler member fields a list's columns can be mapped onto.
-MAPPABLE_FIELDS: tuple[str, ...] = (
-    "full_name",
-    "given_name",
-    "family_name",
-    "nickname",
-    "phone",
-    "email",
-    "birth_date",
-    "gender",
-    "province",
-    "city",
-    "district",
-    "address_line",
-    "postcode",
-    "id_number",
-    "device_id",
-    "union_id",
-    "platform",
-    "platform_user_id",
-)
+#: Butler member fields a list's columns can be mapped onto (the normaliser's fields).
+MAPPABLE_FIELDS: tuple[str, ...] = MEMBER_FIELDS
 #: The mapping key that names the record-id column.
 ID_KEY = "id"
 #: File types :func:`read_member_file` reads.

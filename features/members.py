@@ -10,27 +10,17 @@ from __future__ import annotations
 
 import pandas as pd
 
+from features.identity import MEMBER_FIELDS
 from features.store import Store
 
 #: Separator of platform and platform user id in a member's ``unique_id``.
 ID_SEP = ":"
 
+# the store keeps no separate given / family name, postcode or id number for an account
+_NOT_STORED = ("given_name", "family_name", "postcode", "id_number")
 _COLUMNS = (
-    "platform",
-    "platform_user_id",
+    *(f for f in MEMBER_FIELDS if f not in _NOT_STORED),
     "shop_id",
-    "nickname",
-    "full_name",
-    "phone",
-    "email",
-    "birth_date",
-    "gender",
-    "province",
-    "city",
-    "district",
-    "address_line",
-    "device_id",
-    "union_id",
     "registered_at",
 )
 
