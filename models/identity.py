@@ -530,9 +530,16 @@ class IdentityResolver:
             max_pairs=self.config.u_max_pairs, seed=self.config.seed
         )
         for rule in _rules(have, EM_RULES):
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                _block(rule), fix_u_probabilities=True
-            )
+            before = linker.misc.save_model_to_json()
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    _block(rule), fix_u_probabilities=True
+                )
+            except ValueError as exc:
+                # splink refuses an m that underflowed to 0 in a large pass, and leaves the
+                # linker without the pass's blocked comparisons: go on from the model before it
+                logger.warning("EM pass blocked on %s dropped: %s", ", ".join(rule), exc)
+                linker, _, _ = _linker(data, before, Linker)
         self.settings_ = linker.misc.save_model_to_json()
         self.columns_ = sorted(have)
         self._refine_prior(data)
@@ -553,7 +560,9 @@ class IdentityResolver:
         n_pairs = len(data) * (len(data) - 1) / 2
         for _ in range(self.config.prior_iterations):
             linker, _ = self._trained_linker(data.copy())
-            scored = linker.inference.predict(threshold_match_probability=1e-4)
+            scored = linker.inference.predict(
+                threshold_match_probability=self.config.keep_probability
+            )
             expected = linker.misc.query_sql(
                 f"SELECT coalesce(sum(match_probability), 0) AS e FROM {scored.physical_name}",
                 output_type="pandas",
