@@ -7,8 +7,8 @@ says about two accounts being one person:
 * **u** (how often two *different* people agree) by random sampling of pairs;
 * **m** (how often the *same* person agrees) by expectation maximisation over several blocking
   passes, each of which fixes some fields so the others can be learnt;
-* the prior (the chance two random accounts are one person) from deterministic rules with an
-  assumed recall.
+* the prior (the chance two random accounts are one person) first from deterministic rules
+  with an assumed recall, then from the model's own expected number of matches.
 
 The comparisons, blocking rules and thresholds are one typed, versioned object
 (:class:`IdentityConfig`) and follow the columns the data has: a member list with only names

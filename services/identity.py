@@ -38,8 +38,8 @@ class ResolvedMembers:
     Attributes:
         persons: one row per person: ``person_id``, golden fields (with ``<field>_from``),
             ``source_accounts``, ``n_accounts`` (= cluster size), ``platforms`` and
-            ``match_probability`` (the weakest link that holds the person together; NaN for
-            a person with one account).
+            ``match_probability`` (the lowest, over the person's accounts, of each account's
+            strongest link inside the person; NaN for a person with one account).
         accounts: one row per account: ``unique_id, person_id, cluster_size,
             match_probability``.
         summary: see :func:`models.identity.resolution_summary`.
