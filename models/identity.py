@@ -747,7 +747,8 @@ def _linker(data: pd.DataFrame, settings: Any, linker_cls: Any) -> tuple[Any, An
 
     db_api = DuckDBAPI()  # splink's engine: a private in-memory DuckDB, nothing on disk
     frame = db_api.register(data, dataset_display_name="members")
-    return linker_cls(frame, settings, log_level=logging.WARNING), frame, db_api
+    # log_level=None: splink leaves logging alone; the application configures it
+    return linker_cls(frame, settings, log_level=None), frame, db_api
 
 
 def _records(data: pd.DataFrame, ids: Sequence[str], func: str) -> list[dict[str, Any]]:

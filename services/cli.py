@@ -71,6 +71,9 @@ def main(
     os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.INFO if verbose else logging.ERROR)
+    # splink warns on every predict about levels EM could not train (they keep defaults);
+    # --verbose shows them, Butler's own warnings (a dropped EM round) always show
+    logging.getLogger("splink").setLevel(logging.INFO if verbose else logging.ERROR)
     ctx.obj = Settings(home=home) if home else Settings()
 
 
