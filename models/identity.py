@@ -85,6 +85,8 @@ class IdentityConfig:
             can never form a cluster at a threshold above it).
         prior_iterations: rounds of re-estimating the prior from the model's expected
             matches (0 keeps the deterministic rules' estimate).
+        max_pairs_per_record: budget of candidate pairs per record; prediction blocking
+            rules that would pass it are left out (see ``IdentityResolver.blocking_rules_``).
         seed: seed of the u sampling.
     """
 
@@ -96,6 +98,7 @@ class IdentityConfig:
     em_max_iterations: int = 25
     keep_probability: float = 0.01
     prior_iterations: int = 5
+    max_pairs_per_record: float = 100.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -115,6 +118,8 @@ class IdentityConfig:
             raise bad("u_max_pairs", "≥ 1,000", self.u_max_pairs)
         if not 0 < self.prior_recall <= 1:
             raise bad("prior_recall", "in (0, 1]", self.prior_recall)
+        if self.max_pairs_per_record < 1:
+            raise bad("max_pairs_per_record", "≥ 1", self.max_pairs_per_record)
         if not 0 <= self.keep_probability < self.threshold:
             raise bad("keep_probability", "in [0, threshold)", self.keep_probability)
 
@@ -427,6 +432,8 @@ DETERMINISTIC_RULES: tuple[tuple[str, ...], ...] = (
 # (splink explodes list columns only when it generates predictions: the training passes
 # block on the first romanisation of each name instead of on every key)
 _ARRAYS = ("family_keys", "given_keys", "handles")
+#: Records the prior is re-estimated on, at most (see ``IdentityResolver._refine_prior``).
+_PRIOR_SAMPLE = 50_000
 
 
 def _block(rule: tuple[str, ...]) -> Any:
@@ -477,6 +484,7 @@ class IdentityResolver:
         settings_: splink's model dictionary (comparisons with trained m and u, rules,
             prior), as ``linker.misc.save_model_to_json`` writes it.
         columns_: the normalised columns the model uses.
+        blocking_rules_: the prediction blocking rules kept within the pair budget.
         fit_seconds_, n_records_: wall time and records of the last fit.
 
     Examples:
@@ -511,13 +519,14 @@ class IdentityResolver:
                 "`IdentityResolver.fit` found no field to compare: map at least a name, "
                 "phone, email, birth date or address."
             )
+        self.blocking_rules_ = self._budgeted_rules(data, _rules(have, PREDICTION_RULES))
         settings = SettingsCreator(
             link_type="dedupe_only",
             comparisons=comps,
-            blocking_rules_to_generate_predictions=[
-                _block(r) for r in _rules(have, PREDICTION_RULES)
-            ],
-            retain_intermediate_calculation_columns=True,
+            blocking_rules_to_generate_predictions=[_block(r) for r in self.blocking_rules_],
+            # predictions keep ids and scores only; `explain` asks splink for the weights
+            retain_matching_columns=False,
+            retain_intermediate_calculation_columns=False,
             max_iterations=self.config.em_max_iterations,
         )
         linker, _, _ = _linker(data, settings, Linker)
@@ -548,6 +557,42 @@ class IdentityResolver:
         logger.info("identity model fitted on %d records in %.1f s", len(data), self.fit_seconds_)
         return self
 
+    def _budgeted_rules(
+        self, data: pd.DataFrame, rules: list[tuple[str, ...]]
+    ) -> list[tuple[str, ...]]:
+        """The prediction rules that fit the pair budget, in order of importance.
+
+        splink counts the pairs each rule adds to the ones before it (on a sample of the
+        records when there are many); a rule that would take the total past
+        ``max_pairs_per_record × records`` is left out and logged. On a list of 500k
+        Chinese members, "same nickname" or "same family name and birth year" alone are tens
+        of millions of pairs; on a list of 50k they are affordable and find matches.
+        """
+        from splink.backends.duckdb import DuckDBAPI
+        from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+        budget = self.config.max_pairs_per_record * len(data)
+        share = min(1.0, max(0.05, 20_000 / len(data)))
+        frame = DuckDBAPI().register(data)
+        counts = count_comparisons_from_blocking_rules(
+            frame,
+            blocking_rules=[_block(r) for r in rules],
+            link_type="dedupe_only",
+            record_sample_proportion=share,
+        )
+        kept, total = [], 0.0
+        for rule, count in zip(rules, counts, strict=True):
+            extra = float(count["marginal_comparison_count"])
+            if total + extra > budget:
+                logger.warning(
+                    "blocking on %s left out: %.3g more pairs would pass the budget of %.3g",
+                    " + ".join(rule), extra, budget,
+                )  # fmt: skip
+                continue
+            kept.append(rule)
+            total += extra
+        return kept
+
     def _refine_prior(self, data: pd.DataFrame) -> None:
         """Re-estimate the prior from the model's own expected number of matches.
 
@@ -557,6 +602,10 @@ class IdentityResolver:
         recomputed until it moves by less than 5% (at most ``prior_iterations`` times). It
         needs no labels; pairs that no blocking rule finds are not counted, so it errs low.
         """
+        if len(data) > _PRIOR_SAMPLE:
+            # the prior is a share of pairs: a random sample of records keeps it, and scoring
+            # a sample's pairs five times costs a fraction of scoring every pair once
+            data = data.sample(_PRIOR_SAMPLE, random_state=self.config.seed)
         n_pairs = len(data) * (len(data) - 1) / 2
         for _ in range(self.config.prior_iterations):
             linker, _ = self._trained_linker(data.copy())

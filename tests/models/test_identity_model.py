@@ -88,6 +88,7 @@ def fitted(world) -> IdentityResolver:
         ("u_max_pairs", 10),
         ("prior_recall", 0.0),
         ("keep_probability", 0.95),
+        ("max_pairs_per_record", 0),
     ],
 )
 def test_config_rejects_bad_values_with_the_parameter_named(param, value):
@@ -245,3 +246,13 @@ def test_summary_counts_recruitment_of_people_already_recruited_elsewhere():
     assert out["duplicate_recruitment_share"] == pytest.approx(2 / 5)
     costly = resolution_summary(raw, clusters, cost_per_account={"tmall": 1, "jd": 3, "douyin": 1})
     assert costly["duplicate_recruitment_share"] == pytest.approx(6 / 9)
+
+
+def test_blocking_rules_past_the_pair_budget_are_left_out(world, caplog):
+    _, members, _ = world
+    roomy = IdentityResolver(IdentityConfig(u_max_pairs=2e5)).fit(members)
+    # one pair per record cannot hold "same city" style blocks of a 300-record list
+    tight = IdentityResolver(IdentityConfig(u_max_pairs=2e5, max_pairs_per_record=1)).fit(members)
+    assert set(tight.blocking_rules_) < set(roomy.blocking_rules_)
+    assert "left out" in caplog.text
+    assert len(tight.predict(members)) <= len(roomy.predict(members))
