@@ -52,7 +52,11 @@ def train(settings: Settings, config: IdentityConfig | None = None) -> IdentityR
     resolution = model.resolve(members)
     summary = resolution_summary(raw, resolution.clusters)
     with tracking.run(settings, EXPERIMENT, run_name="identity") as run_id:
-        tracking.log_params(cfg.to_params() | {"columns": ",".join(model.columns_)})
+        rules = ["+".join(rule) for rule in model.blocking_rules_]
+        tracking.log_params(
+            cfg.to_params()
+            | {"columns": ",".join(model.columns_), "blocking_rules": "; ".join(rules)}
+        )
         tracking.log_dict(model.settings_, "splink_model.json")
         tracking.log_metrics(summary | {"fit_seconds": model.fit_seconds_})
         registered = tracking.log_and_register(
