@@ -608,14 +608,7 @@ class IdentityResolver:
             data = data.sample(_PRIOR_SAMPLE, random_state=self.config.seed)
         n_pairs = len(data) * (len(data) - 1) / 2
         for _ in range(self.config.prior_iterations):
-            linker, _ = self._trained_linker(data.copy())
-            scored = linker.inference.predict(
-                threshold_match_probability=self.config.keep_probability
-            )
-            expected = linker.misc.query_sql(
-                f"SELECT coalesce(sum(match_probability), 0) AS e FROM {scored.physical_name}",
-                output_type="pandas",
-            )["e"].iat[0]
+            expected = self._scored_pairs(data)["match_probability"].sum()
             old = float(self.settings_["probability_two_random_records_match"])
             new = min(max(float(expected) / n_pairs, 1e-9), 0.5)
             self.settings_["probability_two_random_records_match"] = new
@@ -670,8 +663,11 @@ class IdentityResolver:
             ``keep_probability``.
         """
         self._require_fit("predict")
-        data = self._check(members, "predict")
-        linker, _ = self._trained_linker(data)
+        return self._scored_pairs(self._check(members, "predict"))
+
+    def _scored_pairs(self, data: pd.DataFrame) -> pd.DataFrame:
+        """``predict`` on records already checked."""
+        linker, _ = self._trained_linker(data.copy())
         scored = linker.inference.predict(threshold_match_probability=self.config.keep_probability)
         cols = "unique_id_l, unique_id_r, match_weight, match_probability"
         return linker.misc.query_sql(
@@ -693,7 +689,8 @@ class IdentityResolver:
                 f"probability in (0, 1). Got {threshold!r} instead."
             )
         data = self._check(members, "resolve")
-        pairs = self.predict(data)
+        self._require_fit("resolve")
+        pairs = self._scored_pairs(data)
         return Resolution(
             clusters=cluster_pairs(data["unique_id"], pairs, threshold),
             pairs=pairs,
