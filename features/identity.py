@@ -57,7 +57,7 @@ _PLAIN_COLUMNS = ("device_id", "union_id", "platform", "platform_user_id")
 
 NORMALISED_COLUMNS: tuple[str, ...] = (
     *_NAME_COLUMNS, "nickname", *_PHONE_COLUMNS, "email", *_BIRTH_COLUMNS, "gender",
-    *_ADDRESS_COLUMNS, "postcode", "id_number", *_PLAIN_COLUMNS, "handles",
+    *_ADDRESS_COLUMNS, "postcode", "id_number", *_PLAIN_COLUMNS, "handles", "alias_handles",
 )  # fmt: skip
 
 _MAX_KEYS = 8  # romanised forms kept per given name
@@ -924,6 +924,7 @@ def normalise_members(frame: pd.DataFrame, *, phone_region: str = "CN") -> pd.Da
     for name in _PLAIN_COLUMNS:
         out[name] = _map_one(field(name), _raw_text)
     out["handles"] = _handles(out["email"], out["nickname"])
+    out["alias_handles"] = _alias_handles(out["handles"], out["family_latin"], out["given_latin"])
     return pd.DataFrame(out, columns=["unique_id", *NORMALISED_COLUMNS])
 
 
@@ -943,6 +944,20 @@ def _handles(emails: np.ndarray, nicknames: np.ndarray) -> np.ndarray:
             if len(letters) >= 4:
                 found.add(letters)
         kept = sorted(found)
+        out[i] = kept or None
+    return out
+
+
+def _alias_handles(handles: np.ndarray, family: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """Per row, the handles that say more than the name: those that are not the record's own
+    name spelt out (``xulinfei`` of 徐林飞 is the name again, and two different 徐林飞 share
+    it; ``jingbai`` of 徐林飞's e-mail is not)."""
+    out = np.full(len(handles), None, dtype=object)
+    for i, (found, fam, giv) in enumerate(zip(handles, family, given, strict=True)):
+        if found is None:
+            continue
+        spelt = {fam + giv, giv + fam} if fam and giv else set()
+        kept = [h for h in found if h not in spelt]
         out[i] = kept or None
     return out
 

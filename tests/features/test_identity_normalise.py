@@ -420,6 +420,22 @@ def test_handles_are_the_letter_runs_of_email_and_latin_nickname():
     assert out["handles"].iloc[2] is None  # "ab" is too short to say anything
 
 
+def test_alias_handles_leave_out_the_records_own_name_spelt_out():
+    rows = pd.DataFrame(
+        {
+            "unique_id": ["a", "b", "c"],
+            "full_name": ["徐林飞", "徐林飞", None],
+            "email": ["jingbai8014@gmail.com", None, None],
+            "nickname": ["xulinfei745", "linfeixu", "xulinfei_1"],
+        }
+    )
+    out = normalise_members(rows)
+    assert out["handles"].iloc[0] == ["jingbai", "xulinfei"]
+    assert out["alias_handles"].iloc[0] == ["jingbai"]  # xulinfei is 徐林飞 again
+    assert out["alias_handles"].iloc[1] is None  # given + family order too
+    assert out["alias_handles"].iloc[2] == ["xulinfei"]  # no name: the handle is all there is
+
+
 def test_family_and_given_latin_are_the_first_romanisation_joined():
     rows = pd.DataFrame({"unique_id": ["a", "b"], "full_name": ["欧阳小明", "CHAN Tai Man; Peter"]})
     out = normalise_members(rows)

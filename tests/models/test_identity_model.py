@@ -184,6 +184,32 @@ def test_explanation_adds_up_to_the_pair_score(fitted, world):
         fitted.explain(members, "nobody", top["unique_id_r"])
 
 
+def test_a_handle_that_only_spells_the_shared_name_is_not_counted_twice(fitted, world):
+    _, members, _ = world
+    strangers = normalise_members(
+        pd.DataFrame(
+            {
+                "unique_id": ["x1", "x2", "x3"],
+                "full_name": ["张军彬", "张军彬", None],
+                "nickname": ["zhangjunbin931", "zhangjunbin383", "zhangjunbin_7"],
+                "phone": ["13922611691", "13667888389", None],
+            }
+        )
+    )
+    both = pd.concat([members, strangers], ignore_index=True)
+
+    def alias(left: str, right: str) -> pd.Series:
+        steps = fitted.explain(both, left, right)
+        return steps.set_index("step").loc["alias"]
+
+    namesakes = alias("x1", "x2")  # two people called 张军彬: the name already counted
+    assert namesakes["level"].endswith("the shared handle is only the name both accounts carry")
+    assert namesakes["match_weight"] == 0
+    nameless = alias("x1", "x3")  # the handle is all x3 says about its name
+    assert nameless["level"] == "a handle spells the other's name"
+    assert nameless["match_weight"] > 0
+
+
 # -- incremental --------------------------------------------------------------------------------
 
 
@@ -203,6 +229,34 @@ def test_a_new_signup_is_matched_to_the_person_it_is(fitted, world):
     assert found.empty or found["match_probability"].max() < 0.5
     with pytest.raises(ContractViolation, match="person_id"):
         fitted.matcher(members)
+
+
+def test_the_matcher_scores_exactly_what_splinks_predict_between_scores(fitted, world):
+    from splink import DuckDBAPI, Linker
+
+    raw, members, _ = world
+    resolved = members.assign(person_id=members["unique_id"])
+    matcher = fitted.matcher(resolved)
+    db = DuckDBAPI()
+    linker = Linker(db.register(members), fitted.settings_)
+    tf_columns = {
+        level["tf_adjustment_column"]
+        for comparison in fitted.settings_["comparisons"]
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    for col in tf_columns:
+        linker.table_management.compute_tf_table(col)
+    existing = linker.table_management.register_table(members, "existing", overwrite=True)
+    for i in (0, 3, 7, 11):
+        record = normalise_members(raw.iloc[[i]].assign(unique_id=f"new-{i}")).iloc[0].to_dict()
+        new = linker.table_management.register_table(pd.DataFrame([record]), "new", overwrite=True)
+        want = linker.inference.predict_between(new, existing, warning_mode="never")
+        want = want.as_pandas_dataframe().set_index("unique_id_r")["match_probability"]
+        got = matcher.match(record, top=len(members))
+        assert len(got) == len(want) > 0
+        got = got.set_index("unique_id")["match_probability"]
+        assert got.reindex(want.index).to_numpy() == pytest.approx(want.to_numpy(), abs=1e-12)
 
 
 # -- survivorship and summary -------------------------------------------------------------------
