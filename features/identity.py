@@ -52,7 +52,7 @@ _NAME_COLUMNS = (
 )  # fmt: skip
 _PHONE_COLUMNS = ("phone_e164", "phone_prefix", "phone_last4", "phone_masked")
 _BIRTH_COLUMNS = ("birth_date", "birth_year", "birth_md")
-_ADDRESS_COLUMNS = ("province", "city", "district", "street")
+_ADDRESS_COLUMNS = ("province", "city", "district", "street", "flat_estate", "flat_road")
 _PLAIN_COLUMNS = ("device_id", "union_id", "platform", "platform_user_id")
 
 NORMALISED_COLUMNS: tuple[str, ...] = (
@@ -787,6 +787,29 @@ def _street(text: str) -> str | None:
     return text or None
 
 
+# building and room at the end of a street line: 36栋5单元1804室, 36-5-1804, 36栋1804 (the unit
+# is often left out, so it is not part of the key)
+_FLAT = re.compile(r"(\d+)(?:栋|-)(?:(\d+)(?:单元|-))?(\d+)室?$")
+# road and door number at its start: 友谊路381号, 友谊路口381号
+_ROAD = re.compile(r"^(.*?[路街道巷弄])口?(\d+)号")
+
+
+def _flat(street: object) -> tuple[str | None, str | None]:
+    """Two keys of the flat a street line points at, which survive how people shorten it:
+    estate + building + room (``湖畔苑|36-1804``) and road + door number + building + room
+    (``友谊路381|36-1804``). ``友谊路381号湖畔苑36栋5单元1804室``, ``湖畔苑36-5-1804`` and
+    ``友谊路口381号36栋1804`` share one or the other."""
+    if not isinstance(street, str) or not (flat := _FLAT.search(street)):
+        return None, None
+    room = f"{flat.group(1)}-{flat.group(3)}"
+    road = _ROAD.match(street[: flat.start()])
+    estate = street[road.end() if road else 0 : flat.start()]
+    return (
+        f"{estate}|{room}" if _CJK.search(estate) else None,
+        f"{road.group(1)}{road.group(2)}|{room}" if road else None,
+    )
+
+
 def _address_text(fields: Sequence[str | None], line: str | None) -> str | None:
     """What cpca reads: the CJK fields, then the line, in simplified characters."""
     cjk_fields = [f for f in fields if f and _CJK.search(f)]
@@ -918,7 +941,8 @@ def normalise_members(frame: pd.DataFrame, *, phone_region: str = "CN") -> pd.Da
     out.update(zip(_BIRTH_COLUMNS, _map_unique([field("birth_date")], _birth, 3), strict=True))
     stated = _map_one(field("gender"), _gender)
     out["gender"] = np.where(pd.isna(stated), name_gender, stated)
-    out.update(zip(_ADDRESS_COLUMNS, _addresses(field), strict=True))
+    out.update(zip(_ADDRESS_COLUMNS[:4], _addresses(field), strict=True))
+    out["flat_estate"], out["flat_road"] = _map_unique([out["street"]], _flat, 2)
     out["postcode"] = _map_one(field("postcode"), _text)
     out["id_number"] = _map_one(field("id_number"), _upper)
     for name in _PLAIN_COLUMNS:

@@ -340,6 +340,23 @@ def test_address_variants_meet() -> None:
     assert out["street"].tolist() == ["科技园路1号5栋"] * 3
 
 
+def test_a_flat_written_short_keeps_its_estate_or_road_key() -> None:
+    lines = [
+        "友谊路381号湖畔苑36号楼5单元1804室",
+        "友谊路381号湖畔苑36-5-1804",
+        "湖畔苑36栋5单元1804",  # no road
+        "友谊路口381号湖畔苑36幢1804室",  # 路口, no unit
+        "北京通州区友谊路381号36号楼1804",  # no estate
+    ]
+    out = norm("address_line", lines)
+    assert out["flat_estate"].tolist() == ["湖畔苑|36-1804"] * 4 + [None]
+    assert (
+        out["flat_road"].tolist() == ["友谊路381|36-1804"] * 2 + [None] + ["友谊路381|36-1804"] * 2
+    )
+    no_flat = norm("address_line", ["科技园路1号5栋", "12 Cumberland Road"])
+    assert no_flat[["flat_estate", "flat_road"]].isna().all().all()
+
+
 def test_short_fields_are_completed_and_fields_win() -> None:
     row = one(province="广东", city="深圳", address_line="南山区科技园路1号 2单元 301室")
     assert (row["province"], row["city"], row["district"]) == ("广东省", "深圳市", "南山区")
