@@ -27,6 +27,7 @@ import logging
 import math
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Self
@@ -89,10 +90,15 @@ class IdentityConfig:
             matches (0 keeps the deterministic rules' estimate).
         max_pairs_per_record: budget of candidate pairs per record; prediction blocking
             rules that would pass it are left out (see ``IdentityResolver.blocking_rules_``).
-        seed: seed of the u sampling.
+        em_max_pairs: pairs an EM pass is trained on at most; a pass that would block more
+            (same birth date on a million members: 45 M) runs on a random sample of the
+            records that blocks about this many.
+        pairs_per_chunk: candidate pairs scored in one go by ``predict``; more are scored in
+            chunks of the records, so memory stays flat however long the list.
+        seed: seed of the u sampling and of the EM samples.
     """
 
-    version: str = "2026.11.1"
+    version: str = "2026.11.2"
     threshold: float = 0.9
     name_similarity: tuple[float, float] = (0.92, 0.80)
     u_max_pairs: float = 2e6
@@ -101,6 +107,8 @@ class IdentityConfig:
     keep_probability: float = 0.01
     prior_iterations: int = 5
     max_pairs_per_record: float = 100.0
+    em_max_pairs: float = 5e6
+    pairs_per_chunk: float = 2e7
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -122,6 +130,9 @@ class IdentityConfig:
             raise bad("prior_recall", "in (0, 1]", self.prior_recall)
         if self.max_pairs_per_record < 1:
             raise bad("max_pairs_per_record", "≥ 1", self.max_pairs_per_record)
+        for name in ("em_max_pairs", "pairs_per_chunk"):
+            if getattr(self, name) < 1e4:
+                raise bad(name, "≥ 10,000", getattr(self, name))
         if not 0 <= self.keep_probability < self.threshold:
             raise bad("keep_probability", "in [0, threshold)", self.keep_probability)
 
@@ -249,7 +260,9 @@ def comparisons(columns: Iterable[str], config: IdentityConfig) -> list[dict]:
             _level("phone_last4_l = phone_last4_r AND phone_prefix_l = phone_prefix_r "
                    "AND (phone_masked_l OR phone_masked_r)",
                    "masked phone compatible (same first 3 and last 4 digits)"),
-            _level("phone_last4_l = phone_last4_r", "same last 4 digits"),
+            _level("phone_last4_l = phone_last4_r AND (phone_prefix_l IS NULL OR "
+                   "phone_prefix_r IS NULL)", "same last 4 digits, the rest hidden"),
+            _level("phone_last4_l = phone_last4_r", "same last 4 digits, different number"),
         ]  # fmt: skip
         out.append(_comparison("phone", levels))
     if "email" in have:
@@ -296,11 +309,20 @@ def comparisons(columns: Iterable[str], config: IdentityConfig) -> list[dict]:
         nothing = " AND ".join(f"({_null(c)})" for c in place)
         levels = [_level(nothing, "address missing", null=True)]
         if "street" in have:
-            levels += [
-                _level("street_l = street_r", "same street address"),
+            levels.append(_level("street_l = street_r", "same street address"))
+        flats = [f"{c}_l = {c}_r" for c in ("flat_estate", "flat_road") if c in have]
+        if flats:
+            # one line shortened differently (湖畔苑36-5-1804 ~ 友谊路381号湖畔苑36栋5单元1804室),
+            # unless the cities say otherwise
+            same_flat = " OR ".join(flats)
+            if "city" in have:
+                same_flat = f"({same_flat}) AND NOT coalesce(city_l <> city_r, false)"
+            levels.append(_level(same_flat, "same flat (estate or road, building and room)"))
+        if "street" in have:
+            levels.append(
                 _level("jaro_winkler_similarity(street_l, street_r) >= 0.9",
-                       "similar street address"),
-            ]  # fmt: skip
+                       "similar street address")
+            )  # fmt: skip
         for col, label in (
             ("district", "same district"),
             ("postcode", "same postcode"),
@@ -423,6 +445,8 @@ PREDICTION_RULES: tuple[tuple[str, ...], ...] = (
     ("device_id",),
     ("postcode", "birth_year"),
     ("street", "city"),
+    ("flat_estate",),
+    ("flat_road",),
     ("nickname",),
     ("handles",),
     ("phone_last4", "birth_date"),
@@ -467,6 +491,66 @@ def _block(rule: tuple[str, ...]) -> Any:
     return block_on(*rule, arrays_to_explode=arrays or None)
 
 
+def _agreement_never_counts_against(settings: dict) -> dict:
+    """The model with no agreement level weighing against a match more than disagreeing does.
+
+    EM gives m = 0 to a level no matched pair happened to reach in its passes (same last 4
+    digits of a phone, when the matches that share them also share the whole number), and a
+    weight of −600 to every pair that does reach it later. The levels of a comparison go from
+    full agreement to the ELSE level (disagreement); a level's Bayes factor is raised to the
+    ELSE level's where it is below it, and the m of the comparison renormalised.
+    """
+    for comparison in settings["comparisons"]:
+        levels = [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+        other = levels[-1]
+        if not other.get("m_probability") or not other.get("u_probability"):
+            continue
+        floor = other["m_probability"] / other["u_probability"]
+        raised = []
+        for level in levels[:-1]:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if m is not None and u and m / u < floor:
+                level["m_probability"] = u * floor
+                raised.append(level["label_for_charts"])
+        if raised:
+            total = sum(lvl.get("m_probability") or 0.0 for lvl in levels)
+            for level in levels:
+                if level.get("m_probability") is not None:
+                    level["m_probability"] /= total
+            logger.info("%s: m raised to disagreement's weight on %s",
+                        comparison["output_column_name"], ", ".join(raised))  # fmt: skip
+    return settings
+
+
+def _count_pairs(
+    data: pd.DataFrame, rules: Sequence[tuple[str, ...]], *, marginal: bool = False
+) -> list[float]:
+    """Candidate pairs each blocking rule makes on ``data``, estimated by splink's blocking
+    analysis on a sample of the records when there are many; ``marginal``: only the pairs
+    that no rule before it makes."""
+    from splink.backends.duckdb import DuckDBAPI
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    if not rules:
+        return []
+    frame = DuckDBAPI().register(data)
+    groups = [list(rules)] if marginal else [[rule] for rule in rules]
+    counts = []
+    with warnings.catch_warnings():
+        # splink warns when a rule's sampled estimate rests on few pairs: a rare key
+        # (same e-mail) is rare in the sample too, and its count is small either way
+        warnings.filterwarnings("ignore", "The sampled blocking analysis", UserWarning)
+        for group in groups:
+            found = count_comparisons_from_blocking_rules(
+                frame,
+                blocking_rules=[_block(rule) for rule in group],
+                link_type="dedupe_only",
+                record_sample_proportion=min(1.0, max(0.05, 20_000 / len(data))),
+            )
+            counts += [float(count["marginal_comparison_count"]) for count in found]
+    return counts
+
+
 def _tf_columns(settings: dict) -> list[str]:
     cols = {
         level["tf_adjustment_column"]
@@ -509,6 +593,7 @@ class IdentityResolver:
             prior), as ``linker.misc.save_model_to_json`` writes it.
         columns_: the normalised columns the model uses.
         blocking_rules_: the prediction blocking rules kept within the pair budget.
+        expected_pairs_: candidate pairs those rules make on the training list (estimated).
         fit_seconds_, n_records_: wall time and records of the last fit.
 
     Examples:
@@ -529,6 +614,7 @@ class IdentityResolver:
             InvalidParameterError: fewer than 10 records, or no comparable field.
         """
         from splink import Linker, SettingsCreator
+        from splink.internals.exceptions import EMTrainingException
 
         started = time.perf_counter()
         data = self._check(members, "fit")
@@ -562,21 +648,35 @@ class IdentityResolver:
         linker.training.estimate_u_using_random_sampling(
             max_pairs=self.config.u_max_pairs, seed=self.config.seed
         )
-        for rule in _rules(have, EM_RULES):
+        em_rules = _rules(have, EM_RULES)
+        # one linker for every pass: splink averages each level's m over the passes that
+        # estimate it. On a long list it holds a sample of the records, so the largest pass
+        # blocks about `em_max_pairs` pairs (sampling keeps the matches' agreement patterns)
+        most = max(_count_pairs(data, em_rules), default=0.0)
+        share = min(1.0, math.sqrt(self.config.em_max_pairs / max(most, 1.0)))
+        em_data = data
+        if share < 1:
+            em_data = data.sample(frac=share, random_state=self.config.seed)
+            logger.info("EM passes trained on %d records (the largest blocks %.3g pairs on all)",
+                        len(em_data), most)  # fmt: skip
+            linker, _, _ = _linker(em_data, linker.misc.save_model_to_json(), Linker)
+        for rule in em_rules:
             before = linker.misc.save_model_to_json()
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     _block(rule), fix_u_probabilities=True
                 )
-            except ValueError as exc:
-                # splink refuses an m that underflowed to 0 in a large pass, and leaves the
-                # linker without the pass's blocked comparisons: go on from the model before it
+            except (ValueError, EMTrainingException) as exc:
+                # splink refuses an m that underflowed to 0 in a large pass, or a pass that
+                # blocks no pair at all, and leaves the linker without the pass's blocked
+                # comparisons: go on from the model before it
                 logger.warning("EM pass blocked on %s dropped: %s", ", ".join(rule), exc)
-                linker, _, _ = _linker(data, before, Linker)
-        self.settings_ = linker.misc.save_model_to_json()
+                linker, _, _ = _linker(em_data, before, Linker)
+        model = linker.misc.save_model_to_json()
+        self.settings_ = _agreement_never_counts_against(model)
         self.columns_ = sorted(have)
-        self._refine_prior(data)
         self.n_records_ = len(data)
+        self._refine_prior(data)
         self.fit_seconds_ = time.perf_counter() - started
         logger.info("identity model fitted on %d records in %.1f s", len(data), self.fit_seconds_)
         return self
@@ -592,21 +692,10 @@ class IdentityResolver:
         Chinese members, "same nickname" or "same family name and birth year" alone are tens
         of millions of pairs; on a list of 50k they are affordable and find matches.
         """
-        from splink.backends.duckdb import DuckDBAPI
-        from splink.blocking_analysis import count_comparisons_from_blocking_rules
-
         budget = self.config.max_pairs_per_record * len(data)
-        share = min(1.0, max(0.05, 20_000 / len(data)))
-        frame = DuckDBAPI().register(data)
-        counts = count_comparisons_from_blocking_rules(
-            frame,
-            blocking_rules=[_block(r) for r in rules],
-            link_type="dedupe_only",
-            record_sample_proportion=share,
-        )
+        counts = _count_pairs(data, rules, marginal=True)
         kept, total = [], 0.0
-        for rule, count in zip(rules, counts, strict=True):
-            extra = float(count["marginal_comparison_count"])
+        for rule, extra in zip(rules, counts, strict=True):
             if total + extra > budget:
                 logger.warning(
                     "blocking on %s left out: %.3g more pairs would pass the budget of %.3g",
@@ -615,6 +704,7 @@ class IdentityResolver:
                 continue
             kept.append(rule)
             total += extra
+        self.expected_pairs_ = total
         return kept
 
     def _refine_prior(self, data: pd.DataFrame) -> None:
@@ -692,7 +782,15 @@ class IdentityResolver:
     def _scored_pairs(self, data: pd.DataFrame) -> pd.DataFrame:
         """``predict`` on records already checked."""
         linker, _ = self._trained_linker(data.copy())
-        scored = linker.inference.predict(threshold_match_probability=self.config.keep_probability)
+        # candidate pairs grow with the square of the records: score them in chunks of the
+        # left-hand records when the list would make more than `pairs_per_chunk`
+        expected = getattr(self, "expected_pairs_", 0.0) * (len(data) / self.n_records_) ** 2
+        chunks = max(1, math.ceil(expected / self.config.pairs_per_chunk))
+        scored = linker.inference.predict(
+            threshold_match_probability=self.config.keep_probability,
+            num_chunks_left=chunks,
+            num_chunks_right=1,
+        )
         cols = "unique_id_l, unique_id_r, match_weight, match_probability"
         return linker.misc.query_sql(
             f"SELECT {cols} FROM {scored.physical_name} ORDER BY unique_id_l, unique_id_r",

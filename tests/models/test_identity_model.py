@@ -7,6 +7,8 @@ once per module; splink runs on its private in-memory DuckDB.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import pickle
 
 import numpy as np
@@ -136,6 +138,63 @@ def test_resolve_finds_the_persons_behind_the_accounts(fitted, world):
     assert scores["recall"] >= 0.9
     # the masked phone and the traditional name of one person still land with the others
     assert clusters.set_index("unique_id")["cluster_size"].min() >= 1
+
+
+def test_no_agreement_level_weighs_against_a_match_more_than_disagreeing():
+    from models.identity import _agreement_never_counts_against
+
+    def level(label, m, u, **extra):
+        return {"label_for_charts": label, "m_probability": m, "u_probability": u, **extra}
+
+    settings = {
+        "comparisons": [
+            {
+                "output_column_name": "phone",
+                "comparison_levels": [
+                    {"label_for_charts": "missing", "is_null_level": True},
+                    level("same number", 0.9, 1e-4),
+                    level("same last 4", 0.0, 1e-4),  # EM never saw a match here
+                    level("else", 0.1, 0.9998),
+                ],
+            }
+        ]
+    }
+    levels = _agreement_never_counts_against(settings)["comparisons"][0]["comparison_levels"]
+    weight = {lvl["label_for_charts"]: lvl["m_probability"] / lvl["u_probability"]
+              for lvl in levels[1:]}  # fmt: skip
+    assert weight["same last 4"] == pytest.approx(weight["else"])  # was 0: a weight of -inf
+    assert weight["same number"] > weight["else"]
+    assert sum(lvl["m_probability"] for lvl in levels[1:]) == pytest.approx(1.0)
+
+
+def test_scoring_in_chunks_gives_the_same_pairs(fitted, world):
+    _, members, _ = world
+    chunked = copy.copy(fitted)
+    chunked.config = dataclasses.replace(fitted.config, pairs_per_chunk=1e4)
+    chunked.expected_pairs_ = 5e4  # as if the list made 50k pairs: five chunks
+    pd.testing.assert_frame_equal(chunked.predict(members), fitted.predict(members))
+
+
+def test_em_passes_over_too_many_pairs_are_trained_on_a_sample(world, monkeypatch, caplog):
+    import models.identity as identity
+
+    _, members, truth = world
+    real = identity._count_pairs
+    # as if the largest EM pass blocked 40k pairs: the passes are trained on half the records
+    monkeypatch.setattr(
+        identity,
+        "_count_pairs",
+        lambda data, rules, marginal=False: (
+            real(data, rules, marginal=True) if marginal else [4e4] * len(rules)
+        ),
+    )
+    config = IdentityConfig(u_max_pairs=2e5, em_max_pairs=1e4)
+    with caplog.at_level("INFO", logger="models.identity"):
+        model = IdentityResolver(config).fit(members)
+    assert f"EM passes trained on {round(len(members) / 2)} records" in caplog.text  # √(1e4/4e4)
+    clusters = model.resolve(members).clusters
+    scores = pairwise_scores(clusters["person_id"], truth.reindex(clusters["unique_id"]))
+    assert scores["precision"] >= 0.9
 
 
 def test_a_higher_threshold_never_merges_more(fitted, world):
