@@ -22,14 +22,17 @@ time. Nothing here reads or writes files.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import logging
 import math
+import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Any, Self
 
 import numpy as np
@@ -95,6 +98,8 @@ class IdentityConfig:
             records that blocks about this many.
         pairs_per_chunk: candidate pairs scored in one go by ``predict``; more are scored in
             chunks of the records, so memory stays flat however long the list.
+        duckdb_memory_gb: memory splink's DuckDB may use; beyond it, DuckDB spills to a
+            temporary folder.
         seed: seed of the u sampling and of the EM samples.
     """
 
@@ -109,6 +114,7 @@ class IdentityConfig:
     max_pairs_per_record: float = 100.0
     em_max_pairs: float = 5e6
     pairs_per_chunk: float = 2e7
+    duckdb_memory_gb: float = 2.5
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -130,6 +136,8 @@ class IdentityConfig:
             raise bad("prior_recall", "in (0, 1]", self.prior_recall)
         if self.max_pairs_per_record < 1:
             raise bad("max_pairs_per_record", "≥ 1", self.max_pairs_per_record)
+        if self.duckdb_memory_gb < 0.25:
+            raise bad("duckdb_memory_gb", "≥ 0.25", self.duckdb_memory_gb)
         for name in ("em_max_pairs", "pairs_per_chunk"):
             if getattr(self, name) < 1e4:
                 raise bad(name, "≥ 10,000", getattr(self, name))
@@ -480,6 +488,8 @@ DETERMINISTIC_RULES: tuple[tuple[str, ...], ...] = (
 # (splink explodes list columns only when it generates predictions: the training passes
 # block on the first romanisation of each name instead of on every key)
 _ARRAYS = ("family_keys", "given_keys", "handles")
+#: The most :func:`_u_without_matches` may divide a sampled u by.
+_U_MAX_CUT = 10.0
 #: Records the prior is re-estimated on, at most (see ``IdentityResolver._refine_prior``).
 _PRIOR_SAMPLE = 50_000
 
@@ -489,6 +499,33 @@ def _block(rule: tuple[str, ...]) -> Any:
 
     arrays = [c for c in rule if c in _ARRAYS]
     return block_on(*rule, arrays_to_explode=arrays or None)
+
+
+def _u_without_matches(settings: dict, prior: float) -> dict:
+    """The model with the matches taken out of u.
+
+    Random sampling measures how often a level occurs among *all* pairs, λ·m + (1 − λ)·u,
+    not among non-matches. For a loose level the difference is nothing; for the same mobile
+    number on a list where many people have several accounts, most random pairs that share
+    one are the same person, and u came out as large as λ·m — a shared number counted for
+    about as much as the prior against it. Here u = (measured − λ·m) / (1 − λ), renormalised;
+    λ and m are estimates, so u is cut to a tenth of what was measured at most (a level seen
+    in a handful of sampled pairs would otherwise go to ~0 and outweigh everything else).
+    """
+    for comparison in settings["comparisons"]:
+        levels = [
+            lvl
+            for lvl in comparison["comparison_levels"]
+            if not lvl.get("is_null_level") and lvl.get("u_probability")
+        ]
+        for level in levels:
+            if level.get("m_probability") is not None:  # untrained: nothing to take out
+                u = (level["u_probability"] - prior * level["m_probability"]) / (1 - prior)
+                level["u_probability"] = max(u, level["u_probability"] / _U_MAX_CUT)
+        total = sum(lvl["u_probability"] for lvl in levels)
+        for level in levels:
+            level["u_probability"] /= total
+    return settings
 
 
 def _agreement_never_counts_against(settings: dict) -> dict:
@@ -639,7 +676,7 @@ class IdentityResolver:
             retain_intermediate_calculation_columns=False,
             max_iterations=self.config.em_max_iterations,
         )
-        linker, _, _ = _linker(data, settings, Linker)
+        linker, _, _ = _linker(data, settings, Linker, memory_gb=self.config.duckdb_memory_gb)
         rules = [_block(r) for r in _rules(have, DETERMINISTIC_RULES)]
         if rules:
             linker.training.estimate_probability_two_random_records_match(
@@ -659,7 +696,12 @@ class IdentityResolver:
             em_data = data.sample(frac=share, random_state=self.config.seed)
             logger.info("EM passes trained on %d records (the largest blocks %.3g pairs on all)",
                         len(em_data), most)  # fmt: skip
-            linker, _, _ = _linker(em_data, linker.misc.save_model_to_json(), Linker)
+            linker, _, _ = _linker(
+                em_data,
+                linker.misc.save_model_to_json(),
+                Linker,
+                memory_gb=self.config.duckdb_memory_gb,
+            )
         for rule in em_rules:
             before = linker.misc.save_model_to_json()
             try:
@@ -671,12 +713,14 @@ class IdentityResolver:
                 # blocks no pair at all, and leaves the linker without the pass's blocked
                 # comparisons: go on from the model before it
                 logger.warning("EM pass blocked on %s dropped: %s", ", ".join(rule), exc)
-                linker, _, _ = _linker(em_data, before, Linker)
+                linker, _, _ = _linker(
+                    em_data, before, Linker, memory_gb=self.config.duckdb_memory_gb
+                )
         model = linker.misc.save_model_to_json()
         self.settings_ = _agreement_never_counts_against(model)
         self.columns_ = sorted(have)
         self.n_records_ = len(data)
-        self._refine_prior(data)
+        self._refine_prior(data, sampled_u=model)
         self.fit_seconds_ = time.perf_counter() - started
         logger.info("identity model fitted on %d records in %.1f s", len(data), self.fit_seconds_)
         return self
@@ -707,14 +751,18 @@ class IdentityResolver:
         self.expected_pairs_ = total
         return kept
 
-    def _refine_prior(self, data: pd.DataFrame) -> None:
-        """Re-estimate the prior from the model's own expected number of matches.
+    def _refine_prior(self, data: pd.DataFrame, *, sampled_u: dict) -> None:
+        """Re-estimate the prior from the model's own expected number of matches, and u
+        with it.
 
         The deterministic rules see only the matches they can find, so their prior depends
         on a guessed recall. Here the prior becomes the expected matches among the scored
         candidate pairs (the sum of their match probabilities) over all pairs, and is
         recomputed until it moves by less than 5% (at most ``prior_iterations`` times). It
         needs no labels; pairs that no blocking rule finds are not counted, so it errs low.
+
+        Each round also takes the matches out of the u that random sampling measured (see
+        :func:`_u_without_matches`; ``sampled_u`` is the model with those u).
         """
         if len(data) > _PRIOR_SAMPLE:
             # the prior is a share of pairs: a random sample of records keeps it, and scoring
@@ -722,6 +770,10 @@ class IdentityResolver:
             data = data.sample(_PRIOR_SAMPLE, random_state=self.config.seed)
         n_pairs = len(data) * (len(data) - 1) / 2
         for _ in range(self.config.prior_iterations):
+            prior = float(self.settings_["probability_two_random_records_match"])
+            model = _u_without_matches(copy.deepcopy(sampled_u), prior)
+            model["probability_two_random_records_match"] = prior
+            self.settings_ = _agreement_never_counts_against(model)
             expected = self._scored_pairs(data)["match_probability"].sum()
             old = float(self.settings_["probability_two_random_records_match"])
             new = min(max(float(expected) / n_pairs, 1e-9), 0.5)
@@ -737,7 +789,7 @@ class IdentityResolver:
                 f"The members passed to `IdentityResolver.{func}` have no `unique_id` column. "
                 "Normalise them with features.identity.normalise_members first."
             )
-        data = members.reset_index(drop=True).copy()
+        data = members.reset_index(drop=True)  # a new frame: the caller's is left alone
         data["unique_id"] = data["unique_id"].astype(str)
         dup = data["unique_id"].duplicated()
         if dup.any():
@@ -763,7 +815,9 @@ class IdentityResolver:
         for col in self.columns_:
             if col not in data.columns:
                 data[col] = None
-        linker, frame, _ = _linker(data, self.settings_, Linker)
+        linker, frame, _ = _linker(
+            data, self.settings_, Linker, memory_gb=self.config.duckdb_memory_gb
+        )
         if tf_tables:
             for col in _tf_columns(self.settings_):
                 linker.table_management.compute_tf_table(col)
@@ -780,8 +834,8 @@ class IdentityResolver:
         return self._scored_pairs(self._check(members, "predict"))
 
     def _scored_pairs(self, data: pd.DataFrame) -> pd.DataFrame:
-        """``predict`` on records already checked."""
-        linker, _ = self._trained_linker(data.copy())
+        """``predict`` on records already checked (a frame of the model's own)."""
+        linker, _ = self._trained_linker(data)
         # candidate pairs grow with the square of the records: score them in chunks of the
         # left-hand records when the list would make more than `pairs_per_chunk`
         expected = getattr(self, "expected_pairs_", 0.0) * (len(data) / self.n_records_) ** 2
@@ -1028,14 +1082,33 @@ def _record_keys(record: Mapping[str, Any], rule: tuple[str, ...]) -> list[Any]:
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _linker(data: pd.DataFrame, settings: Any, linker_cls: Any) -> tuple[Any, Any, Any]:
-    """A linker on a private in-memory DuckDB: (linker, the registered frame, the db API)."""
+def _linker(
+    data: pd.DataFrame, settings: Any, linker_cls: Any, *, memory_gb: float
+) -> tuple[Any, Any, Any]:
+    """A linker on a private in-memory DuckDB that keeps to ``memory_gb`` and spills the rest
+    to a temporary folder: (linker, the registered frame, the db API)."""
+    import duckdb
     from splink.backends.duckdb import DuckDBAPI
 
-    db_api = DuckDBAPI()  # splink's engine: a private in-memory DuckDB, nothing on disk
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{memory_gb:g}GB'")
+    con.execute(f"SET temp_directory = '{_spill_folder()}'")
+    con.execute("SET preserve_insertion_order = false")  # splink orders what it needs to
+    db_api = DuckDBAPI(connection=con)
     frame = db_api.register(data, dataset_display_name="members")
     # log_level=None: splink leaves logging alone; the application configures it
     return linker_cls(frame, settings, log_level=None), frame, db_api
+
+
+@cache
+def _spill_folder() -> str:
+    """A temporary folder for DuckDB to spill to, removed when the process ends."""
+    folder = tempfile.TemporaryDirectory(prefix="butler-identity-")
+    _SPILL_FOLDERS.append(folder)  # keeps it alive until exit
+    return folder.name
+
+
+_SPILL_FOLDERS: list[tempfile.TemporaryDirectory] = []
 
 
 def _records(data: pd.DataFrame, ids: Sequence[str], func: str) -> list[dict[str, Any]]:

@@ -167,6 +167,33 @@ def test_no_agreement_level_weighs_against_a_match_more_than_disagreeing():
     assert sum(lvl["m_probability"] for lvl in levels[1:]) == pytest.approx(1.0)
 
 
+def test_the_matches_are_taken_out_of_the_sampled_u():
+    from models.identity import _u_without_matches
+
+    def level(label, m, u):
+        return {"label_for_charts": label, "m_probability": m, "u_probability": u}
+
+    settings = {
+        "comparisons": [
+            {
+                "output_column_name": "phone",
+                "comparison_levels": [
+                    {"label_for_charts": "missing", "is_null_level": True},
+                    level("same number", 0.7, 1e-3),  # most sampled pairs were matches
+                    level("same last 4", 0.2, 1e-4),  # λ·m above what was measured
+                    level("else", 0.1, 0.9989),
+                ],
+            }
+        ]
+    }
+    levels = _u_without_matches(settings, prior=1e-3)["comparisons"][0]["comparison_levels"]
+    u = {lvl["label_for_charts"]: lvl["u_probability"] for lvl in levels[1:]}
+    same, other = (1e-3 - 0.7e-3) / (1 - 1e-3), (0.9989 - 0.1e-3) / (1 - 1e-3)
+    assert u["same number"] / u["else"] == pytest.approx(same / other)
+    assert u["same last 4"] / u["else"] == pytest.approx(1e-5 / other)  # a tenth, no further
+    assert sum(u.values()) == pytest.approx(1.0)
+
+
 def test_scoring_in_chunks_gives_the_same_pairs(fitted, world):
     _, members, _ = world
     chunked = copy.copy(fitted)
