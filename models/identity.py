@@ -954,7 +954,6 @@ class IncrementalMatcher:
         }
         for col, freq in self._tf.items():
             existing[f"tf_{col}"] = existing[col].map(freq)
-        self._rows = existing
         self._columns = [c for c in existing.columns if not c.startswith("tf_")]
         self._index = [(rule, _key_index(existing, rule)) for rule in model.blocking_rules_]
 
@@ -978,8 +977,12 @@ class IncrementalMatcher:
         # column that happens to be all null among a record's candidates keeps its type
         new, rows = f"'{self._NEW_ID}'", "__butler_pair_rows"
         self._con = duckdb.connect()
+        self._con.execute("SET threads = 1")  # a few rows a call: threads cost more than they give
         self._con.register(rows, existing)
         types = self._con.execute(f"DESCRIBE {rows}").fetchall()
+        # the rows as Arrow, typed once: a call takes its candidates without converting
+        self._table = self._con.sql(f"SELECT * FROM {rows}").to_arrow_table()
+        self._con.unregister(rows)
         self._con.register(rows, self._pair_rows(existing.iloc[0].to_dict(), {0: 0}))
         types.append(("__match_key", "VARCHAR"))
         typed = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind, *_ in types)
@@ -998,20 +1001,18 @@ class IncrementalMatcher:
             self._con.execute(f"CREATE VIEW {view} AS {sql}")
         self._lock = threading.Lock()
 
-    def _pair_rows(self, row: dict[str, Any], found: dict[int, int]) -> pd.DataFrame:
+    def _pair_rows(self, row: dict[str, Any], found: dict[int, int]) -> Any:
         """The new record's row (with its term frequencies) then its candidates' rows."""
         for col, freq in self._tf.items():
             value = row.get(col)
             row[f"tf_{col}"] = freq.get(value) if value is not None else None
-        candidates = self._rows.iloc[np.fromiter(found, dtype=np.int64, count=len(found))]
-        columns = {}
-        for col in self._rows.columns:
-            values = np.empty(len(found) + 1, dtype=object)
-            values[0] = row.get(col)
-            values[1:] = candidates[col].to_numpy(dtype=object)
-            columns[col] = values
-        columns["__match_key"] = np.array([None, *(str(k) for k in found.values())], object)
-        return pd.DataFrame(columns)
+        import pyarrow as pa
+
+        first = pa.Table.from_pylist([row], schema=self._table.schema)
+        taken = self._table.take(np.fromiter(found, dtype=np.int64, count=len(found)))
+        rows = pa.concat_tables([first, taken])
+        keys = pa.array([None, *(str(k) for k in found.values())], type=pa.string())
+        return rows.append_column("__match_key", keys)
 
     def candidates(self, record: Mapping[str, Any]) -> dict[int, int]:
         """Rows of the resolved set that share a blocking key with ``record``, each with the
