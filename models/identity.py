@@ -981,7 +981,7 @@ class IncrementalMatcher:
         self._con.register(rows, existing)
         types = self._con.execute(f"DESCRIBE {rows}").fetchall()
         # the rows as Arrow, typed once: a call takes its candidates without converting
-        self._table = self._con.sql(f"SELECT * FROM {rows}").to_arrow_table()
+        self._table = self._con.sql(f"SELECT * FROM {rows}").to_arrow_table().combine_chunks()
         self._con.unregister(rows)
         self._con.register(rows, self._pair_rows(existing.iloc[0].to_dict(), {0: 0}))
         types.append(("__match_key", "VARCHAR"))
