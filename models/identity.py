@@ -17,7 +17,8 @@ persons by the connected components of the pairs at or above ``threshold``.
 
 The fitted model keeps only plain data (splink's model dictionary and the term-frequency
 tables), so it pickles and can be served; splink runs on a private in-memory DuckDB each
-time. Nothing here reads or writes files.
+time. Nothing here reads or writes files, except that DuckDB spills to a temporary folder
+when a long list passes ``IdentityConfig.duckdb_memory_gb``.
 """
 
 from __future__ import annotations
@@ -934,7 +935,7 @@ class IncrementalMatcher:
     _NEW_ID = "__butler_new_member__"
 
     def __init__(self, model: IdentityResolver, resolved: pd.DataFrame) -> None:
-        import duckdb
+        from splink.backends.duckdb import DuckDBAPI
         from splink.internals.comparison_vector_values import (
             compute_comparison_vector_values_from_id_pairs_sqls,
         )
@@ -976,7 +977,7 @@ class IncrementalMatcher:
         # the frame's columns are cast to the types DuckDB gives the whole resolved set, so a
         # column that happens to be all null among a record's candidates keeps its type
         new, rows = f"'{self._NEW_ID}'", "__butler_pair_rows"
-        self._con = duckdb.connect()
+        self._con = DuckDBAPI().duckdb_con  # splink's engine, in memory, this matcher's own
         self._con.execute("SET threads = 1")  # a few rows a call: threads cost more than they give
         self._con.register(rows, existing)
         types = self._con.execute(f"DESCRIBE {rows}").fetchall()
@@ -1088,14 +1089,13 @@ def _linker(
 ) -> tuple[Any, Any, Any]:
     """A linker on a private in-memory DuckDB that keeps to ``memory_gb`` and spills the rest
     to a temporary folder: (linker, the registered frame, the db API)."""
-    import duckdb
     from splink.backends.duckdb import DuckDBAPI
 
-    con = duckdb.connect()
+    db_api = DuckDBAPI()  # splink's engine: an in-memory database of its own
+    con = db_api.duckdb_con
     con.execute(f"SET memory_limit = '{memory_gb:g}GB'")
     con.execute(f"SET temp_directory = '{_spill_folder()}'")
     con.execute("SET preserve_insertion_order = false")  # splink orders what it needs to
-    db_api = DuckDBAPI(connection=con)
     frame = db_api.register(data, dataset_display_name="members")
     # log_level=None: splink leaves logging alone; the application configures it
     return linker_cls(frame, settings, log_level=None), frame, db_api
