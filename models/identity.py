@@ -1094,7 +1094,7 @@ def _linker(
     db_api = DuckDBAPI()  # splink's engine: an in-memory database of its own
     con = db_api.duckdb_con
     con.execute(f"SET memory_limit = '{memory_gb:g}GB'")
-    con.execute(f"SET temp_directory = '{_spill_folder()}'")
+    con.execute(f"SET temp_directory = '{_spill_folder().name}'")
     con.execute("SET preserve_insertion_order = false")  # splink orders what it needs to
     frame = db_api.register(data, dataset_display_name="members")
     # log_level=None: splink leaves logging alone; the application configures it
@@ -1102,14 +1102,9 @@ def _linker(
 
 
 @cache
-def _spill_folder() -> str:
-    """A temporary folder for DuckDB to spill to, removed when the process ends."""
-    folder = tempfile.TemporaryDirectory(prefix="butler-identity-")
-    _SPILL_FOLDERS.append(folder)  # keeps it alive until exit
-    return folder.name
-
-
-_SPILL_FOLDERS: list[tempfile.TemporaryDirectory] = []
+def _spill_folder() -> tempfile.TemporaryDirectory:
+    """A temporary folder for DuckDB to spill to, kept (by the cache) until the process ends."""
+    return tempfile.TemporaryDirectory(prefix="butler-identity-")
 
 
 def _records(data: pd.DataFrame, ids: Sequence[str], func: str) -> list[dict[str, Any]]:
