@@ -25,7 +25,7 @@ from models.identity import (
     golden_records,
     resolution_summary,
 )
-from services.registry import load_registered
+from services.registry import ModelNotRegisteredError, load_registered
 
 #: Columns ``dedupe_list`` adds to every input row.
 DEDUPE_COLUMNS = ("person_id", "match_probability", "cluster_size", "rejected_reason")
@@ -50,16 +50,33 @@ class ResolvedMembers:
     summary: dict[str, float]
 
 
+def registered_model(settings: Settings) -> IdentityResolver:
+    """The identity model registered under the settings' alias, if this Butler can run it.
+
+    Raises:
+        ModelNotRegisteredError: nothing is registered, or the model's settings version is
+            not this Butler's (its comparisons and fields would not match).
+    """
+    command = "butler train identity"
+    model: IdentityResolver = load_registered(settings, REGISTERED_NAME, train_command=command)
+    trained, current = model.config.version, IdentityConfig().version
+    if trained != current:
+        raise ModelNotRegisteredError(
+            f"The registered {REGISTERED_NAME}@{settings.model_alias} was trained with identity "
+            f"settings {trained}; this Butler uses {current}. Run `{command}` to retrain it."
+        )
+    return model
+
+
 def resolve_store(settings: Settings, threshold: float | None = None) -> ResolvedMembers:
     """Resolve every member account of the store with the registered identity model.
 
     Raises:
-        ModelNotRegisteredError: no identity model is registered yet.
+        ModelNotRegisteredError: no identity model is registered yet, or the registered one
+            was trained with other identity settings than this Butler's.
         StoreError: the store holds no member accounts.
     """
-    model: IdentityResolver = load_registered(
-        settings, REGISTERED_NAME, train_command="butler train identity"
-    )
+    model = registered_model(settings)
     with Store.open(settings, read_only=True) as store:
         raw = store_members(store)
     resolution = model.resolve(normalise_members(raw), threshold)

@@ -152,6 +152,18 @@ def test_train_register_then_resolve_the_store(settings):
     assert result.persons["n_accounts"].sum() == len(frame)
 
 
+def test_a_model_trained_with_older_identity_settings_asks_for_retraining(settings, monkeypatch):
+    import dataclasses
+
+    import services.identity as identity
+    from models.identity import IdentityConfig, IdentityResolver
+
+    old = IdentityResolver(dataclasses.replace(IdentityConfig(), version="2000.1.1"))
+    monkeypatch.setattr(identity, "load_registered", lambda *args, **kwargs: old)
+    with pytest.raises(ModelNotRegisteredError, match="settings 2000.1.1.*butler train identity"):
+        resolve_store(settings)
+
+
 def test_masks_show_no_full_phone_or_name():
     assert mask_phone("13812345678") == "138****5678"
     assert mask_phone("+86 138-1234-5678") == "861******5678"  # 13 digits, 6 hidden
