@@ -156,6 +156,41 @@ def evaluate_store(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class TimedResolution:
+    """One list normalised, fitted on without labels, scored and clustered, step by step."""
+
+    members: pd.DataFrame
+    model: IdentityResolver
+    pairs: pd.DataFrame
+    clusters: pd.DataFrame
+    timings: dict[str, float]  # seconds: normalise, fit, predict, cluster
+    seconds: float
+
+
+def timed_resolution(
+    raw: pd.DataFrame, config: IdentityConfig, *, phone_region: str = "CN"
+) -> TimedResolution:
+    """Normalise ``raw``, fit a model on it, predict and cluster at ``config.threshold``,
+    timing each step."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    members = normalise_members(raw, phone_region=phone_region)
+    timings["normalise"] = time.perf_counter() - started
+    step = time.perf_counter()
+    model = IdentityResolver(config).fit(members)
+    timings["fit"] = time.perf_counter() - step
+    step = time.perf_counter()
+    pairs = model.predict(members)
+    timings["predict"] = time.perf_counter() - step
+    step = time.perf_counter()
+    clusters = cluster_pairs(members["unique_id"], pairs, config.threshold)
+    timings["cluster"] = time.perf_counter() - step
+    return TimedResolution(
+        members, model, pairs, clusters, timings, seconds=time.perf_counter() - started
+    )
+
+
 def evaluate_members(
     raw: pd.DataFrame,
     truth: pd.Series,
@@ -176,20 +211,8 @@ def evaluate_members(
         n_rejected: rows of the list that could not be used.
     """
     cfg = config or IdentityConfig()
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    members = normalise_members(raw, phone_region=phone_region)
-    timings["normalise"] = time.perf_counter() - started
-    step = time.perf_counter()
-    model = IdentityResolver(cfg).fit(members)
-    timings["fit"] = time.perf_counter() - step
-    step = time.perf_counter()
-    pairs = model.predict(members)
-    timings["predict"] = time.perf_counter() - step
-    step = time.perf_counter()
-    clusters = cluster_pairs(members["unique_id"], pairs, cfg.threshold)
-    timings["cluster"] = time.perf_counter() - step
-    seconds = time.perf_counter() - started
+    run = timed_resolution(raw, cfg, phone_region=phone_region)
+    members, pairs, clusters = run.members, run.pairs, run.clusters
     all_ids = pd.Index(truth.index.astype(str))
 
     def score(labels: pd.Series) -> dict[str, float]:
@@ -212,8 +235,8 @@ def evaluate_members(
         model=model_scores,
         rule=rule,
         sweep=pd.DataFrame(rows),
-        seconds=seconds,
-        timings=timings,
+        seconds=run.seconds,
+        timings=run.timings,
     )
 
 

@@ -31,9 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evaluation.identity import timed_resolution
 from features.identity import MEMBER_FIELDS, normalise_members
 from features.members import ID_SEP
-from models.identity import IdentityConfig, IdentityResolver
+from models.identity import IdentityConfig
 from models.linkage_metrics import cluster_scores
 
 #: Accounts held out of the resolved set and matched one at a time.
@@ -98,26 +99,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"{len(raw):,} accounts of {labels.nunique():,} persons; {len(new)} held out")
 
     config = IdentityConfig()
+    run = timed_resolution(raw, config)
+    members, model = run.members, run.model
     figures: dict[str, float] = {"accounts": len(raw), "persons": labels.nunique()}
-    started = time.perf_counter()
-    members = normalise_members(raw)
-    figures["normalise_s"] = time.perf_counter() - started
-    step = time.perf_counter()
-    model = IdentityResolver(config).fit(members)
-    figures["fit_s"] = time.perf_counter() - step
-    step = time.perf_counter()
-    resolution = model.resolve(members)
-    figures["predict_and_cluster_s"] = time.perf_counter() - step
-    figures["end_to_end_s"] = time.perf_counter() - started
+    figures.update({f"{name}_s": value for name, value in run.timings.items()})
+    figures["end_to_end_s"] = run.seconds
     figures["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    persons = resolution.clusters.set_index("unique_id")["person_id"].reindex(labels.index)
+    persons = run.clusters.set_index("unique_id")["person_id"].reindex(labels.index)
     scores = cluster_scores(persons.to_numpy(), labels.to_numpy())
     for key in ("pair_precision", "pair_recall", "pair_f1", "bcubed_f1"):
         figures[key] = scores[key]
     print(
-        f"end to end {figures['end_to_end_s']:.0f} s (normalise {figures['normalise_s']:.0f}, "
-        f"fit {figures['fit_s']:.0f}, predict + cluster {figures['predict_and_cluster_s']:.0f}),"
-        f" peak RSS {figures['peak_rss_gib']:.2f} GiB"
+        f"end to end {run.seconds:.0f} s (normalise {figures['normalise_s']:.0f}, fit "
+        f"{figures['fit_s']:.0f}, predict {figures['predict_s']:.0f}, cluster "
+        f"{figures['cluster_s']:.0f}), peak RSS {figures['peak_rss_gib']:.2f} GiB"
     )
     print(
         f"@ {config.threshold}: pairwise P {scores['pair_precision']:.4f} "
@@ -129,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     resolved = members.assign(person_id=persons.to_numpy())
     matcher = model.matcher(resolved)
     figures["matcher_build_s"] = time.perf_counter() - step
-    del resolution, resolved
+    del run, resolved
     seconds, found = [], 0
     person_of = pd.Series(labels.to_numpy(), index=labels.index)
     true_new = truth[held].to_numpy()
