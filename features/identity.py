@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ContractViolation, InvalidParameterError
+from features.text import CJK, opencc, to_simplified
 
 __all__ = ["MEMBER_FIELDS", "NORMALISED_COLUMNS", "normalise_members"]
 
@@ -66,7 +67,7 @@ _CACHE_SIZE = 200_000  # distinct values remembered per normaliser between calls
 
 # -- raw values -----------------------------------------------------------------------------
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = CJK
 
 
 def _raw_text(value: object) -> str | None:
@@ -91,35 +92,8 @@ def _text(value: object) -> str | None:
 
 
 @cache
-def _opencc(config: str) -> Any:
-    from opencc import OpenCC
-
-    return OpenCC(config)
-
-
-@cache
 def _char_s2t(char: str) -> str:
-    return _opencc("s2t").convert(char)
-
-
-class _ToSimplified(dict[int, str]):
-    """A ``str.translate`` table filled on first sight of each character, by OpenCC t2s.
-
-    Per character, because names and addresses need no phrase rules and ``translate`` runs
-    in C once a character is known.
-    """
-
-    def __missing__(self, code: int) -> str:
-        char = chr(code)
-        self[code] = _opencc("t2s").convert(char) if _CJK.match(char) else char
-        return self[code]
-
-
-_TO_SIMPLIFIED = _ToSimplified()
-
-
-def _simplified(text: str) -> str:
-    return text.translate(_TO_SIMPLIFIED)
+    return opencc("s2t").convert(char)
 
 
 # -- romanisation -----------------------------------------------------------------------------
@@ -436,7 +410,7 @@ def _strip_honorific(chars: str) -> tuple[str, str | None]:
 
 
 def _cjk_of(value: str | None) -> str:
-    return _simplified("".join(_CJK.findall(value))) if value else ""
+    return to_simplified("".join(_CJK.findall(value))) if value else ""
 
 
 def _split_chars(chars: str, family_field: str | None, given_field: str | None) -> tuple[str, str]:
@@ -815,7 +789,7 @@ def _address_text(fields: Sequence[str | None], line: str | None) -> str | None:
     cjk_fields = [f for f in fields if f and _CJK.search(f)]
     if not cjk_fields and not (line and _CJK.search(line)):
         return None
-    return _simplified("".join(cjk_fields) + (line or ""))
+    return to_simplified("".join(cjk_fields) + (line or ""))
 
 
 def _address(
@@ -825,7 +799,7 @@ def _address(
     units = [a or (f.lower() if f else None) for a, f in zip(admin[:3], fields, strict=True)]
     if line_text is None:
         return (*units, None)
-    street = _simplified(line_text)
+    street = to_simplified(line_text)
     if admin.rest is not None and len(admin.rest) <= len(street):
         street = admin.rest  # the line without the units cpca recognised at its start
     return (*units, _street(_strip_admin_prefix(street, admin)))

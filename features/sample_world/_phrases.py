@@ -6,22 +6,9 @@ Slots in braces are filled per session: {product} {order} {amount} {amount2} {di
 
 from __future__ import annotations
 
-RISK_LABELS = (
-    "complaint_threat",
-    "media_exposure",
-    "legal_threat",
-    "safety_injury",
-    "counterfeit",
-    "fraud_scam",
-    "privacy_leak",
-    "mass_complaint",
-    "refund_dispute",
-    "price_protection",
-    "logistics_loss_damage",
-    "abusive_language",
-    "extreme_negative_churn",
-    "repeated_contact",
-)
+from features.schema.vocab import RiskLabel
+
+RISK_LABELS = tuple(str(label) for label in RiskLabel)
 
 #: labels that describe a problem (what went wrong)
 PROBLEMS = ("safety_injury", "counterfeit", "fraud_scam", "privacy_leak", "refund_dispute",

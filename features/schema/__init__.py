@@ -21,6 +21,8 @@ from features.schema.vocab import (
     OrderStatus,
     Platform,
     RefundStatus,
+    RiskLabel,
+    Severity,
 )
 
 __all__ = [
@@ -32,6 +34,8 @@ __all__ = [
     "OrderStatus",
     "Platform",
     "RefundStatus",
+    "RiskLabel",
+    "Severity",
     "current_version",
     "migrate",
     "natural_key",

@@ -94,3 +94,37 @@ class ChatRole(StrEnum):
 
     BUYER = "buyer"
     AGENT = "agent"
+
+
+class Severity(StrEnum):
+    """How urgently a supervisor must look at a risk scenario."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+
+
+class RiskLabel(StrEnum):
+    """The customer-chat risk scenarios, as defined from what buyers write.
+
+    The order is the order of every label matrix's columns.
+    """
+
+    COMPLAINT_THREAT = "complaint_threat"
+    MEDIA_EXPOSURE = "media_exposure"
+    LEGAL_THREAT = "legal_threat"
+    SAFETY_INJURY = "safety_injury"
+    COUNTERFEIT = "counterfeit"
+    FRAUD_SCAM = "fraud_scam"
+    PRIVACY_LEAK = "privacy_leak"
+    MASS_COMPLAINT = "mass_complaint"
+    REFUND_DISPUTE = "refund_dispute"
+    PRICE_PROTECTION = "price_protection"
+    LOGISTICS_LOSS_DAMAGE = "logistics_loss_damage"
+    ABUSIVE_LANGUAGE = "abusive_language"
+    EXTREME_NEGATIVE_CHURN = "extreme_negative_churn"
+    REPEATED_CONTACT = "repeated_contact"
+
+    @property
+    def severity(self) -> Severity:
+        """High for the eight scenarios that can become a regulator, media or legal case."""
+        return Severity.HIGH if list(RiskLabel).index(self) < 8 else Severity.MEDIUM
