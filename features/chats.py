@@ -1,0 +1,213 @@
+"""Conversations in one shape, whatever they came from: the store, a JSONL file, a request.
+
+The chat risk classifier reads conversations as :class:`Conversation` — a session id, the
+platform and shop when known, and the messages in order, each with its role. The same
+functions turn them into the classifier's text (:func:`chat_text`) at training and at
+serving time.
+
+The JSONL contract of ``butler risk classify`` is one conversation per line::
+
+    {"session_id": "S1", "platform": "jd", "messages": [{"role": "buyer", "text": "…", "ts": "…"}]}
+
+A line that is not JSON, or breaks the contract, is reported with its line number and the
+field at fault; the other lines are still read. Text is data: nothing in a message changes
+what Butler does with it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from features.schema.vocab import ChatRole
+from features.store import Store
+from features.text import to_simplified
+
+#: Longest message text accepted, in characters (a chat message, not a document).
+MAX_MESSAGE_CHARS = 5_000
+#: Most messages accepted in one conversation.
+MAX_MESSAGES = 500
+
+
+class ChatMessage(BaseModel):
+    """One message of a conversation."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    role: ChatRole = Field(description="buyer or agent.")
+    text: str = Field(max_length=MAX_MESSAGE_CHARS, description="The message as written.")
+    ts: dt.datetime | None = Field(default=None, description="When it was sent.")
+
+
+class Conversation(BaseModel):
+    """One customer-service session, its messages in the order they were sent."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    session_id: str = Field(min_length=1, description="The platform's session id.")
+    platform: str | None = Field(default=None, description="Platform code, e.g. jd.")
+    shop_id: str | None = Field(default=None, description="Shop the buyer wrote to.")
+    messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+
+    def buyer_turns(self) -> list[tuple[int, str]]:
+        """``(message index, text)`` of each buyer message with any text."""
+        return [
+            (i, m.text)
+            for i, m in enumerate(self.messages)
+            if m.role is ChatRole.BUYER and m.text.strip()
+        ]
+
+
+# -- the classifier's text --------------------------------------------------------------------
+
+_PLACEHOLDER = re.compile(r"\[(?:ORDERID_\d+|[^\[\]\s]{1,6}x)\]", re.IGNORECASE)
+_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
+_LONG_NUMBER = re.compile(r"\d{6,}")  # order ids, phone and account numbers; keeps 12315, 110
+_SPACE = re.compile(r"\s+")
+
+
+def chat_text(text: str) -> str:
+    """A message as the classifier reads it.
+
+    Full-width forms become ASCII (NFKC), traditional characters simplified, Latin letters
+    lower-case; anonymisation placeholders (``[数字x]``, ``[ORDERID_1]``), links and numbers of
+    six or more digits become ``#``, so an order number never counts as a word.
+
+    Examples:
+        >>> chat_text("我要打１２３１５投訴！訂單[ORDERID_10001352] 20180312001")
+        '我要打12315投诉!订单# #'
+    """
+    text = unicodedata.normalize("NFKC", text)
+    text = _URL.sub("#", _PLACEHOLDER.sub("#", text))
+    text = _LONG_NUMBER.sub("#", to_simplified(text).lower())
+    return _SPACE.sub(" ", text).strip()
+
+
+# -- speaker roles for sources that have none ---------------------------------------------------
+
+_AGENT_MARK = re.compile(
+    r"亲|您|客官|小妹|妹子|#e-s|为您|帮您|请问还有|还有什么可以|稍等|抱歉|不便|感谢您|"
+    r"这边(?:为|帮|给)|(?:哦|呢|呀)[~～]|请您|核实|已为|专员"
+)
+
+
+def guess_roles(utterances: Iterable[str]) -> list[ChatRole]:
+    """Who wrote each utterance of a transcript without speaker labels (e.g. JDDC windows).
+
+    Agents address the buyer as 亲/您, apologise and offer help; a buyer rarely does. An
+    utterance with none of those marks is taken as the buyer's, so a risk is never hidden
+    by being taken for the agent's words.
+    """
+    return [
+        ChatRole.AGENT if _AGENT_MARK.search(chat_text(u)) else ChatRole.BUYER for u in utterances
+    ]
+
+
+# -- reading conversations -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LineProblem:
+    """A JSONL line that was not read, and why."""
+
+    line: int
+    reason: str
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "line"
+    return f"{where}: {err['msg']}"
+
+
+def parse_conversation_lines(
+    lines: Iterable[str],
+) -> Iterator[tuple[int, Conversation | LineProblem]]:
+    """Each non-blank line as a conversation, or as the problem that stops it being one."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            payload = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, LineProblem(number, f"not valid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        if not isinstance(payload, dict):
+            yield number, LineProblem(number, "not a JSON object")
+            continue
+        if not payload.get("messages"):
+            yield number, LineProblem(number, "messages: missing or empty")
+            continue
+        try:
+            yield number, Conversation.model_validate(payload)
+        except ValidationError as exc:
+            yield number, LineProblem(number, _first_error(exc))
+
+
+def read_conversations_jsonl(path: Path) -> tuple[list[Conversation], list[LineProblem]]:
+    """The conversations of a JSONL file, and the lines that could not be read.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+    """
+    conversations: list[Conversation] = []
+    problems: list[LineProblem] = []
+    with path.open(encoding="utf-8-sig") as handle:
+        for _, item in parse_conversation_lines(handle):
+            (problems if isinstance(item, LineProblem) else conversations).append(item)
+    return conversations, problems
+
+
+def conversations_from_messages(messages: pd.DataFrame) -> list[Conversation]:
+    """Conversations from unified chat-message rows (platform, session_id, seq, role, text, …)."""
+    if messages.empty:
+        return []
+    frame = messages.sort_values(["platform", "session_id", "seq"], kind="stable")
+    out = []
+    for (platform, session), rows in frame.groupby(["platform", "session_id"], sort=False):
+        shop = rows["shop_id"].iloc[0] if "shop_id" in rows else None
+        stamps = rows["sent_at"] if "sent_at" in rows else [None] * len(rows)
+        out.append(
+            Conversation.model_construct(
+                session_id=str(session),
+                platform=str(platform),
+                shop_id=None if shop is None or pd.isna(shop) else str(shop),
+                messages=[
+                    ChatMessage.model_construct(
+                        role=ChatRole(role), text=str(text), ts=None if pd.isna(ts) else ts
+                    )
+                    for role, text, ts in zip(rows["role"], rows["text"], stamps, strict=True)
+                ],
+            )
+        )
+    return out
+
+
+def store_chat_messages(store: Store, *, sessions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Chat messages of the store, all of them or those of ``sessions`` (platform, session_id)."""
+    query = (
+        "SELECT m.platform, m.session_id, m.seq, m.shop_id, m.role, m.sent_at, m.text "
+        "FROM chat_messages m"
+    )
+    if sessions is None:
+        return store.sql(query + " ORDER BY 1, 2, 3").df()
+    store.con.register("_wanted_sessions", sessions[["platform", "session_id"]])
+    try:
+        return store.sql(
+            query + " JOIN _wanted_sessions w USING (platform, session_id) ORDER BY 1, 2, 3"
+        ).df()
+    finally:
+        store.con.unregister("_wanted_sessions")
+
+
+def store_conversations(store: Store) -> list[Conversation]:
+    """Every conversation in the store (none when it holds no chats)."""
+    return conversations_from_messages(store_chat_messages(store))
