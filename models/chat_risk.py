@@ -1,0 +1,325 @@
+"""The customer-chat risk classifier: which conversations a supervisor must read first, and why.
+
+Multi-label over :class:`~features.schema.vocab.RiskLabel`. Each buyer message is read as
+character n-grams (1–3, TF-IDF; Chinese needs no word segmentation) and scored by one
+logistic regression per scenario; a conversation takes, per scenario, the highest score of
+its buyer messages, so a risk that appears only in the third message (escalation) still
+counts, and the messages over the threshold are the evidence. Agent turns are context
+only: they are never scored, so an agent writing "投诉工单" raises nothing.
+
+Training needs no hand labels: the labelling functions of :mod:`features.risk_rules` vote
+on each buyer message (weak supervision), and the regression learns from those votes the
+n-grams around them, which lets it score wordings the rules never listed. Per-scenario
+thresholds are then chosen on a hand-labelled development set (:func:`choose_thresholds`);
+without one, each stays at ``config.default_threshold``.
+
+The fitted model holds the vectoriser's vocabulary and one weight column per scenario; it
+scores with one sparse product, so a conversation takes well under a millisecond.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Self
+
+import numpy as np
+
+from features.chats import Conversation, chat_text
+from features.errors import InvalidParameterError, NotFittedError
+from features.risk_rules import labelling_votes
+from features.schema.vocab import RiskLabel, Severity
+
+#: Name the model is registered under in MLflow.
+REGISTERED_NAME = "butler-chat-risk"
+
+LABELS: tuple[RiskLabel, ...] = tuple(RiskLabel)
+_SEVERITY_WEIGHT = {Severity.HIGH: 1.0, Severity.MEDIUM: 0.6}
+
+
+@dataclass(frozen=True, slots=True)
+class RiskConfig:
+    """Settings of the classifier; ``version`` changes whenever their meaning does.
+
+    Attributes:
+        ngram_range: character n-gram lengths.
+        min_df: an n-gram must occur in this many training messages to count.
+        max_features: most n-grams kept (by frequency).
+        c: inverse regularisation strength of each logistic regression.
+        class_weight: ``"balanced"`` weighs the rare positive messages up.
+        min_positives: a scenario with fewer weakly labelled messages gets no model (it
+            then never fires) and is reported as untrained.
+        default_threshold: probability over which a scenario is raised, until a development
+            set chooses per-scenario thresholds.
+        min_recall_high: thresholds of high-severity scenarios keep at least this recall on
+            the development set where that is reachable.
+        hand_label_weight: weight of a hand-labelled message against a weakly labelled one.
+    """
+
+    ngram_range: tuple[int, int] = (1, 3)
+    min_df: int = 2
+    max_features: int = 300_000
+    c: float = 4.0
+    class_weight: str | None = "balanced"
+    min_positives: int = 5
+    default_threshold: float = 0.5
+    min_recall_high: float = 0.85
+    hand_label_weight: float = 5.0
+    version: str = "2026.11.1"
+
+    def to_params(self) -> dict[str, str | float | int]:
+        """Flat parameters for experiment tracking."""
+        out = asdict(self)
+        out["ngram_range"] = f"{self.ngram_range[0]}-{self.ngram_range[1]}"
+        out["class_weight"] = str(self.class_weight)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class RiskFinding:
+    """One scenario raised on a conversation."""
+
+    scenario: RiskLabel
+    probability: float
+    severity: Severity
+    evidence: list[int] = field(default_factory=list)  # message indices in the conversation
+
+
+@dataclass(frozen=True, slots=True)
+class RiskAssessment:
+    """What the classifier found in one conversation.
+
+    Attributes:
+        session_id: the conversation's id.
+        platform: its platform, when known.
+        risks: the scenarios over their thresholds, highest probability first.
+        risk_score: 0–1 for ranking: the highest severity-weighted probability, nudged up
+            by each further scenario raised.
+        probabilities: every scenario's probability, raised or not.
+    """
+
+    session_id: str
+    platform: str | None
+    risks: list[RiskFinding]
+    risk_score: float
+    probabilities: dict[str, float]
+
+
+def severity_weighted(probabilities: np.ndarray) -> np.ndarray:
+    """Probabilities (… × ``LABELS``) weighted by severity: how urgent each alert is."""
+    return probabilities * np.array([_SEVERITY_WEIGHT[label.severity] for label in LABELS])
+
+
+def risk_score(probabilities: np.ndarray, raised: np.ndarray) -> float:
+    """Severity-weighted score of one conversation: max weighted p, +5% per further risk."""
+    weighted = severity_weighted(probabilities)
+    if not raised.any():
+        return float(weighted.max(initial=0.0) * 0.5)  # unraised risks rank below raised ones
+    best = float(weighted[raised].max())
+    extra = int(raised.sum()) - 1
+    return min(1.0, 0.5 + 0.5 * best + 0.05 * extra)
+
+
+class RiskClassifier:
+    """Character n-gram logistic regressions over buyer messages, one per scenario.
+
+    Examples:
+        >>> model = RiskClassifier().fit(conversations)  # doctest: +SKIP
+        >>> model.assess([conversation])[0].risks  # doctest: +SKIP
+    """
+
+    def __init__(self, config: RiskConfig | None = None) -> None:
+        self.config = config or RiskConfig()
+
+    # -- training ---------------------------------------------------------------------------
+
+    def fit(self, conversations: Sequence[Conversation]) -> Self:
+        """Learn from the buyer messages of ``conversations``, weakly labelled by the rules.
+
+        Raises:
+            InvalidParameterError: there are no buyer messages to learn from.
+        """
+        texts = [chat_text(t) for c in conversations for _, t in c.buyer_turns()]
+        return self.fit_messages(texts, labelling_votes(texts))
+
+    def fit_messages(
+        self, texts: list[str], labels: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> Self:
+        """Learn from normalised buyer messages and their labels (messages × ``LABELS``).
+
+        ``sample_weight`` weighs messages, e.g. hand-labelled ones above weakly labelled ones.
+
+        Raises:
+            InvalidParameterError: no messages, or a label matrix of the wrong shape.
+        """
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        cfg = self.config
+        if not texts:
+            raise InvalidParameterError("There are no buyer messages to learn from.")
+        if labels.shape != (len(texts), len(LABELS)):
+            raise InvalidParameterError(
+                f"labels must be {len(texts)} × {len(LABELS)}, got {labels.shape}."
+            )
+        vectoriser = TfidfVectorizer(
+            analyzer="char",
+            ngram_range=cfg.ngram_range,
+            min_df=min(cfg.min_df, len(texts)),
+            max_features=cfg.max_features,
+            sublinear_tf=True,
+            dtype=np.float32,
+            lowercase=False,  # chat_text already lower-cases
+        )
+        x = vectoriser.fit_transform(texts)
+        weights = np.zeros((x.shape[1], len(LABELS)), dtype=np.float64)
+        intercepts = np.full(len(LABELS), -30.0)  # untrained scenarios never fire
+        positives = (labels > 0).sum(axis=0)
+        trained = []
+        for j, label in enumerate(LABELS):
+            if positives[j] < cfg.min_positives or positives[j] == len(texts):
+                continue
+            lr = LogisticRegression(
+                C=cfg.c, class_weight=cfg.class_weight, solver="liblinear", max_iter=200
+            )
+            lr.fit(x, labels[:, j], sample_weight=sample_weight)
+            weights[:, j] = lr.coef_[0]
+            intercepts[j] = lr.intercept_[0]
+            trained.append(label)
+        self.vectoriser_ = vectoriser
+        self.weights_ = weights
+        self.intercepts_ = intercepts
+        self.trained_labels_ = trained
+        self.thresholds_ = {label: cfg.default_threshold for label in LABELS}
+        self.training_counts_ = {
+            label.value: int(n) for label, n in zip(LABELS, positives, strict=True)
+        }
+        self.n_messages_ = len(texts)
+        return self
+
+    # -- scoring -----------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        if not hasattr(self, "weights_"):
+            raise NotFittedError("The risk classifier is not fitted; call fit() first.")
+
+    def message_probabilities(self, texts: list[str]) -> np.ndarray:
+        """Probabilities of normalised buyer messages, messages × ``LABELS``."""
+        self._check()
+        if not texts:
+            return np.zeros((0, len(LABELS)))
+        z = self.vectoriser_.transform(texts) @ self.weights_ + self.intercepts_
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+    def conversation_probabilities(
+        self, conversations: Sequence[Conversation]
+    ) -> tuple[np.ndarray, list[list[int]], np.ndarray]:
+        """Per conversation, each scenario's probability (the max over its buyer messages).
+
+        Returns:
+            conversations × ``LABELS`` probabilities, each conversation's buyer message
+            indices, and the messages' own probabilities (all conversations' buyer messages
+            stacked in order).
+        """
+        indices = [[i for i, _ in c.buyer_turns()] for c in conversations]
+        texts = [chat_text(t) for c in conversations for _, t in c.buyer_turns()]
+        per_message = self.message_probabilities(texts)
+        out = np.zeros((len(conversations), len(LABELS)))
+        start = 0
+        for k, idx in enumerate(indices):
+            if idx:
+                out[k] = per_message[start : start + len(idx)].max(axis=0)
+            start += len(idx)
+        return out, indices, per_message
+
+    def assess(self, conversations: Sequence[Conversation]) -> list[RiskAssessment]:
+        """The scenarios raised on each conversation, with evidence and a ranking score."""
+        probs, indices, per_message = self.conversation_probabilities(conversations)
+        thresholds = np.array([self.thresholds_[label] for label in LABELS])
+        out = []
+        start = 0
+        for k, conv in enumerate(conversations):
+            rows = per_message[start : start + len(indices[k])]
+            start += len(indices[k])
+            raised = probs[k] >= thresholds
+            risks = []
+            for j in np.flatnonzero(raised):
+                over = np.flatnonzero(rows[:, j] >= thresholds[j])
+                evidence = [indices[k][i] for i in over] or [indices[k][int(rows[:, j].argmax())]]
+                risks.append(
+                    RiskFinding(
+                        scenario=LABELS[j],
+                        probability=round(float(probs[k, j]), 4),
+                        severity=LABELS[j].severity,
+                        evidence=evidence,
+                    )
+                )
+            risks.sort(key=lambda r: (r.severity is not Severity.HIGH, -r.probability))
+            out.append(
+                RiskAssessment(
+                    session_id=conv.session_id,
+                    platform=conv.platform,
+                    risks=risks,
+                    risk_score=round(risk_score(probs[k], raised), 4),
+                    probabilities={
+                        label.value: round(float(p), 4)
+                        for label, p in zip(LABELS, probs[k], strict=True)
+                    },
+                )
+            )
+        return out
+
+    def set_thresholds(self, thresholds: dict[RiskLabel, float]) -> Self:
+        """Use these per-scenario thresholds (others keep theirs)."""
+        self._check()
+        for label, value in thresholds.items():
+            if not 0.0 < value < 1.0:
+                raise InvalidParameterError(f"The threshold of {label} must be in (0, 1).")
+            self.thresholds_[RiskLabel(label)] = float(value)
+        return self
+
+    @property
+    def version_(self) -> str:
+        """The config version and the number of messages learnt from."""
+        self._check()
+        return f"{self.config.version}+{self.n_messages_}msg"
+
+
+def choose_thresholds(
+    probabilities: np.ndarray,
+    labels: np.ndarray,
+    *,
+    min_recall_high: float = 0.85,
+    grid: np.ndarray | None = None,
+) -> dict[RiskLabel, float]:
+    """Per-scenario thresholds that maximise F1 on a labelled development set.
+
+    High-severity scenarios keep a recall of at least ``min_recall_high`` where some
+    threshold reaches it: the best F1 among those thresholds is taken. Scenarios with no
+    positive example in the set are left out (they keep their current threshold).
+
+    Args:
+        probabilities: conversations × ``LABELS`` scores.
+        labels: conversations × ``LABELS`` 0/1 truth.
+    """
+    grid = np.round(np.arange(0.05, 0.96, 0.01), 2) if grid is None else grid
+    chosen: dict[RiskLabel, float] = {}
+    for j, label in enumerate(LABELS):
+        truth = labels[:, j].astype(bool)
+        if not truth.any():
+            continue
+        best: tuple[float, float] | None = None  # (f1, threshold)
+        fallback: tuple[float, float] | None = None
+        for t in grid:
+            pred = probabilities[:, j] >= t
+            tp = float((pred & truth).sum())
+            precision = tp / max(pred.sum(), 1)
+            recall = tp / truth.sum()
+            f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+            if fallback is None or f1 > fallback[0]:
+                fallback = (f1, float(t))
+            floor = label.severity is Severity.HIGH and recall < min_recall_high
+            if not floor and (best is None or f1 > best[0]):
+                best = (f1, float(t))
+        chosen[label] = (best or fallback)[1]  # type: ignore[index]
+    return chosen
