@@ -1,0 +1,445 @@
+"""The supervisors' chat-risk patrol (``butler risk patrol``): scan new chats, raise alerts once.
+
+Chats reach the store by ingesting platform exports, and a later export can add messages to
+a session the store already holds. A patrol reads only what changed since the last one:
+
+* **Incremental.** ``risk_patrol_log`` records, per session, how many messages the patrol has
+  read. A patrol scans the sessions that are new or now hold more messages than that, and
+  reads each of them whole, because a risk often lies in how a conversation goes on.
+* **Idempotent.** ``risk_alerts`` holds one row per (platform, session_id, scenario). A
+  scenario found again in a session that already has its alert raises nothing new: an open
+  alert gets the newest probability, score and evidence, an acknowledged one is left as it
+  is. Alerts are never withdrawn by a patrol; a supervisor acknowledges them.
+* **Restart-safe.** Sessions are scanned in batches. Each batch's new alerts and its log
+  rows commit in one transaction, after the classifier has assessed the whole batch. If the
+  process dies, every committed batch is in the log and the next patrol redoes only the
+  rest; the alert key keeps a batch that is redone from raising anything twice.
+
+Conversation text is data: it goes to the classifier and is never read as an instruction.
+Every value reaches SQL as a parameter or a registered frame, never spliced into a query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+import pandas as pd
+
+from features.chats import Conversation, conversations_from_messages, store_chat_messages
+from features.errors import ContractViolation, InvalidParameterError, UnknownEntityError
+from features.schema.vocab import RiskLabel, Severity
+from features.store import Store
+
+__all__ = [
+    "AlertStatus",
+    "PatrolReport",
+    "QUEUE_COLUMNS",
+    "RiskClassifierLike",
+    "acknowledge",
+    "alert_queue",
+    "patrol",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Columns of :func:`alert_queue`, in order.
+QUEUE_COLUMNS = (
+    "platform",
+    "shop_id",
+    "session_id",
+    "scenario",
+    "severity",
+    "probability",
+    "risk_score",
+    "evidence",
+    "status",
+    "raised_at",
+)
+
+
+class AlertStatus(StrEnum):
+    """Where a risk alert stands."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class _Finding(Protocol):
+    @property
+    def scenario(self) -> RiskLabel: ...
+    @property
+    def probability(self) -> float: ...
+    @property
+    def severity(self) -> Severity: ...
+    @property
+    def evidence(self) -> Sequence[int]: ...
+
+
+class _Assessment(Protocol):
+    @property
+    def session_id(self) -> str: ...
+    @property
+    def platform(self) -> str | None: ...
+    @property
+    def risks(self) -> Sequence[_Finding]: ...
+    @property
+    def risk_score(self) -> float: ...
+
+
+class RiskClassifierLike(Protocol):
+    """What the patrol needs of a chat-risk classifier (``models.chat_risk.RiskClassifier``).
+
+    ``assess`` returns one assessment per conversation it was given, each listing only the
+    scenarios over their thresholds; ``evidence`` holds message indices inside the
+    conversation.
+    """
+
+    @property
+    def version_(self) -> str: ...
+
+    def assess(self, conversations: list[Conversation]) -> Sequence[_Assessment]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PatrolReport:
+    """What one patrol did.
+
+    Attributes:
+        sessions_scanned: sessions read and assessed (new ones and ones with new messages).
+        messages_scanned: messages of those sessions, all of them (each is read whole).
+        alerts_raised: alerts this patrol created; findings of existing alerts do not count.
+        alerts_open: open alerts in the store after the patrol.
+        seconds: wall time of the patrol.
+    """
+
+    sessions_scanned: int
+    messages_scanned: int
+    alerts_raised: int
+    alerts_open: int
+    seconds: float
+
+
+def patrol(
+    store: Store,
+    classifier: RiskClassifierLike,
+    *,
+    batch_sessions: int = 2000,
+    progress: Callable[[int, int], None] | None = None,
+) -> PatrolReport:
+    """Scan the chat sessions that are new or gained messages, and raise their new alerts.
+
+    Args:
+        store: a writable store.
+        classifier: a fitted chat-risk classifier (see :class:`RiskClassifierLike`).
+        batch_sessions: sessions assessed, and committed, together.
+        progress: called after each batch with (sessions done, sessions to scan).
+
+    Returns:
+        The :class:`PatrolReport`.
+
+    Raises:
+        InvalidParameterError: ``batch_sessions`` is not a positive integer.
+        ContractViolation: the classifier returned an assessment for a session it was not
+            given. Batches committed before it stay committed.
+
+    Examples:
+        >>> report = patrol(store, registered_classifier)          # doctest: +SKIP
+        >>> report.alerts_raised, report.alerts_open                # doctest: +SKIP
+        (12, 40)
+    """
+    if (
+        isinstance(batch_sessions, bool)
+        or not isinstance(batch_sessions, int)
+        or batch_sessions < 1
+    ):
+        raise InvalidParameterError(
+            "The `batch_sessions` parameter of `patrol` must be a positive integer. "
+            f"Got {batch_sessions!r} instead."
+        )
+    started = time.perf_counter()
+    version = str(classifier.version_)
+    pending = _sessions_to_scan(store)
+    total = len(pending)
+    logger.info("Risk patrol: %d sessions to scan with model %s", total, version)
+    messages_scanned = raised = 0
+    for start in range(0, total, batch_sessions):
+        batch = pending.iloc[start : start + batch_sessions]
+        messages = store_chat_messages(store, sessions=batch)
+        conversations = conversations_from_messages(messages)
+        assessments = classifier.assess(conversations) if conversations else []
+        alerts = _alert_rows(messages, conversations, assessments, version)
+        scanned = (
+            messages.groupby(["platform", "session_id"], sort=False)
+            .size()
+            .rename("messages_scanned")
+            .reset_index()
+        )
+        with store.transaction():
+            raised += _write_batch(store, alerts, scanned, version)
+        messages_scanned += len(messages)
+        done = min(start + batch_sessions, total)
+        logger.debug("Risk patrol: %d of %d sessions scanned", done, total)
+        if progress is not None:
+            progress(done, total)
+    open_alerts = int(
+        store.sql(
+            "SELECT count(*) FROM risk_alerts WHERE status = ?", [AlertStatus.OPEN.value]
+        ).fetchall()[0][0]
+    )
+    report = PatrolReport(
+        sessions_scanned=total,
+        messages_scanned=messages_scanned,
+        alerts_raised=raised,
+        alerts_open=open_alerts,
+        seconds=time.perf_counter() - started,
+    )
+    logger.info(
+        "Risk patrol: %d sessions, %d messages, %d alerts raised, %d open",
+        report.sessions_scanned,
+        report.messages_scanned,
+        report.alerts_raised,
+        report.alerts_open,
+    )
+    return report
+
+
+def alert_queue(
+    store: Store, *, status: AlertStatus | str | None = AlertStatus.OPEN, limit: int | None = 50
+) -> pd.DataFrame:
+    """The alerts in the order a supervisor should look at them.
+
+    High severity first, then the session's risk score, then the scenario's probability,
+    then the newest.
+
+    Args:
+        store: the store.
+        status: ``"open"``, ``"acknowledged"``, or ``None`` for both.
+        limit: most rows returned; ``None`` for all.
+
+    Returns:
+        One row per alert with :data:`QUEUE_COLUMNS`; ``evidence`` is a list of the seq
+        numbers (``chat_messages.seq``) of the messages that show the risk.
+
+    Raises:
+        InvalidParameterError: an unknown ``status`` or a ``limit`` below 1.
+    """
+    where, params = "", []
+    if status is not None:
+        where, params = "WHERE status = ?", [_status(status).value]
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidParameterError(
+            "The `limit` parameter of `alert_queue` must be a positive integer or None. "
+            f"Got {limit!r} instead."
+        )
+    tail = ""
+    if limit is not None:
+        tail, params = "LIMIT ?", [*params, limit]
+    frame = store.sql(
+        f"SELECT {', '.join(QUEUE_COLUMNS)} FROM risk_alerts {where} "
+        "ORDER BY severity = 'high' DESC, risk_score DESC, probability DESC, raised_at DESC, "
+        f"platform, session_id, scenario {tail}",
+        params,
+    ).df()
+    frame["evidence"] = [json.loads(e) for e in frame["evidence"]]
+    return frame.reset_index(drop=True)
+
+
+def acknowledge(
+    store: Store, platform: str, session_id: str, scenario: RiskLabel | str | None = None
+) -> int:
+    """Mark a session's open alerts acknowledged (one scenario's, or all of them).
+
+    Acknowledging is idempotent: an alert acknowledged before keeps its first
+    ``acknowledged_at`` and is not counted again.
+
+    Args:
+        store: a writable store.
+        platform: platform code of the session, e.g. ``jd``.
+        session_id: the platform's session id.
+        scenario: one risk scenario; ``None`` for every alert of the session.
+
+    Returns:
+        How many alerts this call acknowledged.
+
+    Raises:
+        InvalidParameterError: ``scenario`` is not a risk scenario.
+        UnknownEntityError: the session has no alert (for that scenario).
+    """
+    where = "platform = ? AND session_id = ?"
+    params: list[object] = [platform, session_id]
+    if scenario is not None:
+        scenario = _scenario(scenario)
+        where += " AND scenario = ?"
+        params.append(scenario.value)
+    with store.transaction():
+        existing = store.sql(f"SELECT count(*) FROM risk_alerts WHERE {where}", params)
+        if existing.fetchall()[0][0] == 0:
+            which = f" for scenario `{scenario}`" if scenario is not None else ""
+            raise UnknownEntityError(
+                f"There is no risk alert{which} in session `{session_id}` on platform "
+                f"`{platform}`. List the alerts with `butler risk patrol` and copy the "
+                "platform, session id and scenario from there."
+            )
+        changed = store.sql(
+            f"UPDATE risk_alerts SET status = ?, acknowledged_at = ? WHERE {where} AND status = ?",
+            [AlertStatus.ACKNOWLEDGED.value, _utc_now(), *params, AlertStatus.OPEN.value],
+        ).fetchall()[0][0]
+    return int(changed)
+
+
+# -- internals -----------------------------------------------------------------------------------
+
+
+def _sessions_to_scan(store: Store) -> pd.DataFrame:
+    """Sessions with more messages than the log says were scanned, in key order."""
+    return store.sql(
+        "WITH have AS ("
+        "  SELECT platform, session_id, count(*) AS n_messages"
+        "  FROM chat_messages GROUP BY platform, session_id"
+        ") "
+        "SELECT h.platform, h.session_id, h.n_messages FROM have h "
+        "LEFT JOIN risk_patrol_log l USING (platform, session_id) "
+        "WHERE l.messages_scanned IS NULL OR h.n_messages > l.messages_scanned "
+        "ORDER BY h.platform, h.session_id"
+    ).df()
+
+
+def _alert_rows(
+    messages: pd.DataFrame,
+    conversations: list[Conversation],
+    assessments: Sequence[_Assessment],
+    version: str,
+) -> pd.DataFrame:
+    """One row per finding, evidence turned from message indices into ``seq`` numbers."""
+    seqs = {
+        key: rows.tolist()
+        for key, rows in messages.groupby(["platform", "session_id"], sort=False)["seq"]
+    }
+    shops = {(c.platform, c.session_id): c.shop_id for c in conversations}
+    by_id: dict[str, list[tuple[str, str]]] = {}
+    for platform, session in shops:
+        by_id.setdefault(session, []).append((platform, session))
+    rows = []
+    for assessment in assessments:
+        key = (assessment.platform, assessment.session_id)
+        if key not in shops and assessment.platform is None:
+            candidates = by_id.get(assessment.session_id, [])
+            key = candidates[0] if len(candidates) == 1 else key
+        if key not in shops:
+            raise ContractViolation(
+                f"The classifier returned an assessment of session `{assessment.session_id}` "
+                f"(platform `{assessment.platform}`), which it was not given in this batch. "
+                "Its `assess` must return one assessment per conversation it is given."
+            )
+        seq = seqs[key]
+        for finding in assessment.risks:
+            scenario = RiskLabel(finding.scenario)
+            evidence = sorted({seq[i] for i in finding.evidence if 0 <= i < len(seq)})
+            if len(evidence) < len(set(finding.evidence)):
+                logger.warning(
+                    "Risk patrol: the classifier cited messages outside session %s (%d "
+                    "messages): %s; those are left out of the evidence.",
+                    key[1],
+                    len(seq),
+                    sorted(set(finding.evidence)),
+                )
+            rows.append(
+                {
+                    "platform": key[0],
+                    "session_id": key[1],
+                    "scenario": scenario.value,
+                    "shop_id": shops[key],
+                    "severity": Severity(finding.severity).value,
+                    "probability": float(finding.probability),
+                    "risk_score": float(assessment.risk_score),
+                    "evidence": json.dumps([int(s) for s in evidence]),
+                    "model_version": version,
+                }
+            )
+    columns = [
+        "platform",
+        "session_id",
+        "scenario",
+        "shop_id",
+        "severity",
+        "probability",
+        "risk_score",
+        "evidence",
+        "model_version",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    # a classifier listing a scenario twice must not make the insert trip over its own key
+    return frame.drop_duplicates(["platform", "session_id", "scenario"], keep="first")
+
+
+def _write_batch(store: Store, alerts: pd.DataFrame, scanned: pd.DataFrame, version: str) -> int:
+    """Insert the batch's new alerts, refresh its open ones and log its sessions; return the
+    number of new alerts. Runs inside the caller's transaction."""
+    now = _utc_now()
+    raised = 0
+    if not alerts.empty:
+        store.con.register("_patrol_alerts", alerts)
+        try:
+            raised = int(
+                store.sql(
+                    "SELECT count(*) FROM _patrol_alerts a ANTI JOIN risk_alerts r "
+                    "USING (platform, session_id, scenario)"
+                ).fetchall()[0][0]
+            )
+            store.sql(
+                "INSERT INTO risk_alerts (platform, session_id, scenario, shop_id, severity, "
+                "probability, risk_score, evidence, status, raised_at, acknowledged_at, "
+                "model_version) "
+                "SELECT platform, session_id, scenario, shop_id, severity, probability, "
+                "risk_score, evidence, ?, ?, NULL, model_version FROM _patrol_alerts "
+                "ON CONFLICT (platform, session_id, scenario) DO UPDATE SET "
+                "probability = excluded.probability, risk_score = excluded.risk_score, "
+                "evidence = excluded.evidence, model_version = excluded.model_version "
+                "WHERE risk_alerts.status = ?",
+                [AlertStatus.OPEN.value, now, AlertStatus.OPEN.value],
+            )
+        finally:
+            store.con.unregister("_patrol_alerts")
+    if not scanned.empty:
+        store.con.register("_patrol_scanned", scanned)
+        try:
+            store.sql(
+                "INSERT OR REPLACE INTO risk_patrol_log "
+                "SELECT platform, session_id, messages_scanned, ?, ? FROM _patrol_scanned",
+                [now, version],
+            )
+        finally:
+            store.con.unregister("_patrol_scanned")
+    return raised
+
+
+def _status(status: AlertStatus | str) -> AlertStatus:
+    try:
+        return AlertStatus(status)
+    except ValueError:
+        raise InvalidParameterError(
+            "The `status` parameter of `alert_queue` must be one of "
+            f"{[s.value for s in AlertStatus]} or None. Got {status!r} instead."
+        ) from None
+
+
+def _scenario(scenario: RiskLabel | str) -> RiskLabel:
+    try:
+        return RiskLabel(scenario)
+    except ValueError:
+        raise InvalidParameterError(
+            "The `scenario` parameter of `acknowledge` must be a risk scenario, one of "
+            f"{[s.value for s in RiskLabel]}, or None for all. Got {scenario!r} instead."
+        ) from None
+
+
+def _utc_now() -> dt.datetime:
+    """Now in UTC, without zone (the store's convention for ``*_at`` columns)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
