@@ -9,27 +9,18 @@ import dataclasses
 import logging
 import os
 import shutil
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from features.errors import ButlerError
 from features.settings import Settings
+from services._console import _fail, _progress, _settings, console, err_console
+from services.cli_risk import eval_risk, risk_app, train_risk
 
 app = typer.Typer(
     name="butler",
@@ -38,10 +29,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-# Piped or captured output (CI logs, `| less`) gets room for the wide tables instead of 80 columns.
-_PIPED_WIDTH = 160
-console = Console(width=None if sys.stdout.isatty() else _PIPED_WIDTH)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else _PIPED_WIDTH)
 logger = logging.getLogger("butler")
 
 
@@ -75,28 +62,6 @@ def main(
     # --verbose shows them, Butler's own warnings (a dropped EM round) always show
     logging.getLogger("splink").setLevel(logging.INFO if verbose else logging.ERROR)
     ctx.obj = Settings(home=home) if home else Settings()
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
-
-
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=1)
-
-
-def _progress(transient: bool = False, *, as_bytes: bool = False) -> Progress:
-    columns = [
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        DownloadColumn() if as_bytes else TaskProgressColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ]
-    return Progress(*columns, console=err_console, transient=transient)
 
 
 # -- generate ------------------------------------------------------------------------------
@@ -331,6 +296,9 @@ train_app = typer.Typer(help="Train models on the store and register them in MLf
 eval_app = typer.Typer(help="Evaluate models on real data folders.")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
+app.add_typer(risk_app, name="risk")
+train_app.command("risk")(train_risk)
+eval_app.command("risk")(eval_risk)
 
 
 class Level(StrEnum):

@@ -1,0 +1,97 @@
+"""Chat risk for supervisors: classify conversation files with the registered model.
+
+``classify_file`` reads the JSONL contract of :mod:`features.chats` line by line, scores the
+good lines in batches and writes each one back with ``risks`` and ``risk_score`` added; a
+line that is not JSON or breaks the contract is reported with its number and left out.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from features.chats import Conversation, LineProblem, parse_conversation_lines
+from features.settings import Settings
+from models.chat_risk import REGISTERED_NAME, RiskAssessment, RiskClassifier
+from services.registry import load_registered
+
+#: Conversations scored per batch while classifying a file.
+BATCH = 1_000
+
+
+def load_risk_model(settings: Settings) -> RiskClassifier:
+    """The registered chat risk classifier (``butler train risk`` registers it).
+
+    Raises:
+        ModelNotRegisteredError: no model is registered under the settings' alias.
+    """
+    return load_registered(settings, REGISTERED_NAME, train_command="butler train risk")
+
+
+def assessment_fields(assessment: RiskAssessment) -> dict[str, Any]:
+    """The fields a classified conversation gains: ``risks`` and ``risk_score``."""
+    return {
+        "risks": [
+            {
+                "scenario": r.scenario.value,
+                "probability": r.probability,
+                "severity": r.severity.value,
+                "evidence": r.evidence,
+            }
+            for r in assessment.risks
+        ],
+        "risk_score": assessment.risk_score,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class ClassifyReport:
+    """What ``classify_file`` did."""
+
+    scored: int
+    flagged: int
+    problems: list[LineProblem]
+
+
+def classify_file(
+    model: RiskClassifier,
+    source: Path,
+    target: Path,
+) -> ClassifyReport:
+    """Score every conversation of the JSONL ``source`` into the JSONL ``target``.
+
+    Output lines keep the input's fields (as validated) and add ``risks`` and
+    ``risk_score``, in input order.
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+    """
+    problems: list[LineProblem] = []
+    scored = flagged = 0
+    batch: list[tuple[Conversation, dict[str, Any]]] = []
+
+    def flush(out: Any) -> None:
+        nonlocal scored, flagged
+        for (_, payload), assessment in zip(
+            batch, model.assess([c for c, _ in batch]), strict=True
+        ):
+            out.write(json.dumps(payload | assessment_fields(assessment), ensure_ascii=False))
+            out.write("\n")
+            scored += 1
+            flagged += bool(assessment.risks)
+        batch.clear()
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with source.open(encoding="utf-8-sig") as handle, target.open("w", encoding="utf-8") as out:
+        for _, item in parse_conversation_lines(handle):
+            if isinstance(item, LineProblem):
+                problems.append(item)
+                continue
+            batch.append((item, item.model_dump(mode="json", exclude_none=True)))
+            if len(batch) >= BATCH:
+                flush(out)
+        if batch:
+            flush(out)
+    return ClassifyReport(scored=scored, flagged=flagged, problems=problems)
