@@ -20,7 +20,7 @@ from rich.table import Table
 from features.errors import ButlerError
 from features.settings import Settings
 from services._console import _fail, _progress, _settings, console, err_console
-from services.cli_risk import eval_risk, risk_app, train_risk
+from services.cli_risk import eval_risk, risk_app, risk_patrol, train_risk
 
 app = typer.Typer(
     name="butler",
@@ -727,7 +727,8 @@ def demo(
     fresh: Annotated[bool, typer.Option(help="Start from an empty Butler home.")] = False,
 ) -> None:
     """The main job end to end on the embedded default: sample world → ingest → status →
-    train the forecaster → replenishment plan → train the identity model → resolve members.
+    train the forecaster → replenishment plan → train the identity model → resolve members →
+    train the chat risk classifier → patrol the chats.
 
     Examples:
         butler demo
@@ -761,6 +762,18 @@ def demo(
         store_truth=exports / "_truth" / "members_truth.csv",
         threshold=0.9,
         phone_region="CN",
+        json_path=None,
+    )
+    console.rule("9. Train the chat risk classifier and register it")
+    ctx.invoke(train_risk, ctx=ctx, pool=None)
+    console.rule("10. Patrol the chats: the supervisor's queue")
+    ctx.invoke(risk_patrol, ctx=ctx, limit=10)
+    console.rule("11. Check the classifier against the sample world's truth")
+    ctx.invoke(
+        eval_risk,
+        ctx=ctx,
+        pool=None,
+        store_truth=exports / "_truth" / "chats_truth.csv",
         json_path=None,
     )
 

@@ -149,9 +149,13 @@ def _show_evaluation(name: str, labelled: object, result: object) -> dict:
         f"{held.micro_f1:.3f} · top-{held.k} precision {held.top_k_precision:.2f} · lowest "
         f"high-severity recall {held.high_recall_min:.2f}"
     )
+    evidence = (
+        "no evidence labels"
+        if result.evidence_hit_rate != result.evidence_hit_rate  # nan: the set names none
+        else f"evidence names a reader's message in {result.evidence_hit_rate:.0%} of true alerts"
+    )
     console.print(
-        f"evidence names a reader's message in {result.evidence_hit_rate:.0%} of true alerts · "
-        f"{result.messages_per_second:,.0f} messages/s · one conversation p50 "
+        f"{evidence} · {result.messages_per_second:,.0f} messages/s · one conversation p50 "
         f"{result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
     )
     return {

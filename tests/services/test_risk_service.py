@@ -1,0 +1,231 @@
+"""Chat risk end to end: store chats → `butler train risk` → classify a JSONL file → patrol →
+`butler eval risk`; and training with a (tiny, fake) chat pool and its hand-labelled sets."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.schema.vocab import RiskLabel
+from features.store import Store
+from services.cli import app
+from services.registry import ModelNotRegisteredError
+from services.risk import load_risk_model
+
+RISKY = {
+    "complaint_threat": [
+        "再不处理我就打12315投诉你们",
+        "我要去消协投诉你们",
+        "我已经投诉到工信部了",
+    ],
+    "counterfeit": ["你们卖的是假货吧", "这个肯定是假的不是正品", "收到的是高仿的"],
+    "logistics_loss_damage": ["快递显示签收了但我没收到", "包裹破损了里面碎了", "少发了两件"],
+    "legal_threat": ["我会找律师起诉你们", "我要报警", "准备走法律途径"],
+}
+ORDINARY = ["请问什么时候发货", "有没有优惠券", "这个颜色还有吗", "好的谢谢", "尺码怎么选"]
+AGENT = ["亲，您好，请问有什么可以帮您", "亲亲稍等，这边为您查询一下哦"]
+
+
+def chat_rows(n_sessions: int = 120, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Chat messages and a truth table: every third session risky, the risk in a later turn."""
+    rng = random.Random(seed)
+    messages, truth = [], []
+    for s in range(n_sessions):
+        label = list(RISKY)[s % len(RISKY)] if s % 3 == 0 else None
+        texts = [("buyer", rng.choice(ORDINARY)), ("agent", rng.choice(AGENT))]
+        if label:
+            texts.append(("buyer", rng.choice(RISKY[label])))
+        for seq, (role, text) in enumerate(texts):
+            messages.append(
+                {
+                    "platform": "jd",
+                    "session_id": f"S{s:04d}",
+                    "seq": seq,
+                    "shop_id": "shop1",
+                    "role": role,
+                    "sent_at": pd.Timestamp("2026-11-01 10:00") + pd.Timedelta(minutes=seq),
+                    "text": text,
+                }
+            )
+        truth.append(
+            {"platform": "jd", "session_id": f"S{s:04d}"}
+            | {lab.value: int(lab.value == label) for lab in RiskLabel}
+        )
+    return pd.DataFrame(messages), pd.DataFrame(truth)
+
+
+def put_chats(store: Store, messages: pd.DataFrame) -> None:
+    sessions = messages.groupby(["platform", "session_id"], as_index=False).agg(
+        shop_id=("shop_id", "first"),
+        started_at=("sent_at", "min"),
+        ended_at=("sent_at", "max"),
+        message_count=("seq", "size"),
+    )
+    store.con.register("s_in", sessions)
+    store.sql(
+        "INSERT INTO chat_sessions (platform, session_id, shop_id, started_at, ended_at, "
+        "message_count) SELECT * FROM s_in"
+    )
+    store.con.register("m_in", messages.assign(source_file="test"))
+    store.sql(
+        "INSERT INTO chat_messages (platform, session_id, seq, shop_id, role, sent_at, text, "
+        "source_file) SELECT platform, session_id, seq, shop_id, role, sent_at, text, "
+        "source_file FROM m_in"
+    )
+
+
+@pytest.fixture
+def chat_home(settings):
+    messages, truth = chat_rows()
+    with Store.open(settings) as store:
+        put_chats(store, messages)
+    return settings, truth
+
+
+def invoke(settings, *args: str):
+    return CliRunner().invoke(app, ["--home", str(settings.home), *args])
+
+
+def test_classify_before_training_names_the_command(chat_home, tmp_path):
+    settings, _ = chat_home
+    with pytest.raises(ModelNotRegisteredError, match="butler train risk"):
+        load_risk_model(settings)
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"session_id": "a", "messages": [{"role": "buyer", "text": "hi"}]}\n')
+    result = invoke(settings, "risk", "classify", "--in", str(source), "--out", "o.jsonl")
+    assert result.exit_code == 1 and "butler train risk" in result.output
+
+
+def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
+    settings, truth = chat_home
+    result = invoke(settings, "train", "risk")
+    assert result.exit_code == 0, result.output
+    assert "Registered butler-chat-risk" in result.output
+
+    lines = [
+        {
+            "session_id": "c1",
+            "platform": "jd",
+            "messages": [
+                {"role": "buyer", "text": "请问什么时候发货"},
+                {"role": "agent", "text": "亲，您好，投诉请拨打热线哦"},
+                {"role": "buyer", "text": "东西到了，是假货吧"},
+                {"role": "buyer", "text": "再不处理我就打12315投诉你们"},
+            ],
+        },
+        "this is not json",
+        {"session_id": "c2", "messages": []},
+        {"session_id": "c3", "messages": [{"role": "customer", "text": "x"}]},
+        {"session_id": "c4", "messages": [{"role": "buyer", "text": "有没有优惠券"}]},
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    result = invoke(settings, "risk", "classify", "--in", str(source), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "line 2 skipped" in result.output and "line 3 skipped" in result.output
+    assert "line 4 skipped" in result.output and "messages.0.role" in result.output
+    scored = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [s["session_id"] for s in scored] == ["c1", "c4"]
+    risks = {r["scenario"]: r for r in scored[0]["risks"]}
+    assert {"complaint_threat", "counterfeit"} <= set(risks)
+    assert risks["complaint_threat"]["evidence"] == [3]  # the buyer's turn, not the agent's
+    assert risks["counterfeit"]["evidence"] == [2]
+    assert risks["complaint_threat"]["severity"] == "high"
+    assert scored[1]["risks"] == [] and scored[0]["risk_score"] > scored[1]["risk_score"]
+
+    first = invoke(settings, "risk", "patrol")
+    assert first.exit_code == 0, first.output
+    assert "120 sessions" in first.output
+    again = invoke(settings, "risk", "patrol")
+    assert "0 sessions" in again.output and "0 new alerts" in again.output
+
+    truth_csv = tmp_path / "truth.csv"
+    truth.to_csv(truth_csv, index=False)
+    figures = tmp_path / "figures.json"
+    result = invoke(
+        settings, "eval", "risk", "--store-truth", str(truth_csv), "--json", str(figures)
+    )
+    assert result.exit_code == 0, result.output
+    store_figures = json.loads(figures.read_text())["store vs truth"]
+    assert store_figures["conversations"] == 120
+    assert store_figures["model"]["macro_f1"] > 0.9
+    assert store_figures["model"]["complaint_threat_recall"] == 1.0
+
+
+def test_eval_needs_a_labelled_set(chat_home):
+    settings, _ = chat_home
+    result = invoke(settings, "eval", "risk")
+    assert result.exit_code == 1 and "--pool" in result.output
+
+
+def _fake_pool(folder: Path) -> None:
+    risky = [t for texts in RISKY.values() for t in texts]
+    stc3 = pd.DataFrame(
+        {
+            "id": [f"stc3:{i}" for i in range(40)],
+            "turns": [
+                [
+                    {"role": "buyer", "text": ORDINARY[i % 5]},
+                    {"role": "agent", "text": AGENT[0]},
+                    {"role": "buyer", "text": risky[i % len(risky)] if i % 2 else "好的谢谢"},
+                ]
+                for i in range(40)
+            ],
+        }
+    )
+    stc3.to_parquet(folder / "stc3_train.parquet")
+    jddc = pd.DataFrame({"id": ["jddcwin:train:1"], "context": [["快递丢了", "亲亲稍等哦"]]})
+    jddc.to_parquet(folder / "jddc_windows.parquet")
+    ecd = pd.DataFrame({"id": ["ecd:1"], "context": [["有货吗"]], "response": ["亲有的哦"]})
+    ecd.to_parquet(folder / "ecd_sample.parquet")
+    pd.DataFrame({"id": ["r1", "r2"], "review": ["假货差评", "很好"], "label": [0, 1]}).to_parquet(
+        folder / "reviews.parquet"
+    )
+
+
+def test_training_with_a_pool_chooses_thresholds_on_the_dev_set(chat_home, tmp_path, monkeypatch):
+    import features.corpora as corpora
+    from training.risk import train
+
+    settings, _ = chat_home
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    _fake_pool(pool)
+    risky = [t for texts in RISKY.values() for t in texts]
+
+    def table(name: str = "dev") -> pd.DataFrame:
+        ids = range(0, 20) if name == "dev" else range(20, 30)
+        rows = []
+        for i in ids:
+            text = risky[i % len(risky)] if i % 2 else None
+            label = next((k for k, v in RISKY.items() if text in v), "") if text else ""
+            rows.append(
+                {
+                    "id": f"stc3:{i}",
+                    "labels": label,
+                    "evidence": json.dumps({label: [2]}) if label else "{}",
+                    "buyer_indices": "",
+                    "note": "",
+                }
+            )
+        return pd.DataFrame(rows)
+
+    monkeypatch.setattr(corpora, "labels_table", table)
+    run = train(settings, pool=pool)
+    # the 30 labelled conversations are held out of the weakly labelled pool
+    assert run.sizes["pool_conversations"] == 40 - 30 + 1 + 1 + 2
+    assert run.sizes["hand_conversations"] == 10 and run.sizes["dev_conversations"] == 20
+    assert run.dev_report is not None and run.dev_report.macro_f1 > 0.8
+    model = load_risk_model(settings)
+    assert {k.value: v for k, v in model.thresholds_.items()} == run.thresholds
+    # a scenario absent from the dev set keeps the default threshold
+    assert run.thresholds["safety_injury"] == model.config.default_threshold
