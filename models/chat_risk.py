@@ -274,7 +274,10 @@ class RiskClassifier:
         self._check()
         for label, value in thresholds.items():
             if not 0.0 < value < 1.0:
-                raise InvalidParameterError(f"The threshold of {label} must be in (0, 1).")
+                raise InvalidParameterError(
+                    f"The threshold of {label} must be in (0, 1). Got {value} instead."
+                )
+        for label, value in thresholds.items():
             self.thresholds_[RiskLabel(label)] = float(value)
         return self
 

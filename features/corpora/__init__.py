@@ -101,12 +101,12 @@ def read_chat_pool(
     reviews = _read(folder, "reviews")
     if len(reviews) > max_reviews:
         negative = reviews[reviews["label"] == 0]
-        take_negative = min(len(negative), max_reviews // 2)
         positive = reviews.drop(negative.index)
+        take_positive = min(len(positive), max_reviews - min(len(negative), max_reviews // 2))
         reviews = pd.concat(
             [
-                negative.sample(n=take_negative, random_state=seed),
-                positive.sample(n=max_reviews - take_negative, random_state=seed),
+                negative.sample(n=max_reviews - take_positive, random_state=seed),
+                positive.sample(n=take_positive, random_state=seed),
             ]
         )
     for cid, text in zip(reviews["id"], reviews["review"], strict=True):
@@ -126,7 +126,7 @@ class LabelledSet:
         conversations: the conversations, with the readers' buyer turns for role-less ones.
         labels: conversations × labels (``RiskLabel`` order), 0/1.
         evidence: per conversation, each label's evidence message indices.
-        source: per conversation, ``stc3`` or ``jddc``.
+        source: per conversation, its id's prefix (``stc3``, ``jddcwin``).
     """
 
     conversations: list[Conversation]

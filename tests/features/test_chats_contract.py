@@ -1,0 +1,337 @@
+"""Conversations in one shape: the classifier's text, guessed roles and the JSONL contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from features.chats import (
+    MAX_MESSAGE_CHARS,
+    MAX_MESSAGES,
+    ChatMessage,
+    Conversation,
+    LineProblem,
+    chat_text,
+    conversations_from_messages,
+    guess_roles,
+    parse_conversation_lines,
+    read_conversations_jsonl,
+)
+from features.schema.vocab import ChatRole
+
+# -- chat_text ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("ＡＢＣ１２３", "abc123"),  # full-width forms → ASCII, then lower-case
+        ("我要打１２３１５投訴！", "我要打12315投诉!"),
+        ("訂單還沒到", "订单还没到"),  # traditional → simplified
+        ("Hello World", "hello world"),
+        ("订单[ORDERID_10001352]", "订单#"),
+        ("订单[orderid_7]", "订单#"),  # placeholders match whatever the case
+        ("我叫[姓名x],电话[数字x]", "我叫#,电话#"),
+        ("[微笑]好的", "[微笑]好的"),  # an emoticon tag is not a placeholder
+        ("单号20180312001", "单号#"),
+        ("123456", "#"),
+        ("12345", "12345"),  # five digits are kept
+        ("打12315投诉", "打12315投诉"),
+        ("我要报警110", "我要报警110"),
+        ("电话13812345678", "电话#"),
+        ("看 https://item.jd.com/1.html 这个", "看 # 这个"),
+        ("  多个   空格\n换行\t ", "多个 空格 换行"),
+    ],
+)
+def test_chat_text_normalises(raw, expected):
+    assert chat_text(raw) == expected
+
+
+def test_chat_text_docstring_example():
+    assert (
+        chat_text("我要打１２３１５投訴！訂單[ORDERID_10001352] 20180312001")
+        == "我要打12315投诉!订单# #"
+    )
+
+
+_CHAT_ALPHABET = st.sampled_from(
+    list("親您訂單投訴退款假貨丢了我要[]xX_ORDEI数字 　ＡＢＣ１２３４５abcXYZ0123456789#@:/.w後臺")
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=_CHAT_ALPHABET, max_size=40))
+def test_chat_text_is_idempotent_and_leaves_no_long_numbers(raw):
+    once = chat_text(raw)
+    assert chat_text(once) == once
+    assert not re.search(r"\d{6}", once)
+    assert once == once.strip()
+    assert once == once.lower()
+
+
+# -- guess_roles ------------------------------------------------------------------------------
+
+
+def test_guess_roles_marks_agent_style_utterances():
+    utterances = [
+        "亲,这边帮您查一下",
+        "请您稍等",
+        "稍等一下哦",
+        "抱歉给您带来不便",
+        "請您稍等",  # traditional: read after chat_text
+        "我的快递到哪了",
+        "东西坏了怎么办",
+        "12315",
+        "",
+    ]
+    assert guess_roles(utterances) == [
+        ChatRole.AGENT,
+        ChatRole.AGENT,
+        ChatRole.AGENT,
+        ChatRole.AGENT,
+        ChatRole.AGENT,
+        ChatRole.BUYER,
+        ChatRole.BUYER,
+        ChatRole.BUYER,
+        ChatRole.BUYER,
+    ]
+
+
+def test_guess_roles_of_nothing_is_empty():
+    assert guess_roles([]) == []
+
+
+# -- Conversation.buyer_turns -----------------------------------------------------------------
+
+
+def _message(role: str, text: str) -> ChatMessage:
+    return ChatMessage(role=ChatRole(role), text=text)
+
+
+def test_buyer_turns_keep_indices_and_skip_agent_and_blank_messages():
+    conversation = Conversation(
+        session_id="S1",
+        messages=[
+            _message("agent", "亲,在的"),
+            _message("buyer", "快递丢了"),
+            _message("buyer", "   "),
+            _message("agent", "稍等"),
+            _message("buyer", ""),
+            _message("buyer", "我要投诉"),
+        ],
+    )
+    assert conversation.buyer_turns() == [(1, "快递丢了"), (5, "我要投诉")]
+
+
+def test_buyer_turns_of_an_agent_only_conversation_is_empty():
+    conversation = Conversation(session_id="S1", messages=[_message("agent", "您好")])
+    assert conversation.buyer_turns() == []
+
+
+# -- the JSONL contract -----------------------------------------------------------------------
+
+
+def _line(session_id: str = "S1", messages: object = None, **extra) -> str:
+    if messages is None:
+        messages = [{"role": "buyer", "text": "在吗", "ts": "2024-11-11T10:00:00"}]
+    return json.dumps({"session_id": session_id, "messages": messages, **extra}, ensure_ascii=False)
+
+
+def _problems(lines: list[str]) -> dict[int, str]:
+    return {
+        n: item.reason
+        for n, item in parse_conversation_lines(lines)
+        if isinstance(item, LineProblem)
+    }
+
+
+def test_a_good_line_reads_every_field():
+    line = _line(
+        "S1",
+        [
+            {"role": "agent", "text": "亲,您好"},
+            {"role": "buyer", "text": "快递丢了", "ts": "2024-11-11T10:00:00", "extra": 1},
+        ],
+        platform="jd",
+        shop_id="butler旗舰店",
+        ignored="x",
+    )
+    [(number, conversation)] = list(parse_conversation_lines([line]))
+    assert number == 1
+    assert isinstance(conversation, Conversation)
+    assert conversation.session_id == "S1"
+    assert conversation.platform == "jd"
+    assert conversation.shop_id == "butler旗舰店"
+    assert [m.role for m in conversation.messages] == [ChatRole.AGENT, ChatRole.BUYER]
+    assert conversation.messages[0].ts is None
+    assert conversation.messages[1].ts == dt.datetime(2024, 11, 11, 10, 0)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "not a JSON object"),
+        ('"just a string"', "not a JSON object"),
+        (json.dumps({"session_id": "S2"}), "messages: missing or empty"),
+        (_line("S3", []), "messages: missing or empty"),
+        (_line("S4", [{"role": "customer", "text": "x"}]), "messages.0.role"),
+        (
+            _line("S5", [{"role": "buyer", "text": "x" * (MAX_MESSAGE_CHARS + 1)}]),
+            "messages.0.text",
+        ),
+        (_line("S6", [{"role": "buyer", "text": "x"}] * (MAX_MESSAGES + 1)), "messages:"),
+        (_line("", [{"role": "buyer", "text": "x"}]), "session_id"),
+        (json.dumps({"messages": [{"role": "buyer", "text": "x"}]}), "session_id"),
+        (_line("S7", [{"role": "buyer", "text": "ok"}, {"role": "buyer"}]), "messages.1.text"),
+        (_line("S8", [{"role": "buyer", "text": "x", "ts": "soon"}]), "messages.0.ts"),
+        (_line("S9", "abc"), "messages:"),
+    ],
+)
+def test_each_broken_line_is_reported_with_the_field_at_fault(line, reason):
+    [(number, item)] = list(parse_conversation_lines([line]))
+    assert number == 1
+    assert isinstance(item, LineProblem)
+    assert item.line == 1
+    assert item.reason.startswith(reason), item.reason
+
+
+def test_the_limits_themselves_are_accepted():
+    text = _line("S1", [{"role": "buyer", "text": "x" * MAX_MESSAGE_CHARS}])
+    many = _line("S2", [{"role": "buyer", "text": "x"}] * MAX_MESSAGES)
+    items = [item for _, item in parse_conversation_lines([text, many])]
+    assert [type(item) for item in items] == [Conversation, Conversation]
+    assert len(items[1].messages) == MAX_MESSAGES
+
+
+def test_problems_carry_their_own_line_numbers_and_good_lines_still_read():
+    lines = [
+        _line("A"),
+        "",
+        "{broken",
+        "   ",
+        _line("B"),
+        "[]",
+        _line("C", [{"role": "customer", "text": "x"}]),
+        _line("D"),
+    ]
+    items = list(parse_conversation_lines(lines))
+    assert [n for n, _ in items] == [1, 3, 5, 6, 7, 8]  # blank lines 2 and 4 are skipped
+    good = [(n, c.session_id) for n, c in items if isinstance(c, Conversation)]
+    assert good == [(1, "A"), (5, "B"), (8, "D")]
+    problems = _problems(lines)
+    assert sorted(problems) == [3, 6, 7]
+    assert problems[3].startswith("not valid JSON")
+    assert problems[6] == "not a JSON object"
+    assert problems[7].startswith("messages.0.role")
+
+
+def _write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
+    return path
+
+
+def test_read_jsonl_file_with_a_bom_and_broken_lines(tmp_path):
+    path = _write(
+        tmp_path / "chats.jsonl",
+        [
+            _line("S1", platform="jd"),
+            "not json",
+            "",
+            _line("S2", [{"role": "buyer", "text": "x" * (MAX_MESSAGE_CHARS + 1)}]),
+            _line("S3", [{"role": "agent", "text": "您好"}, {"role": "buyer", "text": "假货"}]),
+        ],
+        encoding="utf-8-sig",
+    )
+    conversations, problems = read_conversations_jsonl(path)
+    assert [c.session_id for c in conversations] == ["S1", "S3"]
+    assert conversations[0].platform == "jd"  # the BOM did not spoil the first line
+    assert [p.line for p in problems] == [2, 4]
+    assert problems[0].reason.startswith("not valid JSON")
+    assert problems[1].reason.startswith("messages.0.text")
+
+
+def test_read_jsonl_file_with_windows_line_ends(tmp_path):
+    path = tmp_path / "crlf.jsonl"
+    path.write_bytes((_line("S1") + "\r\n" + _line("S2") + "\r\n").encode("utf-8"))
+    conversations, problems = read_conversations_jsonl(path)
+    assert [c.session_id for c in conversations] == ["S1", "S2"]
+    assert problems == []
+
+
+def test_read_jsonl_missing_file_raises(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        read_conversations_jsonl(tmp_path / "nope.jsonl")
+
+
+# -- from unified chat-message rows -----------------------------------------------------------
+
+
+def test_conversations_from_messages_orders_by_seq_and_groups_sessions():
+    rows = pd.DataFrame(
+        {
+            "platform": ["tmall", "jd", "jd", "jd", "tmall"],
+            "session_id": ["T1", "J1", "J1", "J1", "T1"],
+            "seq": [2, 3, 1, 2, 1],
+            "shop_id": ["shopT", "shopJ", "shopJ", "shopJ", "shopT"],
+            "role": ["buyer", "buyer", "agent", "buyer", "agent"],
+            "text": ["t-second", "j-third", "j-first", "j-second", "t-first"],
+            "sent_at": pd.to_datetime(
+                ["2024-01-01 10:02", "2024-01-01 09:03", None, "2024-01-01 09:02", None]
+            ),
+        }
+    )
+    out = conversations_from_messages(rows)
+    assert [(c.platform, c.session_id, c.shop_id) for c in out] == [
+        ("jd", "J1", "shopJ"),
+        ("tmall", "T1", "shopT"),
+    ]
+    jd, tmall = out
+    assert [m.text for m in jd.messages] == ["j-first", "j-second", "j-third"]
+    assert [m.role for m in jd.messages] == [ChatRole.AGENT, ChatRole.BUYER, ChatRole.BUYER]
+    assert jd.messages[0].ts is None
+    assert jd.messages[1].ts == pd.Timestamp("2024-01-01 09:02")
+    assert [m.text for m in tmall.messages] == ["t-first", "t-second"]
+    assert jd.buyer_turns() == [(1, "j-second"), (2, "j-third")]
+
+
+def test_conversations_from_messages_without_shop_or_time_columns():
+    rows = pd.DataFrame(
+        {
+            "platform": ["jd", "jd"],
+            "session_id": ["S1", "S1"],
+            "seq": [1, 0],
+            "role": ["buyer", "agent"],
+            "text": ["b", "a"],
+        }
+    )
+    [conversation] = conversations_from_messages(rows)
+    assert conversation.shop_id is None
+    assert [m.text for m in conversation.messages] == ["a", "b"]
+    assert all(m.ts is None for m in conversation.messages)
+
+
+def test_conversations_from_messages_missing_shop_is_none():
+    rows = pd.DataFrame(
+        {
+            "platform": ["jd"],
+            "session_id": ["S1"],
+            "seq": [0],
+            "shop_id": [None],
+            "role": ["buyer"],
+            "text": ["在吗"],
+        }
+    )
+    assert conversations_from_messages(rows)[0].shop_id is None
+
+
+def test_conversations_from_no_messages_is_empty():
+    empty = pd.DataFrame(columns=["platform", "session_id", "seq", "role", "text"])
+    assert conversations_from_messages(empty) == []

@@ -1,0 +1,452 @@
+"""The chat risk classifier on a small synthetic set, thresholds and the report on crafted cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+
+from features.chats import ChatMessage, Conversation
+from features.errors import InvalidParameterError, NotFittedError
+from features.schema.vocab import ChatRole, RiskLabel, Severity
+from models.chat_risk import (
+    LABELS,
+    RiskClassifier,
+    RiskConfig,
+    choose_thresholds,
+    risk_score,
+    severity_weighted,
+)
+from models.risk_metrics import risk_report
+
+L = RiskLabel
+COL = {label: j for j, label in enumerate(LABELS)}
+
+COMPLAINT = [
+    "我要去12315投诉你们",
+    "再不处理我就打12315",
+    "我要投诉你们",
+    "我去消协投诉你们",
+    "我已经投诉到12315了",
+    "不解决我就去消协",
+]
+FAKE = ["东西是假货", "你们卖假货", "收到的是假货", "这是假货吧我要退", "明显是假货", "鞋子是假货"]
+LOST = ["快递丢了", "我的快递丢了怎么办", "包裹丢了", "快递被弄丢了", "货丢了", "东西丢了"]
+PLAIN = [
+    "请问什么时候发货",
+    "有没有红色的",
+    "这个尺码合适吗",
+    "好的谢谢",
+    "可以开发票吗",
+    "地址写错了能改吗",
+    "麻烦发顺丰",
+    "这个有货吗",
+    "能便宜点吗",
+    "质量怎么样",
+]
+GREETING = "亲,您好,请问有什么可以帮您"
+
+
+def conversation(session_id: str, texts: list[str], roles: list[str] | None = None) -> Conversation:
+    roles = roles or ["buyer"] * len(texts)
+    return Conversation(
+        session_id=session_id,
+        platform="jd",
+        messages=[ChatMessage(role=ChatRole(r), text=t) for r, t in zip(roles, texts, strict=True)],
+    )
+
+
+def training_set() -> list[Conversation]:
+    """60 conversations: an agent greeting, a plain buyer question, then the buyer's point."""
+    out = []
+    for i in range(60):
+        point = [COMPLAINT, FAKE, LOST, PLAIN][i % 4]
+        out.append(
+            conversation(
+                f"T{i}",
+                [GREETING, PLAIN[i % len(PLAIN)], point[i % len(point)]],
+                ["agent", "buyer", "buyer"],
+            )
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def model() -> RiskClassifier:
+    return RiskClassifier().fit(training_set())
+
+
+def raised(assessment) -> list[RiskLabel]:
+    return [r.scenario for r in assessment.risks]
+
+
+# -- fitting -----------------------------------------------------------------------------------
+
+
+def test_fit_learns_from_buyer_messages_only(model):
+    assert model.n_messages_ == 120  # two buyer messages per conversation; greetings skipped
+    assert model.training_counts_["complaint_threat"] == 15
+    assert model.training_counts_["counterfeit"] == 15
+    assert model.training_counts_["logistics_loss_damage"] == 15
+    assert model.training_counts_["media_exposure"] == 0
+    assert {L.COMPLAINT_THREAT, L.COUNTERFEIT, L.LOGISTICS_LOSS_DAMAGE} <= set(
+        model.trained_labels_
+    )
+    assert L.MEDIA_EXPOSURE not in model.trained_labels_
+    assert model.thresholds_ == {label: 0.5 for label in LABELS}
+    assert model.version_ == f"{RiskConfig().version}+120msg"
+
+
+def test_untrained_scenarios_never_fire(model):
+    probabilities = model.message_probabilities(["我要找记者曝光你们"])
+    assert probabilities.shape == (1, len(LABELS))
+    assert probabilities[0, COL[L.MEDIA_EXPOSURE]] < 1e-9
+
+
+# -- assessing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("你们再这样我就打12315投诉", L.COMPLAINT_THREAT),
+        ("这双鞋是假货", L.COUNTERFEIT),
+        ("我的包裹丢了", L.LOGISTICS_LOSS_DAMAGE),
+    ],
+)
+def test_assess_finds_the_scenario_of_a_held_out_paraphrase(model, text, label):
+    [assessment] = model.assess([conversation("H", [text])])
+    assert raised(assessment) == [label]
+    finding = assessment.risks[0]
+    assert finding.severity is label.severity
+    assert finding.probability > 0.5
+    assert finding.evidence == [0]
+    assert assessment.probabilities[label.value] == finding.probability
+    assert assessment.session_id == "H"
+    assert assessment.platform == "jd"
+
+
+def test_assess_raises_nothing_on_a_routine_question(model):
+    [assessment] = model.assess([conversation("H", ["请问有没有蓝色的"])])
+    assert assessment.risks == []
+    assert assessment.risk_score < 0.5  # below any conversation with a raised risk
+
+
+def test_evidence_points_to_the_buyer_message_not_the_agent(model):
+    conv = conversation(
+        "H",
+        ["亲,这边已为您提交投诉工单", "好的", "我要去12315投诉你们"],
+        ["agent", "buyer", "buyer"],
+    )
+    [assessment] = model.assess([conv])
+    assert raised(assessment) == [L.COMPLAINT_THREAT]
+    assert assessment.risks[0].evidence == [2]
+
+
+def test_escalation_in_the_third_message_still_raises(model):
+    calm = conversation("A", ["你好", "请问什么时候发货"])
+    escalated = conversation("B", ["你好", "请问什么时候发货", "再不发货我就去12315投诉你们"])
+    calm_assessment, escalated_assessment = model.assess([calm, escalated])
+    assert calm_assessment.risks == []
+    assert raised(escalated_assessment) == [L.COMPLAINT_THREAT]
+    assert escalated_assessment.risks[0].evidence == [2]
+
+
+def test_agent_only_text_raises_nothing(model):
+    conv = conversation(
+        "H",
+        ["亲,您的快递丢了,我们已投诉到12315", "抱歉,是假货的话全额退款"],
+        ["agent", "agent"],
+    )
+    [assessment] = model.assess([conv])
+    assert assessment.risks == []
+    assert assessment.risk_score == 0.0
+    assert set(assessment.probabilities.values()) == {0.0}
+
+
+def test_risk_score_ranks_high_severity_above_medium(model):
+    high, medium, none = model.assess(
+        [
+            conversation("high", ["我要去12315投诉你们"]),
+            conversation("medium", ["快递丢了"]),
+            conversation("none", ["好的谢谢"]),
+        ]
+    )
+    assert raised(high) == [L.COMPLAINT_THREAT]
+    assert raised(medium) == [L.LOGISTICS_LOSS_DAMAGE]
+    assert high.risk_score > medium.risk_score > 0.5 > none.risk_score
+
+
+def test_several_risks_are_listed_high_severity_first(model):
+    [assessment] = model.assess(
+        [conversation("H", ["快递丢了", "收到的是假货", "我要去12315投诉你们"])]
+    )
+    found = raised(assessment)
+    assert set(found) == {L.COMPLAINT_THREAT, L.COUNTERFEIT, L.LOGISTICS_LOSS_DAMAGE}
+    assert found[-1] is L.LOGISTICS_LOSS_DAMAGE  # the only medium one comes last
+    evidence = {r.scenario: r.evidence for r in assessment.risks}
+    assert evidence[L.LOGISTICS_LOSS_DAMAGE] == [0]
+    assert evidence[L.COUNTERFEIT] == [1]
+    assert evidence[L.COMPLAINT_THREAT] == [2]
+
+
+def test_adding_12315_raises_the_complaint_probability(model):
+    plain, threat = model.assess(
+        [conversation("A", ["东西坏了"]), conversation("B", ["东西坏了,我打12315"])]
+    )
+    assert threat.probabilities["complaint_threat"] > plain.probabilities["complaint_threat"]
+
+
+def test_the_shop_name_does_not_change_the_assessment(model):
+    a = conversation("A", ["我要去12315投诉你们"])
+    b = a.model_copy(update={"shop_id": "another shop"})
+    first, second = model.assess([a, b])
+    assert first.probabilities == second.probabilities
+
+
+def test_assess_of_no_conversations_is_empty(model):
+    assert model.assess([]) == []
+
+
+# -- thresholds ---------------------------------------------------------------------------------
+
+
+def test_set_thresholds_changes_what_is_raised():
+    fitted = RiskClassifier().fit(training_set())
+    conv = conversation("H", ["我要去12315投诉你们"])
+    probability = fitted.assess([conv])[0].probabilities["complaint_threat"]
+    assert probability < 0.999
+    fitted.set_thresholds({L.COMPLAINT_THREAT: 0.999, "counterfeit": 0.3})
+    assert fitted.thresholds_[L.COMPLAINT_THREAT] == 0.999
+    assert fitted.thresholds_[L.COUNTERFEIT] == 0.3
+    assert fitted.thresholds_[L.LEGAL_THREAT] == 0.5  # others keep theirs
+    assert fitted.assess([conv])[0].risks == []
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, 1.2, -0.1])
+def test_set_thresholds_rejects_values_outside_0_1(model, value):
+    with pytest.raises(InvalidParameterError, match=r"\(0, 1\)"):
+        model.set_thresholds({L.COMPLAINT_THREAT: value})
+    assert model.thresholds_[L.COMPLAINT_THREAT] == 0.5
+
+
+def test_a_rejected_set_thresholds_changes_nothing():
+    fitted = RiskClassifier().fit(training_set())
+    with pytest.raises(InvalidParameterError):
+        fitted.set_thresholds({L.COMPLAINT_THREAT: 0.3, L.LEGAL_THREAT: 1.2})
+    assert fitted.thresholds_[L.COMPLAINT_THREAT] == 0.5
+
+
+def test_a_second_fit_replaces_the_first():
+    fitted = RiskClassifier().fit(training_set())
+    fitted.set_thresholds({L.COMPLAINT_THREAT: 0.9})
+    fitted.fit(training_set()[:40])
+    assert fitted.n_messages_ == 80
+    assert fitted.thresholds_[L.COMPLAINT_THREAT] == 0.5
+
+
+# -- misuse ------------------------------------------------------------------------------------
+
+
+def test_an_unfitted_model_raises_not_fitted():
+    unfitted = RiskClassifier()
+    with pytest.raises(NotFittedError):
+        unfitted.assess([conversation("H", ["我要投诉"])])
+    with pytest.raises(NotFittedError):
+        unfitted.message_probabilities(["我要投诉"])
+    with pytest.raises(NotFittedError):
+        unfitted.set_thresholds({L.COMPLAINT_THREAT: 0.5})
+    with pytest.raises(SklearnNotFittedError):
+        _ = unfitted.version_
+
+
+def test_fit_messages_with_the_wrong_label_shape():
+    texts = ["我要投诉", "你好", "快递丢了"]
+    with pytest.raises(InvalidParameterError, match=r"3 × 14"):
+        RiskClassifier().fit_messages(texts, np.zeros((3, 13), dtype=np.int8))
+    with pytest.raises(InvalidParameterError):
+        RiskClassifier().fit_messages(texts, np.zeros((2, 14), dtype=np.int8))
+
+
+def test_fit_without_buyer_messages():
+    with pytest.raises(InvalidParameterError, match="no buyer messages"):
+        RiskClassifier().fit([conversation("A", ["您好"], ["agent"])])
+    with pytest.raises(InvalidParameterError):
+        RiskClassifier().fit_messages([], np.zeros((0, 14)))
+
+
+def test_config_to_params_is_flat():
+    params = RiskConfig(ngram_range=(2, 4), class_weight=None).to_params()
+    assert params["ngram_range"] == "2-4"
+    assert params["class_weight"] == "None"
+    assert params["min_recall_high"] == 0.85
+    assert all(isinstance(v, str | int | float) for v in params.values())
+
+
+# -- the ranking score ---------------------------------------------------------------------------
+
+
+def test_severity_weighted_downweights_medium_scenarios():
+    weighted = severity_weighted(np.ones(len(LABELS)))
+    assert weighted[COL[L.COMPLAINT_THREAT]] == 1.0
+    assert weighted[COL[L.REFUND_DISPUTE]] == pytest.approx(0.6)
+    assert (weighted == 1.0).sum() == sum(label.severity is Severity.HIGH for label in LABELS)
+
+
+def test_risk_score_by_hand():
+    p = np.zeros(len(LABELS))
+    p[COL[L.COMPLAINT_THREAT]] = 0.8
+    p[COL[L.REFUND_DISPUTE]] = 0.9
+    nothing = np.zeros(len(LABELS), dtype=bool)
+    assert risk_score(p, nothing) == pytest.approx(0.4)  # 0.5 × max(0.8, 0.9 × 0.6)
+    one = nothing.copy()
+    one[COL[L.COMPLAINT_THREAT]] = True
+    assert risk_score(p, one) == pytest.approx(0.9)  # 0.5 + 0.5 × 0.8
+    two = one.copy()
+    two[COL[L.REFUND_DISPUTE]] = True
+    assert risk_score(p, two) == pytest.approx(0.95)  # + 0.05 for the second risk
+    assert risk_score(np.ones(len(LABELS)), np.ones(len(LABELS), dtype=bool)) == 1.0
+
+
+# -- choose_thresholds ---------------------------------------------------------------------------
+
+# four positives, five negatives: F1 is best (6/7) over (0.5, 0.7], where recall is 3/4
+_POSITIVE = [0.9, 0.8, 0.7, 0.15]
+_NEGATIVE = [0.5, 0.4, 0.3, 0.2, 0.1]
+
+
+def _dev_set() -> tuple[np.ndarray, np.ndarray]:
+    n = len(_POSITIVE) + len(_NEGATIVE)
+    probabilities = np.zeros((n, len(LABELS)))
+    labels = np.zeros((n, len(LABELS)), dtype=np.int8)
+    for label in (L.REFUND_DISPUTE, L.COMPLAINT_THREAT):
+        probabilities[:, COL[label]] = _POSITIVE + _NEGATIVE
+        labels[: len(_POSITIVE), COL[label]] = 1
+    # media exposure: a high-severity label whose recall floor cannot be reached
+    probabilities[:, COL[L.MEDIA_EXPOSURE]] = [0.9, 0.01, 0.3, 0, 0, 0, 0, 0, 0]
+    labels[:2, COL[L.MEDIA_EXPOSURE]] = 1
+    # counterfeit scores high everywhere, but no conversation has it
+    probabilities[:, COL[L.COUNTERFEIT]] = 0.9
+    return probabilities, labels
+
+
+def test_choose_thresholds_picks_the_f1_best_threshold_for_a_medium_label():
+    chosen = choose_thresholds(*_dev_set())
+    assert chosen[L.REFUND_DISPUTE] == pytest.approx(0.51)  # the lowest grid point over 0.5
+
+
+def test_choose_thresholds_keeps_recall_for_a_high_severity_label():
+    probabilities, labels = _dev_set()
+    chosen = choose_thresholds(probabilities, labels)
+    # recall ≥ 0.85 needs the positive at 0.15: best F1 among those thresholds is (0.1, 0.15]
+    assert chosen[L.COMPLAINT_THREAT] == pytest.approx(0.11)
+    predicted = probabilities[:, COL[L.COMPLAINT_THREAT]] >= chosen[L.COMPLAINT_THREAT]
+    assert predicted[: len(_POSITIVE)].all()
+
+
+def test_choose_thresholds_recall_floor_is_a_parameter():
+    chosen = choose_thresholds(*_dev_set(), min_recall_high=0.7)
+    assert chosen[L.COMPLAINT_THREAT] == pytest.approx(0.51)
+
+
+def test_choose_thresholds_falls_back_to_best_f1_when_the_floor_is_unreachable():
+    chosen = choose_thresholds(*_dev_set())
+    assert chosen[L.MEDIA_EXPOSURE] == pytest.approx(0.31)
+
+
+def test_choose_thresholds_skips_labels_absent_from_the_truth():
+    chosen = choose_thresholds(*_dev_set())
+    assert set(chosen) == {L.REFUND_DISPUTE, L.COMPLAINT_THREAT, L.MEDIA_EXPOSURE}
+
+
+def test_choose_thresholds_on_a_custom_grid():
+    chosen = choose_thresholds(*_dev_set(), grid=np.array([0.25, 0.6, 0.85]))
+    assert chosen[L.REFUND_DISPUTE] == 0.6
+    assert chosen[L.COMPLAINT_THREAT] == 0.6  # no grid point reaches recall 0.85: best F1
+
+
+# -- risk_report --------------------------------------------------------------------------------
+
+
+def _report_case():
+    truth = np.zeros((4, len(LABELS)), dtype=np.int8)
+    predicted = np.zeros_like(truth)
+    scores = np.zeros((4, len(LABELS)))
+    c, f, r, a = (
+        COL[x] for x in (L.COMPLAINT_THREAT, L.COUNTERFEIT, L.REFUND_DISPUTE, L.ABUSIVE_LANGUAGE)
+    )
+    truth[0, [c, r]] = 1
+    truth[1, c] = 1
+    truth[2, f] = 1
+    predicted[0, c] = 1
+    predicted[1, [c, f]] = 1
+    predicted[3, [r, a]] = 1
+    scores[3, a] = 0.9  # false
+    scores[0, c] = 0.8  # true
+    scores[1, f] = 0.7  # false
+    scores[1, c] = 0.6  # true
+    scores[3, r] = 0.5  # false
+    scores[2, f] = 0.99  # not raised: must not count as an alert
+    return truth, predicted, scores
+
+
+def test_risk_report_per_label_by_hand():
+    report = risk_report(*_report_case())
+    rows = report.per_label.set_index("label")
+    assert list(report.per_label["label"]) == [label.value for label in LABELS]
+    assert rows.loc["complaint_threat", ["support", "predicted"]].tolist() == [2, 2]
+    assert rows.loc["complaint_threat", ["precision", "recall", "f1"]].tolist() == [1.0, 1.0, 1.0]
+    assert rows.loc["counterfeit", ["support", "predicted", "f1"]].tolist() == [1, 1, 0.0]
+    assert rows.loc["refund_dispute", ["support", "predicted", "recall"]].tolist() == [1, 1, 0.0]
+    assert rows.loc["abusive_language", ["support", "predicted", "precision"]].tolist() == [
+        0,
+        1,
+        0.0,
+    ]
+    assert rows.loc["refund_dispute", "severity"] == "medium"
+    assert rows.loc["counterfeit", "severity"] == "high"
+
+
+def test_risk_report_macro_and_micro_use_present_labels_only():
+    report = risk_report(*_report_case())
+    assert report.macro_f1 == pytest.approx(1 / 3)  # complaint 1, counterfeit 0, refund 0
+    # present labels: 2 true of 4 raised, 2 found of 4 true; the abusive alert is left out
+    assert report.micro_f1 == pytest.approx(0.5)
+    assert report.high_recall_min == 0.0  # counterfeit was missed
+
+
+@pytest.mark.parametrize(("k", "expected"), [(1, 0.0), (2, 0.5), (3, 1 / 3), (4, 0.5), (20, 0.4)])
+def test_risk_report_top_k_precision(k, expected):
+    report = risk_report(*_report_case(), k=k)
+    assert report.k == k
+    assert report.top_k_precision == pytest.approx(expected)
+
+
+def test_risk_report_summary_lists_present_labels():
+    summary = risk_report(*_report_case(), k=3).summary()
+    assert summary["top3_precision"] == pytest.approx(1 / 3)
+    assert summary["complaint_threat_recall"] == 1.0
+    assert "refund_dispute_f1" in summary
+    assert "abusive_language_f1" not in summary
+    assert "media_exposure_f1" not in summary
+
+
+def test_risk_report_without_alerts_or_high_labels():
+    truth = np.zeros((3, len(LABELS)), dtype=np.int8)
+    truth[0, COL[L.REFUND_DISPUTE]] = 1
+    report = risk_report(truth, np.zeros_like(truth), np.zeros(truth.shape))
+    assert math.isnan(report.top_k_precision)
+    assert math.isnan(report.high_recall_min)
+    assert report.macro_f1 == 0.0
+    assert report.micro_f1 == 0.0
+
+
+def test_risk_report_perfect_predictions():
+    truth, _, scores = _report_case()
+    report = risk_report(truth, truth, scores + 0.01)
+    assert report.macro_f1 == 1.0
+    assert report.micro_f1 == 1.0
+    assert report.top_k_precision == 1.0
+    assert report.high_recall_min == 1.0
