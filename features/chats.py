@@ -128,28 +128,29 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
+def parse_conversation_line(number: int, line: str) -> tuple[Conversation | LineProblem, dict]:
+    """One JSONL line as a conversation (with its JSON object), or the problem with it."""
+    try:
+        payload = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return LineProblem(number, f"not valid JSON ({exc.msg} at column {exc.colno})"), {}
+    if not isinstance(payload, dict):
+        return LineProblem(number, "not a JSON object"), {}
+    if not payload.get("messages"):
+        return LineProblem(number, "messages: missing or empty"), payload
+    try:
+        return Conversation.model_validate(payload), payload
+    except ValidationError as exc:
+        return LineProblem(number, _first_error(exc)), payload
+
+
 def parse_conversation_lines(
     lines: Iterable[str],
 ) -> Iterator[tuple[int, Conversation | LineProblem]]:
     """Each non-blank line as a conversation, or as the problem that stops it being one."""
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            payload = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, LineProblem(number, f"not valid JSON ({exc.msg} at column {exc.colno})")
-            continue
-        if not isinstance(payload, dict):
-            yield number, LineProblem(number, "not a JSON object")
-            continue
-        if not payload.get("messages"):
-            yield number, LineProblem(number, "messages: missing or empty")
-            continue
-        try:
-            yield number, Conversation.model_validate(payload)
-        except ValidationError as exc:
-            yield number, LineProblem(number, _first_error(exc))
+        if line.strip():
+            yield number, parse_conversation_line(number, line)[0]
 
 
 def read_conversations_jsonl(path: Path) -> tuple[list[Conversation], list[LineProblem]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,12 +12,20 @@ from rich.table import Table
 from features.errors import ButlerError
 from services._console import _fail, _progress, _settings, console, err_console
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from evaluation.risk import RiskEvaluation
+    from features.corpora import LabelledSet
+    from features.store import Store
+    from models.risk_metrics import RiskReport
+
 risk_app = typer.Typer(help="Customer-chat risk: classify conversations, patrol the store.")
 
 _POOL_HELP = "The real chat pool folder (../shared/data/chats): hand-labelled sets, more text."
 
 
-def _print_report(title: str, model: object, keywords: object | None = None) -> None:
+def _print_report(title: str, model: RiskReport, keywords: RiskReport | None = None) -> None:
     table = Table(title=title)
     for column in ("scenario", "severity", "support", "P", "R", "F1"):
         table.add_column(column, justify="left" if column in ("scenario", "severity") else "right")
@@ -138,7 +146,7 @@ def eval_risk(
         json_path.write_text(json.dumps(figures, indent=2), encoding="utf-8")
 
 
-def _show_evaluation(name: str, labelled: object, result: object) -> dict:
+def _show_evaluation(name: str, labelled: LabelledSet, result: RiskEvaluation) -> dict:
     n = len(labelled.conversations)
     _print_report(
         f"{name}: {n:,} conversations, model vs keyword rules", result.model, result.keywords
@@ -205,7 +213,9 @@ def risk_classify(
     )
 
 
-def _print_queue(queue: object, snippets: dict[tuple[str, str, int], str], title: str) -> None:
+def _print_queue(
+    queue: pd.DataFrame, snippets: dict[tuple[str, str, int], str], title: str
+) -> None:
     table = Table(title=title)
     for column in ("#", "severity", "scenario", "p", "score", "platform", "shop", "session"):
         table.add_column(column)
@@ -227,7 +237,7 @@ def _print_queue(queue: object, snippets: dict[tuple[str, str, int], str], title
     console.print(table)
 
 
-def _evidence_snippets(store: object, queue: object, width: int = 60) -> dict:
+def _evidence_snippets(store: Store, queue: pd.DataFrame, width: int = 60) -> dict:
     """The first evidence message of each queued alert, cut to ``width`` characters."""
     if queue.empty:
         return {}

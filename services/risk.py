@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from features.chats import Conversation, LineProblem, parse_conversation_lines
+from features.chats import Conversation, LineProblem, parse_conversation_line
 from features.settings import Settings
 from models.chat_risk import REGISTERED_NAME, RiskAssessment, RiskClassifier
 from services.registry import load_registered
@@ -62,7 +62,7 @@ def classify_file(
 ) -> ClassifyReport:
     """Score every conversation of the JSONL ``source`` into the JSONL ``target``.
 
-    Output lines keep the input's fields (as validated) and add ``risks`` and
+    Output lines keep every field of the input line, as given, and add ``risks`` and
     ``risk_score``, in input order.
 
     Raises:
@@ -85,11 +85,14 @@ def classify_file(
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with source.open(encoding="utf-8-sig") as handle, target.open("w", encoding="utf-8") as out:
-        for _, item in parse_conversation_lines(handle):
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            item, payload = parse_conversation_line(number, line)
             if isinstance(item, LineProblem):
                 problems.append(item)
                 continue
-            batch.append((item, item.model_dump(mode="json", exclude_none=True)))
+            batch.append((item, payload))
             if len(batch) >= BATCH:
                 flush(out)
         if batch:

@@ -111,6 +111,7 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
         {
             "session_id": "c1",
             "platform": "jd",
+            "ticket": "T-7",  # a field Butler does not know is kept as given
             "messages": [
                 {"role": "buyer", "text": "请问什么时候发货"},
                 {"role": "agent", "text": "亲，您好，投诉请拨打热线哦"},
@@ -135,6 +136,7 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     assert "line 4 skipped" in result.output and "messages.0.role" in result.output
     scored = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [s["session_id"] for s in scored] == ["c1", "c4"]
+    assert scored[0]["ticket"] == "T-7" and scored[0]["messages"][1]["role"] == "agent"
     risks = {r["scenario"]: r for r in scored[0]["risks"]}
     assert {"complaint_threat", "counterfeit"} <= set(risks)
     assert risks["complaint_threat"]["evidence"] == [3]  # the buyer's turn, not the agent's
