@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     )
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow tracking URI; default is a SQLite file in home."
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Key HTTP clients send as `Authorization: Bearer <key>` (BUTLER_API_KEY).",
+    )
+    max_batch: int = Field(
+        default=1_000, ge=1, description="Most records or conversations in one HTTP request."
     )
 
     @property

@@ -1,0 +1,167 @@
+"""The ASGI middleware in front of every Butler endpoint: API key, request id, no bare 500s.
+
+* **API key.** Every path but health, readiness, metrics and the OpenAPI document needs
+  ``Authorization: Bearer <key>`` with the key of ``BUTLER_API_KEY``; anything else gets 401
+  before the request reaches a service. A server started without a key refuses to serve
+  (see :func:`services.http.gateway.check_ready_to_serve`).
+* **Request id.** Each request gets an id (the client's ``X-Request-ID`` if it sent a sane
+  one), returned in the ``X-Request-ID`` header and written to the log with any failure.
+* **Internal failures.** An exception that escapes a service becomes a 500 whose JSON body
+  carries the request id and nothing of the exception (which is logged with that id).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+logger = logging.getLogger("butler.http")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: Paths served without a key: health, readiness, metrics and the OpenAPI document.
+OPEN_PATHS = frozenset(
+    {"/readyz", "/livez", "/healthz", "/metrics", "/docs.json", "/docs", "/favicon.ico"}
+)
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+async def _json(send: Send, status: int, body: dict, headers: list) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class ButlerMiddleware:
+    """API key check, request id and a request-id-bearing 500 for unexpected failures.
+
+    Args:
+        app: the wrapped ASGI app.
+        api_key: the key clients must send; by default ``BUTLER_API_KEY``, read when the
+            server builds its app (not at import). No key refuses every protected request.
+    """
+
+    def __init__(self, app: App, api_key: str | None = None) -> None:
+        if api_key is None:
+            from features.settings import Settings
+
+            secret = Settings().api_key
+            api_key = secret.get_secret_value() if secret is not None else None
+        self.app = app
+        self._key = api_key.encode() if api_key else None
+
+    def _authorised(self, scope: Scope) -> bool:
+        if self._key is None:
+            return False
+        for name, value in scope.get("headers") or []:
+            if name == b"authorization":
+                scheme, _, token = value.partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), self._key)
+        return False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = sent if _SANE_ID.match(sent) else uuid.uuid4().hex
+        id_header = (b"x-request-id", request_id.encode())
+        if scope["path"] not in OPEN_PATHS and not self._authorised(scope):
+            await _json(
+                send,
+                401,
+                {
+                    "error": "authorization: send `Authorization: Bearer <key>` with the key "
+                    "the server was started with (BUTLER_API_KEY)",
+                    "request_id": request_id,
+                },
+                [id_header, (b"www-authenticate", b"Bearer")],
+            )
+            return
+        state: dict[str, Any] = {"started": False, "mode": "pass", "status": 200, "body": b""}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+                state["status"] = status = message["status"]
+                if status >= 400:  # rewritten once the body is complete, see below
+                    state["mode"] = "server" if status >= 500 else "client"
+                    return
+                message["headers"] = [*message.get("headers", []), id_header]
+                await send(message)
+                return
+            if state["mode"] == "pass":
+                await send(message)
+                return
+            state["body"] += message.get("body", b"")
+            if message.get("more_body"):
+                return
+            if state["mode"] == "server":
+                logger.error(
+                    "request %s %s failed with %s (request id %s): %s",
+                    scope.get("method"),
+                    scope["path"],
+                    state["status"],
+                    request_id,
+                    state["body"][:2000].decode("utf-8", "replace"),
+                )
+                await _internal_error(send, request_id, id_header, state["status"])
+            else:
+                await _json(
+                    send, state["status"], _client_error_body(state["body"], request_id),
+                    [id_header],
+                )  # fmt: skip
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception(
+                "request %s %s failed (request id %s)",
+                scope.get("method"),
+                scope["path"],
+                request_id,
+            )
+            if not state["started"] or state["mode"] == "server":
+                await _internal_error(send, request_id, id_header, 500)
+
+
+def _client_error_body(raw: bytes, request_id: str) -> dict:
+    """One JSON object ``{"error", "request_id", …}`` whatever shape the 4xx body had
+    (BentoML 1.4 wraps a raised error's body in a list)."""
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        body = {"error": raw.decode("utf-8", "replace")}
+    if isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict):
+        body = body[0]
+    if not isinstance(body, dict):
+        body = {"error": body}
+    return body | {"request_id": request_id}
+
+
+async def _internal_error(send: Send, request_id: str, id_header: tuple, status: int) -> None:
+    message = (
+        "the service is busy or its store is in use; retry shortly"
+        if status == 503
+        else "internal error; quote the request id to support"
+    )
+    await _json(send, status, {"error": message, "request_id": request_id}, [id_header])

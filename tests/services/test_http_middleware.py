@@ -1,0 +1,112 @@
+"""The HTTP middleware on a bare ASGI app: API key, request id, 4xx bodies, hidden 5xx."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from services.http.middleware import ButlerMiddleware
+
+
+def app_answering(status: int, body: bytes, *, boom: bool = False):
+    async def app(scope, receive, send):
+        if boom:
+            raise RuntimeError("secret stack detail")
+        await send({"type": "http.response.start", "status": status, "headers": []})
+        await send({"type": "http.response.body", "body": body[:3], "more_body": True})
+        await send({"type": "http.response.body", "body": body[3:]})
+
+    return app
+
+
+def call(app, path="/forecast", headers=()):
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "path": path, "method": "POST", "headers": list(headers)}
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], dict(start["headers"]), body
+
+
+AUTH = [(b"authorization", b"Bearer k1")]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],
+        [(b"authorization", b"Bearer nope")],
+        [(b"authorization", b"Basic k1")],
+        [(b"authorization", b"k1")],
+    ],  # fmt: skip
+)
+def test_a_request_without_the_key_gets_401_before_any_work(headers):
+    called = []
+
+    async def app(scope, receive, send):
+        called.append(scope)
+
+    status, sent_headers, body = call(ButlerMiddleware(app, api_key="k1"), headers=headers)
+    assert status == 401 and not called
+    assert "Bearer" in json.loads(body)["error"] and sent_headers[b"www-authenticate"] == b"Bearer"
+
+
+@pytest.mark.parametrize("path", ["/readyz", "/livez", "/metrics", "/docs.json"])
+def test_health_metrics_and_the_openapi_document_need_no_key(path):
+    status, _, body = call(ButlerMiddleware(app_answering(200, b"ok!!"), api_key="k1"), path)
+    assert (status, body) == (200, b"ok!!")
+
+
+def test_no_key_configured_refuses_everything_protected():
+    status, _, _ = call(ButlerMiddleware(app_answering(200, b"{}"), api_key=""), headers=AUTH)
+    assert status == 401
+
+
+def test_the_key_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("BUTLER_API_KEY", "from-env")
+    mw = ButlerMiddleware(app_answering(200, b"fine"))
+    assert call(mw, headers=[(b"authorization", b"Bearer from-env")])[0] == 200
+    assert call(mw, headers=AUTH)[0] == 401
+
+
+def test_every_answer_carries_a_request_id_and_a_sane_client_id_is_kept():
+    mw = ButlerMiddleware(app_answering(200, b'{"a": 1}'), api_key="k1")
+    _, headers, body = call(mw, headers=AUTH)
+    assert len(headers[b"x-request-id"]) == 32 and body == b'{"a": 1}'
+    _, headers, _ = call(mw, headers=[*AUTH, (b"x-request-id", b"abc-123")])
+    assert headers[b"x-request-id"] == b"abc-123"
+    _, headers, _ = call(mw, headers=[*AUTH, (b"x-request-id", b"bad id; drop")])
+    assert headers[b"x-request-id"] != b"bad id; drop"
+
+
+def test_a_client_error_body_is_one_object_with_the_request_id():
+    mw = ButlerMiddleware(app_answering(400, b'[{"error": "skus: unknown SKU \'X\'"}]'), "k1")
+    status, headers, body = call(mw, headers=AUTH)
+    answer = json.loads(body)
+    assert status == 400 and answer["error"] == "skus: unknown SKU 'X'"
+    assert answer["request_id"] == headers[b"x-request-id"].decode()
+    assert int(headers[b"content-length"]) == len(body)
+
+
+@pytest.mark.parametrize("boom", [False, True])
+def test_an_internal_failure_shows_only_the_request_id(boom, caplog):
+    mw = ButlerMiddleware(app_answering(500, b'{"error": "secret stack detail"}', boom=boom), "k1")
+    status, headers, body = call(mw, headers=AUTH)
+    answer = json.loads(body)
+    assert status == 500 and "secret" not in body.decode()
+    assert answer["request_id"] == headers[b"x-request-id"].decode()
+    assert answer["request_id"] in caplog.text and "secret stack detail" in caplog.text
+
+
+def test_a_busy_service_says_retry():
+    status, _, body = call(ButlerMiddleware(app_answering(503, b'{"e": 1}'), "k1"), headers=AUTH)
+    assert status == 503 and "retry" in json.loads(body)["error"]
