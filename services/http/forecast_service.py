@@ -1,0 +1,318 @@
+"""The forecasting service: weekly quantile forecasts and the replenishment plan over HTTP.
+
+Loads ``butler-forecast-sku-warehouse`` from the registry by alias at start-up (a server
+started with nothing registered fails at once, naming ``butler train forecast``), predicts
+every series :data:`CACHED_WEEKS` weeks ahead once, and answers from that: the model and its
+training panel do not change while the service runs, and a forecaster is recursive, so the
+first ``h`` weeks of a 13-week forecast are the ``h``-week forecast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import bentoml
+import numpy as np
+import pandas as pd
+from bentoml.exceptions import ServiceUnavailable
+from pydantic import BaseModel, Field
+
+from features.errors import InvalidParameterError, StoreError
+from features.forecast import ID_SEP
+from features.settings import Settings
+from features.store import Store
+from models.forecast import registered_name
+from models.replenishment import ReplenishmentConfig
+from services.forecasting import (
+    forecast,
+    load_forecaster,
+    replenishment_plan,
+    store_positions,
+)
+from services.http.errors import bad_request, check_batch, client_error
+from services.registry import registered_version
+
+logger = logging.getLogger(__name__)
+
+#: Weeks predicted for every series at start-up; the forecast API's horizon is at most this.
+CACHED_WEEKS = 13
+LEVEL = "sku_warehouse"
+
+
+class ModelVersion(BaseModel):
+    """The registered model an answer comes from."""
+
+    name: str
+    alias: str
+    version: str
+    run_id: str
+
+
+class WeekForecast(BaseModel):
+    """Demand of one SKU × warehouse in one week, in units."""
+
+    week: dt.date = Field(description="First day of the week (Monday).")
+    mean: float = Field(description="Point forecast (what the model is scored on).")
+    p50: float
+    p80: float
+    p90: float
+    p95: float
+    expected: float = Field(description="Expected demand; sum this over weeks for a total.")
+
+
+class SeriesForecast(BaseModel):
+    """The weekly forecasts of one SKU × warehouse, earliest week first."""
+
+    sku_id: str
+    warehouse_id: str
+    weeks: list[WeekForecast]
+
+
+class Pair(BaseModel):
+    """One SKU × warehouse."""
+
+    sku_id: str
+    warehouse_id: str
+
+
+class ForecastResult(BaseModel):
+    """What :meth:`Forecasting.forecast` answers."""
+
+    model: ModelVersion
+    horizon: int
+    series: list[SeriesForecast]
+    missing: list[Pair] = Field(
+        description="Pairs asked for that the model has no series of (no sales history there)."
+    )
+
+
+class PlanRow(BaseModel):
+    """The order proposed for one SKU × warehouse (units, weeks)."""
+
+    sku_id: str
+    warehouse_id: str
+    on_hand: float = Field(description="Stock available to sell (on hand minus reserved).")
+    in_transit: float = Field(description="Units on open purchase orders.")
+    lead_time_weeks: float
+    review_period_weeks: float
+    service_level: float
+    demand_mean_lr: float = Field(description="Mean demand over lead time + review period.")
+    demand_q_lr: float = Field(description="Its service-level quantile.")
+    order_up_to: float
+    order_qty: float = Field(description="Units to order now (whole cases, MOQ applied).")
+    cases: int
+    weeks_of_cover: float | None = Field(
+        description="Weeks stock + in transit lasts; null when no demand is forecast."
+    )
+    stockout_probability: float = Field(description="P(running out before this order lands).")
+    reason: str
+
+
+class PlanError(BaseModel):
+    """A position that could not be planned, and what to fix."""
+
+    sku_id: str | None
+    warehouse_id: str | None
+    field: str
+    reason: str
+
+
+class PlanAnswer(BaseModel):
+    """What :meth:`Forecasting.replenishment` answers."""
+
+    model: ModelVersion
+    as_of: dt.date | None = Field(description="Day of the stock snapshot planned from.")
+    forecast_start: dt.date | None = Field(description="First forecast week (Monday).")
+    service_level: float
+    plan: list[PlanRow]
+    errors: list[PlanError]
+
+
+@bentoml.service(name="forecasting", workers=1, traffic={"timeout": 60})
+class Forecasting:
+    """The registered SKU × warehouse forecaster and the replenishment policy over HTTP."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        model = load_forecaster(self.settings, LEVEL)
+        self.version = registered_version(self.settings, registered_name(LEVEL))
+        self.cache = _CachedForecaster(model, CACHED_WEEKS)
+        with Store.open(self.settings, read_only=True) as store:
+            self.known_skus = _column(store, "SELECT sku_id FROM skus")
+            self.known_warehouses = _column(store, "SELECT warehouse_id FROM warehouses")
+        logger.info(
+            "forecasting: %s v%s, %d series cached %d weeks ahead",
+            self.version["name"],
+            self.version["version"],
+            len(self.cache.rows),
+            CACHED_WEEKS,
+        )
+
+    @bentoml.api
+    def forecast(
+        self,
+        skus: list[str],
+        warehouses: list[str] | None = None,
+        horizon: int = Field(default=8, ge=1, le=CACHED_WEEKS),
+    ) -> ForecastResult:
+        """Weekly quantile forecasts per SKU × warehouse (all warehouses when None)."""
+        if not 1 <= horizon <= CACHED_WEEKS:  # callers that skip the input model (depends)
+            raise bad_request("horizon", f"must be in [1, {CACHED_WEEKS}] weeks; got {horizon}")
+        sku_ids, wh_ids = self._ids(skus, warehouses, skus_required=True)
+        asked = [s + ID_SEP + w for s in sku_ids for w in wh_ids]
+        have = [uid for uid in asked if uid in self.cache.rows]
+        frame = (
+            forecast(self.settings, horizon=horizon, ids=have, model=self.cache) if have else None
+        )
+        return ForecastResult(
+            model=ModelVersion(**self.version),
+            horizon=horizon,
+            series=_series(frame) if frame is not None else [],
+            missing=[Pair(**_pair(uid)) for uid in asked if uid not in self.cache.rows],
+        )
+
+    @bentoml.api
+    def replenishment(
+        self,
+        skus: list[str] | None = None,
+        warehouses: list[str] | None = None,
+        service_level: float = Field(default=0.95, gt=0.5, lt=1.0),
+    ) -> PlanAnswer:
+        """The order plan per SKU × warehouse from the store's newest stock, with errors."""
+        sku_ids, wh_ids = self._ids(skus, warehouses, skus_required=False)
+        try:
+            config = ReplenishmentConfig(service_level=service_level)
+            return self._plan(config, None if skus is None else sku_ids, wh_ids)
+        except InvalidParameterError as exc:
+            raise client_error(exc, "service_level") from exc
+        except StoreError as exc:  # no snapshot yet, or locked by a running ingest
+            raise ServiceUnavailable(f"store: {exc}") from exc
+
+    @bentoml.api
+    def info(self) -> dict:
+        """The registered model version this service answers with."""
+        return self.version
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _ids(
+        self, skus: list[str] | None, warehouses: list[str] | None, *, skus_required: bool
+    ) -> tuple[list[str], list[str]]:
+        """The asked SKU and warehouse ids (None = all), checked against the store (400)."""
+        limit = self.settings.max_batch
+        if skus is not None or skus_required:
+            check_batch(skus or [], "skus", limit)
+        if warehouses is not None:
+            check_batch(warehouses, "warehouses", limit)
+        sku_ids = _known(skus, self.known_skus, "skus", "SKU")
+        wh_ids = _known(warehouses, self.known_warehouses, "warehouses", "warehouse")
+        return sku_ids, wh_ids
+
+    def _plan(
+        self, config: ReplenishmentConfig, skus: list[str] | None, warehouses: list[str]
+    ) -> PlanAnswer:
+        """The plan of the store's positions of ``skus`` (None = all) in ``warehouses``."""
+        with Store.open(self.settings, read_only=True) as store:
+            positions = store_positions(store)
+        keep = positions["warehouse_id"].isin(warehouses)
+        if skus is not None:
+            keep &= positions["sku_id"].isin(skus)
+        positions = positions[keep].reset_index(drop=True)
+        result = None
+        if len(positions):  # the policy sizes its horizon from the rows: it needs one
+            result = replenishment_plan(
+                self.settings, config=config, positions=positions, model=self.cache
+            )
+        unplaced = sorted(set(skus or ()) - set(positions["sku_id"]))
+        errors = [PlanError(**row) for row in _records(result.errors, PlanError)] if result else []
+        return PlanAnswer(
+            model=ModelVersion(**self.version),
+            as_of=result.as_of if result else None,
+            forecast_start=result.forecast_start if result else None,
+            service_level=config.service_level,
+            plan=[PlanRow(**row) for row in _records(result.plan, PlanRow)] if result else [],
+            errors=errors + [_no_position(sku) for sku in unplaced],
+        )
+
+
+class _CachedForecaster:
+    """A fitted forecaster's ``predict`` answered from one prediction of every series.
+
+    ``predict(h, ids)`` slices the start-up prediction for ``h`` up to ``weeks``; a longer
+    horizon, or an id the model was not fitted on (it raises the model's error), goes to
+    the model itself.
+    """
+
+    def __init__(self, model: Any, weeks: int) -> None:
+        self.model = model
+        frame = model.predict(weeks).sort_values(["unique_id", "ds"], kind="stable")
+        self.frame = frame.reset_index(drop=True)
+        self.weeks = weeks
+        ids = self.frame["unique_id"].to_numpy()
+        first = np.r_[True, ids[1:] != ids[:-1]] if len(ids) else np.zeros(0, dtype=bool)
+        starts = np.flatnonzero(first)
+        #: row of each series' first week in ``frame`` (each series has ``weeks`` rows)
+        self.rows: dict[str, int] = dict(zip(ids[starts].tolist(), starts.tolist(), strict=True))
+        self.step = np.arange(len(ids)) - np.repeat(starts, np.diff(np.r_[starts, len(ids)]))
+
+    def predict(self, h: int, ids: Sequence[str] | None = None) -> pd.DataFrame:
+        if h > self.weeks or (ids is not None and any(i not in self.rows for i in ids)):
+            return self.model.predict(h, ids=ids)
+        if ids is None:
+            return self.frame[self.step < h].reset_index(drop=True)
+        index = (np.array([self.rows[i] for i in ids], dtype=int)[:, None] + np.arange(h)).ravel()
+        return self.frame.iloc[index].reset_index(drop=True)
+
+
+def _column(store: Store, query: str) -> frozenset[str]:
+    return frozenset(str(v) for (v,) in store.sql(query).fetchall())
+
+
+def _known(asked: list[str] | None, known: frozenset[str], field: str, kind: str) -> list[str]:
+    """``asked`` stripped and deduplicated in order (None = all known); unknown ids → 400."""
+    if asked is None:
+        return sorted(known)
+    ids = list(dict.fromkeys(str(a).strip() for a in asked))
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        shown = ", ".join(f"'{u}'" for u in unknown[:10]) + (" …" if len(unknown) > 10 else "")
+        plural = "s" if len(unknown) > 1 else ""
+        raise bad_request(field, f"unknown {kind}{plural} {shown} (not in the store)")
+    return ids
+
+
+def _pair(uid: str) -> dict[str, str]:
+    sku, wh = uid.split(ID_SEP, 1)
+    return {"sku_id": sku, "warehouse_id": wh}
+
+
+def _series(frame: pd.DataFrame) -> list[SeriesForecast]:
+    """One :class:`SeriesForecast` per series of a :func:`forecast` frame, in its order."""
+    columns = [c for c in WeekForecast.model_fields if c != "week"]
+    weeks = pd.to_datetime(frame["ds"]).dt.date
+    by_id: dict[str, list[WeekForecast]] = {}
+    for uid, week, *values in zip(frame["unique_id"], weeks, *map(frame.get, columns), strict=True):
+        row = dict(zip(columns, values, strict=True))
+        by_id.setdefault(uid, []).append(WeekForecast(week=week, **row))
+    return [SeriesForecast(**_pair(uid), weeks=rows) for uid, rows in by_id.items()]
+
+
+def _records(frame: pd.DataFrame, schema: type[BaseModel]) -> list[dict[str, Any]]:
+    """The rows of ``frame`` in ``schema``'s columns as plain Python values (NaN → None)."""
+    columns = [c for c in schema.model_fields if c in frame.columns]
+    numbers = frame[columns].select_dtypes("float").columns
+    plain = frame[columns].assign(**{c: frame[c] + 0.0 for c in numbers}).astype(object)  # -0 → 0
+    return plain.where(plain.notna(), None).to_dict("records")
+
+
+def _no_position(sku: str) -> PlanError:
+    return PlanError(
+        sku_id=sku,
+        warehouse_id=None,
+        field="sku_id",
+        reason="no stock position in the store for this SKU in the warehouses asked; "
+        "ingest a stock snapshot (or a purchase order) that names it",
+    )
