@@ -1,0 +1,202 @@
+"""The member identity service: match one member against the store's persons, dedupe a batch.
+
+Loads ``butler-identity`` from the registry by alias at start-up, resolves the store's member
+accounts once and keeps a matcher over them, so a single match scores the new record against
+its blocking candidates only. A server started with nothing registered fails at once, naming
+``butler train identity``. Answers carry ids and probabilities, never another member's name,
+phone or e-mail.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated
+
+import bentoml
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from features.errors import ButlerError
+from features.identity import normalise_members
+from features.members import store_members
+from features.settings import Settings
+from features.store import Store
+from models.identity import REGISTERED_NAME, IdentityResolver
+from services.http.errors import bad_request, check_batch, client_error
+from services.identity import registered_model
+from services.registry import registered_version
+
+logger = logging.getLogger(__name__)
+
+#: Longest text accepted in one member field (characters).
+MAX_FIELD_CHARS = 200
+
+_Text = Annotated[str | None, Field(max_length=MAX_FIELD_CHARS)]
+
+
+class MemberRecord(BaseModel):
+    """One member as a CRM sends it: an id and any of Butler's member fields."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    record_id: str = Field(
+        min_length=1, max_length=MAX_FIELD_CHARS, description="The caller's id of the record."
+    )
+    full_name: _Text = None
+    given_name: _Text = None
+    family_name: _Text = None
+    nickname: _Text = None
+    phone: _Text = Field(None, description="Any form: 13812345678, +86 138-1234-5678, 138****5678.")
+    email: _Text = None
+    birth_date: _Text = Field(None, description="A date, e.g. 1990-05-17.")
+    gender: _Text = None
+    province: _Text = None
+    city: _Text = None
+    district: _Text = None
+    address_line: _Text = None
+    postcode: _Text = None
+    id_number: _Text = None
+    device_id: _Text = None
+    union_id: _Text = None
+    platform: _Text = None
+    platform_user_id: _Text = None
+
+
+class Candidate(BaseModel):
+    """A known person a record may be, through one of the person's accounts."""
+
+    person_id: str
+    unique_id: str = Field(description="The matched account, `<platform>:<platform_user_id>`.")
+    match_probability: float
+
+
+class MemberMatch(BaseModel):
+    """Who a record is among the store's persons."""
+
+    record_id: str
+    person_id: str | None = Field(
+        description="The best candidate's person when its probability reaches `threshold`; "
+        "null when the record is a new person."
+    )
+    threshold: float
+    candidates: list[Candidate] = Field(description="Best first, one per person.")
+
+
+class ResolvedMember(BaseModel):
+    """One record of a deduplicated batch."""
+
+    record_id: str
+    person_id: str = Field(description="The smallest record_id of its person in the batch.")
+    match_probability: float | None = Field(
+        description="Its strongest link inside its person; null when alone."
+    )
+    cluster_size: int
+
+
+class ResolvedMembers(BaseModel):
+    """A deduplicated batch, records in the order sent."""
+
+    members: list[ResolvedMember]
+    persons: int
+
+
+@bentoml.service(name="identity", workers=1, traffic={"timeout": 60})
+class Identity:
+    """The registered member identity model over HTTP."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.model = registered_model(self.settings)
+        self.version = registered_version(self.settings, REGISTERED_NAME)
+        with Store.open(self.settings, read_only=True) as store:
+            members = normalise_members(store_members(store))
+        clusters = self.model.resolve(members).clusters  # in the order of `members`
+        self.matcher = self.model.matcher(members.assign(person_id=clusters["person_id"].values))
+        self.compared = _compared_columns(self.model)
+        logger.info(
+            "identity %s: %d accounts, %d persons",
+            self.version["version"], len(members), clusters["person_id"].nunique(),
+        )  # fmt: skip
+
+    @bentoml.api
+    def match_member(self, record: MemberRecord, top: int = Field(5, ge=1, le=20)) -> MemberMatch:
+        """The store's persons this member may be, and which one it is (null: a new person)."""
+        row = _normalised([record], self.compared, "record").iloc[0].to_dict()
+        found = self.matcher.match(row, top=top)
+        threshold = self.model.config.threshold
+        best = found["match_probability"].iloc[0] if len(found) else 0.0
+        candidates = found[list(Candidate.model_fields)].to_dict("records")
+        return MemberMatch(
+            record_id=record.record_id,
+            person_id=found["person_id"].iloc[0] if best >= threshold else None,
+            threshold=threshold,
+            candidates=[Candidate(**c) for c in candidates],
+        )
+
+    @bentoml.api
+    def resolve_members(self, records: list[MemberRecord]) -> ResolvedMembers:
+        """Deduplicate a batch of members: a person id per record, within the batch."""
+        check_batch(records, "records", self.settings.max_batch)
+        try:
+            clusters = self.model.resolve(_normalised(records, self.compared, "records")).clusters
+        except ButlerError as exc:
+            raise client_error(exc, "records") from exc
+        clusters = clusters.rename(columns={"unique_id": "record_id"}).astype(object)
+        rows = clusters.where(clusters.notna(), None).to_dict("records")
+        return ResolvedMembers(
+            members=[ResolvedMember(**row) for row in rows],
+            persons=clusters["person_id"].nunique(),
+        )
+
+    @bentoml.api
+    def info(self) -> dict:
+        """The registered model version this service answers with."""
+        return self.version
+
+
+def _compared_columns(model: IdentityResolver) -> dict[str, list[str]]:
+    """The model's comparisons: name → the normalised columns it reads."""
+    out: dict[str, list[str]] = {}
+    for comparison in model.settings_["comparisons"]:
+        sql = " ".join(level["sql_condition"] for level in comparison["comparison_levels"])
+        used = [c for c in model.columns_ if re.search(rf"\b{re.escape(c)}_[lr]\b", sql)]
+        out[comparison["output_column_name"]] = used
+    return out
+
+
+# the request fields behind the comparisons whose names are not a MemberRecord field
+_FIELDS_OF = {
+    "family_name": "full_name/family_name",
+    "given_name": "full_name/given_name",
+    "address": "province/city/district/address_line",
+    "platform_ids": "device_id/union_id",
+    "alias": "nickname",
+}
+
+
+def _normalised(
+    records: list[MemberRecord], compared: dict[str, list[str]], field: str
+) -> pd.DataFrame:
+    """The records as the model reads them (``unique_id`` = ``record_id``).
+
+    Raises:
+        InvalidArgument: record ids repeat, or a record has nothing the model compares.
+    """
+    frame = pd.DataFrame([r.model_dump() for r in records])
+    ids = frame["record_id"]
+    if ids.duplicated().any():
+        repeated = ", ".join(repr(i) for i in ids[ids.duplicated()].unique()[:10])
+        raise bad_request(field, f"record_id repeats {repeated}; give each record its own id")
+    members = normalise_members(frame.rename(columns={"record_id": "unique_id"}))
+    columns = sorted({c for used in compared.values() for c in used})
+    blank = ids[members[columns].isna().all(axis=1).to_numpy()] if columns else ids
+    if len(blank):
+        shown = ", ".join(repr(i) for i in blank.head(10))
+        wanted = ", ".join(dict.fromkeys(_FIELDS_OF.get(c, c) for c in compared))
+        raise bad_request(
+            field,
+            f"{len(blank)} record(s) ({shown}) have no value the model compares; "
+            f"send at least one of {wanted}",
+        )
+    return members
