@@ -21,6 +21,7 @@ from features.errors import ButlerError
 from features.settings import Settings
 from services._console import _fail, _progress, _settings, console, err_console
 from services.cli_risk import eval_risk, risk_app, risk_patrol, train_risk
+from services.cli_serve import serve
 
 app = typer.Typer(
     name="butler",
@@ -297,6 +298,7 @@ eval_app = typer.Typer(help="Evaluate models on real data folders.")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.add_typer(risk_app, name="risk")
+app.command("serve")(serve)
 train_app.command("risk")(train_risk)
 eval_app.command("risk")(eval_risk)
 

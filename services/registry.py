@@ -46,3 +46,30 @@ def load_registered(settings: Settings, name: str, *, train_command: str) -> Any
     if not files:
         raise ModelNotRegisteredError(f"{uri} holds no model.joblib; run `{train_command}` again.")
     return joblib.load(files[0])
+
+
+def registered_version(settings: Settings, name: str) -> dict[str, str]:
+    """Which version of ``name`` the settings' alias points at: name, alias, version, run id.
+
+    Raises:
+        ModelNotRegisteredError: nothing carries that alias.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    client = mlflow.MlflowClient(
+        tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri
+    )
+    try:
+        found = client.get_model_version_by_alias(name, settings.model_alias)
+    except MlflowException as exc:
+        raise ModelNotRegisteredError(
+            f"No model is registered as models:/{name}@{settings.model_alias}."
+        ) from exc
+    return {
+        "name": name,
+        "alias": settings.model_alias,
+        "version": str(found.version),
+        "run_id": str(found.run_id),
+    }

@@ -241,6 +241,10 @@ def alert_queue(
     tail = ""
     if limit is not None:
         tail, params = "LIMIT ?", [*params, limit]
+    if not store.sql(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'risk_alerts'"
+    ).fetchall()[0][0]:  # a store opened read-only before its first patrol migrated it
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in QUEUE_COLUMNS})
     frame = store.sql(
         f"SELECT {', '.join(QUEUE_COLUMNS)} FROM risk_alerts {where} "
         "ORDER BY severity = 'high' DESC, risk_score DESC, probability DESC, raised_at DESC, "

@@ -1,0 +1,272 @@
+"""The one entry point `butler serve` starts: every endpoint, composed from the model services.
+
+``Butler`` depends (``bentoml.depends``) on ``Forecasting``, ``Identity`` and ``ChatRisk``;
+BentoML runs each in its own worker process and this service forwards to them. The
+cross-platform views (sales, hot items, oversell risk) read the unified store directly,
+read-only. Requests are validated here first (pydantic), so a bad request costs no model
+call; every answer of a model carries the model version it came from, and ``/info`` lists
+all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Awaitable
+from http import HTTPStatus
+from typing import Any, Literal
+
+import bentoml
+import numpy as np
+import pandas as pd
+from bentoml.exceptions import BentoMLException, ServiceUnavailable
+from pydantic import BaseModel, Field
+
+from features.chats import Conversation
+from features.errors import ButlerError, StoreError
+from features.settings import Settings
+from features.store import Store
+from models.chat_risk import REGISTERED_NAME as RISK_MODEL
+from models.forecast import registered_name
+from models.identity import REGISTERED_NAME as IDENTITY_MODEL
+from services.http.errors import check_batch, client_error
+from services.http.forecast_service import Forecasting
+from services.http.identity_service import Identity, MemberRecord
+from services.http.middleware import ButlerMiddleware
+from services.http.risk_service import Alert, ChatRisk, RiskResult
+from services.registry import ModelNotRegisteredError, registered_version
+
+#: The registered models the services load, and the command that registers each.
+REQUIRED_MODELS = {
+    registered_name("sku_warehouse"): "butler train forecast",
+    IDENTITY_MODEL: "butler train identity",
+    RISK_MODEL: "butler train risk",
+}
+
+
+def check_ready_to_serve(settings: Settings) -> dict[str, dict[str, str]]:
+    """What `butler serve` checks before it starts: an API key and every model registered.
+
+    Returns:
+        The registered version of each model.
+
+    Raises:
+        ButlerError: no API key is set.
+        ModelNotRegisteredError: a model is missing; the message names the commands to run.
+    """
+    if settings.api_key is None or not settings.api_key.get_secret_value():
+        raise ButlerError(
+            "No API key: set BUTLER_API_KEY to the key clients will send as "
+            "`Authorization: Bearer <key>`."
+        )
+    versions, missing = {}, []
+    for name, command in REQUIRED_MODELS.items():
+        try:
+            versions[name] = registered_version(settings, name)
+        except ModelNotRegisteredError:
+            missing.append(f"`{command}` ({name}@{settings.model_alias})")
+    if missing:
+        raise ModelNotRegisteredError(
+            "Nothing to serve yet: run " + ", ".join(missing) + " first (or `butler demo`)."
+        )
+    return versions
+
+
+async def _forward(call: Awaitable[Any]) -> Any:
+    """A dependency's answer; its 4xx re-raised with the same status and its own message."""
+    try:
+        return _plain(await call)
+    except BentoMLException as exc:
+        status = HTTPStatus(exc.error_code)
+        if status < 400 or status >= 500:
+            raise
+        raise BentoMLException(_inner_error(exc.message), error_code=status) from None
+
+
+def _inner_error(message: str) -> str:
+    """The ``error`` text of a dependency's error body (BentoML passes the raw body on)."""
+    try:
+        body = json.loads(message)
+    except ValueError:
+        return message
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        body = body[0]
+    if isinstance(body, dict) and "error" in body:
+        detail = body.get("detail")
+        return str(body["error"]) + (f" {json.dumps(detail)}" if detail else "")
+    return message
+
+
+def _records(frame: pd.DataFrame, limit: int) -> list[dict[str, Any]]:
+    """JSON-safe rows: dates as ISO strings, NaN as null."""
+    out = frame.head(limit).copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].dt.strftime("%Y-%m-%d")
+    out = out.astype(object).where(out.notna(), None)
+    return [
+        {k: (v.item() if isinstance(v, np.generic) else v) for k, v in row.items()}
+        for row in out.to_dict("records")
+    ]
+
+
+class ViewAnswer(BaseModel):
+    """Rows of a view over the unified store."""
+
+    rows: list[dict[str, Any]]
+    total_rows: int = Field(description="Rows before the limit was applied.")
+
+
+@bentoml.service(name="butler", traffic={"timeout": 60})
+class Butler:
+    """Butler over HTTP: forecasts, replenishment, member identity, chat risk, store views."""
+
+    forecasting = bentoml.depends(Forecasting)
+    identity = bentoml.depends(Identity)
+    risk = bentoml.depends(ChatRisk)
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+
+    # -- models ---------------------------------------------------------------------------
+
+    @bentoml.api
+    async def info(self) -> dict[str, Any]:
+        """The model version each service answers with."""
+        return {
+            "forecasting": await self.forecasting.to_async.info(),
+            "identity": await self.identity.to_async.info(),
+            "chat_risk": await self.risk.to_async.info(),
+        }
+
+    @bentoml.api
+    async def classify(self, conversations: list[Conversation]) -> list[RiskResult]:
+        """Risk scenarios of each conversation, with evidence messages and a ranking score."""
+        check_batch(conversations, "conversations", self.settings.max_batch)
+        return await _forward(self.risk.to_async.classify_batch(conversations))
+
+    @bentoml.api
+    async def risk_alerts(
+        self,
+        status: Literal["open", "acknowledged", "all"] = "open",
+        limit: int = Field(default=50, ge=1, le=1_000),
+    ) -> list[Alert]:
+        """The patrol's alerts, most urgent first."""
+        return await _forward(self.risk.to_async.alerts(status=status, limit=limit))
+
+    @bentoml.api
+    async def forecast(
+        self,
+        skus: list[str],
+        warehouses: list[str] | None = None,
+        horizon: int = Field(default=8, ge=1, le=13),
+    ) -> dict[str, Any]:
+        """Weekly quantile forecasts per SKU × warehouse."""
+        check_batch(skus, "skus", self.settings.max_batch)
+        return await _forward(
+            self.forecasting.to_async.forecast(skus=skus, warehouses=warehouses, horizon=horizon)
+        )
+
+    @bentoml.api
+    async def replenishment(
+        self,
+        skus: list[str] | None = None,
+        warehouses: list[str] | None = None,
+        service_level: float = Field(default=0.95, gt=0.5, lt=1.0),
+    ) -> dict[str, Any]:
+        """The order plan per SKU × warehouse, with a reason per line and per-row errors."""
+        return await _forward(
+            self.forecasting.to_async.replenishment(
+                skus=skus, warehouses=warehouses, service_level=service_level
+            )
+        )
+
+    @bentoml.api
+    async def match_member(
+        self, record: MemberRecord, top: int = Field(default=5, ge=1, le=20)
+    ) -> dict[str, Any]:
+        """Is this sign-up someone we know? The best candidate persons, best first."""
+        return await _forward(self.identity.to_async.match_member(record=record, top=top))
+
+    @bentoml.api
+    async def resolve_members(self, records: list[MemberRecord]) -> dict[str, Any]:
+        """Deduplicate a batch of member records into persons."""
+        check_batch(records, "records", self.settings.max_batch)
+        return await _forward(self.identity.to_async.resolve_members(records=records))
+
+    # -- views over the unified store --------------------------------------------------------
+
+    def _view(self, field: str, read: Any, limit: int) -> ViewAnswer:
+        try:
+            with Store.open(self.settings, read_only=True) as store:
+                frame = read(store)
+        except StoreError as exc:
+            raise ServiceUnavailable(f"store: {exc}") from exc
+        except ButlerError as exc:
+            raise client_error(exc, field) from exc
+        return ViewAnswer(rows=_records(frame, limit), total_rows=len(frame))
+
+    @bentoml.api
+    def sales(
+        self,
+        platforms: list[str] | None = None,
+        skus: list[str] | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        by: list[
+            Literal["sku_id", "product_id", "category", "platform", "shop_id", "warehouse_id"]
+        ] = Field(default_factory=lambda: ["sku_id", "platform"]),
+        limit: int = Field(default=500, ge=1, le=10_000),
+    ) -> ViewAnswer:
+        """Weekly sales (units, revenue) across platforms, by the chosen dimensions."""
+        from features.views import sales_weekly
+
+        return self._view(
+            "sales",
+            lambda store: sales_weekly(
+                store, platforms=platforms, skus=skus, start=start, end=end, by=by
+            ),
+            limit,
+        )
+
+    @bentoml.api
+    def hot_items(
+        self,
+        week: dt.date | None = None,
+        platforms: list[str] | None = None,
+        limit: int = Field(default=50, ge=1, le=1_000),
+    ) -> ViewAnswer:
+        """SKUs whose sales on a platform jumped well above their own recent level."""
+        from features.views import hot_items
+
+        return self._view(
+            "hot_items", lambda store: hot_items(store, week=week, platforms=platforms), limit
+        )
+
+    @bentoml.api
+    def oversell_risk(
+        self,
+        as_of: dt.date | None = None,
+        min_cover_days: float = Field(default=3.0, ge=0, le=60),
+        limit: int = Field(default=200, ge=1, le=5_000),
+    ) -> ViewAnswer:
+        """Listed, selling SKUs whose stock is gone or covers only a few days."""
+        from features.views import oversell_risk
+
+        return self._view(
+            "oversell_risk",
+            lambda store: oversell_risk(store, as_of=as_of, min_cover_days=min_cover_days),
+            limit,
+        )
+
+
+def _plain(answer: Any) -> Any:
+    """A dependency's answer as plain JSON data (pydantic models become dicts)."""
+    if isinstance(answer, BaseModel):
+        return answer.model_dump(mode="json")
+    if isinstance(answer, list):
+        return [_plain(a) for a in answer]
+    return answer
+
+
+Butler.add_asgi_middleware(ButlerMiddleware)

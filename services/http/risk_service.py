@@ -1,0 +1,100 @@
+"""The chat risk service: classify conversations (adaptive batching), list open alerts.
+
+Loads ``butler-chat-risk`` from the registry by alias at start-up; a server started with
+nothing registered fails at once, naming ``butler train risk``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import bentoml
+from bentoml.exceptions import ServiceUnavailable
+from pydantic import BaseModel, Field
+
+from features.chats import Conversation
+from features.errors import StoreError
+from features.settings import Settings
+from features.store import Store
+from models.chat_risk import REGISTERED_NAME
+from services.registry import registered_version
+from services.risk import assessment_fields, load_risk_model
+from services.risk_patrol import alert_queue
+
+
+class RiskItem(BaseModel):
+    """One scenario raised on a conversation."""
+
+    scenario: str = Field(description="A RiskLabel value, e.g. complaint_threat.")
+    probability: float
+    severity: Literal["high", "medium"]
+    evidence: list[int] = Field(description="Indices of the messages that drove it.")
+
+
+class RiskResult(BaseModel):
+    """What the classifier found in one conversation."""
+
+    session_id: str
+    platform: str | None = None
+    risks: list[RiskItem]
+    risk_score: float = Field(description="0–1, for ranking: severity-weighted.")
+
+
+class Alert(BaseModel):
+    """One open or acknowledged alert of the patrol."""
+
+    platform: str
+    shop_id: str | None
+    session_id: str
+    scenario: str
+    severity: str
+    probability: float
+    risk_score: float
+    evidence: list[int] = Field(description="seq numbers of the evidence messages.")
+    status: str
+    raised_at: str
+
+
+@bentoml.service(name="chat_risk", workers=1, traffic={"timeout": 30})
+class ChatRisk:
+    """The registered chat risk classifier over HTTP."""
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.model = load_risk_model(self.settings)
+        self.version = registered_version(self.settings, REGISTERED_NAME)
+
+    @bentoml.api(batchable=True, max_batch_size=1_000, max_latency_ms=20)
+    def classify_batch(self, conversations: list[Conversation]) -> list[RiskResult]:
+        """Scores conversations; BentoML merges concurrent requests into one batch."""
+        out = []
+        for conv, assessment in zip(conversations, self.model.assess(conversations), strict=True):
+            fields = assessment_fields(assessment)
+            out.append(RiskResult(session_id=conv.session_id, platform=conv.platform, **fields))
+        return out
+
+    @bentoml.api
+    def alerts(
+        self,
+        status: Literal["open", "acknowledged", "all"] = "open",
+        limit: int = Field(default=50, ge=1, le=1_000),
+    ) -> list[Alert]:
+        """The patrol's alerts, most urgent first."""
+        try:
+            with Store.open(self.settings, read_only=True) as store:
+                queue = alert_queue(store, status=None if status == "all" else status, limit=limit)
+        except StoreError as exc:  # no store yet, or locked by a running ingest
+            raise ServiceUnavailable(f"store: {exc}") from exc
+        return [
+            Alert(
+                **{k: row[k] for k in Alert.model_fields if k not in ("evidence", "raised_at")},
+                evidence=list(row["evidence"]),
+                raised_at=str(row["raised_at"]),
+            )
+            for row in queue.to_dict("records")
+        ]
+
+    @bentoml.api
+    def info(self) -> dict:
+        """The registered model version this service answers with."""
+        return self.version

@@ -1,0 +1,392 @@
+"""The real server: `bentoml serve` of the gateway in a subprocess, called over HTTP.
+
+One Butler home is built for the module — the sales world, a member list, chats, and the
+three model families trained small and registered — and the server is started on a free
+loopback port with an API key and a small batch limit. Every endpoint is called for its
+happy path and its bad inputs; a model promoted in the registry is served after a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SalesWorld  # its fixtures are per test; this module builds one world
+from typer.testing import CliRunner
+
+from features.settings import Settings
+from features.store import Store
+from models.forecast import ForecastConfig, WeeklyDemandForecaster, registered_name
+from services.cli import app
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+]
+
+KEY = "test-key"
+MAX_BATCH = 50
+AUTH = {"Authorization": f"Bearer {KEY}"}
+CFG = ForecastConfig(n_estimators=20, n_jobs=1, calibration_weeks=4, min_child_samples=10)
+
+FAMILY = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵"]
+GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋"]
+RISKY = {
+    "complaint_threat": ["再不处理我就打12315投诉你们", "我要去消协投诉你们", "已投诉到工信部"],
+    "counterfeit": ["你们卖的是假货吧", "这个肯定是假的不是正品", "收到的是高仿的"],
+    "legal_threat": ["我会找律师起诉你们", "我要报警", "准备走法律途径"],
+}
+ORDINARY = ["请问什么时候发货", "有没有优惠券", "这个颜色还有吗", "好的谢谢", "尺码怎么选"]
+
+
+def _members(store: Store) -> None:
+    rng = np.random.default_rng(3)
+    rows = []
+    for p in range(60):
+        name = FAMILY[p % 8] + GIVEN[(p * 7) % 10] + GIVEN[p % 10]
+        phone = f"139{rng.integers(10**7, 10**8)}"
+        for k, platform in enumerate(["tmall", "jd", "douyin"][: 1 + p % 3]):
+            rows.append(
+                {
+                    "platform": platform,
+                    "platform_user_id": f"u{p}-{k}",
+                    "full_name": name,
+                    "phone": phone if k != 2 else phone[:3] + "****" + phone[-4:],
+                    "email": f"user{p}@example.com" if k == 0 else None,
+                    "birth_date": pd.Timestamp(f"19{70 + p % 25}-0{1 + p % 9}-1{p % 9}").date(),
+                    "raw": "{}",
+                    "source_file": "test",
+                }
+            )
+    frame = pd.DataFrame(rows)
+    store.con.register("m_in", frame)
+    store.sql(f"INSERT INTO members ({', '.join(frame.columns)}) SELECT * FROM m_in")
+
+
+def _chats(store: Store) -> None:
+    rng = random.Random(0)
+    messages = []
+    for s in range(90):
+        label = list(RISKY)[s % 3] if s % 3 == 0 else None
+        texts = [("buyer", rng.choice(ORDINARY)), ("agent", "亲，您好，请问有什么可以帮您")]
+        if label:
+            texts.append(("buyer", rng.choice(RISKY[label])))
+        for seq, (role, text) in enumerate(texts):
+            messages.append(
+                {
+                    "platform": "jd",
+                    "session_id": f"S{s:03d}",
+                    "seq": seq,
+                    "shop_id": "shop1",
+                    "role": role,
+                    "sent_at": pd.Timestamp("2026-11-01 10:00") + pd.Timedelta(minutes=seq),
+                    "text": text,
+                    "source_file": "test",
+                }
+            )
+    frame = pd.DataFrame(messages)
+    sessions = frame.groupby(["platform", "session_id"], as_index=False).agg(
+        shop_id=("shop_id", "first"),
+        started_at=("sent_at", "min"),
+        ended_at=("sent_at", "max"),
+        message_count=("seq", "size"),
+    )
+    store.con.register("s_in", sessions)
+    store.sql(f"INSERT INTO chat_sessions ({', '.join(sessions.columns)}) SELECT * FROM s_in")
+    store.con.register("c_in", frame)
+    store.sql(f"INSERT INTO chat_messages ({', '.join(frame.columns)}) SELECT * FROM c_in")
+
+
+def _register_forecaster(settings: Settings) -> None:
+    from features.forecast import store_panel
+    from training import tracking
+
+    with Store.open(settings, read_only=True) as store:
+        panel = store_panel(store)
+    model = WeeklyDemandForecaster(CFG).fit(panel)
+    with tracking.run(settings, "forecast", run_name="test-http-server"):
+        tracking.log_and_register(
+            settings, model, name=registered_name("sku_warehouse"), alias=settings.model_alias
+        )
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from training.identity import train as train_identity
+    from training.risk import train as train_risk
+
+    settings = Settings(home=tmp_path_factory.mktemp("served") / "home")
+    with Store.open(settings) as store:
+        SalesWorld().write(store)
+        _members(store)
+        _chats(store)
+    _register_forecaster(settings)
+    train_identity(settings)
+    train_risk(settings)
+    return settings.home
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(home: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = os.environ | {
+        "BUTLER_HOME": str(home),
+        "BUTLER_API_KEY": KEY,
+        "BUTLER_MAX_BATCH": str(MAX_BATCH),
+        "OMP_NUM_THREADS": "1",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bentoml",
+            "serve",
+            "services.http.gateway:Butler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(server.stderr.read().decode()[-3000:])
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    _stop(server)
+    raise TimeoutError("the server was not ready in 180 s")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def url(home: Path) -> Iterator[str]:
+    server, base = _start(home)
+    yield base
+    _stop(server)
+
+
+def post(url: str, endpoint: str, body: dict, headers: dict | None = None) -> httpx.Response:
+    return httpx.post(f"{url}/{endpoint}", json=body, headers=AUTH if headers is None else headers,
+                      timeout=60)  # fmt: skip
+
+
+def _error(response: httpx.Response) -> str:
+    body = response.json()
+    assert body["request_id"] == response.headers["x-request-id"]
+    return str(body["error"]) + str(body.get("detail", ""))
+
+
+# -- auth, health, the OpenAPI document -------------------------------------------------------
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}])
+def test_every_endpoint_needs_the_key(url, headers):
+    for endpoint in ("info", "classify", "forecast", "match_member", "sales"):
+        response = post(url, endpoint, {}, headers=headers)
+        assert response.status_code == 401, endpoint
+        assert "Bearer" in _error(response)
+
+
+def test_health_readiness_metrics_and_the_openapi_document_are_open(url):
+    for path in ("readyz", "livez", "metrics"):
+        assert httpx.get(f"{url}/{path}", timeout=10).status_code == 200, path
+    spec = httpx.get(f"{url}/docs.json", timeout=10).json()
+    for endpoint in ("classify", "forecast", "replenishment", "match_member", "resolve_members",
+                     "risk_alerts", "sales", "hot_items", "oversell_risk", "info"):  # fmt: skip
+        operation = spec["paths"][f"/{endpoint}"]["post"]
+        assert "requestBody" in operation and "200" in operation["responses"], endpoint
+
+
+def test_info_reports_every_model_version(url):
+    info = post(url, "info", {}).json()
+    assert info["chat_risk"]["name"] == "butler-chat-risk"
+    assert info["forecasting"]["name"] == "butler-forecast-sku-warehouse"
+    assert info["identity"]["name"] == "butler-identity"
+    assert {m["alias"] for m in info.values()} == {"champion"}
+
+
+# -- chat risk ----------------------------------------------------------------------------------
+
+
+def _conversation(text: str, session: str = "c1", role: str = "buyer") -> dict:
+    return {"session_id": session, "platform": "jd",
+            "messages": [{"role": "buyer", "text": "请问什么时候发货"},
+                         {"role": role, "text": text}]}  # fmt: skip
+
+
+def test_classify_returns_risks_with_evidence(url):
+    pair = [_conversation("再不处理我就打12315投诉你们"), _conversation("好的谢谢", "c2")]
+    response = post(url, "classify", {"conversations": pair})
+    assert response.status_code == 200 and response.headers["x-request-id"]
+    first, second = response.json()
+    risk = next(r for r in first["risks"] if r["scenario"] == "complaint_threat")
+    assert risk["evidence"] == [1] and risk["severity"] == "high"
+    assert second["risks"] == [] and first["risk_score"] > second["risk_score"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"conversations": []}, "conversations"),
+        (
+            {"conversations": [_conversation("x", f"s{i}") for i in range(MAX_BATCH + 1)]},
+            "conversations",
+        ),  # fmt: skip
+        ({"conversations": [_conversation("x", role="customer")]}, "role"),
+        ({"conversations": [_conversation("字" * 5_001)]}, "text"),
+        ({"conversations": [{"session_id": "x", "messages": []}]}, "messages"),
+        ({"conversations": "not a list"}, "conversations"),
+    ],
+)
+def test_bad_classify_requests_get_a_400_naming_the_field(url, body, field):
+    response = post(url, "classify", body)
+    assert response.status_code == 400
+    assert field in _error(response)
+
+
+def test_risk_alerts_are_listed(url):
+    response = post(url, "risk_alerts", {"status": "all", "limit": 5})
+    assert response.status_code == 200 and isinstance(response.json(), list)
+    assert post(url, "risk_alerts", {"status": "closed"}).status_code == 400
+
+
+# -- forecasting and replenishment --------------------------------------------------------------
+
+
+def test_forecast_and_replenishment(url):
+    world = SalesWorld()
+    sku = str(world.skus["sku_id"].iloc[0])
+    response = post(url, "forecast", {"skus": [sku], "horizon": 4})
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["model"]["name"] == "butler-forecast-sku-warehouse"
+    weeks = answer["series"][0]["weeks"]
+    assert len(weeks) == 4 and all(w["p50"] <= w["p80"] <= w["p90"] <= w["p95"] for w in weeks)
+    plan = post(url, "replenishment", {"skus": [sku]})
+    assert plan.status_code == 200 and {"plan", "errors"} <= set(plan.json())
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"skus": ["NO-SUCH-SKU"]}, "NO-SUCH-SKU"),
+        ({"skus": []}, "skus"),
+        ({"skus": ["A"], "horizon": 14}, "horizon"),
+        ({"skus": ["A"], "horizon": "soon"}, "horizon"),
+    ],
+)
+def test_bad_forecast_requests_get_a_400_naming_the_problem(url, body, field):
+    response = post(url, "forecast", body)
+    assert response.status_code == 400
+    assert field in _error(response)
+
+
+# -- member identity ----------------------------------------------------------------------------
+
+
+def test_match_and_resolve_members(url):
+    known = {"record_id": "new-1", "full_name": "王强伟", "email": "user0@example.com"}
+    response = post(url, "match_member", {"record": known})
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["candidates"] and "full_name" not in str(answer)
+    records = [{"record_id": "a", "full_name": "李芳芳", "phone": "13900000001"},
+               {"record_id": "b", "full_name": "李芳芳", "phone": "13900000001"},
+               {"record_id": "c", "full_name": "赵敏", "phone": "13700000002"}]  # fmt: skip
+    resolved = post(url, "resolve_members", {"records": records})
+    assert resolved.status_code == 200, resolved.text
+    assert len(resolved.json()["members"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "field"),
+    [
+        ("match_member", {"record": {"record_id": "x", "mobile": "139"}}, "mobile"),
+        ("match_member", {"record": {"record_id": "x", "full_name": "名" * 201}}, "full_name"),
+        ("resolve_members", {"records": []}, "records"),
+    ],
+)
+def test_bad_member_requests_get_a_400_naming_the_field(url, endpoint, body, field):
+    response = post(url, endpoint, body)
+    assert response.status_code == 400
+    assert field in _error(response)
+
+
+# -- views over the store -------------------------------------------------------------------------
+
+
+def test_views_over_the_store(url):
+    sales = post(url, "sales", {"by": ["sku_id"], "limit": 3})
+    assert sales.status_code == 200
+    assert len(sales.json()["rows"]) == 3 and sales.json()["total_rows"] >= 3
+    assert post(url, "hot_items", {}).status_code == 200
+    assert post(url, "oversell_risk", {}).status_code == 200
+    bad = post(url, "sales", {"platforms": ["myspace"]})
+    assert bad.status_code == 400 and "myspace" in _error(bad)
+
+
+# -- start-up and promotion -----------------------------------------------------------------------
+
+
+def test_serve_with_nothing_registered_names_the_commands(tmp_path, monkeypatch):
+    monkeypatch.setenv("BUTLER_API_KEY", KEY)
+    result = CliRunner().invoke(app, ["--home", str(tmp_path / "empty"), "serve"])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())  # rich wraps long lines
+    for command in ("butler train forecast", "butler train identity", "butler train risk"):
+        assert command in said
+
+
+def test_serve_without_a_key_refuses(tmp_path, monkeypatch):
+    monkeypatch.delenv("BUTLER_API_KEY", raising=False)
+    result = CliRunner().invoke(app, ["--home", str(tmp_path / "empty"), "serve"])
+    assert result.exit_code == 1 and "BUTLER_API_KEY" in result.output
+
+
+def test_a_promoted_model_is_served_after_a_restart(home, url):
+    from training.risk import train as train_risk
+
+    before = post(url, "info", {}).json()["chat_risk"]["version"]
+    train_risk(Settings(home=home))  # registers a new version and moves @champion to it
+    server, base = _start(home)
+    try:
+        after = post(base, "info", {}).json()["chat_risk"]["version"]
+    finally:
+        _stop(server)
+    assert int(after) == int(before) + 1
