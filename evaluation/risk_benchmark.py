@@ -1,8 +1,9 @@
 """Speed of the chat risk classifier on the real chat pool: throughput and one-conversation latency.
 
-Fits the classifier on the pool's weakly labelled buyer messages (as training does, without
-MLflow), then scores every pool conversation in batches of ``--batch`` and times
-``--single`` conversations scored one at a time.
+Fits the classifier as training does (without MLflow): the message stage on the pool's
+weakly labelled buyer messages, the conversation stage on the hand-labelled training set;
+then scores every pool conversation in batches of ``--batch`` and times ``--single``
+conversations scored one at a time.
 
     uv run python -m evaluation.risk_benchmark --pool ../shared/data/chats
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from features.chats import chat_text
-from features.corpora import labelled_ids, read_chat_pool
+from features.corpora import labelled_ids, read_chat_pool, read_labelled_set
 from features.risk_rules import labelling_votes
 from models.chat_risk import RiskClassifier
 
@@ -29,13 +30,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--single", type=int, default=2_000, help="Conversations timed alone.")
     args = parser.parse_args(argv)
 
-    conversations = read_chat_pool(args.pool, exclude=labelled_ids("dev"))
+    held_out = labelled_ids("dev") | labelled_ids("train")
+    conversations = read_chat_pool(args.pool, exclude=held_out)
+    hand = read_labelled_set(args.pool, "train")
     texts = [chat_text(t) for c in conversations for _, t in c.buyer_turns()]
     started = time.perf_counter()
     votes = labelling_votes(texts)
     label_seconds = time.perf_counter() - started
     started = time.perf_counter()
     model = RiskClassifier().fit_messages(texts, votes)
+    model.fit_conversations(hand.conversations, hand.labels)
     fit_seconds = time.perf_counter() - started
 
     messages = sum(len(c.messages) for c in conversations)
@@ -58,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(
         f"labelling functions: {buyer / label_seconds:,.0f} messages/s; "
-        f"fit: {fit_seconds:.1f} s on {buyer:,} messages"
+        f"fit: {fit_seconds:.1f} s on {buyer:,} messages and "
+        f"{len(hand.conversations):,} hand-labelled conversations"
     )
     print(
         f"batches of {args.batch}: {messages / batch_seconds:,.0f} messages/s "

@@ -1,39 +1,45 @@
 """The customer-chat risk classifier: which conversations a supervisor must read first, and why.
 
-Multi-label over :class:`~features.schema.vocab.RiskLabel`. Each buyer message is read as
-character n-grams (1–3, TF-IDF; Chinese needs no word segmentation) and scored by one
-logistic regression per scenario; a conversation takes, per scenario, the highest score of
-its buyer messages, so a risk that appears only in the third message (escalation) still
-counts, and the messages over the threshold are the evidence. Agent turns are context
-only: they are never scored, so an agent writing "投诉工单" raises nothing.
+Multi-label over :class:`~features.schema.vocab.RiskLabel`, in two stages.
 
-Training needs no hand labels: the labelling functions of :mod:`features.risk_rules` vote
-on each buyer message (weak supervision), and the regression learns from those votes the
-n-grams around them, which lets it score wordings the rules never listed. Per-scenario
-thresholds are then chosen on a hand-labelled development set (:func:`choose_thresholds`);
-without one, each stays at ``config.default_threshold``.
+* **Message stage.** Each buyer message is read as character n-grams (1–3, TF-IDF; Chinese
+  needs no word segmentation) and scored by one logistic regression per scenario, learnt
+  from the labelling functions' votes (weak supervision, :mod:`features.risk_rules`): the
+  regression picks up the n-grams around the rules' words and scores wordings the rules
+  never listed. A conversation's message score is the highest of its buyer messages, so a
+  risk that appears only in the third message still counts; the messages that score at
+  least half as high as the best are the evidence.
+* **Conversation stage** (:meth:`RiskClassifier.fit_conversations`). Learnt from
+  hand-labelled conversations: per scenario, a logistic regression over the message
+  scores, the rules' votes on the whole buyer side and its n-grams. It learns what the
+  readers mean by the soft scenarios (when anger is "extreme", when a contact is a repeat)
+  that the rules only approximate.
 
-The fitted model holds the vectoriser's vocabulary and one weight column per scenario; it
-scores with one sparse product, so a conversation takes well under a millisecond.
+Agent turns are context only: never scored, so an agent writing "投诉工单" raises nothing.
+Per-scenario thresholds are chosen on a hand-labelled development set
+(:func:`choose_thresholds`); without one, each stays at ``config.default_threshold``.
+Scoring is two sparse products per stage: a conversation takes about a millisecond.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 
 from features.chats import Conversation, chat_text
 from features.errors import InvalidParameterError, NotFittedError
-from features.risk_rules import labelling_votes
+from features.risk_rules import LABELLING_FUNCTIONS, labelling_votes
 from features.schema.vocab import RiskLabel, Severity
 
 #: Name the model is registered under in MLflow.
 REGISTERED_NAME = "butler-chat-risk"
 
 LABELS: tuple[RiskLabel, ...] = tuple(RiskLabel)
+_RULES = {lf.label: lf for lf in LABELLING_FUNCTIONS}
+_MIN_EVIDENCE_SCORE = 0.05  # below it the message stage has no opinion on the scenario
 _SEVERITY_WEIGHT = {Severity.HIGH: 1.0, Severity.MEDIUM: 0.6}
 
 
@@ -53,7 +59,11 @@ class RiskConfig:
             set chooses per-scenario thresholds.
         min_recall_high: thresholds of high-severity scenarios keep at least this recall on
             the development set where that is reachable.
-        hand_label_weight: weight of a hand-labelled message against a weakly labelled one.
+        conversation_c: inverse regularisation of the conversation stage's regressions.
+        conversation_min_positives: hand-labelled conversations a scenario needs before the
+            conversation stage takes it over; rarer ones keep the message stage, whose
+            rules cover them better than a handful of examples.
+        conversation_max_features: n-grams the conversation stage keeps.
     """
 
     ngram_range: tuple[int, int] = (1, 3)
@@ -64,8 +74,10 @@ class RiskConfig:
     min_positives: int = 5
     default_threshold: float = 0.5
     min_recall_high: float = 0.85
-    hand_label_weight: float = 5.0
-    version: str = "2026.11.1"
+    conversation_c: float = 4.0
+    conversation_min_positives: int = 30
+    conversation_max_features: int = 100_000
+    version: str = "2026.11.2"
 
     def to_params(self) -> dict[str, str | float | int]:
         """Flat parameters for experiment tracking."""
@@ -211,41 +223,122 @@ class RiskClassifier:
         z = self.vectoriser_.transform(texts) @ self.weights_ + self.intercepts_
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
-    def conversation_probabilities(
+    def _message_scores(
         self, conversations: Sequence[Conversation]
-    ) -> tuple[np.ndarray, list[list[int]], np.ndarray]:
-        """Per conversation, each scenario's probability (the max over its buyer messages).
-
-        Returns:
-            conversations × ``LABELS`` probabilities, each conversation's buyer message
-            indices, and the messages' own probabilities (all conversations' buyer messages
-            stacked in order).
-        """
+    ) -> tuple[np.ndarray, list[list[int]], np.ndarray, list[str], list[str]]:
+        """Message stage: each conversation's max over its buyer messages, the messages' own
+        scores, their indices, the joined buyer text the conversation stage reads, and the
+        messages' normalised texts."""
         indices = [[i for i, _ in c.buyer_turns()] for c in conversations]
         texts = [chat_text(t) for c in conversations for _, t in c.buyer_turns()]
         per_message = self.message_probabilities(texts)
         out = np.zeros((len(conversations), len(LABELS)))
+        joined = []
         start = 0
         for k, idx in enumerate(indices):
             if idx:
                 out[k] = per_message[start : start + len(idx)].max(axis=0)
+            joined.append(" | ".join(texts[start : start + len(idx)]))
             start += len(idx)
+        return out, indices, per_message, joined, texts
+
+    def _conversation_features(self, message_max: np.ndarray, joined: list[str]) -> Any:
+        from scipy import sparse
+
+        clipped = np.clip(message_max, 1e-4, 1 - 1e-4)
+        votes = labelling_votes(joined)  # the rules on the whole buyer side
+        dense = np.hstack([np.log(clipped / (1 - clipped)), votes])
+        return sparse.hstack(
+            [sparse.csr_matrix(dense), self.conversation_vectoriser_.transform(joined)]
+        ).tocsr()
+
+    def fit_conversations(self, conversations: Sequence[Conversation], labels: np.ndarray) -> Self:
+        """Conversation stage: learn, from hand-labelled conversations, how the message
+        scores, the rules' votes and the n-grams of the whole buyer side map to each label.
+
+        Fit the message stage first, on messages that exclude these conversations, so that
+        the scores it learns from are the ones it will see on new conversations. A scenario
+        with fewer than ``min_positives`` labelled conversations keeps the message stage.
+
+        Raises:
+            InvalidParameterError: labels of the wrong shape.
+        """
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        self._check()
+        cfg = self.config
+        if labels.shape != (len(conversations), len(LABELS)):
+            raise InvalidParameterError(
+                f"labels must be {len(conversations)} × {len(LABELS)}, got {labels.shape}."
+            )
+        message_max, _, _, joined, _ = self._message_scores(conversations)
+        self.conversation_vectoriser_ = TfidfVectorizer(
+            analyzer="char",
+            ngram_range=cfg.ngram_range,
+            min_df=min(cfg.min_df, len(joined)),
+            max_features=cfg.conversation_max_features,
+            sublinear_tf=True,
+            dtype=np.float32,
+            lowercase=False,
+        ).fit(joined)
+        x = self._conversation_features(message_max, joined)
+        self.conversation_models_: dict[int, tuple[np.ndarray, float]] = {}
+        for j in range(len(LABELS)):
+            positives = int(labels[:, j].sum())
+            if positives < cfg.conversation_min_positives or positives == len(labels):
+                continue
+            lr = LogisticRegression(
+                C=cfg.conversation_c, class_weight=cfg.class_weight, max_iter=3_000
+            ).fit(x, labels[:, j])
+            self.conversation_models_[j] = (lr.coef_[0], float(lr.intercept_[0]))
+        self.n_conversations_ = len(conversations)
+        return self
+
+    def conversation_probabilities(
+        self, conversations: Sequence[Conversation]
+    ) -> tuple[np.ndarray, list[list[int]], np.ndarray]:
+        """Per conversation, each scenario's probability.
+
+        The conversation stage's where it was fitted for the scenario, else the highest
+        score of the conversation's buyer messages.
+
+        Returns:
+            conversations × ``LABELS`` probabilities, each conversation's buyer message
+            indices, and the messages' own scores (all conversations' buyer messages
+            stacked in order).
+        """
+        out, indices, per_message, _ = self._scores(conversations)
         return out, indices, per_message
+
+    def _scores(
+        self, conversations: Sequence[Conversation]
+    ) -> tuple[np.ndarray, list[list[int]], np.ndarray, list[str]]:
+        out, indices, per_message, joined, texts = self._message_scores(conversations)
+        models = getattr(self, "conversation_models_", {})
+        if models and len(conversations):
+            columns = list(models)
+            weights = np.column_stack([models[j][0] for j in columns])
+            intercepts = np.array([models[j][1] for j in columns])
+            z = self._conversation_features(out, joined) @ weights + intercepts
+            out = out.copy()
+            out[:, columns] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        return out, indices, per_message, texts
 
     def assess(self, conversations: Sequence[Conversation]) -> list[RiskAssessment]:
         """The scenarios raised on each conversation, with evidence and a ranking score."""
-        probs, indices, per_message = self.conversation_probabilities(conversations)
+        probs, indices, per_message, texts = self._scores(conversations)
         thresholds = np.array([self.thresholds_[label] for label in LABELS])
         out = []
         start = 0
         for k, conv in enumerate(conversations):
             rows = per_message[start : start + len(indices[k])]
+            said = texts[start : start + len(indices[k])]
             start += len(indices[k])
-            raised = probs[k] >= thresholds
+            raised = (probs[k] >= thresholds) & bool(indices[k])  # agent-only: nothing
             risks = []
             for j in np.flatnonzero(raised):
-                over = np.flatnonzero(rows[:, j] >= thresholds[j])
-                evidence = [indices[k][i] for i in over] or [indices[k][int(rows[:, j].argmax())]]
+                evidence = _evidence(rows[:, j], indices[k], said, LABELS[j])
                 risks.append(
                     RiskFinding(
                         scenario=LABELS[j],
@@ -283,9 +376,27 @@ class RiskClassifier:
 
     @property
     def version_(self) -> str:
-        """The config version and the number of messages learnt from."""
+        """The config version and how much it learnt from (messages, hand conversations)."""
         self._check()
-        return f"{self.config.version}+{self.n_messages_}msg"
+        hand = getattr(self, "n_conversations_", 0)
+        return f"{self.config.version}+{self.n_messages_}msg+{hand}conv"
+
+
+def _evidence(
+    scores: np.ndarray, indices: list[int], texts: list[str], label: RiskLabel
+) -> list[int]:
+    """The messages that drove a scenario: those its labelling function votes for, and those
+    the message stage scores at least half as high as the best; the best one if none."""
+    if not len(scores):
+        return []
+    rule = _RULES[label]
+    best = float(scores.max())
+    keep = [
+        indices[i]
+        for i in range(len(scores))
+        if rule(texts[i]) or (best >= _MIN_EVIDENCE_SCORE and scores[i] >= best / 2)
+    ]
+    return keep or [indices[int(scores.argmax())]]
 
 
 def choose_thresholds(

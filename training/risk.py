@@ -1,17 +1,16 @@
 """`butler train risk`: conversations → labelled buyer messages → fit → thresholds → log, register.
 
-Training data, all buyer messages (agent turns are never labelled):
+* **Message stage**: the store's conversations and, with ``pool``, the real chat pool's,
+  every buyer message **weakly labelled** by the labelling functions of
+  :mod:`features.risk_rules` (agent turns are never labelled).
+* **Conversation stage**, with ``pool``: the **hand-labelled training set**
+  (:mod:`features.corpora`). Its conversations are kept out of the message stage, so the
+  message scores this stage learns from are the kind it will see on new conversations.
+* **Thresholds**, with ``pool``: chosen per scenario on the hand-labelled development set,
+  which is never trained on; its figures are logged.
 
-* the store's conversations and, with ``pool``, the real chat pool, **weakly labelled** by
-  the labelling functions of :mod:`features.risk_rules`;
-* with ``pool``, the **hand-labelled training set** (:mod:`features.corpora`): a message is
-  positive for a scenario when the reader named it as that scenario's evidence. These
-  messages weigh ``config.hand_label_weight`` times a weak one.
-
-With ``pool``, the per-scenario thresholds are chosen on the hand-labelled development set,
-which is never trained on, and its figures are logged. The run logs the data sizes, the
-config, the thresholds and the figures, and registers ``butler-chat-risk`` with the alias
-the services load.
+The run logs the data sizes, the config, the thresholds and the figures, and registers
+``butler-chat-risk`` with the alias the services load.
 """
 
 from __future__ import annotations
@@ -63,33 +62,6 @@ def weak_messages(conversations: Sequence[Conversation]) -> tuple[list[str], np.
     return texts, labelling_votes(texts)
 
 
-def hand_messages(labelled: LabelledSet) -> tuple[list[str], np.ndarray]:
-    """Normalised buyer messages of a hand-labelled set, positive where they are evidence.
-
-    A label given to a conversation without evidence marks all its buyer messages.
-    """
-    column = {label.value: j for j, label in enumerate(LABELS)}
-    texts, rows = [], []
-    for conv, evidence, truth in zip(
-        labelled.conversations, labelled.evidence, labelled.labels, strict=True
-    ):
-        turns = conv.buyer_turns()
-        for i, text in turns:
-            row = np.zeros(len(LABELS), dtype=np.int8)
-            for label, where in evidence.items():
-                if i in where or not where:
-                    row[column[label]] = 1
-            texts.append(chat_text(text))
-            rows.append(row)
-        missing = truth.astype(bool) & ~np.isin(
-            np.arange(len(LABELS)), [column[k] for k in evidence]
-        )
-        if missing.any() and turns:  # labelled but no evidence entry: every buyer turn
-            for row in rows[-len(turns) :]:
-                row[missing] = 1
-    return texts, np.array(rows, dtype=np.int8).reshape(-1, len(LABELS))
-
-
 def train(
     settings: Settings, *, pool: Path | None = None, config: RiskConfig | None = None
 ) -> RiskRun:
@@ -115,16 +87,11 @@ def train(
         sizes["hand_conversations"] = len(hand.conversations)
         sizes["dev_conversations"] = len(dev.conversations)
     texts, labels = weak_messages(weak)
-    weights = np.ones(len(texts))
     sizes["weak_messages"] = len(texts)
-    if hand is not None:
-        hand_texts, hand_labels = hand_messages(hand)
-        texts += hand_texts
-        labels = np.vstack([labels, hand_labels])
-        weights = np.concatenate([weights, np.full(len(hand_texts), cfg.hand_label_weight)])
-        sizes["hand_messages"] = len(hand_texts)
     started = time.perf_counter()
-    model = RiskClassifier(cfg).fit_messages(texts, labels, sample_weight=weights)
+    model = RiskClassifier(cfg).fit_messages(texts, labels)
+    if hand is not None:
+        model.fit_conversations(hand.conversations, hand.labels)
     report = None
     if dev is not None:
         probabilities, _, _ = model.conversation_probabilities(dev.conversations)

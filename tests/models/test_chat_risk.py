@@ -96,7 +96,7 @@ def test_fit_learns_from_buyer_messages_only(model):
     )
     assert L.MEDIA_EXPOSURE not in model.trained_labels_
     assert model.thresholds_ == {label: 0.5 for label in LABELS}
-    assert model.version_ == f"{RiskConfig().version}+120msg"
+    assert model.version_ == f"{RiskConfig().version}+120msg+0conv"
 
 
 def test_untrained_scenarios_never_fire(model):
@@ -450,3 +450,59 @@ def test_risk_report_perfect_predictions():
     assert report.micro_f1 == 1.0
     assert report.top_k_precision == 1.0
     assert report.high_recall_min == 1.0
+
+
+# -- the conversation stage ----------------------------------------------------------------------
+
+
+def _hand_labelled() -> tuple[list[Conversation], np.ndarray]:
+    """Readers' labels that the rules miss: "第三次来问了" is a repeated contact."""
+    convs, rows = [], []
+    for i in range(40):
+        repeat = i % 2 == 0
+        texts = [PLAIN[i % len(PLAIN)], "这是我第三次来问了还没人管" if repeat else "好的谢谢"]
+        convs.append(conversation(f"H{i}", texts))
+        row = np.zeros(len(LABELS), dtype=np.int8)
+        row[COL[L.REPEATED_CONTACT]] = repeat
+        rows.append(row)
+    return convs, np.array(rows)
+
+
+STAGE_2 = RiskConfig(conversation_min_positives=10)
+
+
+def test_the_conversation_stage_learns_what_readers_label():
+    model = RiskClassifier(STAGE_2).fit(training_set())
+    convs, labels = _hand_labelled()
+    before, _, _ = model.conversation_probabilities(convs)
+    model.fit_conversations(convs, labels)
+    after, _, _ = model.conversation_probabilities(convs)
+    j = COL[L.REPEATED_CONTACT]
+    assert set(model.conversation_models_) == {j}  # only scenarios with enough examples
+    assert (
+        RiskClassifier().fit(training_set()).fit_conversations(convs, labels).conversation_models_
+        == {}
+    )  # 20 < 30
+    assert after[labels[:, j] == 1, j].min() > 0.5 > after[labels[:, j] == 0, j].max()
+    assert before[:, j].max() < 0.5  # the message stage alone did not know it
+    others = [k for k in range(len(LABELS)) if k != j]
+    np.testing.assert_allclose(after[:, others], before[:, others])  # untouched
+    assert model.version_.endswith("+40conv")
+    [found] = model.assess([conversation("x", ["请问什么时候发货", "这是我第三次来问了还没人管"])])
+    [risk] = [r for r in found.risks if r.scenario is L.REPEATED_CONTACT]
+    assert risk.evidence == [1]
+
+
+def test_the_conversation_stage_never_raises_on_agent_only_text():
+    model = RiskClassifier(STAGE_2).fit(training_set())
+    model.fit_conversations(*_hand_labelled())
+    [found] = model.assess([conversation("a", ["这是我第三次来问了还没人管"], ["agent"])])
+    assert found.risks == []
+
+
+def test_the_conversation_stage_checks_its_labels(model):
+    convs, labels = _hand_labelled()
+    with pytest.raises(InvalidParameterError, match="40 × 14"):
+        RiskClassifier().fit(training_set()).fit_conversations(convs, labels[:, :3])
+    with pytest.raises(NotFittedError):
+        RiskClassifier().fit_conversations(convs, labels)
