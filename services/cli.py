@@ -21,7 +21,7 @@ from features.errors import ButlerError
 from features.settings import Settings
 from services._console import _fail, _progress, _settings, console, err_console
 from services.cli_risk import eval_risk, risk_app, risk_patrol, train_risk
-from services.cli_serve import serve
+from services.cli_serve import demo_calls, serve
 
 app = typer.Typer(
     name="butler",
@@ -730,7 +730,8 @@ def demo(
 ) -> None:
     """The main job end to end on the embedded default: sample world → ingest → status →
     train the forecaster → replenishment plan → train the identity model → resolve members →
-    train the chat risk classifier → patrol the chats.
+    train the chat risk classifier → patrol the chats → serve every model over HTTP, call
+    each once and stop.
 
     Examples:
         butler demo
@@ -778,6 +779,8 @@ def demo(
         store_truth=exports / "_truth" / "chats_truth.csv",
         json_path=None,
     )
+    console.rule("12. Serve the models over HTTP, call each once, stop")
+    demo_calls(ctx)
 
 
 if __name__ == "__main__":
