@@ -89,6 +89,7 @@ class LoadResult:
     concurrency: int
     requests: int
     errors: int
+    error_codes: dict[str, int]
     per_second: float
     items_per_second: float
     p50_ms: float
@@ -98,25 +99,25 @@ class LoadResult:
 
 async def _load(
     url: str, make_body: Callable[[int], dict], concurrency: int, seconds: float
-) -> tuple[list[float], int]:
+) -> tuple[list[float], dict[str, int]]:
     latencies: list[float] = []
-    errors = 0
+    errors: dict[str, int] = {}
     stop = time.monotonic() + seconds
     headers = {"Authorization": f"Bearer {KEY}"}
     async with httpx.AsyncClient(timeout=30, headers=headers) as client:
 
         async def worker(w: int) -> None:
-            nonlocal errors
             i = w
             while time.monotonic() < stop:
                 started = time.perf_counter()
                 try:
                     response = await client.post(url, json=make_body(i))
-                    ok = response.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
+                    code = str(response.status_code)
+                except httpx.HTTPError as exc:
+                    code = type(exc).__name__
                 latencies.append((time.perf_counter() - started) * 1000)
-                errors += not ok
+                if code != "200":
+                    errors[code] = errors.get(code, 0) + 1
                 i += concurrency
 
         await asyncio.gather(*(worker(w) for w in range(concurrency)))
@@ -137,7 +138,8 @@ def run_load(
         endpoint=endpoint,
         concurrency=concurrency,
         requests=len(latencies),
-        errors=errors,
+        errors=sum(errors.values()),
+        error_codes=errors,
         per_second=len(latencies) / elapsed,
         items_per_second=len(latencies) * items / elapsed,
         p50_ms=float(p50),
@@ -201,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"{endpoint:13s} c={concurrency:<3d} {result.per_second:8,.1f} req/s "
                     f"({result.items_per_second:9,.1f} items/s)  p50 {result.p50_ms:7.1f} ms  "
                     f"p95 {result.p95_ms:7.1f} ms  p99 {result.p99_ms:7.1f} ms  "
-                    f"errors {result.errors}/{result.requests}"
+                    f"errors {result.errors}/{result.requests} {result.error_codes or ''}"
                 )
         print(f"server memory after the load: {tree_rss_mib(server.pid):,.0f} MiB")
     finally:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Awaitable
+import logging
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any, Literal
 
@@ -35,6 +36,8 @@ from services.http.identity_service import Identity, MemberRecord
 from services.http.middleware import ButlerMiddleware
 from services.http.risk_service import Alert, ChatRisk, RiskResult
 from services.registry import ModelNotRegisteredError, registered_version
+
+logger = logging.getLogger(__name__)
 
 #: The registered models the services load, and the command that registers each.
 REQUIRED_MODELS = {
@@ -72,15 +75,29 @@ def check_ready_to_serve(settings: Settings) -> dict[str, dict[str, str]]:
     return versions
 
 
-async def _forward(call: Awaitable[Any]) -> Any:
+#: Attempts at a dependency call whose connection broke. BentoML 1.4's client can reuse a
+#: keep-alive connection the dependency is closing under load; every call here only reads,
+#: so repeating it is safe.
+_ATTEMPTS = 3
+
+
+async def _forward(call: Callable[[], Awaitable[Any]]) -> Any:
     """A dependency's answer; its 4xx re-raised with the same status and its own message."""
-    try:
-        return _plain(await call)
-    except BentoMLException as exc:
-        status = HTTPStatus(exc.error_code)
-        if status < 400 or status >= 500:
-            raise
-        raise BentoMLException(_inner_error(exc.message), error_code=status) from None
+    import aiohttp
+
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            return _plain(await call())
+        except aiohttp.ClientConnectionError:
+            if attempt == _ATTEMPTS:
+                raise
+            logger.warning("a dependency call lost its connection; retrying (%d)", attempt)
+        except BentoMLException as exc:
+            status = HTTPStatus(exc.error_code)
+            if status < 400 or status >= 500:
+                raise
+            raise BentoMLException(_inner_error(exc.message), error_code=status) from None
+    raise AssertionError("unreachable")
 
 
 def _inner_error(message: str) -> str:
@@ -143,7 +160,7 @@ class Butler:
     async def classify(self, conversations: list[Conversation]) -> list[RiskResult]:
         """Risk scenarios of each conversation, with evidence messages and a ranking score."""
         check_batch(conversations, "conversations", self.settings.max_batch)
-        return await _forward(self.risk.to_async.classify_batch(conversations))
+        return await _forward(lambda: self.risk.to_async.classify_batch(conversations))
 
     @bentoml.api
     async def risk_alerts(
@@ -152,7 +169,7 @@ class Butler:
         limit: int = Field(default=50, ge=1, le=1_000),
     ) -> list[Alert]:
         """The patrol's alerts, most urgent first."""
-        return await _forward(self.risk.to_async.alerts(status=status, limit=limit))
+        return await _forward(lambda: self.risk.to_async.alerts(status=status, limit=limit))
 
     @bentoml.api
     async def forecast(
@@ -164,7 +181,9 @@ class Butler:
         """Weekly quantile forecasts per SKU × warehouse."""
         check_batch(skus, "skus", self.settings.max_batch)
         return await _forward(
-            self.forecasting.to_async.forecast(skus=skus, warehouses=warehouses, horizon=horizon)
+            lambda: self.forecasting.to_async.forecast(
+                skus=skus, warehouses=warehouses, horizon=horizon
+            )
         )
 
     @bentoml.api
@@ -176,7 +195,7 @@ class Butler:
     ) -> dict[str, Any]:
         """The order plan per SKU × warehouse, with a reason per line and per-row errors."""
         return await _forward(
-            self.forecasting.to_async.replenishment(
+            lambda: self.forecasting.to_async.replenishment(
                 skus=skus, warehouses=warehouses, service_level=service_level
             )
         )
@@ -186,13 +205,13 @@ class Butler:
         self, record: MemberRecord, top: int = Field(default=5, ge=1, le=20)
     ) -> dict[str, Any]:
         """Is this sign-up someone we know? The best candidate persons, best first."""
-        return await _forward(self.identity.to_async.match_member(record=record, top=top))
+        return await _forward(lambda: self.identity.to_async.match_member(record=record, top=top))
 
     @bentoml.api
     async def resolve_members(self, records: list[MemberRecord]) -> dict[str, Any]:
         """Deduplicate a batch of member records into persons."""
         check_batch(records, "records", self.settings.max_batch)
-        return await _forward(self.identity.to_async.resolve_members(records=records))
+        return await _forward(lambda: self.identity.to_async.resolve_members(records=records))
 
     # -- views over the unified store --------------------------------------------------------
 

@@ -64,7 +64,9 @@ class ChatRisk:
         self.model = load_risk_model(self.settings)
         self.version = registered_version(self.settings, REGISTERED_NAME)
 
-    @bentoml.api(batchable=True, max_batch_size=1_000, max_latency_ms=20)
+    # BentoML's dispatcher answers 503 when it expects a batch to miss max_latency_ms; a
+    # conversation takes milliseconds and a request may carry a thousand, so allow seconds
+    @bentoml.api(batchable=True, max_batch_size=2_000, max_latency_ms=5_000)
     def classify_batch(self, conversations: list[Conversation]) -> list[RiskResult]:
         """Scores conversations; BentoML merges concurrent requests into one batch."""
         out = []
