@@ -196,6 +196,13 @@ def sales_store(settings: Settings) -> SalesWorld:
     return world
 
 
+@pytest.fixture(scope="session")
+def sales_world() -> SalesWorld:
+    """The same world as :func:`sales_store`, for modules that build one home for all their
+    tests (module-scoped fixtures cannot use the per-test ``sales_store``)."""
+    return SalesWorld()
+
+
 # -- weekly-sales folders in the shapes `butler eval forecast` reads ---------------------------
 
 

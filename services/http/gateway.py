@@ -151,9 +151,9 @@ class Butler:
     async def info(self) -> dict[str, Any]:
         """The model version each service answers with."""
         return {
-            "forecasting": await self.forecasting.to_async.info(),
-            "identity": await self.identity.to_async.info(),
-            "chat_risk": await self.risk.to_async.info(),
+            "forecasting": await _forward(lambda: self.forecasting.to_async.info()),
+            "identity": await _forward(lambda: self.identity.to_async.info()),
+            "chat_risk": await _forward(lambda: self.risk.to_async.info()),
         }
 
     @bentoml.api

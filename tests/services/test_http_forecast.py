@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from bentoml.exceptions import InvalidArgument
-from conftest import SalesWorld  # its fixtures are per test; this module builds one world
 from pydantic import ValidationError
 
 from features.forecast import ID_SEP, store_panel
@@ -38,11 +37,11 @@ EMPTY_WH = "WH-BJ"
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def home(tmp_path_factory: pytest.TempPathFactory, sales_world) -> Path:
     """A Butler home with the sales world, one empty warehouse and a registered forecaster."""
     settings = Settings(home=tmp_path_factory.mktemp("forecast_http") / "home")
     with Store.open(settings) as store:
-        SalesWorld().write(store)
+        sales_world.write(store)
         store.upsert("warehouses", pd.DataFrame({"warehouse_id": [EMPTY_WH], "name": ["北京"]}))
     with Store.open(settings, read_only=True) as store:
         panel = store_panel(store)
@@ -79,7 +78,7 @@ def test_info_is_the_registered_version(service):
     assert info["alias"] == "champion" and info["version"] == "1"
 
 
-def test_forecast_of_one_sku_in_every_warehouse(service):
+def test_forecast_of_one_sku_in_every_warehouse(service, sales_world):
     answer = service.forecast(skus=["SKU03"], horizon=5)
 
     assert answer.model.version == "1" and answer.horizon == 5
@@ -96,7 +95,7 @@ def test_forecast_of_one_sku_in_every_warehouse(service):
         assert [(b - a).days for a, b in pairwise(weeks)] == [7] * 4
         for w in series.weeks:
             assert 0 <= w.p50 <= w.p80 <= w.p90 <= w.p95
-    assert answer.series[0].weeks[0].week == (SalesWorld.START + pd.Timedelta(weeks=70)).date()
+    assert answer.series[0].weeks[0].week == (sales_world.START + pd.Timedelta(weeks=70)).date()
 
 
 def test_forecast_of_pairs_without_series_lists_them_as_missing(service):
@@ -168,11 +167,11 @@ def test_forecast_horizon_outside_1_to_13_is_rejected(service, horizon):
         service.forecast(skus=["SKU01"], horizon=horizon)
 
 
-def test_replenishment_plans_the_asked_skus_with_buyer_columns(service):
+def test_replenishment_plans_the_asked_skus_with_buyer_columns(service, sales_world):
     answer = service.replenishment(skus=["SKU01", "SKU05", "SKU07"], service_level=0.9)
 
     assert answer.model.version == "1" and answer.service_level == 0.9
-    newest_snapshot = SalesWorld.START + pd.Timedelta(days=SalesWorld.WEEKS * 7 + 2)
+    newest_snapshot = sales_world.START + pd.Timedelta(days=sales_world.WEEKS * 7 + 2)
     assert answer.as_of == newest_snapshot.date()
     assert {(r.sku_id, r.warehouse_id) for r in answer.plan} == {
         ("SKU01", "WH-GZ"),

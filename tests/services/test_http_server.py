@@ -22,7 +22,6 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SalesWorld  # its fixtures are per test; this module builds one world
 from typer.testing import CliRunner
 
 from features.settings import Settings
@@ -124,13 +123,13 @@ def _register_forecaster(settings: Settings) -> None:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def home(tmp_path_factory: pytest.TempPathFactory, sales_world) -> Path:
     from training.identity import train as train_identity
     from training.risk import train as train_risk
 
     settings = Settings(home=tmp_path_factory.mktemp("served") / "home")
     with Store.open(settings) as store:
-        SalesWorld().write(store)
+        sales_world.write(store)
         _members(store)
         _chats(store)
     _register_forecaster(settings)
@@ -289,9 +288,8 @@ def test_risk_alerts_are_listed(url):
 # -- forecasting and replenishment --------------------------------------------------------------
 
 
-def test_forecast_and_replenishment(url):
-    world = SalesWorld()
-    sku = str(world.skus["sku_id"].iloc[0])
+def test_forecast_and_replenishment(url, sales_world):
+    sku = str(sales_world.skus["sku_id"].iloc[0])
     response = post(url, "forecast", {"skus": [sku], "horizon": 4})
     assert response.status_code == 200
     answer = response.json()
