@@ -50,14 +50,6 @@ def serve(
     raise typer.Exit(code=code)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def demo_calls(ctx: typer.Context) -> None:
     """Start the services, call each model family once over HTTP, print the answers, stop.
 
@@ -65,7 +57,6 @@ def demo_calls(ctx: typer.Context) -> None:
     """
     import json
     import secrets
-    import signal
     import time
 
     import httpx
@@ -74,6 +65,7 @@ def demo_calls(ctx: typer.Context) -> None:
     from features.members import store_members
     from features.store import Store
     from services.http.gateway import check_ready_to_serve
+    from services.http.launch import served
 
     settings = _settings(ctx)
     key = settings.api_key.get_secret_value() if settings.api_key else secrets.token_hex(16)
@@ -85,26 +77,6 @@ def demo_calls(ctx: typer.Context) -> None:
             sku = store.sql("SELECT min(sku_id) FROM inventory_snapshots").fetchall()[0][0]
     except (ButlerError, StopIteration) as exc:
         raise _fail(f"Cannot call the services: {exc}") from exc
-    port = _free_port()
-    env = os.environ | {"BUTLER_HOME": str(settings.home.resolve()), "BUTLER_API_KEY": key}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            "services.http.gateway:Butler",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],  # fmt: skip
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
     record = {"record_id": "demo-signup"} | {
         f: str(member[f]) for f in ("full_name", "phone", "email") if member.get(f) is not None
     }
@@ -114,36 +86,20 @@ def demo_calls(ctx: typer.Context) -> None:
         "match_member": {"record": record, "top": 3},
         "classify": {"conversations": [conversation.model_dump(mode="json")]},
     }
+    started = time.monotonic()
     try:
-        started = time.monotonic()
-        while not _ready(base):
-            if server.poll() is not None or time.monotonic() - started > 180:
-                raise _fail("The services did not start; run `butler serve` to see why.")
-            time.sleep(0.5)
-        console.print(f"Services ready on {base} in {time.monotonic() - started:.1f} s.")
-        headers = {"Authorization": f"Bearer {key}"}
-        for endpoint, body in calls.items():
-            t0 = time.perf_counter()
-            response = httpx.post(f"{base}/{endpoint}", json=body, headers=headers, timeout=60)
-            ms = (time.perf_counter() - t0) * 1000
-            console.print(f"[bold]POST /{endpoint}[/] → {response.status_code} in {ms:.0f} ms")
-            console.print(_short(json.dumps(response.json(), ensure_ascii=False)), markup=False)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        with served(settings.home, key) as base:
+            console.print(f"Services ready on {base} in {time.monotonic() - started:.1f} s.")
+            headers = {"Authorization": f"Bearer {key}"}
+            for endpoint, body in calls.items():
+                t0 = time.perf_counter()
+                response = httpx.post(f"{base}/{endpoint}", json=body, headers=headers, timeout=60)
+                ms = (time.perf_counter() - t0) * 1000
+                console.print(f"[bold]POST /{endpoint}[/] → {response.status_code} in {ms:.0f} ms")
+                console.print(_short(json.dumps(response.json(), ensure_ascii=False)), markup=False)
+    except ButlerError as exc:
+        raise _fail(str(exc)) from exc
     console.print("Services stopped.")
-
-
-def _ready(base: str) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _short(text: str, width: int = 400) -> str:

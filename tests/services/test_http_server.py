@@ -8,13 +8,7 @@ happy path and its bad inputs; a model promoted in the registry is served after 
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +22,7 @@ from features.settings import Settings
 from features.store import Store
 from models.forecast import ForecastConfig, WeeklyDemandForecaster, registered_name
 from services.cli import app
+from services.http.launch import served
 
 pytestmark = [
     pytest.mark.slow,
@@ -38,6 +33,7 @@ pytestmark = [
 
 KEY = "test-key"
 MAX_BATCH = 50
+SERVER_ENV = {"BUTLER_MAX_BATCH": str(MAX_BATCH), "OMP_NUM_THREADS": "1"}
 AUTH = {"Authorization": f"Bearer {KEY}"}
 CFG = ForecastConfig(n_estimators=20, n_jobs=1, calibration_weeks=4, min_child_samples=10)
 
@@ -138,66 +134,10 @@ def home(tmp_path_factory: pytest.TempPathFactory, sales_world) -> Path:
     return settings.home
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(home: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = os.environ | {
-        "BUTLER_HOME": str(home),
-        "BUTLER_API_KEY": KEY,
-        "BUTLER_MAX_BATCH": str(MAX_BATCH),
-        "OMP_NUM_THREADS": "1",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            "services.http.gateway:Butler",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],  # fmt: skip
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(server.stderr.read().decode()[-3000:])
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return server, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    _stop(server)
-    raise TimeoutError("the server was not ready in 180 s")
-
-
-def _stop(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-
-
 @pytest.fixture(scope="module")
 def url(home: Path) -> Iterator[str]:
-    server, base = _start(home)
-    yield base
-    _stop(server)
+    with served(home, KEY, env=SERVER_ENV) as base:
+        yield base
 
 
 def post(url: str, endpoint: str, body: dict, headers: dict | None = None) -> httpx.Response:
@@ -382,9 +322,6 @@ def test_a_promoted_model_is_served_after_a_restart(home, url):
 
     before = post(url, "info", {}).json()["chat_risk"]["version"]
     train_risk(Settings(home=home))  # registers a new version and moves @champion to it
-    server, base = _start(home)
-    try:
+    with served(home, KEY, env=SERVER_ENV) as base:
         after = post(base, "info", {}).json()["chat_risk"]["version"]
-    finally:
-        _stop(server)
     assert int(after) == int(before) + 1
