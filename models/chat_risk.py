@@ -33,6 +33,7 @@ from features.chats import Conversation, chat_text
 from features.errors import InvalidParameterError, NotFittedError
 from features.risk_rules import LABELLING_FUNCTIONS, labelling_votes
 from features.schema.vocab import RiskLabel, Severity
+from models.risk_metrics import RiskReport, risk_report
 
 #: Name the model is registered under in MLflow.
 REGISTERED_NAME = "butler-chat-risk"
@@ -361,6 +362,13 @@ class RiskClassifier:
                 )
             )
         return out
+
+    def report(self, conversations: Sequence[Conversation], labels: np.ndarray) -> RiskReport:
+        """Figures on labelled conversations at the current thresholds (alerts ranked by
+        severity-weighted probability)."""
+        probabilities, _, _ = self.conversation_probabilities(conversations)
+        thresholds = np.array([self.thresholds_[label] for label in LABELS])
+        return risk_report(labels, probabilities >= thresholds, severity_weighted(probabilities))
 
     def set_thresholds(self, thresholds: dict[RiskLabel, float]) -> Self:
         """Use these per-scenario thresholds (others keep theirs)."""

@@ -29,14 +29,12 @@ from features.risk_rules import labelling_votes
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import (
-    LABELS,
     REGISTERED_NAME,
     RiskClassifier,
     RiskConfig,
     choose_thresholds,
-    severity_weighted,
 )
-from models.risk_metrics import RiskReport, risk_report
+from models.risk_metrics import RiskReport
 from training import tracking
 
 logger = logging.getLogger(__name__)
@@ -98,7 +96,7 @@ def train(
         model.set_thresholds(
             choose_thresholds(probabilities, dev.labels, min_recall_high=cfg.min_recall_high)
         )
-        report = dev_report(model, dev)
+        report = model.report(dev.conversations, dev.labels)
     fit_seconds = time.perf_counter() - started
     thresholds = {label.value: t for label, t in model.thresholds_.items()}
     with tracking.run(settings, EXPERIMENT, run_name="chat-risk") as run_id:
@@ -122,10 +120,3 @@ def train(
         dev_report=report,
         fit_seconds=fit_seconds,
     )
-
-
-def dev_report(model: RiskClassifier, dev: LabelledSet) -> RiskReport:
-    """The model's figures on a labelled set, at its current thresholds."""
-    probabilities, _, _ = model.conversation_probabilities(dev.conversations)
-    thresholds = np.array([model.thresholds_[label] for label in LABELS])
-    return risk_report(dev.labels, probabilities >= thresholds, severity_weighted(probabilities))
