@@ -83,6 +83,7 @@ def held_out_threshold_report(
             probabilities[choose_on],
             labelled.labels[choose_on],
             min_recall_high=model.config.min_recall_high,
+            min_precision_high=model.config.min_precision_high,
         )
         thresholds = np.array([chosen.get(label, model.thresholds_[label]) for label in LABELS])
         predicted[apply_to] = probabilities[apply_to] >= thresholds

@@ -59,7 +59,9 @@ class RiskConfig:
         default_threshold: probability over which a scenario is raised, until a development
             set chooses per-scenario thresholds.
         min_recall_high: thresholds of high-severity scenarios keep at least this recall on
-            the development set where that is reachable.
+            the labelled set where that is reachable at ``min_precision_high``.
+        min_precision_high: the precision a high-severity scenario may not drop below to
+            reach ``min_recall_high``.
         conversation_c: inverse regularisation of the conversation stage's regressions.
         conversation_min_positives: hand-labelled conversations a scenario needs before the
             conversation stage takes it over; rarer ones keep the message stage, whose
@@ -75,10 +77,11 @@ class RiskConfig:
     min_positives: int = 5
     default_threshold: float = 0.5
     min_recall_high: float = 0.85
+    min_precision_high: float = 0.5
     conversation_c: float = 4.0
     conversation_min_positives: int = 30
     conversation_max_features: int = 100_000
-    version: str = "2026.11.2"
+    version: str = "2026.11.3"
 
     def to_params(self) -> dict[str, str | float | int]:
         """Flat parameters for experiment tracking."""
@@ -243,38 +246,24 @@ class RiskClassifier:
             start += len(idx)
         return out, indices, per_message, joined, texts
 
-    def _conversation_features(self, message_max: np.ndarray, joined: list[str]) -> Any:
+    @staticmethod
+    def _conversation_features(message_max: np.ndarray, joined: list[str], vectoriser: Any) -> Any:
         from scipy import sparse
 
         clipped = np.clip(message_max, 1e-4, 1 - 1e-4)
         votes = labelling_votes(joined)  # the rules on the whole buyer side
         dense = np.hstack([np.log(clipped / (1 - clipped)), votes])
-        return sparse.hstack(
-            [sparse.csr_matrix(dense), self.conversation_vectoriser_.transform(joined)]
-        ).tocsr()
+        return sparse.hstack([sparse.csr_matrix(dense), vectoriser.transform(joined)]).tocsr()
 
-    def fit_conversations(self, conversations: Sequence[Conversation], labels: np.ndarray) -> Self:
-        """Conversation stage: learn, from hand-labelled conversations, how the message
-        scores, the rules' votes and the n-grams of the whole buyer side map to each label.
-
-        Fit the message stage first, on messages that exclude these conversations, so that
-        the scores it learns from are the ones it will see on new conversations. A scenario
-        with fewer than ``min_positives`` labelled conversations keeps the message stage.
-
-        Raises:
-            InvalidParameterError: labels of the wrong shape.
-        """
+    def _fit_conversation_stage(
+        self, message_max: np.ndarray, joined: list[str], labels: np.ndarray
+    ) -> tuple[Any, dict[int, tuple[np.ndarray, float]]]:
+        """The conversation stage's vectoriser and, per scenario it takes over, its weights."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        self._check()
         cfg = self.config
-        if labels.shape != (len(conversations), len(LABELS)):
-            raise InvalidParameterError(
-                f"labels must be {len(conversations)} × {len(LABELS)}, got {labels.shape}."
-            )
-        message_max, _, _, joined, _ = self._message_scores(conversations)
-        self.conversation_vectoriser_ = TfidfVectorizer(
+        vectoriser = TfidfVectorizer(
             analyzer="char",
             ngram_range=cfg.ngram_range,
             min_df=min(cfg.min_df, len(joined)),
@@ -283,8 +272,8 @@ class RiskClassifier:
             dtype=np.float32,
             lowercase=False,
         ).fit(joined)
-        x = self._conversation_features(message_max, joined)
-        self.conversation_models_: dict[int, tuple[np.ndarray, float]] = {}
+        x = self._conversation_features(message_max, joined, vectoriser)
+        models: dict[int, tuple[np.ndarray, float]] = {}
         for j in range(len(LABELS)):
             positives = int(labels[:, j].sum())
             if positives < cfg.conversation_min_positives or positives == len(labels):
@@ -292,9 +281,88 @@ class RiskClassifier:
             lr = LogisticRegression(
                 C=cfg.conversation_c, class_weight=cfg.class_weight, max_iter=3_000
             ).fit(x, labels[:, j])
-            self.conversation_models_[j] = (lr.coef_[0], float(lr.intercept_[0]))
+            models[j] = (lr.coef_[0], float(lr.intercept_[0]))
+        return vectoriser, models
+
+    def _apply_conversation_stage(
+        self,
+        message_max: np.ndarray,
+        joined: list[str],
+        vectoriser: Any,
+        models: dict[int, tuple[np.ndarray, float]],
+    ) -> np.ndarray:
+        if not models or not len(joined):
+            return message_max
+        columns = list(models)
+        weights = np.column_stack([models[j][0] for j in columns])
+        intercepts = np.array([models[j][1] for j in columns])
+        z = self._conversation_features(message_max, joined, vectoriser) @ weights + intercepts
+        out = message_max.copy()
+        out[:, columns] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        return out
+
+    def _check_labels(self, conversations: Sequence[Conversation], labels: np.ndarray) -> None:
+        self._check()
+        if labels.shape != (len(conversations), len(LABELS)):
+            raise InvalidParameterError(
+                f"labels must be {len(conversations)} × {len(LABELS)}, got {labels.shape}."
+            )
+
+    def fit_conversations(self, conversations: Sequence[Conversation], labels: np.ndarray) -> Self:
+        """Conversation stage: learn, from hand-labelled conversations, how the message
+        scores, the rules' votes and the n-grams of the whole buyer side map to each label.
+
+        Fit the message stage first, on messages that exclude these conversations, so that
+        the scores it learns from are the ones it will see on new conversations. A scenario
+        with fewer than ``conversation_min_positives`` labelled conversations keeps the
+        message stage.
+
+        Raises:
+            InvalidParameterError: labels of the wrong shape.
+        """
+        self._check_labels(conversations, labels)
+        message_max, _, _, joined, _ = self._message_scores(conversations)
+        self.conversation_vectoriser_, self.conversation_models_ = self._fit_conversation_stage(
+            message_max, joined, labels
+        )
         self.n_conversations_ = len(conversations)
         return self
+
+    def held_out_probabilities(
+        self,
+        conversations: Sequence[Conversation],
+        labels: np.ndarray,
+        *,
+        folds: int = 5,
+        seed: int = 0,
+    ) -> np.ndarray:
+        """Each labelled conversation's probabilities from a conversation stage that did not
+        learn from it (``folds``-fold), for choosing thresholds on the whole labelled set.
+
+        The message stage must not have learnt from these conversations either. The model
+        itself is left as it is.
+
+        Raises:
+            InvalidParameterError: labels of the wrong shape, or fewer conversations than
+                folds.
+        """
+        self._check_labels(conversations, labels)
+        if len(conversations) < folds:
+            raise InvalidParameterError(
+                f"{len(conversations)} conversations cannot be split into {folds} folds."
+            )
+        message_max, _, _, joined, _ = self._message_scores(conversations)
+        fold_of = np.random.default_rng(seed).permutation(len(conversations)) % folds
+        out = message_max.copy()
+        for k in range(folds):
+            learn, score = np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)
+            vectoriser, models = self._fit_conversation_stage(
+                message_max[learn], [joined[i] for i in learn], labels[learn]
+            )
+            out[score] = self._apply_conversation_stage(
+                message_max[score], [joined[i] for i in score], vectoriser, models
+            )
+        return out
 
     def conversation_probabilities(
         self, conversations: Sequence[Conversation]
@@ -317,13 +385,8 @@ class RiskClassifier:
     ) -> tuple[np.ndarray, list[list[int]], np.ndarray, list[str]]:
         out, indices, per_message, joined, texts = self._message_scores(conversations)
         models = getattr(self, "conversation_models_", {})
-        if models and len(conversations):
-            columns = list(models)
-            weights = np.column_stack([models[j][0] for j in columns])
-            intercepts = np.array([models[j][1] for j in columns])
-            z = self._conversation_features(out, joined) @ weights + intercepts
-            out = out.copy()
-            out[:, columns] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        if models:
+            out = self._apply_conversation_stage(out, joined, self.conversation_vectoriser_, models)
         return out, indices, per_message, texts
 
     def assess(self, conversations: Sequence[Conversation]) -> list[RiskAssessment]:
@@ -412,13 +475,17 @@ def choose_thresholds(
     labels: np.ndarray,
     *,
     min_recall_high: float = 0.85,
+    min_precision_high: float = 0.5,
     grid: np.ndarray | None = None,
 ) -> dict[RiskLabel, float]:
-    """Per-scenario thresholds that maximise F1 on a labelled development set.
+    """Per-scenario thresholds that maximise F1 on a labelled set.
 
     High-severity scenarios keep a recall of at least ``min_recall_high`` where some
-    threshold reaches it: the best F1 among those thresholds is taken. Scenarios with no
-    positive example in the set are left out (they keep their current threshold).
+    threshold reaches it with a precision of at least ``min_precision_high``: the best F1
+    among those thresholds is taken. Where recall costs more precision than that, the
+    best-F1 threshold is kept, because an alert that is wrong more often than right floods
+    the supervisor's queue. Scenarios with no positive example in the set are left out
+    (they keep their current threshold).
 
     Args:
         probabilities: conversations × ``LABELS`` scores.
@@ -430,18 +497,22 @@ def choose_thresholds(
         truth = labels[:, j].astype(bool)
         if not truth.any():
             continue
-        best: tuple[float, float] | None = None  # (f1, threshold)
-        fallback: tuple[float, float] | None = None
+        best_f1: tuple[float, float] | None = None  # (f1, threshold)
+        best_with_recall: tuple[float, float] | None = None
         for t in grid:
             pred = probabilities[:, j] >= t
             tp = float((pred & truth).sum())
             precision = tp / max(pred.sum(), 1)
             recall = tp / truth.sum()
             f1 = 2 * precision * recall / max(precision + recall, 1e-12)
-            if fallback is None or f1 > fallback[0]:
-                fallback = (f1, float(t))
-            floor = label.severity is Severity.HIGH and recall < min_recall_high
-            if not floor and (best is None or f1 > best[0]):
-                best = (f1, float(t))
-        chosen[label] = (best or fallback)[1]  # type: ignore[index]
+            if best_f1 is None or f1 > best_f1[0]:
+                best_f1 = (f1, float(t))
+            if (
+                recall >= min_recall_high
+                and precision >= min_precision_high
+                and (best_with_recall is None or f1 > best_with_recall[0])
+            ):
+                best_with_recall = (f1, float(t))
+        use_floor = label.severity is Severity.HIGH and best_with_recall is not None
+        chosen[label] = (best_with_recall if use_floor else best_f1)[1]  # type: ignore[index]
     return chosen

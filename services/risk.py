@@ -14,20 +14,32 @@ from typing import Any
 
 from features.chats import Conversation, LineProblem, parse_conversation_line
 from features.settings import Settings
-from models.chat_risk import REGISTERED_NAME, RiskAssessment, RiskClassifier
-from services.registry import load_registered
+from models.chat_risk import REGISTERED_NAME, RiskAssessment, RiskClassifier, RiskConfig
+from services.registry import ModelNotRegisteredError, load_registered
 
 #: Conversations scored per batch while classifying a file.
 BATCH = 1_000
 
 
 def load_risk_model(settings: Settings) -> RiskClassifier:
-    """The registered chat risk classifier (``butler train risk`` registers it).
+    """The registered chat risk classifier (``butler train risk`` registers it), if this
+    Butler can run it.
 
     Raises:
-        ModelNotRegisteredError: no model is registered under the settings' alias.
+        ModelNotRegisteredError: nothing is registered under the settings' alias, or the
+            model was trained with another version of the classifier's settings.
     """
-    return load_registered(settings, REGISTERED_NAME, train_command="butler train risk")
+    command = "butler train risk"
+    model: RiskClassifier = load_registered(settings, REGISTERED_NAME, train_command=command)
+    trained = getattr(getattr(model, "config", None), "version", None)
+    current = RiskConfig().version
+    if trained != current:
+        raise ModelNotRegisteredError(
+            f"The registered {REGISTERED_NAME}@{settings.model_alias} was trained with chat "
+            f"risk settings {trained!s:.20}; this Butler uses {current}. Run `{command}` to "
+            "retrain it."
+        )
+    return model
 
 
 def assessment_fields(assessment: RiskAssessment) -> dict[str, Any]:

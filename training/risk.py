@@ -6,8 +6,10 @@
 * **Conversation stage**, with ``pool``: the **hand-labelled training set**
   (:mod:`features.corpora`). Its conversations are kept out of the message stage, so the
   message scores this stage learns from are the kind it will see on new conversations.
-* **Thresholds**, with ``pool``: chosen per scenario on the hand-labelled development set,
-  which is never trained on; its figures are logged.
+* **Thresholds**, with ``pool``: chosen per scenario on the hand-labelled training set,
+  each conversation scored by a conversation stage fitted without it (5-fold); the
+  hand-labelled development set is never trained on nor used to choose anything, and its
+  figures are logged.
 
 The run logs the data sizes, the config, the thresholds and the figures, and registers
 ``butler-chat-risk`` with the alias the services load.
@@ -88,13 +90,20 @@ def train(
     sizes["weak_messages"] = len(texts)
     started = time.perf_counter()
     model = RiskClassifier(cfg).fit_messages(texts, labels)
-    if hand is not None:
-        model.fit_conversations(hand.conversations, hand.labels)
     report = None
-    if dev is not None:
-        probabilities, _, _ = model.conversation_probabilities(dev.conversations)
+    if hand is not None and dev is not None:
+        # thresholds from the hand-labelled set, scored by a stage that did not learn each
+        # conversation: 3,314 conversations choose them more steadily than 400 would, and
+        # the development set stays unseen until it is scored
+        held_out = model.held_out_probabilities(hand.conversations, hand.labels)
+        model.fit_conversations(hand.conversations, hand.labels)
         model.set_thresholds(
-            choose_thresholds(probabilities, dev.labels, min_recall_high=cfg.min_recall_high)
+            choose_thresholds(
+                held_out,
+                hand.labels,
+                min_recall_high=cfg.min_recall_high,
+                min_precision_high=cfg.min_precision_high,
+            )
         )
         report = model.report(dev.conversations, dev.labels)
     fit_seconds = time.perf_counter() - started

@@ -506,3 +506,10 @@ def test_the_conversation_stage_checks_its_labels(model):
         RiskClassifier().fit(training_set()).fit_conversations(convs, labels[:, :3])
     with pytest.raises(NotFittedError):
         RiskClassifier().fit_conversations(convs, labels)
+
+
+def test_choose_thresholds_will_not_buy_recall_below_the_precision_floor():
+    # recall 1.0 for complaint threat costs precision 4/8 = 0.5: allowed at 0.5, not at 0.6
+    assert choose_thresholds(*_dev_set())[L.COMPLAINT_THREAT] == pytest.approx(0.11)
+    chosen = choose_thresholds(*_dev_set(), min_precision_high=0.6)
+    assert chosen[L.COMPLAINT_THREAT] == pytest.approx(0.51)  # the best-F1 threshold

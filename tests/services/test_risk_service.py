@@ -231,3 +231,15 @@ def test_training_with_a_pool_chooses_thresholds_on_the_dev_set(chat_home, tmp_p
     assert {k.value: v for k, v in model.thresholds_.items()} == run.thresholds
     # a scenario absent from the dev set keeps the default threshold
     assert run.thresholds["safety_injury"] == model.config.default_threshold
+
+
+def test_a_model_trained_with_other_settings_asks_for_retraining(settings, monkeypatch):
+    import dataclasses
+
+    import services.risk as risk
+    from models.chat_risk import RiskClassifier, RiskConfig
+
+    old = RiskClassifier(dataclasses.replace(RiskConfig(), version="2000.1.1"))
+    monkeypatch.setattr(risk, "load_registered", lambda *args, **kwargs: old)
+    with pytest.raises(ModelNotRegisteredError, match="settings 2000.1.1.*butler train risk"):
+        load_risk_model(settings)
