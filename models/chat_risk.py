@@ -16,9 +16,10 @@ Multi-label over :class:`~features.schema.vocab.RiskLabel`, in two stages.
   that the rules only approximate.
 
 Agent turns are context only: never scored, so an agent writing "投诉工单" raises nothing.
-Per-scenario thresholds are chosen on a hand-labelled development set
-(:func:`choose_thresholds`); without one, each stays at ``config.default_threshold``.
-Scoring is two sparse products per stage: a conversation takes about a millisecond.
+Per-scenario thresholds are chosen on hand-labelled conversations
+(:func:`choose_thresholds`, on :meth:`RiskClassifier.held_out_probabilities`); without any,
+each stays at ``config.default_threshold``. Scoring is two sparse products per stage and
+the rules over the buyer side: a conversation takes a few milliseconds.
 """
 
 from __future__ import annotations

@@ -61,8 +61,9 @@ def train_risk(
     """Fit the chat risk classifier on the store's conversations and register it.
 
     Buyer messages are labelled by the labelling functions (weak supervision); with
-    --pool, the real pool's conversations and its hand-labelled training set join, and the
-    per-scenario thresholds are chosen on the hand-labelled development set.
+    --pool, the real pool's conversations join, the conversation stage learns from the
+    hand-labelled training set, the per-scenario thresholds are chosen on that set scored
+    out of fold, and the hand-labelled development set is scored.
 
     Examples:
         butler train risk

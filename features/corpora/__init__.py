@@ -10,7 +10,7 @@ evidence message indices, the buyer turns of role-less windows, and notes:
 * ``risk_dev_labels.csv``, the **development set** (400 conversations): 320 STC-3 dialogues
   at random, 40 JDDC windows at random and 40 JDDC windows among those holding a broad
   complaint word (退款, 投诉, 假, 丢, 坏了, 几次, …) so that JD's rarer scenarios appear at
-  all. It chooses per-label thresholds and reports figures; it is never trained on.
+  all. It only reports figures: it is never trained on and chooses nothing.
 * ``risk_train_labels.csv``, the **hand-labelled training set** (3,314 conversations):
   every STC-3 dialogue of the pool outside the development set (1,080 drawn first at
   random, then the other 2,114) and 120 JDDC windows drawn the same enriched way.
