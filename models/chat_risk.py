@@ -159,6 +159,20 @@ class RiskClassifier:
         texts = [chat_text(t) for c in conversations for _, t in c.buyer_turns()]
         return self.fit_messages(texts, labelling_votes(texts))
 
+    def _vectoriser(self, max_features: int, n_texts: int) -> Any:
+        """Character n-gram TF-IDF over ``chat_text`` (already lower-case)."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        return TfidfVectorizer(
+            analyzer="char",
+            ngram_range=self.config.ngram_range,
+            min_df=min(self.config.min_df, n_texts),
+            max_features=max_features,
+            sublinear_tf=True,
+            dtype=np.float32,
+            lowercase=False,
+        )
+
     def fit_messages(
         self, texts: list[str], labels: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> Self:
@@ -169,7 +183,6 @@ class RiskClassifier:
         Raises:
             InvalidParameterError: no messages, or a label matrix of the wrong shape.
         """
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         cfg = self.config
@@ -179,15 +192,7 @@ class RiskClassifier:
             raise InvalidParameterError(
                 f"labels must be {len(texts)} × {len(LABELS)}, got {labels.shape}."
             )
-        vectoriser = TfidfVectorizer(
-            analyzer="char",
-            ngram_range=cfg.ngram_range,
-            min_df=min(cfg.min_df, len(texts)),
-            max_features=cfg.max_features,
-            sublinear_tf=True,
-            dtype=np.float32,
-            lowercase=False,  # chat_text already lower-cases
-        )
+        vectoriser = self._vectoriser(cfg.max_features, len(texts))
         x = vectoriser.fit_transform(texts)
         weights = np.zeros((x.shape[1], len(LABELS)), dtype=np.float64)
         intercepts = np.full(len(LABELS), -30.0)  # untrained scenarios never fire
@@ -260,19 +265,10 @@ class RiskClassifier:
         self, message_max: np.ndarray, joined: list[str], labels: np.ndarray
     ) -> tuple[Any, dict[int, tuple[np.ndarray, float]]]:
         """The conversation stage's vectoriser and, per scenario it takes over, its weights."""
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
         cfg = self.config
-        vectoriser = TfidfVectorizer(
-            analyzer="char",
-            ngram_range=cfg.ngram_range,
-            min_df=min(cfg.min_df, len(joined)),
-            max_features=cfg.conversation_max_features,
-            sublinear_tf=True,
-            dtype=np.float32,
-            lowercase=False,
-        ).fit(joined)
+        vectoriser = self._vectoriser(cfg.conversation_max_features, len(joined)).fit(joined)
         x = self._conversation_features(message_max, joined, vectoriser)
         models: dict[int, tuple[np.ndarray, float]] = {}
         for j in range(len(LABELS)):
