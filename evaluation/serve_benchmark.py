@@ -74,7 +74,10 @@ def wait_ready(port: int, timeout: float = 180.0) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise TimeoutError(f"the server on port {port} was not ready within {timeout:.0f} s")
+    raise TimeoutError(
+        f"the server on port {port} was not ready within {timeout:.0f} s; run `butler serve` "
+        "over the same home to see why (a model missing, or trained by another Butler version)"
+    )
 
 
 def tree_rss_mib(pid: int) -> float:

@@ -88,7 +88,11 @@ def served(
                 log = server.stderr.read().decode("utf-8", "replace") if server.stderr else ""
                 raise ButlerError(f"The services exited at start-up:\n{log[-2000:]}")
             if time.monotonic() > deadline:
-                raise ButlerError(f"The services were not ready within {timeout:.0f} s.")
+                raise ButlerError(
+                    f"The services were not ready within {timeout:.0f} s; `butler serve` "
+                    "over the same home says why (a model missing, or trained by another "
+                    "Butler version)."
+                )
             time.sleep(0.5)
         yield url
     finally:
