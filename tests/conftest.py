@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pandas as pd
@@ -270,3 +271,80 @@ def weekly_folder(tmp_path: Path):
 def weekly_sales():
     """The frame factory behind :func:`weekly_folder` (see :func:`weekly_sales_frame`)."""
     return weekly_sales_frame
+
+
+# -- a small set of chats with their risk truth -------------------------------------------------
+
+
+class ChatWorld:
+    """Customer-service chats: every third session risky, its risk in the buyer's later turn.
+
+    Attributes:
+        RISKY: buyer messages per scenario.
+        ORDINARY: plain buyer questions.
+        AGENT: agent turns (context only).
+    """
+
+    RISKY = {
+        "complaint_threat": [
+            "再不处理我就打12315投诉你们",
+            "我要去消协投诉你们",
+            "我已经投诉到工信部了",
+        ],
+        "counterfeit": ["你们卖的是假货吧", "这个肯定是假的不是正品", "收到的是高仿的"],
+        "logistics_loss_damage": ["快递显示签收了但我没收到", "包裹破损了里面碎了", "少发了两件"],
+        "legal_threat": ["我会找律师起诉你们", "我要报警", "准备走法律途径"],
+    }
+    ORDINARY = ["请问什么时候发货", "有没有优惠券", "这个颜色还有吗", "好的谢谢", "尺码怎么选"]
+    AGENT = ["亲，您好，请问有什么可以帮您", "亲亲稍等，这边为您查询一下哦"]
+
+    def rows(self, n_sessions: int = 120, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Unified chat-message rows of ``n_sessions`` jd sessions, and their truth table."""
+        from features.schema.vocab import RiskLabel
+
+        rng = random.Random(seed)
+        messages, truth = [], []
+        for s in range(n_sessions):
+            label = list(self.RISKY)[s % len(self.RISKY)] if s % 3 == 0 else None
+            texts = [("buyer", rng.choice(self.ORDINARY)), ("agent", rng.choice(self.AGENT))]
+            if label:
+                texts.append(("buyer", rng.choice(self.RISKY[label])))
+            for seq, (role, text) in enumerate(texts):
+                messages.append(
+                    {
+                        "platform": "jd",
+                        "session_id": f"S{s:04d}",
+                        "seq": seq,
+                        "shop_id": "shop1",
+                        "role": role,
+                        "sent_at": pd.Timestamp("2026-11-01 10:00") + pd.Timedelta(minutes=seq),
+                        "text": text,
+                    }
+                )
+            truth.append(
+                {"platform": "jd", "session_id": f"S{s:04d}"}
+                | {lab.value: int(lab.value == label) for lab in RiskLabel}
+            )
+        return pd.DataFrame(messages), pd.DataFrame(truth)
+
+    def write(self, store: Store, n_sessions: int = 120, seed: int = 0) -> pd.DataFrame:
+        """Put :meth:`rows` into ``chat_sessions`` and ``chat_messages``; return the truth."""
+        messages, truth = self.rows(n_sessions, seed)
+        sessions = messages.groupby(["platform", "session_id"], as_index=False).agg(
+            shop_id=("shop_id", "first"),
+            started_at=("sent_at", "min"),
+            ended_at=("sent_at", "max"),
+            message_count=("seq", "size"),
+        )
+        store.con.register("s_in", sessions)
+        store.sql(f"INSERT INTO chat_sessions ({', '.join(sessions.columns)}) SELECT * FROM s_in")
+        frame = messages.assign(source_file="test")
+        store.con.register("m_in", frame)
+        store.sql(f"INSERT INTO chat_messages ({', '.join(frame.columns)}) SELECT * FROM m_in")
+        return truth
+
+
+@pytest.fixture(scope="session")
+def chat_world() -> ChatWorld:
+    """The chats of :class:`ChatWorld`, for stores that need customer-service sessions."""
+    return ChatWorld()

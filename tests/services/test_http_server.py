@@ -8,7 +8,6 @@ happy path and its bad inputs; a model promoted in the registry is served after 
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,12 +38,6 @@ CFG = ForecastConfig(n_estimators=20, n_jobs=1, calibration_weeks=4, min_child_s
 
 FAMILY = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵"]
 GIVEN = ["伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋"]
-RISKY = {
-    "complaint_threat": ["再不处理我就打12315投诉你们", "我要去消协投诉你们", "已投诉到工信部"],
-    "counterfeit": ["你们卖的是假货吧", "这个肯定是假的不是正品", "收到的是高仿的"],
-    "legal_threat": ["我会找律师起诉你们", "我要报警", "准备走法律途径"],
-}
-ORDINARY = ["请问什么时候发货", "有没有优惠券", "这个颜色还有吗", "好的谢谢", "尺码怎么选"]
 
 
 def _members(store: Store) -> None:
@@ -71,40 +64,6 @@ def _members(store: Store) -> None:
     store.sql(f"INSERT INTO members ({', '.join(frame.columns)}) SELECT * FROM m_in")
 
 
-def _chats(store: Store) -> None:
-    rng = random.Random(0)
-    messages = []
-    for s in range(90):
-        label = list(RISKY)[s % 3] if s % 3 == 0 else None
-        texts = [("buyer", rng.choice(ORDINARY)), ("agent", "亲，您好，请问有什么可以帮您")]
-        if label:
-            texts.append(("buyer", rng.choice(RISKY[label])))
-        for seq, (role, text) in enumerate(texts):
-            messages.append(
-                {
-                    "platform": "jd",
-                    "session_id": f"S{s:03d}",
-                    "seq": seq,
-                    "shop_id": "shop1",
-                    "role": role,
-                    "sent_at": pd.Timestamp("2026-11-01 10:00") + pd.Timedelta(minutes=seq),
-                    "text": text,
-                    "source_file": "test",
-                }
-            )
-    frame = pd.DataFrame(messages)
-    sessions = frame.groupby(["platform", "session_id"], as_index=False).agg(
-        shop_id=("shop_id", "first"),
-        started_at=("sent_at", "min"),
-        ended_at=("sent_at", "max"),
-        message_count=("seq", "size"),
-    )
-    store.con.register("s_in", sessions)
-    store.sql(f"INSERT INTO chat_sessions ({', '.join(sessions.columns)}) SELECT * FROM s_in")
-    store.con.register("c_in", frame)
-    store.sql(f"INSERT INTO chat_messages ({', '.join(frame.columns)}) SELECT * FROM c_in")
-
-
 def _register_forecaster(settings: Settings) -> None:
     from features.forecast import store_panel
     from training import tracking
@@ -119,7 +78,7 @@ def _register_forecaster(settings: Settings) -> None:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, sales_world) -> Path:
+def home(tmp_path_factory: pytest.TempPathFactory, sales_world, chat_world) -> Path:
     from training.identity import train as train_identity
     from training.risk import train as train_risk
 
@@ -127,7 +86,7 @@ def home(tmp_path_factory: pytest.TempPathFactory, sales_world) -> Path:
     with Store.open(settings) as store:
         sales_world.write(store)
         _members(store)
-        _chats(store)
+        chat_world.write(store, 90)
     _register_forecaster(settings)
     train_identity(settings)
     train_risk(settings)

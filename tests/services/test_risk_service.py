@@ -4,86 +4,22 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.schema.vocab import RiskLabel
 from features.store import Store
 from services.cli import app
 from services.registry import ModelNotRegisteredError
 from services.risk import load_risk_model
 
-RISKY = {
-    "complaint_threat": [
-        "再不处理我就打12315投诉你们",
-        "我要去消协投诉你们",
-        "我已经投诉到工信部了",
-    ],
-    "counterfeit": ["你们卖的是假货吧", "这个肯定是假的不是正品", "收到的是高仿的"],
-    "logistics_loss_damage": ["快递显示签收了但我没收到", "包裹破损了里面碎了", "少发了两件"],
-    "legal_threat": ["我会找律师起诉你们", "我要报警", "准备走法律途径"],
-}
-ORDINARY = ["请问什么时候发货", "有没有优惠券", "这个颜色还有吗", "好的谢谢", "尺码怎么选"]
-AGENT = ["亲，您好，请问有什么可以帮您", "亲亲稍等，这边为您查询一下哦"]
-
-
-def chat_rows(n_sessions: int = 120, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Chat messages and a truth table: every third session risky, the risk in a later turn."""
-    rng = random.Random(seed)
-    messages, truth = [], []
-    for s in range(n_sessions):
-        label = list(RISKY)[s % len(RISKY)] if s % 3 == 0 else None
-        texts = [("buyer", rng.choice(ORDINARY)), ("agent", rng.choice(AGENT))]
-        if label:
-            texts.append(("buyer", rng.choice(RISKY[label])))
-        for seq, (role, text) in enumerate(texts):
-            messages.append(
-                {
-                    "platform": "jd",
-                    "session_id": f"S{s:04d}",
-                    "seq": seq,
-                    "shop_id": "shop1",
-                    "role": role,
-                    "sent_at": pd.Timestamp("2026-11-01 10:00") + pd.Timedelta(minutes=seq),
-                    "text": text,
-                }
-            )
-        truth.append(
-            {"platform": "jd", "session_id": f"S{s:04d}"}
-            | {lab.value: int(lab.value == label) for lab in RiskLabel}
-        )
-    return pd.DataFrame(messages), pd.DataFrame(truth)
-
-
-def put_chats(store: Store, messages: pd.DataFrame) -> None:
-    sessions = messages.groupby(["platform", "session_id"], as_index=False).agg(
-        shop_id=("shop_id", "first"),
-        started_at=("sent_at", "min"),
-        ended_at=("sent_at", "max"),
-        message_count=("seq", "size"),
-    )
-    store.con.register("s_in", sessions)
-    store.sql(
-        "INSERT INTO chat_sessions (platform, session_id, shop_id, started_at, ended_at, "
-        "message_count) SELECT * FROM s_in"
-    )
-    store.con.register("m_in", messages.assign(source_file="test"))
-    store.sql(
-        "INSERT INTO chat_messages (platform, session_id, seq, shop_id, role, sent_at, text, "
-        "source_file) SELECT platform, session_id, seq, shop_id, role, sent_at, text, "
-        "source_file FROM m_in"
-    )
-
 
 @pytest.fixture
-def chat_home(settings):
-    messages, truth = chat_rows()
+def chat_home(settings, chat_world):
     with Store.open(settings) as store:
-        put_chats(store, messages)
+        truth = chat_world.write(store)
     return settings, truth
 
 
@@ -169,15 +105,15 @@ def test_eval_needs_a_labelled_set(chat_home):
     assert result.exit_code == 1 and "--pool" in result.output
 
 
-def _fake_pool(folder: Path) -> None:
-    risky = [t for texts in RISKY.values() for t in texts]
+def _fake_pool(folder: Path, world) -> None:
+    risky = [t for texts in world.RISKY.values() for t in texts]
     stc3 = pd.DataFrame(
         {
             "id": [f"stc3:{i}" for i in range(40)],
             "turns": [
                 [
-                    {"role": "buyer", "text": ORDINARY[i % 5]},
-                    {"role": "agent", "text": AGENT[0]},
+                    {"role": "buyer", "text": world.ORDINARY[i % 5]},
+                    {"role": "agent", "text": world.AGENT[0]},
                     {"role": "buyer", "text": risky[i % len(risky)] if i % 2 else "好的谢谢"},
                 ]
                 for i in range(40)
@@ -194,22 +130,24 @@ def _fake_pool(folder: Path) -> None:
     )
 
 
-def test_training_with_a_pool_chooses_thresholds_on_the_dev_set(chat_home, tmp_path, monkeypatch):
+def test_training_with_a_pool_chooses_thresholds_on_the_hand_labelled_set(
+    chat_home, chat_world, tmp_path, monkeypatch
+):
     import features.corpora as corpora
     from training.risk import train
 
     settings, _ = chat_home
     pool = tmp_path / "pool"
     pool.mkdir()
-    _fake_pool(pool)
-    risky = [t for texts in RISKY.values() for t in texts]
+    _fake_pool(pool, chat_world)
+    risky = [t for texts in chat_world.RISKY.values() for t in texts]
 
     def table(name: str = "dev") -> pd.DataFrame:
         ids = range(0, 20) if name == "dev" else range(20, 30)
         rows = []
         for i in ids:
             text = risky[i % len(risky)] if i % 2 else None
-            label = next((k for k, v in RISKY.items() if text in v), "") if text else ""
+            label = next((k for k, v in chat_world.RISKY.items() if text in v), "") if text else ""
             rows.append(
                 {
                     "id": f"stc3:{i}",
@@ -229,7 +167,7 @@ def test_training_with_a_pool_chooses_thresholds_on_the_dev_set(chat_home, tmp_p
     assert run.dev_report is not None and run.dev_report.macro_f1 > 0.8
     model = load_risk_model(settings)
     assert {k.value: v for k, v in model.thresholds_.items()} == run.thresholds
-    # a scenario absent from the dev set keeps the default threshold
+    # a scenario absent from the hand-labelled set keeps the default threshold
     assert run.thresholds["safety_injury"] == model.config.default_threshold
 
 
