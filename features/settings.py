@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,6 +45,44 @@ class Settings(BaseSettings):
     max_batch: int = Field(
         default=1_000, ge=1, description="Most records or conversations in one HTTP request."
     )
+
+    # -- the business butler (agent) ------------------------------------------------------
+    llm_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("BUTLER_LLM_BASE_URL", "OPENAI_BASE_URL", "llm_base_url"),
+        description="OpenAI-compatible endpoint (OPENAI_BASE_URL); None = offline planner.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("BUTLER_LLM_API_KEY", "OPENAI_API_KEY", "llm_api_key"),
+        description="Key of the OpenAI-compatible endpoint (OPENAI_API_KEY).",
+    )
+    llm_model: str = Field(
+        default="qwen2.5-7b-instruct", description="Model name the endpoint serves."
+    )
+    llm_timeout_s: float = Field(default=30.0, gt=0, description="Seconds per LLM call.")
+    llm_send_pii: bool = Field(
+        default=False,
+        description="Send phone numbers and names to the LLM endpoint unmasked (off: masked).",
+    )
+    agent_max_steps: int = Field(
+        default=6, ge=1, le=20, description="Most tool-calling rounds per question."
+    )
+    agent_today: str | None = Field(
+        default=None,
+        description="The day period words count from (上周, last week); None = the newest "
+        "sales day in the store.",
+    )
+    sql_max_rows: int = Field(default=200, ge=1, le=10_000, description="Rows a SQL query returns.")
+    sql_timeout_s: float = Field(default=5.0, gt=0, description="Seconds a SQL query may run.")
+    max_question_chars: int = Field(
+        default=4_000, ge=100, description="Longest question (with pasted text) the butler reads."
+    )
+
+    @property
+    def llm_configured(self) -> bool:
+        """Whether an LLM endpoint is configured (otherwise the offline planner answers)."""
+        return bool(self.llm_base_url)
 
     @property
     def duckdb_path(self) -> Path:

@@ -20,6 +20,7 @@ from rich.table import Table
 from features.errors import ButlerError
 from features.settings import Settings
 from services._console import _fail, _progress, _settings, console, err_console
+from services.cli_agent import ask, chat, demo_ask, eval_agent, train_planner
 from services.cli_risk import eval_risk, risk_app, risk_patrol, train_risk
 from services.cli_serve import demo_calls, serve
 
@@ -301,6 +302,10 @@ app.add_typer(risk_app, name="risk")
 app.command("serve")(serve)
 train_app.command("risk")(train_risk)
 eval_app.command("risk")(eval_risk)
+train_app.command("planner")(train_planner)
+eval_app.command("agent")(eval_agent)
+app.command()(ask)
+app.command()(chat)
 
 
 class Level(StrEnum):
@@ -513,12 +518,15 @@ def members_resolve(
     """Resolve the store's member accounts into persons with golden records.
 
     Writes one row per person: person id, golden fields, source accounts, cluster size and
-    match probability; prints accounts, persons and the duplicated recruitment share.
+    match probability; prints accounts, persons and the duplicated recruitment share. The
+    store keeps each account's person (``member_persons``) for the butler's member questions.
 
     Examples:
         butler members resolve --out members.parquet
     """
-    from services.identity import resolve_store, write_table
+    from models.identity import REGISTERED_NAME
+    from services.identity import resolve_store, save_persons, write_table
+    from services.registry import registered_version
 
     settings = _settings(ctx)
     try:
@@ -526,6 +534,8 @@ def members_resolve(
             progress.add_task("Resolving members", total=None)
             result = resolve_store(settings, threshold)
             path = write_table(result.persons, out)
+            version = registered_version(settings, REGISTERED_NAME)["version"]
+            save_persons(settings, result.accounts, f"{REGISTERED_NAME}/{version}")
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     _print_member_summary(result.summary)
@@ -730,8 +740,8 @@ def demo(
 ) -> None:
     """The main job end to end on the embedded default: sample world → ingest → status →
     train the forecaster → replenishment plan → train the identity model → resolve members →
-    train the chat risk classifier → patrol the chats → serve every model over HTTP, call
-    each once and stop.
+    train the chat risk classifier → patrol the chats → train the butler's planner → serve
+    every model over HTTP, call each once and stop → ask the business butler.
 
     Examples:
         butler demo
@@ -779,8 +789,12 @@ def demo(
         store_truth=exports / "_truth" / "chats_truth.csv",
         json_path=None,
     )
-    console.rule("12. Serve the models over HTTP, call each once, stop")
+    console.rule("12. Train the business butler's offline planner and register it")
+    ctx.invoke(train_planner, ctx=ctx)
+    console.rule("13. Serve the models over HTTP, call each once, stop")
     demo_calls(ctx)
+    console.rule("14. Ask the business butler")
+    demo_ask(ctx)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,37 @@ def resolve_store(settings: Settings, threshold: float | None = None) -> Resolve
     )
 
 
+def save_persons(settings: Settings, accounts: pd.DataFrame, model_version: str) -> int:
+    """Replace the store's ``member_persons`` with a resolution's accounts.
+
+    Args:
+        settings: runtime settings.
+        accounts: ``unique_id, person_id, cluster_size, match_probability`` per account.
+        model_version: the identity model version that resolved them.
+
+    Returns:
+        The number of accounts written.
+    """
+    from features.members import ID_SEP
+
+    parts = accounts["unique_id"].astype(str).str.split(ID_SEP, n=1, expand=True)
+    rows = pd.DataFrame(
+        {
+            "platform": parts[0],
+            "platform_user_id": parts[1],
+            "person_id": accounts["person_id"].astype(str),
+            "cluster_size": accounts["cluster_size"].astype(int),
+            "match_probability": accounts["match_probability"].astype(float),
+            "model_version": model_version,
+            "resolved_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+        }
+    )
+    with Store.open(settings) as store, store.transaction():
+        store.sql("DELETE FROM member_persons")
+        store.upsert("member_persons", rows)
+    return len(rows)
+
+
 @dataclass(frozen=True, slots=True)
 class DedupedList:
     """A user's list with a person per row.

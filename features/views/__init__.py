@@ -10,14 +10,18 @@ from __future__ import annotations
 
 from features.errors import InvalidParameterError
 from features.views.detectors import StockRisk, hot_items, oversell_risk
+from features.views.metrics import MetricsResult, data_period, sales_metrics
 from features.views.sales import sales_weekly
 from features.views.stock import stock_position
 
 __all__ = [
     "InvalidParameterError",
+    "MetricsResult",
     "StockRisk",
     "hot_items",
+    "data_period",
     "oversell_risk",
+    "sales_metrics",
     "sales_weekly",
     "stock_position",
 ]

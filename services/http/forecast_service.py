@@ -135,8 +135,10 @@ class PlanAnswer(BaseModel):
 class Forecasting:
     """The registered SKU × warehouse forecaster and the replenishment policy over HTTP."""
 
-    def __init__(self) -> None:
-        self.settings = Settings()
+    def __init__(self, settings: Settings | None = None) -> None:
+        # BentoML starts a service without arguments (settings from the environment); the
+        # butler's CLI runs the same class in process with its own settings
+        self.settings = settings or Settings()
         model = load_forecaster(self.settings, LEVEL)
         self.version = registered_version(self.settings, registered_name(LEVEL))
         self.cache = _CachedForecaster(model, CACHED_WEEKS)

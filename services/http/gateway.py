@@ -30,6 +30,8 @@ from features.store import Store
 from models.chat_risk import REGISTERED_NAME as RISK_MODEL
 from models.forecast import registered_name
 from models.identity import REGISTERED_NAME as IDENTITY_MODEL
+from models.intent import REGISTERED_NAME as PLANNER_MODEL
+from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
 from services.http.errors import check_batch, client_error
 from services.http.forecast_service import Forecasting
 from services.http.identity_service import Identity, MemberRecord
@@ -44,6 +46,7 @@ REQUIRED_MODELS = {
     registered_name("sku_warehouse"): "butler train forecast",
     IDENTITY_MODEL: "butler train identity",
     RISK_MODEL: "butler train risk",
+    PLANNER_MODEL: "butler train planner",
 }
 
 
@@ -141,9 +144,25 @@ class Butler:
     forecasting = bentoml.depends(Forecasting)
     identity = bentoml.depends(Identity)
     risk = bentoml.depends(ChatRisk)
+    agent = bentoml.depends(Agent)
 
     def __init__(self) -> None:
         self.settings = Settings()
+
+    # -- the business butler -----------------------------------------------------------------
+
+    @bentoml.api
+    async def ask(
+        self,
+        question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS),
+        conversation_id: str | None = Field(
+            None, pattern=CONVERSATION_ID, description="Follow-ups remember this id."
+        ),
+    ) -> dict[str, Any]:
+        """Ask the business butler; the answer names its tools, numbers' sources and mode."""
+        return await _forward(
+            lambda: self.agent.to_async.ask(question=question, conversation_id=conversation_id)
+        )
 
     # -- models ---------------------------------------------------------------------------
 

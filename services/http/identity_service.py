@@ -105,8 +105,10 @@ class ResolvedMembers(BaseModel):
 class Identity:
     """The registered member identity model over HTTP."""
 
-    def __init__(self) -> None:
-        self.settings = Settings()
+    def __init__(self, settings: Settings | None = None) -> None:
+        # BentoML starts a service without arguments (settings from the environment); the
+        # butler's CLI runs the same class in process with its own settings
+        self.settings = settings or Settings()
         self.model = registered_model(self.settings)
         self.version = registered_version(self.settings, REGISTERED_NAME)
         with Store.open(self.settings, read_only=True) as store:

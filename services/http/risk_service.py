@@ -59,8 +59,10 @@ class Alert(BaseModel):
 class ChatRisk:
     """The registered chat risk classifier over HTTP."""
 
-    def __init__(self) -> None:
-        self.settings = Settings()
+    def __init__(self, settings: Settings | None = None) -> None:
+        # BentoML starts a service without arguments (settings from the environment); the
+        # butler's CLI runs the same class in process with its own settings
+        self.settings = settings or Settings()
         self.model = load_risk_model(self.settings)
         self.version = registered_version(self.settings, REGISTERED_NAME)
 

@@ -1,0 +1,331 @@
+"""The slots of an operator's question: platforms, period, SKUs, warehouses, figures asked for.
+
+Used by the butler's offline planner (and its intent model's text features): everything
+here is read from the question and the store's own master data — platform aliases such as
+天猫/淘宝/Tmall, SKU ids or a product named loosely ("燕麦面霜" for 森屿燕麦保湿面霜),
+warehouses by id, name, region or city, period words (:mod:`features.periods`), the metric
+and grouping a ranking question asks for, phones and e-mails of a member to look up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+import pandas as pd
+
+from features.periods import Period, find_period, period_spans
+from features.schema.vocab import PLATFORM_NAMES, Platform
+from features.store import Store
+
+#: Extra spellings operators use for platforms, beyond their display names.
+PLATFORM_ALIASES: dict[str, str] = {
+    "淘宝": "tmall", "天猫": "tmall", "tb": "tmall", "tmall": "tmall", "taobao": "tmall",
+    "京东": "jd", "jd": "jd", "jingdong": "jd",
+    "拼多多": "pinduoduo", "pdd": "pinduoduo", "pinduoduo": "pinduoduo", "多多": "pinduoduo",
+    "抖音": "douyin", "douyin": "douyin", "tiktok": "douyin", "抖店": "douyin",
+    "快手": "kuaishou", "kuaishou": "kuaishou",
+    "小红书": "xiaohongshu", "xiaohongshu": "xiaohongshu", "red": "xiaohongshu",
+    "小程序": "miniprogram", "微信小程序": "miniprogram", "mini-program": "miniprogram",
+    "mini program": "miniprogram", "miniprogram": "miniprogram", "wechat": "miniprogram",
+    "线下门店": "pos", "线下": "pos", "门店": "pos", "pos": "pos", "offline": "pos",
+    "stores": "pos",
+}  # fmt: skip
+
+_PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d[\s-]?(?:\d{4}|\*{4})[\s-]?\d{4}(?!\d)")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_SKU = re.compile(r"[A-Za-z]{1,6}\d{2,}(?:-\d{1,3})?")
+_TOP = re.compile(r"(?:前|top\s*|最好的|best\s+)(\d{1,2}|[一二两三四五六七八九十]{1,2})", re.I)
+_HORIZON = re.compile(
+    r"(?:未来|接下来|后面|next|coming)\s*(\d{1,2}|[一二两三四五六七八九十]{1,2}|two|three|four|"
+    r"five|six|eight)\s*(?:个)?\s*(?:周|星期|weeks?)",
+    re.IGNORECASE,
+)
+_CN = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+       "九": 9, "十": 10, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+       "eight": 8}  # fmt: skip
+
+
+def _int(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    if len(text) == 2 and text[0] == "十":
+        return 10 + _CN.get(text[1], 0)
+    return _CN.get(text.lower(), 1)
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width → ASCII) and lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _alias_pattern() -> re.Pattern[str]:
+    names = set(PLATFORM_ALIASES)
+    for platform in Platform.channels():
+        zh, en = PLATFORM_NAMES[platform]
+        names.update(n.lower() for n in [*zh.split("/"), *en.split("/"), en])
+    ordered = sorted(names, key=len, reverse=True)
+    parts = [rf"(?<![a-z]){re.escape(n)}(?![a-z])" if n.isascii() else re.escape(n)
+             for n in ordered]  # fmt: skip
+    return re.compile("|".join(parts))
+
+
+_PLATFORMS = _alias_pattern()
+
+
+def platform_of(name: str) -> str | None:
+    """The platform value of a spelling (天猫 → tmall), or None."""
+    key = normalise(name).strip()
+    if key in PLATFORM_ALIASES:
+        return PLATFORM_ALIASES[key]
+    for platform in Platform.channels():
+        zh, en = PLATFORM_NAMES[platform]
+        if key in {n.lower() for n in [*zh.split("/"), *en.split("/"), en, platform.value]}:
+            return platform.value
+    return None
+
+
+def find_platforms(text: str) -> list[str]:
+    """Platforms named in the text, in order of mention, without repeats."""
+    found = [platform_of(m[0]) for m in _PLATFORMS.finditer(normalise(text))]
+    return list(dict.fromkeys(p for p in found if p))
+
+
+def delexicalise(text: str) -> str:
+    """The question with its entity values replaced by placeholders, for the intent model.
+
+    Platforms → ``平台``, periods → ``时段``, phones/e-mails → ``号码``, ids → ``#``: the
+    intent of "上周抖音卖得最好的" and "上个月京东卖得最好的" is the same, so the model
+    should not have to learn it once per platform and period.
+
+    Examples:
+        >>> delexicalise("上周抖音哪个SKU卖爆了")
+        '时段平台哪个sku卖爆了'
+    """
+    text = normalise(text)
+    text = _EMAIL.sub("号码", _PHONE.sub("号码", text))
+    spans = sorted(period_spans(text))
+    out, last = [], 0
+    for start, end in spans:
+        if start >= last:
+            out.append(text[last:start] + "时段")
+            last = end
+    text = "".join(out) + text[last:]
+    text = _PLATFORMS.sub("平台", text)
+    return _SKU.sub("#", text)
+
+
+@dataclass
+class Catalogue:
+    """The store's master data the slots are matched against."""
+
+    skus: pd.DataFrame  # sku_id, product_id, name (product), category, spec
+    warehouses: pd.DataFrame  # warehouse_id, name, region, province, city
+    brand_prefixes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_store(cls, store: Store) -> Catalogue:
+        """Read SKUs, products and warehouses from the store."""
+        skus = store.sql(
+            "SELECT s.sku_id, s.product_id, p.name, p.category, s.spec, p.brand "
+            "FROM skus s LEFT JOIN products p USING (product_id) ORDER BY s.sku_id"
+        ).df()
+        warehouses = store.sql(
+            "SELECT warehouse_id, name, region, province, city FROM warehouses "
+            "ORDER BY warehouse_id"
+        ).df()
+        brands = tuple(sorted({str(b) for b in skus["brand"].dropna()}, key=len, reverse=True))
+        return cls(skus=skus, warehouses=warehouses, brand_prefixes=brands)
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted({str(c) for c in self.skus["category"].dropna()})
+
+
+@dataclass
+class Slots:
+    """What a question names. Empty fields: the question does not say."""
+
+    platforms: list[str] = field(default_factory=list)
+    period: Period | None = None
+    skus: list[str] = field(default_factory=list)
+    unknown_skus: list[str] = field(default_factory=list)
+    products: list[str] = field(default_factory=list)  # product names matched
+    categories: list[str] = field(default_factory=list)
+    warehouses: list[str] = field(default_factory=list)
+    top: int | None = None
+    horizon: int | None = None
+    metric: str | None = None
+    by: str | None = None
+    compare: str | None = None
+    ascending: bool = False
+    phone: str | None = None
+    email: str | None = None
+    person_name: str | None = None
+    pasted: str | None = None
+    severity: str | None = None
+    scenarios: list[str] = field(default_factory=list)
+
+    def filled(self) -> dict[str, object]:
+        """The slots that hold something (for memory and logs)."""
+        out: dict[str, object] = {}
+        for key, value in self.__dict__.items():
+            if value in (None, [], False):
+                continue
+            if isinstance(value, Period):
+                value = {"start": value.start.isoformat(), "end": value.end.isoformat(),
+                         "words": value.words}  # fmt: skip
+            out[key] = value
+        return out
+
+
+_METRICS = [
+    ("refund_yuan", r"退款金额|退款额|退了多少钱|refund"),
+    ("returned_units", r"退货|退了多少件|returns?\b|returned"),
+    ("avg_price_yuan", r"均价|平均价|平均售价|客单价|average (?:selling )?price|asp\b"),
+    ("orders", r"订单数|订单量|多少单|几单|orders?\b"),
+    ("revenue_yuan", r"销售额|营业额|成交额|gmv|收入|卖了多少钱|金额|revenue|sales value|turnover|"
+                     r"多少钱|yuan|rmb"),
+    ("units", r"销量|件数|卖了多少件|多少件|几件|units|pieces|how many .*sold|卖了多少|卖得|"
+              r"sold|sell"),
+]  # fmt: skip
+_BY = [
+    ("category", r"品类|类目|哪类|哪个类|categor"),
+    ("platform", r"哪个平台|哪些平台|各平台|每个平台|分平台|按平台|平台对比|which platform|"
+                 r"by platform|per platform|each platform|across platforms|platforms compare"),
+    ("warehouse_id", r"哪个仓|各仓|每个仓|按仓|分仓|which warehouse|by warehouse|per warehouse"),
+    ("shop_id", r"哪家店|哪个店|各店|每家店|店铺|which shop|by shop|per shop|which store"),
+    ("week", r"每周|按周|周趋势|趋势|weekly|by week|per week|trend"),
+    ("month", r"每月|按月|月度|monthly|by month|per month"),
+    ("sku_id", r"哪个|哪些|哪款|哪几|前\s*\d|前[一二三四五六七八九十]|最好|最多|最差|最少|"
+               r"卖爆|排行|排名|which|what sold|top|best|worst|most|least|slowest|ranking|rank"),
+]  # fmt: skip
+_COMPARE = [
+    ("previous_year", r"同比|去年同期|year over year|yoy|same period last year|vs last year"),
+    ("previous_period", r"环比|比上|相比|对比上|较上|compared? (?:with|to)|versus|vs\.?|"
+                        r"than the previous|growth|增长|下降|涨了|跌了|变化"),
+]  # fmt: skip
+_ASCENDING = re.compile(r"最差|最少|卖不动|滞销|垫底|worst|least|slowest|lowest|bottom", re.I)
+_NAME = re.compile(
+    r"(?:我叫|姓名[:：]?|名字(?:是|叫)?[:：]?|客户|会员|顾客)\s*([\u4e00-\u9fff]{2,3})(?=[，,、\s手电邮]|$)|"
+    r"(?:name(?: is)?[:：]?|named)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,3})"
+)
+_PASTED = re.compile(r"[:：]\s*\n|\n|(?:买家|顾客|客户|buyer|customer)\s*[:：]", re.I)
+_SEVERITY = [("high", r"高风险|严重|紧急|high[- ]risk|urgent|critical|serious"),
+             ("medium", r"中风险|medium")]  # fmt: skip
+_SCENARIOS = [
+    ("complaint_threat", r"12315|12345|投诉|监管|消协|工商|regulator|formal complaint"),
+    ("media_exposure", r"媒体|曝光|微博|记者|media|press|viral|expos"),
+    ("legal_threat", r"律师|起诉|法院|报警|告你们|lawyer|lawsuit|sue|legal|police|court"),
+    ("safety_injury", r"安全|受伤|过敏|烫伤|爆炸|injur|safety|allerg|burn"),
+    ("counterfeit", r"假货|假的|正品|山寨|counterfeit|fake"),
+    ("fraud_scam", r"诈骗|骗子|欺诈|虚假宣传|scam|fraud|phishing"),
+    ("privacy_leak", r"隐私|信息泄露|泄露|privacy|data leak"),
+    ("mass_complaint", r"很多人|集体|大面积|mass complaint|many customers"),
+    ("refund_dispute", r"退款纠纷|退款争议|退款被拒|refund disput"),
+    ("price_protection", r"价保|保价|退差价|price protection|price[- ]drop"),
+    ("logistics_loss_damage", r"丢件|破损|快递丢|物流|lost parcel|damaged|logistics"),
+    ("abusive_language", r"辱骂|骂人|脏话|abusive|insult|swear"),
+    ("extreme_negative_churn", r"流失|再也不买|极端|churn|never again"),
+    ("repeated_contact", r"反复|多次联系|重复进线|repeated|again and again"),
+]  # fmt: skip
+
+
+def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
+    """Every slot the question fills, matched against the store's master data."""
+    text = normalise(question)
+    slots = Slots()
+    slots.pasted = _pasted_text(question)
+    head = normalise(question.split("\n", 1)[0]) if slots.pasted else text
+    slots.platforms = find_platforms(head)
+    slots.period = find_period(head, today)
+    slots.phone = (m := _PHONE.search(question)) and re.sub(r"[\s-]", "", m[0])
+    slots.email = (m := _EMAIL.search(question)) and m[0]
+    if (m := _NAME.search(question)) and (slots.phone or slots.email):
+        slots.person_name = m[1] or m[2]
+    _entities(head, catalogue, slots)
+    if (m := _TOP.search(head)) is not None:
+        slots.top = min(_int(m[1]), 100)
+    if (m := _HORIZON.search(head)) is not None:
+        slots.horizon = min(max(_int(m[1]), 1), 13)
+    elif re.search(r"下周|next week|下星期", head):
+        slots.horizon = 1
+    elif re.search(r"下个?月|next month|一个月|a month", head):
+        slots.horizon = 4
+    slots.metric = next((name for name, p in _METRICS if re.search(p, head)), None)
+    slots.by = next((name for name, p in _BY if re.search(p, head)), None)
+    slots.compare = next((name for name, p in _COMPARE if re.search(p, head)), None)
+    slots.ascending = bool(_ASCENDING.search(head))
+    slots.severity = next((name for name, p in _SEVERITY if re.search(p, head)), None)
+    slots.scenarios = [name for name, p in _SCENARIOS if re.search(p, head)]
+    return slots
+
+
+def _pasted_text(question: str) -> str | None:
+    """A conversation pasted into the question: what follows the first colon or line break."""
+    found = _PASTED.search(question)
+    if not found:
+        return None
+    role_first = re.match(r"\s*(?:买家|顾客|客户|buyer|customer)", found[0], re.I)
+    start = found.start() if role_first else found.end()
+    body = question[start:].strip()
+    return body if len(body) >= 4 else None
+
+
+def _entities(text: str, catalogue: Catalogue, slots: Slots) -> None:
+    known = set(catalogue.skus["sku_id"])
+    for found in _SKU.finditer(text):
+        token = found[0].upper()
+        if token in known:
+            slots.skus.append(token)
+            continue
+        prefixed = sorted(s for s in known if s.startswith(token + "-"))
+        if prefixed:
+            slots.skus.extend(prefixed)
+        elif not re.fullmatch(r"[A-Z]+0*\d{1,2}", token):  # "top10", "Q4" are not SKUs
+            slots.unknown_skus.append(token)
+    if not slots.skus:
+        slots.products, product_skus = _products(text, catalogue)
+        slots.skus = product_skus
+    slots.skus = list(dict.fromkeys(slots.skus))
+    slots.categories = [c for c in catalogue.categories if c.lower() in text]
+    for row in catalogue.warehouses.itertuples():
+        names = [str(row.warehouse_id).lower(), str(row.name).lower()]
+        short = re.split(r"[（(]", str(row.name))[0]
+        names += [short.lower(), str(row.region or "") + "仓", str(row.city or "").rstrip("市")]
+        if str(row.city or "").endswith("市"):
+            names.append(str(row.city).rstrip("市") + "仓")
+        if any(n and len(n) >= 2 and n in text for n in names):
+            slots.warehouses.append(str(row.warehouse_id))
+    english = {"east china": "华东", "north china": "华北", "south china": "华南",
+               "central china": "华中", "southwest": "西南"}  # fmt: skip
+    for words, region in english.items():
+        if words in text:
+            ids = catalogue.warehouses.loc[catalogue.warehouses["region"] == region, "warehouse_id"]
+            slots.warehouses.extend(str(i) for i in ids)
+    slots.warehouses = list(dict.fromkeys(slots.warehouses))
+
+
+def _products(text: str, catalogue: Catalogue) -> tuple[list[str], list[str]]:
+    """Products named loosely: the product whose core name best covers a part of the text."""
+    chinese = "".join(re.findall(r"[\u4e00-\u9fff]+", text))
+    if len(chinese) < 2:
+        return [], []
+    names = catalogue.skus.drop_duplicates("product_id")
+    best: tuple[float, str, str] | None = None
+    for row in names.itertuples():
+        core = str(row.name)
+        for prefix in catalogue.brand_prefixes:
+            core = core.removeprefix(prefix)
+        matcher = SequenceMatcher(None, core, chinese, autojunk=False)
+        covered = sum(block.size for block in matcher.get_matching_blocks() if block.size >= 2)
+        score = covered / len(core)
+        if covered >= 3 and score >= 0.5 and (best is None or score > best[0]):
+            best = (score, str(row.product_id), str(row.name))
+    if best is None:
+        return [], []
+    skus = catalogue.skus.loc[catalogue.skus["product_id"] == best[1], "sku_id"]
+    return [best[2]], [str(s) for s in skus]

@@ -1,0 +1,294 @@
+"""The semantic layer: named sales metrics and dimensions over the unified store.
+
+Callers (the CLI, the HTTP services, the butler agent) name what they want — ``units`` by
+``platform`` for a period — and never write SQL; every figure comes from ``sales_daily``
+(paid order lines per Beijing business day, rebuilt after each ingest). Periods are exact
+days, not widened to weeks, so "last month" means the calendar month.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+from features.store import Store
+from features.views._params import (
+    InvalidParameterError,
+    check_date,
+    check_entities,
+    check_period,
+    check_platforms,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Metric name → (SQL over ``sales_daily d``, what it means).
+METRICS: dict[str, tuple[str, str]] = {
+    "units": ("sum(d.units)", "paid units"),
+    "net_units": ("sum(d.units) - sum(d.returned_units)", "paid units minus returned units"),
+    "returned_units": ("sum(d.returned_units)", "units returned"),
+    "revenue_yuan": ("sum(d.gross_fen) / 100.0", "paid amount in yuan (GMV)"),
+    "refund_yuan": ("sum(d.refund_fen) / 100.0", "refunded amount in yuan"),
+    "orders": ("sum(d.orders)", "orders holding the SKUs (per SKU)"),
+    "avg_price_yuan": (
+        "sum(d.gross_fen) / nullif(sum(d.units), 0) / 100.0",
+        "paid amount per unit in yuan",
+    ),
+}
+
+#: Dimension name → (SQL, what it is).
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "sku_id": ("d.sku_id", "internal SKU"),
+    "product": ("p.name", "product name"),
+    "category": ("p.category", "product category"),
+    "platform": ("d.platform", "sales channel"),
+    "shop_id": ("d.shop_id", "shop on its platform"),
+    "warehouse_id": ("d.warehouse_id", "shipping warehouse ('' when the platform does not say)"),
+    "week": ("CAST(date_trunc('week', d.day) AS DATE)", "week starting Monday"),
+    "month": ("CAST(date_trunc('month', d.day) AS DATE)", "calendar month"),
+    "day": ("d.day", "business day (Asia/Shanghai)"),
+}
+
+Compare = Literal["none", "previous_period", "previous_year"]
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsResult:
+    """A metrics query's rows and what they cover.
+
+    Attributes:
+        rows: one row per ``by`` value: the ``by`` columns (``sku_id`` rows also carry
+            ``product``), then each metric; with a comparison also ``<metric>_previous`` and
+            ``<metric>_change`` (relative change, NaN when the previous figure is 0).
+        start: first day covered.
+        end: last day covered.
+        previous: the comparison period's (start, end), or None.
+        platforms: the platforms asked for (None = every platform), as stored values.
+        total_rows: rows before ``top`` was applied.
+    """
+
+    rows: pd.DataFrame
+    start: dt.date
+    end: dt.date
+    previous: tuple[dt.date, dt.date] | None
+    platforms: list[str] | None
+    total_rows: int
+
+
+def data_period(store: Store) -> tuple[dt.date, dt.date] | None:
+    """The first and last day with sales in the store, or None when it holds none."""
+    first, last = store.sql("SELECT min(day), max(day) FROM sales_daily").fetchall()[0]
+    return (first, last) if first is not None else None
+
+
+def sales_metrics(
+    store: Store,
+    *,
+    metrics: Iterable[str] | str = ("units", "revenue_yuan"),
+    by: Iterable[str] | str = (),
+    platforms: Iterable[str] | str | None = None,
+    skus: Iterable[str] | str | None = None,
+    categories: Iterable[str] | str | None = None,
+    warehouses: Iterable[str] | str | None = None,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+    compare: Compare = "none",
+    top: int | None = None,
+    ascending: bool = False,
+) -> MetricsResult:
+    """Named metrics per named dimensions over a period, optionally against an earlier one.
+
+    Args:
+        store: the unified store.
+        metrics: names from :data:`METRICS`; rows are ordered by the first.
+        by: names from :data:`DIMENSIONS`; empty = one total row.
+        platforms: sales channels (values or names such as 天猫, JD); None = all.
+        skus: internal SKU ids; None = all.
+        categories: product categories; None = all.
+        warehouses: warehouse ids; None = all (sales whose platform names no warehouse
+            count only when this is None).
+        start: first day (inclusive); None = the first day with sales.
+        end: last day (inclusive); None = the last day with sales.
+        compare: ``previous_period`` (the same number of days just before) or
+            ``previous_year`` (the same days a year earlier).
+        top: keep the first ``top`` rows after ordering; None = all.
+        ascending: order by the first metric ascending (worst sellers first).
+
+    Raises:
+        InvalidParameterError: an unknown metric or dimension, a bad date, start after end,
+            or a ``top`` below 1.
+        UnknownPlatformError: a platform is not a sales channel.
+        UnknownEntityError: a SKU or warehouse is not in the store.
+
+    Examples:
+        >>> sales_metrics(store, by="sku_id", platforms="抖音", start="2024-06-10",
+        ...               end="2024-06-16", top=5)                          # doctest: +SKIP
+    """
+    func = "sales_metrics"
+    names = _names(metrics, METRICS, "metrics", func)
+    if not names:
+        raise InvalidParameterError(f"The `metrics` parameter of `{func}` is empty.")
+    dims = _names(by, DIMENSIONS, "by", func)
+    if top is not None and (isinstance(top, bool) or not isinstance(top, int) or top < 1):
+        raise InvalidParameterError(
+            f"The `top` parameter of `{func}` must be a whole number >= 1. Got {top!r} instead."
+        )
+    if compare not in ("none", "previous_period", "previous_year"):
+        raise InvalidParameterError(
+            f"The `compare` parameter of `{func}` must be none, previous_period or "
+            f"previous_year. Got {compare!r} instead."
+        )
+    platform_list = check_platforms(platforms, func=func)
+    sku_list = check_entities(
+        store, skus, kind="SKU", param="skus", func=func, sources=("skus.sku_id",)
+    )
+    wh_list = check_entities(
+        store,
+        warehouses,
+        kind="warehouse",
+        param="warehouses",
+        func=func,
+        sources=("warehouses.warehouse_id",),
+    )
+    cat_list = _categories(store, categories, func)
+    first, last = check_period(
+        check_date(start, param="start", func=func),
+        check_date(end, param="end", func=func),
+        func=func,
+    )
+    covered = data_period(store)
+    if covered is None:
+        raise InvalidParameterError(
+            "The store holds no sales yet: ingest the platforms' order exports first."
+        )
+    first = first or covered[0]
+    last = last or covered[1]
+    if "sku_id" in dims and "product" not in dims:
+        dims.insert(dims.index("sku_id") + 1, "product")
+
+    filters = {"platform": platform_list, "sku_id": sku_list, "warehouse_id": wh_list}
+    current = _query(store, names, dims, filters, cat_list, first, last)
+    previous = None
+    rows = current
+    if compare != "none":
+        if compare == "previous_period":
+            days = (last - first).days + 1
+            previous = (first - dt.timedelta(days=days), first - dt.timedelta(days=1))
+        else:
+            previous = (_year_before(first), _year_before(last))
+        before = _query(store, names, dims, filters, cat_list, *previous)
+        rows = _compare(current, before, names, dims)
+    rows = rows.sort_values(
+        [names[0], *dims], ascending=[ascending, *([True] * len(dims))], na_position="last"
+    ).reset_index(drop=True)
+    total = len(rows)
+    if top is not None:
+        rows = rows.head(top)
+    logger.debug("sales_metrics: %d rows by %s over %s..%s", total, dims, first, last)
+    return MetricsResult(
+        rows=rows,
+        start=first,
+        end=last,
+        previous=previous,
+        platforms=platform_list,
+        total_rows=total,
+    )
+
+
+def _query(
+    store: Store,
+    names: list[str],
+    dims: list[str],
+    filters: dict[str, list[str] | None],
+    categories: list[str] | None,
+    first: dt.date,
+    last: dt.date,
+) -> pd.DataFrame:
+    params: list[object] = [first, last]
+    where = ["d.day BETWEEN $1 AND $2"]
+    for column, values in filters.items():
+        if values is not None:
+            params.append(values)
+            where.append(f"list_contains(${len(params)}, d.{column})")
+    if categories is not None:
+        params.append(categories)
+        where.append(f"list_contains(${len(params)}, p.category)")
+    selected = [f"{DIMENSIONS[d][0]} AS {d}" for d in dims]
+    measures = [f"{METRICS[m][0]} AS {m}" for m in names]
+    group = "GROUP BY ALL" if dims else ""
+    query = f"""
+        SELECT {", ".join([*selected, *measures])}
+        FROM sales_daily d
+        LEFT JOIN skus s ON s.sku_id = d.sku_id
+        LEFT JOIN products p ON p.product_id = s.product_id
+        WHERE {" AND ".join(where)}
+        {group}
+    """
+    frame = store.sql(query, params).df()
+    if not dims and len(frame) and frame[names].isna().all(axis=None):
+        frame = frame.iloc[0:0]  # no sale in the period: no row, not a row of NULLs
+    for name in names:
+        if name not in ("revenue_yuan", "refund_yuan", "avg_price_yuan"):
+            frame[name] = frame[name].astype("Int64")
+    for dim in ("week", "month", "day"):
+        if dim in frame:
+            frame[dim] = pd.to_datetime(frame[dim]).dt.date
+    return frame
+
+
+def _compare(
+    current: pd.DataFrame, before: pd.DataFrame, names: list[str], dims: list[str]
+) -> pd.DataFrame:
+    """``current`` with each metric's previous figure and relative change."""
+    keys = [d for d in dims if d not in ("week", "month", "day", "product")]
+    renamed = before.rename(columns={m: f"{m}_previous" for m in names})
+    if keys:
+        merged = current.merge(renamed[[*keys, *renamed.columns.difference(current.columns)]],
+                               on=keys, how="left")  # fmt: skip
+    else:
+        merged = current.copy()
+        for m in names:
+            merged[f"{m}_previous"] = renamed[f"{m}_previous"].iloc[0] if len(renamed) else 0
+    for m in names:
+        prev = pd.to_numeric(merged[f"{m}_previous"], errors="coerce").astype(float).fillna(0.0)
+        now = pd.to_numeric(merged[m], errors="coerce").astype(float)
+        merged[f"{m}_previous"] = prev
+        merged[f"{m}_change"] = (now - prev) / prev.where(prev != 0)
+    return merged
+
+
+def _year_before(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - 1, day=28)
+
+
+def _names(value: Iterable[str] | str, known: dict, param: str, func: str) -> list[str]:
+    items = [value] if isinstance(value, str) else list(value)
+    unknown = [v for v in items if v not in known]
+    if unknown:
+        raise InvalidParameterError(
+            f"The `{param}` parameter of `{func}` must use {', '.join(known)}. "
+            f"Got {unknown} instead."
+        )
+    return list(dict.fromkeys(items))
+
+
+def _categories(store: Store, value: Iterable[str] | str | None, func: str) -> list[str] | None:
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str) else list(value)
+    known = {r[0] for r in store.sql("SELECT DISTINCT category FROM products").fetchall()}
+    unknown = [c for c in items if c not in known]
+    if unknown or not items:
+        raise InvalidParameterError(
+            f"The `categories` parameter of `{func}` names categories the store does not "
+            f"know: {unknown or 'none given'}. Known: {', '.join(sorted(map(str, known)))}."
+        )
+    return items

@@ -1,0 +1,500 @@
+"""The offline planner: the butler's answers when no LLM endpoint is configured.
+
+Question → intent (the registered intent model, ``butler train planner``) → slots from the
+question and the store's master data (:mod:`features.question_slots`) → one tool call →
+an answer from the templates in ``prompts/offline_answers.v*.yaml``, in the question's
+language, stating its numbers, period, platforms and source, and saying it is offline.
+
+A short question that only changes a slot ("那京东呢？", "and last month?") inherits the
+previous turn's intent and slots from the conversation's memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from features.periods import Period
+from features.question_slots import Catalogue, Slots, find_slots
+from features.schema.vocab import PLATFORM_NAMES, Platform, RiskLabel
+from services.agent.tools import Toolbox, ToolResult
+from services.agent.types import AgentAnswer, Language, ToolCallRecord, Turn
+
+logger = logging.getLogger(__name__)
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:那|那么|还有|再看看?|换成|改成|and\b|what about|how about|then\b|same for|now\b)|"
+    r"(?:呢|的呢)\s*[?？]?\s*$|\b(?:instead|too)\s*[?？]?\s*$",
+    re.IGNORECASE,
+)
+_RISK_NAMES_ZH = {
+    "complaint_threat": "投诉威胁", "media_exposure": "媒体曝光", "legal_threat": "法律威胁",
+    "safety_injury": "安全伤害", "counterfeit": "假货质疑", "fraud_scam": "诈骗欺诈",
+    "privacy_leak": "隐私泄露", "mass_complaint": "群体投诉", "refund_dispute": "退款纠纷",
+    "price_protection": "价保纠纷", "logistics_loss_damage": "物流丢损",
+    "abusive_language": "辱骂", "extreme_negative_churn": "极端不满/流失",
+    "repeated_contact": "重复进线",
+}  # fmt: skip
+#: Intents that call a tool (the intent model's other labels: out_of_scope).
+TOOL_INTENTS = (
+    "sales_metrics", "hot_items", "oversell_risk", "forecast_sku", "replenishment_plan",
+    "member_stats", "match_member", "risk_alerts", "classify_conversation",
+)  # fmt: skip
+
+
+def language_of(text: str) -> Language:
+    """``zh`` when the text has Chinese characters, else ``en``."""
+    return "zh" if _CJK.search(text) else "en"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What the planner decided: the intent, its confidence, the slots, the tool call."""
+
+    intent: str
+    confidence: float
+    slots: Slots
+    tool: str | None
+    args: dict[str, Any]
+    notes: list[str]
+    follow_up: bool
+
+
+class OfflinePlanner:
+    """Plans and answers one question with one tool call.
+
+    Args:
+        toolbox: the tools.
+        intent_model: a fitted :class:`models.intent.IntentClassifier`.
+        catalogue: the store's master data for slot filling.
+        min_confidence: below this intent probability the planner asks to rephrase.
+    """
+
+    def __init__(
+        self, toolbox: Toolbox, intent_model: Any, catalogue: Catalogue, min_confidence: float
+    ) -> None:
+        from prompts import load
+
+        self.toolbox = toolbox
+        self.intent_model = intent_model
+        self.catalogue = catalogue
+        self.min_confidence = min_confidence
+        self.templates = load("offline_answers").data()
+        self.prompt_id = load("offline_answers").id
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def plan(self, question: str, history: list[Turn], today: dt.date) -> Plan:
+        """The intent, slots and tool call for a question, given the conversation so far."""
+        slots = find_slots(question, self.catalogue, today)
+        ((intent, confidence),) = self.intent_model.predict([question])
+        intent = str(intent)
+        previous = next((t for t in reversed(history) if t.intent in TOOL_INTENTS), None)
+        follow_up = False
+        if previous is not None and self._is_follow_up(question, slots, confidence, intent):
+            intent, confidence, follow_up = str(previous.intent), 1.0, True
+            slots = _merge(previous.slots, slots)
+        elif slots.pasted and re.search(r"对话|聊天|会话|客服|conversation|chat|transcript",
+                                        question.split("\n", 1)[0], re.I):  # fmt: skip
+            intent, confidence = "classify_conversation", max(confidence, 0.9)
+        elif (slots.phone or slots.email) and intent != "out_of_scope":
+            intent, confidence = "match_member", max(confidence, 0.9)
+        notes: list[str] = []
+        if intent == "out_of_scope" or confidence < self.min_confidence:
+            return Plan(intent, confidence, slots, None, {}, notes, follow_up)
+        tool, args = self._tool_call(intent, slots, today, notes)
+        return Plan(intent, confidence, slots, tool, args, notes, follow_up)
+
+    @staticmethod
+    def _is_follow_up(question: str, slots: Slots, confidence: float, intent: str) -> bool:
+        short = len(question) <= 30 if _CJK.search(question) else len(question.split()) <= 8
+        changes = bool(slots.platforms or slots.period or slots.skus or slots.warehouses
+                       or slots.categories)  # fmt: skip
+        if not short or not changes or intent == "out_of_scope" and confidence >= 0.8:
+            return False
+        return bool(_FOLLOW_UP.search(question)) or confidence < 0.5
+
+    def _tool_call(
+        self, intent: str, s: Slots, today: dt.date, notes: list[str]
+    ) -> tuple[str | None, dict[str, Any]]:
+        if intent == "sales_metrics":
+            period = s.period or _last_week(today)
+            if s.period is None:
+                notes.append("assumed_period")
+            metric = s.metric or "units"
+            metrics = [metric] + [m for m in ("units", "revenue_yuan") if m != metric]
+            by = [s.by] if s.by else []
+            if s.by == "sku_id" and s.skus and len(s.skus) == 1:
+                by = []
+            args: dict[str, Any] = {
+                "metrics": metrics, "by": by,
+                "start": period.start.isoformat(), "end": period.end.isoformat(),
+                "top": s.top or 5,
+            }  # fmt: skip
+            if s.platforms:
+                args["platforms"] = s.platforms
+            if s.skus:
+                args["skus"] = s.skus
+            if s.categories:
+                args["categories"] = s.categories
+            if s.warehouses:
+                args["warehouses"] = s.warehouses
+            if s.compare:
+                args["compare"] = s.compare
+            if s.ascending:
+                args["ascending"] = True
+            return "sales_metrics", args
+        if intent == "hot_items":
+            args = {"platforms": s.platforms} if s.platforms else {}
+            if s.period:
+                args["week"] = s.period.start.isoformat()
+            return "hot_items", args
+        if intent == "oversell_risk":
+            return "oversell_risk", {"as_of": s.period.end.isoformat()} if s.period else {}
+        if intent == "forecast_sku":
+            if not s.skus and not s.unknown_skus:
+                return None, {}
+            args = {"skus": (s.skus or s.unknown_skus)[:50], "horizon": s.horizon or 4}
+            if s.warehouses:
+                args["warehouses"] = s.warehouses
+            return "forecast_sku", args
+        if intent == "replenishment_plan":
+            args = {}
+            if s.skus or s.unknown_skus:
+                args["skus"] = (s.skus + s.unknown_skus)[:200]
+            if s.warehouses:
+                args["warehouses"] = s.warehouses
+            return "replenishment_plan", args
+        if intent == "member_stats":
+            return "member_stats", {"platforms": s.platforms} if s.platforms else {}
+        if intent == "match_member":
+            args = {k: v for k, v in (("full_name", s.person_name), ("phone", s.phone),
+                                      ("email", s.email)) if v}  # fmt: skip
+            return ("match_member", args) if args else (None, {})
+        if intent == "risk_alerts":
+            args = {}
+            if s.severity:
+                args["severity"] = s.severity
+            if s.scenarios:
+                args["scenarios"] = s.scenarios
+            if s.platforms:
+                args["platforms"] = s.platforms
+            if s.period:
+                args["since"] = s.period.start.isoformat()
+            return "risk_alerts", args
+        if intent == "classify_conversation":
+            return "classify_conversation", {"text": s.pasted or ""}
+        return None, {}
+
+    # -- answering ---------------------------------------------------------------------------
+
+    def answer(
+        self, question: str, history: list[Turn], today: dt.date
+    ) -> tuple[AgentAnswer, Turn]:
+        """Plan, call the tool, render the answer; also the turn to remember."""
+        lang = language_of(question)
+        t = self.templates[lang]
+        plan = self.plan(question, history, today)
+        calls: list[ToolCallRecord] = []
+        sources: list[str] = []
+        refused = False
+        if plan.intent == "out_of_scope":
+            text, refused = t["refusal"], True
+        elif plan.tool is None and plan.intent in ("forecast_sku",):
+            text = t["forecast_need_sku"]
+        elif plan.tool is None and plan.intent == "match_member":
+            text = t["match_need_fields"]
+        elif plan.tool is None:
+            text = t["clarify"]
+        else:
+            result = self.toolbox.call(plan.tool, plan.args)
+            calls.append(ToolCallRecord(name=result.name, args=result.args, ok=result.ok))
+            if result.ok:
+                sources.append(f"{result.name}: {result.source}")
+                text = self._render(plan, result, t, lang)
+                text += "\n" + t["source"].format(tool=result.name, source=result.source)
+            else:
+                text = t["failed"].format(error=result.error)
+        text += "\n" + t["offline_note"]
+        answer = AgentAnswer(
+            answer=text, mode="offline", tool_calls=calls, sources=sources, language=lang,
+            refused=refused, notes=[f"intent {plan.intent} ({plan.confidence:.2f})"]
+            + (["follow-up of the previous question"] if plan.follow_up else []),
+        )  # fmt: skip
+        turn = Turn(question=question, answer=text, mode="offline", intent=plan.intent,
+                    slots=plan.slots.filled(), tool_calls=calls)  # fmt: skip
+        return answer, turn
+
+    def _render(self, plan: Plan, result: ToolResult, t: dict, lang: Language) -> str:
+        render = getattr(self, f"_render_{result.name}")
+        text = render(plan, result.data, t, lang)
+        if "assumed_period" in plan.notes and result.name == "sales_metrics":
+            d = result.data
+            words = "上周" if lang == "zh" else "last week"
+            text = t["assumed_period"].format(words=words, start=d["start"], end=d["end"]) + (
+                "\n" + text
+            )
+        return text
+
+    # one renderer per tool ----------------------------------------------------------------
+
+    def _scope(self, platforms: list[str] | None, t: dict, lang: Language) -> str:
+        if not platforms:
+            return t["all_platforms"]
+        sep = "、" if lang == "zh" else ", "
+        return sep.join(_platform_name(p, lang) for p in platforms)
+
+    def _render_sales_metrics(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
+        metrics = plan.args["metrics"]
+        words = plan.slots.period.words if plan.slots.period else (
+            "上周" if lang == "zh" else "last week"
+        )  # fmt: skip
+        scope = self._scope(d["platforms"], t, lang)
+        extra = [*plan.slots.products, *plan.slots.categories, *plan.args.get("warehouses", [])]
+        if plan.args.get("skus") and not plan.slots.products:
+            extra = [*plan.args["skus"], *extra]
+        if extra:
+            scope += " " + (" ".join(extra) if lang == "zh" else ", ".join(extra))
+        common = {"period_words": words, "start": d["start"], "end": d["end"], "scope": scope}
+        rows = d["rows"]
+        if not rows:
+            return t["sales_empty"].format(**common)
+        by = plan.args["by"]
+        lines = []
+        if not by:
+            lines.append(
+                t["sales_total"].format(**common, subject="", figures=_figures(rows[0], metrics, t))
+                + _compare_text(rows[0], metrics, d, t)
+            )
+            return "\n".join(lines)
+        lines.append(t["sales_ranking"].format(
+            **common, metric=t["metrics"][metrics[0]], n=len(rows), total=d["total_rows"]
+        ))  # fmt: skip
+        for rank, row in enumerate(rows, 1):
+            label = _label(row, by, lang)
+            lines.append(
+                t["sales_row"].format(rank=rank, label=label, figures=_figures(row, metrics, t))
+                + _compare_text(row, metrics, d, t)
+            )
+        return "\n".join(lines)
+
+    def _render_hot_items(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
+        scope = self._scope(d["platforms"], t, lang)
+        if not d["rows"]:
+            return t["hot_empty"].format(week=d["week"], scope=scope)
+        lines = [t["hot_header"].format(week=d["week"], scope=scope, total=d["total_rows"])]
+        for rank, r in enumerate(d["rows"], 1):
+            lines.append(t["hot_row"].format(
+                rank=rank, sku_id=r["sku_id"], name=r["name"] or "",
+                platform=_platform_name(r["platform"], lang), units=_num(r["units"]),
+                baseline=_num(r["baseline"], 1), ratio=_num(r["ratio"], 1),
+            ))  # fmt: skip
+        return "\n".join(lines)
+
+    def _render_oversell_risk(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
+        if not d["rows"]:
+            return t["oversell_empty"].format(as_of=d["as_of"], min_cover_days=d["min_cover_days"])
+        lines = [t["oversell_header"].format(
+            as_of=d["as_of"], total=d["total_rows"], out_of_stock=d["out_of_stock"]
+        )]  # fmt: skip
+        for rank, r in enumerate(d["rows"], 1):
+            lines.append(t["oversell_row"].format(
+                rank=rank, sku_id=r["sku_id"], name=r["name"] or "",
+                available=_num(r["available"]), in_transit=_num(r["in_transit"]),
+                units_7d=_num(r["units_7d"]), days=_num(r["days_of_cover"], 1),
+                risk=t["risk"].get(r["risk"], r["risk"]),
+            ))  # fmt: skip
+        return "\n".join(lines)
+
+    def _render_forecast_sku(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
+        lines = [
+            t["forecast_row"].format(
+                sku_id=s["sku_id"], warehouse_id=s["warehouse_id"], first_week=s["first_week"],
+                horizon=d["horizon"], total=_num(s["expected_total"], 1),
+                p50=_num(s["next_week_p50"], 1), p90=_num(s["next_week_p90"], 1),
+            )
+            for s in d["series"]
+        ]  # fmt: skip
+        if d["missing"]:
+            pairs = ", ".join(f"{m['sku_id']} @ {m['warehouse_id']}" for m in d["missing"][:10])
+            lines.append(t["forecast_missing"].format(pairs=pairs))
+        return "\n".join(lines)
+
+    def _render_replenishment_plan(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
+        if not d["rows"]:
+            text = t["plan_empty"]
+        else:
+            lines = [t["plan_header"].format(
+                as_of=d["as_of"], service_level=f"{d['service_level']:.0%}", lines=d["lines"],
+                with_order=d["lines_with_order"], total=_num(d["total_order_qty"]),
+            )]  # fmt: skip
+            for rank, r in enumerate(d["rows"][:10], 1):
+                lines.append(t["plan_row"].format(
+                    rank=rank, sku_id=r["sku_id"], warehouse_id=r["warehouse_id"],
+                    on_hand=_num(r["on_hand"]), in_transit=_num(r["in_transit"]),
+                    order_qty=_num(r["order_qty"]), cases=r["cases"], reason=r["reason"],
+                ))  # fmt: skip
+            text = "\n".join(lines)
+        if d["errors"]:
+            reasons = "; ".join(e["reason"] for e in d["errors"][:5])
+            text += "\n" + t["plan_errors"].format(n=len(d["errors"]), reasons=reasons)
+        return text
+
+    def _render_member_stats(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
+        sep = "、" if lang == "zh" else ", "
+        by_platform = sep.join(
+            f"{_platform_name(p, lang)} {_num(n)}" for p, n in d["accounts_by_platform"].items()
+        )
+        if d.get("persons") is None:
+            return t["members_unresolved"].format(accounts=_num(d["accounts"]),
+                                                  by_platform=by_platform)  # fmt: skip
+        lines = [t["members_overview"].format(
+            accounts=_num(d["accounts"]), by_platform=by_platform, persons=_num(d["persons"]),
+            multi=_num(d["persons_on_2plus_platforms"]), per_person=d["accounts_per_person"],
+        )]  # fmt: skip
+        for pair in d.get("overlap", []):
+            a, b = (_platform_name(p, lang) for p in pair["platforms"])
+            lines.append(t["members_overlap"].format(a=a, b=b, both=_num(pair["persons_on_both"])))
+        if d.get("overlap"):
+            lines.insert(0, lines.pop())  # the pair asked about first
+        return "\n".join(lines)
+
+    def _render_match_member(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
+        best = d["candidates"][0] if d["candidates"] else None
+        probability = f"{best['match_probability']:.2f}" if best else "0"
+        if d["known"] and best:
+            return t["match_known"].format(
+                person_id=d["person_id"], unique_id=best["unique_id"], probability=probability,
+                threshold=d["threshold"],
+            )  # fmt: skip
+        return t["match_new"].format(probability=probability, threshold=d["threshold"])
+
+    def _render_risk_alerts(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
+        scope = self._scope(plan.args.get("platforms"), t, lang)
+        status = t["status"].get(d["status"], d["status"])
+        since = t["since"].format(since=d["since"]) if d["since"] else ""
+        if not d["alerts"]:
+            return t["alerts_empty"].format(scope=scope, status=status, since=since)
+        sep = "，" if lang == "zh" else ", "
+        breakdown = sep.join(
+            f"{_scenario_name(k, lang)} {v}" for k, v in list(d["by_scenario"].items())[:6]
+        )
+        breakdown = (("：" if lang == "zh" else ": ") + breakdown) if breakdown else ""
+        lines = [t["alerts_header"].format(
+            scope=scope, status=status, alerts=d["alerts"], conversations=d["conversations"],
+            since=since, breakdown=breakdown,
+        )]  # fmt: skip
+        for rank, r in enumerate(d["rows"][:10], 1):
+            lines.append(t["alerts_row"].format(
+                rank=rank, severity=t["severity"].get(r["severity"], r["severity"]),
+                scenario_name=_scenario_name(r["scenario"], lang),
+                platform=_platform_name(r["platform"], lang), session_id=r["session_id"],
+                probability=f"{r['probability']:.2f}",
+            ))  # fmt: skip
+        return "\n".join(lines)
+
+    def _render_classify_conversation(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
+        common = {"messages": d["messages"], "buyer": d["buyer_messages"],
+                  "score": f"{d['risk_score']:.2f}"}  # fmt: skip
+        if not d["risks"]:
+            return t["classify_none"].format(**common)
+        lines = [t["classify_header"].format(**common)]
+        for r in d["risks"]:
+            evidence = " / ".join(e[:60] for e in r["evidence"][:2])
+            lines.append(t["classify_row"].format(
+                scenario_name=_scenario_name(r["scenario"], lang),
+                severity=t["severity"].get(r["severity"], r["severity"]),
+                probability=f"{r['probability']:.2f}", evidence=evidence,
+            ))  # fmt: skip
+        return "\n".join(lines)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _last_week(today: dt.date) -> Period:
+    start = today - dt.timedelta(days=today.weekday() + 7)
+    return Period(start, start + dt.timedelta(days=6), "上周/last week")
+
+
+def _merge(previous: dict[str, Any], new: Slots) -> Slots:
+    """The previous turn's slots with whatever the follow-up names instead."""
+    merged = Slots()
+    for key, value in previous.items():
+        if key == "period":
+            value = Period(dt.date.fromisoformat(value["start"]), dt.date.fromisoformat(
+                value["end"]), value["words"])  # fmt: skip
+        if hasattr(merged, key):
+            setattr(merged, key, value)
+    for key, value in new.__dict__.items():
+        if value not in (None, [], False):
+            setattr(merged, key, value)
+    if new.skus and not new.products:
+        merged.products = []
+    return merged
+
+
+def _platform_name(value: str, lang: Language) -> str:
+    try:
+        zh, en = PLATFORM_NAMES[Platform(value)]
+    except ValueError:
+        return value
+    return zh if lang == "zh" else en
+
+
+def _scenario_name(value: str, lang: Language) -> str:
+    if lang == "zh":
+        return _RISK_NAMES_ZH.get(value, value)
+    try:
+        return RiskLabel(value).value.replace("_", " ")
+    except ValueError:
+        return value
+
+
+def _num(value: Any, decimals: int = 0) -> str:
+    if value is None:
+        return "—"
+    if decimals == 0:
+        return f"{round(float(value)):,}"
+    return f"{float(value):,.{decimals}f}"
+
+
+def _figure(value: Any, metric: str, t: dict) -> str:
+    if metric.endswith("_yuan"):
+        return f"¥{float(value or 0):,.2f}"
+    return _num(value) + t["units_suffix"].get(metric, "")
+
+
+def _figures(row: dict, metrics: list[str], t: dict) -> str:
+    sep = "，" if "件" in t["units_suffix"].get("units", "") else ", "
+    return sep.join(f"{t['metrics'][m]} {_figure(row.get(m), m, t)}" for m in metrics)
+
+
+def _compare_text(row: dict, metrics: list[str], d: dict, t: dict) -> str:
+    if not d.get("previous"):
+        return ""
+    m = metrics[0]
+    change = row.get(f"{m}_change")
+    return t["compare_row"].format(
+        previous_start=d["previous"][0], previous_end=d["previous"][1],
+        previous=_figure(row.get(f"{m}_previous"), m, t),
+        change="—" if change is None else f"{change:+.1%}",
+    )  # fmt: skip
+
+
+def _label(row: dict, by: list[str], lang: Language) -> str:
+    parts = []
+    for dim in by:
+        value = row.get(dim)
+        if dim == "platform":
+            value = _platform_name(str(value), lang)
+        elif dim == "warehouse_id" and not value:
+            value = "未指定仓库" if lang == "zh" else "no warehouse"
+        parts.append(str(value))
+    if "sku_id" in by and row.get("product"):
+        parts.append(str(row["product"]))
+    return " ".join(parts)

@@ -1,0 +1,149 @@
+"""The business butler: one entry point for a question, whichever brain answers it.
+
+With an OpenAI-compatible endpoint configured (``OPENAI_BASE_URL``) the LLM agent plans the
+tool calls (:mod:`services.agent.llm`); without one — or when the endpoint fails — the
+offline planner answers (:mod:`services.agent.planner`) and says so. Both use the same
+tools, and both read and append the conversation's memory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from features.errors import InvalidParameterError
+from features.settings import Settings
+from features.store import Store
+from services.agent.memory import ConversationMemory
+from services.agent.tools import ModelClients, Toolbox
+from services.agent.types import AgentAnswer, Turn
+from services.registry import ModelNotRegisteredError, load_registered
+
+logger = logging.getLogger(__name__)
+
+
+def load_intent_model(settings: Settings) -> Any:
+    """The registered intent model of the offline planner, if this Butler can run it.
+
+    Raises:
+        ModelNotRegisteredError: nothing registered (run ``butler train planner``), or it
+            was trained with another intent config version.
+    """
+    from models.intent import REGISTERED_NAME, IntentConfig
+
+    command = "butler train planner"
+    model = load_registered(settings, REGISTERED_NAME, train_command=command)
+    if model.config.version != IntentConfig().version:
+        raise ModelNotRegisteredError(
+            f"The registered {REGISTERED_NAME}@{settings.model_alias} was trained with intent "
+            f"config {model.config.version}; this Butler uses {IntentConfig().version}. "
+            f"Run `{command}` to retrain it."
+        )
+    return model
+
+
+class ButlerAgent:
+    """Answers operators' questions with the tools, remembering each conversation.
+
+    Args:
+        settings: runtime settings (store, registry, LLM endpoint, limits).
+        models: the model services the tools call (BentoML handles inside ``butler serve``);
+            None = the same services in this process.
+    """
+
+    def __init__(self, settings: Settings, models: ModelClients | None = None) -> None:
+        self.settings = settings
+        self.toolbox = Toolbox(settings, models)
+        self.memory = ConversationMemory(settings)
+        self._planner: Any = None
+        self._llm: Any = None
+        self._today: dt.date | None = None
+        self._range = ""
+
+    # -- what the answers count from --------------------------------------------------------
+
+    def today(self) -> dt.date:
+        """The day period words count from: configured, else the newest sales day."""
+        if self._today is None:
+            from features.views import data_period
+
+            with Store.open(self.settings, read_only=True) as store:
+                covered = data_period(store)
+            self._range = f"{covered[0]} to {covered[1]}" if covered else "no sales yet"
+            configured = self.settings.agent_today
+            self._today = (
+                dt.date.fromisoformat(configured) if configured
+                else covered[1] if covered else dt.date.today()
+            )  # fmt: skip
+        return self._today
+
+    def planner(self) -> Any:
+        """The offline planner (intent model and the store's master data), loaded once."""
+        if self._planner is None:
+            from features.question_slots import Catalogue
+            from services.agent.planner import OfflinePlanner
+
+            model = load_intent_model(self.settings)
+            with Store.open(self.settings, read_only=True) as store:
+                catalogue = Catalogue.from_store(store)
+            self._planner = OfflinePlanner(
+                self.toolbox, model, catalogue, model.config.min_confidence
+            )
+        return self._planner
+
+    def warm_up(self) -> None:
+        """Load everything a first question would (models, master data), so it answers fast."""
+        self.today()
+        if not self.settings.llm_configured:
+            self.planner()
+        for name in ("forecasting", "identity", "risk"):
+            service = getattr(self.toolbox.models, "_service", None)
+            if service is not None:
+                service(name)
+
+    # -- asking -----------------------------------------------------------------------------
+
+    def ask(self, question: str, conversation_id: str | None = None) -> AgentAnswer:
+        """The answer to one question; follow-ups see the conversation's earlier turns.
+
+        Raises:
+            InvalidParameterError: an empty or over-long question, or a bad conversation id.
+            ModelNotRegisteredError: offline, and no intent model is registered.
+            StoreError: no store yet.
+        """
+        question = (question or "").strip()
+        if not question:
+            raise InvalidParameterError("The question is empty: ask something.")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise InvalidParameterError(
+                f"The question is {len(question):,} characters; the most the butler reads is "
+                f"{limit:,} (BUTLER_MAX_QUESTION_CHARS). Shorten it or paste less text."
+            )
+        history = self.memory.turns(conversation_id)
+        today = self.today()
+        answer: AgentAnswer | None = None
+        turn: Turn | None = None
+        fallback_note = None
+        if self.settings.llm_configured:
+            from services.agent.llm import LLMAgent, LLMUnavailableError
+
+            if self._llm is None:
+                self._llm = LLMAgent(self.settings, self.toolbox)
+            try:
+                answer = self._llm.answer(
+                    question, history, today=today.isoformat(), data_range=self._range
+                )
+                turn = Turn(question=question, answer=answer.answer, mode="llm",
+                            tool_calls=answer.tool_calls)  # fmt: skip
+            except LLMUnavailableError as exc:
+                logger.warning("LLM endpoint unavailable, answering offline: %s", exc)
+                fallback_note = f"LLM endpoint unavailable ({exc}); the offline planner answered."
+        if answer is None or turn is None:
+            answer, turn = self.planner().answer(question, history, today)
+            if fallback_note:
+                answer.notes.append(fallback_note)
+        answer.conversation_id = conversation_id
+        self.memory.append(conversation_id, turn)
+        return answer

@@ -1,0 +1,92 @@
+"""The business butler over HTTP: ``/ask`` in the same composition as the model services.
+
+The agent's model tools call the forecasting, identity and chat-risk services through
+``bentoml.depends``, so over HTTP it uses the very services the other endpoints use; its
+store tools read the store read-only. The gateway (``Butler``) forwards ``/ask`` here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import bentoml
+from bentoml.exceptions import ServiceUnavailable
+from pydantic import Field
+
+from features.errors import ButlerError, InvalidParameterError, StoreError
+from features.settings import Settings
+from services.agent.types import AgentAnswer
+from services.http.errors import bad_request
+from services.http.forecast_service import Forecasting
+from services.http.identity_service import Identity
+from services.http.risk_service import ChatRisk
+
+logger = logging.getLogger(__name__)
+
+#: Longest question accepted over HTTP (characters); the settings may lower it.
+MAX_QUESTION_CHARS = 4_000
+
+
+#: What a conversation id may look like (it names a memory file).
+CONVERSATION_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Dependencies:
+    """The model services as the agent's tools call them (``ModelClients``)."""
+
+    def __init__(self, forecasting: Any, identity: Any, risk: Any) -> None:
+        self._forecasting, self._identity, self._risk = forecasting, identity, risk
+
+    def forecast(self, *, skus: list[str], warehouses: list[str] | None, horizon: int) -> Any:
+        return self._forecasting.forecast(skus=skus, warehouses=warehouses, horizon=horizon)
+
+    def replenishment(
+        self, *, skus: list[str] | None, warehouses: list[str] | None, service_level: float
+    ) -> Any:
+        return self._forecasting.replenishment(
+            skus=skus, warehouses=warehouses, service_level=service_level
+        )
+
+    def match_member(self, *, record: Any, top: int) -> Any:
+        return self._identity.match_member(record=record, top=top)
+
+    def classify(self, conversations: list[Any]) -> Any:
+        return self._risk.classify_batch(conversations)
+
+
+@bentoml.service(name="butler_agent", workers=1, traffic={"timeout": 120})
+class Agent:
+    """The business butler: questions in Chinese or English, answered with the tools."""
+
+    forecasting = bentoml.depends(Forecasting)
+    identity = bentoml.depends(Identity)
+    risk = bentoml.depends(ChatRisk)
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        from services.agent.runtime import ButlerAgent
+
+        self.settings = settings or Settings()
+        models = _Dependencies(self.forecasting, self.identity, self.risk)
+        self.agent = ButlerAgent(self.settings, models)
+        self.agent.today()
+        if not self.settings.llm_configured:
+            self.agent.planner()  # fail at start-up, naming `butler train planner`
+
+    @bentoml.api
+    def ask(
+        self,
+        question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS),
+        conversation_id: str | None = Field(
+            None, pattern=CONVERSATION_ID, description="Follow-ups remember this id."
+        ),
+    ) -> AgentAnswer:
+        """The butler's answer: text, mode, tool calls and sources."""
+        try:
+            return self.agent.ask(question, conversation_id)
+        except InvalidParameterError as exc:
+            raise bad_request("question", str(exc)) from exc
+        except StoreError as exc:
+            raise ServiceUnavailable(f"store: {exc}") from exc
+        except ButlerError as exc:
+            raise ServiceUnavailable(str(exc)) from exc
