@@ -285,7 +285,7 @@ def _entities(text: str, catalogue: Catalogue, slots: Slots) -> None:
         prefixed = sorted(s for s in known if s.startswith(token + "-"))
         if prefixed:
             slots.skus.extend(prefixed)
-        elif not re.fullmatch(r"[A-Z]+0*\d{1,2}", token):  # "top10", "Q4" are not SKUs
+        elif not re.fullmatch(r"(?:TOP|Q|P|W|H|V|NO)\d{1,3}", token):  # top10, P90: not SKUs
             slots.unknown_skus.append(token)
     if not slots.skus:
         slots.products, product_skus = _products(text, catalogue)

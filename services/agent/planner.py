@@ -137,8 +137,8 @@ class OfflinePlanner:
             }  # fmt: skip
             if s.platforms:
                 args["platforms"] = s.platforms
-            if s.skus:
-                args["skus"] = s.skus
+            if s.skus or s.unknown_skus:  # an unknown id fails in the tool, saying so
+                args["skus"] = s.skus + s.unknown_skus
             if s.categories:
                 args["categories"] = s.categories
             if s.warehouses:

@@ -80,6 +80,7 @@ def _register_forecaster(settings: Settings) -> None:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory, sales_world, chat_world) -> Path:
     from training.identity import train as train_identity
+    from training.planner import train_planner
     from training.risk import train as train_risk
 
     settings = Settings(home=tmp_path_factory.mktemp("served") / "home")
@@ -90,6 +91,7 @@ def home(tmp_path_factory: pytest.TempPathFactory, sales_world, chat_world) -> P
     _register_forecaster(settings)
     train_identity(settings)
     train_risk(settings)
+    train_planner(settings)
     return settings.home
 
 
@@ -115,7 +117,7 @@ def _error(response: httpx.Response) -> str:
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}])
 def test_every_endpoint_needs_the_key(url, headers):
-    for endpoint in ("info", "classify", "forecast", "match_member", "sales"):
+    for endpoint in ("info", "classify", "forecast", "match_member", "sales", "ask"):
         response = post(url, endpoint, {}, headers=headers)
         assert response.status_code == 401, endpoint
         assert "Bearer" in _error(response)
@@ -126,7 +128,8 @@ def test_health_readiness_metrics_and_the_openapi_document_are_open(url):
         assert httpx.get(f"{url}/{path}", timeout=10).status_code == 200, path
     spec = httpx.get(f"{url}/docs.json", timeout=10).json()
     for endpoint in ("classify", "forecast", "replenishment", "match_member", "resolve_members",
-                     "risk_alerts", "sales", "hot_items", "oversell_risk", "info"):  # fmt: skip
+                     "risk_alerts", "sales", "hot_items", "oversell_risk", "info",
+                     "ask"):  # fmt: skip
         operation = spec["paths"][f"/{endpoint}"]["post"]
         assert "requestBody" in operation and "200" in operation["responses"], endpoint
 
@@ -258,6 +261,52 @@ def test_views_over_the_store(url):
     assert bad.status_code == 400 and "myspace" in _error(bad)
 
 
+# -- the business butler ---------------------------------------------------------------------------
+
+
+def test_ask_answers_with_its_tool_and_remembers_the_conversation(url, sales_world):
+    week = sales_world.last_week.date()
+    first = post(url, "ask", {"question": "上周天猫卖得最好的是哪个？", "conversation_id": "srv-1"})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert body["mode"] == "offline" and "离线" in body["answer"]
+    (call,) = body["tool_calls"]
+    assert call["name"] == "sales_metrics" and call["ok"]
+    assert call["args"]["platforms"] == ["tmall"] and call["args"]["start"] == week.isoformat()
+    days = pd.to_datetime(sales_world.daily["day"]).dt.date
+    sunday = (pd.Timestamp(week) + pd.Timedelta(days=6)).date()
+    in_week = sales_world.daily[
+        (days >= week) & (days <= sunday) & (sales_world.daily["platform"] == "tmall")
+    ]
+    best = in_week.groupby("sku_id")["units"].sum().sort_values(ascending=False)
+    assert f"1. {best.index[0]}" in body["answer"] and f"{best.iloc[0]}件" in body["answer"]
+    assert body["sources"] and "sales_daily" in body["sources"][0]
+    follow = post(url, "ask", {"question": "那京东呢？", "conversation_id": "srv-1"}).json()
+    assert follow["tool_calls"][0]["args"]["platforms"] == ["jd"]
+    assert follow["tool_calls"][0]["args"]["start"] == week.isoformat()
+
+
+def test_ask_uses_the_model_services_through_the_composition(url):
+    body = post(url, "ask", {"question": "forecast SKU03 for the next 2 weeks"}).json()
+    (call,) = body["tool_calls"]
+    assert call == {"name": "forecast_sku", "args": {"skus": ["SKU03"], "horizon": 2}, "ok": True}
+    assert "SKU03 @ WH-" in body["answer"] and "butler-forecast" in body["sources"][0]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"question": ""}, "question"),
+        ({"question": "x" * 5_000}, "question"),
+        ({"question": "hi", "conversation_id": "../etc"}, "conversation_id"),
+        ({}, "question"),
+    ],
+)
+def test_bad_ask_requests_get_a_400_naming_the_field(url, body, field):
+    response = post(url, "ask", body)
+    assert response.status_code == 400 and field in _error(response)
+
+
 # -- start-up and promotion -----------------------------------------------------------------------
 
 
@@ -266,7 +315,8 @@ def test_serve_with_nothing_registered_names_the_commands(tmp_path, monkeypatch)
     result = CliRunner().invoke(app, ["--home", str(tmp_path / "empty"), "serve"])
     assert result.exit_code == 1
     said = " ".join(result.output.split())  # rich wraps long lines
-    for command in ("butler train forecast", "butler train identity", "butler train risk"):
+    for command in ("butler train forecast", "butler train identity", "butler train risk",
+                    "butler train planner"):  # fmt: skip
         assert command in said
 
 
