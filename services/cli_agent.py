@@ -138,7 +138,13 @@ def eval_agent(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the figures to this JSON file.")
     ] = None,
-    failures: Annotated[int, typer.Option(help="Failed questions to list.")] = 20,
+    questions_path: Annotated[
+        Path | None,
+        typer.Option("--questions", help="Another question file (default: the held-out set)."),
+    ] = None,
+    failures: Annotated[
+        int, typer.Option(help="Failed questions to list (0 for the held-out set's figures only).")
+    ] = 0,
 ) -> None:
     """Score the butler on the operator question set (evaluation/agent_questions.yaml).
 
@@ -149,12 +155,11 @@ def eval_agent(
     import hashlib
 
     from evaluation.agent_eval import evaluate, load_questions
-
     from features.store import Store
     from services.agent.runtime import ButlerAgent
 
     settings = _settings(ctx)
-    questions = load_questions()
+    questions = load_questions(questions_path)
     agent = ButlerAgent(settings)
 
     def sql(query: str) -> list[tuple]:
@@ -190,6 +195,6 @@ def eval_agent(
     for line in report.failures()[:failures]:
         console.print(line, markup=False, highlight=False)
     if json_path:
-        body = report.to_json() | {"mode": mode, "warm_up_seconds": warm}
+        body = json.loads(report.to_json()) | {"mode": mode, "warm_up_seconds": warm}
         json_path.write_text(json.dumps(body, indent=2, ensure_ascii=False, default=str))
         console.print(f"Figures written to {json_path}.")

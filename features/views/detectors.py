@@ -107,17 +107,7 @@ def hot_items(
         check_number(baseline_weeks, param="baseline_weeks", func=func, low=1, integer=True)
     )
 
-    newest = _newest_sales_day(store)
-    if day is None:
-        target = monday(newest + dt.timedelta(days=1)) - dt.timedelta(days=7)
-    else:
-        target = monday(day)
-        if target + dt.timedelta(days=6) > newest:
-            logger.warning(
-                "hot_items: the week of %s goes past the newest sales day %s; it is incomplete",
-                target,
-                newest,
-            )
+    target = hot_items_week(store, day)
     first = target - dt.timedelta(weeks=n_weeks)
 
     params: list[object] = [first, target + dt.timedelta(days=6)]
@@ -258,6 +248,23 @@ def oversell_risk(
     )
     logger.debug("oversell_risk on %s: %d SKUs at risk", day, len(frame))
     return frame[OVERSELL_COLUMNS].reset_index(drop=True)
+
+
+def hot_items_week(store: Store, week: dt.date | str | None = None) -> dt.date:
+    """The Monday of the week :func:`hot_items` examines for ``week`` (None = the latest
+    complete week in the data)."""
+    day = check_date(week, param="week", func="hot_items")
+    newest = _newest_sales_day(store)
+    if day is None:
+        return monday(newest + dt.timedelta(days=1)) - dt.timedelta(days=7)
+    target = monday(day)
+    if target + dt.timedelta(days=6) > newest:
+        logger.warning(
+            "hot_items: the week of %s goes past the newest sales day %s; it is incomplete",
+            target,
+            newest,
+        )
+    return target
 
 
 def _newest_sales_day(store: Store) -> dt.date:

@@ -326,10 +326,14 @@ class Toolbox:
         return data, "store: sales_daily (paid order lines), semantic layer sales_metrics"
 
     def _hot_items(self, a: HotItemsArgs) -> tuple[Any, str]:
-        from features.views import hot_items
+        from features.views import hot_items, hot_items_week
 
-        frame = self._read(lambda store: hot_items(store, week=a.week, platforms=a.platforms))
-        week = frame["week"].iloc[0] if len(frame) else a.week
+        frame, week = self._read(
+            lambda store: (
+                hot_items(store, week=a.week, platforms=a.platforms),
+                hot_items_week(store, a.week),
+            )
+        )
         data = {
             "week": _iso(week),
             "platforms": a.platforms,

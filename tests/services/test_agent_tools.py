@@ -1,0 +1,191 @@
+"""Each of the butler's tools on a small store: data, sources, and errors that never raise."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+
+from features.settings import Settings
+from features.store import Store
+from services.agent.tools import Toolbox, pasted_conversation
+
+
+class NoModels:
+    """Model clients that must not be called by store tools."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"a store tool called the model service {name}")
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory, sales_world) -> Settings:
+    settings = Settings(home=tmp_path_factory.mktemp("tools") / "home")
+    with Store.open(settings) as store:
+        sales_world.write(store)
+        members = pd.DataFrame(
+            {
+                "platform": ["tmall", "tmall", "jd", "jd", "douyin"],
+                "platform_user_id": ["t1", "t2", "j1", "j2", "d1"],
+                "raw": ["{}"] * 5,
+                "source_file": ["m.csv"] * 5,
+            }
+        )
+        store.upsert("members", members)
+        now = pd.Timestamp("2024-05-01 08:00")
+        store.upsert(
+            "chat_sessions",
+            pd.DataFrame(
+                {
+                    "platform": ["jd", "tmall"],
+                    "session_id": ["s1", "s2"],
+                    "shop_id": ["x", "y"],
+                    "started_at": [now, now - pd.Timedelta(days=3)],
+                    "ended_at": [now, now],
+                    "message_count": [3, 2],
+                }  # fmt: skip
+            ),
+        )
+        store.upsert(
+            "risk_alerts",
+            pd.DataFrame(
+                {
+                    "platform": ["jd", "jd", "tmall"],
+                    "session_id": ["s1", "s1", "s2"],
+                    "scenario": ["legal_threat", "refund_dispute", "complaint_threat"],
+                    "shop_id": ["x", "x", "y"],
+                    "severity": ["high", "medium", "high"],
+                    "probability": [0.9, 0.8, 0.95],
+                    "risk_score": [0.9, 0.9, 0.96],
+                    "evidence": ["[1]", "[2]", "[0]"],
+                    "status": ["open"] * 3,
+                    "raised_at": [now] * 3,
+                    "model_version": ["v1"] * 3,
+                }  # fmt: skip
+            ),
+        )
+    return settings
+
+
+@pytest.fixture(scope="module")
+def toolbox(settings: Settings) -> Toolbox:
+    return Toolbox(settings, NoModels())
+
+
+def test_every_tool_has_a_description_and_a_typed_schema(toolbox):
+    expected = {"sales_metrics", "hot_items", "oversell_risk", "forecast_sku",
+                "replenishment_plan", "member_stats", "match_member", "risk_alerts",
+                "classify_conversation", "query_store"}  # fmt: skip
+    assert set(toolbox.tools) == expected
+    for tool in toolbox.tools.values():
+        assert len(tool.description) > 40, tool.name
+        assert tool.args.model_json_schema()["type"] == "object"
+
+
+def test_sales_metrics_answers_with_its_period_and_source(toolbox, sales_world):
+    monday = sales_world.last_week.date()
+    result = toolbox.call(
+        "sales_metrics",
+        {
+            "by": ["sku_id"],
+            "platforms": ["天猫"],
+            "start": monday.isoformat(),
+            "end": (monday + dt.timedelta(days=6)).isoformat(),
+            "top": 2,
+        },  # fmt: skip
+    )
+    assert result.ok and "sales_daily" in result.source
+    days = pd.to_datetime(sales_world.daily["day"]).dt.date
+    week = sales_world.daily[(days >= monday) & (days <= monday + dt.timedelta(days=6))
+                             & (sales_world.daily["platform"] == "tmall")]  # fmt: skip
+    best = week.groupby("sku_id")["units"].sum().sort_values(ascending=False, kind="stable")
+    rows = result.data["rows"]
+    assert [r["sku_id"] for r in rows] == list(best.index[:2])
+    assert rows[0]["units"] == best.iloc[0]
+    assert rows[0]["revenue_yuan"] == pytest.approx(best.iloc[0] * 19.90)
+    assert result.data["platforms"] == ["tmall"] and result.data["start"] == monday.isoformat()
+    json.loads(result.for_model())  # JSON-safe
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "problem"),
+    [
+        ("sales_metrics", {"metrics": ["profit"]}, "metrics"),
+        ("sales_metrics", {"platforms": ["myspace"]}, "myspace"),
+        ("sales_metrics", {"skus": ["NOPE1"]}, "NOPE1"),
+        ("sales_metrics", {"start": "2024-05-01", "end": "2024-01-01"}, "start"),
+        ("sales_metrics", {"top": 0}, "top"),
+        ("sales_metrics", {"drop": "table"}, "drop"),
+        ("forecast_sku", {"skus": []}, "skus"),
+        ("risk_alerts", {"scenarios": ["alien_invasion"]}, "alien_invasion"),
+        ("no_such_tool", {}, "no_such_tool"),
+    ],
+)
+def test_bad_calls_come_back_as_errors_that_name_the_problem(toolbox, name, args, problem):
+    result = toolbox.call(name, args)
+    assert not result.ok and problem in result.error
+    assert json.loads(result.for_model())["ok"] is False
+
+
+def test_hot_items_and_oversell_risk_read_the_store(toolbox):
+    hot = toolbox.call("hot_items", {"platforms": ["tmall"]})
+    assert hot.ok and hot.data["week"] is not None and "hot-item" in hot.source
+    risk = toolbox.call("oversell_risk", {})
+    assert risk.ok and risk.data["rows"] == []  # nothing is listed in this store
+
+
+def test_member_stats_before_and_after_resolution(toolbox, settings):
+    with Store.open(settings) as store:
+        store.sql("DELETE FROM member_persons")
+    before = toolbox.call("member_stats", {"platforms": ["tmall", "jd"]})
+    assert before.ok and before.data["persons"] is None
+    assert before.data["accounts"] == 4 and "butler members resolve" in before.data["note"]
+    persons = pd.DataFrame(
+        {
+            "platform": ["tmall", "tmall", "jd", "jd", "douyin"],
+            "platform_user_id": ["t1", "t2", "j1", "j2", "d1"],
+            "person_id": ["A", "B", "A", "C", "B"],
+            "cluster_size": [2, 2, 2, 1, 2],
+            "match_probability": [0.99, 0.95, 0.99, None, 0.95],
+            "model_version": "v1",
+            "resolved_at": pd.Timestamp("2024-05-01"),
+        }  # fmt: skip
+    )
+    with Store.open(settings) as store:
+        store.upsert("member_persons", persons)
+    after = toolbox.call("member_stats", {"platforms": ["Tmall", "京东"]})
+    assert after.ok and after.data["accounts_by_platform"] == {"jd": 2, "tmall": 2}
+    assert after.data["persons"] == 3  # A, B, C among Tmall and JD accounts
+    assert after.data["overlap"] == [{"platforms": ["jd", "tmall"], "persons_on_both": 1}]
+    everyone = toolbox.call("member_stats", {})
+    assert everyone.data["persons"] == 3 and everyone.data["persons_on_2plus_platforms"] == 2
+
+
+def test_risk_alerts_filter_by_severity_scenario_platform_and_day(toolbox):
+    high = toolbox.call("risk_alerts", {"severity": "high"})
+    assert high.ok and high.data["alerts"] == 2 and high.data["conversations"] == 2
+    assert high.data["rows"][0]["scenario"] == "complaint_threat"  # highest risk score first
+    jd = toolbox.call("risk_alerts", {"platforms": ["京东"]})
+    assert jd.data["alerts"] == 2 and jd.data["conversations"] == 1
+    legal = toolbox.call("risk_alerts", {"scenarios": ["legal_threat"]})
+    assert legal.data["by_scenario"] == {"legal_threat": 1}
+    recent = toolbox.call("risk_alerts", {"since": "2024-05-01"})
+    assert {r["session_id"] for r in recent.data["rows"]} == {"s1"}
+
+
+def test_query_store_runs_a_select_and_refuses_anything_else(toolbox, settings):
+    ok = toolbox.call("query_store", {"sql": "SELECT count(*) AS n FROM members"})
+    assert ok.ok and ok.data["rows"] == [{"n": 5}]
+    for sql in ("DELETE FROM members", "SELECT 1; DROP TABLE members",
+                "SELECT * FROM read_csv('/etc/passwd')"):  # fmt: skip
+        assert not toolbox.call("query_store", {"sql": sql}).ok
+    with Store.open(settings, read_only=True) as store:
+        assert store.count("members") == 5
+
+
+def test_a_pasted_conversation_keeps_its_roles():
+    conversation = pasted_conversation("买家：东西是假的\n客服：亲，稍等\nbuyer: I want a refund")
+    assert [m.role.value for m in conversation.messages] == ["buyer", "agent", "buyer"]
+    assert conversation.messages[0].text == "东西是假的"
