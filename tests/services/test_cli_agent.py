@@ -70,3 +70,14 @@ def test_chat_answers_until_an_empty_line(home):
     result = butler(home, "chat", "-c", "chat1", stdin="上周天猫卖了多少件？\n那京东呢？\n\n")
     assert result.exit_code == 0, result.output
     assert result.output.count("离线模式") == 2 and "京东" in result.output
+
+
+def test_an_unreachable_llm_endpoint_falls_back_to_the_offline_planner(home, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens there
+    monkeypatch.setenv("BUTLER_LLM_TIMEOUT_S", "2")
+    result = butler(home, "ask", "上周天猫卖了多少件？", "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["mode"] == "offline" and body["tool_calls"][0]["name"] == "sales_metrics"
+    assert any("LLM endpoint unavailable" in note for note in body["notes"])
+    assert "127.0.0.1:9" in " ".join(body["notes"])
