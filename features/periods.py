@@ -190,6 +190,9 @@ def _named_month(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | 
     if m[2]:
         month, year = int(m[2]), int(m[1]) if m[1] else None
     else:
+        before = m.string[: m.start()].rstrip().lower()
+        if m[3].lower() == "may" and not m[4] and not before.endswith(("in", "of", "during")):
+            return None  # "May I see …" asks permission; "in May" names the month
         month, year = _MONTHS_EN.index(m[3].lower()) + 1, int(m[4]) if m[4] else None
     if not 1 <= month <= 12:
         return None

@@ -38,7 +38,10 @@ PLATFORM_ALIASES: dict[str, str] = {
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d[\s-]?(?:\d{4}|\*{4})[\s-]?\d{4}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SKU = re.compile(r"[A-Za-z]{1,6}\d{2,}(?:-\d{1,3})?")
-_TOP = re.compile(r"(?:前|top\s*|最好的|best\s+)(\d{1,2}|[一二两三四五六七八九十]{1,2})", re.I)
+_TOP = re.compile(
+    r"(?:前|top|最好的|best)\s*(\d{1,3}|[一二两三四五六七八九十]{1,2})(?![\d周天日月年个]|\s*(?:weeks?|days?|months?))",
+    re.I,
+)
 _HORIZON = re.compile(
     r"(?:未来|接下来|后面|next|coming)\s*(\d{1,2}|[一二两三四五六七八九十]{1,2}|two|three|four|"
     r"five|six|eight)\s*(?:个)?\s*(?:周|星期|weeks?)",
@@ -55,6 +58,12 @@ def _int(text: str) -> int:
     if len(text) == 2 and text[0] == "十":
         return 10 + _CN.get(text[1], 0)
     return _CN.get(text.lower(), 1)
+
+
+def _national(phone: str) -> str:
+    """A mainland mobile number without spaces, dashes or the +86 prefix."""
+    digits = re.sub(r"[\s-]", "", phone).removeprefix("+")
+    return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
 
 
 def normalise(text: str) -> str:
@@ -183,7 +192,7 @@ class Slots:
 
 
 _METRICS = [
-    ("refund_yuan", r"退款金额|退款额|退了多少钱|refund"),
+    ("refund_yuan", r"退款|退了多少钱|refund"),
     ("returned_units", r"退货|退了多少件|returns?\b|returned"),
     ("avg_price_yuan", r"均价|平均价|平均售价|客单价|average (?:selling )?price|asp\b"),
     ("orders", r"订单数|订单量|多少单|几单|orders?\b"),
@@ -200,8 +209,9 @@ _BY = [
     ("shop_id", r"哪家店|哪个店|各店|每家店|店铺|which shop|by shop|per shop|which store"),
     ("week", r"每周|按周|周趋势|趋势|weekly|by week|per week|trend"),
     ("month", r"每月|按月|月度|monthly|by month|per month"),
-    ("sku_id", r"哪个|哪些|哪款|哪几|前\s*\d|前[一二三四五六七八九十]|最好|最多|最差|最少|"
-               r"卖爆|排行|排名|which|what sold|top|best|worst|most|least|slowest|ranking|rank"),
+    ("sku_id", r"哪个|哪些|哪款|哪几|前\s*(?:\d+|[一二三四五六七八九十]+)(?![\d周天日月年个])|"
+               r"最好|最多|最差|最少|卖爆|排行|排名|which|what sold|top|best|worst|most|least|"
+               r"slowest|ranking|rank"),
 ]  # fmt: skip
 _COMPARE = [
     ("previous_year", r"同比|去年同期|year over year|yoy|same period last year|vs last year"),
@@ -217,7 +227,8 @@ _PASTED = re.compile(r"[:：]\s*\n|\n|(?:买家|顾客|客户|buyer|customer)\s*
 _SEVERITY = [("high", r"高风险|严重|紧急|high[- ]risk|urgent|critical|serious"),
              ("medium", r"中风险|medium")]  # fmt: skip
 _SCENARIOS = [
-    ("complaint_threat", r"12315|12345|投诉|监管|消协|工商|regulator|formal complaint"),
+    ("complaint_threat", r"(?<!\d)(?:12315|12345)(?!\d)|投诉|监管|消协|工商|regulator|"
+                         r"formal complaint"),
     ("media_exposure", r"媒体|曝光|微博|记者|media|press|viral|expos"),
     ("legal_threat", r"律师|起诉|法院|报警|告你们|lawyer|lawsuit|sue|legal|police|court"),
     ("safety_injury", r"安全|受伤|过敏|烫伤|爆炸|injur|safety|allerg|burn"),
@@ -242,7 +253,7 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
     head = normalise(question.split("\n", 1)[0]) if slots.pasted else text
     slots.platforms = find_platforms(head)
     slots.period = find_period(head, today)
-    slots.phone = (m := _PHONE.search(question)) and re.sub(r"[\s-]", "", m[0])
+    slots.phone = (m := _PHONE.search(question)) and _national(m[0])
     slots.email = (m := _EMAIL.search(question)) and m[0]
     if (m := _NAME.search(question)) and (slots.phone or slots.email):
         slots.person_name = m[1] or m[2]

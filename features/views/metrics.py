@@ -182,7 +182,7 @@ def sales_metrics(
         else:
             previous = (_year_before(first), _year_before(last))
         before = _query(store, names, dims, filters, cat_list, *previous)
-        rows = _compare(current, before, names, dims)
+        rows = _compare(current, _aligned(before, dims, compare, first - previous[0]), names, dims)
     rows = rows.sort_values(
         [names[0], *dims], ascending=[ascending, *([True] * len(dims))], na_position="last"
     ).reset_index(drop=True)
@@ -241,11 +241,43 @@ def _query(
     return frame
 
 
+_TIME_DIMS = ("week", "month", "day")
+
+
+def _aligned(
+    before: pd.DataFrame, dims: list[str], compare: str, shift: dt.timedelta
+) -> pd.DataFrame:
+    """The previous period's rows with their week/month/day moved onto the current period's,
+    so a weekly comparison pairs each week with the one ``shift`` earlier."""
+    before = before.copy()
+    for dim in (d for d in dims if d in _TIME_DIMS):
+        if compare == "previous_year":
+            before[dim] = [_year_after(d) for d in before[dim]]
+        elif dim == "month":
+            before[dim] = [_month_after(d, shift) for d in before[dim]]
+        else:
+            before[dim] = [d + shift for d in before[dim]]
+    return before
+
+
+def _year_after(day: dt.date) -> dt.date:
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + 1, day=28)
+
+
+def _month_after(first: dt.date, shift: dt.timedelta) -> dt.date:
+    """The first of the month that ``shift`` (about a whole number of months) later starts."""
+    moved = first + shift + dt.timedelta(days=15)
+    return moved.replace(day=1)
+
+
 def _compare(
     current: pd.DataFrame, before: pd.DataFrame, names: list[str], dims: list[str]
 ) -> pd.DataFrame:
     """``current`` with each metric's previous figure and relative change."""
-    keys = [d for d in dims if d not in ("week", "month", "day", "product")]
+    keys = [d for d in dims if d != "product"]
     renamed = before.rename(columns={m: f"{m}_previous" for m in names})
     if keys:
         merged = current.merge(renamed[[*keys, *renamed.columns.difference(current.columns)]],

@@ -1,0 +1,459 @@
+"""Slots read from operators' questions, against a small hand-made catalogue.
+
+SKU ids follow the sample world's shape (product ``SYMS01000``, SKUs ``SYMS01000-01``…), so
+the id pattern is exercised on the ids the store really holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from features.periods import Period
+from features.question_slots import (
+    Catalogue,
+    delexicalise,
+    find_platforms,
+    find_slots,
+    platform_of,
+)
+
+D = dt.date
+TODAY = D(2025, 12, 30)  # a Tuesday
+LAST_WEEK = (D(2025, 12, 22), D(2025, 12, 28))
+
+OATS = ["SYMS01000-01", "SYMS01000-02"]  # 森屿燕麦保湿面霜, two sizes
+
+
+@pytest.fixture(scope="module")
+def catalogue() -> Catalogue:
+    skus = pd.DataFrame(
+        {
+            "sku_id": [*OATS, "SYJH01001-01", "SYJM01002-01"],
+            "product_id": ["SYMS01000", "SYMS01000", "SYJH01001", "SYJM01002"],
+            "name": ["森屿燕麦保湿面霜", "森屿燕麦保湿面霜", "森屿玫瑰精华水", "森屿竹炭洁面乳"],
+            "category": ["面霜", "面霜", "爽肤水", "洁面"],
+            "spec": ["50g", "100g", "150ml", "120g"],
+            "brand": ["森屿"] * 4,
+        }
+    )
+    warehouses = pd.DataFrame(
+        {
+            "warehouse_id": ["WH-EC01", "WH-EC02", "WH-SC01", "WH-NC01"],
+            "name": [
+                "华东中心仓（嘉兴）",
+                "华东二号仓（上海）",
+                "华南仓（广州）",
+                "华北中心仓（天津）",
+            ],
+            "region": ["华东", "华东", "华南", "华北"],
+            "province": ["浙江省", "上海市", "广东省", "天津市"],
+            "city": ["嘉兴市", "上海市", "广州市", "天津市"],
+        }
+    )
+    return Catalogue(skus=skus, warehouses=warehouses, brand_prefixes=("森屿",))
+
+
+def slots(question: str, catalogue: Catalogue):
+    return find_slots(question, catalogue, TODAY)
+
+
+# -- platforms -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("天猫卖了多少", ["tmall"]),
+        ("淘宝卖了多少", ["tmall"]),
+        ("Tmall and Taobao", ["tmall"]),
+        ("JD 和 京东", ["jd"]),
+        ("ＪＤ的销量", ["jd"]),  # full-width letters
+        ("抖音", ["douyin"]),
+        ("PDD 的订单", ["pinduoduo"]),
+        ("小红书", ["xiaohongshu"]),
+        ("sales on the WeChat mini-program", ["miniprogram"]),
+        ("mini-program", ["miniprogram"]),
+        ("抖音 PDD 小红书 mini-program", ["douyin", "pinduoduo", "xiaohongshu", "miniprogram"]),
+    ],
+)
+def test_find_platforms(text, expected):
+    assert find_platforms(text) == expected
+
+
+def test_find_platforms_keeps_the_order_of_mention_without_repeats():
+    assert find_platforms("京东和天猫，还有淘宝和京东") == ["jd", "tmall"]
+    assert find_platforms("天猫和京东") == ["tmall", "jd"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I ordered two jars", "ordered from jdx", "hired", "the redo button", "stored in a box", ""],
+)
+def test_find_platforms_does_not_match_inside_words(text):
+    assert find_platforms(text) == []
+
+
+def test_find_platforms_matches_the_whole_word_red():
+    assert find_platforms("red and JD") == ["xiaohongshu", "jd"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("天猫", "tmall"),
+        ("淘宝", "tmall"),
+        ("Taobao", "tmall"),
+        ("JD", "jd"),
+        ("京东", "jd"),
+        (" 抖音 ", "douyin"),
+        ("PDD", "pinduoduo"),
+        ("WeChat mini-program", "miniprogram"),
+        ("微信小程序", "miniprogram"),
+        ("线下门店", "pos"),
+        ("kuaishou", "kuaishou"),
+        ("amazon", None),
+        ("品牌ERP", None),  # the ERP is not a sales channel
+    ],
+)
+def test_platform_of(name, expected):
+    assert platform_of(name) == expected
+
+
+# -- delexicalise --------------------------------------------------------------------------
+
+
+def test_delexicalise_replaces_platforms_and_periods():
+    assert delexicalise("上周抖音哪个SKU卖爆了") == "时段平台哪个sku卖爆了"
+    assert delexicalise("上个月京东卖得最好的") == "时段平台卖得最好的"
+
+
+def test_delexicalise_makes_the_same_intent_look_the_same():
+    assert delexicalise("上周抖音卖得最好的") == delexicalise("近7天天猫卖得最好的")
+
+
+def test_delexicalise_replaces_overlapping_period_words_once():
+    assert delexicalise("上上周天猫") == "时段平台"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("13812345678 是谁", "号码 是谁"),
+        ("+86 138 1234 5678 是谁", "号码 是谁"),
+        ("138****5678 是谁", "号码 是谁"),
+        ("查一下 li.si@example.com", "查一下 号码"),
+    ],
+)
+def test_delexicalise_replaces_phones_and_emails(text, expected):
+    assert delexicalise(text) == expected
+
+
+def test_delexicalise_replaces_sku_ids():
+    assert delexicalise("SYMS01000-01 的库存") == "# 的库存"
+
+
+# -- SKUs and products ---------------------------------------------------------------------
+
+
+def test_exact_sku_ids_in_any_case(catalogue):
+    found = slots("SYMS01000-01 和 syjh01001-01 上周卖了多少", catalogue)
+    assert found.skus == ["SYMS01000-01", "SYJH01001-01"]
+    assert found.unknown_skus == []
+    assert found.products == []
+
+
+def test_product_id_expands_to_its_skus(catalogue):
+    assert slots("SYMS01000 上周销量", catalogue).skus == OATS
+
+
+def test_sku_and_its_product_are_not_repeated(catalogue):
+    assert slots("SYMS01000-01 和 SYMS01000", catalogue).skus == OATS
+
+
+def test_unknown_sku_ids_are_kept_apart(catalogue):
+    found = slots("SYXX09999-01 和 SYMS01000-02 卖了多少", catalogue)
+    assert found.skus == ["SYMS01000-02"]
+    assert found.unknown_skus == ["SYXX09999-01"]
+
+
+@pytest.mark.parametrize("question", ["top10 SKU", "Q4 revenue", "前10的SKU"])
+def test_rank_words_are_not_sku_ids(question, catalogue):
+    found = slots(question, catalogue)
+    assert found.skus == [] and found.unknown_skus == []
+
+
+def test_loose_product_name_finds_the_product_skus(catalogue):
+    found = slots("燕麦面霜库存还够吗", catalogue)
+    assert found.products == ["森屿燕麦保湿面霜"]
+    assert found.skus == OATS
+
+
+def test_other_loose_product_name(catalogue):
+    found = slots("玫瑰精华 卖得怎么样", catalogue)
+    assert found.products == ["森屿玫瑰精华水"]
+    assert found.skus == ["SYJH01001-01"]
+
+
+def test_unrelated_chinese_names_no_product(catalogue):
+    found = slots("上周天猫卖了多少", catalogue)
+    assert found.products == [] and found.skus == []
+
+
+def test_category(catalogue):
+    assert slots("洁面 上周卖得怎么样", catalogue).categories == ["洁面"]
+    assert slots("上周天猫卖了多少", catalogue).categories == []
+
+
+# -- warehouses ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("WH-EC01 库存", ["WH-EC01"]),
+        ("wh-sc01 库存", ["WH-SC01"]),
+        ("华东中心仓（嘉兴）库存", ["WH-EC01"]),
+        ("华东中心仓 库存", ["WH-EC01"]),
+        ("华东仓 库存", ["WH-EC01", "WH-EC02"]),
+        ("嘉兴 的库存", ["WH-EC01"]),
+        ("嘉兴仓缺货吗", ["WH-EC01"]),
+        ("天津 库存", ["WH-NC01"]),
+        ("East China warehouse stock", ["WH-EC01", "WH-EC02"]),
+        ("South China warehouses", ["WH-SC01"]),
+        ("上周天猫卖了多少", []),
+    ],
+)
+def test_warehouses(question, expected, catalogue):
+    assert slots(question, catalogue).warehouses == expected
+
+
+# -- ranking, horizon, metric, grouping, comparison ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "top"),
+    [("前5", 5), ("top 3 SKU", 3), ("top10", 10), ("前三名", 3), ("前十", 10), ("best 3", 3)],
+)
+def test_top(question, top, catalogue):
+    assert slots(question, catalogue).top == top
+
+
+def test_no_top_without_rank_words(catalogue):
+    assert slots("上周天猫卖了多少", catalogue).top is None
+
+
+def test_three_digit_top(catalogue):
+    assert slots("top 100 SKU", catalogue).top == 100
+
+
+def test_period_word_qian_san_zhou_is_not_a_ranking(catalogue):
+    found = slots("前三周天猫的销量", catalogue)
+    assert found.period is not None
+    assert (found.top, found.by) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("question", "horizon"),
+    [
+        ("未来4周预测", 4),
+        ("未来八周", 8),
+        ("next 6 weeks forecast", 6),
+        ("coming two weeks", 2),
+        ("下周要补多少货", 1),
+        ("下个月要补多少", 4),
+        ("未来20周", 13),  # capped
+    ],
+)
+def test_horizon(question, horizon, catalogue):
+    assert slots(question, catalogue).horizon == horizon
+
+
+def test_no_horizon_for_a_past_question(catalogue):
+    assert slots("上周卖了多少", catalogue).horizon is None
+
+
+@pytest.mark.parametrize(
+    ("question", "metric"),
+    [
+        ("上周销售额", "revenue_yuan"),
+        ("GMV last week", "revenue_yuan"),
+        ("上周销量", "units"),
+        ("how many units sold last week", "units"),
+        ("订单数", "orders"),
+        ("orders last week", "orders"),
+        ("退款金额", "refund_yuan"),
+        ("refunds last week", "refund_yuan"),
+        ("退货多少件", "returned_units"),
+        ("客单价", "avg_price_yuan"),
+        ("库存还够吗", None),
+    ],
+)
+def test_metric(question, metric, catalogue):
+    assert slots(question, catalogue).metric == metric
+
+
+@pytest.mark.parametrize("question", ["上周退款多少", "上周天猫退款多少钱"])
+def test_plain_tuikuan_asks_for_refunds(question, catalogue):
+    assert slots(question, catalogue).metric == "refund_yuan"
+
+
+@pytest.mark.parametrize(
+    ("question", "by"),
+    [
+        ("哪个平台卖得最好", "platform"),
+        ("sales by platform", "platform"),
+        ("哪个SKU卖得最好", "sku_id"),
+        ("各品类销售额", "category"),
+        ("哪个仓发货最多", "warehouse_id"),
+        ("哪家店卖得多", "shop_id"),
+        ("每周趋势", "week"),
+        ("按月看", "month"),
+        ("上周天猫卖了多少", None),
+    ],
+)
+def test_by(question, by, catalogue):
+    assert slots(question, catalogue).by == by
+
+
+@pytest.mark.parametrize(
+    ("question", "compare"),
+    [
+        ("上周销售额环比", "previous_period"),
+        ("compared with the week before", "previous_period"),
+        ("上周销量同比", "previous_year"),
+        ("year over year", "previous_year"),
+        ("上周销量", None),
+    ],
+)
+def test_compare(question, compare, catalogue):
+    assert slots(question, catalogue).compare == compare
+
+
+@pytest.mark.parametrize(
+    ("question", "ascending"),
+    [("卖得最差的5个SKU", True), ("滞销的", True), ("worst sellers", True), ("卖得最好的", False)],
+)
+def test_ascending(question, ascending, catalogue):
+    assert slots(question, catalogue).ascending is ascending
+
+
+def test_ranking_question_fills_everything_together(catalogue):
+    found = slots("上周抖音销售额前5的SKU", catalogue)
+    assert found.platforms == ["douyin"]
+    assert (found.period.start, found.period.end) == LAST_WEEK
+    assert (found.metric, found.top, found.by) == ("revenue_yuan", 5, "sku_id")
+    assert found.ascending is False
+
+
+# -- people --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "phone"),
+    [
+        ("帮我查 13812345678 这个会员", "13812345678"),
+        ("电话 138-1234-5678", "13812345678"),
+        ("手机 138 1234 5678", "13812345678"),
+        ("138****5678 是谁", "138****5678"),
+    ],
+)
+def test_phone_in_any_form_loses_spaces_and_dashes(question, phone, catalogue):
+    assert slots(question, catalogue).phone == phone
+
+
+def test_phone_with_country_code_keeps_the_national_number(catalogue):
+    phone = slots("手机 +86 138 1234 5678", catalogue).phone
+    assert phone is not None and " " not in phone and phone.endswith("13812345678")
+
+
+def test_phone_country_code_is_stripped(catalogue):
+    assert slots("手机 +86 138 1234 5678", catalogue).phone == "13812345678"
+
+
+def test_no_phone_in_a_sku_or_a_period(catalogue):
+    found = slots("SYMS01000-01 在 2025-11-01 到 2025-11-30 卖了多少", catalogue)
+    assert found.phone is None and found.email is None
+
+
+def test_email(catalogue):
+    assert slots("email me at li.si@example.com", catalogue).email == "li.si@example.com"
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("客户张三 13812345678 查一下", "张三"),
+        ("我叫王小明，手机13912341234", "王小明"),
+        ("my name is Li Lei, phone 13812345678", "Li Lei"),
+        ("会员李四 li.si@example.com", "李四"),
+    ],
+)
+def test_person_name_with_a_phone_or_email(question, name, catalogue):
+    assert slots(question, catalogue).person_name == name
+
+
+def test_no_person_name_without_a_phone_or_email(catalogue):
+    assert slots("客户张三 最近买了什么", catalogue).person_name is None
+
+
+# -- pasted conversations and risk ---------------------------------------------------------
+
+
+def test_pasted_text_after_a_colon_and_a_newline(catalogue):
+    found = slots("帮我看看这段对话：\n买家：我在京东买的是假货，我要去12315投诉", catalogue)
+    assert found.pasted == "买家：我在京东买的是假货，我要去12315投诉"
+    # slots come from the question line, not from the pasted conversation
+    assert found.platforms == [] and found.scenarios == []
+
+
+def test_pasted_text_after_a_newline(catalogue):
+    found = slots("这段聊天有没有高风险\n顾客：我要起诉你们", catalogue)
+    assert found.pasted == "顾客：我要起诉你们"
+    assert found.severity == "high"
+
+
+def test_pasted_text_starting_with_a_role(catalogue):
+    found = slots("客户：你们是骗子，我要报警", catalogue)
+    assert found.pasted == "客户：你们是骗子，我要报警"
+
+
+def test_no_pasted_text_in_a_plain_question(catalogue):
+    assert slots("上周天猫卖了多少", catalogue).pasted is None
+
+
+@pytest.mark.parametrize(
+    ("question", "severity", "scenarios"),
+    [
+        ("高风险 会话 律师 曝光", "high", ["media_exposure", "legal_threat"]),
+        ("最近有没有12315投诉的高风险会话", "high", ["complaint_threat"]),
+        ("中风险的过敏投诉", "medium", ["complaint_threat", "safety_injury"]),
+        ("urgent counterfeit complaints", "high", ["counterfeit"]),
+        ("上周天猫卖了多少", None, []),
+    ],
+)
+def test_severity_and_scenarios(question, severity, scenarios, catalogue):
+    found = slots(question, catalogue)
+    assert (found.severity, found.scenarios) == (severity, scenarios)
+
+
+def test_phone_digits_are_not_a_hotline(catalogue):
+    assert slots("客户张三 13812345678 查一下", catalogue).scenarios == []
+
+
+# -- Slots.filled --------------------------------------------------------------------------
+
+
+def test_filled_holds_only_the_filled_slots(catalogue):
+    filled = slots("上周抖音销量", catalogue).filled()
+    assert filled == {
+        "platforms": ["douyin"],
+        "period": {"start": "2025-12-22", "end": "2025-12-28", "words": "上周"},
+        "metric": "units",
+    }
+
+
+def test_period_slot_is_a_period(catalogue):
+    assert slots("上周", catalogue).period == Period(*LAST_WEEK, "上周")
