@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 from features.errors import InvalidParameterError
@@ -112,6 +113,74 @@ class ButlerAgent:
             ModelNotRegisteredError: offline, and no intent model is registered.
             StoreError: no store yet.
         """
+        question, history, today = self._prepare(question, conversation_id)
+        answer: AgentAnswer | None = None
+        fallback_note = None
+        if self.settings.llm_configured:
+            from services.agent.llm import LLMUnavailableError
+
+            try:
+                answer = self._llm_agent().answer(
+                    question, history, today=today.isoformat(), data_range=self._range
+                )
+            except LLMUnavailableError as exc:
+                logger.warning("LLM endpoint unavailable, answering offline: %s", exc)
+                fallback_note = f"LLM endpoint unavailable ({exc}); the offline planner answered."
+        if answer is None:
+            answer, turn = self.planner().answer(question, history, today)
+            if fallback_note:
+                answer.notes.append(fallback_note)
+        else:
+            turn = Turn(question=question, answer=answer.answer, mode="llm",
+                        tool_calls=answer.tool_calls)  # fmt: skip
+        answer.conversation_id = conversation_id
+        self.memory.append(conversation_id, turn)
+        return answer
+
+    def ask_stream(self, question: str, conversation_id: str | None = None) -> Iterator[str]:
+        """The answer's text in pieces as it is written (the LLM's tokens; offline, at once).
+
+        Raises:
+            The same as :meth:`ask`, before the first piece.
+        """
+        question, history, today = self._prepare(question, conversation_id)
+        if self.settings.llm_configured:
+            from services.agent.llm import LLMUnavailableError
+
+            stream = self._llm_agent().stream(
+                question, history, today=today.isoformat(), data_range=self._range
+            )
+            written = False
+            try:
+                while True:
+                    piece = next(stream)
+                    written = True
+                    yield piece
+            except StopIteration as done:
+                answer: AgentAnswer = done.value
+                self.memory.append(conversation_id, Turn(
+                    question=question, answer=answer.answer, mode="llm",
+                    tool_calls=answer.tool_calls,
+                ))  # fmt: skip
+                return
+            except LLMUnavailableError as exc:
+                logger.warning("LLM endpoint failed while streaming, answering offline: %s", exc)
+                yield ("\n\n" if written else "") + f"[LLM endpoint unavailable ({exc})]\n"
+        answer, turn = self.planner().answer(question, history, today)
+        self.memory.append(conversation_id, turn)
+        yield answer.answer
+
+    def _llm_agent(self) -> Any:
+        if self._llm is None:
+            from services.agent.llm import LLMAgent
+
+            self._llm = LLMAgent(self.settings, self.toolbox)
+        return self._llm
+
+    def _prepare(
+        self, question: str, conversation_id: str | None
+    ) -> tuple[str, list[Turn], dt.date]:
+        """The checked question, the conversation so far and the day periods count from."""
         question = (question or "").strip()
         if not question:
             raise InvalidParameterError("The question is empty: ask something.")
@@ -121,29 +190,4 @@ class ButlerAgent:
                 f"The question is {len(question):,} characters; the most the butler reads is "
                 f"{limit:,} (BUTLER_MAX_QUESTION_CHARS). Shorten it or paste less text."
             )
-        history = self.memory.turns(conversation_id)
-        today = self.today()
-        answer: AgentAnswer | None = None
-        turn: Turn | None = None
-        fallback_note = None
-        if self.settings.llm_configured:
-            from services.agent.llm import LLMAgent, LLMUnavailableError
-
-            if self._llm is None:
-                self._llm = LLMAgent(self.settings, self.toolbox)
-            try:
-                answer = self._llm.answer(
-                    question, history, today=today.isoformat(), data_range=self._range
-                )
-                turn = Turn(question=question, answer=answer.answer, mode="llm",
-                            tool_calls=answer.tool_calls)  # fmt: skip
-            except LLMUnavailableError as exc:
-                logger.warning("LLM endpoint unavailable, answering offline: %s", exc)
-                fallback_note = f"LLM endpoint unavailable ({exc}); the offline planner answered."
-        if answer is None or turn is None:
-            answer, turn = self.planner().answer(question, history, today)
-            if fallback_note:
-                answer.notes.append(fallback_note)
-        answer.conversation_id = conversation_id
-        self.memory.append(conversation_id, turn)
-        return answer
+        return question, self.memory.turns(conversation_id), self.today()

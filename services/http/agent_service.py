@@ -8,6 +8,7 @@ store tools read the store read-only. The gateway (``Butler``) forwards ``/ask``
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator
 from typing import Any
 
 import bentoml
@@ -90,3 +91,22 @@ class Agent:
             raise ServiceUnavailable(f"store: {exc}") from exc
         except ButlerError as exc:
             raise ServiceUnavailable(str(exc)) from exc
+
+    @bentoml.api
+    def ask_stream(
+        self,
+        question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS),
+        conversation_id: str | None = Field(
+            None, pattern=CONVERSATION_ID, description="Follow-ups remember this id."
+        ),
+    ) -> Generator[str, None, None]:
+        """The butler's answer as text, streamed as the LLM writes it (offline: at once)."""
+        try:
+            pieces = self.agent.ask_stream(question, conversation_id)
+            first = next(pieces, "")  # raise bad requests before the stream starts
+        except InvalidParameterError as exc:
+            raise bad_request("question", str(exc)) from exc
+        except StoreError as exc:
+            raise ServiceUnavailable(f"store: {exc}") from exc
+        yield first
+        yield from pieces

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from http import HTTPStatus
 from typing import Any, Literal
 
@@ -163,6 +163,19 @@ class Butler:
         return await _forward(
             lambda: self.agent.to_async.ask(question=question, conversation_id=conversation_id)
         )
+
+    @bentoml.api
+    async def ask_stream(
+        self,
+        question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS),
+        conversation_id: str | None = Field(
+            None, pattern=CONVERSATION_ID, description="Follow-ups remember this id."
+        ),
+    ) -> AsyncGenerator[str, None]:
+        """The butler's answer as streamed text (tokens as an LLM endpoint writes them)."""
+        pieces = self.agent.to_async.ask_stream(question=question, conversation_id=conversation_id)
+        async for piece in pieces:
+            yield piece
 
     # -- models ---------------------------------------------------------------------------
 

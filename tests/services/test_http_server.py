@@ -293,6 +293,16 @@ def test_ask_uses_the_model_services_through_the_composition(url):
     assert "SKU03 @ WH-" in body["answer"] and "butler-forecast" in body["sources"][0]
 
 
+def test_ask_stream_streams_the_answer_text(url):
+    with httpx.stream("POST", f"{url}/ask_stream", json={"question": "上周天猫卖了多少件？"},
+                      headers=AUTH, timeout=60) as response:  # fmt: skip
+        assert response.status_code == 200
+        text = "".join(response.iter_text())
+    assert "天猫" in text and "离线模式" in text and "sales_metrics" in text
+    short = httpx.post(f"{url}/ask_stream", json={"question": ""}, headers=AUTH, timeout=60)
+    assert short.status_code == 400 and "question" in short.text
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
