@@ -183,9 +183,70 @@ def _singles_day(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return dt.date(year, 11, 1), dt.date(year, 11, 11)
 
 
-@_rule(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月(?:份)?(?!\d)|"
-       r"\b(january|february|march|april|may|june|july|august|september|october|november|"
-       r"december)(?:\s+(\d{4}))?\b")  # fmt: skip
+_MONTH_WORD = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+               r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")  # fmt: skip
+
+
+def _month_number(word: str) -> int:
+    return [m[:3] for m in _MONTHS_EN].index(word[:3].lower()) + 1
+
+
+def _latest_year(month: int, day: int, today: dt.date) -> int:
+    """The year of the latest such day that is not after ``today``."""
+    return today.year if (month, day) <= (today.month, today.day) else today.year - 1
+
+
+@_rule(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
+def _month_day_zh(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | None:
+    month, day = int(m[2]), int(m[3])
+    year = int(m[1]) if m[1] else _latest_year(month, day, today)
+    try:
+        found = dt.date(year, month, day)
+    except ValueError:
+        return None
+    return found, found
+
+
+@_rule(rf"\b{_MONTH_WORD}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s*(\d{{4}}))?")
+def _month_day_en(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | None:
+    if m[1].lower() == "may" and not m[3]:
+        before = m.string[: m.start()].rstrip().lower()
+        if not before.endswith(("on", "of", "since", "from", "as of")):
+            return None
+    month, day = _month_number(m[1]), int(m[2])
+    year = int(m[3]) if m[3] else _latest_year(month, day, today)
+    try:
+        found = dt.date(year, month, day)
+    except ValueError:
+        return None
+    return found, found
+
+
+@_rule(r"(?:(\d{4})\s*年?\s*)?(?:\bq([1-4])\b|第([一二三四1-4])季度)(?:\s*(\d{4}))?")
+def _quarter(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
+    quarter = int(m[2]) if m[2] else {"一": 1, "二": 2, "三": 3, "四": 4}.get(m[3]) or int(m[3])
+    start_month = 3 * (quarter - 1) + 1
+    year = int(m[1] or m[4] or 0) or (
+        today.year if dt.date(today.year, start_month, 1) <= today else today.year - 1
+    )
+    first = dt.date(year, start_month, 1)
+    last = _month(year, start_month + 2)[1]
+    return first, min(last, today) if first <= today else last
+
+
+@_rule(r"上个?季度|last quarter|previous quarter")
+def _last_quarter(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
+    start = _month_start(today, (today.month - 1) % 3 + 3)
+    return start, _month(start.year, start.month + 2)[1]
+
+
+@_rule(r"本季度|这个?季度|this quarter|quarter to date")
+def _this_quarter(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
+    return _month_start(today, (today.month - 1) % 3), today
+
+
+@_rule(rf"(?:(\d{{4}})\s*年\s*)?(\d{{1,2}})\s*月(?:份)?(?!\d)|"
+       rf"\b{_MONTH_WORD}\b(?:\s+(\d{{4}}))?")  # fmt: skip
 def _named_month(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | None:
     if m[2]:
         month, year = int(m[2]), int(m[1]) if m[1] else None
@@ -193,13 +254,20 @@ def _named_month(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | 
         before = m.string[: m.start()].rstrip().lower()
         if m[3].lower() == "may" and not m[4] and not before.endswith(("in", "of", "during")):
             return None  # "May I see …" asks permission; "in May" names the month
-        month, year = _MONTHS_EN.index(m[3].lower()) + 1, int(m[4]) if m[4] else None
+        month, year = _month_number(m[3]), int(m[4]) if m[4] else None
     if not 1 <= month <= 12:
         return None
     if year is None:  # the latest such month that has started
         year = today.year if month <= today.month else today.year - 1
     first, last = _month(year, month)
     return first, min(last, today) if first <= today else last
+
+
+@_rule(r"(?<![\d-])(20\d{2})\s*年(?!\s*\d{1,2}\s*月|\s*第)(?:全年|整年)?|"
+       r"(?:in|for|during|of|year)\s+(20\d{2})(?![\d-])")  # fmt: skip
+def _whole_year(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
+    year = int(m[1] or m[2])
+    return dt.date(year, 1, 1), min(dt.date(year, 12, 31), today)
 
 
 @_rule(_DATE)
@@ -217,16 +285,25 @@ def find_period(text: str, today: dt.date) -> Period | None:
         >>> find_period("revenue over the last 4 weeks", dt.date(2025, 12, 30)).start
         datetime.date(2025, 12, 1)
     """
-    best: tuple[int, Period] | None = None
+    best: tuple[int, Period, int] | None = None
     for pattern, resolve in _RULES:
         for found in pattern.finditer(text):
             days = resolve(found, today)  # type: ignore[operator]
             if days is None:
                 continue
             if best is None or found.start() < best[0]:
-                best = (found.start(), Period(days[0], days[1], found[0]))
+                best = (found.start(), Period(days[0], days[1], found[0]), found.end())
             break
-    return best[1] if best else None
+    if best is None:
+        return None
+    start, period, end = best
+    after, before = text[end:].lstrip(), text[:start].rstrip().lower()
+    if re.match(r"(?:那|这|当|所在的?)一?(?:周|星期)", after) or before.endswith("the week of"):
+        monday = _monday(period.end)
+        return Period(monday, monday + dt.timedelta(days=6), period.words)
+    if re.match(r"当天|那天|当日|那一天", after):
+        return Period(period.end, period.end, period.words)
+    return period
 
 
 def period_spans(text: str) -> list[tuple[int, int]]:

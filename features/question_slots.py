@@ -29,6 +29,7 @@ PLATFORM_ALIASES: dict[str, str] = {
     "抖音": "douyin", "douyin": "douyin", "tiktok": "douyin", "抖店": "douyin",
     "快手": "kuaishou", "kuaishou": "kuaishou",
     "小红书": "xiaohongshu", "xiaohongshu": "xiaohongshu", "red": "xiaohongshu",
+    "rednote": "xiaohongshu", "红书": "xiaohongshu",
     "小程序": "miniprogram", "微信小程序": "miniprogram", "mini-program": "miniprogram",
     "mini program": "miniprogram", "miniprogram": "miniprogram", "wechat": "miniprogram",
     "线下门店": "pos", "线下": "pos", "门店": "pos", "pos": "pos", "offline": "pos",
@@ -39,7 +40,9 @@ _PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d[\s-]?(?:\d{4}|\*{4})[\s-]?
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SKU = re.compile(r"[A-Za-z]{1,6}\d{2,}(?:-\d{1,3})?")
 _TOP = re.compile(
-    r"(?:前|top|最好的|best)\s*(\d{1,3}|[一二两三四五六七八九十]{1,2})(?![\d周天日月年个]|\s*(?:weeks?|days?|months?))",
+    r"(?:前|top|最好的|best)\s*(\d{1,3}|[一二两三四五六七八九十]{1,2})"
+    r"(?![\d周天日月年个]|\s*(?:weeks?|days?|months?))|"
+    r"(\d{1,3}|[一二两三四五六七八九十]{1,2})\s*[个款]\s*(?:sku|商品|产品|单品|品)",
     re.I,
 )
 _HORIZON = re.compile(
@@ -177,6 +180,10 @@ class Slots:
     pasted: str | None = None
     severity: str | None = None
     scenarios: list[str] = field(default_factory=list)
+    cover_days: float | None = None
+    service_level: float | None = None
+    birth_date: str | None = None
+    city: str | None = None
 
     def filled(self) -> dict[str, object]:
         """The slots that hold something (for memory and logs)."""
@@ -203,24 +210,63 @@ _METRICS = [
 ]  # fmt: skip
 _BY = [
     ("category", r"品类|类目|哪类|哪个类|categor"),
-    ("platform", r"哪个平台|哪些平台|各平台|每个平台|分平台|按平台|平台对比|which platform|"
-                 r"by platform|per platform|each platform|across platforms|platforms compare"),
-    ("warehouse_id", r"哪个仓|各仓|每个仓|按仓|分仓|which warehouse|by warehouse|per warehouse"),
-    ("shop_id", r"哪家店|哪个店|各店|每家店|店铺|which shop|by shop|per shop|which store"),
-    ("week", r"每周|按周|周趋势|趋势|weekly|by week|per week|trend"),
-    ("month", r"每月|按月|月度|monthly|by month|per month"),
+    ("platform", r"哪个平台|哪些平台|各平台|每个平台|分平台|按平台|平台对比|哪个渠道|各渠道|"
+                 r"各个渠道|渠道对比|which platform|which channel|by platform|per platform|"
+                 r"each platform|"
+                 r"across platforms|platforms compare|compare (?:the )?(?:platforms|channels)|"
+                 r"by channel|per channel|each channel"),
+    ("warehouse_id", r"哪个仓|各仓|每个仓|按仓|分仓|which warehouse|by warehouse|per warehouse|"
+                     r"each warehouse"),
+    ("shop_id", r"哪家.{0,6}店|哪个.{0,6}店|各店|每家店|店铺|门店排名|"
+                r"which (?:of our )?(?:\w+ ){0,2}(?:shops?|stores?)|by shop|per shop|each shop|"
+                r"by store|per store"),
+    ("day", r"哪天|哪一天|每天|每日|按天|按日|which day|what day|by day|per day|daily|each day"),
+    ("month", r"哪个月|哪一个月|每月|按月|月度|which month|by month|per month|monthly|each month"),
+    ("week", r"哪周|哪一周|每周|按周|周趋势|趋势|which week|weekly|by week|per week|trend"),
+    ("product", r"哪个商品|哪款商品|哪个产品|哪款产品|哪些商品|哪些产品|which products?|"
+                r"what products?|by product|per product"),
     ("sku_id", r"哪个|哪些|哪款|哪几|前\s*(?:\d+|[一二三四五六七八九十]+)(?![\d周天日月年个])|"
-               r"最好|最多|最差|最少|卖爆|排行|排名|which|what sold|top|best|worst|most|least|"
-               r"slowest|ranking|rank"),
+               r"最好|最多|最差|最少|最高|最低|卖爆|排行|排名|which|what sold|top|best|worst|most|"
+               r"least|slowest|highest|lowest|ranking|rank"),
 ]  # fmt: skip
+_EACH = re.compile(r"各自|分别|各是|each|respectively|separately", re.I)
 _COMPARE = [
-    ("previous_year", r"同比|去年同期|year over year|yoy|same period last year|vs last year"),
+    ("previous_year", r"同比|去年同期|去年同一|比去年|和去年比|year over year|yoy|"
+                      r"same (?:day|week|month|period|time) (?:last|a) year|(?:vs|than) last year|"
+                      r"compared? (?:with|to) last year"),
     ("previous_period", r"环比|比上|相比|对比上|较上|compared? (?:with|to)|versus|vs\.?|"
                         r"than the previous|growth|增长|下降|涨了|跌了|变化"),
 ]  # fmt: skip
-_ASCENDING = re.compile(r"最差|最少|卖不动|滞销|垫底|worst|least|slowest|lowest|bottom", re.I)
+_ASCENDING = re.compile(
+    r"最差|最少|最低|最小|卖不动|滞销|垫底|worst|least|slowest|lowest|bottom", re.I
+)
+_COVER_DAYS = re.compile(
+    r"(?:少于|不到|低于|小于|阈值|放宽到|改成|under|less than|below|fewer than|within)\s*"
+    r"(\d{1,2}(?:\.\d)?)\s*(?:天|days?)",
+    re.I,
+)
+_SERVICE_LEVEL = re.compile(
+    r"(\d{2}(?:\.\d+)?)\s*%\s*(?:的)?\s*(?:服务水平|服务率|service[- ]level)|"
+    r"(?:服务水平|service[- ]level)\s*(?:of|为|是|按|=|:|：)?\s*(\d{2}(?:\.\d+)?)\s*%",
+    re.I,
+)
+_BIRTH = re.compile(
+    r"(?:(?:born|dob|birth(?:day| date)?|生日|出生)[:：]?\s*(?:on\s+)?)?"
+    r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?\s*(?:生|出生)?",
+    re.I,
+)
+_CITY = re.compile(r"([\u4e00-\u9fff]{2,3})人(?![\u4e00-\u9fff])|lives? in ([A-Z][a-z]+)|"
+                   r"(?:住在|来自)([\u4e00-\u9fff]{2,3})")  # fmt: skip
+_LOOSE_NAME = re.compile(
+    r"(?:^|[\s:：，,、])([\u4e00-\u9fff]{2,4})[\s,，、]*(?:手机|电话|phone|\+?86|1[3-9]\d)|"
+    r"(?:^|[:：]\s*|customer\s+|sign-?up[^:：]*[:：]\s*)([A-Z][a-z]+(?:\s+[A-Z][a-z]+){1,2})"
+    r"(?=\s*[,，]|\s+(?:phone|tel|mobile|\d))"
+)
+#: Words that a loose name match may catch but that are never a person's name.
+_NOT_NAMES = ("手机", "电话", "号码", "会员", "邮箱", "查", "帮", "是不是", "核验", "客户", "用户")
 _NAME = re.compile(
-    r"(?:我叫|姓名[:：]?|名字(?:是|叫)?[:：]?|客户|会员|顾客)\s*([\u4e00-\u9fff]{2,3})(?=[，,、\s手电邮]|$)|"
+    r"(?:我叫|姓名[:：]?|名字(?:是|叫)?[:：]?|客户|会员|顾客|[Cc]ustomer|[Mm]ember)\s*"
+    r"([\u4e00-\u9fff]{2,3})(?=[，,、\s手电邮]|$)|"
     r"(?:name(?: is)?[:：]?|named)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,3})"
 )
 _PASTED = re.compile(r"[:：]\s*\n|\n|(?:买家|顾客|客户|buyer|customer)\s*[:：]", re.I)
@@ -255,24 +301,54 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
     slots.period = find_period(head, today)
     slots.phone = (m := _PHONE.search(question)) and _national(m[0])
     slots.email = (m := _EMAIL.search(question)) and m[0]
-    if (m := _NAME.search(question)) and (slots.phone or slots.email):
-        slots.person_name = m[1] or m[2]
+    if slots.phone or slots.email:
+        _person(question, slots)
     _entities(head, catalogue, slots)
     if (m := _TOP.search(head)) is not None:
-        slots.top = min(_int(m[1]), 100)
+        slots.top = min(_int(m[1] or m[2]), 100)
     if (m := _HORIZON.search(head)) is not None:
         slots.horizon = min(max(_int(m[1]), 1), 13)
+    elif (m := re.search(r"(?:make it|改成|换成|改为|看)\s*(\d{1,2})\s*(?:个)?\s*(?:周|weeks?)",
+                         head, re.I)) is not None:  # fmt: skip
+        slots.horizon = min(max(int(m[1]), 1), 13)
+    elif re.search(
+        r"下个?季度|next quarter|coming quarter|未来三个月|next (?:3|three) months", head
+    ):
+        slots.horizon = 13
     elif re.search(r"下周|next week|下星期", head):
         slots.horizon = 1
     elif re.search(r"下个?月|next month|一个月|a month", head):
         slots.horizon = 4
     slots.metric = next((name for name, p in _METRICS if re.search(p, head)), None)
-    slots.by = next((name for name, p in _BY if re.search(p, head)), None)
+    slots.by = next((name for name, p in _BY if re.search(p, head, re.I)), None)
+    if len(slots.platforms) >= 2 and _EACH.search(head) and slots.by in (None, "sku_id"):
+        slots.by = "platform"  # "抖音和快手各自是多少": one row per platform named
+    if (m := _COVER_DAYS.search(head)) is not None:
+        slots.cover_days = float(m[1])
+    if (m := _SERVICE_LEVEL.search(head)) is not None:
+        level = float(m[1] or m[2]) / 100
+        slots.service_level = level if 0.5 < level < 1 else None
     slots.compare = next((name for name, p in _COMPARE if re.search(p, head)), None)
     slots.ascending = bool(_ASCENDING.search(head))
     slots.severity = next((name for name, p in _SEVERITY if re.search(p, head)), None)
     slots.scenarios = [name for name, p in _SCENARIOS if re.search(p, head)]
     return slots
+
+
+def _person(question: str, slots: Slots) -> None:
+    """Name, birth date and city of a member to look up, when the question gives them."""
+    found = _NAME.search(question) or _LOOSE_NAME.search(question)
+    if found:
+        name = next((g for g in found.groups() if g), None)
+        if name and not any(word in name for word in _NOT_NAMES):
+            slots.person_name = name.strip()
+    if (m := _BIRTH.search(question)) is not None:
+        try:
+            slots.birth_date = dt.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+        except ValueError:
+            pass
+    if (m := _CITY.search(question)) is not None:
+        slots.city = next(g for g in m.groups() if g)
 
 
 def _pasted_text(question: str) -> str | None:

@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _FOLLOW_UP = re.compile(
-    r"^\s*(?:那|那么|还有|再看看?|换成|改成|and\b|what about|how about|then\b|same for|now\b)|"
+    r"^\s*(?:那|那么|还有|再看看?|换成|改成|改为|放宽|and\b|what about|how about|then\b|"
+    r"same for|now\b|make it|change it|instead)|"
     r"(?:呢|的呢)\s*[?？]?\s*$|\b(?:instead|too)\s*[?？]?\s*$",
     re.IGNORECASE,
 )
@@ -39,6 +40,26 @@ _RISK_NAMES_ZH = {
     "abusive_language": "辱骂", "extreme_negative_churn": "极端不满/流失",
     "repeated_contact": "重复进线",
 }  # fmt: skip
+#: Requests to change data: the butler is read-only and refuses them outright.
+_WRITE = re.compile(
+    r"\b(?:delete\s+from|drop\s+(?:table|database)|truncate|update\s+\w+\s+set|insert\s+into|"
+    r"alter\s+table)\b|删除|删掉|清空|篡改|修改.{0,6}(?:库存|价格|订单|数据|会员)|"
+    r"(?:价格|库存|状态|金额).{0,8}改[成为]|"
+    r"\b(?:delete|drop|wipe|erase|modify)\b.{0,30}\b(?:orders?|tables?|"
+    r"members?|stock|prices?|database|data|records?|alerts?)\b",
+    re.IGNORECASE,
+)
+#: Requests for people's personal data (without a record of their own to match).
+_PII = re.compile(
+    r"(?:手机号|电话号码|电话|住址|地址|身份证|姓名).{0,8}(?:发给我|导出|给我|列出来|都给|打包)|"
+    r"(?:导出|发给我|给我|列出).{0,12}(?:手机号|电话|住址|地址|身份证)|"
+    r"\b(?:phone numbers?|addresses|home address|id numbers?|emails? addresses)\b|"
+    r"\b(?:give|send|export|list|show)\b.{0,30}\b(?:names? and (?:phones?|numbers?)|"
+    r"(?:their|customers'?|members'?) (?:names?|phones?|numbers?|addresses|emails?))\b",
+    re.IGNORECASE,
+)
+#: Below this probability an out-of-scope guess asks to rephrase instead of refusing.
+_SURE_OUT_OF_SCOPE = 0.6
 #: Intents that call a tool (the intent model's other labels: out_of_scope).
 TOOL_INTENTS = (
     "sales_metrics", "hot_items", "oversell_risk", "forecast_sku", "replenishment_plan",
@@ -104,19 +125,30 @@ class OfflinePlanner:
         elif (slots.phone or slots.email) and intent != "out_of_scope":
             intent, confidence = "match_member", max(confidence, 0.9)
         notes: list[str] = []
-        if intent == "out_of_scope" or confidence < self.min_confidence:
+        head = question.strip().split("\n", 1)[0]
+        if _WRITE.search(head) or (_PII.search(head) and not (slots.phone or slots.email)):
+            # the butler is read-only and hands out no one's personal data, however asked
+            intent, confidence = "out_of_scope", 1.0
+        if intent == "out_of_scope" and confidence < _SURE_OUT_OF_SCOPE:
+            intent = "unclear"  # ask to rephrase rather than refuse a question half understood
+        if intent in ("out_of_scope", "unclear") or confidence < self.min_confidence:
             return Plan(intent, confidence, slots, None, {}, notes, follow_up)
         tool, args = self._tool_call(intent, slots, today, notes)
         return Plan(intent, confidence, slots, tool, args, notes, follow_up)
 
     @staticmethod
     def _is_follow_up(question: str, slots: Slots, confidence: float, intent: str) -> bool:
+        """A short question that changes a slot and names no other task of its own."""
         short = len(question) <= 30 if _CJK.search(question) else len(question.split()) <= 8
-        changes = bool(slots.platforms or slots.period or slots.skus or slots.warehouses
-                       or slots.categories)  # fmt: skip
-        if not short or not changes or intent == "out_of_scope" and confidence >= 0.8:
+        changes = any(
+            getattr(slots, name) not in (None, [], False)
+            for name in ("platforms", "period", "skus", "unknown_skus", "warehouses",
+                         "categories", "by", "metric", "compare", "ascending", "top",
+                         "cover_days", "horizon", "service_level", "phone", "email")
+        )  # fmt: skip
+        if not short or not changes or _WRITE.search(question):
             return False
-        return bool(_FOLLOW_UP.search(question)) or confidence < 0.5
+        return bool(_FOLLOW_UP.search(question)) or confidence < 0.5 or intent == "out_of_scope"
 
     def _tool_call(
         self, intent: str, s: Slots, today: dt.date, notes: list[str]
@@ -154,7 +186,10 @@ class OfflinePlanner:
                 args["week"] = s.period.start.isoformat()
             return "hot_items", args
         if intent == "oversell_risk":
-            return "oversell_risk", {"as_of": s.period.end.isoformat()} if s.period else {}
+            args = {"as_of": s.period.end.isoformat()} if s.period else {}
+            if s.cover_days is not None:
+                args["min_cover_days"] = s.cover_days
+            return "oversell_risk", args
         if intent == "forecast_sku":
             if not s.skus and not s.unknown_skus:
                 return None, {}
@@ -168,12 +203,17 @@ class OfflinePlanner:
                 args["skus"] = (s.skus + s.unknown_skus)[:200]
             if s.warehouses:
                 args["warehouses"] = s.warehouses
+            if s.service_level is not None:
+                args["service_level"] = s.service_level
+            if s.top is not None:
+                args["limit"] = min(s.top, 200)
             return "replenishment_plan", args
         if intent == "member_stats":
             return "member_stats", {"platforms": s.platforms} if s.platforms else {}
         if intent == "match_member":
             args = {k: v for k, v in (("full_name", s.person_name), ("phone", s.phone),
-                                      ("email", s.email)) if v}  # fmt: skip
+                                      ("email", s.email), ("birth_date", s.birth_date),
+                                      ("city", s.city)) if v}  # fmt: skip
             return ("match_member", args) if args else (None, {})
         if intent == "risk_alerts":
             args = {}
@@ -208,7 +248,7 @@ class OfflinePlanner:
             text = t["forecast_need_sku"]
         elif plan.tool is None and plan.intent == "match_member":
             text = t["match_need_fields"]
-        elif plan.tool is None:
+        elif plan.tool is None:  # unclear, or not confident enough to call a tool
             text = t["clarify"]
         else:
             result = self.toolbox.call(plan.tool, plan.args)
