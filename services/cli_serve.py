@@ -85,6 +85,7 @@ def demo_calls(ctx: typer.Context) -> None:
         "forecast": {"skus": [sku], "horizon": 4},
         "match_member": {"record": record, "top": 3},
         "classify": {"conversations": [conversation.model_dump(mode="json")]},
+        "ask": {"question": "上周天猫卖得最好的是哪个？"},
     }
     started = time.monotonic()
     try:

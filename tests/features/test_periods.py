@@ -261,3 +261,31 @@ def test_period_spans_empty_without_period_words():
 def test_period_spans_cover_overlapping_words():
     spans = period_spans("上上周")
     assert (0, 3) in spans  # the whole word, even though "上周" also matches inside it
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("Q3 2025 revenue", dt.date(2025, 7, 1), dt.date(2025, 9, 30)),
+        ("2025年第三季度", dt.date(2025, 7, 1), dt.date(2025, 9, 30)),
+        ("上季度", dt.date(2025, 7, 1), dt.date(2025, 9, 30)),
+        ("this quarter", dt.date(2025, 10, 1), dt.date(2025, 12, 30)),
+        ("Nov 11, 2025 vs last year", dt.date(2025, 11, 11), dt.date(2025, 11, 11)),
+        ("as of Dec 15", dt.date(2025, 12, 15), dt.date(2025, 12, 15)),
+        ("12月8号那一周", dt.date(2025, 12, 8), dt.date(2025, 12, 14)),
+        ("the week of Dec 8", dt.date(2025, 12, 8), dt.date(2025, 12, 14)),
+        ("双十一那周", dt.date(2025, 11, 10), dt.date(2025, 11, 16)),
+        ("双十一当天", dt.date(2025, 11, 11), dt.date(2025, 11, 11)),
+        ("and in Nov 2024?", dt.date(2024, 11, 1), dt.date(2024, 11, 30)),
+        ("2025年哪个月最好", dt.date(2025, 1, 1), dt.date(2025, 12, 30)),
+        ("revenue in 2024", dt.date(2024, 1, 1), dt.date(2024, 12, 31)),
+        ("11月30日", dt.date(2025, 11, 30), dt.date(2025, 11, 30)),
+    ],
+)
+def test_quarters_month_days_weeks_of_a_day_and_whole_years(text, start, end):
+    found = find_period(text, dt.date(2025, 12, 30))
+    assert found is not None and (found.start, found.end) == (start, end)
+
+
+def test_may_as_a_verb_is_not_a_month_day():
+    assert find_period("May 5 people ask?", dt.date(2025, 12, 30)) is None

@@ -457,3 +457,53 @@ def test_filled_holds_only_the_filled_slots(catalogue):
 
 def test_period_slot_is_a_period(catalogue):
     assert slots("上周", catalogue).period == Period(*LAST_WEEK, "上周")
+
+
+# -- what the development question set taught the planner ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "by"),
+    [
+        ("那抖音和快手各自是多少", "platform"),
+        ("compare the platforms", "platform"),
+        ("Which Tmall shop brought in the most revenue?", "shop_id"),
+        ("Which of our offline stores sold the most?", "shop_id"),
+        ("Which day in the last 7 days had the most units sold?", "day"),
+        ("2025年哪个月GMV最高", "month"),
+        ("华北仓今年卖出件数最多的是哪个商品？", "product"),
+    ],
+)
+def test_the_grouping_a_ranking_asks_for(catalogue, question, by):
+    assert slots(question, catalogue).by == by
+
+
+def test_cover_days_service_level_horizon_and_top(catalogue):
+    assert (
+        slots("Show me every SKU with less than 10 days of stock cover", catalogue).cover_days == 10
+    )
+    assert slots("把阈值放宽到30天再看看", catalogue).cover_days == 30
+    assert slots("按98%的服务水平出补货计划", catalogue).service_level == pytest.approx(0.98)
+    assert slots("service level 97.5% please", catalogue).service_level == pytest.approx(0.975)
+    assert slots("make it 12 weeks", catalogue).horizon == 12
+    assert slots("next quarter's demand", catalogue).horizon == 13
+    assert slots("上个月销售额最低的5个SKU", catalogue).top == 5
+    assert slots("上个月销售额最低的5个SKU", catalogue).ascending
+
+
+@pytest.mark.parametrize(
+    ("question", "name", "birth", "city"),
+    [
+        ("帮我查下 吴龙 18187098454 是不是老会员", "吴龙", None, None),
+        ("会员核验：戚蓉秀，手机13626280727，1995年8月9日生，武汉人", "戚蓉秀",
+         "1995-08-09", "武汉"),
+        ("Customer 杨丹丹, masked phone 182****5067, DOB 1997-01-08, lives in Beijing",
+         "杨丹丹", "1997-01-08", "Beijing"),
+        ("New sign-up: Zhou Xinyi, phone 135 0028 7741, born 1996-03-14", "Zhou Xinyi",
+         "1996-03-14", None),
+        ("手机号138 1234 5678的是不是老会员", None, None, None),
+    ],
+)  # fmt: skip
+def test_a_member_to_match_names_its_person(catalogue, question, name, birth, city):
+    found = slots(question, catalogue)
+    assert (found.person_name, found.birth_date, found.city) == (name, birth, city)
