@@ -37,7 +37,14 @@ class Period:
         return Period(self.start - delta, self.end - delta, self.words)
 
 
-def _number(text: str) -> int:
+def count_of(text: str) -> int:
+    """A small count written in digits, Chinese or English: "4", "四", "十二", "four" → int.
+
+    Examples:
+        >>> count_of("二十四"), count_of("two"), count_of("12")
+        (24, 2, 12)
+    """
+    text = text.lower()
     if text.isdigit():
         return int(text)
     if text in _EN_NUMBERS:
@@ -107,20 +114,20 @@ def _week_before_last(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.dat
 @_rule(rf"(?:近|最近|过去|前)\s*{_NUM}\s*(?:个)?(?:周|星期|礼拜)|"
        rf"(?:last|past|previous|recent)\s+{_EN_NUM}\s+weeks?")  # fmt: skip
 def _last_n_weeks(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
-    n = max(_number((m[1] or m[2]).lower()), 1)
+    n = max(count_of((m[1] or m[2]).lower()), 1)
     end = _monday(today) - dt.timedelta(days=1)
     return end - dt.timedelta(days=7 * n - 1), end
 
 
 @_rule(rf"(?:近|最近|过去|前)\s*{_NUM}\s*(?:天|日)|(?:last|past|previous)\s+{_EN_NUM}\s+days?")
 def _last_n_days(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
-    n = max(_number((m[1] or m[2]).lower()), 1)
+    n = max(count_of((m[1] or m[2]).lower()), 1)
     return today - dt.timedelta(days=n - 1), today
 
 
 @_rule(rf"(?:近|最近|过去)\s*{_NUM}\s*个?月|(?:last|past)\s+{_EN_NUM}\s+months")
 def _last_n_months(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
-    n = max(_number((m[1] or m[2]).lower()), 1)
+    n = max(count_of((m[1] or m[2]).lower()), 1)
     return _month_start(today, n), _month_start(today) - dt.timedelta(days=1)
 
 
@@ -187,7 +194,7 @@ _MONTH_WORD = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|jul
                r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")  # fmt: skip
 
 
-def _month_number(word: str) -> int:
+def _monthcount_of(word: str) -> int:
     return [m[:3] for m in _MONTHS_EN].index(word[:3].lower()) + 1
 
 
@@ -213,7 +220,7 @@ def _month_day_en(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] |
         before = m.string[: m.start()].rstrip().lower()
         if not before.endswith(("on", "of", "since", "from", "as of")):
             return None
-    month, day = _month_number(m[1]), int(m[2])
+    month, day = _monthcount_of(m[1]), int(m[2])
     year = int(m[3]) if m[3] else _latest_year(month, day, today)
     try:
         found = dt.date(year, month, day)
@@ -254,7 +261,7 @@ def _named_month(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | 
         before = m.string[: m.start()].rstrip().lower()
         if m[3].lower() == "may" and not m[4] and not before.endswith(("in", "of", "during")):
             return None  # "May I see …" asks permission; "in May" names the month
-        month, year = _month_number(m[3]), int(m[4]) if m[4] else None
+        month, year = _monthcount_of(m[3]), int(m[4]) if m[4] else None
     if not 1 <= month <= 12:
         return None
     if year is None:  # the latest such month that has started

@@ -17,7 +17,7 @@ from difflib import SequenceMatcher
 
 import pandas as pd
 
-from features.periods import Period, find_period, period_spans
+from features.periods import Period, count_of, find_period, period_spans
 from features.schema.vocab import PLATFORM_NAMES, Platform
 from features.store import Store
 
@@ -50,17 +50,6 @@ _HORIZON = re.compile(
     r"five|six|eight)\s*(?:个)?\s*(?:周|星期|weeks?)",
     re.IGNORECASE,
 )
-_CN = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
-       "九": 9, "十": 10, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-       "eight": 8}  # fmt: skip
-
-
-def _int(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    if len(text) == 2 and text[0] == "十":
-        return 10 + _CN.get(text[1], 0)
-    return _CN.get(text.lower(), 1)
 
 
 def _national(phone: str) -> str:
@@ -305,9 +294,9 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
         _person(question, slots)
     _entities(head, catalogue, slots)
     if (m := _TOP.search(head)) is not None:
-        slots.top = min(_int(m[1] or m[2]), 100)
+        slots.top = min(count_of(m[1] or m[2]), 100)
     if (m := _HORIZON.search(head)) is not None:
-        slots.horizon = min(max(_int(m[1]), 1), 13)
+        slots.horizon = min(max(count_of(m[1]), 1), 13)
     elif (m := re.search(r"(?:make it|改成|换成|改为|看)\s*(\d{1,2})\s*(?:个)?\s*(?:周|weeks?)",
                          head, re.I)) is not None:  # fmt: skip
         slots.horizon = min(max(int(m[1]), 1), 13)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +31,7 @@ from features.errors import ButlerError, InvalidParameterError
 from features.settings import Settings
 from services.agent.masking import Masker
 from services.agent.tools import Tool, Toolbox, ToolResult
-from services.agent.types import AgentAnswer, Language, ToolCallRecord, Turn
+from services.agent.types import AgentAnswer, Language, ToolCallRecord, Turn, language_of
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -45,7 +44,6 @@ logger = logging.getLogger(__name__)
 #: The prompt file of the system prompt (``prompts/agent_system.v<N>.md``).
 SYSTEM_PROMPT = "agent_system"
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 # Shown to the operator (never sent to the model) when the rounds run out.
 _UNFINISHED = {
@@ -98,11 +96,6 @@ def tool_schema(tool: Tool) -> dict[str, Any]:
     schema["function"]["name"] = tool.name
     schema["function"]["description"] = tool.description
     return schema
-
-
-def language_of(text: str) -> Language:
-    """``"zh"`` if ``text`` has any CJK character, else ``"en"``."""
-    return "zh" if _CJK.search(text) else "en"
 
 
 class LLMAgent:

@@ -21,11 +21,10 @@ from features.periods import Period
 from features.question_slots import Catalogue, Slots, find_slots
 from features.schema.vocab import PLATFORM_NAMES, Platform, RiskLabel
 from services.agent.tools import Toolbox, ToolResult
-from services.agent.types import AgentAnswer, Language, ToolCallRecord, Turn
+from services.agent.types import CJK, AgentAnswer, Language, ToolCallRecord, Turn, language_of
 
 logger = logging.getLogger(__name__)
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 _FOLLOW_UP = re.compile(
     r"^\s*(?:那|那么|还有|再看看?|换成|改成|改为|放宽|and\b|what about|how about|then\b|"
     r"same for|now\b|make it|change it|instead)|"
@@ -65,11 +64,6 @@ TOOL_INTENTS = (
     "sales_metrics", "hot_items", "oversell_risk", "forecast_sku", "replenishment_plan",
     "member_stats", "match_member", "risk_alerts", "classify_conversation",
 )  # fmt: skip
-
-
-def language_of(text: str) -> Language:
-    """``zh`` when the text has Chinese characters, else ``en``."""
-    return "zh" if _CJK.search(text) else "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +133,7 @@ class OfflinePlanner:
     @staticmethod
     def _is_follow_up(question: str, slots: Slots, confidence: float, intent: str) -> bool:
         """A short question that changes a slot and names no other task of its own."""
-        short = len(question) <= 30 if _CJK.search(question) else len(question.split()) <= 8
+        short = len(question) <= 30 if CJK.search(question) else len(question.split()) <= 8
         changes = any(
             getattr(slots, name) not in (None, [], False)
             for name in ("platforms", "period", "skus", "unknown_skus", "warehouses",

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 Mode = Literal["offline", "llm"]
 Language = Literal["zh", "en"]
+
+CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def language_of(text: str) -> Language:
+    """``zh`` when the text has any Chinese character, else ``en``: answers follow questions."""
+    return "zh" if CJK.search(text) else "en"
 
 
 class ToolCallRecord(BaseModel):
