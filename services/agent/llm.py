@@ -45,16 +45,6 @@ logger = logging.getLogger(__name__)
 SYSTEM_PROMPT = "agent_system"
 
 
-# Shown to the operator (never sent to the model) when the rounds run out.
-_UNFINISHED = {
-    "zh": "抱歉，我在 {steps} 轮工具调用内没能完成这个问题，请把问题问得更具体一些。"
-    "已调用：{calls}。",
-    "en": "Sorry, I could not finish this question within {steps} rounds of tool calls; "
-    "please ask something more specific. Tools called: {calls}.",
-}
-_CALL_OK = {"zh": ("成功", "失败"), "en": ("ok", "failed")}
-
-
 class LLMUnavailableError(ButlerError):
     """The LLM endpoint could not answer: unreachable, too slow, refusing, or talking nonsense."""
 
@@ -214,7 +204,7 @@ class LLMAgent:
             messages.append(reply)
             messages += self._run_tools(reply, step, masker, records, sources, notes)
         notes.append(f"stopped after {self.settings.agent_max_steps} tool-calling rounds")
-        text = _UNFINISHED[language].format(
+        text = _messages()[language]["unfinished"].format(
             steps=self.settings.agent_max_steps, calls=_calls_text(records, language)
         )
         return self._answer(text, language, records, sources, notes)
@@ -367,10 +357,18 @@ def _fill(template: str, **values: str) -> str:
     return template
 
 
+def _messages() -> dict:
+    """What the agent tells the operator itself, per language (``prompts/agent_messages``)."""
+    from prompts import load
+
+    return load("agent_messages").data()
+
+
 def _calls_text(records: list[ToolCallRecord], language: Language) -> str:
     if not records:
         return "—"
-    ok, failed = _CALL_OK[language]
+    words = _messages()[language]
+    ok, failed = words["call_ok"], words["call_failed"]
     sep = "、" if language == "zh" else ", "
     return sep.join(f"{r.name} ({ok if r.ok else failed})" for r in records)
 
