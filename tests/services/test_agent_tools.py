@@ -189,3 +189,31 @@ def test_a_pasted_conversation_keeps_its_roles():
     conversation = pasted_conversation("买家：东西是假的\n客服：亲，稍等\nbuyer: I want a refund")
     assert [m.role.value for m in conversation.messages] == ["buyer", "agent", "buyer"]
     assert conversation.messages[0].text == "东西是假的"
+
+
+def test_a_resolution_saved_by_members_resolve_replaces_the_previous_one(toolbox, settings):
+    from services.identity import save_persons
+
+    first = pd.DataFrame(
+        {
+            "unique_id": ["tmall:t1", "jd:j1", "tmall:t2"],
+            "person_id": ["A", "A", "B"],
+            "cluster_size": [2, 2, 1],
+            "match_probability": [0.97, 0.97, float("nan")],
+        }  # fmt: skip
+    )
+    assert save_persons(settings, first, "butler-identity/1") == 3
+    second = first.assign(person_id=["A", "C", "B"], cluster_size=1, match_probability=None)
+    save_persons(settings, second.head(2), "butler-identity/2")
+    with Store.open(settings, read_only=True) as store:
+        rows = store.sql(
+            "SELECT platform, platform_user_id, person_id, model_version FROM member_persons "
+            "ORDER BY 1, 2"
+        ).fetchall()
+    assert rows == [
+        ("jd", "j1", "C", "butler-identity/2"),
+        ("tmall", "t1", "A", "butler-identity/2"),
+    ]
+    stats = toolbox.call("member_stats", {"platforms": ["tmall", "jd"]})
+    assert stats.data["overlap"][0]["persons_on_both"] == 0
+    assert "butler-identity/2" in stats.data["resolved_by"]
