@@ -9,7 +9,13 @@ unknown SKU or warehouse → ``UnknownEntityError``, bad period or threshold →
 from __future__ import annotations
 
 from features.errors import InvalidParameterError
-from features.views.detectors import StockRisk, hot_items, hot_items_week, oversell_risk
+from features.views.detectors import (
+    StockRisk,
+    hot_items,
+    hot_items_week,
+    oversell_as_of,
+    oversell_risk,
+)
 from features.views.metrics import MetricsResult, data_period, sales_metrics
 from features.views.sales import sales_weekly
 from features.views.stock import stock_position
@@ -21,6 +27,7 @@ __all__ = [
     "hot_items",
     "hot_items_week",
     "data_period",
+    "oversell_as_of",
     "oversell_risk",
     "sales_metrics",
     "sales_weekly",

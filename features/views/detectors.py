@@ -198,14 +198,8 @@ def oversell_risk(
         >>> oversell_risk(store, min_cover_days=5)                      # doctest: +SKIP
     """
     func = "oversell_risk"
-    day = check_date(as_of, param="as_of", func=func)
+    day = oversell_as_of(store, as_of)
     check_number(min_cover_days, param="min_cover_days", func=func, low=0)
-    if day is None:
-        store.require_rows("inventory_snapshots", "inventory snapshots (the ERP stock export)")
-        day = store.sql(
-            "SELECT greatest((SELECT max(snapshot_date) FROM inventory_snapshots),"
-            " (SELECT max(day) FROM sales_daily))"
-        ).fetchall()[0][0]
 
     stock = _stock_position(store, day, None, None)
     per_sku = stock.groupby("sku_id").agg(
@@ -248,6 +242,23 @@ def oversell_risk(
     )
     logger.debug("oversell_risk on %s: %d SKUs at risk", day, len(frame))
     return frame[OVERSELL_COLUMNS].reset_index(drop=True)
+
+
+def oversell_as_of(store: Store, as_of: dt.date | str | None = None) -> dt.date:
+    """The day :func:`oversell_risk` looks from for ``as_of`` (None = the newest day in
+    ``sales_daily`` or ``inventory_snapshots``, whichever is later).
+
+    Raises:
+        StoreError: ``as_of`` is None and the store has no inventory snapshot.
+    """
+    day = check_date(as_of, param="as_of", func="oversell_risk")
+    if day is not None:
+        return day
+    store.require_rows("inventory_snapshots", "inventory snapshots (the ERP stock export)")
+    return store.sql(
+        "SELECT greatest((SELECT max(snapshot_date) FROM inventory_snapshots),"
+        " (SELECT max(day) FROM sales_daily))"
+    ).fetchall()[0][0]
 
 
 def hot_items_week(store: Store, week: dt.date | str | None = None) -> dt.date:

@@ -98,10 +98,9 @@ class ButlerAgent:
         self.today()
         if not self.settings.llm_configured:
             self.planner()
-        for name in ("forecasting", "identity", "risk"):
-            service = getattr(self.toolbox.models, "_service", None)
-            if service is not None:
-                service(name)
+        warm_up = getattr(self.toolbox.models, "warm_up", None)  # BentoML handles need none
+        if warm_up is not None:
+            warm_up()
 
     # -- asking -----------------------------------------------------------------------------
 
