@@ -217,3 +217,43 @@ def test_a_resolution_saved_by_members_resolve_replaces_the_previous_one(toolbox
     stats = toolbox.call("member_stats", {"platforms": ["tmall", "jd"]})
     assert stats.data["overlap"][0]["persons_on_both"] == 0
     assert "butler-identity/2" in stats.data["resolved_by"]
+
+
+class PlanModels:
+    """A replenishment service's canned answer."""
+
+    def replenishment(self, *, skus, warehouses, service_level):
+        row = {"on_hand": 5.0, "in_transit": 0.0, "lead_time_weeks": 2.0,
+               "review_period_weeks": 1.0, "service_level": service_level,
+               "demand_mean_lr": 10.0, "demand_q_lr": 14.0, "order_up_to": 20.0,
+               "weeks_of_cover": 1.5, "stockout_probability": 0.3}  # fmt: skip
+        plan = [
+            row | {"sku_id": "SKU01", "warehouse_id": "WH-SH", "order_qty": 12.0, "cases": 2,
+                   "reason": "order 12"},
+            row | {"sku_id": "SKU02", "warehouse_id": "WH-SH", "order_qty": 0.0, "cases": 0,
+                   "reason": "enough stock"},
+            row | {"sku_id": "SKU03", "warehouse_id": "WH-GZ", "order_qty": 30.0, "cases": 5,
+                   "reason": "order 30"},
+        ]  # fmt: skip
+        return {
+            "model": {"name": "butler-forecast-sku-warehouse", "alias": "champion",
+                      "version": "3", "run_id": "r"},  # fmt: skip
+            "as_of": "2024-05-01", "forecast_start": "2024-05-06",
+            "service_level": service_level, "plan": plan,
+            "errors": [{"sku_id": "SKU05", "warehouse_id": "WH-SH", "field": "lead_time_weeks",
+                        "reason": "missing lead time"}],
+        }  # fmt: skip
+
+
+def test_replenishment_plan_puts_the_largest_orders_first(settings):
+    result = Toolbox(settings, PlanModels()).call(
+        "replenishment_plan", {"warehouses": ["WH-SH"], "service_level": 0.98, "limit": 2}
+    )
+    assert result.ok and result.data["service_level"] == 0.98
+    assert [r["sku_id"] for r in result.data["rows"]] == ["SKU03", "SKU01"]
+    assert result.data["lines"] == 3 and result.data["lines_with_order"] == 2
+    assert result.data["total_order_qty"] == 42.0
+    assert result.data["errors"][0]["reason"] == "missing lead time"
+    assert result.source == "model: butler-forecast-sku-warehouse v3 (@champion)"
+    bad = Toolbox(settings, PlanModels()).call("replenishment_plan", {"service_level": 1.5})
+    assert not bad.ok and "service_level" in bad.error
