@@ -225,7 +225,7 @@ class FakeModels:
     def replenishment(
         self, *, skus: list[str] | None, warehouses: list[str] | None, service_level: float
     ) -> Any:
-        raise NotImplementedError("not used by these tests")
+        raise AssertionError("these tests never ask for a replenishment plan")
 
     def match_member(self, *, record: Any, top: int) -> Any:
         self.calls.append(("match_member", record))
