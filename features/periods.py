@@ -86,6 +86,7 @@ def _date(text: str) -> dt.date | None:
 
 
 _DATE = r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?"
+_RANGE = re.compile(r"到|至|~|—|\bto\b|\buntil\b|\band\b")
 
 #: (pattern, resolver(match, today) -> (start, end)); the first match in the text wins.
 _RULES: list[tuple[re.Pattern[str], object]] = []
@@ -119,6 +120,17 @@ def _last_n_weeks(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return end - dt.timedelta(days=7 * n - 1), end
 
 
+@_rule(r"(?:the )?(?:past|last) fortnight|近半个月|最近半个月")
+def _fortnight(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
+    return today - dt.timedelta(days=13), today
+
+
+@_rule(r"上个?周末|last weekend")
+def _last_weekend(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
+    sunday = _monday(today) - dt.timedelta(days=1)
+    return sunday - dt.timedelta(days=1), sunday
+
+
 @_rule(rf"(?:近|最近|过去|前)\s*{_NUM}\s*(?:天|日)|(?:last|past|previous)\s+{_EN_NUM}\s+days?")
 def _last_n_days(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     n = max(count_of((m[1] or m[2]).lower()), 1)
@@ -131,13 +143,13 @@ def _last_n_months(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return _month_start(today, n), _month_start(today) - dt.timedelta(days=1)
 
 
-@_rule(r"上周|上星期|上个?礼拜|last week|previous week|past week")
+@_rule(r"上周|上星期|上个?礼拜|\blast (?:week|wk)\b|previous week|past week|prior week")
 def _last_week(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     start = _monday(today) - dt.timedelta(days=7)
     return start, start + dt.timedelta(days=6)
 
 
-@_rule(r"本周|这周|这星期|这个?礼拜|this week|week to date|so far this week")
+@_rule(r"本周|这周|这星期|这个?礼拜|this (?:week|wk)\b|week to date|\bwtd\b|so far this week")
 def _this_week(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return _monday(today), today
 
@@ -152,7 +164,7 @@ def _last_month(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return _month_start(today, 1), _month_start(today) - dt.timedelta(days=1)
 
 
-@_rule(r"本月|这个?月|当月|this month|month to date|so far this month")
+@_rule(r"本月|这个?月|当月|月初至今|月初到现在|this month|month to date|\bmtd\b|so far this month")
 def _this_month(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return _month_start(today), today
 
@@ -162,7 +174,7 @@ def _last_year(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31)
 
 
-@_rule(r"今年|this year|year to date|so far this year")
+@_rule(r"今年|年初至今|年初到现在|this year|year to date|\bytd\b|so far this year")
 def _this_year(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return dt.date(today.year, 1, 1), today
 
@@ -310,6 +322,11 @@ def find_period(text: str, today: dt.date) -> Period | None:
         return Period(monday, monday + dt.timedelta(days=6), period.words)
     if re.match(r"当天|那天|当日|那一天", after):
         return Period(period.end, period.end, period.words)
+    open_ended = re.search(r"\b(?:since|from)$", before) or re.match(
+        r"(?:以来|至今|到现在|到今天|起至今)", after
+    )
+    if open_ended and not _RANGE.search(period.words):  # "from A to B" is already a range
+        return Period(period.start, today, period.words)
     return period
 
 

@@ -224,6 +224,8 @@ _COMPARE = [
                       r"same (?:day|week|month|period|time) (?:last|a) year|(?:vs|than) last year|"
                       r"compared? (?:with|to) last year"),
     ("previous_period", r"环比|比上|相比|对比上|较上|compared? (?:with|to)|versus|vs\.?|"
+                        r"\bwow\b|\bmom\b|week[- ]over[- ]week|week[- ]on[- ]week|"
+                        r"month[- ]over[- ]month|month[- ]on[- ]month|"
                         r"than the previous|growth|增长|下降|涨了|跌了|变化"),
 ]  # fmt: skip
 _ASCENDING = re.compile(

@@ -289,3 +289,25 @@ def test_quarters_month_days_weeks_of_a_day_and_whole_years(text, start, end):
 
 def test_may_as_a_verb_is_not_a_month_day():
     assert find_period("May 5 people ask?", dt.date(2025, 12, 30)) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("GMV last wk", dt.date(2025, 12, 22), dt.date(2025, 12, 28)),
+        ("revenue this wk", dt.date(2025, 12, 29), dt.date(2025, 12, 30)),
+        ("sales MTD", dt.date(2025, 12, 1), dt.date(2025, 12, 30)),
+        ("YTD revenue", dt.date(2025, 1, 1), dt.date(2025, 12, 30)),
+        ("年初至今", dt.date(2025, 1, 1), dt.date(2025, 12, 30)),
+        ("over the past fortnight", dt.date(2025, 12, 17), dt.date(2025, 12, 30)),
+        ("last weekend", dt.date(2025, 12, 27), dt.date(2025, 12, 28)),
+        ("上周末", dt.date(2025, 12, 27), dt.date(2025, 12, 28)),
+        ("since Dec 1", dt.date(2025, 12, 1), dt.date(2025, 12, 30)),
+        ("12月1日以来", dt.date(2025, 12, 1), dt.date(2025, 12, 30)),
+        ("since November", dt.date(2025, 11, 1), dt.date(2025, 12, 30)),
+        ("from 2025-12-01 to 2025-12-15", dt.date(2025, 12, 1), dt.date(2025, 12, 15)),
+    ],
+)
+def test_shorthand_weekends_fortnights_and_open_ended_periods(text, start, end):
+    found = find_period(text, dt.date(2025, 12, 30))
+    assert found is not None and (found.start, found.end) == (start, end)
