@@ -504,8 +504,14 @@ def _figure(value: Any, metric: str, t: dict) -> str:
 
 
 def _figures(row: dict, metrics: list[str], t: dict) -> str:
-    sep = "，" if "件" in t["units_suffix"].get("units", "") else ", "
-    return sep.join(f"{t['metrics'][m]} {_figure(row.get(m), m, t)}" for m in metrics)
+    """"销量 47件，销售额 ¥1,050.20" / "47 units, revenue ¥1,050.20"."""
+    zh = "件" in t["units_suffix"].get("units", "")
+    parts = []
+    for m in metrics:
+        value = _figure(row.get(m), m, t)
+        counted = bool(t["units_suffix"].get(m))  # "47 units" already says what it counts
+        parts.append(value if counted and not zh else f"{t['metrics'][m]} {value}")
+    return ("，" if zh else ", ").join(parts)
 
 
 def _compare_text(row: dict, metrics: list[str], d: dict, t: dict) -> str:

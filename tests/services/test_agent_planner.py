@@ -132,7 +132,7 @@ def test_a_follow_up_changes_one_slot_and_keeps_the_rest(planner, sales_world):
     assert call.name == "sales_metrics" and call.args["platforms"] == ["jd"]
     assert call.args["start"] == sales_world.last_week.date().isoformat()
     sku, units = _week_top(sales_world, "jd")
-    assert f"1. {sku}" in answer.answer and f"units {units} units" in answer.answer
+    assert f"1. {sku}" in answer.answer and f"{units} units" in answer.answer
     assert "follow-up of the previous question" in answer.notes
 
 
