@@ -26,8 +26,8 @@ from services.agent.types import CJK, AgentAnswer, Language, ToolCallRecord, Tur
 logger = logging.getLogger(__name__)
 
 _FOLLOW_UP = re.compile(
-    r"^\s*(?:那|那么|还有|再看看?|换成|改成|改为|放宽|and\b|what about|how about|then\b|"
-    r"same for|now\b|make it|change it|instead)|"
+    r"^\s*(?:那|那么|还有|再看看?|换成|改成|改为|放宽|只看|只要|仅看|and\b|what about|"
+    r"how about|then\b|same for|now\b|make it|change it|instead|just\b|only\b)|"
     r"(?:呢|的呢)\s*[?？]?\s*$|\b(?:instead|too)\s*[?？]?\s*$",
     re.IGNORECASE,
 )
@@ -43,7 +43,9 @@ _RISK_NAMES_ZH = {
 _WRITE = re.compile(
     r"\b(?:delete\s+from|drop\s+(?:table|database)|truncate|update\s+\w+\s+set|insert\s+into|"
     r"alter\s+table)\b|删除|删掉|清空|篡改|修改.{0,6}(?:库存|价格|订单|数据|会员)|"
-    r"(?:价格|库存|状态|金额).{0,8}改[成为]|"
+    r"(?:价格|库存|状态|金额).{0,8}改[成为]|取消.{0,10}订单|下架|标记.{0,8}(?:已处理|已解决)|"
+    r"\bcancel\b.{0,30}\borders?\b|\bset\b.{0,30}\b(?:stock|price|inventory)\b.{0,20}\bto\b|"
+    r"\bmark\b.{0,30}\bas (?:resolved|acknowledged|done|closed)\b|\btake\b.{0,30}\boffline\b|"
     r"\b(?:delete|drop|wipe|erase|modify)\b.{0,30}\b(?:orders?|tables?|"
     r"members?|stock|prices?|database|data|records?|alerts?)\b",
     re.IGNORECASE,
@@ -504,7 +506,7 @@ def _figure(value: Any, metric: str, t: dict) -> str:
 
 
 def _figures(row: dict, metrics: list[str], t: dict) -> str:
-    """"销量 47件，销售额 ¥1,050.20" / "47 units, revenue ¥1,050.20"."""
+    """ "销量 47件，销售额 ¥1,050.20" / "47 units, revenue ¥1,050.20"."""
     zh = "件" in t["units_suffix"].get("units", "")
     parts = []
     for m in metrics:

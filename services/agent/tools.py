@@ -201,6 +201,11 @@ class LocalModels:
             self._services[name] = kind.inner(self.settings)
         return self._services[name]
 
+    def warm_up(self) -> None:
+        """Load every model service now rather than on its first question."""
+        for name in ("forecasting", "identity", "risk"):
+            self._service(name)
+
     def forecast(self, *, skus: list[str], warehouses: list[str] | None, horizon: int) -> Any:
         return self._service("forecasting").forecast(
             skus=skus, warehouses=warehouses, horizon=horizon

@@ -257,3 +257,13 @@ def test_replenishment_plan_puts_the_largest_orders_first(settings):
     assert result.source == "model: butler-forecast-sku-warehouse v3 (@champion)"
     bad = Toolbox(settings, PlanModels()).call("replenishment_plan", {"service_level": 1.5})
     assert not bad.ok and "service_level" in bad.error
+
+
+def test_local_models_load_every_service_on_warm_up(settings, monkeypatch):
+    from services.agent.tools import LocalModels
+
+    loaded = []
+    models = LocalModels(settings)
+    monkeypatch.setattr(models, "_service", loaded.append)
+    models.warm_up()
+    assert loaded == ["forecasting", "identity", "risk"]
