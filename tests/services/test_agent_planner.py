@@ -214,7 +214,7 @@ def test_a_low_confidence_question_asks_to_rephrase(home, intent_model, sales_wo
     with Store.open(home, read_only=True) as store:
         catalogue = Catalogue.from_store(store)
     strict = OfflinePlanner(Toolbox(home, FakeModels()), intent_model, catalogue, 0.999)
-    answer, _ = strict.answer("嗯嗯", [], _today(sales_world))
+    answer, _ = strict.answer("天猫卖得怎么样", [], _today(sales_world))
     assert answer.tool_calls == [] and "没有理解" in answer.answer and not answer.refused
 
 
