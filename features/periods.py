@@ -143,7 +143,7 @@ def _last_n_months(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return _month_start(today, n), _month_start(today) - dt.timedelta(days=1)
 
 
-@_rule(r"上周|上星期|上个?礼拜|\blast (?:week|wk)\b|previous week|past week|prior week")
+@_rule(r"上一?周|上一?个?星期|上个?礼拜|\blast (?:week|wk)\b|previous week|past week|prior week")
 def _last_week(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     start = _monday(today) - dt.timedelta(days=7)
     return start, start + dt.timedelta(days=6)
@@ -196,7 +196,7 @@ def _today(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return today, today
 
 
-@_rule(r"双十一|双11|singles'? day|11\.11")
+@_rule(r"双十一|双11|singles'? day|double (?:11|eleven)|11\.11")
 def _singles_day(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     year = today.year if today >= dt.date(today.year, 11, 11) else today.year - 1
     return dt.date(year, 11, 1), dt.date(year, 11, 11)
@@ -206,13 +206,61 @@ _MONTH_WORD = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|jul
                r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")  # fmt: skip
 
 
-def _monthcount_of(word: str) -> int:
+def _month_number(word: str) -> int:
     return [m[:3] for m in _MONTHS_EN].index(word[:3].lower()) + 1
 
 
 def _latest_year(month: int, day: int, today: dt.date) -> int:
     """The year of the latest such day that is not after ``today``."""
     return today.year if (month, day) <= (today.month, today.day) else today.year - 1
+
+
+@_rule(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?\s*(?:到|至|~|-|—)\s*"
+       r"(?:(\d{1,2})\s*月\s*)?(\d{1,2})\s*[日号]")  # fmt: skip
+def _month_day_range_zh(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | None:
+    return _day_range(m[1], int(m[2]), int(m[3]), int(m[4] or m[2]), int(m[5]), today)
+
+
+@_rule(rf"\b{_MONTH_WORD}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*(?:-|–|to|until|through|thru)\s*"
+       rf"(?:{_MONTH_WORD}\.?\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s*(\d{{4}}))?")  # fmt: skip
+def _month_day_range_en(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | None:
+    first = _month_number(m[1])
+    last = _month_number(m[3]) if m[3] else first
+    return _day_range(m[5], first, int(m[2]), last, int(m[4]), today)
+
+
+def _day_range(
+    year: str | None, month: int, day: int, end_month: int, end_day: int, today: dt.date
+) -> tuple[dt.date, dt.date] | None:
+    start_year = int(year) if year else _latest_year(month, day, today)
+    end_year = start_year + (end_month < month)
+    try:
+        return dt.date(start_year, month, day), dt.date(end_year, end_month, end_day)
+    except ValueError:
+        return None
+
+
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4,
+             "4th": 4, "last": -1, "一": 1, "二": 2, "三": 3, "四": 4, "最后一": -1}  # fmt: skip
+
+
+@_rule(rf"(first|1st|second|2nd|third|3rd|fourth|4th|last)\s+week\s+of\s+{_MONTH_WORD}\b|"
+       r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月(?:份)?\s*(?:的)?第?(一|二|三|四|最后一)"
+       r"(?:周|个?星期)")  # fmt: skip
+def _week_of_month(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | None:
+    if m[1]:
+        nth, month, year = _ORDINALS[m[1].lower()], _month_number(m[2]), None
+    else:
+        nth, month, year = _ORDINALS[m[5]], int(m[4]), int(m[3]) if m[3] else None
+    if not 1 <= month <= 12:
+        return None
+    year = year or (today.year if month <= today.month else today.year - 1)
+    first, last = _month(year, month)
+    if nth > 0:  # the week (Monday to Sunday) holding the month's nth 7 days' first day
+        monday = _monday(first + dt.timedelta(days=7 * (nth - 1)))
+    else:
+        monday = _monday(last)
+    return max(monday, first), min(monday + dt.timedelta(days=6), last)
 
 
 @_rule(r"(?:(\d{4})\s*年\s*)?(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]")
@@ -232,7 +280,7 @@ def _month_day_en(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] |
         before = m.string[: m.start()].rstrip().lower()
         if not before.endswith(("on", "of", "since", "from", "as of")):
             return None
-    month, day = _monthcount_of(m[1]), int(m[2])
+    month, day = _month_number(m[1]), int(m[2])
     year = int(m[3]) if m[3] else _latest_year(month, day, today)
     try:
         found = dt.date(year, month, day)
@@ -241,12 +289,17 @@ def _month_day_en(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] |
     return found, found
 
 
-@_rule(r"(?:(\d{4})\s*年?\s*)?(?:\bq([1-4])\b|第([一二三四1-4])季度)(?:\s*(\d{4}))?")
+@_rule(
+    r"(?:(\d{4})\s*年?\s*|(今年|去年)\s*)?(?:\bq([1-4])\b|第?([一二三四1-4])季度)(?:\s*(\d{4}))?"
+)
 def _quarter(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
-    quarter = int(m[2]) if m[2] else {"一": 1, "二": 2, "三": 3, "四": 4}.get(m[3]) or int(m[3])
+    quarter = int(m[3]) if m[3] else {"一": 1, "二": 2, "三": 3, "四": 4}.get(m[4]) or int(m[4])
     start_month = 3 * (quarter - 1) + 1
-    year = int(m[1] or m[4] or 0) or (
-        today.year if dt.date(today.year, start_month, 1) <= today else today.year - 1
+    named = {"今年": today.year, "去年": today.year - 1}.get(m[2] or "")
+    year = (
+        int(m[1] or m[5] or 0)
+        or named
+        or (today.year if dt.date(today.year, start_month, 1) <= today else today.year - 1)
     )
     first = dt.date(year, start_month, 1)
     last = _month(year, start_month + 2)[1]
@@ -273,7 +326,7 @@ def _named_month(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | 
         before = m.string[: m.start()].rstrip().lower()
         if m[3].lower() == "may" and not m[4] and not before.endswith(("in", "of", "during")):
             return None  # "May I see …" asks permission; "in May" names the month
-        month, year = _monthcount_of(m[3]), int(m[4]) if m[4] else None
+        month, year = _month_number(m[3]), int(m[4]) if m[4] else None
     if not 1 <= month <= 12:
         return None
     if year is None:  # the latest such month that has started
@@ -310,14 +363,20 @@ def find_period(text: str, today: dt.date) -> Period | None:
             days = resolve(found, today)  # type: ignore[operator]
             if days is None:
                 continue
-            if best is None or found.start() < best[0]:
+            better = (
+                best is None
+                or found.start() < best[0]
+                or (found.start() == best[0] and found.end() > best[2])
+            )  # the earliest mention, and of two starting together the longer
+            if better:
                 best = (found.start(), Period(days[0], days[1], found[0]), found.end())
             break
     if best is None:
         return None
     start, period, end = best
     after, before = text[end:].lstrip(), text[:start].rstrip().lower()
-    if re.match(r"(?:那|这|当|所在的?)一?(?:周|星期)", after) or before.endswith("the week of"):
+    week_of = re.match(r"(?:那|这|当|所在的?)一?(?:周|星期)|week\b", after, re.IGNORECASE)
+    if week_of or before.endswith("the week of"):
         monday = _monday(period.end)
         return Period(monday, monday + dt.timedelta(days=6), period.words)
     if re.match(r"当天|那天|当日|那一天", after):

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import cached_property
 
 import pandas as pd
 
@@ -36,13 +37,25 @@ PLATFORM_ALIASES: dict[str, str] = {
     "stores": "pos",
 }  # fmt: skip
 
+#: English words for the categories a Chinese catalogue names, as a fragment of the name.
+CATEGORY_WORDS: dict[str, str] = {
+    "laundry": "衣物", "skincare": "面部", "skin care": "面部", "facial": "面部", "face": "面部",
+    "oral": "口腔", "toothpaste": "口腔", "dental": "口腔", "hair": "洗发", "haircare": "洗发",
+    "shampoo": "洗发", "body": "沐浴", "bath": "沐浴", "shower": "沐浴", "cleaning": "清洁",
+    "household cleaning": "家居清洁", "home fragrance": "香氛", "fragrance": "香氛",
+    "scent": "香氛", "tissue": "纸品", "tissues": "纸品", "paper": "纸品", "wipes": "湿巾",
+}  # fmt: skip
+
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d[\s-]?(?:\d{4}|\*{4})[\s-]?\d{4}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SKU = re.compile(r"[A-Za-z]{1,6}\d{2,}(?:-\d{1,3})?")
 _TOP = re.compile(
     r"(?:前|top|最好的|best)\s*(\d{1,3}|[一二两三四五六七八九十]{1,2})"
     r"(?![\d周天日月年个]|\s*(?:weeks?|days?|months?))|"
-    r"(\d{1,3}|[一二两三四五六七八九十]{1,2})\s*[个款]\s*(?:sku|商品|产品|单品|品)",
+    r"(\d{1,3}|[一二两三四五六七八九十]{1,2})\s*[个款]\s*(?:sku|商品|产品|单品|品)|"
+    r"(?:which|bottom|worst|后|倒数)\s*(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten)\b|"
+    r"\b(\d{1,2}|two|three|four|five|ten)\s+(?:biggest|largest|highest|best|worst|smallest|"
+    r"lowest|top)\b",
     re.I,
 )
 _HORIZON = re.compile(
@@ -141,6 +154,18 @@ class Catalogue:
         brands = tuple(sorted({str(b) for b in skus["brand"].dropna()}, key=len, reverse=True))
         return cls(skus=skus, warehouses=warehouses, brand_prefixes=brands)
 
+    @cached_property
+    def romanised_warehouses(self) -> dict[str, list[str]]:
+        """Each warehouse's city in pinyin ("tianjin", "chengdu"), as English questions say it."""
+        from pypinyin import lazy_pinyin
+
+        out = {}
+        for row in self.warehouses.itertuples():
+            cities = {re.split(r"[（(]", str(row.name))[-1].rstrip("）)"), str(row.city or "")}
+            names = {"".join(lazy_pinyin(c.removesuffix("市"))).lower() for c in cities if c}
+            out[str(row.warehouse_id)] = sorted(n for n in names if n.isascii() and len(n) >= 3)
+        return out
+
     @property
     def categories(self) -> list[str]:
         return sorted({str(c) for c in self.skus["category"].dropna()})
@@ -159,7 +184,8 @@ class Slots:
     warehouses: list[str] = field(default_factory=list)
     top: int | None = None
     horizon: int | None = None
-    metric: str | None = None
+    metric: str | None = None  # the first figure asked for
+    metrics: list[str] = field(default_factory=list)  # every figure asked for, in order
     by: str | None = None
     compare: str | None = None
     ascending: bool = False
@@ -170,6 +196,7 @@ class Slots:
     severity: str | None = None
     scenarios: list[str] = field(default_factory=list)
     cover_days: float | None = None
+    percent: float | None = None  # a bare percentage ("same at 90%")
     service_level: float | None = None
     birth_date: str | None = None
     city: str | None = None
@@ -190,7 +217,8 @@ class Slots:
 _METRICS = [
     ("refund_yuan", r"退款|退了多少钱|refund"),
     ("returned_units", r"退货|退了多少件|returns?\b|returned"),
-    ("avg_price_yuan", r"均价|平均价|平均售价|客单价|average (?:selling )?price|asp\b"),
+    ("avg_price_yuan", r"均价|平均价|平均售价|客单价|(?:average|avg\.?) (?:selling |sale )?price|"
+                       r"\basp\b"),
     ("orders", r"订单数|订单量|多少单|几单|orders?\b"),
     ("revenue_yuan", r"销售额|营业额|成交额|gmv|收入|卖了多少钱|金额|revenue|sales value|turnover|"
                      r"多少钱|yuan|rmb"),
@@ -203,17 +231,18 @@ _BY = [
                  r"各个渠道|渠道对比|which platform|which channel|by platform|per platform|"
                  r"each platform|"
                  r"across platforms|platforms compare|compare (?:the )?(?:platforms|channels)|"
-                 r"by channel|per channel|each channel"),
+                 r"by channel|per channel|each channel|which (?:\w+ ){0,2}(?:platforms|channels)"),
     ("warehouse_id", r"哪个仓|各仓|每个仓|按仓|分仓|which warehouse|by warehouse|per warehouse|"
                      r"each warehouse"),
     ("shop_id", r"哪家.{0,6}店|哪个.{0,6}店|各店|每家店|店铺|门店排名|"
                 r"which (?:of our )?(?:\w+ ){0,2}(?:shops?|stores?)|by shop|per shop|each shop|"
-                r"by store|per store"),
+                r"by store|per store|\b(?:rank|ranking|compare)\b.{0,20}\b(?:shops|stores)\b|"
+                r"\bour (?:\w+ )?shops\b"),
     ("day", r"哪天|哪一天|每天|每日|按天|按日|which day|what day|by day|per day|daily|each day"),
     ("month", r"哪个月|哪一个月|每月|按月|月度|which month|by month|per month|monthly|each month"),
     ("week", r"哪周|哪一周|每周|按周|周趋势|趋势|which week|weekly|by week|per week|trend"),
-    ("product", r"哪个商品|哪款商品|哪个产品|哪款产品|哪些商品|哪些产品|which products?|"
-                r"what products?|by product|per product"),
+    ("product", r"哪个商品|哪款商品|哪个产品|哪款产品|哪些商品|哪些产品|"
+                r"which (?:\w+ ){0,2}products?|what products?|by product|per product"),
     ("sku_id", r"哪个|哪些|哪款|哪几|前\s*(?:\d+|[一二三四五六七八九十]+)(?![\d周天日月年个])|"
                r"最好|最多|最差|最少|最高|最低|卖爆|排行|排名|which|what sold|top|best|worst|most|"
                r"least|slowest|highest|lowest|ranking|rank"),
@@ -228,12 +257,14 @@ _COMPARE = [
                         r"month[- ]over[- ]month|month[- ]on[- ]month|"
                         r"than the previous|growth|增长|下降|涨了|跌了|变化"),
 ]  # fmt: skip
-_ASCENDING = re.compile(
-    r"最差|最少|最低|最小|卖不动|滞销|垫底|worst|least|slowest|lowest|bottom", re.I
-)
+#: Ranks from the smallest figure up.
+_LEAST = re.compile(r"最少|最低|最小|least|fewest|lowest|smallest|bottom|倒数", re.I)
+#: "Worst" ranks from the smallest sales up, but from the largest refunds or returns down.
+_WORST = re.compile(r"最差|卖不动|滞销|垫底|worst|slowest", re.I)
 _COVER_DAYS = re.compile(
-    r"(?:少于|不到|低于|小于|阈值|放宽到|改成|under|less than|below|fewer than|within)\s*"
-    r"(\d{1,2}(?:\.\d)?)\s*(?:天|days?)",
+    r"(?:少于|不到|低于|小于|阈值|放宽到|改成|撑不过|不够|under|less than|below|fewer than|"
+    r"within)\s*(?:a|an|one)?\s*(\d{1,2}(?:\.\d)?|two|three|four|five|six|seven|ten)?\s*"
+    r"(天|days?|周|个?星期|weeks?)",
     re.I,
 )
 _SERVICE_LEVEL = re.compile(
@@ -249,7 +280,8 @@ _BIRTH = re.compile(
 _CITY = re.compile(r"([\u4e00-\u9fff]{2,3})人(?![\u4e00-\u9fff])|lives? in ([A-Z][a-z]+)|"
                    r"(?:住在|来自)([\u4e00-\u9fff]{2,3})")  # fmt: skip
 _LOOSE_NAME = re.compile(
-    r"(?:^|[\s:：，,、])([\u4e00-\u9fff]{2,4})[\s,，、]*(?:手机|电话|phone|\+?86|1[3-9]\d)|"
+    r"(?:^|[\s:：，,、])([\u4e00-\u9fff]{2,4})[\s,，、]*(?:手机|电话|邮箱|phone|e-?mail|\+?86|1[3-9]\d|"
+    r"[\w.+-]+@)|"
     r"(?:^|[:：]\s*|customer\s+|sign-?up[^:：]*[:：]\s*)([A-Z][a-z]+(?:\s+[A-Z][a-z]+){1,2})"
     r"(?=\s*[,，]|\s+(?:phone|tel|mobile|\d))"
 )
@@ -261,7 +293,7 @@ _NAME = re.compile(
     r"(?:name(?: is)?[:：]?|named)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,3})"
 )
 _PASTED = re.compile(r"[:：]\s*\n|\n|(?:买家|顾客|客户|buyer|customer)\s*[:：]", re.I)
-_SEVERITY = [("high", r"高风险|严重|紧急|high[- ]risk|urgent|critical|serious"),
+_SEVERITY = [("high", r"高风险|严重|紧急|high[- ](?:risk|severity)|severe|urgent|critical|serious"),
              ("medium", r"中风险|medium")]  # fmt: skip
 _SCENARIOS = [
     ("complaint_threat", r"(?<!\d)(?:12315|12345)(?!\d)|投诉|监管|消协|工商|regulator|"
@@ -296,31 +328,50 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
         _person(question, slots)
     _entities(head, catalogue, slots)
     if (m := _TOP.search(head)) is not None:
-        slots.top = min(count_of(m[1] or m[2]), 100)
+        slots.top = min(count_of(next(g for g in m.groups() if g)), 100)
     if (m := _HORIZON.search(head)) is not None:
         slots.horizon = min(max(count_of(m[1]), 1), 13)
-    elif (m := re.search(r"(?:make it|改成|换成|改为|看)\s*(\d{1,2})\s*(?:个)?\s*(?:周|weeks?)",
+    elif (m := re.search(r"(?:make it|改成|换成|改为|看)\s*(\d{1,2})\s*(?:个)?\s*(?:周|weeks?)|"
+                         r"\b(\d{1,2})\s*weeks?\s+(?:out|ahead)",
                          head, re.I)) is not None:  # fmt: skip
-        slots.horizon = min(max(int(m[1]), 1), 13)
+        slots.horizon = min(max(int(m[1] or m[2]), 1), 13)
     elif re.search(
-        r"下个?季度|next quarter|coming quarter|未来三个月|next (?:3|three) months", head
+        r"下个?季度|一个季度|next quarter|coming quarter|未来三个月|next (?:3|three) months", head
     ):
         slots.horizon = 13
     elif re.search(r"下周|next week|下星期", head):
         slots.horizon = 1
     elif re.search(r"下个?月|next month|一个月|a month", head):
         slots.horizon = 4
-    slots.metric = next((name for name, p in _METRICS if re.search(p, head)), None)
+    said = [(m.start(), name) for name, p in _METRICS if (m := re.search(p, head))]
+    slots.metrics = [name for _, name in sorted(said)]
+    if (
+        "units" in slots.metrics
+        and len(slots.metrics) > 1
+        and not re.search(r"销量|件数|多少件|几件|units|pieces", head)
+    ):  # "sold"/"卖了" only says sales were asked about, not which figure
+        slots.metrics.remove("units")
+    slots.metric = slots.metrics[0] if slots.metrics else None
     slots.by = next((name for name, p in _BY if re.search(p, head, re.I)), None)
     if len(slots.platforms) >= 2 and _EACH.search(head) and slots.by in (None, "sku_id"):
         slots.by = "platform"  # "抖音和快手各自是多少": one row per platform named
+    platforms_compared = len(slots.platforms) >= 2 and re.search(
+        r"\bvs\.?|versus|against|compared?|对比|比较|相比|和.{1,6}比", head, re.I
+    )
     if (m := _COVER_DAYS.search(head)) is not None:
-        slots.cover_days = float(m[1])
+        days = float(m[1]) if m[1] and m[1][0].isdigit() else float(count_of(m[1] or "1"))
+        slots.cover_days = days * (7 if re.match(r"周|个?星期|week", m[2], re.I) else 1)
+    if (m := re.search(r"(?<![\d.])(\d{2}(?:\.\d+)?)\s*%", head)) is not None:
+        slots.percent = float(m[1]) / 100
     if (m := _SERVICE_LEVEL.search(head)) is not None:
         level = float(m[1] or m[2]) / 100
         slots.service_level = level if 0.5 < level < 1 else None
     slots.compare = next((name for name, p in _COMPARE if re.search(p, head)), None)
-    slots.ascending = bool(_ASCENDING.search(head))
+    if platforms_compared and slots.compare == "previous_period":
+        # "PDD vs Tmall" compares the platforms named, not this period with the last
+        slots.by, slots.compare = "platform", None
+    bad_figure = slots.metric in ("refund_yuan", "returned_units")
+    slots.ascending = bool(_LEAST.search(head)) or (bool(_WORST.search(head)) and not bad_figure)
     slots.severity = next((name for name, p in _SEVERITY if re.search(p, head)), None)
     slots.scenarios = [name for name, p in _SCENARIOS if re.search(p, head)]
     return slots
@@ -370,6 +421,11 @@ def _entities(text: str, catalogue: Catalogue, slots: Slots) -> None:
         slots.skus = product_skus
     slots.skus = list(dict.fromkeys(slots.skus))
     slots.categories = [c for c in catalogue.categories if c.lower() in text]
+    if not slots.categories:
+        for word, fragment in CATEGORY_WORDS.items():
+            if re.search(rf"\b{word}\b", text):
+                slots.categories += [c for c in catalogue.categories if fragment in c]
+        slots.categories = list(dict.fromkeys(slots.categories))
     for row in catalogue.warehouses.itertuples():
         names = [str(row.warehouse_id).lower(), str(row.name).lower()]
         short = re.split(r"[（(]", str(row.name))[0]
@@ -378,6 +434,9 @@ def _entities(text: str, catalogue: Catalogue, slots: Slots) -> None:
             names.append(str(row.city).rstrip("市") + "仓")
         if any(n and len(n) >= 2 and n in text for n in names):
             slots.warehouses.append(str(row.warehouse_id))
+    for warehouse_id, names in catalogue.romanised_warehouses.items():
+        if any(re.search(rf"\b{name}\b", text) for name in names):
+            slots.warehouses.append(warehouse_id)
     english = {"east china": "华东", "north china": "华北", "south china": "华南",
                "central china": "华中", "southwest": "西南"}  # fmt: skip
     for words, region in english.items():
@@ -405,5 +464,8 @@ def _products(text: str, catalogue: Catalogue) -> tuple[list[str], list[str]]:
             best = (score, str(row.product_id), str(row.name))
     if best is None:
         return [], []
-    skus = catalogue.skus.loc[catalogue.skus["product_id"] == best[1], "sku_id"]
-    return [best[2]], [str(s) for s in skus]
+    rows = catalogue.skus[catalogue.skus["product_id"] == best[1]]
+    compact = text.replace(" ", "")
+    named = rows[[bool(spec) and spec.replace(" ", "").lower() in compact
+                  for spec in rows["spec"].fillna("").astype(str)]]  # fmt: skip
+    return [best[2]], [str(s) for s in (named if len(named) else rows)["sku_id"]]

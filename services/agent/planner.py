@@ -59,6 +59,23 @@ _PII = re.compile(
     r"(?:their|customers'?|members'?) (?:names?|phones?|numbers?|addresses|emails?))\b",
     re.IGNORECASE,
 )
+#: Words that make a question about members, not sales.
+_MEMBER_WORDS = re.compile(r"会员|用户|客户|顾客|粉丝|member|customer|people|person|account|user",
+                           re.IGNORECASE)  # fmt: skip
+#: Words that make a question about the chat patrol's alerts.
+_ALERT_WORDS = re.compile(r"预警|告警|客诉|投诉|风险|alert|threat|complaint|escalation|risk",
+                          re.IGNORECASE)  # fmt: skip
+#: A follow-up asking for the period just before the previous one.
+_SHIFT_BACK = re.compile(
+    r"the (?:week|month|day|period|quarter|year) before|(?:前|上)一(?:周|个?月|天|期|个?季度|年)|"
+    r"previous one|one before",
+    re.IGNORECASE,
+)
+#: A pasted line that starts with who said it ("买家：", "agent:").
+_ROLE_LINE = re.compile(
+    r"(?:^|\n)\s*(?:买家|顾客|客户|用户|客服|商家|卖家|buyer|customer|agent|seller|support)\s*[:：]",
+    re.IGNORECASE,
+)
 #: Below this probability an out-of-scope guess asks to rephrase instead of refusing.
 _SURE_OUT_OF_SCOPE = 0.6
 #: Intents that call a tool (the intent model's other labels: out_of_scope).
@@ -114,9 +131,15 @@ class OfflinePlanner:
         follow_up = False
         if previous is not None and self._is_follow_up(question, slots, confidence, intent):
             intent, confidence, follow_up = str(previous.intent), 1.0, True
+            back = slots.period is None and _SHIFT_BACK.search(question)
             slots = _merge(previous.slots, slots)
-        elif slots.pasted and re.search(r"对话|聊天|会话|客服|conversation|chat|transcript",
-                                        question.split("\n", 1)[0], re.I):  # fmt: skip
+            if back and slots.period is not None:  # "and the week before?"
+                slots.period = slots.period.shifted(1)
+        elif slots.pasted and (
+            re.search(r"对话|聊天|会话|客服|conversation|chat|transcript",
+                      question.split("\n", 1)[0], re.I)
+            or _ROLE_LINE.search(slots.pasted)
+        ):  # fmt: skip
             intent, confidence = "classify_conversation", max(confidence, 0.9)
         elif (slots.phone or slots.email) and intent != "out_of_scope":
             intent, confidence = "match_member", max(confidence, 0.9)
@@ -125,8 +148,16 @@ class OfflinePlanner:
         if _WRITE.search(head) or (_PII.search(head) and not (slots.phone or slots.email)):
             # the butler is read-only and hands out no one's personal data, however asked
             intent, confidence = "out_of_scope", 1.0
+        if intent == "member_stats" and slots.metrics and not _MEMBER_WORDS.search(head):
+            intent = "sales_metrics"  # units or revenue asked for, and no member in sight
         if intent == "out_of_scope" and confidence < _SURE_OUT_OF_SCOPE:
             intent = "unclear"  # ask to rephrase rather than refuse a question half understood
+        if (
+            intent == "unclear"
+            and (slots.scenarios or slots.severity)
+            and _ALERT_WORDS.search(head)
+        ):
+            intent, confidence = "risk_alerts", _SURE_OUT_OF_SCOPE  # named a risk to look for
         if intent in ("out_of_scope", "unclear") or confidence < self.min_confidence:
             return Plan(intent, confidence, slots, None, {}, notes, follow_up)
         tool, args = self._tool_call(intent, slots, today, notes)
@@ -140,8 +171,10 @@ class OfflinePlanner:
             getattr(slots, name) not in (None, [], False)
             for name in ("platforms", "period", "skus", "unknown_skus", "warehouses",
                          "categories", "by", "metric", "compare", "ascending", "top",
-                         "cover_days", "horizon", "service_level", "phone", "email")
+                         "cover_days", "horizon", "service_level", "percent", "phone",
+                         "email", "severity")
         )  # fmt: skip
+        changes = changes or bool(_SHIFT_BACK.search(question))
         if not short or not changes or _WRITE.search(question):
             return False
         return bool(_FOLLOW_UP.search(question)) or confidence < 0.5 or intent == "out_of_scope"
@@ -153,8 +186,8 @@ class OfflinePlanner:
             period = s.period or _last_week(today)
             if s.period is None:
                 notes.append("assumed_period")
-            metric = s.metric or "units"
-            metrics = [metric] + [m for m in ("units", "revenue_yuan") if m != metric]
+            asked = s.metrics or [s.metric or "units"]
+            metrics = asked + [m for m in ("units", "revenue_yuan") if m not in asked]
             by = [s.by] if s.by else []
             if s.by == "sku_id" and s.skus and len(s.skus) == 1:
                 by = []
@@ -199,8 +232,10 @@ class OfflinePlanner:
                 args["skus"] = (s.skus + s.unknown_skus)[:200]
             if s.warehouses:
                 args["warehouses"] = s.warehouses
-            if s.service_level is not None:
-                args["service_level"] = s.service_level
+            # the percentage said last wins: "same at 90%" after "…at a 98% service level"
+            level = s.percent if s.percent and 0.5 < s.percent < 1 else s.service_level
+            if level is not None:
+                args["service_level"] = level
             if s.top is not None:
                 args["limit"] = min(s.top, 200)
             return "replenishment_plan", args
@@ -362,7 +397,8 @@ class OfflinePlanner:
 
     def _render_replenishment_plan(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
         if not d["rows"]:
-            text = t["plan_empty"]
+            asked = " ".join([*plan.args.get("skus", []), *plan.args.get("warehouses", [])])
+            text = t["plan_empty"].format(asked=asked or ("" if lang == "zh" else "them"))
         else:
             lines = [t["plan_header"].format(
                 as_of=d["as_of"], service_level=f"{d['service_level']:.0%}", lines=d["lines"],

@@ -452,6 +452,7 @@ def test_filled_holds_only_the_filled_slots(catalogue):
         "platforms": ["douyin"],
         "period": {"start": "2025-12-22", "end": "2025-12-28", "words": "上周"},
         "metric": "units",
+        "metrics": ["units"],
     }
 
 
