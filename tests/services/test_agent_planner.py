@@ -219,11 +219,14 @@ def test_a_low_confidence_question_asks_to_rephrase(home, intent_model, sales_wo
 
 
 def test_the_examples_file_never_holds_an_evaluation_question():
-    from evaluation.agent_eval import load_questions
+    from evaluation.agent_eval import QUESTIONS_PATH, load_questions
 
     examples = {t.strip().lower() for t in read_examples(fills=1).texts}
-    questions = {q.question.strip().lower() for q in load_questions()}
-    assert len(questions) >= 100 and not examples & questions
+    held_out = {q.question.strip().lower() for q in load_questions()}
+    assert len(held_out) >= 100 and not examples & held_out
+    for name in ("agent_dev_questions.yaml", "agent_dev2_questions.yaml"):
+        dev = {q.question.strip().lower() for q in load_questions(QUESTIONS_PATH.parent / name)}
+        assert len(dev) >= 90 and not examples & dev, name
 
 
 def test_instructions_inside_a_pasted_conversation_are_only_classified(planner, sales_world, home):
