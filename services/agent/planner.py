@@ -145,19 +145,7 @@ class OfflinePlanner:
             intent, confidence = "match_member", max(confidence, 0.9)
         notes: list[str] = []
         head = question.strip().split("\n", 1)[0]
-        if _WRITE.search(head) or (_PII.search(head) and not (slots.phone or slots.email)):
-            # the butler is read-only and hands out no one's personal data, however asked
-            intent, confidence = "out_of_scope", 1.0
-        if intent == "member_stats" and slots.metrics and not _MEMBER_WORDS.search(head):
-            intent = "sales_metrics"  # units or revenue asked for, and no member in sight
-        if intent == "out_of_scope" and confidence < _SURE_OUT_OF_SCOPE:
-            intent = "unclear"  # ask to rephrase rather than refuse a question half understood
-        if (
-            intent == "unclear"
-            and (slots.scenarios or slots.severity)
-            and _ALERT_WORDS.search(head)
-        ):
-            intent, confidence = "risk_alerts", _SURE_OUT_OF_SCOPE  # named a risk to look for
+        intent, confidence = _checked_intent(intent, confidence, slots, head)
         if intent in ("out_of_scope", "unclear") or confidence < self.min_confidence:
             return Plan(intent, confidence, slots, None, {}, notes, follow_up)
         tool, args = self._tool_call(intent, slots, today, notes)
@@ -486,6 +474,19 @@ class OfflinePlanner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _checked_intent(intent: str, confidence: float, slots: Slots, head: str) -> tuple[str, float]:
+    """The intent model's guess, checked against what the question's first line says."""
+    if _WRITE.search(head) or (_PII.search(head) and not (slots.phone or slots.email)):
+        return "out_of_scope", 1.0  # read-only, and no one's personal data, however asked
+    if intent == "member_stats" and slots.metrics and not _MEMBER_WORDS.search(head):
+        intent = "sales_metrics"  # units or revenue asked for, and no member in sight
+    if intent == "out_of_scope" and confidence < _SURE_OUT_OF_SCOPE:
+        intent = "unclear"  # ask to rephrase rather than refuse a question half understood
+    if intent == "unclear" and (slots.scenarios or slots.severity) and _ALERT_WORDS.search(head):
+        return "risk_alerts", _SURE_OUT_OF_SCOPE  # a risk to look for was named
+    return intent, confidence
 
 
 def _last_week(today: dt.date) -> Period:
