@@ -577,3 +577,40 @@ def test_stream_failure_raises_llm_unavailable(server, make_agent):
     server.script = [Step("status", 503), Step("status", 503)]
     with pytest.raises(LLMUnavailableError, match="HTTP 503"):
         list(agent.stream("上周卖了多少？", [], today=TODAY, data_range=DATA_RANGE))
+
+
+# -- through the butler's runtime ------------------------------------------------------------------
+
+
+def test_the_runtime_answers_in_llm_mode_and_remembers_the_conversation(server, home, tmp_path):
+    from services.agent.runtime import ButlerAgent
+
+    settings = Settings(home=home, llm_base_url=server.url, llm_api_key="k", llm_timeout_s=5.0)
+    agent = ButlerAgent(settings, models=FakeModels())
+    server.script = [
+        tools(call("sales_metrics", "c1", platforms=["tmall"])),
+        text("Tmall sold the most."),
+        text("JD sold less."),
+    ]
+    conversation = f"llm-{tmp_path.name}"[:60]
+    first = agent.ask("Which platform sold the most last week?", conversation)
+    assert first.mode == "llm" and first.answer == "Tmall sold the most."
+    assert [c.name for c in first.tool_calls] == ["sales_metrics"]
+    second = agent.ask("and JD?", conversation)
+    assert second.mode == "llm" and second.conversation_id == conversation
+    sent = [m["content"] for m in server.messages() if m["role"] in ("user", "assistant")]
+    assert sent[-3:] == [
+        "Which platform sold the most last week?",
+        "Tmall sold the most.",
+        "and JD?",
+    ]
+    assert [t.mode for t in agent.memory.turns(conversation)] == ["llm", "llm"]
+
+
+def test_the_runtime_streams_in_llm_mode(server, home):
+    from services.agent.runtime import ButlerAgent
+
+    settings = Settings(home=home, llm_base_url=server.url, llm_api_key="k", llm_timeout_s=5.0)
+    agent = ButlerAgent(settings, models=FakeModels())
+    server.script = [text("上周天猫卖得最多。")]
+    assert "".join(agent.ask_stream("上周哪个平台卖得最多？")) == "上周天猫卖得最多。"
