@@ -177,7 +177,21 @@ def request_bodies(home: Path, conversations_per_request: int) -> dict[str, tupl
         "classify": (classify, n),
         "match_member": (lambda i: {"record": records[i % len(records)]}, 1),
         "forecast": (lambda i: {"skus": [skus[i % len(skus)]], "horizon": 8}, 1),
+        "ask": (lambda i: {"question": ASK_QUESTIONS[i % len(ASK_QUESTIONS)]}, 1),
     }
+
+
+#: A mix of operators' questions for the butler's /ask (none of the evaluation sets' own).
+ASK_QUESTIONS = (
+    "上周天猫卖得最好的是哪个？",
+    "How many of our Tmall members are also on JD?",
+    "今天有哪些高风险客诉？",
+    "Which SKUs are about to oversell?",
+    "上周抖音哪个SKU卖爆了？",
+    "Revenue by platform last month compared with the month before",
+    "近四周各品类销量",
+    "forecast SYSK01003-04 for the next 4 weeks",
+)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -187,9 +201,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--conversations", type=int, default=16, help="Per classify request.")
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
+    parser.add_argument("--endpoints", nargs="+", default=None, help="Only these endpoints.")
     args = parser.parse_args(argv)
 
     bodies = request_bodies(args.home, args.conversations)
+    if args.endpoints:
+        bodies = {name: body for name, body in bodies.items() if name in args.endpoints}
     port = free_port()
     server = start_server(args.home, port)
     results: list[LoadResult] = []
