@@ -181,30 +181,15 @@ class ModelClients(Protocol):
     def classify(self, conversations: list[Any]) -> Any: ...
 
 
-class LocalModels:
-    """The model services, run in this process (the CLI): loaded on first use, then kept.
+class ServiceClients:
+    """:class:`ModelClients` over the three model services (``forecasting``, ``identity``,
+    ``risk``): BentoML dependency handles inside ``butler serve``, or service instances."""
 
-    The same service classes ``butler serve`` runs, so the CLI and HTTP answers agree.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._services: dict[str, Any] = {}
+    def __init__(self, **services: Any) -> None:
+        self._services: dict[str, Any] = dict(services)
 
     def _service(self, name: str) -> Any:
-        if name not in self._services:
-            from services.http.forecast_service import Forecasting
-            from services.http.identity_service import Identity
-            from services.http.risk_service import ChatRisk
-
-            kind = {"forecasting": Forecasting, "identity": Identity, "risk": ChatRisk}[name]
-            self._services[name] = kind.inner(self.settings)
         return self._services[name]
-
-    def warm_up(self) -> None:
-        """Load every model service now rather than on its first question."""
-        for name in ("forecasting", "identity", "risk"):
-            self._service(name)
 
     def forecast(self, *, skus: list[str], warehouses: list[str] | None, horizon: int) -> Any:
         return self._service("forecasting").forecast(
@@ -223,6 +208,32 @@ class LocalModels:
 
     def classify(self, conversations: list[Any]) -> Any:
         return self._service("risk").classify_batch(conversations)
+
+
+class LocalModels(ServiceClients):
+    """The model services, run in this process (the CLI): loaded on first use, then kept.
+
+    The same service classes ``butler serve`` runs, so the CLI and HTTP answers agree.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__()
+        self.settings = settings
+
+    def _service(self, name: str) -> Any:
+        if name not in self._services:
+            from services.http.forecast_service import Forecasting
+            from services.http.identity_service import Identity
+            from services.http.risk_service import ChatRisk
+
+            kind = {"forecasting": Forecasting, "identity": Identity, "risk": ChatRisk}[name]
+            self._services[name] = kind.inner(self.settings)
+        return self._services[name]
+
+    def warm_up(self) -> None:
+        """Load every model service now rather than on its first question."""
+        for name in ("forecasting", "identity", "risk"):
+            self._service(name)
 
 
 @dataclass(frozen=True, slots=True)

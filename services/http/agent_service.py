@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Generator
-from typing import Any
 
 import bentoml
 from bentoml.exceptions import ServiceUnavailable
@@ -17,6 +16,7 @@ from pydantic import Field
 
 from features.errors import ButlerError, InvalidParameterError, StoreError
 from features.settings import Settings
+from services.agent.tools import ServiceClients
 from services.agent.types import AgentAnswer
 from services.http.errors import bad_request
 from services.http.forecast_service import Forecasting
@@ -33,29 +33,6 @@ MAX_QUESTION_CHARS = 4_000
 CONVERSATION_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
 
-class _Dependencies:
-    """The model services as the agent's tools call them (``ModelClients``)."""
-
-    def __init__(self, forecasting: Any, identity: Any, risk: Any) -> None:
-        self._forecasting, self._identity, self._risk = forecasting, identity, risk
-
-    def forecast(self, *, skus: list[str], warehouses: list[str] | None, horizon: int) -> Any:
-        return self._forecasting.forecast(skus=skus, warehouses=warehouses, horizon=horizon)
-
-    def replenishment(
-        self, *, skus: list[str] | None, warehouses: list[str] | None, service_level: float
-    ) -> Any:
-        return self._forecasting.replenishment(
-            skus=skus, warehouses=warehouses, service_level=service_level
-        )
-
-    def match_member(self, *, record: Any, top: int) -> Any:
-        return self._identity.match_member(record=record, top=top)
-
-    def classify(self, conversations: list[Any]) -> Any:
-        return self._risk.classify_batch(conversations)
-
-
 @bentoml.service(name="butler_agent", workers=1, traffic={"timeout": 120})
 class Agent:
     """The business butler: questions in Chinese or English, answered with the tools."""
@@ -68,7 +45,9 @@ class Agent:
         from services.agent.runtime import ButlerAgent
 
         self.settings = settings or Settings()
-        models = _Dependencies(self.forecasting, self.identity, self.risk)
+        models = ServiceClients(
+            forecasting=self.forecasting, identity=self.identity, risk=self.risk
+        )
         self.agent = ButlerAgent(self.settings, models)
         self.agent.today()
         if not self.settings.llm_configured:
