@@ -183,68 +183,41 @@ class OfflinePlanner:
                 "metrics": metrics, "by": by,
                 "start": period.start.isoformat(), "end": period.end.isoformat(),
                 "top": s.top or 5,
-            }  # fmt: skip
-            if s.platforms:
-                args["platforms"] = s.platforms
-            if s.skus or s.unknown_skus:  # an unknown id fails in the tool, saying so
-                args["skus"] = s.skus + s.unknown_skus
-            if s.categories:
-                args["categories"] = s.categories
-            if s.warehouses:
-                args["warehouses"] = s.warehouses
-            if s.compare:
-                args["compare"] = s.compare
-            if s.ascending:
-                args["ascending"] = True
+            } | _given(
+                platforms=s.platforms,
+                skus=s.skus + s.unknown_skus,  # an unknown id fails in the tool, saying so
+                categories=s.categories, warehouses=s.warehouses, compare=s.compare,
+                ascending=s.ascending,
+            )  # fmt: skip
             return "sales_metrics", args
         if intent == "hot_items":
-            args = {"platforms": s.platforms} if s.platforms else {}
-            if s.period:
-                args["week"] = s.period.start.isoformat()
-            return "hot_items", args
+            week = s.period.start.isoformat() if s.period else None
+            return "hot_items", _given(platforms=s.platforms, week=week)
         if intent == "oversell_risk":
-            args = {"as_of": s.period.end.isoformat()} if s.period else {}
-            if s.cover_days is not None:
-                args["min_cover_days"] = s.cover_days
-            return "oversell_risk", args
+            as_of = s.period.end.isoformat() if s.period else None
+            return "oversell_risk", _given(as_of=as_of, min_cover_days=s.cover_days)
         if intent == "forecast_sku":
             if not s.skus and not s.unknown_skus:
                 return None, {}
             args = {"skus": (s.skus or s.unknown_skus)[:50], "horizon": s.horizon or 4}
-            if s.warehouses:
-                args["warehouses"] = s.warehouses
-            return "forecast_sku", args
+            return "forecast_sku", args | _given(warehouses=s.warehouses)
         if intent == "replenishment_plan":
-            args = {}
-            if s.skus or s.unknown_skus:
-                args["skus"] = (s.skus + s.unknown_skus)[:200]
-            if s.warehouses:
-                args["warehouses"] = s.warehouses
             # the percentage said last wins: "same at 90%" after "…at a 98% service level"
             level = s.percent if s.percent and 0.5 < s.percent < 1 else s.service_level
-            if level is not None:
-                args["service_level"] = level
-            if s.top is not None:
-                args["limit"] = min(s.top, 200)
-            return "replenishment_plan", args
+            return "replenishment_plan", _given(
+                skus=(s.skus + s.unknown_skus)[:200], warehouses=s.warehouses,
+                service_level=level, limit=None if s.top is None else min(s.top, 200),
+            )  # fmt: skip
         if intent == "member_stats":
-            return "member_stats", {"platforms": s.platforms} if s.platforms else {}
+            return "member_stats", _given(platforms=s.platforms)
         if intent == "match_member":
-            args = {k: v for k, v in (("full_name", s.person_name), ("phone", s.phone),
-                                      ("email", s.email), ("birth_date", s.birth_date),
-                                      ("city", s.city)) if v}  # fmt: skip
+            args = _given(full_name=s.person_name, phone=s.phone, email=s.email,
+                          birth_date=s.birth_date, city=s.city)  # fmt: skip
             return ("match_member", args) if args else (None, {})
         if intent == "risk_alerts":
-            args = {}
-            if s.severity:
-                args["severity"] = s.severity
-            if s.scenarios:
-                args["scenarios"] = s.scenarios
-            if s.platforms:
-                args["platforms"] = s.platforms
-            if s.period:
-                args["since"] = s.period.start.isoformat()
-            return "risk_alerts", args
+            since = s.period.start.isoformat() if s.period else None
+            return "risk_alerts", _given(severity=s.severity, scenarios=s.scenarios,
+                                         platforms=s.platforms, since=since)  # fmt: skip
         if intent == "classify_conversation":
             return "classify_conversation", {"text": s.pasted or ""}
         return None, {}
@@ -474,6 +447,13 @@ class OfflinePlanner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    """The arguments that hold something (None, [], "" and False mean "not said")."""
+    return {
+        k: v for k, v in values.items() if v is not None and v is not False and v not in ([], "")
+    }
 
 
 def _checked_intent(intent: str, confidence: float, slots: Slots, head: str) -> tuple[str, float]:
