@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 #: Quantile levels every forecast carries (column ``p50`` … ``p95``).
 QUANTILES: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95)
+#: Upper-tail levels a forecast also carries by default (``p98`` … ``p99_9``): replenishment
+#: at a fill-rate target needs the shape of the tail, where lumpy series lose most units.
+TAIL_QUANTILES: tuple[float, ...] = (0.98, 0.99, 0.995, 0.998, 0.999)
 
 #: Name of the served model in long forecast frames.
 MODEL_NAME = "butler"
@@ -111,6 +114,9 @@ class ForecastConfig:
             0, 0.1 … 0.9) with the lowest WAPE win, unless LightGBM alone does better;
             empty = no blend.
         quantiles: levels of the output quantile columns.
+        tail_quantiles: upper-tail levels calibrated the same way and output after
+            ``quantiles`` (empty = none). Replenishment reads the weekly demand distribution
+            from all of them; the backtest scores ``quantiles`` only.
         n_jobs: threads for LightGBM and statsforecast.
         seed: random seed.
     """
@@ -135,6 +141,7 @@ class ForecastConfig:
     size_bands: int = 3
     blend_with: tuple[str, ...] = ("SeasonalNaive52", "WindowAverage8", "IMAPA")
     quantiles: tuple[float, ...] = QUANTILES
+    tail_quantiles: tuple[float, ...] = TAIL_QUANTILES
     n_jobs: int = 2
     seed: int = 0
     extra_lgb_params: dict[str, Any] = field(default_factory=dict)
@@ -162,6 +169,9 @@ class ForecastConfig:
         qs = tuple(self.quantiles)
         if not qs or any(not 0 < q < 1 for q in qs) or list(qs) != sorted(set(qs)):
             raise bad("quantiles", "increasing levels in (0, 1)", self.quantiles)
+        tail = tuple(self.tail_quantiles)
+        if any(not qs[-1] < q < 1 for q in tail) or list(tail) != sorted(set(tail)):
+            raise bad("tail_quantiles", f"increasing levels in ({qs[-1]}, 1)", self.tail_quantiles)
         if self.size_bands < 1:
             raise bad("size_bands", "≥ 1", self.size_bands)
         if self.n_models < 1:
@@ -182,8 +192,8 @@ def registered_name(level: str) -> str:
 
 
 def quantile_columns(quantiles: Sequence[float]) -> list[str]:
-    """Column names of quantile levels: 0.9 → ``p90``."""
-    return [f"p{round(q * 100):d}" for q in quantiles]
+    """Column names of quantile levels: 0.9 → ``p90``, 0.995 → ``p99_5``."""
+    return ["p" + f"{round(q * 100, 4):g}".replace(".", "_") for q in quantiles]
 
 
 class WeeklyDemandForecaster:
@@ -393,7 +403,8 @@ class WeeklyDemandForecaster:
         (blended) forecast's errors scaled by each series' recent level. Sets
         ``blend_base_`` (None = no blend).
         """
-        cols = quantile_columns(self.config.quantiles)
+        levels = self._levels()
+        cols = quantile_columns(levels)
         weeks = self.config.calibration_weeks
         self.blend_base_: str | None = None
         self.band_edges_: dict[str, np.ndarray] = {}
@@ -446,12 +457,15 @@ class WeeklyDemandForecaster:
                 rows[name] = [0.0] * (1 + len(cols))
                 continue
             s = group["score"].to_numpy()
-            rows[name] = [float(np.mean(s)), *np.quantile(s, self.config.quantiles)]
+            rows[name] = [float(np.mean(s)), *np.quantile(s, levels)]
         table = pd.DataFrame.from_dict(rows, orient="index", columns=["mean", *cols])
         # quantiles must rise with the level even when a segment's sample is small
         table[cols] = np.maximum.accumulate(table[cols].to_numpy(), axis=1)
         logger.debug("calibration scores:\n%s", table)
         return table, weight
+
+    def _levels(self) -> tuple[float, ...]:
+        return (*self.config.quantiles, *self.config.tail_quantiles)
 
     def _cells(self, scale: pd.Series, segment: pd.Series) -> pd.Series:
         """Each series' calibration cell, ``segment/band`` (band 0 = the smallest levels)."""
@@ -491,7 +505,8 @@ class WeeklyDemandForecaster:
                 are kept. None = the training panel.
 
         Returns:
-            Long frame ``unique_id, ds, model, mean, p50, p80, p90, p95, expected`` (one row
+            Long frame ``unique_id, ds, model, mean, p50, p80, p90, p95, p98 … p99_9,
+            expected`` (the tail columns are ``config.tail_quantiles``; one row
             per series × week; ``model`` = ``butler``). ``mean`` is the point forecast the
             model is scored on (with the default ``l1`` objective, a conditional median,
             which is what an absolute-error measure rewards); the quantile columns are
@@ -547,7 +562,9 @@ class WeeklyDemandForecaster:
     def _with_quantiles(
         self, raw: pd.DataFrame, scale_of: pd.Series, segment_of: pd.Series
     ) -> pd.DataFrame:
-        cols = quantile_columns(self.config.quantiles)
+        # the fitted score table names the levels (a model fitted before a level was added
+        # keeps the levels it was calibrated for)
+        cols = [c for c in self.scores_.columns if c != "mean"]
         point = raw[MODEL_NAME].clip(lower=0).to_numpy()
         # the finest calibrated group: segment × size band, else the segment, else all
         known = self.scores_.index

@@ -22,6 +22,7 @@ from models.forecast import (
     BASELINES,
     MODEL_NAME,
     QUANTILES,
+    TAIL_QUANTILES,
     CalendarFeature,
     ForecastConfig,
     WeeklyDemandForecaster,
@@ -33,7 +34,8 @@ from models.forecast import (
 pytestmark = pytest.mark.filterwarnings("ignore:Found null values:UserWarning")
 
 QCOLS = quantile_columns(QUANTILES)
-OUTPUT_COLUMNS = ["unique_id", "ds", "model", "mean", *QCOLS, "expected"]
+TAIL_COLS = quantile_columns(TAIL_QUANTILES)
+OUTPUT_COLUMNS = ["unique_id", "ds", "model", "mean", *QCOLS, *TAIL_COLS, "expected"]
 
 
 def small_config(**overrides) -> ForecastConfig:
@@ -103,6 +105,9 @@ def fitted(stocked_panel) -> WeeklyDemandForecaster:
         ("learning_rate", 0.0),
         ("learning_rate", 1.5),
         ("size_bands", 0),
+        ("tail_quantiles", (0.9,)),  # not above the last of `quantiles`
+        ("tail_quantiles", (0.99, 0.98)),
+        ("tail_quantiles", (0.99, 1.0)),
     ],
 )
 def test_config_rejects_bad_values_with_the_parameter_named(param, value):
@@ -125,6 +130,7 @@ def test_names_of_models_and_quantile_columns():
     assert registered_name("sku_warehouse") == "butler-forecast-sku-warehouse"
     assert registered_name("sku") == "butler-forecast-sku"
     assert quantile_columns([0.5, 0.8, 0.9, 0.95]) == ["p50", "p80", "p90", "p95"]
+    assert quantile_columns(TAIL_QUANTILES) == ["p98", "p99", "p99_5", "p99_8", "p99_9"]
 
 
 def test_calendar_feature_moves_labels_to_the_week_start_and_pickles():
@@ -148,9 +154,9 @@ def test_forecast_frame_contract_and_monotone_quantiles(fitted, stocked_panel):
     last = stocked_panel["ds"].max()
     assert sorted(fc["ds"].unique()) == list(pd.date_range(last, periods=7, freq="W-MON")[1:])
     assert fc.groupby("unique_id").size().eq(6).all()
-    values = fc[["mean", *QCOLS, "expected"]].to_numpy()
+    values = fc[["mean", *QCOLS, *TAIL_COLS, "expected"]].to_numpy()
     assert np.isfinite(values).all() and (values >= 0).all()
-    q = fc[QCOLS].to_numpy()
+    q = fc[[*QCOLS, *TAIL_COLS]].to_numpy()
     assert (np.diff(q, axis=1) >= 0).all()
     assert fitted.n_series_ == 16 and fitted.last_ds_ == last
 
@@ -224,7 +230,7 @@ def test_a_second_fit_replaces_the_first():
 def test_no_calibration_means_quantiles_equal_the_point():
     model = WeeklyDemandForecaster(small_config(calibration_weeks=0)).fit(make_panel(14, 30))
     fc = model.predict(3)
-    for col in [*QCOLS, "expected"]:
+    for col in [*QCOLS, *TAIL_COLS, "expected"]:
         np.testing.assert_allclose(fc[col], fc["mean"])
 
 
