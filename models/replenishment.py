@@ -2,16 +2,31 @@
 
 For each SKU × warehouse, :class:`ReplenishmentPolicy` turns the weekly demand forecast into
 a distribution of demand over the *protection interval* (lead time ``L`` + review period
-``R``, in weeks), orders up to its service-level quantile, and says why in one line a buyer
-can read. :func:`allocate` splits short supply of a SKU across its warehouses (分仓补仓) by
-demand and stock-out risk instead of evenly.
+``R``, in weeks), orders up to the level its service target asks for, and says why in one
+line a buyer can read. :func:`allocate` splits short supply of a SKU across its warehouses
+(分仓补仓) by demand and stock-out risk instead of evenly.
+
+Two service targets (``ReplenishmentConfig.service_measure``):
+
+* ``fill_rate`` (the default): the share of demand served from stock. The order-up-to level
+  is the lowest one whose expected shortage in the review period (demand over ``L + R``
+  beyond it, less what was already short over ``L``) is at most ``1 - service_level`` of the
+  review period's expected demand. On lumpy demand this is the target that matters: a few
+  large orders above the P95 carry much of the volume.
+* ``cycle``: the probability of not running out before the next order arrives; the
+  order-up-to level is that quantile of demand over ``L + R``.
 
 The demand model, in brief (details in :meth:`ReplenishmentPolicy.plan`):
 
-* each forecast week is a gamma distribution with the forecast ``mean``; its shape is the one
-  whose quantiles, relative to the mean, best match the forecast's ``p50 … p95`` (so the
-  dispersion comes from the quantile spread; equal quantiles mean a known demand, and a zero
-  mean means no demand);
+* a forecast week that carries the upper tail (``p98 … p99_9``, :data:`TAIL_QUANTILES`, as
+  Butler's forecaster gives it) is read from its quantiles: the piecewise-linear quantile
+  function through ``p50 … p99_9``, continued below P50 and above P99.9 with the nearest
+  segment's slope and floored at zero;
+* a week with only ``p50 … p95`` is a gamma distribution with the forecast ``mean``; its
+  shape is the one whose quantiles, relative to the mean, best match the forecast's
+  ``p50 … p95`` (so the dispersion comes from the quantile spread; equal quantiles mean a
+  known demand, and a zero mean means no demand). Its tail beyond P95 is the gamma's guess,
+  which is too light for lumpy demand: give the tail columns for a fill-rate target;
 * weeks are independent, and demand over ``T`` weeks is their sum, computed by Monte-Carlo
   convolution with a fixed seed: ``n_draws`` stratified draws per week (Latin hypercube: the
   same shuffled quantile levels for every row, a different shuffle per week). A fractional
@@ -37,13 +52,22 @@ import pandas as pd
 from scipy.special import gammaincinv
 
 from features.errors import ContractViolation, InvalidParameterError
+from models.forecast import TAIL_QUANTILES as _FORECAST_TAIL
+from models.forecast import quantile_columns
 
 logger = logging.getLogger(__name__)
 
 #: Forecast quantile columns and their levels (units per week).
 QUANTILES: dict[str, float] = {"p50": 0.5, "p80": 0.8, "p90": 0.9, "p95": 0.95}
+#: Optional upper-tail columns of ``forecasts``; a week that has all of them is read from its
+#: quantiles instead of a gamma (module docstring).
+TAIL_QUANTILES: dict[str, float] = dict(
+    zip(quantile_columns(_FORECAST_TAIL), _FORECAST_TAIL, strict=True)
+)
 #: Columns ``forecasts`` must have: one row per SKU × warehouse × future week (Monday).
 FORECAST_COLUMNS = ("sku_id", "warehouse_id", "week", "mean", *QUANTILES)
+#: What ``service_level`` is a target for (module docstring).
+SERVICE_MEASURES = ("fill_rate", "cycle")
 #: Columns ``positions`` must have; ``OVERRIDE_COLUMNS`` may be added per row.
 POSITION_COLUMNS = ("sku_id", "warehouse_id", "on_hand", "in_transit", "lead_time_weeks")
 OVERRIDE_COLUMNS = ("review_period_weeks", "service_level", "moq", "case_pack")
@@ -68,8 +92,9 @@ class ReplenishmentConfig:
     """Defaults of the replenishment policy; ``positions`` may override them per row.
 
     Args:
-        service_level: probability of not running out before the next order arrives; the
-            order-up-to level is this quantile of demand over lead time + review period.
+        service_level: the target, as a share: of demand served from stock
+            (``fill_rate``), or of order cycles without a stock-out (``cycle``).
+        service_measure: ``fill_rate`` (default) or ``cycle``; see the module docstring.
         review_period_weeks: weeks between two orders (``R``).
         moq: minimum order quantity in units; a positive order is raised to it.
         case_pack: units per case; orders are rounded up to whole cases.
@@ -79,6 +104,7 @@ class ReplenishmentConfig:
     """
 
     service_level: float = 0.95
+    service_measure: str = "fill_rate"
     review_period_weeks: float = 1.0
     moq: float = 0.0
     case_pack: int = 1
@@ -92,6 +118,11 @@ class ReplenishmentConfig:
             raise InvalidParameterError(
                 f"The `service_level` parameter of `{func}` must be in ({low}, {high}]. "
                 f"Got {self.service_level!r} instead."
+            )
+        if self.service_measure not in SERVICE_MEASURES:
+            raise InvalidParameterError(
+                f"The `service_measure` parameter of `{func}` must be one of "
+                f"{', '.join(SERVICE_MEASURES)}. Got {self.service_measure!r} instead."
             )
         if not _is_number(self.review_period_weeks) or not self.review_period_weeks > 0:
             raise InvalidParameterError(
@@ -160,7 +191,10 @@ class ReplenishmentPolicy:
         Per row, with ``S = on_hand + in_transit`` and ``D(T)`` the demand over the next
         ``T`` weeks (see the module docstring for its distribution):
 
-        * ``demand_mean_lr`` = E[D(L+R)]; ``demand_q_lr`` = its ``service_level`` quantile;
+        * ``demand_mean_lr`` = E[D(L+R)]; ``demand_q_lr`` = the demand level the target asks
+          for: with ``cycle``, the ``service_level`` quantile of D(L+R); with ``fill_rate``,
+          the lowest level ``s`` with E[(D(L+R) - s)⁺] - E[(D(L) - s)⁺] <= (1 -
+          service_level) × E[D(L+R) - D(L)] (read off the draws);
         * ``order_up_to`` = ``demand_q_lr`` rounded up to whole units;
         * ``order_qty`` = ``max(0, order_up_to - S)``, raised to ``moq`` when positive, then
           rounded up to whole case packs; ``cases`` = ``order_qty / case_pack``;
@@ -190,9 +224,9 @@ class ReplenishmentPolicy:
         pos = self._positions(positions)
         log = _ErrorLog(pos)
         _check_positions(pos, log)
-        mean, shape, horizon_ok = _weekly_demand(pos, forecasts, log, ok=~log.bad)
+        mean, shape, knots, horizon_ok = _weekly_demand(pos, forecasts, log, ok=~log.bad)
         ok = ~log.bad & horizon_ok
-        pos, mean, shape = pos[ok].reset_index(drop=True), mean[ok], shape[ok]
+        pos, mean, shape, knots = pos[ok].reset_index(drop=True), mean[ok], shape[ok], knots[ok]
 
         lead = pos["lead_time_weeks"].to_numpy(float)
         lr = lead + pos["review_period_weeks"].to_numpy(float)
@@ -201,8 +235,9 @@ class ReplenishmentPolicy:
         cfg = self.config
         mu_lr = (_week_weights(lr, mean.shape[1]) * mean).sum(axis=1)
         q_lr, p_out = interval_demand(
-            mean, shape, lr, lead, level, stock, n_draws=cfg.n_draws, seed=cfg.seed
-        )
+            mean, shape, lr, lead, level, stock, n_draws=cfg.n_draws, seed=cfg.seed,
+            quantiles=knots, measure=cfg.service_measure,
+        )  # fmt: skip
         up_to = np.maximum(np.ceil(q_lr - _EPS), 0.0)
         raw = np.where(up_to - stock > _EPS, np.ceil(up_to - stock - _EPS), 0.0)
         moq = pos["moq"].to_numpy(float)
@@ -223,7 +258,7 @@ class ReplenishmentPolicy:
         out["weeks_of_cover"] = cover
         out["stockout_probability"] = p_out
         out["reason"] = [
-            _reason(*row)
+            _reason(cfg.service_measure, *row)
             for row in zip(level, lead, lr - lead, up_to, stock, cases * pack, cases, pack,
                            np.where(raised, moq, 0.0), strict=True)
         ]  # fmt: skip
@@ -286,8 +321,10 @@ def interval_demand(
     *,
     n_draws: int = 1000,
     seed: int = 0,
+    quantiles: np.ndarray | None = None,
+    measure: str = "cycle",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Quantile of demand over ``weeks`` and P(demand over ``lead_weeks`` > ``stock``).
+    """Demand level to order up to over ``weeks``, and P(demand over ``lead_weeks`` > ``stock``).
 
     Args:
         mean: ``(n, H)`` weekly demand means, first week first.
@@ -299,14 +336,23 @@ def interval_demand(
         stock: ``(n,)`` on hand + in transit.
         n_draws: draws per row.
         seed: seed of the per-week shuffles.
+        quantiles: ``(n, H, 9)`` weekly ``p50 … p99_9`` (:data:`QUANTILES` then
+            :data:`TAIL_QUANTILES`); a week whose values are all there is drawn from them
+            instead of its gamma. None = gammas only.
+        measure: ``cycle`` (the ``level`` quantile) or ``fill_rate`` (the lowest level whose
+            expected shortage over the review part is at most ``1 - level`` of its demand).
 
     Returns:
-        The ``level`` quantile of demand over ``weeks`` (linear between draws) and the share
-        of draws whose demand over ``lead_weeks`` exceeds ``stock``.
+        The order-up-to demand level (linear between draws for ``cycle``, a draw for
+        ``fill_rate``) and the share of draws whose demand over ``lead_weeks`` exceeds
+        ``stock``.
     """
     n, h = mean.shape
     w_lr, w_l = _week_weights(weeks, h), _week_weights(lead_weeks, h)
-    quantile, p_out = np.zeros(n), np.zeros(n)
+    given = None
+    if quantiles is not None:
+        given = ~np.isnan(quantiles).any(axis=2)
+    target, p_out = np.zeros(n), np.zeros(n)
     for start in range(0, n, 2048):  # chunks keep the (rows, draws) arrays near 16 MB
         rows = slice(start, min(start + 2048, n))
         # float32 halves the memory traffic; whole units stay exact far past any order size
@@ -315,23 +361,79 @@ def interval_demand(
         for j in range(h):
             draws = _draw_table(n_draws, seed, j)[shape[rows, j]]
             draws *= mean[rows, j, None].astype(np.float32)
+            if given is not None and given[rows, j].any():
+                read = np.flatnonzero(given[rows, j])
+                knots = quantiles[rows][read, j]
+                draws[read] = _quantile_draws(knots, _draw_levels(n_draws, seed, j))
             for total, weight in ((total_l, w_l[rows, j]), (total_lr, w_lr[rows, j])):
                 if (weight == 1).all():
                     total += draws
                 elif weight.any():
                     total += draws * weight[:, None].astype(np.float32)
-        total_lr.sort(axis=1)
-        # stratified draws sit at levels (i + 0.5) / n_draws
-        pos = np.clip(level[rows] * n_draws - 0.5, 0, n_draws - 1)
-        low = np.floor(pos).astype(np.int64)
-        high = np.minimum(low + 1, n_draws - 1)
-        r = np.arange(len(low))
-        frac = pos - low
-        quantile[rows] = total_lr[r, low] * (1 - frac) + total_lr[r, high] * frac
-        # float32 draws: keep a known demand of 30.000001 at 30
-        quantile[rows] = np.round(quantile[rows], 4)
         p_out[rows] = (total_l > stock[rows, None] + _EPS).mean(axis=1)
-    return quantile, p_out
+        if measure == "fill_rate":
+            target[rows] = _fill_rate_level(total_lr, total_l, level[rows])
+        else:
+            total_lr.sort(axis=1)
+            # stratified draws sit at levels (i + 0.5) / n_draws
+            pos = np.clip(level[rows] * n_draws - 0.5, 0, n_draws - 1)
+            low = np.floor(pos).astype(np.int64)
+            high = np.minimum(low + 1, n_draws - 1)
+            r = np.arange(len(low))
+            frac = pos - low
+            target[rows] = total_lr[r, low] * (1 - frac) + total_lr[r, high] * frac
+        # float32 draws: keep a known demand of 30.000001 at 30
+        target[rows] = np.round(target[rows], 4)
+    return target, p_out
+
+
+def _fill_rate_level(total_lr: np.ndarray, total_l: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Per row, the lowest draw ``s`` of demand over L + R whose expected review shortage
+    E[(D(L+R) - s)⁺] - E[(D(L) - s)⁺] is at most ``(1 - level)`` × E[D(L+R) - D(L)].
+
+    The shortage falls as ``s`` rises (its slope is P(D(L) > s) - P(D(L+R) > s) <= 0), so
+    the first draw that meets the target is the lowest level that does.
+    """
+    n_draws = total_lr.shape[1]
+    x = np.sort(total_lr, axis=1).astype(np.float64)
+    y = np.sort(total_l, axis=1).astype(np.float64)
+    review = x.mean(axis=1) - y.mean(axis=1)
+    count_above = n_draws - np.arange(n_draws)
+    # E[(X - x_k)⁺] = (Σ_{j>=k} x_j - (n - k) x_k) / n for the sorted draws x
+    tail_x = np.cumsum(x[:, ::-1], axis=1)[:, ::-1]
+    excess_x = (tail_x - count_above * x) / n_draws
+    tail_y = np.concatenate([np.cumsum(y[:, ::-1], axis=1)[:, ::-1], np.zeros((len(y), 1))], 1)
+    excess_y = np.empty_like(x)
+    for i in range(len(x)):
+        m = np.searchsorted(y[i], x[i], side="right")
+        excess_y[i] = (tail_y[i, m] - (n_draws - m) * x[i]) / n_draws
+    shortage = excess_x - excess_y
+    allowed = (1 - level) * review + 1e-6 * (1 + review)
+    meets = shortage <= allowed[:, None]
+    first = np.where(meets.any(axis=1), meets.argmax(axis=1), n_draws - 1)
+    return x[np.arange(len(x)), first]
+
+
+@functools.cache
+def _knot_levels() -> np.ndarray:
+    """Levels of the quantile-function knots: 0, ``p50 … p99_9`` and 1."""
+    return np.array([0.0, *QUANTILES.values(), *TAIL_QUANTILES.values(), 1.0])
+
+
+def _quantile_draws(knots: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Draws at levels ``u`` of the piecewise-linear quantile function through ``knots``.
+
+    ``knots`` is ``(r, 9)``: ``p50 … p99_9``, non-decreasing. Below P50 the P50–P80 slope
+    goes on down to level 0 and above P99.9 the P99.8–P99.9 slope goes on up to level 1;
+    the result is floored at zero.
+    """
+    lv = _knot_levels()
+    low = knots[:, 0] - lv[1] * (knots[:, 1] - knots[:, 0]) / (lv[2] - lv[1])
+    high = knots[:, -1] + (1 - lv[-2]) * (knots[:, -1] - knots[:, -2]) / (lv[-2] - lv[-3])
+    full = np.column_stack([low, knots, high])
+    k = np.clip(np.searchsorted(lv, u, side="right") - 1, 0, len(lv) - 2)
+    w = (u - lv[k]) / (lv[k + 1] - lv[k])
+    return np.maximum(full[:, k] + w * (full[:, k + 1] - full[:, k]), 0.0).astype(np.float32)
 
 
 def _shape_index(mean: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
@@ -363,12 +465,20 @@ def _draw_table(n_draws: int, seed: int, week: int) -> np.ndarray:
     ``(seed, week)``); the next row is the known demand (all ones) and the last row, index
     -1, is no demand (all zeros).
     """
-    u = (np.arange(n_draws) + 0.5) / n_draws
-    u = u[np.random.default_rng([seed, week]).permutation(n_draws)]
+    u = _draw_levels(n_draws, seed, week)
     table = gammaincinv(_SHAPES[:, None], u[None, :]) / _SHAPES[:, None]
     table = np.vstack([table, np.ones(n_draws), np.zeros(n_draws)]).astype(np.float32)
     table.flags.writeable = False
     return table
+
+
+@functools.cache
+def _draw_levels(n_draws: int, seed: int, week: int) -> np.ndarray:
+    """The stratified levels ``(i + 0.5) / n_draws`` in week ``week``'s shuffled order."""
+    u = (np.arange(n_draws) + 0.5) / n_draws
+    u = u[np.random.default_rng([seed, week]).permutation(n_draws)]
+    u.flags.writeable = False
+    return u
 
 
 def _week_weights(weeks: np.ndarray, h: int) -> np.ndarray:
@@ -378,11 +488,12 @@ def _week_weights(weeks: np.ndarray, h: int) -> np.ndarray:
 
 def _weekly_demand(
     pos: pd.DataFrame, forecasts: pd.DataFrame, log: _ErrorLog, ok: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weekly demand means and shape indices, ``(n_positions, H)``, first forecast week first.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Weekly demand means and shape indices, ``(n_positions, H)``, first forecast week first,
+    and the weekly ``p50 … p99_9`` ``(n_positions, H, 9)`` (NaN where the tail is not given).
 
     Positions whose forecast is missing, too short, not consecutive or not a number are
-    logged and flagged False in the third array.
+    logged and flagged False in the fourth array.
     """
     n = len(pos)
     need = np.ceil(pos["lead_time_weeks"] + pos["review_period_weeks"] - _EPS).to_numpy()
@@ -405,10 +516,20 @@ def _weekly_demand(
     values = np.column_stack(
         [pd.to_numeric(forecasts[c], errors="coerce").to_numpy(float) for c in FORECAST_COLUMNS[3:]]
     )
+    tail = np.column_stack(
+        [
+            pd.to_numeric(forecasts[c], errors="coerce").to_numpy(float)
+            if c in forecasts
+            else np.full(len(forecasts), np.nan)
+            for c in TAIL_QUANTILES
+        ]
+    )
+    # a tail that is partly missing or negative is not used (the gamma reads p50 … p95)
+    tail[(np.isnan(tail) | (tail < 0)).any(axis=1)] = np.nan
     keep = ~np.isnan(fc["code"].to_numpy(float))
-    fc, values = fc[keep].astype({"code": np.int64}), values[keep]
+    fc, values, tail = fc[keep].astype({"code": np.int64}), values[keep], tail[keep]
     order = np.lexsort((fc["week"].to_numpy(), fc["code"].to_numpy()))
-    fc, values = fc.iloc[order].reset_index(drop=True), values[order]
+    fc, values, tail = fc.iloc[order].reset_index(drop=True), values[order], tail[order]
     rank = fc.groupby("code").cumcount().to_numpy()
     first = fc.groupby("code")["week"].transform("first").to_numpy()
     gap = fc["week"].to_numpy() != first + (7 * rank).astype("timedelta64[D]")
@@ -450,18 +571,26 @@ def _weekly_demand(
     take = rank < h
     mean = np.zeros((n, h))
     quant = np.zeros((n, h, len(QUANTILES)))
+    upper = np.full((n, h, len(TAIL_QUANTILES)), np.nan)
     mean[codes[take], rank[take]] = values[take, 0]
     quant[codes[take], rank[take]] = values[take, 1:]
+    upper[codes[take], rank[take]] = tail[take]
     mean, quant = np.nan_to_num(mean), np.nan_to_num(quant)
-    crossing = (np.diff(quant, axis=2) < 0).any(axis=2) & ok[:, None]
+    knots = np.concatenate([quant, upper], axis=2)
+    has_tail = ~np.isnan(upper).any(axis=2)
+    steps = np.diff(knots, axis=2)
+    crossing = ((steps < 0) & ~np.isnan(steps)).any(axis=2) & ok[:, None]
     if crossing.any():
         logger.warning(
             "%d forecast weeks have crossing quantiles (e.g. p80 < p50); sorted them",
             int(crossing.sum()),
         )
         quant = np.maximum.accumulate(quant, axis=2)
+        knots[has_tail] = np.maximum.accumulate(knots[has_tail], axis=1)
+        knots[~has_tail, : len(QUANTILES)] = quant[~has_tail]
     shape = _shape_index(mean.ravel(), quant.reshape(-1, len(QUANTILES))).reshape(n, h)
-    return mean, shape, ~short
+    knots[~has_tail] = np.nan
+    return mean, shape, knots, ~short
 
 
 def _first_rank(codes: np.ndarray, rank: np.ndarray, flag: np.ndarray, n: int) -> np.ndarray:
@@ -547,6 +676,7 @@ def _check_positions(pos: pd.DataFrame, log: _ErrorLog) -> None:
 
 
 def _reason(
+    measure: str,
     level: float,
     lead: float,
     review: float,
@@ -557,18 +687,27 @@ def _reason(
     pack: float,
     moq: float,
 ) -> str:
-    """One line a buyer can read: the demand quantile, the stock, the order and its cases."""
-    name = f"P{100 * level:g}"
+    """One line a buyer can read: the level the target asks for, the stock, the order."""
     weeks = f"{lead + review:g} weeks"
-    if qty <= 0:
-        return (
-            f"no order: stock + in transit {_fmt(stock)} covers {name} demand {_fmt(up_to)} "
-            f"over {weeks}"
+    if measure == "fill_rate":
+        need = f"order-up-to {_fmt(up_to)} for a {100 * level:g}% fill rate"
+        if qty <= 0:
+            return f"no order: stock + in transit {_fmt(stock)} covers the {need} over {weeks}"
+        text = (
+            f"{need} over {weeks} (lead time {lead:g} + review {review:g}), "
+            f"stock + in transit is {_fmt(stock)}, order {_fmt(qty)}"
         )
-    text = (
-        f"{name} demand over {weeks} (lead time {lead:g} + review {review:g}) is {_fmt(up_to)}, "
-        f"stock + in transit is {_fmt(stock)}, order {_fmt(qty)}"
-    )
+    else:
+        name = f"P{100 * level:g}"
+        if qty <= 0:
+            return (
+                f"no order: stock + in transit {_fmt(stock)} covers {name} demand "
+                f"{_fmt(up_to)} over {weeks}"
+            )
+        text = (
+            f"{name} demand over {weeks} (lead time {lead:g} + review {review:g}) is "
+            f"{_fmt(up_to)}, stock + in transit is {_fmt(stock)}, order {_fmt(qty)}"
+        )
     if moq > 0:
         text += f" (raised to the MOQ of {_fmt(moq)})"
     if pack > 1:

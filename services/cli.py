@@ -314,6 +314,11 @@ class Level(StrEnum):
     sku = "sku"
 
 
+class ServiceMeasure(StrEnum):
+    fill_rate = "fill-rate"
+    cycle = "cycle"
+
+
 def _fmt(value: object, pct: bool = False) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "–"
@@ -659,6 +664,13 @@ def replenish(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Plan file to write: plan.csv or plan.xlsx.")],
     service_level: Annotated[float, typer.Option(help="Target service level.")] = 0.95,
+    service_measure: Annotated[
+        ServiceMeasure,
+        typer.Option(
+            help="What the service level targets: fill-rate (share of demand served from "
+            "stock) or cycle (share of order cycles without a stock-out)."
+        ),
+    ] = ServiceMeasure.fill_rate,
     review_weeks: Annotated[float, typer.Option(help="Weeks between orders.")] = 1.0,
     positions: Annotated[
         Path | None,
@@ -680,6 +692,7 @@ def replenish(
     Examples:
         butler replenish --out plan.xlsx
         butler replenish --out plan.csv --service-level 0.98 --supply supply.csv
+        butler replenish --out plan.csv --service-measure cycle
     """
     import pandas as pd
 
@@ -688,7 +701,11 @@ def replenish(
 
     settings = _settings(ctx)
     try:
-        config = ReplenishmentConfig(service_level=service_level, review_period_weeks=review_weeks)
+        config = ReplenishmentConfig(
+            service_level=service_level,
+            service_measure=service_measure.name,
+            review_period_weeks=review_weeks,
+        )
         pos = read_positions(positions) if positions else None
         sup = pd.read_csv(supply) if supply else None
         with _progress(transient=True) as progress:

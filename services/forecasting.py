@@ -27,6 +27,8 @@ from features.views import stock_position
 from models.forecast import registered_name
 from models.replenishment import (
     ERROR_COLUMNS,
+    QUANTILES,
+    TAIL_QUANTILES,
     ReplenishmentConfig,
     ReplenishmentPlan,
     ReplenishmentPolicy,
@@ -67,7 +69,7 @@ def forecast(
     ids: list[str] | None = None,
     model: Any = None,
 ) -> pd.DataFrame:
-    """Weekly forecasts of a level: ``unique_id, ds, mean, p50 … p95, expected`` + id parts.
+    """Weekly forecasts of a level: ``unique_id, ds, mean, p50 … p99_9, expected`` + id parts.
 
     Raises:
         ModelNotRegisteredError: no model registered.
@@ -186,7 +188,8 @@ def replenishment_plan(
             "week": fc["ds"],
             # the policy sums expected demand over weeks; its spread comes from the quantiles
             "mean": fc["expected"],
-            **{c: fc[c] for c in ("p50", "p80", "p90", "p95")},
+            # p50 … p95 and, from a model that has it, the upper tail a fill rate needs
+            **{c: fc[c] for c in (*QUANTILES, *TAIL_QUANTILES) if c in fc},
         }
     )
     result: ReplenishmentPlan = ReplenishmentPolicy(cfg).plan(positions, forecasts)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import bentoml
 import numpy as np
@@ -89,6 +89,10 @@ class ForecastResult(BaseModel):
     )
 
 
+#: What a plan's service level targets (:class:`~models.replenishment.ReplenishmentConfig`).
+ServiceMeasure = Literal["fill_rate", "cycle"]
+
+
 class PlanRow(BaseModel):
     """The order proposed for one SKU × warehouse (units, weeks)."""
 
@@ -100,7 +104,11 @@ class PlanRow(BaseModel):
     review_period_weeks: float
     service_level: float
     demand_mean_lr: float = Field(description="Mean demand over lead time + review period.")
-    demand_q_lr: float = Field(description="Its service-level quantile.")
+    demand_q_lr: float = Field(
+        description="The demand level the service target asks for: for a fill rate, the "
+        "lowest whose expected shortage is at most 1 - service_level of the review period's "
+        "demand; for a cycle target, that quantile of demand over lead time + review."
+    )
     order_up_to: float
     order_qty: float = Field(description="Units to order now (whole cases, MOQ applied).")
     cases: int
@@ -127,6 +135,7 @@ class PlanAnswer(BaseModel):
     as_of: dt.date | None = Field(description="Day of the stock snapshot planned from.")
     forecast_start: dt.date | None = Field(description="First forecast week (Monday).")
     service_level: float
+    service_measure: ServiceMeasure
     plan: list[PlanRow]
     errors: list[PlanError]
 
@@ -182,11 +191,18 @@ class Forecasting:
         skus: list[str] | None = None,
         warehouses: list[str] | None = None,
         service_level: float = Field(default=0.95, gt=0.5, lt=1.0),
+        service_measure: ServiceMeasure = "fill_rate",
     ) -> PlanAnswer:
-        """The order plan per SKU × warehouse from the store's newest stock, with errors."""
+        """The order plan per SKU × warehouse from the store's newest stock, with errors.
+
+        ``service_measure``: ``fill_rate`` (share of demand served from stock) or ``cycle``
+        (share of order cycles without a stock-out).
+        """
         sku_ids, wh_ids = self._ids(skus, warehouses, skus_required=False)
         try:
-            config = ReplenishmentConfig(service_level=service_level)
+            config = ReplenishmentConfig(
+                service_level=service_level, service_measure=service_measure
+            )
             return self._plan(config, None if skus is None else sku_ids, wh_ids)
         except InvalidParameterError as exc:
             raise client_error(exc, "service_level") from exc
@@ -235,6 +251,7 @@ class Forecasting:
             as_of=result.as_of if result else None,
             forecast_start=result.forecast_start if result else None,
             service_level=config.service_level,
+            service_measure=config.service_measure,
             plan=[PlanRow(**row) for row in _records(result.plan, PlanRow)] if result else [],
             errors=errors + [_no_position(sku) for sku in unplaced],
         )

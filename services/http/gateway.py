@@ -33,7 +33,7 @@ from models.identity import REGISTERED_NAME as IDENTITY_MODEL
 from models.intent import REGISTERED_NAME as PLANNER_MODEL
 from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
 from services.http.errors import check_batch, client_error
-from services.http.forecast_service import Forecasting
+from services.http.forecast_service import Forecasting, ServiceMeasure
 from services.http.identity_service import Identity, MemberRecord
 from services.http.middleware import ButlerMiddleware
 from services.http.risk_service import Alert, ChatRisk, RiskResult
@@ -224,11 +224,15 @@ class Butler:
         skus: list[str] | None = None,
         warehouses: list[str] | None = None,
         service_level: float = Field(default=0.95, gt=0.5, lt=1.0),
+        service_measure: ServiceMeasure = "fill_rate",
     ) -> dict[str, Any]:
         """The order plan per SKU × warehouse, with a reason per line and per-row errors."""
         return await _forward(
             lambda: self.forecasting.to_async.replenishment(
-                skus=skus, warehouses=warehouses, service_level=service_level
+                skus=skus,
+                warehouses=warehouses,
+                service_level=service_level,
+                service_measure=service_measure,
             )
         )
 

@@ -1,4 +1,5 @@
-"""Replenishment: hand-checked arithmetic, gamma oracles, monotonicity, bad rows, allocation."""
+"""Replenishment: hand-checked arithmetic, gamma and quantile oracles, fill-rate and cycle
+targets, monotonicity, bad rows, allocation."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import brentq
 from scipy.special import gammaincc, gammaincinv
 
 from features.errors import ContractViolation, InvalidParameterError
 from models.replenishment import (
     ERROR_COLUMNS,
     PLAN_COLUMNS,
+    TAIL_QUANTILES,
     ReplenishmentConfig,
     ReplenishmentPolicy,
     allocate,
@@ -23,6 +26,7 @@ from models.replenishment import (
 
 WEEKS = pd.date_range("2024-06-03", periods=8, freq="W-MON")
 _FAST = settings(max_examples=40, deadline=None)
+CYCLE = ReplenishmentConfig(service_measure="cycle")
 
 
 def forecast(sku: str = "A", wh: str = "W1", *, weeks: int = 8, mean=10.0, q=None) -> pd.DataFrame:
@@ -79,9 +83,20 @@ def test_known_demand_order_rounds_up_to_case_packs():
     assert row.weeks_of_cover == pytest.approx(1.2)  # 12 / 10 a week
     assert row.stockout_probability == 1  # 20 units in the lead time, 12 in stock
     assert row.reason == (
+        "order-up-to 30 for a 95% fill rate over 3 weeks (lead time 2 + review 1), "
+        "stock + in transit is 12, order 24 = 2 cases of 12"
+    )
+
+
+def test_known_demand_under_a_cycle_target_orders_the_same_and_says_so():
+    row = plan_one(config=CYCLE, on_hand=12, case_pack=12)
+    assert (row.order_up_to, row.order_qty, row.cases) == (30, 24, 2)
+    assert row.reason == (
         "P95 demand over 3 weeks (lead time 2 + review 1) is 30, stock + in transit is 12, "
         "order 24 = 2 cases of 12"
     )
+    row = plan_one(config=CYCLE, on_hand=500)
+    assert row.reason == "no order: stock + in transit 500 covers P95 demand 30 over 3 weeks"
 
 
 def test_moq_raises_a_positive_order_before_case_rounding():
@@ -106,7 +121,10 @@ def test_no_order_when_stock_covers_the_quantile():
     assert row.order_qty == 0 and row.cases == 0
     assert row.stockout_probability == 0
     assert row.weeks_of_cover == 50
-    assert row.reason == "no order: stock + in transit 500 covers P95 demand 30 over 3 weeks"
+    assert row.reason == (
+        "no order: stock + in transit 500 covers the order-up-to 30 for a 95% fill rate "
+        "over 3 weeks"
+    )
 
 
 def test_fractional_interval_counts_part_of_the_last_week():
@@ -119,10 +137,12 @@ def test_config_defaults_and_row_overrides():
     config = ReplenishmentConfig(service_level=0.9, review_period_weeks=2, case_pack=6)
     row = plan_one(config=config, on_hand=0)
     assert (row.service_level, row.review_period_weeks, row.order_qty) == (0.9, 2, 42)
-    assert row.reason.startswith("P90 demand over 4 weeks (lead time 2 + review 2) is 40")
+    assert row.reason.startswith(
+        "order-up-to 40 for a 90% fill rate over 4 weeks (lead time 2 + review 2)"
+    )
     row = plan_one(config=config, on_hand=0, service_level=0.975, review_period_weeks=np.nan)
     assert row.service_level == 0.975 and row.review_period_weeks == 2
-    assert row.reason.startswith("P97.5 demand")
+    assert "for a 97.5% fill rate" in row.reason
 
 
 def test_zero_demand_orders_nothing():
@@ -130,7 +150,9 @@ def test_zero_demand_orders_nothing():
     assert row.order_qty == 0 and row.order_up_to == 0
     assert row.stockout_probability == 0
     assert np.isnan(row.weeks_of_cover)  # no demand: cover is unbounded
-    assert row.reason == "no order: stock + in transit 0 covers P95 demand 0 over 3 weeks"
+    assert row.reason == (
+        "no order: stock + in transit 0 covers the order-up-to 0 for a 95% fill rate over 3 weeks"
+    )
 
 
 # --- the demand distribution against closed forms --------------------------------------------
@@ -151,11 +173,66 @@ def test_weekly_shape_edge_cases():
 def test_interval_quantile_and_stockout_match_the_gamma_sum(shape):
     # three i.i.d. Gamma(k, θ) weeks sum to Gamma(3k, θ); the lead time's two to Gamma(2k, θ)
     fc = forecast(mean=20.0, q=gamma_quantiles(20.0, shape))
-    row = plan_one(fc, on_hand=30)
+    row = plan_one(fc, config=CYCLE, on_hand=30)
     scale = 20.0 / shape
     assert row.demand_mean_lr == pytest.approx(60)
     assert row.demand_q_lr == pytest.approx(gammaincinv(3 * shape, 0.95) * scale, rel=0.03)
     assert row.stockout_probability == pytest.approx(gammaincc(2 * shape, 30 / scale), abs=0.02)
+
+
+def gamma_excess(s: float, mean: float, shape: float) -> float:
+    """E[(D - s)⁺] for D ~ Gamma(shape, mean / shape)."""
+    scale = mean / shape
+    return mean * gammaincc(shape + 1, s / scale) - s * gammaincc(shape, s / scale)
+
+
+@pytest.mark.parametrize("shape", [0.5, 2.0])
+def test_fill_rate_level_matches_the_gamma_expected_shortage(shape):
+    # no lead time, one review week: the level s solves E[(D - s)⁺] = 5 % of E[D]
+    fc = forecast(mean=20.0, q=gamma_quantiles(20.0, shape))
+    row = plan_one(fc, on_hand=0, lead_time_weeks=0)
+    want = brentq(lambda s: gamma_excess(s, 20.0, shape) - 0.05 * 20.0, 0, 2000)
+    assert row.demand_q_lr == pytest.approx(want, rel=0.03)
+    assert gamma_excess(row.demand_q_lr, 20.0, shape) <= 0.05 * 20.0 * 1.03
+
+
+def uniform_tail(top: float = 100.0) -> dict[str, float]:
+    """``p50 … p99_9`` of a uniform demand on [0, top]."""
+    levels = {"p50": 0.5, "p80": 0.8, "p90": 0.9, "p95": 0.95, **TAIL_QUANTILES}
+    return {c: top * q for c, q in levels.items()}
+
+
+def test_a_forecast_with_its_tail_is_read_from_its_quantiles():
+    # uniform on [0, 100]: the cycle target's P90 is 90; the fill rate's level solves
+    # E[(D - s)⁺] = (100 - s)² / 200 = 5 % of 50, so s = 100 - √500
+    fc = forecast(mean=50.0).assign(**uniform_tail())
+    cycle = plan_one(fc, config=ReplenishmentConfig(service_level=0.9, service_measure="cycle"),
+                     lead_time_weeks=0)  # fmt: skip
+    fill = plan_one(fc, lead_time_weeks=0)
+    assert cycle.demand_q_lr == pytest.approx(90, abs=0.2)
+    assert fill.demand_q_lr == pytest.approx(100 - np.sqrt(500), abs=0.2)
+    # the same p50 … p95 without the tail columns make a gamma, whose level differs
+    body = forecast(mean=50.0, q=[50, 80, 90, 95])
+    assert plan_one(body, lead_time_weeks=0).demand_q_lr != pytest.approx(fill.demand_q_lr, abs=1)
+
+
+def test_a_heavier_tail_raises_the_fill_rate_order_not_the_cycle_one():
+    light = forecast(mean=50.0).assign(**uniform_tail())
+    heavy = light.assign(p99_5=300.0, p99_8=600.0, p99_9=900.0)
+    # one week (no lead time): its P95 does not see the tail above P99; the fill rate does
+    fill_light, fill_heavy = plan_one(light, lead_time_weeks=0), plan_one(heavy, lead_time_weeks=0)
+    assert fill_heavy.order_up_to > fill_light.order_up_to
+    cycle = [plan_one(f, config=CYCLE, lead_time_weeks=0).order_up_to for f in (light, heavy)]
+    assert cycle == [95, 95]
+
+
+def test_a_partial_or_negative_tail_is_ignored_for_the_gamma():
+    base = forecast(mean=20.0, q=gamma_quantiles(20.0, 2.0))
+    tail = {c: 60.0 for c in TAIL_QUANTILES}
+    without = plan_one(base).order_up_to
+    assert plan_one(base.assign(**{**tail, "p99_9": np.nan})).order_up_to == without
+    assert plan_one(base.assign(**{**tail, "p98": -1.0})).order_up_to == without
+    assert plan_one(base.assign(**tail)).order_up_to != without
 
 
 def test_intermittent_item_with_zero_median_still_orders():
@@ -199,10 +276,10 @@ def _varied_forecast(weeks: list[tuple[float, float, list[float]]], skus: list[s
     return pd.DataFrame(rows)
 
 
-def _plan_rows(weeks, rows: list[dict]) -> pd.DataFrame:
+def _plan_rows(weeks, rows: list[dict], config=None) -> pd.DataFrame:
     skus = [f"S{i}" for i in range(len(rows))]
     positions = pd.DataFrame([position(s, "W", **r) for s, r in zip(skus, rows, strict=True)])
-    result = ReplenishmentPolicy().plan(positions, _varied_forecast(weeks, skus))
+    result = ReplenishmentPolicy(config).plan(positions, _varied_forecast(weeks, skus))
     assert result.errors.empty
     return result.plan
 
@@ -212,10 +289,12 @@ def _plan_rows(weeks, rows: list[dict]) -> pd.DataFrame:
     weeks=st.lists(WEEKLY, min_size=8, max_size=8),
     levels=st.lists(st.floats(0.51, 0.999), min_size=2, max_size=5),
     stock=st.floats(0, 1000),
+    measure=st.sampled_from(["fill_rate", "cycle"]),
 )
-def test_higher_service_level_never_lowers_the_order_up_to(weeks, levels, stock):
+def test_higher_service_level_never_lowers_the_order_up_to(weeks, levels, stock, measure):
     levels = sorted(levels)
-    plan = _plan_rows(weeks, [dict(service_level=s, on_hand=stock) for s in levels])
+    config = ReplenishmentConfig(service_measure=measure)
+    plan = _plan_rows(weeks, [dict(service_level=s, on_hand=stock) for s in levels], config)
     assert np.all(np.diff(plan["order_up_to"]) >= 0)
     assert np.all(np.diff(plan["demand_q_lr"]) >= -1e-9)
     assert np.all(np.diff(plan["order_qty"]) >= 0)
@@ -227,10 +306,12 @@ def test_higher_service_level_never_lowers_the_order_up_to(weeks, levels, stock)
     stocks=st.lists(st.floats(0, 2000), min_size=2, max_size=5),
     pack=st.integers(1, 48),
     moq=st.sampled_from([0, 10, 100]),
+    measure=st.sampled_from(["fill_rate", "cycle"]),
 )
-def test_more_stock_never_raises_the_order_or_the_risk(weeks, stocks, pack, moq):
+def test_more_stock_never_raises_the_order_or_the_risk(weeks, stocks, pack, moq, measure):
     stocks = sorted(stocks)
-    plan = _plan_rows(weeks, [dict(on_hand=s, case_pack=pack, moq=moq) for s in stocks])
+    rows = [dict(on_hand=s, case_pack=pack, moq=moq) for s in stocks]
+    plan = _plan_rows(weeks, rows, ReplenishmentConfig(service_measure=measure))
     assert np.all(np.diff(plan["order_qty"]) <= 0)
     assert np.all(np.diff(plan["stockout_probability"]) <= 0)
     assert plan["stockout_probability"].between(0, 1).all()
@@ -247,10 +328,12 @@ def test_more_stock_never_raises_the_order_or_the_risk(weeks, stocks, pack, moq)
     leads=st.lists(st.floats(0, 6), min_size=2, max_size=5),
     review=st.floats(0.5, 1.5),
 )
-def test_longer_lead_time_never_lowers_the_order(weeks, leads, review):
+def test_longer_lead_time_never_lowers_the_order_for_a_cycle_target(weeks, leads, review):
+    # (a fill-rate target may order less: if the weeks after a longer lead time sell less,
+    # the order has less to serve, and what runs short before it arrives it cannot fix)
     leads = sorted(leads)
     rows = [dict(lead_time_weeks=lt, review_period_weeks=review, on_hand=50) for lt in leads]
-    plan = _plan_rows(weeks, rows)
+    plan = _plan_rows(weeks, rows, CYCLE)
     assert np.all(np.diff(plan["order_up_to"]) >= 0)
     assert np.all(np.diff(plan["order_qty"]) >= 0)
     assert np.all(np.diff(plan["stockout_probability"]) >= 0)
@@ -353,6 +436,7 @@ def test_missing_column_is_a_contract_violation():
         ({"case_pack": 2.5}, "case_pack"),
         ({"case_pack": 0}, "case_pack"),
         ({"n_draws": 10}, "n_draws"),
+        ({"service_measure": "alpha"}, "service_measure"),
     ],
 )
 def test_config_checks_its_values(kwargs, param):

@@ -80,3 +80,14 @@ def test_replenish_without_a_trained_model_says_to_train(tmp_path):
     assert result.exit_code == 1
     assert "butler train forecast" in result.output
     assert not out.exists()
+
+
+def test_replenish_names_the_service_measures_it_takes(tmp_path):
+    out = tmp_path / "plan.csv"
+    args = ["--home", str(tmp_path / "home"), "replenish", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--service-measure", "alpha"])
+    assert result.exit_code == 2
+    assert "fill-rate" in result.output and "cycle" in result.output
+    # a valid measure gets as far as the model
+    result = runner.invoke(app, [*args, "--service-measure", "cycle"])
+    assert result.exit_code == 1 and "butler train forecast" in result.output

@@ -14,7 +14,7 @@ from features.errors import InvalidParameterError, UnreadableFileError
 from features.forecast import store_panel
 from features.store import Store
 from models.forecast import ForecastConfig, WeeklyDemandForecaster
-from models.replenishment import ERROR_COLUMNS, PLAN_COLUMNS
+from models.replenishment import ERROR_COLUMNS, PLAN_COLUMNS, TAIL_QUANTILES
 from services.forecasting import (
     PlanResult,
     forecast,
@@ -147,6 +147,19 @@ def test_plan_from_the_store_positions(settings, sales_store, champion):
     ordered = result.plan[result.plan["order_qty"] > 0]
     # orders respect the SKU master's MOQ and case pack
     assert (ordered["order_qty"] >= 12).all() and (ordered["order_qty"] % 6 == 0).all()
+
+
+def test_plan_reads_the_forecast_tail(settings, sales_store, champion, monkeypatch):
+    # the champion's forecasts carry p98 … p99_9; without them the policy falls back to
+    # gamma weeks, which order differently for a fill-rate target
+    with_tail = replenishment_plan(settings, positions=None, model=champion).plan
+    predict = champion.predict
+    monkeypatch.setattr(
+        champion, "predict", lambda *a, **k: predict(*a, **k).drop(columns=list(TAIL_QUANTILES))
+    )
+    without = replenishment_plan(settings, positions=None, model=champion).plan
+    assert set(TAIL_QUANTILES) <= set(predict(3).columns)
+    assert not np.array_equal(with_tail["order_up_to"], without["order_up_to"])
 
 
 def test_short_supply_is_split_across_warehouses(settings, sales_store, champion):

@@ -205,6 +205,14 @@ def test_replenishment_filters_by_warehouse_and_raises_the_service_level(service
     assert len(everything.plan) == 14 and len(everything.errors) == 2  # 16 pairs, SKU05 × 2
 
 
+def test_replenishment_targets_a_fill_rate_unless_asked_for_a_cycle_target(service):
+    fill = service.replenishment(skus=["SKU08"], warehouses=["WH-SH"])
+    cycle = service.replenishment(skus=["SKU08"], warehouses=["WH-SH"], service_measure="cycle")
+    assert (fill.service_measure, cycle.service_measure) == ("fill_rate", "cycle")
+    assert "for a 95% fill rate" in fill.plan[0].reason
+    assert cycle.plan[0].reason.startswith(("P95 demand", "no order: stock + in transit"))
+
+
 def test_replenishment_of_a_warehouse_without_stock_reports_the_skus(service):
     answer = service.replenishment(skus=["SKU01"], warehouses=[EMPTY_WH])
     assert answer.plan == [] and answer.as_of is None
