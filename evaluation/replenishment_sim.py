@@ -41,13 +41,19 @@ import numpy as np
 import pandas as pd
 
 from features.errors import InvalidParameterError, UnreadableFileError
-from models.replenishment import QUANTILES, ReplenishmentConfig, ReplenishmentPolicy
+from models.replenishment import (
+    QUANTILES,
+    TAIL_QUANTILES,
+    ReplenishmentConfig,
+    ReplenishmentPolicy,
+)
 
 logger = logging.getLogger(__name__)
 
 #: ``(t, on_hand, in_transit) -> order quantity`` per series, placed at the end of week ``t``.
 OrderPolicy = Callable[[int, np.ndarray, np.ndarray], np.ndarray]
-#: Columns of the forecasts :func:`run_online_retail` takes (``week`` after ``cutoff``).
+#: Columns of the forecasts :func:`run_online_retail` takes (``week`` after ``cutoff``); the
+#: upper-tail columns of :data:`~models.replenishment.TAIL_QUANTILES` are used when present.
 FORECAST_COLUMNS = ("cutoff", "unique_id", "week", "mean", *QUANTILES)
 SERVICE_LEVELS = (0.80, 0.90, 0.95, 0.98, 0.99, 0.995)
 COVER_MULTIPLIERS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0)
@@ -353,7 +359,7 @@ def butler_forecasts(
     policy sums over weeks; its spread comes from the calibrated quantiles.
 
     Returns:
-        :data:`FORECAST_COLUMNS`, one block per decision week.
+        :data:`FORECAST_COLUMNS` and the upper-tail columns, one block per decision week.
     """
     from evaluation.datasets import load_weekly_dataset
     from evaluation.forecast_backtest import config_for
@@ -373,7 +379,7 @@ def butler_forecasts(
         logger.info("butler forecasts from %s", pd.Timestamp(weeks[k]).date())
     out = pd.concat(frames, ignore_index=True).rename(columns={"ds": "week"})
     out["mean"] = out["expected"]
-    return out[list(FORECAST_COLUMNS)]
+    return out[[*FORECAST_COLUMNS, *(c for c in TAIL_QUANTILES if c in out)]]
 
 
 def run_online_retail(
@@ -385,6 +391,7 @@ def run_online_retail(
     service_levels: Sequence[float] = SERVICE_LEVELS,
     multipliers: Sequence[float] = COVER_MULTIPLIERS,
     target_service_level: float = 0.95,
+    service_measure: str = "fill_rate",
     forecast_label: str = "given",
 ) -> SimReport:
     """Simulate Butler's policy and the two naive ones on the last ``n_weeks`` of online retail.
@@ -404,6 +411,8 @@ def run_online_retail(
         service_levels: Butler's service levels on the trade-off curve.
         multipliers: cover multipliers of the naive policies on the curve.
         target_service_level: the level compared with the naives in ``summary``.
+        service_measure: what Butler's service levels are targets for (``fill_rate`` or
+            ``cycle``, :class:`~models.replenishment.ReplenishmentConfig`).
         forecast_label: what produced ``forecasts``, recorded in ``summary``.
 
     Returns:
@@ -418,7 +427,7 @@ def run_online_retail(
 
     rows = []
     for level in sorted({*service_levels, target_service_level}):
-        config = ReplenishmentConfig(service_level=level)
+        config = ReplenishmentConfig(service_level=level, service_measure=service_measure)
         logger.info("simulating butler at service level %.2f", level)
         policy = butler_policy(by_cutoff, keys, lead_time=lead_time, config=config)
         result = simulate(demand, policy, start=start, lead_time=lead_time)
@@ -436,6 +445,8 @@ def run_online_retail(
         "weeks": [str(weeks[start].date()), str(weeks[-1].date())],
         "n_weeks": n_weeks,
         "n_series": int(len(series)),
+        "service_measure": service_measure,
+        "forecast_tail": all(c in forecasts for c in TAIL_QUANTILES),
         "assumptions": {
             "lead_time_weeks": lead_time,
             "review_period_weeks": 1,
@@ -461,7 +472,7 @@ def _forecasts_by_week(
             f"The `forecasts` parameter of `run_online_retail` must have the columns "
             f"{', '.join(FORECAST_COLUMNS)}. Got a frame without {', '.join(missing)} instead."
         )
-    fc = forecasts[list(FORECAST_COLUMNS)].copy()
+    fc = forecasts[[*FORECAST_COLUMNS, *(c for c in TAIL_QUANTILES if c in forecasts)]].copy()
     fc["cutoff"], fc["week"] = pd.to_datetime(fc["cutoff"]), pd.to_datetime(fc["week"])
     ahead = (fc["week"] - fc["cutoff"]).dt.days
     fc = fc[(ahead > 0) & (ahead <= 7 * horizon)]
@@ -561,7 +572,16 @@ def main(argv: list[str] | None = None) -> dict:
         "--stand-in", action="store_true", help="use the empirical stand-in forecast instead"
     )
     parser.add_argument("--lead-time", type=int, default=2, help="weeks (default 2)")
+    parser.add_argument(
+        "--service-measure",
+        choices=["fill_rate", "cycle"],
+        default="fill_rate",
+        help="what Butler's service levels target (default fill_rate)",
+    )
     parser.add_argument("--weeks", type=int, default=24, help="simulated weeks (default 24)")
+    parser.add_argument(
+        "--save-forecasts", type=Path, help="write the forecasts used to this parquet file"
+    )
     parser.add_argument("--out-json", type=Path)
     parser.add_argument("--plot", type=Path)
     args = parser.parse_args(argv)
@@ -579,8 +599,15 @@ def main(argv: list[str] | None = None) -> dict:
             horizon=args.lead_time + 1,
         )  # fmt: skip
         label = "STAND-IN: empirical quantiles of the last 13 weeks"
+    if args.save_forecasts:
+        forecasts.to_parquet(args.save_forecasts, index=False)
     report = run_online_retail(
-        args.data, forecasts, lead_time=args.lead_time, n_weeks=args.weeks, forecast_label=label
+        args.data,
+        forecasts,
+        lead_time=args.lead_time,
+        n_weeks=args.weeks,
+        service_measure=args.service_measure,
+        forecast_label=label,
     )
     shown = report.table.drop(columns=["family", "knob"]).to_string(
         index=False, float_format=lambda v: f"{v:,.3f}"
@@ -589,7 +616,8 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         f"forecast: {s['forecast']}",
         f"weeks {s['weeks'][0]} .. {s['weeks'][1]}, {s['n_series']:,} series, "
-        f"lead time {args.lead_time} weeks, review 1, case pack 1, lost sales",
+        f"lead time {args.lead_time} weeks, review 1, case pack 1, lost sales; "
+        f"Butler's service level is a {args.service_measure} target",
         shown,
         f"saving vs the better naive at equal fill rate: "
         f"{_pct(s['inventory_saving_vs_better_naive_at_equal_fill_rate'])}; "

@@ -24,7 +24,7 @@ from evaluation.replenishment_sim import (
     simulate,
 )
 from features.errors import InvalidParameterError
-from models.replenishment import ReplenishmentConfig
+from models.replenishment import TAIL_QUANTILES, ReplenishmentConfig
 
 
 def scripted(orders: dict[int, float], n: int = 1):
@@ -252,3 +252,27 @@ def test_main_with_the_stand_in(retail_dir: Path, tmp_path: Path, capsys):
     assert json.loads((tmp_path / "s.json").read_text())["summary"]["n_weeks"] == 6
     assert (tmp_path / "s.png").exists()
     assert out["summary"]["forecast"].startswith("STAND-IN")
+
+
+def test_the_forecast_tail_reaches_the_policy_and_the_measure_is_recorded(retail_dir: Path):
+    from evaluation.replenishment_sim import load_demand
+
+    series, weeks, demand = load_demand(retail_dir)
+    fc = empirical_forecasts(demand, series["unique_id"], weeks, range(55, 63), horizon=3)
+    tailed = fc.assign(**{c: fc["p95"] * 10 for c in TAIL_QUANTILES})
+    runs = {}
+    for name, frame, measure in [
+        ("plain", fc, "fill_rate"),
+        ("tailed", tailed, "fill_rate"),
+        ("tailed cycle", tailed, "cycle"),
+    ]:
+        report = run_online_retail(
+            retail_dir, frame, n_weeks=8, service_levels=(0.95,), multipliers=(1.0,),
+            service_measure=measure,
+        )  # fmt: skip
+        assert report.summary["service_measure"] == measure
+        assert report.summary["forecast_tail"] == (frame is tailed)
+        runs[name] = report.table.set_index("policy").loc["butler P95", "avg_inventory"]
+    # a tail ten times the P95 makes a fill-rate target hold more stock than the gamma did
+    assert runs["tailed"] > runs["plain"]
+    assert runs["tailed cycle"] != runs["tailed"]
