@@ -2,7 +2,8 @@
 
 The list is read and mapped exactly as `butler members dedupe` reads it (a file + a flat YAML
 mapping), normalised, and resolved by a model fitted on the list itself without its labels;
-the threshold is the config's, fixed before any label is seen. The truth column is used only
+the threshold is the config's: by default chosen from the model's own scored pairs
+(``models.identity.choose_threshold``), before any label is seen. The truth column is used only
 to score: pairwise precision, recall and F1 and B-cubed at the chosen threshold and across
 thresholds, against the rule a marketing team uses today (same normalised phone or same
 e-mail), plus wall time and records per second.
@@ -28,7 +29,7 @@ from features.member_lists import MemberMap, map_members, read_member_file
 from features.members import ID_SEP, store_members
 from features.settings import Settings
 from features.store import Store
-from models.identity import IdentityConfig, IdentityResolver, cluster_pairs
+from models.identity import IdentityConfig, IdentityResolver, choose_threshold, cluster_pairs
 from models.linkage_metrics import cluster_scores, connected_components
 
 #: Thresholds of the sweep (match probability).
@@ -43,7 +44,7 @@ class IdentityEvaluation:
         data: the file scored.
         n_records: rows of the file (rejected rows are scored as singletons).
         n_rejected: rows that could not be used (no usable field, blank or repeated id).
-        threshold: the model's threshold.
+        threshold: the threshold the model clustered at (chosen without labels by default).
         model: cluster scores of the model at ``threshold`` (see
             :func:`models.linkage_metrics.cluster_scores`).
         rule: the same scores for "same normalised phone or same e-mail".
@@ -164,6 +165,7 @@ class TimedResolution:
     model: IdentityResolver
     pairs: pd.DataFrame
     clusters: pd.DataFrame
+    threshold: float  # the one clustered at (chosen without labels with "auto")
     timings: dict[str, float]  # seconds: normalise, fit, predict, cluster
     seconds: float
 
@@ -171,8 +173,8 @@ class TimedResolution:
 def timed_resolution(
     raw: pd.DataFrame, config: IdentityConfig, *, phone_region: str = "CN"
 ) -> TimedResolution:
-    """Normalise ``raw``, fit a model on it, predict and cluster at ``config.threshold``,
-    timing each step."""
+    """Normalise ``raw``, fit a model on it, predict and cluster at ``config.threshold``
+    (chosen from the scored pairs when it is ``"auto"``), timing each step."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     members = normalise_members(raw, phone_region=phone_region)
@@ -184,10 +186,13 @@ def timed_resolution(
     pairs = model.predict(members)
     timings["predict"] = time.perf_counter() - step
     step = time.perf_counter()
-    clusters = cluster_pairs(members["unique_id"], pairs, config.threshold)
+    threshold = config.threshold
+    if threshold == "auto":
+        threshold, _ = choose_threshold(members["unique_id"], pairs)
+    clusters = cluster_pairs(members["unique_id"], pairs, threshold)
     timings["cluster"] = time.perf_counter() - step
     return TimedResolution(
-        members, model, pairs, clusters, timings, seconds=time.perf_counter() - started
+        members, model, pairs, clusters, threshold, timings, seconds=time.perf_counter() - started
     )
 
 
@@ -231,7 +236,7 @@ def evaluate_members(
         data=data,
         n_records=len(truth),
         n_rejected=n_rejected,
-        threshold=cfg.threshold,
+        threshold=run.threshold,
         model=model_scores,
         rule=rule,
         sweep=pd.DataFrame(rows),

@@ -77,13 +77,27 @@ GOLDEN_FIELDS: tuple[str, ...] = (
 )
 
 
+#: The thresholds ``IdentityConfig(threshold="auto")`` chooses from: 0.5, 0.525 … 0.975.
+AUTO_THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.025 * i, 3) for i in range(20))
+
+
+def _is_threshold(value: object) -> bool:
+    """A probability in (0, 1), or ``"auto"``."""
+    if isinstance(value, str):
+        return value == "auto"
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IdentityConfig:
     """Settings of the identity model (logged with every training run).
 
     Attributes:
         version: version of these settings; change it when a comparison or rule changes.
-        threshold: match probability at or above which two accounts are one person.
+        threshold: match probability at or above which two accounts are one person, or
+            ``"auto"`` (the default): chosen for each list resolved, without labels, as the
+            candidate of :data:`AUTO_THRESHOLDS` whose persons have the highest expected
+            pairwise F1 under the model's own probabilities (:func:`choose_threshold`).
         name_similarity: Jaro–Winkler thresholds of the fuzzy name levels (high, low).
         u_max_pairs: random pairs sampled to estimate u.
         prior_recall: assumed recall of the deterministic rules that estimate the prior.
@@ -104,8 +118,8 @@ class IdentityConfig:
         seed: seed of the u sampling and of the EM samples.
     """
 
-    version: str = "2026.11.2"
-    threshold: float = 0.9
+    version: str = "2026.11.3"
+    threshold: float | str = "auto"
     name_similarity: tuple[float, float] = (0.92, 0.80)
     u_max_pairs: float = 2e6
     prior_recall: float = 0.7
@@ -124,8 +138,8 @@ class IdentityConfig:
                 f"The `{param}` parameter of `IdentityConfig` must be {rule}. Got {got!r} instead."
             )
 
-        if not 0 < self.threshold < 1:
-            raise bad("threshold", "a probability in (0, 1)", self.threshold)
+        if not _is_threshold(self.threshold):
+            raise bad("threshold", "a probability in (0, 1) or 'auto'", self.threshold)
         high, low = self.name_similarity
         if not 0 < low <= high < 1:
             raise bad(
@@ -142,8 +156,11 @@ class IdentityConfig:
         for name in ("em_max_pairs", "pairs_per_chunk"):
             if getattr(self, name) < 1e4:
                 raise bad(name, "≥ 10,000", getattr(self, name))
-        if not 0 <= self.keep_probability < self.threshold:
-            raise bad("keep_probability", "in [0, threshold)", self.keep_probability)
+        lowest = min(AUTO_THRESHOLDS) if self.threshold == "auto" else self.threshold
+        if not 0 <= self.keep_probability < lowest:
+            raise bad(
+                "keep_probability", "in [0, threshold) (0.5 with 'auto')", self.keep_probability
+            )
 
     def to_params(self) -> dict[str, Any]:
         """Flat parameters for experiment tracking."""
@@ -612,7 +629,7 @@ class Resolution:
             NaN for a person with one account).
         pairs: every scored candidate pair at or above ``keep_probability``:
             ``unique_id_l, unique_id_r, match_weight, match_probability``.
-        threshold: the clustering threshold used.
+        threshold: the clustering threshold used (the chosen one with ``"auto"``).
     """
 
     clusters: pd.DataFrame
@@ -857,17 +874,20 @@ class IdentityResolver:
 
         Args:
             members: normalised member records.
-            threshold: match probability to merge at; None = the config's.
+            threshold: match probability to merge at, or ``"auto"`` to choose it for these
+                members (:func:`choose_threshold`); None = the config's.
         """
         threshold = self.config.threshold if threshold is None else threshold
-        if not 0 < threshold < 1:
+        if not _is_threshold(threshold):
             raise InvalidParameterError(
                 "The `threshold` parameter of `IdentityResolver.resolve` must be a "
-                f"probability in (0, 1). Got {threshold!r} instead."
+                f"probability in (0, 1) or 'auto'. Got {threshold!r} instead."
             )
         data = self._check(members, "resolve")
         self._require_fit("resolve")
         pairs = self._scored_pairs(data)
+        if threshold == "auto":
+            threshold, _ = choose_threshold(data["unique_id"], pairs)
         return Resolution(
             clusters=cluster_pairs(data["unique_id"], pairs, threshold),
             pairs=pairs,
@@ -1128,6 +1148,59 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def choose_threshold(
+    ids: pd.Series, pairs: pd.DataFrame, candidates: Sequence[float] = AUTO_THRESHOLDS
+) -> tuple[float, pd.DataFrame]:
+    """The merge threshold whose persons have the highest expected pairwise F1 — no labels.
+
+    For the persons that the connected components at a threshold make, the model's own
+    probabilities give the expected counts: a compared pair inside a person is ``p`` of a
+    true pair and ``1 - p`` of a false one; a pair inside a person that was never compared
+    (or scored below ``keep_probability``) is a false one; a compared pair split across two
+    persons is ``p`` of a missed one. Expected F1 = 2·TP / (2·TP + FP + FN). What this guards
+    against is chaining: a low threshold joins chains of weak links into persons whose
+    accounts were mostly never compared, while a high one splits persons the model is sure
+    of. Ties go to the higher threshold.
+
+    Args:
+        ids: every account of the list, once each.
+        pairs: the scored pairs (``unique_id_l, unique_id_r, match_probability``).
+        candidates: thresholds to try.
+
+    Returns:
+        The chosen threshold and one row per candidate: ``threshold, expected_f1, persons``.
+
+    Examples:
+        >>> threshold, table = choose_threshold(members["unique_id"], model.predict(members))
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    index = pd.Index(ids.astype(str))
+    left = index.get_indexer(pairs["unique_id_l"].astype(str))
+    right = index.get_indexer(pairs["unique_id_r"].astype(str))
+    known = (left >= 0) & (right >= 0)
+    left, right = left[known], right[known]
+    p = pairs["match_probability"].to_numpy(dtype="float64")[known]
+    n, rows = len(index), []
+    for t in candidates:
+        keep = p >= t
+        graph = coo_matrix((np.ones(int(keep.sum())), (left[keep], right[keep])), shape=(n, n))
+        n_persons, labels = connected_components(graph, directed=False)
+        sizes = np.bincount(labels).astype("float64")
+        within = float((sizes * (sizes - 1) / 2).sum())
+        same = labels[left] == labels[right]
+        tp = float(p[same].sum())
+        fp, fn = within - tp, float(p[~same].sum())
+        f1 = 2 * tp / (2 * tp + fp + fn) if tp > 0 else 0.0
+        rows.append((float(t), f1, int(n_persons)))
+    table = pd.DataFrame(rows, columns=["threshold", "expected_f1", "persons"])
+    best = table.loc[table["expected_f1"] == table["expected_f1"].max(), "threshold"].max()
+    logger.info("merge threshold chosen without labels: %.3f (expected pairwise F1 %.3f)",
+                best, table["expected_f1"].max())  # fmt: skip
+    return float(best), table
 
 
 def cluster_pairs(ids: pd.Series, pairs: pd.DataFrame, threshold: float) -> pd.DataFrame:

@@ -469,8 +469,12 @@ def eval_forecast(
 def train_identity(
     ctx: typer.Context,
     threshold: Annotated[
-        float, typer.Option(help="Match probability at which two accounts are one person.")
-    ] = 0.9,
+        float | None,
+        typer.Option(
+            help="Match probability at which two accounts are one person (default: chosen "
+            "for each list resolved, from the model's own probabilities)."
+        ),
+    ] = None,
 ) -> None:
     """Fit the member identity model (splink) on the store's member accounts and register it.
 
@@ -487,7 +491,8 @@ def train_identity(
     try:
         with _progress() as progress:
             progress.add_task("Training the identity model", total=None)
-            run = train(settings, IdentityConfig(threshold=threshold))
+            config = IdentityConfig(threshold="auto" if threshold is None else threshold)
+            run = train(settings, config)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     _print_member_summary(run.summary)
@@ -597,7 +602,10 @@ def eval_identity(
         Path | None,
         typer.Option(help="Score the store's members against this truth file instead."),
     ] = None,
-    threshold: Annotated[float, typer.Option(help="Match probability to merge at.")] = 0.9,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Match probability to merge at (default: chosen without labels)."),
+    ] = None,
     phone_region: Annotated[
         str, typer.Option(help="Region of phone numbers without a country code.")
     ] = "CN",
@@ -623,7 +631,7 @@ def eval_identity(
     if listed == (store_truth is not None):
         raise _fail("Give either --data, --map and --truth-col, or --store-truth.")
     try:
-        config = IdentityConfig(threshold=threshold)
+        config = IdentityConfig(threshold="auto" if threshold is None else threshold)
         with _progress() as progress:
             progress.add_task("Resolving members", total=None)
             if store_truth is not None:
@@ -637,7 +645,9 @@ def eval_identity(
     table = Table(title=f"{result.data}: {result.n_records:,} records", title_justify="left")
     for head in ("method", "pair precision", "pair recall", "pair F1", "B³ F1", "clusters"):
         table.add_column(head, justify="left" if head == "method" else "right")
-    rows = [(f"butler @ {result.threshold:g}", result.model), ("same phone or email", result.rule)]
+    chosen = " (chosen without labels)" if threshold is None else ""
+    rows = [(f"butler @ {result.threshold:g}{chosen}", result.model)]
+    rows += [("same phone or email", result.rule)]
     rows += [(f"  butler @ {r['threshold']:g}", r) for r in result.sweep.to_dict("records")]
     for name, s in rows:
         table.add_row(
@@ -782,7 +792,7 @@ def demo(
     console.rule("5. Replenishment plan")
     ctx.invoke(replenish, ctx=ctx, out=settings.home / "plan.xlsx")
     console.rule("6. Train the member identity model and register it")
-    ctx.invoke(train_identity, ctx=ctx, threshold=0.9)
+    ctx.invoke(train_identity, ctx=ctx, threshold=None)
     console.rule("7. Resolve the members into persons")
     ctx.invoke(members_resolve, ctx=ctx, out=settings.home / "members.parquet", threshold=None)
     console.rule("8. Check the persons against the sample world's truth")
@@ -790,7 +800,7 @@ def demo(
         eval_identity,
         ctx=ctx,
         store_truth=exports / "_truth" / "members_truth.csv",
-        threshold=0.9,
+        threshold=None,
         phone_region="CN",
         json_path=None,
     )

@@ -113,7 +113,11 @@ class Identity:
         self.version = registered_version(self.settings, REGISTERED_NAME)
         with Store.open(self.settings, read_only=True) as store:
             members = normalise_members(store_members(store))
-        clusters = self.model.resolve(members).clusters  # in the order of `members`
+        resolution = self.model.resolve(members)
+        clusters = resolution.clusters  # in the order of `members`
+        #: the threshold the store was resolved at (chosen from its pairs by default); a new
+        #: member at or above it to a person is that person
+        self.threshold = resolution.threshold
         self.matcher = self.model.matcher(members.assign(person_id=clusters["person_id"].values))
         self.compared = _compared_columns(self.model)
         logger.info(
@@ -126,7 +130,7 @@ class Identity:
         """The store's persons this member may be, and which one it is (null: a new person)."""
         row = _normalised([record], self.compared, "record").iloc[0].to_dict()
         found = self.matcher.match(row, top=top)
-        threshold = self.model.config.threshold
+        threshold = self.threshold
         best = found["match_probability"].iloc[0] if len(found) else 0.0
         candidates = found[list(Candidate.model_fields)].to_dict("records")
         return MemberMatch(
@@ -141,7 +145,9 @@ class Identity:
         """Deduplicate a batch of members: a person id per record, within the batch."""
         check_batch(records, "records", self.settings.max_batch)
         try:
-            clusters = self.model.resolve(_normalised(records, self.compared, "records")).clusters
+            # a batch is too small to choose a threshold from: the store's is used
+            batch = _normalised(records, self.compared, "records")
+            clusters = self.model.resolve(batch, self.threshold).clusters
         except ButlerError as exc:
             raise client_error(exc, "records") from exc
         clusters = clusters.rename(columns={"unique_id": "record_id"}).astype(object)

@@ -23,8 +23,10 @@ from features.errors import (
 )
 from features.identity import normalise_members
 from models.identity import (
+    AUTO_THRESHOLDS,
     IdentityConfig,
     IdentityResolver,
+    choose_threshold,
     cluster_pairs,
     comparisons,
     golden_records,
@@ -86,6 +88,8 @@ def fitted(world) -> IdentityResolver:
     [
         ("threshold", 1.0),
         ("threshold", 0.0),
+        ("threshold", "best"),
+        ("threshold", True),
         ("name_similarity", (0.7, 0.9)),
         ("u_max_pairs", 10),
         ("prior_recall", 0.0),
@@ -230,6 +234,56 @@ def test_a_higher_threshold_never_merges_more(fitted, world):
     loose = cluster_pairs(members["unique_id"], pairs, 0.5)["person_id"].nunique()
     strict = cluster_pairs(members["unique_id"], pairs, 0.99)["person_id"].nunique()
     assert strict >= loose
+
+
+def _pairs(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["unique_id_l", "unique_id_r", "match_probability"])
+
+
+def test_chosen_threshold_keeps_sure_pairs_and_refuses_a_chain():
+    # a and b are sure; c–d–e–f–g–h is a chain of 0.55 links whose other pairs were never
+    # compared: merging it puts 15 pairs inside one person, of which only 5 are likely
+    ids = pd.Series(list("abcdefgh"))
+    chain = [(x, y, 0.55) for x, y in zip("cdefg", "defgh", strict=True)]
+    pairs = _pairs([("a", "b", 0.99), *chain])
+    threshold, table = choose_threshold(ids, pairs)
+    assert threshold > 0.55
+    # by hand at 0.5: TP = 0.99 + 5 × 0.55 = 3.74; FP = 0.01 + (15 - 2.75) = 12.26; FN = 0
+    at_half = table.set_index("threshold").loc[0.5]
+    assert at_half["expected_f1"] == pytest.approx(2 * 3.74 / (2 * 3.74 + 12.26))
+    assert at_half["persons"] == 2
+    # and above 0.55: TP = 0.99, FP = 0.01, FN = 2.75
+    above = table.set_index("threshold").loc[threshold]
+    assert above["expected_f1"] == pytest.approx(2 * 0.99 / (2 * 0.99 + 0.01 + 2.75))
+    assert list(table["threshold"]) == list(AUTO_THRESHOLDS)
+
+
+def test_chosen_threshold_merges_a_well_compared_group():
+    # three accounts compared both ways at 0.7: merging them is the better bet
+    ids = pd.Series(list("abcd"))
+    pairs = _pairs([("a", "b", 0.7), ("b", "c", 0.7), ("a", "c", 0.7)])
+    threshold, table = choose_threshold(ids, pairs)
+    assert threshold == 0.7  # the highest candidate that still merges them (ties go up)
+    assert table.set_index("threshold").loc[0.7, "persons"] == 2
+
+
+def test_chosen_threshold_without_pairs_is_the_highest_candidate():
+    threshold, table = choose_threshold(pd.Series(["a", "b"]), _pairs([]))
+    assert threshold == max(AUTO_THRESHOLDS) and (table["expected_f1"] == 0).all()
+
+
+def test_auto_threshold_is_the_default_and_resolve_reports_it(fitted, world):
+    _, members, truth = world
+    assert IdentityConfig().threshold == "auto"
+    resolution = fitted.resolve(members)
+    chosen, _ = choose_threshold(members["unique_id"], fitted.predict(members))
+    assert resolution.threshold == chosen
+    at_fixed = fitted.resolve(members, threshold=chosen)
+    assert resolution.clusters.equals(at_fixed.clusters)
+    scores = pairwise_scores(
+        resolution.clusters["person_id"], truth.reindex(resolution.clusters["unique_id"])
+    )
+    assert scores["f1"] >= 0.8
 
 
 def test_bad_inputs_say_what_to_fix(fitted, world):

@@ -123,7 +123,7 @@ def test_a_known_members_variant_finds_its_person(service, person):
     assert answer.person_id in accounts  # the person id is one of the person's accounts
     best = answer.candidates[0]
     assert best.person_id == answer.person_id and best.unique_id in accounts
-    assert best.match_probability >= answer.threshold == service.model.config.threshold
+    assert best.match_probability >= answer.threshold == service.threshold
     assert len({c.person_id for c in answer.candidates}) == len(answer.candidates)
 
 
