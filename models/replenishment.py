@@ -587,7 +587,6 @@ def _weekly_demand(
         )
         quant = np.maximum.accumulate(quant, axis=2)
         knots[has_tail] = np.maximum.accumulate(knots[has_tail], axis=1)
-        knots[~has_tail, : len(QUANTILES)] = quant[~has_tail]
     shape = _shape_index(mean.ravel(), quant.reshape(-1, len(QUANTILES))).reshape(n, h)
     knots[~has_tail] = np.nan
     return mean, shape, knots, ~short

@@ -249,6 +249,16 @@ def test_crossing_quantiles_are_sorted_with_a_warning(caplog):
     assert crossed.order_up_to == plan_one(forecast(mean=10.0, q=[12, 12, 15, 20])).order_up_to
 
 
+def test_crossing_tail_quantiles_are_sorted_too(caplog):
+    tail = uniform_tail()
+    crossed = forecast(mean=50.0).assign(**{**tail, "p99": tail["p98"] - 5})
+    with caplog.at_level(logging.WARNING, logger="models.replenishment"):
+        row = plan_one(crossed, lead_time_weeks=0)
+    assert "crossing quantiles" in caplog.text
+    sorted_tail = forecast(mean=50.0).assign(**{**tail, "p99": tail["p98"]})
+    assert row.order_up_to == plan_one(sorted_tail, lead_time_weeks=0).order_up_to
+
+
 def test_same_seed_same_plan_and_weeks_may_differ():
     fc = forecast(mean=[5, 10, 30, 8, 8, 8, 8, 8], q=np.array([[3, 7, 9, 12]] * 8) * 2)
     a = plan_one(fc, on_hand=3)
