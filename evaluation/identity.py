@@ -29,7 +29,7 @@ from features.member_lists import MemberMap, map_members, read_member_file
 from features.members import ID_SEP, store_members
 from features.settings import Settings
 from features.store import Store
-from models.identity import IdentityConfig, IdentityResolver, choose_threshold, cluster_pairs
+from models.identity import IdentityConfig, IdentityResolver
 from models.linkage_metrics import cluster_scores, connected_components
 
 #: Thresholds of the sweep (match probability).
@@ -174,7 +174,7 @@ def timed_resolution(
     raw: pd.DataFrame, config: IdentityConfig, *, phone_region: str = "CN"
 ) -> TimedResolution:
     """Normalise ``raw``, fit a model on it, predict and cluster at ``config.threshold``
-    (chosen from the scored pairs when it is ``"auto"``), timing each step."""
+    (chosen from the scored pairs when it is ``"auto"``) as the model clusters, timing each step."""
     timings: dict[str, float] = {}
     started = time.perf_counter()
     members = normalise_members(raw, phone_region=phone_region)
@@ -186,10 +186,7 @@ def timed_resolution(
     pairs = model.predict(members)
     timings["predict"] = time.perf_counter() - step
     step = time.perf_counter()
-    threshold = config.threshold
-    if threshold == "auto":
-        threshold, _ = choose_threshold(members["unique_id"], pairs)
-    clusters = cluster_pairs(members["unique_id"], pairs, threshold)
+    clusters, threshold = model.persons(members, pairs, config.threshold)
     timings["cluster"] = time.perf_counter() - step
     return TimedResolution(
         members, model, pairs, clusters, threshold, timings, seconds=time.perf_counter() - started
@@ -230,7 +227,8 @@ def evaluate_members(
     rule = score(phone_or_email(members))
     rows = []
     for th in thresholds:
-        labels = cluster_pairs(members["unique_id"], pairs, th).set_index("unique_id")["person_id"]
+        persons, _ = run.model.persons(members, pairs, th)
+        labels = persons.set_index("unique_id")["person_id"]
         rows.append({"threshold": th, **score(labels)})
     return IdentityEvaluation(
         data=data,

@@ -98,6 +98,11 @@ class IdentityConfig:
             ``"auto"`` (the default): chosen for each list resolved, without labels, as the
             candidate of :data:`AUTO_THRESHOLDS` whose persons have the highest expected
             pairwise F1 under the model's own probabilities (:func:`choose_threshold`).
+        one_account_per_platform: a person has at most one account on each platform (or
+            source system, the members' ``platform``): links are taken strongest first, and
+            one that would put two accounts of the same platform into one person is left
+            out, so a chain through two namesakes on one platform cannot join them.
+            Accounts without a platform are never kept apart by it.
         name_similarity: Jaro–Winkler thresholds of the fuzzy name levels (high, low).
         u_max_pairs: random pairs sampled to estimate u.
         prior_recall: assumed recall of the deterministic rules that estimate the prior.
@@ -118,8 +123,9 @@ class IdentityConfig:
         seed: seed of the u sampling and of the EM samples.
     """
 
-    version: str = "2026.11.3"
+    version: str = "2026.11.4"
     threshold: float | str = "auto"
+    one_account_per_platform: bool = True
     name_similarity: tuple[float, float] = (0.92, 0.80)
     u_max_pairs: float = 2e6
     prior_recall: float = 0.7
@@ -886,13 +892,31 @@ class IdentityResolver:
         data = self._check(members, "resolve")
         self._require_fit("resolve")
         pairs = self._scored_pairs(data)
+        clusters, threshold = self.persons(data, pairs, threshold)
+        return Resolution(clusters=clusters, pairs=pairs, threshold=threshold)
+
+    def persons(
+        self, members: pd.DataFrame, pairs: pd.DataFrame, threshold: float | str | None = None
+    ) -> tuple[pd.DataFrame, float]:
+        """Cluster scored pairs of ``members`` into persons, as :meth:`resolve` does.
+
+        Args:
+            members: the normalised members the pairs were scored on (``unique_id`` and,
+                for ``one_account_per_platform``, ``platform``).
+            pairs: their scored pairs (``predict``).
+            threshold: a probability, ``"auto"``, or None for the config's.
+
+        Returns:
+            The clusters (:func:`cluster_pairs`) and the threshold used.
+        """
+        threshold = self.config.threshold if threshold is None else threshold
+        platforms = None
+        if self.config.one_account_per_platform and "platform" in members.columns:
+            platforms = members["platform"]
         if threshold == "auto":
-            threshold, _ = choose_threshold(data["unique_id"], pairs)
-        return Resolution(
-            clusters=cluster_pairs(data["unique_id"], pairs, threshold),
-            pairs=pairs,
-            threshold=threshold,
-        )
+            threshold, _ = choose_threshold(members["unique_id"], pairs, platforms=platforms)
+        clusters = cluster_pairs(members["unique_id"], pairs, threshold, platforms=platforms)
+        return clusters, float(threshold)
 
     # -- explanations --------------------------------------------------------------------------
 
@@ -1151,7 +1175,11 @@ def _plain(value: Any) -> Any:
 
 
 def choose_threshold(
-    ids: pd.Series, pairs: pd.DataFrame, candidates: Sequence[float] = AUTO_THRESHOLDS
+    ids: pd.Series,
+    pairs: pd.DataFrame,
+    candidates: Sequence[float] = AUTO_THRESHOLDS,
+    *,
+    platforms: pd.Series | None = None,
 ) -> tuple[float, pd.DataFrame]:
     """The merge threshold whose persons have the highest expected pairwise F1 — no labels.
 
@@ -1168,6 +1196,8 @@ def choose_threshold(
         ids: every account of the list, once each.
         pairs: the scored pairs (``unique_id_l, unique_id_r, match_probability``).
         candidates: thresholds to try.
+        platforms: each account's platform, in ``ids`` order, to keep two accounts of one
+            platform apart (:func:`joinable_pairs`); None = plain connected components.
 
     Returns:
         The chosen threshold and one row per candidate: ``threshold, expected_f1, persons``.
@@ -1185,8 +1215,11 @@ def choose_threshold(
     left, right = left[known], right[known]
     p = pairs["match_probability"].to_numpy(dtype="float64")[known]
     n, rows = len(index), []
+    joins = np.ones(len(p), dtype=bool)
+    if platforms is not None and len(candidates):
+        joins = _joins(left, right, p, np.asarray(platforms, dtype=object), min(candidates))
     for t in candidates:
-        keep = p >= t
+        keep = joins & (p >= t)
         graph = coo_matrix((np.ones(int(keep.sum())), (left[keep], right[keep])), shape=(n, n))
         n_persons, labels = connected_components(graph, directed=False)
         sizes = np.bincount(labels).astype("float64")
@@ -1203,8 +1236,81 @@ def choose_threshold(
     return float(best), table
 
 
-def cluster_pairs(ids: pd.Series, pairs: pd.DataFrame, threshold: float) -> pd.DataFrame:
+def joinable_pairs(
+    ids: pd.Series, pairs: pd.DataFrame, platforms: pd.Series, threshold: float
+) -> np.ndarray:
+    """Which pairs at or above ``threshold`` join two persons when a person may hold at most
+    one account per platform.
+
+    Pairs are taken strongest first (ties in their order); a pair joins the two accounts'
+    persons unless that would put two accounts of the same platform into one person, and
+    is then left out. Accounts with no platform never conflict. The result at a threshold
+    is the prefix of the same pass, so a higher threshold never joins more.
+
+    Args:
+        ids: every account, once each.
+        pairs: scored pairs (``unique_id_l, unique_id_r, match_probability``).
+        platforms: each account's platform, in ``ids`` order (None / NaN = unknown).
+        threshold: the lowest probability taken.
+
+    Returns:
+        One boolean per row of ``pairs``: True where the pair joined two persons.
+    """
+    index = pd.Index(ids.astype(str))
+    left = index.get_indexer(pairs["unique_id_l"].astype(str))
+    right = index.get_indexer(pairs["unique_id_r"].astype(str))
+    known = (left >= 0) & (right >= 0)
+    p = pairs["match_probability"].to_numpy(dtype="float64")
+    out = np.zeros(len(pairs), dtype=bool)
+    out[known] = _joins(
+        left[known], right[known], p[known], np.asarray(platforms, dtype=object), threshold
+    )
+    return out
+
+
+def _joins(
+    left: np.ndarray, right: np.ndarray, p: np.ndarray, platforms: np.ndarray, lowest: float
+) -> np.ndarray:
+    """:func:`joinable_pairs` on integer account positions: union-find over the pairs at or
+    above ``lowest``, strongest first, each person carrying the set of its platforms as bits."""
+    named = pd.Series(platforms, dtype=object)
+    codes, _ = pd.factorize(named.where(named.notna() & (named.astype(str).str.strip() != "")))
+    bits = [0 if c < 0 else 1 << int(c) for c in codes]  # Python ints: any number of platforms
+    parent = list(range(len(platforms)))
+
+    def root(x: int) -> int:
+        top = x
+        while parent[top] != top:
+            top = parent[top]
+        while parent[x] != top:  # path compression
+            parent[x], x = top, parent[x]
+        return top
+
+    order = np.argsort(-p, kind="stable")
+    order = order[p[order] >= lowest]
+    joined = np.zeros(len(p), dtype=bool)
+    lefts, rights = left.tolist(), right.tolist()
+    for k in order.tolist():
+        a, b = root(lefts[k]), root(rights[k])
+        if a == b or bits[a] & bits[b]:
+            continue
+        parent[b] = a
+        bits[a] |= bits[b]
+        joined[k] = True
+    return joined
+
+
+def cluster_pairs(
+    ids: pd.Series,
+    pairs: pd.DataFrame,
+    threshold: float,
+    *,
+    platforms: pd.Series | None = None,
+) -> pd.DataFrame:
     """Persons as connected components of the pairs at or above ``threshold``.
+
+    With ``platforms`` (each account's, in ``ids`` order) only the pairs of
+    :func:`joinable_pairs` link accounts: a person never holds two accounts of one platform.
 
     Returns:
         ``unique_id, person_id, cluster_size, match_probability`` per id, in ``ids`` order;
@@ -1215,6 +1321,8 @@ def cluster_pairs(ids: pd.Series, pairs: pd.DataFrame, threshold: float) -> pd.D
 
     ids = pd.Index(ids.astype(str), name="unique_id")
     pairs = pairs.astype({"unique_id_l": str, "unique_id_r": str})
+    if platforms is not None:
+        pairs = pairs[joinable_pairs(pd.Series(ids), pairs, platforms, threshold)]
     label = connected_components(pairs, ids, threshold)
     frame = pd.DataFrame({"unique_id": ids, "person_id": label.reindex(ids).to_numpy()})
     frame["cluster_size"] = frame.groupby("person_id")["unique_id"].transform("size")
@@ -1390,9 +1498,11 @@ __all__ = [
     "IdentityResolver",
     "IncrementalMatcher",
     "Resolution",
+    "choose_threshold",
     "cluster_pairs",
     "comparisons",
     "golden_records",
+    "joinable_pairs",
     "resolution_summary",
     "waterfall",
 ]

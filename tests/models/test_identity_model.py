@@ -30,6 +30,7 @@ from models.identity import (
     cluster_pairs,
     comparisons,
     golden_records,
+    joinable_pairs,
     resolution_summary,
 )
 from models.linkage_metrics import pairwise_scores
@@ -272,11 +273,46 @@ def test_chosen_threshold_without_pairs_is_the_highest_candidate():
     assert threshold == max(AUTO_THRESHOLDS) and (table["expected_f1"] == 0).all()
 
 
+def test_two_accounts_of_one_platform_are_never_one_person():
+    # b1 and b2 are both Tmall accounts; a (JD) links strongly to b1 and a little less to
+    # b2: the stronger link wins, the other is left out, so b2 stays apart
+    ids = pd.Series(["a", "b1", "b2", "c"])
+    platforms = pd.Series(["jd", "tmall", "tmall", None])
+    pairs = _pairs([("a", "b1", 0.99), ("a", "b2", 0.97), ("b2", "c", 0.95)])
+    assert joinable_pairs(ids, pairs, platforms, 0.5).tolist() == [True, False, True]
+    persons = cluster_pairs(ids, pairs, 0.5, platforms=platforms).set_index("unique_id")
+    assert persons.loc["a", "person_id"] == persons.loc["b1", "person_id"] == "a"
+    assert persons.loc["b2", "person_id"] == persons.loc["c", "person_id"] == "b2"
+    # the strongest link of each account counts only the links that joined it
+    assert persons.loc["b2", "match_probability"] == 0.95
+    # without platforms, one chain of four
+    plain = cluster_pairs(ids, pairs, 0.5)
+    assert plain["person_id"].nunique() == 1
+    # an account with no platform never conflicts; a higher threshold never joins more
+    assert joinable_pairs(ids, pairs, platforms, 0.98).tolist() == [True, False, False]
+
+
+def test_chosen_threshold_counts_the_pairs_kept_apart_by_platform():
+    ids = pd.Series(["a", "b1", "b2"])
+    pairs = _pairs([("a", "b1", 0.99), ("a", "b2", 0.97)])
+    _, plain = choose_threshold(ids, pairs)
+    _, apart = choose_threshold(ids, pairs, platforms=pd.Series(["jd", "tmall", "tmall"]))
+    low = {
+        "plain": plain.set_index("threshold").loc[0.5],
+        "apart": apart.set_index("threshold").loc[0.5],
+    }
+    assert (low["plain"]["persons"], low["apart"]["persons"]) == (1, 2)
+    # kept apart: TP 0.99, FP 0.01, FN 0.97 (the split pair); merged: the b1–b2 pair is false
+    assert low["apart"]["expected_f1"] == pytest.approx(2 * 0.99 / (2 * 0.99 + 0.01 + 0.97))
+    assert low["plain"]["expected_f1"] == pytest.approx(2 * 1.96 / (2 * 1.96 + 1.04))
+
+
 def test_auto_threshold_is_the_default_and_resolve_reports_it(fitted, world):
     _, members, truth = world
     assert IdentityConfig().threshold == "auto"
     resolution = fitted.resolve(members)
-    chosen, _ = choose_threshold(members["unique_id"], fitted.predict(members))
+    platforms = members["platform"] if "platform" in members else None
+    chosen, _ = choose_threshold(members["unique_id"], fitted.predict(members), platforms=platforms)
     assert resolution.threshold == chosen
     at_fixed = fitted.resolve(members, threshold=chosen)
     assert resolution.clusters.equals(at_fixed.clusters)
