@@ -118,8 +118,10 @@ def test_cli_dedupe_and_eval(tmp_path):
 
 
 def _store_members(store: Store, frame: pd.DataFrame) -> None:
+    # a person's k-th record is an account on the k-th platform: one account per platform
+    k = frame["record_id"].str.rsplit("-", n=1).str[1].astype(int)
     rows = frame.assign(
-        platform=np.where(np.arange(len(frame)) % 2, "tmall", "jd"),
+        platform=np.array(["jd", "tmall", "douyin"])[k],
         platform_user_id=frame["record_id"],
         full_name=frame["first"] + " " + frame["last"],
         phone=frame["mobile"],
