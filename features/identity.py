@@ -28,7 +28,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache, lru_cache
-from itertools import islice, product
+from itertools import islice, pairwise, product
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -545,7 +545,14 @@ def _strip_country(digits: str, international: bool, region: str) -> str:
 
 
 def _parse_full(text: str, region: str) -> tuple[str, str] | None:
-    """(E.164, national number) of an unmasked phone, or None when it is not valid."""
+    """(E.164, national number) of an unmasked phone, or None when it is not a number.
+
+    A number valid by phonenumbers' metadata is taken as is. A home-region number of the
+    right length in a range the metadata does not list yet (a newly allocated prefix, such as
+    some Hong Kong 99xx mobiles) is kept too: it still identifies its owner. Placeholders
+    (fewer than three different digits, such as 88888888, or a run such as 12345678901) are
+    not numbers.
+    """
     import phonenumbers
 
     if not text.startswith(("+", "00")):
@@ -567,7 +574,29 @@ def _parse_full(text: str, region: str) -> tuple[str, str] | None:
         if phonenumbers.is_valid_number(number):
             e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
             return e164, phonenumbers.national_significant_number(number)
+    if not text.startswith(("+", "00")):
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            return None
+        national = phonenumbers.national_significant_number(number)
+        home = phonenumbers.region_code_for_country_code(number.country_code) == region
+        if (
+            home
+            and not _placeholder(national)
+            and phonenumbers.is_possible_number_for_type(
+                number, phonenumbers.PhoneNumberType.MOBILE
+            )
+        ):
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return e164, national
     return None
+
+
+def _placeholder(digits: str) -> bool:
+    """A number someone typed to fill the field: few different digits, or a run of digits."""
+    steps = {(int(b) - int(a)) % 10 for a, b in pairwise(digits)}
+    return len(set(digits)) < 3 or steps in ({1}, {9})
 
 
 @lru_cache(maxsize=_CACHE_SIZE)

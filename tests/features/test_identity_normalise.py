@@ -253,6 +253,19 @@ def test_hk_numbers_with_hk_region() -> None:
     assert out["phone_prefix"].tolist() == ["912", "912", "138"]
 
 
+def test_a_number_in_a_range_the_metadata_lacks_is_kept_but_placeholders_are_not() -> None:
+    # 9988 8944 is a Hong Kong mobile of the right length in a range phonenumbers does not
+    # list as allocated; 88888888 and 12345678901 are what people type to fill the field
+    hk = normalise_members(
+        pd.DataFrame({"unique_id": ["a", "b"], "phone": ["99888944", "88888888"]}),
+        phone_region="HK",
+    )
+    assert hk["phone_e164"].tolist() == ["+85299888944", None]
+    assert hk["phone_last4"].tolist() == ["8944", None]
+    cn = norm("phone", ["12345678901", "11111111111", "13812345678"])
+    assert cn["phone_e164"].tolist() == [None, None, "+8613812345678"]
+
+
 def test_invalid_phones_give_nothing() -> None:
     out = norm("phone", ["12345", "abc", None])
     assert out["phone_e164"].isna().all() and out["phone_last4"].isna().all()
