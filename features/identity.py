@@ -169,7 +169,10 @@ def _cantonese_readings(char: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     for form in dict.fromkeys((_char_s2t(char), char)):  # cantoroman knows traditional chars
         hk += canto.getRoman(form)[0]
         jyut += [s.rstrip("0123456789") for s in canto.getLshk(form)[0]]
-    return _ascii_syllables(dict.fromkeys(hk)), _ascii_syllables(dict.fromkeys(jyut))
+    # the HK Government scheme (ID cards) writes Jyutping's b d g z j as p t k ch y: its
+    # spellings first (大 tai before daai, dai; 德 tak before dak), as few are combined
+    hk_first = sorted(_ascii_syllables(dict.fromkeys(hk)), key=lambda s: s[0] in "bdgzj")
+    return tuple(hk_first), _ascii_syllables(dict.fromkeys(jyut))
 
 
 def _combinations(per_char: Sequence[Sequence[str]], per_char_limit: int | None) -> list[str]:
@@ -484,12 +487,41 @@ def _explicit_parts(family: str | None, given: str | None) -> _Latin:
     )
 
 
+def _romanise_lone_chars(text: str) -> str:
+    """``YEUNG Chi 軒`` → ``YEUNG Chi Hin``: a romanised name with a character typed in place
+    of one of its syllables gets the character's HK spelling there.
+
+    Only when every character stands alone among words that all read as Chinese syllables;
+    a name in characters beside a romanised or English one (``陳大文 Peter``) is left as is.
+    """
+    main = re.split(r"[;,/()（）]", text, maxsplit=1)[0]
+    words = main.split()
+    lone = [w for w in words if _CJK.fullmatch(w)]
+    latin = [w for w in words if w not in lone]
+    if not lone or len(latin) < 2 or _CJK.search(" ".join(latin)):
+        return text
+    if not all(_LATIN_TOKEN.fullmatch(w) and _reads_chinese(w) for w in latin):
+        return text
+    caps = all(_is_caps(w) for w in latin)
+    spelled = []
+    for word in words:
+        if word in lone:
+            readings = _cantonese_readings(to_simplified(word))[0]
+            if not readings:
+                return text
+            word = readings[0].upper() if caps else readings[0].title()
+        spelled.append(word)
+    return " ".join(spelled) + text[len(main) :]
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def _name(full: object, family: object, given: object) -> _Name:
     full_text, family_text, given_text = _text(full), _text(family), _text(given)
     text = full_text or " ".join(t for t in (family_text, given_text) if t)
     if not text:
         return _Name()
+    if _CJK.search(text) and _LATIN_LETTER.search(text):
+        text = _romanise_lone_chars(text)
     chars, gender = _strip_honorific(_cjk_of(text))
     latin = _parse_latin(_CJK.sub(" ", text)) if _LATIN_LETTER.search(text) else _Latin()
     gender = gender or latin.gender

@@ -204,6 +204,44 @@ def test_mixed_script_name_keeps_the_english_name() -> None:
     assert (row["name_chars"], row["english_name"]) == ("王小明", "peter")
 
 
+@pytest.mark.parametrize(
+    ("latin", "chars", "key"),
+    [
+        ("CHAN Tai Man", "陳大文", "taiman"),
+        ("CHAN Tak Ming", "陳德明", "takming"),
+        ("YEUNG Chi 軒", "楊子軒", "chihin"),
+    ],
+)
+def test_hk_government_spellings_come_before_jyutping_ones(
+    latin: str, chars: str, key: str
+) -> None:
+    # cantoroman lists 大 as daai, dai, tai: the ID-card spelling must survive the cap of
+    # two readings per character
+    romanised, written = norm("full_name", [latin, chars]).to_dict("records")
+    assert key in shared(romanised["given_keys"], written["given_keys"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "family", "given", "english"),
+    [
+        ("YEUNG Chi 軒; John", ["yeung"], ["chihin"], "john"),
+        ("KAM 銘 Fai", ["kam"], ["mingfai"], None),
+        ("YEUNG CHI 軒", ["yeung"], ["chihin"], None),
+    ],
+)
+def test_a_character_typed_in_a_romanised_name_is_spelled_there(
+    raw: str, family: list[str], given: list[str], english: str | None
+) -> None:
+    row = one(full_name=raw)
+    assert row["name_chars"] is None
+    assert (row["family_keys"], row["given_keys"], row["english_name"]) == (family, given, english)
+
+
+def test_a_name_in_characters_beside_a_romanised_one_stays_in_characters() -> None:
+    assert one(full_name="陳大文 Peter")["name_chars"] == "陈大文"
+    assert one(full_name="Peter 陳")["name_chars"] == "陈"
+
+
 def test_given_keys_are_capped() -> None:
     keys = one(full_name="欧阳娜娜")["given_keys"]
     assert 1 <= len(keys) <= 8 and "nana" in keys
