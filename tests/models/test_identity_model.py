@@ -120,6 +120,11 @@ def test_comparisons_follow_the_columns_present():
         "address",
         "gender",
     }
+    # names both in characters have a comparison of their own, as whole names
+    written = comparisons(every | {"name_chars", "family_chars", "given_chars"}, IdentityConfig())
+    assert written[0]["output_column_name"] == "name_characters"
+    family = next(c for c in written if c["output_column_name"] == "family_name")
+    assert "name_chars_l IS NOT NULL" in family["comparison_levels"][0]["sql_condition"]
 
 
 def test_fitted_model_is_plain_data_with_trained_weights(fitted, world):
@@ -384,6 +389,43 @@ def test_a_handle_that_only_spells_the_shared_name_is_not_counted_twice(fitted, 
     nameless = alias("x1", "x3")  # the handle is all x3 says about its name
     assert nameless["level"] == "a handle spells the other's name"
     assert nameless["match_weight"] > 0
+
+
+def test_names_in_characters_are_compared_once_as_a_whole(fitted, world):
+    _, members, _ = world
+    others = normalise_members(
+        pd.DataFrame(
+            {
+                "unique_id": ["y1", "y2", "y3"],
+                "full_name": ["歐陽志明", "欧阳志明", "AU YEUNG Chi Ming"],
+                "platform": ["jd", "tmall", "douyin"],
+            }
+        )
+    )
+    both = pd.concat([members, others], ignore_index=True)
+    written = fitted.explain(both, "y1", "y2").set_index("step")
+    assert written.loc["name_characters", "level"] == "same name (characters)"
+    assert written.loc["name_characters", "match_weight"] > 5
+    # the family and given name comparisons leave the pair to the whole name
+    assert written.loc[["family_name", "given_name"], "match_weight"].eq(0).all()
+    romanised = fitted.explain(both, "y1", "y3").set_index("step")
+    assert romanised.loc["name_characters", "match_weight"] == 0
+    assert romanised.loc["family_name", "match_weight"] > 0
+
+
+def test_the_model_is_learnt_among_accounts_of_different_platforms(world):
+    _, members, truth = world
+    model = IdentityResolver(IdentityConfig(u_max_pairs=2e5))
+    some = members.assign(platform=members["platform"].where(members.index % 7 != 0))
+    sources = model._sources(some)
+    assert sources.iloc[1] == some["platform"].iloc[1]
+    assert sources.iloc[0] == "(none) " + some["unique_id"].iloc[0]  # a platform of its own
+    assert IdentityResolver(IdentityConfig(one_account_per_platform=False))._sources(some) is None
+    model.fit(some)
+    assert model.settings_["link_type"] == "dedupe_only"  # predictions score every pair
+    clusters = model.resolve(some).clusters
+    scores = pairwise_scores(clusters["person_id"], truth.reindex(clusters["unique_id"]))
+    assert scores["f1"] > 0.9
 
 
 # -- incremental --------------------------------------------------------------------------------
