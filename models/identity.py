@@ -1054,6 +1054,12 @@ class IncrementalMatcher:
         data = model._check(resolved, "matcher").reset_index(drop=True)
         self.model = model
         self.person_of_ = data.set_index("unique_id")["person_id"].astype(str)
+        #: the platforms each person holds an account on, when a person holds one per platform
+        self.platforms_of_: dict[str, frozenset[str]] = {}
+        if model.config.one_account_per_platform and "platform" in data.columns:
+            held = data.dropna(subset=["platform"])
+            by_person = held.groupby(held["person_id"].astype(str))["platform"]
+            self.platforms_of_ = by_person.agg(frozenset).to_dict()
         existing = data.drop(columns=["person_id"])
         linker, _ = model._trained_linker(existing, tf_tables=True)
         self._tf = {
@@ -1139,13 +1145,17 @@ class IncrementalMatcher:
         """The best candidate persons for one normalised record.
 
         Returns:
-            Up to ``top`` rows ``person_id, unique_id, match_probability, match_weight``,
-            best first (empty when no candidate passes blocking).
+            Up to ``top`` rows ``person_id, unique_id, match_probability, match_weight,
+            same_platform``, best first (empty when no candidate passes blocking).
+            ``same_platform``: the person already holds an account on the record's platform.
+            With ``one_account_per_platform``, resolving keeps such a record apart from that
+            person, so :meth:`person` does not take it; it is still listed, as a possible
+            second account.
         """
         row = {c: _plain(record.get(c)) for c in self._columns}
         row["unique_id"] = self._NEW_ID
         found = self.candidates(row)
-        columns = ["person_id", "unique_id", "match_probability", "match_weight"]
+        columns = ["person_id", "unique_id", "match_probability", "match_weight", "same_platform"]
         if not found:
             return pd.DataFrame(columns=columns)
         rows = self._pair_rows(row, found)
@@ -1161,7 +1171,20 @@ class IncrementalMatcher:
                 "match_weight": scored["match_weight"].to_numpy(),
             }
         )
+        platform = row.get("platform")
+        out["same_platform"] = [
+            platform is not None and platform in self.platforms_of_.get(person, ())
+            for person in out["person_id"]
+        ]
         return out.drop_duplicates("person_id").head(top).reset_index(drop=True)
+
+    @staticmethod
+    def person(found: pd.DataFrame, threshold: float) -> str | None:
+        """The person ``match`` found the record to be, as resolving would join it: the best
+        candidate at or above ``threshold`` that holds no account on the record's platform;
+        None for a new person."""
+        joinable = found[(found["match_probability"] >= threshold) & ~found["same_platform"]]
+        return str(joinable["person_id"].iloc[0]) if len(joinable) else None
 
 
 def _key_index(rows: pd.DataFrame, rule: tuple[str, ...]) -> dict[Any, np.ndarray]:

@@ -69,6 +69,12 @@ class Candidate(BaseModel):
     person_id: str
     unique_id: str = Field(description="The matched account, `<platform>:<platform_user_id>`.")
     match_probability: float
+    same_platform: bool = Field(
+        False,
+        description="The person already has an account on this record's platform. A person "
+        "holds one account per platform, so the record is not taken as this person: it is a "
+        "second account of theirs, or someone else.",
+    )
 
 
 class MemberMatch(BaseModel):
@@ -76,8 +82,9 @@ class MemberMatch(BaseModel):
 
     record_id: str
     person_id: str | None = Field(
-        description="The best candidate's person when its probability reaches `threshold`; "
-        "null when the record is a new person."
+        description="The best candidate's person whose probability reaches `threshold` and "
+        "who has no account on the record's platform yet; null when the record is a new "
+        "person."
     )
     threshold: float
     candidates: list[Candidate] = Field(description="Best first, one per person.")
@@ -131,11 +138,10 @@ class Identity:
         row = _normalised([record], self.compared, "record").iloc[0].to_dict()
         found = self.matcher.match(row, top=top)
         threshold = self.threshold
-        best = found["match_probability"].iloc[0] if len(found) else 0.0
         candidates = found[list(Candidate.model_fields)].to_dict("records")
         return MemberMatch(
             record_id=record.record_id,
-            person_id=found["person_id"].iloc[0] if best >= threshold else None,
+            person_id=self.matcher.person(found, threshold),
             threshold=threshold,
             candidates=[Candidate(**c) for c in candidates],
         )

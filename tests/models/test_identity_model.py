@@ -449,6 +449,27 @@ def test_a_new_signup_is_matched_to_the_person_it_is(fitted, world):
         fitted.matcher(members)
 
 
+def test_a_signup_on_a_platform_its_person_already_uses_is_flagged_not_joined(fitted, world):
+    raw, members, _ = world
+    clusters = fitted.resolve(members).clusters
+    matcher = fitted.matcher(members.merge(clusters[["unique_id", "person_id"]], on="unique_id"))
+    account = raw.iloc[0].to_dict() | {"unique_id": "new-1", "email": None}
+    person = clusters.set_index("unique_id").loc[raw["unique_id"].iloc[0], "person_id"]
+    accounts = clusters.loc[clusters["person_id"] == person, "unique_id"]
+    held = set(raw.loc[raw["unique_id"].isin(accounts), "platform"])
+
+    def match(platform: str) -> pd.DataFrame:
+        record = normalise_members(pd.DataFrame([account | {"platform": platform}]))
+        return matcher.match(record.iloc[0].to_dict())
+
+    again = match(sorted(held)[0])  # a second account on a platform the person uses
+    assert again["person_id"].iloc[0] == person and again["same_platform"].iloc[0]
+    assert matcher.person(again, 0.5) != person
+    elsewhere = match("xiaohongshu")
+    assert not elsewhere["same_platform"].iloc[0]
+    assert matcher.person(elsewhere, 0.5) == person
+
+
 def test_the_matcher_scores_exactly_what_splinks_predict_between_scores(fitted, world):
     from splink import DuckDBAPI, Linker
 

@@ -127,6 +127,18 @@ def test_a_known_members_variant_finds_its_person(service, person):
     assert len({c.person_id for c in answer.candidates}) == len(answer.candidates)
 
 
+def test_a_second_account_on_a_platform_the_person_uses_is_flagged_not_taken(service):
+    person = "P0"
+    held = set(ACCOUNTS.loc[ACCOUNTS["person"] == person, "platform"])
+    again = service.match_member(variant(person).model_copy(update={"platform": sorted(held)[0]}))
+    best = again.candidates[0]
+    assert best.unique_id in accounts_of(person) and best.same_platform
+    assert best.match_probability >= again.threshold and again.person_id is None
+    elsewhere = service.match_member(variant(person).model_copy(update={"platform": "kuaishou"}))
+    assert not elsewhere.candidates[0].same_platform
+    assert elsewhere.person_id in accounts_of(person)
+
+
 def test_top_caps_the_candidates(service):
     # one person's phone and another's e-mail: accounts of both are candidates
     phone = ACCOUNTS.loc[ACCOUNTS["person"] == "P0", "phone"].dropna().iloc[0]
@@ -156,10 +168,11 @@ def test_a_stranger_is_a_new_person(service):
     )
 
 
-def test_a_match_answer_carries_ids_and_probabilities_only(service):
+def test_a_match_answer_carries_ids_probabilities_and_flags_only(service):
     asked = variant("P7")
     answer = service.match_member(asked).model_dump_json()
-    assert set(Candidate.model_fields) == {"person_id", "unique_id", "match_probability"}
+    fields = {"person_id", "unique_id", "match_probability", "same_platform"}
+    assert set(Candidate.model_fields) == fields  # no member data
     pii = {asked.full_name, asked.phone, asked.birth_date}
     for column in ("full_name", "phone", "email", "birth_date"):
         pii |= set(ACCOUNTS[column].dropna())
