@@ -128,7 +128,12 @@ _HONORIFICS = (
 # Cantonese 陈生 / 陈太: stripped only right after a bare surname, so 陈大生 keeps its 生
 _SHORT_HONORIFICS = {"生": "m", "太": "f"}
 _LATIN_TITLES = {"mr": "m", "mister": "m", "ms": "f", "mrs": "f", "miss": "f", "madam": "f"}
-_LATIN_TITLES |= {"dr": None, "prof": None}
+_LATIN_TITLES |= {"dr": None, "prof": None, "rev": None, "revd": None, "reverend": None}
+# titles of rank, and the "of" of "Thomas of Chudleigh": never part of the name itself
+_LATIN_TITLES |= {"sir": "m", "dame": "f", "lady": "f", "hon": None, "bt": "m", "bart": "m"}
+_LATIN_TITLES |= {"baronet": "m", "baron": "m", "baroness": "f", "viscount": "m"}
+_LATIN_TITLES |= {"viscountess": "f", "countess": "f", "duke": "m", "duchess": "f"}
+_LATIN_TITLES |= {"marquess": "m", "marquis": "m", "marchioness": "f", "of": None}
 # common English given names that happen to spell pinyin (ka-ren, ti-na): kept English
 _ENGLISH_NAMES = frozenset(
     "ada alan alice amanda angela anita anna annie diana elaine eliza erica hana julia june "
@@ -310,12 +315,14 @@ class _Name(NamedTuple):
 
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _LATIN_TOKEN = re.compile(r"[A-Za-z]+(?:['’-][A-Za-z]+)*")
+_ORDINAL = re.compile(r"\b\d+(?:st|nd|rd|th)\b", re.IGNORECASE)  # "1st Baron", "Henry 6th"
 
 
 def _latin_tokens(text: str) -> tuple[list[str], str | None]:
-    """Latin words of ``text`` with titles (Mr, Ms…) removed, and the gender a title implies."""
+    """Latin words of ``text`` with titles (Mr, Ms, Sir, Baron…) and ordinals (1st, 6th)
+    removed, and the gender a title implies."""
     tokens, gender = [], None
-    for token in _LATIN_TOKEN.findall(_fold(text).replace("’", "'")):
+    for token in _LATIN_TOKEN.findall(_ORDINAL.sub(" ", _fold(text).replace("’", "'"))):
         if token.lower() in _LATIN_TITLES:
             gender = gender or _LATIN_TITLES[token.lower()]
         else:

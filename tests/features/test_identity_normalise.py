@@ -178,6 +178,9 @@ def test_hk_name_with_english_name_after_a_semicolon() -> None:
         ("Karen Cheung", ["cheung"], None, "karen", "cheung"),  # ka-ren is not pinyin here
         ("ＷＡＮＧ　Ｘｉａｏ", ["wang"], ["xiao"], None, "wang xiao"),
         ("Au Yeung Ka Yan", ["auyeung"], ["kayan"], None, "au yeung ka yan"),
+        ("Sir John Smith", ["smith"], None, "john", "smith"),
+        ("Thomas of Chudleigh", ["chudleigh"], None, "thomas", "chudleigh"),
+        ("Henry Howard, 7th Duke", ["howard"], None, "henry", "howard"),
     ],
 )
 def test_latin_names(
@@ -189,6 +192,12 @@ def test_latin_names(
     assert row["english_name"] == english
     assert row["name_latin"] == latin
     assert row["name_chars"] is None
+
+
+def test_a_name_of_titles_and_ordinals_only_is_no_name() -> None:
+    row = one(full_name="1st Bt.", given_name="1st", family_name="Bt.")
+    assert row[["family_keys", "given_keys", "name_latin", "english_name"]].isna().all()
+    assert row["gender"] == "m"  # a baronet
 
 
 def test_latin_pinyin_and_characters_agree() -> None:
