@@ -1274,12 +1274,17 @@ def choose_threshold(
 
     For the persons that the connected components at a threshold make, the model's own
     probabilities give the expected counts: a compared pair inside a person is ``p`` of a
-    true pair and ``1 - p`` of a false one; a pair inside a person that was never compared
-    (or scored below ``keep_probability``) is a false one; a compared pair split across two
-    persons is ``p`` of a missed one. Expected F1 = 2·TP / (2·TP + FP + FN). What this guards
-    against is chaining: a low threshold joins chains of weak links into persons whose
-    accounts were mostly never compared, while a high one splits persons the model is sure
-    of. Ties go to the higher threshold.
+    true pair and ``1 - p`` of a false one; a compared pair split across two persons is ``p``
+    of a missed one. Pairs inside a person that were never compared (or scored below
+    ``keep_probability``) are false, except for the share blocking is expected to miss: in
+    the persons of the highest candidate (the surest), ``r`` = expected true pairs compared /
+    pairs inside them is what blocking compares of a person's pairs, so up to
+    ``TP_compared · (1 − r) / r`` never-compared pairs count true. Expected F1 = 2·TP /
+    (2·TP + FP + FN). What this guards against is chaining: a low threshold joins chains of
+    weak links into persons whose accounts were mostly never compared, while a high one
+    splits persons the model is sure of; without the blocking share, a list whose people
+    have many records (a fifth of each one's pairs never compared) was held at the highest
+    threshold. Ties go to the higher threshold.
 
     Args:
         ids: every account of the list, once each.
@@ -1307,15 +1312,24 @@ def choose_threshold(
     joins = np.ones(len(p), dtype=bool)
     if platforms is not None and len(candidates):
         joins = _joins(left, right, p, np.asarray(platforms, dtype=object), min(candidates))
+    counts = []  # per candidate: persons, pairs inside them, of which compared, TP, FN
     for t in candidates:
         keep = joins & (p >= t)
         graph = coo_matrix((np.ones(int(keep.sum())), (left[keep], right[keep])), shape=(n, n))
         n_persons, labels = connected_components(graph, directed=False)
         sizes = np.bincount(labels).astype("float64")
-        within = float((sizes * (sizes - 1) / 2).sum())
         same = labels[left] == labels[right]
-        tp = float(p[same].sum())
-        fp, fn = within - tp, float(p[~same].sum())
+        within = float((sizes * (sizes - 1) / 2).sum())
+        counts.append((n_persons, within, float(same.sum()), float(p[same].sum()),
+                       float(p[~same].sum())))  # fmt: skip
+    surest = max(range(len(candidates)), key=lambda i: candidates[i], default=None)
+    compared_share = 1.0  # r: of a person's pairs, the share blocking compares
+    if surest is not None and counts[surest][1] > 0:
+        compared_share = max(counts[surest][3] / counts[surest][1], 1e-6)
+    for t, (n_persons, within, compared, tp, fn) in zip(candidates, counts, strict=True):
+        missed = min(within - compared, tp * (1 - compared_share) / compared_share)
+        fp = (compared - tp) + (within - compared - missed)
+        tp += missed
         f1 = 2 * tp / (2 * tp + fp + fn) if tp > 0 else 0.0
         rows.append((float(t), f1, int(n_persons)))
     table = pd.DataFrame(rows, columns=["threshold", "expected_f1", "persons"])

@@ -254,14 +254,36 @@ def test_chosen_threshold_keeps_sure_pairs_and_refuses_a_chain():
     pairs = _pairs([("a", "b", 0.99), *chain])
     threshold, table = choose_threshold(ids, pairs)
     assert threshold > 0.55
-    # by hand at 0.5: TP = 0.99 + 5 × 0.55 = 3.74; FP = 0.01 + (15 - 2.75) = 12.26; FN = 0
+    # the surest persons (at 0.975: a–b) have every pair compared: r = 0.99 / 1, so of the
+    # never-compared pairs inside a person, TP_compared × 0.01 / 0.99 count true
+    share = 0.01 / 0.99
+    # by hand at 0.5: TP = 0.99 + 5 × 0.55 = 3.74 (+ 3.74 × share of the 10 never compared);
+    # FP = 0.01 + 5 × 0.45 + (10 − 3.74 × share); FN = 0
+    tp, fp = 3.74 * (1 + share), 0.01 + 2.25 + 10 - 3.74 * share
     at_half = table.set_index("threshold").loc[0.5]
-    assert at_half["expected_f1"] == pytest.approx(2 * 3.74 / (2 * 3.74 + 12.26))
+    assert at_half["expected_f1"] == pytest.approx(2 * tp / (2 * tp + fp))
     assert at_half["persons"] == 2
     # and above 0.55: TP = 0.99, FP = 0.01, FN = 2.75
     above = table.set_index("threshold").loc[threshold]
     assert above["expected_f1"] == pytest.approx(2 * 0.99 / (2 * 0.99 + 0.01 + 2.75))
     assert list(table["threshold"]) == list(AUTO_THRESHOLDS)
+
+
+def test_never_compared_pairs_count_true_as_often_as_blocking_misses_them():
+    # a–b–c is sure (0.99 links), but a–c was never compared, as a third of the surest
+    # persons' pairs: r = 1.98 / 3. Chained d–e–f at 0.6 is not compared d–f either.
+    ids = pd.Series(list("abcdef"))
+    pairs = _pairs([("a", "b", 0.99), ("b", "c", 0.99), ("d", "e", 0.6), ("e", "f", 0.6)])
+    threshold, table = choose_threshold(ids, pairs)
+    share = (1 - 1.98 / 3) / (1.98 / 3)
+    rows = table.set_index("threshold")
+    # at 0.975: TP 1.98 + min(1, 1.98 × share) = 2.98; FP 0.02; FN 1.2
+    assert rows.loc[0.975, "expected_f1"] == pytest.approx(2 * 2.98 / (2 * 2.98 + 0.02 + 1.2))
+    # at 0.6: of the 2 never-compared pairs, 3.18 × share (1.64) count true; FN 0
+    missed = 3.18 * share
+    tp, fp = 3.18 + missed, 0.02 + 0.8 + (2 - missed)
+    assert rows.loc[0.6, "expected_f1"] == pytest.approx(2 * tp / (2 * tp + fp))
+    assert threshold == 0.6  # the chain's persons are now worth merging
 
 
 def test_chosen_threshold_merges_a_well_compared_group():
@@ -308,8 +330,11 @@ def test_chosen_threshold_counts_the_pairs_kept_apart_by_platform():
     }
     assert (low["plain"]["persons"], low["apart"]["persons"]) == (1, 2)
     # kept apart: TP 0.99, FP 0.01, FN 0.97 (the split pair); merged: the b1–b2 pair is false
+    # but for the share blocking misses (the surest person, a–b1, was fully compared: r 0.99)
     assert low["apart"]["expected_f1"] == pytest.approx(2 * 0.99 / (2 * 0.99 + 0.01 + 0.97))
-    assert low["plain"]["expected_f1"] == pytest.approx(2 * 1.96 / (2 * 1.96 + 1.04))
+    missed = 1.96 * 0.01 / 0.99
+    tp, fp = 1.96 + missed, 0.04 + 1 - missed
+    assert low["plain"]["expected_f1"] == pytest.approx(2 * tp / (2 * tp + fp))
 
 
 def test_auto_threshold_is_the_default_and_resolve_reports_it(fitted, world):
