@@ -130,7 +130,8 @@ _SHORT_HONORIFICS = {"生": "m", "太": "f"}
 _LATIN_TITLES = {"mr": "m", "mister": "m", "ms": "f", "mrs": "f", "miss": "f", "madam": "f"}
 _LATIN_TITLES |= {"dr": None, "prof": None, "rev": None, "revd": None, "reverend": None}
 # titles of rank, and the "of" of "Thomas of Chudleigh": never part of the name itself
-_LATIN_TITLES |= {"sir": "m", "dame": "f", "lady": "f", "hon": None, "bt": "m", "bart": "m"}
+# (not "Hon": it is the HK spelling of 漢, 韓, 安)
+_LATIN_TITLES |= {"sir": "m", "dame": "f", "lady": "f", "bt": "m", "bart": "m"}
 _LATIN_TITLES |= {"baronet": "m", "baron": "m", "baroness": "f", "viscount": "m"}
 _LATIN_TITLES |= {"viscountess": "f", "countess": "f", "duke": "m", "duchess": "f"}
 _LATIN_TITLES |= {"marquess": "m", "marquis": "m", "marchioness": "f", "of": None}

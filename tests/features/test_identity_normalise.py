@@ -181,6 +181,7 @@ def test_hk_name_with_english_name_after_a_semicolon() -> None:
         ("Sir John Smith", ["smith"], None, "john", "smith"),
         ("Thomas of Chudleigh", ["chudleigh"], None, "thomas", "chudleigh"),
         ("Henry Howard, 7th Duke", ["howard"], None, "henry", "howard"),
+        ("CHAN Hon Ming", ["chan"], ["honming"], None, "chan hon ming"),  # Hon is 漢, not a title
     ],
 )
 def test_latin_names(
