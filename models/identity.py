@@ -861,14 +861,19 @@ class IdentityResolver:
             if abs(new - old) <= 0.05 * old:
                 break
 
-    def _sources(self, data: pd.DataFrame) -> pd.Series | None:
-        """The platform of each record when two accounts of one platform are two people
-        (``one_account_per_platform`` and more than one platform), a record without one
-        a platform of its own; None otherwise."""
+    def _platforms(self, data: pd.DataFrame) -> pd.Series | None:
+        """Each record's platform when the rule of one account per platform applies
+        (``one_account_per_platform`` and a ``platform`` column); None otherwise."""
         if not self.config.one_account_per_platform or "platform" not in data.columns:
             return None
-        platform = data["platform"]
-        if platform.nunique() < 2:
+        return data["platform"]
+
+    def _sources(self, data: pd.DataFrame) -> pd.Series | None:
+        """The platform of each record when two accounts of one platform are two people
+        (:meth:`_platforms`, and more than one platform), a record without one a platform
+        of its own; None otherwise."""
+        platform = self._platforms(data)
+        if platform is None or platform.nunique() < 2:
             return None
         return platform.astype("string").fillna("(none) " + data["unique_id"].astype("string"))
 
@@ -976,9 +981,7 @@ class IdentityResolver:
             The clusters (:func:`cluster_pairs`) and the threshold used.
         """
         threshold = self.config.threshold if threshold is None else threshold
-        platforms = None
-        if self.config.one_account_per_platform and "platform" in members.columns:
-            platforms = members["platform"]
+        platforms = self._platforms(members)
         if threshold == "auto":
             threshold, _ = choose_threshold(members["unique_id"], pairs, platforms=platforms)
         clusters = cluster_pairs(members["unique_id"], pairs, threshold, platforms=platforms)
@@ -1056,9 +1059,9 @@ class IncrementalMatcher:
         self.person_of_ = data.set_index("unique_id")["person_id"].astype(str)
         #: the platforms each person holds an account on, when a person holds one per platform
         self.platforms_of_: dict[str, frozenset[str]] = {}
-        if model.config.one_account_per_platform and "platform" in data.columns:
-            held = data.dropna(subset=["platform"])
-            by_person = held.groupby(held["person_id"].astype(str))["platform"]
+        if (platform := model._platforms(data)) is not None:
+            held = platform.notna()
+            by_person = platform[held].groupby(data.loc[held, "person_id"].astype(str))
             self.platforms_of_ = by_person.agg(frozenset).to_dict()
         existing = data.drop(columns=["person_id"])
         linker, _ = model._trained_linker(existing, tf_tables=True)
