@@ -35,6 +35,9 @@ from features.forecast_lags import (
     seasonal_level_52,
     weeks_since_sale,
 )
+from models.seasonal_svd import NAME as SEASONAL_SVD
+from models.seasonal_svd import YEARS as SVD_YEARS
+from models.seasonal_svd import seasonal_svd_forecast
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,10 @@ BASELINES: tuple[str, ...] = (
     "IMAPA",
     "TSB",
 )
+
+#: Models the point forecast may be blended with: the baselines and the low-rank seasonal
+#: naive (a global method, so not one of the baselines the backtest reports).
+BLEND_MODELS: tuple[str, ...] = (*BASELINES, SEASONAL_SVD)
 
 
 class CalendarFeature:
@@ -109,10 +116,12 @@ class ForecastConfig:
             its own score quantiles (Mondrian conformal): the big lumpy series that dominate
             a fill rate do not borrow the narrow errors of the many small ones. 1 = one set
             of scores per segment.
-        blend_with: statsforecast baselines of :data:`BASELINES` the point forecast may be
-            blended with: on the calibration weeks, the baseline and weight (LightGBM share
-            0, 0.1 … 0.9) with the lowest WAPE win, unless LightGBM alone does better;
-            empty = no blend.
+        blend_with: models of :data:`BLEND_MODELS` the point forecast may be blended with
+            (the statsforecast baselines, and the low-rank seasonal naive of
+            :mod:`models.seasonal_svd`): on the calibration weeks, the model and weight
+            (LightGBM share 0, 0.1 … 0.9) with the lowest WAPE win, unless LightGBM alone
+            does better; empty = no blend.
+        svd_rank: singular components the low-rank seasonal naive keeps.
         quantiles: levels of the output quantile columns.
         tail_quantiles: upper-tail levels calibrated the same way and output after
             ``quantiles`` (empty = none). Replenishment reads the weekly demand distribution
@@ -139,7 +148,8 @@ class ForecastConfig:
     colsample_bytree: float = 0.8
     calibration_weeks: int = 8
     size_bands: int = 3
-    blend_with: tuple[str, ...] = ("SeasonalNaive52", "WindowAverage8", "IMAPA")
+    blend_with: tuple[str, ...] = ("SeasonalNaive52", "WindowAverage8", "IMAPA", SEASONAL_SVD)
+    svd_rank: int = 30
     quantiles: tuple[float, ...] = QUANTILES
     tail_quantiles: tuple[float, ...] = TAIL_QUANTILES
     n_jobs: int = 2
@@ -162,8 +172,10 @@ class ForecastConfig:
             raise bad("lags", "a non-empty tuple of lags ≥ 1", self.lags)
         if self.target_transform not in ("none", "standard"):
             raise bad("target_transform", "'none' or 'standard'", self.target_transform)
-        if any(name not in BASELINES for name in self.blend_with):
-            raise bad("blend_with", f"names from {', '.join(BASELINES)}", self.blend_with)
+        if any(name not in BLEND_MODELS for name in self.blend_with):
+            raise bad("blend_with", f"names from {', '.join(BLEND_MODELS)}", self.blend_with)
+        if self.svd_rank < 1:
+            raise bad("svd_rank", "≥ 1", self.svd_rank)
         if self.calibration_weeks < 0:
             raise bad("calibration_weeks", "≥ 0", self.calibration_weeks)
         qs = tuple(self.quantiles)
@@ -248,8 +260,8 @@ class WeeklyDemandForecaster:
         self.series_ = np.sort(data["unique_id"].unique())
         self.n_series_ = len(self.series_)
         self.scale_ = _recent_scale(data)
-        # what the blend baseline needs at predict time: the last year (+ 8 weeks) per series
-        keep = self.config.season_length + 8
+        # what the blend model needs at predict time: the last year or two (+ 8 weeks)
+        keep = self._history_weeks(self.blend_base_)
         self.tail_ = data.groupby("unique_id", sort=False).tail(keep)[["unique_id", "ds", "y"]]
         self.segment_ = demand_segments(data)
         self.fit_seconds_ = time.perf_counter() - started
@@ -476,17 +488,33 @@ class WeeklyDemandForecaster:
             band[rows] = np.searchsorted(edges, scale.to_numpy()[rows], side="right")
         return seg.astype(str) + "/" + band.astype(str)
 
-    def _blend_base(self, history: pd.DataFrame, h: int, name: str) -> pd.DataFrame:
-        """Baseline ``name``'s forecast of the ``h`` weeks after ``history``."""
+    def _history_weeks(self, blend: str | None) -> int:
+        """Weeks of each series' history the blend model reads at predict time."""
+        years = SVD_YEARS if blend == SEASONAL_SVD else 1
+        return years * self.config.season_length + 8
+
+    def _blend_base(
+        self, history: pd.DataFrame, h: int, name: str, ids: Sequence[str] | None = None
+    ) -> pd.DataFrame:
+        """Blend model ``name``'s forecast of the ``h`` weeks after ``history`` (of ``ids``).
+
+        The low-rank seasonal naive is global: it runs over every series of ``history``
+        (as at calibration) and is narrowed to ``ids`` afterwards; a baseline runs on
+        ``ids`` alone.
+        """
         cfg = self.config
-        tail = history.groupby("unique_id", sort=False).tail(cfg.season_length + 8)
-        base = baseline_forecasts(
-            tail[["unique_id", "ds", "y"]],
-            h,
-            freq=cfg.freq,
-            models=[name],
-            n_jobs=1,
-        )
+        tail = history.groupby("unique_id", sort=False).tail(self._history_weeks(name))
+        tail = tail[["unique_id", "ds", "y"]]
+        if name == SEASONAL_SVD:
+            base = seasonal_svd_forecast(
+                tail, h, rank=cfg.svd_rank, years=SVD_YEARS, season_length=cfg.season_length
+            )
+            if ids is not None:
+                base = base[base["unique_id"].isin(ids)]
+        else:
+            if ids is not None:
+                tail = tail[tail["unique_id"].isin(ids)]
+            base = baseline_forecasts(tail, h, freq=cfg.freq, models=[name], n_jobs=1)
         return base[["unique_id", "ds", "mean"]].rename(columns={"mean": "base"})
 
     # -- predicting --------------------------------------------------------------------------
@@ -546,14 +574,13 @@ class WeeklyDemandForecaster:
             cols = ["unique_id", "ds", "y", *self.static_features_]
             with _expected_nulls():
                 raw = self.mlf_.predict(int(h), ids=ids, new_df=data[cols])
-            keep = self.config.season_length + 8
+            keep = self._history_weeks(self.blend_base_)
             tail = data.groupby("unique_id", sort=False).tail(keep)[["unique_id", "ds", "y"]]
             scale, segment = _recent_scale(data), demand_segments(data)
         raw = _averaged(raw)
         raw[MODEL_NAME] = _capped(raw[MODEL_NAME], raw["unique_id"], tail)
         if self.blend_base_ is not None:
-            tail = tail if ids is None else tail[tail["unique_id"].isin(ids)]
-            base = self._blend_base(tail, int(h), self.blend_base_)
+            base = self._blend_base(tail, int(h), self.blend_base_, ids)
             raw = raw.merge(base, on=["unique_id", "ds"], how="left")
             w = self.blend_weight_
             raw[MODEL_NAME] = w * raw[MODEL_NAME] + (1 - w) * raw["base"].fillna(raw[MODEL_NAME])

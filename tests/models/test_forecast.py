@@ -30,6 +30,7 @@ from models.forecast import (
     quantile_columns,
     registered_name,
 )
+from models.seasonal_svd import NAME as SEASONAL_SVD
 
 pytestmark = pytest.mark.filterwarnings("ignore:Found null values:UserWarning")
 
@@ -105,6 +106,7 @@ def fitted(stocked_panel) -> WeeklyDemandForecaster:
         ("learning_rate", 0.0),
         ("learning_rate", 1.5),
         ("size_bands", 0),
+        ("svd_rank", 0),
         ("tail_quantiles", (0.9,)),  # not above the last of `quantiles`
         ("tail_quantiles", (0.99, 0.98)),
         ("tail_quantiles", (0.99, 1.0)),
@@ -169,6 +171,23 @@ def test_predict_for_some_ids_only(fitted):
         fc.sort_values(["unique_id", "ds"]).reset_index(drop=True),
         full[full["unique_id"].isin(["S01", "S05"])].reset_index(drop=True),
     )
+
+
+def test_the_global_seasonal_blend_answers_a_few_ids_as_it_answers_all():
+    """The low-rank seasonal naive depends on every series: a request for two series must
+    get the rows of the full forecast, not a denoising of those two alone."""
+    panel = make_panel(12, 120, seed=3)
+    model = WeeklyDemandForecaster(small_config(blend_with=(SEASONAL_SVD,), svd_rank=2))
+    model.fit(panel, static_features=["group"])
+    assert model.blend_base_ == SEASONAL_SVD and model.blend_weight_ < 1
+    assert model.tail_.groupby("unique_id").size().min() == 2 * 52 + 8
+    full = model.predict(3)
+    few = model.predict(3, ids=["S07", "S02"]).sort_values(["unique_id", "ds"])
+    pd.testing.assert_frame_equal(
+        few.reset_index(drop=True),
+        full[full["unique_id"].isin(["S02", "S07"])].reset_index(drop=True),
+    )
+    pd.testing.assert_frame_equal(model.predict(3, history=panel), full)
 
 
 def test_predict_before_fit_is_not_fitted_error():
