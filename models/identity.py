@@ -27,13 +27,14 @@ import copy
 import itertools
 import logging
 import math
+import os
 import tempfile
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from functools import cache
 from typing import Any, Self
 
 import numpy as np
@@ -1230,17 +1231,20 @@ def _linker(
     db_api = DuckDBAPI()  # splink's engine: an in-memory database of its own
     con = db_api.duckdb_con
     con.execute(f"SET memory_limit = '{memory_gb:g}GB'")
-    con.execute(f"SET temp_directory = '{_spill_folder().name}'")
+    con.execute(f"SET temp_directory = '{_spill_path()}'")
     con.execute("SET preserve_insertion_order = false")  # splink orders what it needs to
     frame = db_api.register(data, dataset_display_name="members")
     # log_level=None: splink leaves logging alone; the application configures it
     return linker_cls(frame, settings, log_level=None), frame, db_api
 
 
-@cache
-def _spill_folder() -> tempfile.TemporaryDirectory:
-    """A temporary folder for DuckDB to spill to, kept (by the cache) until the process ends."""
-    return tempfile.TemporaryDirectory(prefix="butler-identity-")
+def _spill_path() -> str:
+    """A folder name, new for each linker, for DuckDB to spill to. DuckDB creates it only
+    when a query outgrows the memory limit and removes it when its database closes, so no
+    empty folder is left behind (one folder per linker: closing one database must not
+    remove files another is still spilling)."""
+    name = f"butler-identity-{os.getpid()}-{uuid.uuid4().hex}"
+    return os.path.join(tempfile.gettempdir(), name)
 
 
 def _records(data: pd.DataFrame, ids: Sequence[str], func: str) -> list[dict[str, Any]]:
