@@ -47,6 +47,9 @@ QUANTILES: tuple[float, ...] = (0.5, 0.8, 0.9, 0.95)
 #: at a fill-rate target needs the shape of the tail, where lumpy series lose most units.
 TAIL_QUANTILES: tuple[float, ...] = (0.98, 0.99, 0.995, 0.998, 0.999)
 
+#: The longest horizon ``predict`` answers, in weeks.
+MAX_HORIZON = 52
+
 #: Name of the served model in long forecast frames.
 MODEL_NAME = "butler"
 
@@ -263,6 +266,13 @@ class WeeklyDemandForecaster:
         # what the blend model needs at predict time: the last year or two (+ 8 weeks)
         keep = self._history_weeks(self.blend_base_)
         self.tail_ = data.groupby("unique_id", sort=False).tail(keep)[["unique_id", "ds", "y"]]
+        # the blend model's forecast of the longest horizon, once: a request reads its first
+        # h weeks (every blend model's forecast of h weeks is the start of its longer one)
+        self.base_ = (
+            None
+            if self.blend_base_ is None
+            else self._blend_base(self.tail_, MAX_HORIZON, self.blend_base_)
+        )
         self.segment_ = demand_segments(data)
         self.fit_seconds_ = time.perf_counter() - started
         logger.info(
@@ -549,10 +559,10 @@ class WeeklyDemandForecaster:
             raise NotFittedError(
                 "This WeeklyDemandForecaster is not fitted yet. Call `fit(panel)` first."
             )
-        if not isinstance(h, int | np.integer) or not 1 <= h <= 52:
+        if not isinstance(h, int | np.integer) or not 1 <= h <= MAX_HORIZON:
             raise InvalidParameterError(
                 "The `h` parameter of `WeeklyDemandForecaster.predict` must be an integer "
-                f"in [1, 52]. Got {h!r} instead."
+                f"in [1, {MAX_HORIZON}]. Got {h!r} instead."
             )
         if ids is not None:
             ids = list(ids)
@@ -580,7 +590,12 @@ class WeeklyDemandForecaster:
         raw = _averaged(raw)
         raw[MODEL_NAME] = _capped(raw[MODEL_NAME], raw["unique_id"], tail)
         if self.blend_base_ is not None:
-            base = self._blend_base(tail, int(h), self.blend_base_, ids)
+            base = getattr(self, "base_", None)  # None in models fitted before it was kept
+            if history is None and base is not None:
+                base = base[base["ds"] <= self.last_ds_ + pd.Timedelta(weeks=int(h))]
+                base = base if ids is None else base[base["unique_id"].isin(ids)]
+            else:
+                base = self._blend_base(tail, int(h), self.blend_base_, ids)
             raw = raw.merge(base, on=["unique_id", "ds"], how="left")
             w = self.blend_weight_
             raw[MODEL_NAME] = w * raw[MODEL_NAME] + (1 - w) * raw["base"].fillna(raw[MODEL_NAME])
