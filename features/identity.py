@@ -55,10 +55,15 @@ _PHONE_COLUMNS = ("phone_e164", "phone_prefix", "phone_last4", "phone_masked")
 _BIRTH_COLUMNS = ("birth_date", "birth_year", "birth_md")
 _ADDRESS_COLUMNS = ("province", "city", "district", "street", "flat_estate", "flat_road")
 _PLAIN_COLUMNS = ("device_id", "union_id", "platform", "platform_user_id")
+#: The first letters of the romanised family and given names: a blocking key that still
+#: meets a name mistyped after them (chudleigh ~ chydleigh, william ~ willian).
+_PREFIX_COLUMNS = ("family_prefix", "given_prefix")
+_PREFIX_LETTERS = 3
 
 NORMALISED_COLUMNS: tuple[str, ...] = (
-    *_NAME_COLUMNS, "nickname", *_PHONE_COLUMNS, "email", *_BIRTH_COLUMNS, "gender",
-    *_ADDRESS_COLUMNS, "postcode", "id_number", *_PLAIN_COLUMNS, "handles", "alias_handles",
+    *_NAME_COLUMNS, *_PREFIX_COLUMNS, "nickname", *_PHONE_COLUMNS, "email", *_BIRTH_COLUMNS,
+    "gender", *_ADDRESS_COLUMNS, "postcode", "id_number", *_PLAIN_COLUMNS, "handles",
+    "alias_handles",
 )  # fmt: skip
 
 _MAX_KEYS = 8  # romanised forms kept per given name
@@ -977,6 +982,8 @@ def normalise_members(frame: pd.DataFrame, *, phone_region: str = "CN") -> pd.Da
     name_fields = [field("full_name"), field("family_name"), field("given_name")]
     *names, name_gender = _map_unique(name_fields, _name_row, len(_Name._fields))
     out.update(zip(_NAME_COLUMNS, names, strict=True))
+    for prefix, name in zip(_PREFIX_COLUMNS, ("family_latin", "given_latin"), strict=True):
+        out[prefix] = _map_one(out[name], lambda v: v[:_PREFIX_LETTERS] if v else None)
     out["nickname"] = _map_one(field("nickname"), _lower)
     phones = _map_unique([field("phone")], lambda v: _phone(v, phone_region), 4)
     out.update(zip(_PHONE_COLUMNS, phones, strict=True))

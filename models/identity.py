@@ -124,7 +124,7 @@ class IdentityConfig:
         seed: seed of the u sampling and of the EM samples.
     """
 
-    version: str = "2026.11.5"
+    version: str = "2026.11.6"
     threshold: float | str = "auto"
     one_account_per_platform: bool = True
     name_similarity: tuple[float, float] = (0.92, 0.80)
@@ -522,6 +522,9 @@ PREDICTION_RULES: tuple[tuple[str, ...], ...] = (
     ("given_latin", "city"),
     ("family_latin", "birth_year"),
     ("given_latin", "birth_year"),
+    # a name mistyped after its first letters, or shortened (rob ~ robert), meets its
+    # person's other records when neither the whole names nor a date agree
+    ("family_prefix", "given_prefix"),
 )
 #: Blocking passes of the EM rounds: each leaves the other comparisons free to be learnt.
 EM_RULES: tuple[tuple[str, ...], ...] = (

@@ -521,3 +521,16 @@ def test_family_and_given_latin_are_the_first_romanisation_joined():
         ["ouyang", "xiaoming"],
         ["chan", "taiman"],
     ]
+
+
+def test_name_prefixes_are_the_first_letters_of_the_romanised_names():
+    rows = pd.DataFrame(
+        {
+            "unique_id": range(5),
+            "family_name": ["Streets", "Stfeets", "王", "Li", None],
+            "given_name": ["William", "Willian", "小明", None, None],
+        }
+    )
+    out = normalise_members(rows)
+    assert out["family_prefix"].tolist() == ["str", "stf", "wan", "li", None]
+    assert out["given_prefix"].tolist() == ["wil", "wil", "xia", None, None]

@@ -574,3 +574,23 @@ def test_blocking_rules_past_the_pair_budget_are_left_out(world, caplog):
     assert set(tight.blocking_rules_) < set(roomy.blocking_rules_)
     assert "left out" in caplog.text
     assert len(tight.predict(members)) <= len(roomy.predict(members))
+
+
+def test_names_mistyped_after_their_first_letters_are_still_compared(fitted, world):
+    _, members, _ = world
+    # the same person, name mistyped past its third letter, no date, city or phone in common:
+    # only the name prefixes block the pair
+    pair = normalise_members(
+        pd.DataFrame(
+            {
+                "unique_id": ["x1", "x2"],
+                "family_name": ["Blackwood", "Blackwodo"],
+                "given_name": ["Alexandra", "Alexandrs"],
+                "gender": ["f", "f"],
+                "platform": ["tmall", "jd"],
+            }
+        )
+    )
+    assert ("family_prefix", "given_prefix") in fitted.blocking_rules_
+    scored = fitted.predict(pd.concat([members, pair], ignore_index=True))
+    assert ((scored["unique_id_l"] == "x1") & (scored["unique_id_r"] == "x2")).any()
