@@ -213,6 +213,8 @@ class OfflinePlanner:
         if intent == "match_member":
             args = _given(full_name=s.person_name, phone=s.phone, email=s.email,
                           birth_date=s.birth_date, city=s.city)  # fmt: skip
+            if args and len(s.platforms) == 1:  # "a new Douyin sign-up, 138…"
+                args["platform"] = s.platforms[0]
             return ("match_member", args) if args else (None, {})
         if intent == "risk_alerts":
             since = s.period.start.isoformat() if s.period else None
@@ -399,6 +401,11 @@ class OfflinePlanner:
     def _render_match_member(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
         best = d["candidates"][0] if d["candidates"] else None
         probability = f"{best['match_probability']:.2f}" if best else "0"
+        if best and best.get("same_platform"):
+            return t["match_same_platform"].format(
+                platform=_platform_name(d.get("platform") or "", lang), person_id=best["person_id"],
+                unique_id=best["unique_id"], probability=probability,
+            )  # fmt: skip
         if d["known"] and best:
             return t["match_known"].format(
                 person_id=d["person_id"], unique_id=best["unique_id"], probability=probability,

@@ -116,6 +116,12 @@ class MatchMemberArgs(_Args):
     email: str | None = Field(None, max_length=200)
     birth_date: str | None = Field(None, max_length=20)
     city: str | None = Field(None, max_length=50)
+    platform: str | None = Field(
+        None,
+        max_length=40,
+        description="The platform the record signed up on (e.g. douyin, 天猫). A person holds "
+        "one account per platform: a match there is flagged, not taken.",
+    )
     top: int = Field(3, ge=1, le=10)
 
 
@@ -537,19 +543,24 @@ class Toolbox:
         return data, _model_source(answer)
 
     def _match_member(self, a: MatchMemberArgs) -> tuple[Any, str]:
+        from features.views._params import check_platforms
         from services.http.identity_service import MemberRecord
 
-        fields = a.model_dump(exclude={"top"}, exclude_none=True)
+        fields = a.model_dump(exclude={"top", "platform"}, exclude_none=True)
         if not fields:
             raise ButlerError(
                 "match_member needs at least one of full_name, phone, email, birth_date, city."
             )
-        record = MemberRecord(record_id="butler-ask", **fields)
+        platform = None
+        if a.platform is not None:
+            (platform,) = check_platforms([a.platform], func="match_member")
+        record = MemberRecord(record_id="butler-ask", platform=platform, **fields)
         answer = plain(self.models.match_member(record=record, top=a.top))
         data = {
             "known": answer["person_id"] is not None,
             "person_id": answer["person_id"],
             "threshold": answer["threshold"],
+            "platform": platform,
             "candidates": answer["candidates"],
         }
         return data, "model: butler-identity (registered, served)"

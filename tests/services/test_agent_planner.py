@@ -49,15 +49,17 @@ class FakeModels:
     def match_member(self, *, record, top):
         self.calls.append(("match", record.model_dump(exclude_none=True)))
         known = record.phone == "13812345678"
+        second = known and record.platform == "tmall"  # P000042's account is a Tmall one
         return {
             "record_id": record.record_id,
-            "person_id": "P000042" if known else None,
+            "person_id": "P000042" if known and not second else None,
             "threshold": 0.9,
             "candidates": [
                 {
                     "person_id": "P000042",
                     "unique_id": "tmall:u42",
                     "match_probability": 0.99 if known else 0.2,
+                    "same_platform": second,
                 }
             ],  # fmt: skip
         }
@@ -198,6 +200,23 @@ def test_a_member_match_sends_the_phone_and_says_known_or_new(planner, sales_wor
     assert "老会员" in known.answer and "P000042" in known.answer
     new, _ = agent.answer("Is 13900001111 already one of our members?", [], _today(sales_world))
     assert "new member" in new.answer and "P000042" not in new.answer
+
+
+def test_a_member_match_sends_the_platform_and_flags_a_second_account_there(
+    planner, sales_world
+):
+    agent, models = planner
+    today = _today(sales_world)
+    douyin, _ = agent.answer("抖音新注册的会员，手机13812345678，是不是老会员？", [], today)
+    assert models.calls[-1] == (
+        "match",
+        {"record_id": "butler-ask", "phone": "13812345678", "platform": "douyin"},
+    )
+    assert "老会员" in douyin.answer and "P000042" in douyin.answer
+    tmall, _ = agent.answer("Is the new Tmall sign-up 13812345678 one of ours?", [], today)
+    assert models.calls[-1][1]["platform"] == "tmall"
+    assert "already has a Tmall/Taobao account" in tmall.answer
+    assert "check it by hand" in tmall.answer
 
 
 def test_a_pasted_conversation_is_classified_as_data(planner, sales_world):
