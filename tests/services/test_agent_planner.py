@@ -202,9 +202,7 @@ def test_a_member_match_sends_the_phone_and_says_known_or_new(planner, sales_wor
     assert "new member" in new.answer and "P000042" not in new.answer
 
 
-def test_a_member_match_sends_the_platform_and_flags_a_second_account_there(
-    planner, sales_world
-):
+def test_a_member_match_sends_the_platform_and_flags_a_second_account_there(planner, sales_world):
     agent, models = planner
     today = _today(sales_world)
     douyin, _ = agent.answer("抖音新注册的会员，手机13812345678，是不是老会员？", [], today)
