@@ -93,8 +93,8 @@ def train(
     report = None
     if hand is not None and dev is not None:
         # thresholds from the hand-labelled set, scored by a stage that did not learn each
-        # conversation: 3,314 conversations choose them more steadily than 400 would, and
-        # the development set stays unseen until it is scored
+        # conversation: its thousands of conversations choose them more steadily than 400
+        # would, and the development set stays unseen until it is scored
         held_out = model.held_out_probabilities(hand.conversations, hand.labels)
         model.fit_conversations(hand.conversations, hand.labels)
         model.set_thresholds(
