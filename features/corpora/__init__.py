@@ -23,8 +23,8 @@ guide is the table of :class:`~features.schema.vocab.RiskLabel` in issue #5 with
 notes that follow from it), in batches, by careful readers who wrote down the evidence
 messages and, for JDDC, which messages the buyer wrote. No keyword rule or model proposed
 a label. The 1,200 later JDDC windows were read by four readers per draw with the written
-guide and the 120 earlier JDDC windows as worked examples. The rest of the pool is labelled
-weakly, by :mod:`features.risk_rules`.
+guide beside this module (``risk_labelling_guide.md``) and the 120 earlier JDDC windows as
+worked examples. The rest of the pool is labelled weakly, by :mod:`features.risk_rules`.
 """
 
 from __future__ import annotations
