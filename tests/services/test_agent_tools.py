@@ -120,6 +120,7 @@ def test_sales_metrics_answers_with_its_period_and_source(toolbox, sales_world):
         ("sales_metrics", {"drop": "table"}, "drop"),
         ("forecast_sku", {"skus": []}, "skus"),
         ("risk_alerts", {"scenarios": ["alien_invasion"]}, "alien_invasion"),
+        ("match_member", {"phone": "13812345678", "platform": "myspace"}, "myspace"),
         ("no_such_tool", {}, "no_such_tool"),
     ],
 )
