@@ -43,6 +43,7 @@ import pandas as pd
 from features.errors import InvalidParameterError, UnreadableFileError
 from models.replenishment import (
     QUANTILES,
+    SERVICE_MEASURES,
     TAIL_QUANTILES,
     ReplenishmentConfig,
     ReplenishmentPolicy,
@@ -574,7 +575,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--lead-time", type=int, default=2, help="weeks (default 2)")
     parser.add_argument(
         "--service-measure",
-        choices=["fill_rate", "cycle"],
+        choices=SERVICE_MEASURES,
         default="fill_rate",
         help="what Butler's service levels target (default fill_rate)",
     )

@@ -46,6 +46,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,8 @@ TAIL_QUANTILES: dict[str, float] = dict(
 #: Columns ``forecasts`` must have: one row per SKU × warehouse × future week (Monday).
 FORECAST_COLUMNS = ("sku_id", "warehouse_id", "week", "mean", *QUANTILES)
 #: What ``service_level`` is a target for (module docstring).
-SERVICE_MEASURES = ("fill_rate", "cycle")
+ServiceMeasure = Literal["fill_rate", "cycle"]
+SERVICE_MEASURES: tuple[str, ...] = get_args(ServiceMeasure)
 #: Columns ``positions`` must have; ``OVERRIDE_COLUMNS`` may be added per row.
 POSITION_COLUMNS = ("sku_id", "warehouse_id", "on_hand", "in_transit", "lead_time_weeks")
 OVERRIDE_COLUMNS = ("review_period_weeks", "service_level", "moq", "case_pack")

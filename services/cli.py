@@ -11,7 +11,7 @@ import os
 import shutil
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, get_args
 
 import typer
 from rich.logging import RichHandler
@@ -19,6 +19,7 @@ from rich.table import Table
 
 from features.errors import ButlerError
 from features.settings import Settings
+from models.replenishment import ServiceMeasure as ReplenishmentMeasure
 from services._console import _fail, _progress, _settings, console, err_console
 from services.cli_agent import ask, chat, demo_ask, eval_agent, train_planner
 from services.cli_risk import eval_risk, risk_app, risk_patrol, train_risk
@@ -314,9 +315,10 @@ class Level(StrEnum):
     sku = "sku"
 
 
-class ServiceMeasure(StrEnum):
-    fill_rate = "fill-rate"
-    cycle = "cycle"
+#: The replenishment model's service measures, spelled with hyphens on the command line.
+ServiceMeasure = StrEnum(
+    "ServiceMeasure", {m: m.replace("_", "-") for m in get_args(ReplenishmentMeasure)}
+)
 
 
 def _fmt(value: object, pct: bool = False) -> str:

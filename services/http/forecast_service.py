@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import bentoml
 import numpy as np
@@ -25,7 +25,7 @@ from features.forecast import ID_SEP
 from features.settings import Settings
 from features.store import Store
 from models.forecast import registered_name
-from models.replenishment import ReplenishmentConfig
+from models.replenishment import ReplenishmentConfig, ServiceMeasure
 from services.forecasting import (
     forecast,
     load_forecaster,
@@ -87,10 +87,6 @@ class ForecastResult(BaseModel):
     missing: list[Pair] = Field(
         description="Pairs asked for that the model has no series of (no sales history there)."
     )
-
-
-#: What a plan's service level targets (:class:`~models.replenishment.ReplenishmentConfig`).
-ServiceMeasure = Literal["fill_rate", "cycle"]
 
 
 class PlanRow(BaseModel):

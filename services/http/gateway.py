@@ -31,9 +31,10 @@ from models.chat_risk import REGISTERED_NAME as RISK_MODEL
 from models.forecast import registered_name
 from models.identity import REGISTERED_NAME as IDENTITY_MODEL
 from models.intent import REGISTERED_NAME as PLANNER_MODEL
+from models.replenishment import ServiceMeasure
 from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
 from services.http.errors import check_batch, client_error
-from services.http.forecast_service import Forecasting, ServiceMeasure
+from services.http.forecast_service import Forecasting
 from services.http.identity_service import Identity, MemberRecord
 from services.http.middleware import ButlerMiddleware
 from services.http.risk_service import Alert, ChatRisk, RiskResult
