@@ -985,10 +985,14 @@ class IdentityResolver:
             The clusters (:func:`cluster_pairs`) and the threshold used.
         """
         threshold = self.config.threshold if threshold is None else threshold
-        platforms = self._platforms(members)
+        ids, platforms = members["unique_id"], self._platforms(members)
+        joined = None  # the platform rule's pass, once: a threshold's joins are its prefix
+        if platforms is not None:
+            lowest = min(AUTO_THRESHOLDS) if threshold == "auto" else float(threshold)
+            joined = joinable_pairs(ids, pairs, platforms, lowest)
         if threshold == "auto":
-            threshold, _ = choose_threshold(members["unique_id"], pairs, platforms=platforms)
-        clusters = cluster_pairs(members["unique_id"], pairs, threshold, platforms=platforms)
+            threshold, _ = choose_threshold(ids, pairs, joined=joined)
+        clusters = cluster_pairs(ids, pairs, threshold, joined=joined)
         return clusters, float(threshold)
 
     # -- explanations --------------------------------------------------------------------------
@@ -1279,6 +1283,7 @@ def choose_threshold(
     candidates: Sequence[float] = AUTO_THRESHOLDS,
     *,
     platforms: pd.Series | None = None,
+    joined: np.ndarray | None = None,
 ) -> tuple[float, pd.DataFrame]:
     """The merge threshold whose persons have the highest expected pairwise F1 — no labels.
 
@@ -1302,6 +1307,8 @@ def choose_threshold(
         candidates: thresholds to try.
         platforms: each account's platform, in ``ids`` order, to keep two accounts of one
             platform apart (:func:`joinable_pairs`); None = plain connected components.
+        joined: instead of ``platforms``, :func:`joinable_pairs` already run at or below the
+            lowest candidate (one boolean per row of ``pairs``).
 
     Returns:
         The chosen threshold and one row per candidate: ``threshold, expected_f1, persons``.
@@ -1320,7 +1327,9 @@ def choose_threshold(
     p = pairs["match_probability"].to_numpy(dtype="float64")[known]
     n, rows = len(index), []
     joins = np.ones(len(p), dtype=bool)
-    if platforms is not None and len(candidates):
+    if joined is not None:
+        joins = np.asarray(joined, dtype=bool)[known]
+    elif platforms is not None and len(candidates):
         joins = _joins(left, right, p, np.asarray(platforms, dtype=object), min(candidates))
     counts = []  # per candidate: persons, pairs inside them, of which compared, TP, FN
     for t in candidates:
@@ -1419,11 +1428,14 @@ def cluster_pairs(
     threshold: float,
     *,
     platforms: pd.Series | None = None,
+    joined: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Persons as connected components of the pairs at or above ``threshold``.
 
     With ``platforms`` (each account's, in ``ids`` order) only the pairs of
     :func:`joinable_pairs` link accounts: a person never holds two accounts of one platform.
+    ``joined`` gives that pass already run (at ``threshold`` or below: a higher threshold's
+    joins are a prefix of a lower one's), one boolean per row of ``pairs``.
 
     Returns:
         ``unique_id, person_id, cluster_size, match_probability`` per id, in ``ids`` order;
@@ -1434,7 +1446,9 @@ def cluster_pairs(
 
     ids = pd.Index(ids.astype(str), name="unique_id")
     pairs = pairs.astype({"unique_id_l": str, "unique_id_r": str})
-    if platforms is not None:
+    if joined is not None:
+        pairs = pairs[np.asarray(joined, dtype=bool)]
+    elif platforms is not None:
         pairs = pairs[joinable_pairs(pd.Series(ids), pairs, platforms, threshold)]
     label = connected_components(pairs, ids, threshold)
     frame = pd.DataFrame({"unique_id": ids, "person_id": label.reindex(ids).to_numpy()})

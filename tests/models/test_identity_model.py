@@ -337,6 +337,23 @@ def test_chosen_threshold_counts_the_pairs_kept_apart_by_platform():
     assert low["plain"]["expected_f1"] == pytest.approx(2 * tp / (2 * tp + fp))
 
 
+def test_choosing_the_threshold_runs_the_platform_pass_once(fitted, world, monkeypatch):
+    import models.identity as identity
+
+    _, members, _ = world
+    pairs = fitted.predict(members)
+    platforms = members["platform"]
+    chosen, _ = choose_threshold(members["unique_id"], pairs, platforms=platforms)
+    expected = cluster_pairs(members["unique_id"], pairs, chosen, platforms=platforms)
+    calls = []
+    counted = identity._joins
+    monkeypatch.setattr(identity, "_joins", lambda *a: calls.append(1) or counted(*a))
+    clusters, threshold = fitted.persons(members, pairs, "auto")
+    assert len(calls) == 1
+    assert threshold == chosen
+    pd.testing.assert_frame_equal(clusters, expected)
+
+
 def test_auto_threshold_is_the_default_and_resolve_reports_it(fitted, world):
     _, members, truth = world
     assert IdentityConfig().threshold == "auto"
