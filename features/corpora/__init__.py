@@ -11,18 +11,20 @@ evidence message indices, the buyer turns of role-less windows, and notes:
   at random, 40 JDDC windows at random and 40 JDDC windows among those holding a broad
   complaint word (退款, 投诉, 假, 丢, 坏了, 几次, …) so that JD's rarer scenarios appear at
   all. It only reports figures: it is never trained on and chooses nothing.
-* ``risk_train_labels.csv``, the **hand-labelled training set** (4,514 conversations):
+* ``risk_train_labels.csv``, the **hand-labelled training set** (5,114 conversations):
   every STC-3 dialogue of the pool outside the development set (1,080 drawn first at
-  random, then the other 2,114), 120 JDDC windows drawn the same enriched way, and two
-  draws of 600 more JDDC windows outside the sets before them (seeds 2026, then 2027):
+  random, then the other 2,114), 120 JDDC windows drawn the same enriched way, and three
+  draws of 600 more JDDC windows outside the sets before them (seeds 2026, 2027, 2028):
   each 300 at random, then 300 among the windows holding one of 退款 退货 退钱 投诉 假 丢 坏了
-  破 几次 价保 保价 差价 没收到 未收到 少了 漏发 错发 骗 差评 举报 12315 律师 曝光 换货 质量.
+  破 几次 价保 保价 差价 没收到 未收到 少了 漏发 错发 骗 差评 举报 12315 律师 曝光 换货 质量
+  (the third draw also 很多人 不止我 大家都 欺骗 虚假 垃圾 再也不 第几次 说好 催了, words of
+  the scenarios the model reads worst).
 
 Both were labelled by reading each conversation against the scenario definitions (the
 guide is the table of :class:`~features.schema.vocab.RiskLabel` in issue #5 with a few
 notes that follow from it), in batches, by careful readers who wrote down the evidence
 messages and, for JDDC, which messages the buyer wrote. No keyword rule or model proposed
-a label. The 1,200 later JDDC windows were read by four readers per draw with the written
+a label. The 1,800 later JDDC windows were read by four readers per draw with the written
 guide beside this module (``risk_labelling_guide.md``) and the 120 earlier JDDC windows as
 worked examples. The rest of the pool is labelled weakly, by :mod:`features.risk_rules`.
 """
