@@ -204,8 +204,14 @@ def build_assortment(
     platforms: list[Platform],
     days: int,
     windows: list[PromoWindow],
+    planned: list[PromoWindow] | None = None,
 ) -> Assortment:
-    """Decide what each platform and shop sells, its ids, titles, prices and promotions."""
+    """Decide what each platform and shop sells, its ids, titles, prices and promotions.
+
+    ``planned`` are calendar promotions that start after the world's last day: shops sign
+    up for them ahead, so the promotions exports already hold them (they sell nothing
+    inside the world).
+    """
     skus = catalog.skus
     n = len(skus)
     cats = catalog.categories
@@ -228,7 +234,9 @@ def build_assortment(
     pairs["p0"] = p0
     price_day, price_fen = _price_paths(rng, skus, sku, p0, days)
     listings, pair_listing, pair_cum = _listings(rng, skus, shops, platforms, pairs)
-    promos = _promotions(rng, skus, pairs, platforms, windows, price_day, price_fen, days)
+    promos = _promotions(
+        rng, skus, pairs, platforms, windows, price_day, price_fen, days, planned or []
+    )
     del k
     return Assortment(pairs, pair_listing, pair_cum, price_day, price_fen, listings, promos)
 
@@ -363,33 +371,36 @@ def _promotions(
     price_day: np.ndarray,
     price_fen: np.ndarray,
     days: int,
+    planned: list[PromoWindow],
 ) -> pd.DataFrame:
-    """Calendar promotions (a share of each platform's pairs join) and shops' own deals."""
+    """Calendar promotions (a share of each platform's pairs join) and shops' own deals,
+    then the calendar promotions planned after the world's end (drawn last, so the world's
+    own draws do not depend on them)."""
     vel = skus["velocity"].to_numpy()[pairs["sku"].to_numpy()]
     joins = np.select([vel == "fast", vel == "regular", vel == "slow"], [1.2, 1.0, 0.5], 0.25)
     plat = pairs["pidx"].to_numpy()
-    frames = []
-    for w in windows:
+
+    def calendar(w: PromoWindow) -> pd.DataFrame | None:
         if w.platform not in platforms:
-            continue
+            return None
         rows = np.flatnonzero(plat == platforms.index(w.platform))
         share = w.participation * (0.5 if w.platform is P.POS else 1.0)
         rows = rows[rng.random(len(rows)) < share * joins[rows]]
         if not len(rows):
-            continue
-        frames.append(
-            pd.DataFrame(
-                {
-                    "pair": rows,
-                    "first_day": w.first_day,
-                    "last_day": w.last_day,
-                    "discount": rng.uniform(*w.discount, len(rows)),
-                    "name": w.name,
-                    "promo_id": f"HD{w.year}{w.key.upper()}",
-                    "key": w.key,
-                }
-            )
+            return None
+        return pd.DataFrame(
+            {
+                "pair": rows,
+                "first_day": w.first_day,
+                "last_day": w.last_day,
+                "discount": rng.uniform(*w.discount, len(rows)),
+                "name": w.name,
+                "promo_id": f"HD{w.year}{w.key.upper()}",
+                "key": w.key,
+            }
         )
+
+    frames = [f for f in map(calendar, windows) if f is not None]
     # shops' own short deals: about two a year for sellers, fewer for the long tail
     k = len(pairs)
     lam = np.select([vel == "fast", vel == "regular"], [3.0, 2.0], 0.6) * days / 365
@@ -418,6 +429,7 @@ def _promotions(
             }
         )
     )
+    frames += [f for f in map(calendar, planned) if f is not None]
     promos = pd.concat(frames, ignore_index=True)
     pair_arr = promos["pair"].to_numpy()
     shelf = price_on_arrays(price_day, price_fen, pair_arr, promos["first_day"].to_numpy())

@@ -49,6 +49,9 @@ logger = logging.getLogger(__name__)
 Scale = Literal["small", "medium", "large"]
 K = ExportKind
 
+#: Days after the world's end whose calendar promotions are already planned and exported.
+PLANNED_DAYS = 91
+
 
 @dataclass(frozen=True, slots=True)
 class _ScaleSpec:
@@ -164,7 +167,11 @@ def generate(
         by_name = {p: _shop_id_is_name(adapters[p]) for p in channels}
         shops = build_shops(rng_shops, channels, spec.stores, by_name, start, gaz, spec.warehouses)
         windows = promo_windows(start, days, channels)
-        assortment = build_assortment(rng_assort, catalog, shops, channels, days, windows)
+        # the calendar promotions of the next 13 weeks are already planned (and exported)
+        planned = [
+            w for w in promo_windows(start, days + PLANNED_DAYS, channels) if w.first_day >= days
+        ]
+        assortment = build_assortment(rng_assort, catalog, shops, channels, days, windows, planned)
         active = {p: shops.of(p)["shop_id"].tolist() for p in channels}
         weights = {p: _norm(shops.of(p)["weight"].to_numpy()) for p in channels}
         people = build_people(

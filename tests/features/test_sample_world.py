@@ -130,6 +130,19 @@ def test_double_eleven_and_weekdays_shape_demand(loaded) -> None:
     assert by_weekday.max() / by_weekday.min() > 1.1
 
 
+def test_calendar_promotions_of_the_next_weeks_are_exported_ahead(loaded) -> None:
+    store, _ = loaded
+    end = START + dt.timedelta(days=DAYS)
+    planned = store.sql(
+        "SELECT DISTINCT promo_id, CAST(starts_at + INTERVAL 8 HOUR AS DATE) AS first_day "
+        f"FROM promotions WHERE kind = 'promotion' AND starts_at + INTERVAL 8 HOUR >= DATE '{end}'"
+    ).df()
+    # Double 12 and the Spring Festival campaign (January 2025) are planned, nothing sold yet
+    assert {"HD2024DOUBLE12", "HD2025SPRING"} <= set(planned["promo_id"])
+    assert planned["first_day"].max().date() < end + dt.timedelta(days=91)
+    assert store.sql("SELECT max(day) FROM sales_daily").fetchall()[0][0] < end
+
+
 def test_stock_follows_sales_and_purchase_orders(world: WorldSummary, loaded) -> None:
     store, _ = loaded
     last = START + dt.timedelta(days=DAYS - 1)
