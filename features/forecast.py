@@ -7,7 +7,12 @@ A *panel* is a long DataFrame with one row per series and week:
 - ``y`` (float): units sold (paid units) in the week;
 - ``in_stock`` (bool, optional): False when the series was out of stock for most of the
   week, so its sales are *censored* — a week with no stock is not a week without demand;
-- static columns (numbers or categories), constant per series.
+- static columns (numbers or categories), constant per series;
+- known-ahead covariates (:data:`COVARIATES`), from the promotions the channels export:
+  ``promo_days`` (days of the week with a promotion running) and ``price_ratio`` (the
+  week's advertised price over the SKU's list price). Promotions and price changes are
+  planned before they run, so their values for the weeks being forecast are known too
+  (:func:`store_covariates` reads them for any span of weeks, past or future).
 
 The grid is dense from each series' first sale to the panel's last week: weeks without sales
 are zeros. :func:`censor_stockouts` turns stock-out weeks into imputed demand with zero
@@ -49,6 +54,9 @@ STOCKOUT_DAYS = 4
 
 #: Weeks of in-stock history the censored weeks' demand is imputed from.
 IMPUTE_WEEKS = 8
+
+#: The store panel's known-ahead covariates (see :func:`store_covariates`).
+COVARIATES: tuple[str, ...] = ("promo_days", "price_ratio")
 
 
 def dense_panel(frame: pd.DataFrame, *, end: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -185,10 +193,11 @@ def store_panel(
         platforms: sales channels to include; None = all.
 
     Returns:
-        A dense panel ``unique_id, ds, y, in_stock, sku_id`` plus ``warehouse_id`` or
-        ``platform`` for those levels; ``ds`` is the Monday of the week (Asia/Shanghai).
-        ``in_stock`` is False for weeks with no stock on at least 4 days, from the
-        inventory snapshots (all warehouses together above the warehouse level).
+        A dense panel ``unique_id, ds, y, in_stock, promo_days, price_ratio, sku_id`` plus
+        ``warehouse_id`` or ``platform`` for those levels; ``ds`` is the Monday of the week
+        (Asia/Shanghai). ``in_stock`` is False for weeks with no stock on at least 4 days,
+        from the inventory snapshots (all warehouses together above the warehouse level);
+        the covariates are :func:`store_covariates`'.
 
     Raises:
         InvalidParameterError: an unknown level or a bad date.
@@ -225,7 +234,123 @@ def store_panel(
         key = by if level != "sku_platform" else ["sku_id"]
         panel = panel.merge(stock, on=[*key, "ds"], how="left")
         panel["in_stock"] = panel["in_stock"].fillna(True).astype(bool)
-    return panel[["unique_id", "ds", "y", "in_stock", *by]]
+    covariates = store_covariates(
+        store, level=level, start=panel["ds"].min().date(), end=last_week.date()
+    )
+    panel = panel.merge(covariates, on=["unique_id", "ds"], how="left")
+    panel["promo_days"] = panel["promo_days"].fillna(0.0)
+    return panel[["unique_id", "ds", "y", "in_stock", *COVARIATES, *by]]
+
+
+def store_covariates(
+    store: Store,
+    *,
+    level: Level = "sku_warehouse",
+    start: dt.date,
+    end: dt.date,
+    ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """The known-ahead covariates of every series, in the weeks from ``start`` to ``end``.
+
+    Per SKU × platform and week: ``promo_days``, the days (0–7) with a promotion running
+    (``promotions`` of kind ``promotion``, on the Beijing days they cover, capped at 7
+    where promotions overlap), and ``price_ratio``, the week's mean advertised price — the
+    promotion's price on its days, else the shelf price, which is the latest price change
+    up to mid-week, else the SKU's list price — over the list price (NaN without a list
+    price). A series spanning several platforms gets the mean over them:
+    for a SKU × warehouse, the platforms whose orders of the SKU shipped from that
+    warehouse; for a SKU in total, those that list or sold it. Promotions exported ahead of
+    time reach into future weeks; price changes hold until the next one.
+
+    Args:
+        store: the unified store.
+        level: the series level (as in :func:`store_panel`).
+        start, end: the span; widened to whole weeks (Monday to Sunday).
+        ids: series to return (``unique_id`` values); None = every series the store has.
+
+    Returns:
+        ``unique_id, ds`` + :data:`COVARIATES`, one row per series and week.
+    """
+    if level not in LEVELS:
+        raise InvalidParameterError(
+            f"The `level` parameter of `store_covariates` must be one of {', '.join(LEVELS)}. "
+            f"Got {level!r} instead."
+        )
+    first = pd.Timestamp(start).date()
+    first -= dt.timedelta(days=first.weekday())
+    last = pd.Timestamp(end).date()
+    if last < first:
+        raise InvalidParameterError(
+            f"The span passed to `store_covariates` ends ({last}) before it starts ({first})."
+        )
+    day = "CAST({} + INTERVAL 8 HOUR AS DATE)"  # stored in UTC; business days are Beijing's
+    keys = {"sku_warehouse": ["sku_id", "warehouse_id"], "sku_platform": ["sku_id", "platform"]}
+    keys = keys.get(level, ["sku_id"])
+    # the platforms whose orders of a SKU ship from each warehouse
+    routes = (
+        "JOIN (SELECT DISTINCT sku_id, platform, warehouse_id FROM sales_daily "
+        "WHERE warehouse_id <> '') AS r USING (sku_id, platform)"
+        if level == "sku_warehouse"
+        else ""
+    )
+    query = f"""
+        WITH weeks AS (
+            SELECT CAST(w AS DATE) AS ds FROM range(DATE '{first}', DATE '{last}' + 1,
+                                                    INTERVAL 7 DAY) AS t(w)
+        ),
+        pairs AS (
+            SELECT DISTINCT sku_id, platform FROM listings WHERE sku_id IS NOT NULL
+            UNION SELECT DISTINCT sku_id, platform FROM sales_daily
+        ),
+        promo AS (
+            SELECT sku_id, platform, {day.format("starts_at")} AS first_day,
+                   {day.format("coalesce(ends_at, starts_at)")} AS last_day,
+                   min(price_fen) AS price_fen
+            FROM promotions WHERE kind = 'promotion' AND sku_id IS NOT NULL GROUP BY ALL
+        ),
+        promo_week AS (
+            SELECT p.sku_id, p.platform, w.ds,
+                   least(7, sum(date_diff('day', greatest(p.first_day, w.ds),
+                                          least(p.last_day, w.ds + 6)) + 1)) AS promo_days,
+                   min(p.price_fen) AS promo_fen
+            FROM promo p JOIN weeks w ON p.first_day <= w.ds + 6 AND p.last_day >= w.ds
+            GROUP BY ALL
+        ),
+        changes AS (
+            SELECT sku_id, platform, {day.format("starts_at")} AS day,
+                   min(price_fen) AS shelf_fen
+            FROM promotions WHERE kind = 'price_change' AND sku_id IS NOT NULL GROUP BY ALL
+        ),
+        grid AS (SELECT pairs.sku_id, pairs.platform, weeks.ds FROM pairs, weeks),
+        shelf AS (
+            SELECT g.sku_id, g.platform, g.ds, c.shelf_fen
+            FROM grid g ASOF LEFT JOIN changes c
+              ON g.sku_id = c.sku_id AND g.platform = c.platform AND g.ds + 3 >= c.day
+        ),
+        pair_week AS (
+            SELECT s.sku_id, s.platform, s.ds,
+                   coalesce(pw.promo_days, 0) AS promo_days,
+                   coalesce(s.shelf_fen, k.list_price_fen) AS price_fen,
+                   -- a promotion never raises the price (least() skips NULLs)
+                   least(pw.promo_fen, coalesce(s.shelf_fen, k.list_price_fen)) AS promo_fen,
+                   nullif(k.list_price_fen, 0) AS list_fen
+            FROM shelf s JOIN skus k USING (sku_id)
+            LEFT JOIN promo_week pw USING (sku_id, platform, ds)
+        )
+        SELECT {", ".join(keys)}, ds, avg(promo_days) AS promo_days,
+               avg((promo_days * coalesce(promo_fen, 0) + (7 - promo_days) * price_fen)
+                   / 7 / list_fen)
+                   AS price_ratio
+        FROM pair_week {routes} GROUP BY ALL
+    """
+    frame = store.sql(query).df()
+    frame["ds"] = pd.to_datetime(frame["ds"]).astype("datetime64[ns]")
+    frame[list(COVARIATES)] = frame[list(COVARIATES)].astype("float64")
+    frame["unique_id"] = frame[keys].astype(str).agg(ID_SEP.join, axis=1)
+    if ids is not None:
+        frame = frame[frame["unique_id"].isin(set(ids))]
+    out = frame[["unique_id", "ds", *COVARIATES]]
+    return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
 
 
 def _weekly_stockouts(store: Store, level: str) -> pd.DataFrame:

@@ -130,6 +130,7 @@ def backtest(
     *,
     name: str = "panel",
     static_features: Sequence[str] = (),
+    dynamic_features: Sequence[str] = (),
     n_windows: int = 2,
     config: ForecastConfig | None = None,
     baselines: Sequence[str] = BASELINES,
@@ -142,6 +143,8 @@ def backtest(
         h: horizon, 1–13 weeks.
         name: the data's name in the result.
         static_features: static columns of the panel for the global model.
+        dynamic_features: known-ahead covariates of the panel (promotions, prices): the
+            model reads their values in the weeks it forecasts, as it would in use.
         n_windows: origins, ``h`` weeks apart (non-overlapping scored weeks).
         config: the forecaster's config (its ``freq`` is the panel's); None = defaults.
         baselines: statsforecast models to compare.
@@ -173,7 +176,9 @@ def backtest(
     for cutoff in cutoffs:
         train = panel[panel["ds"] <= cutoff]
         held = panel[(panel["ds"] > cutoff) & (panel["ds"] <= cutoff + pd.Timedelta(weeks=h))]
-        fc, times = _forecast_all(train, h, cfg, static_features, baselines)
+        fc, times = _forecast_all(
+            train, h, cfg, static_features, baselines, dynamic_features, future=held
+        )
         done += len(times)
         if on_progress:
             on_progress(done, total)
@@ -234,11 +239,15 @@ def _forecast_all(
     cfg: ForecastConfig,
     static_features: Sequence[str],
     baselines: Sequence[str],
+    dynamic_features: Sequence[str] = (),
+    future: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, float | str]]]:
     """Butler's model and each baseline on one training panel; forecasts and timings."""
     n = train["unique_id"].nunique()
     t0 = time.perf_counter()
-    model = WeeklyDemandForecaster(cfg).fit(train, static_features=static_features)
+    model = WeeklyDemandForecaster(cfg).fit(
+        train, static_features=static_features, dynamic_features=dynamic_features, future=future
+    )
     t1 = time.perf_counter()
     ours = model.predict(h)
     t2 = time.perf_counter()

@@ -7,6 +7,10 @@ the final fit it holds out the last ``calibration_weeks`` weeks, forecasts them,
 quantiles of the errors scaled by each series' recent level, per demand segment. Quantiles
 are then ``point + score_q × scale``, floored at zero, so they are monotone by construction.
 
+Known-ahead covariates (promotion days, the advertised price: ``dynamic_features``) are
+features of the week being forecast; ``fit`` takes their values for the weeks after the
+panel (``future``) and keeps them, so ``predict`` reads the promotions that were planned.
+
 The statsforecast baselines (Naive, SeasonalNaive, the intermittent-demand models) live in
 :func:`baseline_forecasts`, so the backtest compares both families on the same windows.
 
@@ -224,6 +228,9 @@ class WeeklyDemandForecaster:
             (see ``size_bands``; ``band_edges_`` holds each segment's band limits), columns =
             ``mean`` and the quantile columns.
         last_ds_: last week of the training panel.
+        dynamic_features_: the known-ahead covariates the model reads.
+        future_: their values in the weeks after ``last_ds_`` (``unique_id, ds`` + columns),
+            as passed to ``fit``.
         n_series_: number of series fitted.
         fit_seconds_: wall time of the last ``fit``.
 
@@ -237,8 +244,14 @@ class WeeklyDemandForecaster:
 
     # -- fitting -----------------------------------------------------------------------------
 
-    def fit(self, panel: pd.DataFrame, static_features: Sequence[str] = ()) -> Self:
-        """Fit on a panel (``unique_id, ds, y`` [+ ``in_stock``] [+ static columns]).
+    def fit(
+        self,
+        panel: pd.DataFrame,
+        static_features: Sequence[str] = (),
+        dynamic_features: Sequence[str] = (),
+        future: pd.DataFrame | None = None,
+    ) -> Self:
+        """Fit on a panel (``unique_id, ds, y`` [+ ``in_stock``] [+ static and dynamic columns]).
 
         Stock-out weeks (``in_stock == False``) are censored: their demand is imputed for
         the lag features and they carry no weight in the loss.
@@ -246,6 +259,11 @@ class WeeklyDemandForecaster:
         Args:
             panel: the training panel, dense per series (see :mod:`features.forecast`).
             static_features: numeric or categorical columns constant per series.
+            dynamic_features: known-ahead covariates, columns of the panel that vary by
+                week (NaN allowed), e.g. :data:`features.forecast.COVARIATES`.
+            future: their values in the weeks after the panel (``unique_id, ds`` + the
+                dynamic columns), which ``predict`` reads. Series × weeks it lacks keep
+                each series' last known values (with a warning at predict time).
 
         Returns:
             self, fitted.
@@ -254,15 +272,22 @@ class WeeklyDemandForecaster:
             InvalidParameterError: missing columns, or a panel too short to fit.
         """
         started = time.perf_counter()
+        self.static_features_ = list(static_features)
+        self.dynamic_features_ = list(dynamic_features)
         data = self._check_panel(panel, static_features, func="fit")
         data = censor_stockouts(data)
-        self.static_features_ = list(static_features)
+        self.future_ = self._check_future(future, data["ds"].max(), func="fit")
         self.scores_, self.blend_weight_ = self._calibrate(data)
         self.mlf_ = self._fit_mlf(data)
         self.last_ds_ = pd.Timestamp(data["ds"].max())
         self.series_ = np.sort(data["unique_id"].unique())
         self.n_series_ = len(self.series_)
         self.scale_ = _recent_scale(data)
+        # each series' last week and covariates: where predict's weeks start from, and what
+        # the weeks `future` lacks fall back to
+        self.last_rows_ = data.groupby("unique_id", sort=False).tail(1)[
+            ["unique_id", "ds", *self.dynamic_features_]
+        ]
         # what the blend model needs at predict time: the last year or two (+ 8 weeks)
         keep = self._history_weeks(self.blend_base_)
         self.tail_ = data.groupby("unique_id", sort=False).tail(keep)[["unique_id", "ds", "y"]]
@@ -286,7 +311,7 @@ class WeeklyDemandForecaster:
     def _check_panel(
         self, panel: pd.DataFrame, static_features: Sequence[str], *, func: str
     ) -> pd.DataFrame:
-        need = ["unique_id", "ds", "y", *static_features]
+        need = ["unique_id", "ds", "y", *static_features, *self.dynamic_features_]
         missing = [c for c in need if c not in panel.columns]
         if missing:
             raise InvalidParameterError(
@@ -323,6 +348,64 @@ class WeeklyDemandForecaster:
                 "features.forecast.dense_panel."
             )
         return data
+
+    def _check_future(
+        self, future: pd.DataFrame | None, last: pd.Timestamp, *, func: str
+    ) -> pd.DataFrame:
+        """The known-ahead covariates of the weeks after ``last`` (empty without any)."""
+        cols = ["unique_id", "ds", *self.dynamic_features_]
+        if future is None or not self.dynamic_features_:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+        missing = [c for c in cols if c not in future.columns]
+        if missing:
+            raise InvalidParameterError(
+                f"The `future` frame passed to `WeeklyDemandForecaster.{func}` lacks the "
+                f"columns {', '.join(missing)}: it holds unique_id, ds and the dynamic "
+                f"features ({', '.join(self.dynamic_features_)}) of the weeks ahead."
+            )
+        out = future[cols].copy()
+        out["ds"] = pd.to_datetime(out["ds"]).astype("datetime64[ns]")
+        out[self.dynamic_features_] = out[self.dynamic_features_].astype("float32")
+        out = out[out["ds"] > last].drop_duplicates(["unique_id", "ds"], keep="last")
+        return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+
+    def _future_frame(
+        self, history: pd.DataFrame, h: int, future: pd.DataFrame, ids: Any = None
+    ) -> pd.DataFrame | None:
+        """mlforecast's ``X_df``: the dynamic features of each series' ``h`` weeks ahead.
+
+        The weeks follow each series' last week in ``history`` (its last row is enough).
+        Weeks ``future`` does not cover keep the series' last values there: a covariate
+        nobody planned is assumed to stay as it was.
+        """
+        dynamic = self.dynamic_features_
+        if not dynamic:
+            return None
+        if ids is not None:
+            wanted = set(ids)
+            history = history[history["unique_id"].isin(wanted)]
+            future = future[future["unique_id"].isin(wanted)]
+        last = history.groupby("unique_id", sort=False).tail(1)[["unique_id", "ds", *dynamic]]
+        steps = np.tile(np.arange(1, h + 1), len(last))
+        grid = pd.DataFrame(
+            {
+                "unique_id": np.repeat(last["unique_id"].to_numpy(), h),
+                "ds": np.repeat(last["ds"].to_numpy(), h) + pd.to_timedelta(steps, unit="W"),
+            }
+        )
+        out = grid.merge(future[["unique_id", "ds", *dynamic]], on=["unique_id", "ds"], how="left")
+        gaps = out[dynamic].isna().all(axis=1).to_numpy()
+        if gaps.any():
+            logger.warning(
+                "%d of %d series × weeks forecast have no known-ahead values of %s; each "
+                "series' last known values are used.",
+                int(gaps.sum()),
+                len(out),
+                ", ".join(dynamic),
+            )
+            held = last.set_index("unique_id")[dynamic].reindex(out.loc[gaps, "unique_id"])
+            out.loc[gaps, dynamic] = held.to_numpy()
+        return out
 
     def _make_mlf(self) -> Any:
         import lightgbm as lgb
@@ -396,7 +479,7 @@ class WeeklyDemandForecaster:
         same, at many times the cost with LightGBM's absolute-error objective).
         """
         mlf = self._make_mlf()
-        cols = ["unique_id", "ds", "y", *self.static_features_]
+        cols = ["unique_id", "ds", "y", *self.static_features_, *self.dynamic_features_]
         prep = mlf.preprocess(data[cols], static_features=self.static_features_, dropna=False)
         # dropna=False keeps every input row, in the panel's (unique_id, ds) order
         weight = data["weight"].to_numpy()
@@ -436,8 +519,9 @@ class WeeklyDemandForecaster:
         train = data[data["ds"] <= cutoff]
         held = data[(data["ds"] > cutoff) & ~data.get("censored", False)]
         mlf = self._fit_mlf(train)
+        x_df = self._future_frame(train, weeks, data[data["ds"] > cutoff])
         with _expected_nulls():
-            point = _averaged(mlf.predict(weeks)).rename(columns={MODEL_NAME: "point"})
+            point = _averaged(mlf.predict(weeks, X_df=x_df)).rename(columns={MODEL_NAME: "point"})
         point["point"] = _capped(point["point"], point["unique_id"], train)
         scored = held.merge(point, on=["unique_id", "ds"], how="inner")
         weight = 1.0
@@ -530,7 +614,12 @@ class WeeklyDemandForecaster:
     # -- predicting --------------------------------------------------------------------------
 
     def predict(
-        self, h: int, ids: Sequence[str] | None = None, *, history: pd.DataFrame | None = None
+        self,
+        h: int,
+        ids: Sequence[str] | None = None,
+        *,
+        history: pd.DataFrame | None = None,
+        future: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """Forecast the ``h`` weeks after the training panel (or after ``history``).
 
@@ -538,9 +627,11 @@ class WeeklyDemandForecaster:
             h: horizon in weeks, 1–52.
             ids: series to forecast; None = all fitted series.
             history: a newer panel of the same series (``unique_id, ds, y`` [+ ``in_stock``]
-                + the static columns) to forecast from without refitting: lags, scales and
-                the blend baseline are recomputed from it, the fitted trees and calibration
-                are kept. None = the training panel.
+                + the static and dynamic columns) to forecast from without refitting: lags,
+                scales and the blend baseline are recomputed from it, the fitted trees and
+                calibration are kept. None = the training panel.
+            future: the dynamic features of the weeks ahead (as in ``fit``); None = those
+                passed to ``fit``.
 
         Returns:
             Long frame ``unique_id, ds, model, mean, p50, p80, p90, p95, p98 … p99_9,
@@ -574,16 +665,26 @@ class WeeklyDemandForecaster:
                     f"{' …' if len(unknown) > 5 else ''}. Refit with their history."
                 )
         tail, scale, segment = self.tail_, self.scale_, self.segment_
+        if not hasattr(self, "dynamic_features_"):  # saved before covariates existed
+            self.dynamic_features_ = []
         if history is None:
+            known = (
+                getattr(self, "future_", None)
+                if future is None
+                else self._check_future(future, self.last_ds_, func="predict")
+            )
+            x_df = self._future_frame(getattr(self, "last_rows_", None), int(h), known, ids)
             with _expected_nulls():
-                raw = self.mlf_.predict(int(h), ids=ids)
+                raw = self.mlf_.predict(int(h), ids=ids, X_df=x_df)
         else:
             data = censor_stockouts(
                 self._check_panel(history, self.static_features_, func="predict")
             )
-            cols = ["unique_id", "ds", "y", *self.static_features_]
+            known = self._check_future(future, data["ds"].max(), func="predict")
+            x_df = self._future_frame(data, int(h), known, ids)
+            cols = ["unique_id", "ds", "y", *self.static_features_, *self.dynamic_features_]
             with _expected_nulls():
-                raw = self.mlf_.predict(int(h), ids=ids, new_df=data[cols])
+                raw = self.mlf_.predict(int(h), ids=ids, new_df=data[cols], X_df=x_df)
             keep = self._history_weeks(self.blend_base_)
             tail = data.groupby("unique_id", sort=False).tail(keep)[["unique_id", "ds", "y"]]
             scale, segment = _recent_scale(data), demand_segments(data)

@@ -1,7 +1,9 @@
 """`butler train forecast`: store → panel → backtest → fit → log and register in MLflow.
 
 One model per series level (SKU × warehouse, SKU × platform, SKU), each registered as
-``butler-forecast-<level>`` with the alias ``champion`` that the services load.
+``butler-forecast-<level>`` with the alias ``champion`` that the services load. The model
+reads the store's known-ahead covariates (promotion days, advertised price) and keeps their
+values for the weeks after the panel, so it serves the promotions planned at training time.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.forecast import Level, store_panel
+from features.forecast import COVARIATES, Level, store_covariates, store_panel
 from features.settings import Settings
 from features.store import Store
 from models.backtest import BacktestResult, backtest, backtest_figures
 from models.forecast import (
     BASELINES,
+    MAX_HORIZON,
     ForecastConfig,
     WeeklyDemandForecaster,
     registered_name,
@@ -72,6 +75,14 @@ def train(
     cfg = config or ForecastConfig()
     with Store.open(settings, read_only=True) as store:
         panel = store_panel(store, level=level)
+        last = panel["ds"].max()
+        future = store_covariates(
+            store,
+            level=level,
+            start=(last + pd.Timedelta(weeks=1)).date(),
+            end=(last + pd.Timedelta(weeks=MAX_HORIZON)).date(),
+            ids=panel["unique_id"].unique(),
+        )
         snapshot = _snapshot(store)
     n_series, n_weeks = panel["unique_id"].nunique(), panel["ds"].nunique()
     logger.info("training %s: %d series × %d weeks", level, n_series, n_weeks)
@@ -88,14 +99,16 @@ def train(
         n_windows=n_windows,
         config=cfg,
         baselines=baselines,
+        dynamic_features=COVARIATES,
         on_progress=progress,
     )
-    model = WeeklyDemandForecaster(cfg).fit(panel)
+    model = WeeklyDemandForecaster(cfg).fit(panel, dynamic_features=COVARIATES, future=future)
     progress(total, total)
     with tracking.run(settings, EXPERIMENT, run_name=f"forecast-{level}") as run_id:
         tracking.log_params(
             cfg.to_params()
             | {"level": level, "horizon": horizon, "n_windows": n_windows}
+            | {"dynamic_features": ",".join(COVARIATES)}
             | {"n_series": n_series, "n_weeks": n_weeks}
         )
         tracking.log_tags({f"data.{k}": str(v) for k, v in snapshot.items()})

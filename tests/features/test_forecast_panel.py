@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 
 from features.errors import InvalidParameterError, StoreError
 from features.forecast import (
+    COVARIATES,
     ID_SEP,
     IMPUTE_WEEKS,
     LEVELS,
     censor_stockouts,
     demand_segments,
     dense_panel,
+    store_covariates,
     store_panel,
 )
 from features.store import Store
@@ -247,7 +249,12 @@ def test_store_panel_equals_a_pandas_recomputation(settings, sales_store, level)
     assert panel["ds"].max() == sales_store.last_week
     assert set(panel["ds"].dt.weekday) == {0}
     extra = {"sku_warehouse": ["warehouse_id"], "sku_platform": ["platform"], "sku": []}[level]
-    assert list(panel.columns) == ["unique_id", "ds", "y", "in_stock", "sku_id", *extra]
+    assert list(panel.columns) == [
+        "unique_id", "ds", "y", "in_stock", *COVARIATES, "sku_id", *extra
+    ]  # fmt: skip
+    # the fixture has no promotions and no list prices
+    assert (panel["promo_days"] == 0).all()
+    assert panel["price_ratio"].isna().all()
 
 
 def test_store_panel_marks_weeks_with_four_empty_days_out_of_stock(settings, sales_store):
@@ -285,3 +292,120 @@ def test_store_panel_rejects_an_unknown_level_and_an_empty_store(store):
         store_panel(store, level="sku_shop")
     with pytest.raises(StoreError, match="butler ingest"):
         store_panel(store)
+
+
+# -- store_covariates ---------------------------------------------------------------------------
+
+MON = pd.Timestamp("2025-03-03")  # a Monday
+
+
+def _utc(day: pd.Timestamp, hour: int = 0) -> pd.Timestamp:
+    """A Beijing business day's ``hour`` as the store keeps it (UTC)."""
+    return day + pd.Timedelta(hours=hour - 8)
+
+
+@pytest.fixture
+def promo_store(settings):
+    """Two SKUs (list price 100.00 and none) on tmall and jd, shipping from two warehouses;
+    promotions and price changes in weeks 0–3 and one planned for week 10."""
+    with Store.open(settings) as s:
+        s.upsert("products", pd.DataFrame({"product_id": ["P1"], "name": ["p"]}))
+        s.upsert(
+            "skus",
+            pd.DataFrame(
+                {"sku_id": ["A", "B"], "product_id": "P1", "list_price_fen": [10_000, None]}
+            ),
+        )
+        s.upsert("warehouses", pd.DataFrame({"warehouse_id": ["W1", "W2"], "name": ["1", "2"]}))
+        daily = pd.DataFrame(
+            {
+                "day": [MON.date(), MON.date(), MON.date(), MON.date()],
+                "platform": ["tmall", "jd", "tmall", "jd"],
+                "shop_id": "s",
+                "sku_id": ["A", "A", "B", "B"],
+                "warehouse_id": ["W1", "W2", "W1", "W1"],
+            }
+        ).assign(orders=1, units=1, returned_units=0, gross_fen=100, refund_fen=0)
+        s.upsert("sales_daily", daily)
+
+        def promo(pid, platform, sku, kind, first, last, price):
+            return {
+                "platform": platform,
+                "shop_id": "s",
+                "promo_id": pid,
+                "platform_sku_id": f"{platform}-{sku}",
+                "sku_id": sku,
+                "kind": kind,
+                "name": pid,
+                "starts_at": _utc(first),
+                "ends_at": None if last is None else _utc(last, 24) - pd.Timedelta(seconds=1),
+                "price_fen": price,
+                "source_file": "promos.csv",
+            }
+
+        day = lambda w, d: MON + pd.Timedelta(weeks=w, days=d)  # noqa: E731
+        rows = [
+            # week 0: Wednesday to Friday on tmall at 80.00
+            promo("P1", "tmall", "A", "promotion", day(0, 2), day(0, 4), 8_000),
+            # week 1: two overlapping promotions on jd cover the week more than once
+            promo("P2", "jd", "A", "promotion", day(1, 0), day(1, 6), 9_000),
+            promo("P3", "jd", "A", "promotion", day(1, 3), day(1, 6), 7_000),
+            # from week 2's Tuesday on tmall the shelf price is 90.00
+            promo("C1", "tmall", "A", "price_change", day(2, 1), None, 9_000),
+            # planned: all of week 10 on tmall at 50.00
+            promo("P4", "tmall", "A", "promotion", day(10, 0), day(10, 6), 5_000),
+        ]
+        s.upsert("promotions", pd.DataFrame(rows))
+    return settings
+
+
+def _covariates(settings, level, weeks=11):
+    with Store.open(settings, read_only=True) as store:
+        frame = store_covariates(
+            store,
+            level=level,
+            start=(MON + pd.Timedelta(days=3)).date(),  # widened back to the Monday
+            end=(MON + pd.Timedelta(weeks=weeks - 1, days=6)).date(),
+        )
+    return frame.set_index(["unique_id", frame["ds"].sub(MON).dt.days // 7])
+
+
+def test_covariates_per_platform_count_promotion_days_and_the_advertised_price(promo_store):
+    got = _covariates(promo_store, "sku_platform")
+    tmall, jd = got.loc["A|tmall"], got.loc["A|jd"]
+    assert len(tmall) == 11 and set(COVARIATES) <= set(tmall.columns)
+    # three days at 80 and four at the list price 100
+    assert tmall.loc[0, "promo_days"] == 3
+    assert tmall.loc[0, "price_ratio"] == pytest.approx((3 * 80 + 4 * 100) / 7 / 100)
+    # overlapping promotions: at most 7 days, at the lowest price running
+    assert jd.loc[1, "promo_days"] == 7
+    assert jd.loc[1, "price_ratio"] == pytest.approx(0.70)
+    # a price change holds from mid-week on; before it, the list price
+    assert tmall.loc[1, "price_ratio"] == pytest.approx(1.0)
+    assert tmall.loc[2:9, "price_ratio"].tolist() == pytest.approx([0.9] * 8)
+    assert (tmall.loc[2:9, "promo_days"] == 0).all()
+    # the planned promotion is known in its future week, below the new shelf price
+    assert tmall.loc[10, "promo_days"] == 7
+    assert tmall.loc[10, "price_ratio"] == pytest.approx(0.5)
+    # no list price: no ratio, but promotion days still count
+    assert got.loc["B|tmall", "price_ratio"].isna().all()
+
+
+def test_covariates_of_a_warehouse_average_the_platforms_that_ship_from_it(promo_store):
+    got = _covariates(promo_store, "sku_warehouse")
+    # A ships tmall orders from W1 and jd orders from W2
+    assert got.loc[("A|W1", 0), "promo_days"] == 3
+    assert got.loc[("A|W2", 0), "promo_days"] == 0
+    assert got.loc[("A|W2", 1), "promo_days"] == 7
+    total = _covariates(promo_store, "sku")
+    assert total.loc[("A", 0), "promo_days"] == pytest.approx(1.5)
+    assert total.loc[("A", 1), "price_ratio"] == pytest.approx((1.0 + 0.7) / 2)
+    assert set(total.index.get_level_values(0)) == {"A", "B"}
+
+
+def test_covariates_reject_a_bad_level_and_a_backward_span(promo_store):
+    with Store.open(promo_store, read_only=True) as store:
+        with pytest.raises(InvalidParameterError, match="sku_warehouse, sku_platform, sku"):
+            store_covariates(store, level="shop", start=MON.date(), end=MON.date())
+        with pytest.raises(InvalidParameterError, match="ends"):
+            store_covariates(store, start=MON.date(), end=(MON - pd.Timedelta(weeks=2)).date())

@@ -411,6 +411,85 @@ def test_joblib_round_trip_predicts_the_same(fitted, tmp_path):
     assert loaded.config == fitted.config
 
 
+# -- known-ahead covariates --------------------------------------------------------------------
+
+
+def promo_panel(n_series: int = 12, n_weeks: int = 70, seed: int = 3) -> pd.DataFrame:
+    """Sales that triple in random promotion weeks (nothing in the lags foretells them)."""
+    rng = np.random.default_rng(seed)
+    panel = make_panel(n_series, n_weeks, seed=seed)
+    panel["promo_days"] = np.where(rng.random(len(panel)) < 0.2, 7.0, 0.0)
+    panel["y"] = rng.poisson(np.where(panel["promo_days"] > 0, 3.0, 1.0) * 10.0).astype(float)
+    return panel
+
+
+def future_promos(panel: pd.DataFrame, weeks: list[int]) -> pd.DataFrame:
+    """Eight weeks after the panel with a promotion planned in ``weeks`` (1-based)."""
+    last = panel["ds"].max()
+    ids = panel["unique_id"].unique()
+    rows = [
+        (uid, last + pd.Timedelta(weeks=k), 7.0 if k in weeks else 0.0)
+        for uid in ids
+        for k in range(1, 9)
+    ]
+    return pd.DataFrame(rows, columns=["unique_id", "ds", "promo_days"])
+
+
+@pytest.fixture(scope="module")
+def promo_fitted():
+    panel = promo_panel()
+    model = WeeklyDemandForecaster(small_config(n_estimators=60, blend_with=())).fit(
+        panel, dynamic_features=["promo_days"], future=future_promos(panel, [2, 5])
+    )
+    return panel, model
+
+
+def test_planned_promotions_raise_the_forecast_of_their_weeks(promo_fitted):
+    _, model = promo_fitted
+    fc = model.predict(8)
+    step = fc.groupby("unique_id").cumcount() + 1
+    promo, plain = fc[step.isin([2, 5])], fc[~step.isin([2, 5])]
+    assert promo["mean"].mean() > 2 * plain["mean"].mean()
+    # a future passed at predict time replaces the one kept at fit time
+    other = model.predict(8, future=future_promos(promo_fitted[0], [1]))
+    first = other.groupby("unique_id").head(1)
+    assert first["mean"].mean() > 2 * other.drop(first.index)["mean"].mean()
+
+
+def test_some_ids_read_their_own_planned_weeks(promo_fitted):
+    _, model = promo_fitted
+    every = model.predict(8)
+    some = model.predict(8, ids=["S03", "S07"])
+    want = every[every["unique_id"].isin(["S03", "S07"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(some, want)
+
+
+def test_weeks_without_planned_values_keep_the_last_known_ones(promo_fitted, caplog):
+    panel, model = promo_fitted
+    short = future_promos(panel, [2, 5])
+    short = short[short["ds"] <= panel["ds"].max() + pd.Timedelta(weeks=4)]
+    with caplog.at_level("WARNING", logger="models.forecast"):
+        fc = model.predict(8, future=short)
+    assert len(fc) == 8 * panel["unique_id"].nunique()
+    assert "have no known-ahead values of promo_days" in caplog.text
+
+
+def test_predict_from_a_history_reads_the_covariates_after_it(promo_fitted):
+    panel, model = promo_fitted
+    pd.testing.assert_frame_equal(
+        model.predict(4, history=panel, future=model.future_), model.predict(4)
+    )
+
+
+def test_a_future_frame_without_the_dynamic_columns_is_rejected():
+    panel = promo_panel(4, 30)
+    model = WeeklyDemandForecaster(small_config(blend_with=()))
+    with pytest.raises(InvalidParameterError, match="lacks the columns promo_days"):
+        model.fit(panel, dynamic_features=["promo_days"], future=panel[["unique_id", "ds"]])
+    with pytest.raises(InvalidParameterError, match="lacks the columns promo_days"):
+        model.fit(panel.drop(columns="promo_days"), dynamic_features=["promo_days"])
+
+
 # -- statsforecast baselines -------------------------------------------------------------------
 
 

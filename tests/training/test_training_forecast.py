@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.forecast import ID_SEP
-from models.forecast import ForecastConfig, WeeklyDemandForecaster, registered_name
+from features.forecast import COVARIATES, ID_SEP
+from models.forecast import MAX_HORIZON, ForecastConfig, WeeklyDemandForecaster, registered_name
 from services.forecasting import forecast, load_forecaster, replenishment_plan, write_plan
 from training.forecast import EXPERIMENT, train
 
@@ -56,6 +56,7 @@ def test_train_registers_a_champion_the_services_load_and_plan_from(
     logged = client.get_run(run.run_id)
     assert logged.data.params["level"] == "sku_warehouse"
     assert logged.data.params["n_estimators"] == "20"
+    assert logged.data.params["dynamic_features"] == "promo_days,price_ratio"
     assert "butler.all.wape" in logged.data.metrics
     assert client.get_experiment(logged.info.experiment_id).name == EXPERIMENT
     assert (settings.home / "mlflow.db").is_file()
@@ -64,12 +65,21 @@ def test_train_registers_a_champion_the_services_load_and_plan_from(
     model = load_forecaster(settings)
     assert isinstance(model, WeeklyDemandForecaster)
     assert model.last_ds_ == sales_store.last_week and model.n_series_ == 16
+    # it keeps the store's covariates of the year ahead (no promotions planned here)
+    assert model.dynamic_features_ == list(COVARIATES)
+    weeks = model.future_.groupby("unique_id")["ds"].agg(["min", "count"])
+    assert len(weeks) == 16 and (weeks["count"] == MAX_HORIZON).all()
+    assert (weeks["min"] == sales_store.last_week + pd.Timedelta(weeks=1)).all()
+    assert (model.future_["promo_days"] == 0).all()
     fc = forecast(settings, horizon=3, model=None)
     assert len(fc) == 16 * 3
     pair = fc["sku_id"] + ID_SEP + fc["warehouse_id"]
     assert (pair == fc["unique_id"]).all()
     assert fc["ds"].min() == sales_store.last_week + pd.Timedelta(weeks=1)
-    refit = WeeklyDemandForecaster(CFG).fit(_panel(settings))
+    panel = _panel(settings)
+    refit = WeeklyDemandForecaster(CFG).fit(
+        panel, dynamic_features=COVARIATES, future=model.future_
+    )
     np.testing.assert_allclose(model.predict(3)["mean"], refit.predict(3)["mean"])
 
     # a second run moves the alias to version 2
