@@ -112,6 +112,27 @@ def test_forecasts_are_what_each_model_gives_fitted_on_the_weeks_to_the_cutoff(r
     np.testing.assert_array_equal(got["y"], actual.loc[keys])
 
 
+def test_the_model_reads_the_covariates_of_the_weeks_it_forecasts():
+    """Sales triple in random promotion weeks: with the planned promotions of the held-out
+    weeks the model forecasts them; without the column it cannot."""
+    rng = np.random.default_rng(7)
+    panel = make_panel(46, n_series=10)
+    panel["promo_days"] = np.where(rng.random(len(panel)) < 0.25, 7.0, 0.0)
+    panel["y"] = rng.poisson(np.where(panel["promo_days"] > 0, 30.0, 10.0)).astype(float)
+    cfg = ForecastConfig(
+        n_estimators=60, n_jobs=1, calibration_weeks=4, min_child_samples=10, blend_with=()
+    )
+    common = {"n_windows": 1, "config": cfg, "baselines": ["Naive"]}
+    with_promos = backtest(panel, 4, dynamic_features=["promo_days"], **common)
+    without = backtest(panel.drop(columns="promo_days"), 4, **common)
+    wape = lambda res: res.overall().loc[MODEL_NAME, "wape"]  # noqa: E731
+    assert wape(with_promos) < 0.8 * wape(without)
+    fc = with_promos.forecasts[with_promos.forecasts["model"] == MODEL_NAME]
+    promo = panel.set_index(["unique_id", "ds"])["promo_days"]
+    on = promo.loc[list(zip(fc["unique_id"], fc["week"], strict=True))].to_numpy() > 0
+    assert fc["mean"][on].mean() > 2 * fc["mean"][~on].mean()
+
+
 def test_progress_counts_every_fit(result):
     _, calls = result
     assert calls == [(3, 6), (6, 6)]
