@@ -11,22 +11,27 @@ evidence message indices, the buyer turns of role-less windows, and notes:
   at random, 40 JDDC windows at random and 40 JDDC windows among those holding a broad
   complaint word (退款, 投诉, 假, 丢, 坏了, 几次, …) so that JD's rarer scenarios appear at
   all. It only reports figures: it is never trained on and chooses nothing.
-* ``risk_train_labels.csv``, the **hand-labelled training set** (5,114 conversations):
+* ``risk_train_labels.csv``, the **hand-labelled training set** (5,714 conversations):
   every STC-3 dialogue of the pool outside the development set (1,080 drawn first at
   random, then the other 2,114), 120 JDDC windows drawn the same enriched way, and three
   draws of 600 more JDDC windows outside the sets before them (seeds 2026, 2027, 2028):
   each 300 at random, then 300 among the windows holding one of 退款 退货 退钱 投诉 假 丢 坏了
   破 几次 价保 保价 差价 没收到 未收到 少了 漏发 错发 骗 差评 举报 12315 律师 曝光 换货 质量
   (the third draw also 很多人 不止我 大家都 欺骗 虚假 垃圾 再也不 第几次 说好 催了, words of
-  the scenarios the model reads worst).
+  the scenarios the model reads worst); then 600 negative reviews (seed 2029, one buyer
+  message each, ids ``os10:…`` and ``waimai:…``): 300 at random, 300 among those holding
+  one of 假货 假的 正品 过敏 拉肚子 吃坏 中毒 骗 欺骗 虚假 再也不 垃圾 投诉 12315 律师
+  曝光 起诉 烫伤 爆炸 漏电 着火 异物 发霉 变质 破损 差评 退款 举报, so that safety and
+  counterfeit, which the dialogues hardly hold, have examples.
 
 Both were labelled by reading each conversation against the scenario definitions (the
 guide is the table of :class:`~features.schema.vocab.RiskLabel` in issue #5 with a few
 notes that follow from it), in batches, by careful readers who wrote down the evidence
 messages and, for JDDC, which messages the buyer wrote. No keyword rule or model proposed
-a label. The 1,800 later JDDC windows were read by four readers per draw with the written
-guide beside this module (``risk_labelling_guide.md``) and the 120 earlier JDDC windows as
-worked examples. The rest of the pool is labelled weakly, by :mod:`features.risk_rules`.
+a label. The 1,800 later JDDC windows and the reviews were read by four readers per draw
+with the written guide beside this module (``risk_labelling_guide.md``) and, for JDDC, the
+120 earlier JDDC windows as worked examples. The rest of the pool is labelled weakly, by
+:mod:`features.risk_rules`.
 """
 
 from __future__ import annotations
@@ -122,6 +127,9 @@ def read_chat_pool(
     return [conv for cid, conv in pool.items() if cid not in exclude]
 
 
+#: Id prefixes of the reviews (``os10:…`` online shopping, ``waimai:…`` food delivery).
+REVIEW_SOURCES = frozenset({"os10", "waimai"})
+
 #: The hand-labelled sets and their label files.
 LABELLED_SETS = {"dev": "risk_dev_labels.csv", "train": "risk_train_labels.csv"}
 
@@ -163,16 +171,21 @@ def read_labelled_set(folder: Path, name: str = "dev") -> LabelledSet:
     table = labels_table(name)
     stc3 = _read(folder, "stc3").set_index("id")
     jddc = _read(folder, "jddc").set_index("id")
+    reviews = None
     columns = {label.value: j for j, label in enumerate(RiskLabel)}
     conversations, evidence, sources = [], [], []
     y = np.zeros((len(table), len(RiskLabel)), dtype=np.int8)
     for i, row in enumerate(table.itertuples(index=False)):
         source = row.id.split(":", 1)[0]
-        frame = stc3 if source == "stc3" else jddc
-        if row.id not in frame.index:
+        if source in REVIEW_SOURCES and reviews is None:
+            reviews = _read(folder, "reviews").set_index("id")["review"]
+        frame = {"stc3": stc3, "jddcwin": jddc}.get(source, reviews)
+        if frame is None or row.id not in frame.index:
             raise UnreadableFileError(f"The chat pool in {folder} has no conversation {row.id}.")
         if source == "stc3":
             conversations.append(_stc3(frame.loc[[row.id]].reset_index())[row.id])
+        elif source in REVIEW_SOURCES:
+            conversations.append(_conversation(row.id, [ChatRole.BUYER], [str(frame.at[row.id])]))
         else:
             texts = list(frame.at[row.id, "context"])
             buyer = {int(k) for k in row.buyer_indices.split("|") if k}

@@ -12,6 +12,7 @@ import pytest
 import features.corpora as corpora
 from features.corpora import (
     POOL_FILES,
+    REVIEW_SOURCES,
     LabelledSet,
     labelled_ids,
     labels_table,
@@ -51,7 +52,7 @@ def test_label_file_columns_and_sizes():
 def test_label_file_ids_are_unique_and_from_known_sources(table):
     assert table["id"].is_unique
     assert (table["id"] != "").all()
-    assert set(table["id"].str.split(":").str[0]) <= {"stc3", "jddcwin"}
+    assert set(table["id"].str.split(":").str[0]) <= {"stc3", "jddcwin", *REVIEW_SOURCES}
 
 
 def test_label_file_labels_are_risk_labels_without_repeats(table):
@@ -326,6 +327,37 @@ def test_read_labelled_set_roles_follow_buyer_indices_even_against_the_wording(p
     monkeypatch.setattr(corpora, "labels_table", lambda name="dev": table)
     [conversation] = read_labelled_set(pool).conversations
     assert _roles(conversation) == ["agent", "buyer", "agent", "agent"]
+
+
+def test_read_labelled_set_reads_a_review_as_one_buyer_message(tmp_path, monkeypatch):
+    reviews = pd.DataFrame(
+        {
+            "id": ["os10:1", "waimai:2"],
+            "review": ["假货，再也不买了", "吃完拉肚子"],
+            "label": [0, 0],
+        }
+    )
+    pool = write_pool(tmp_path / "chats", reviews=reviews)
+    table = pd.DataFrame(
+        {
+            "id": ["waimai:2", "stc3:2", "os10:1"],
+            "labels": ["safety_injury", "", "counterfeit|extreme_negative_churn"],
+            "evidence": [
+                json.dumps({"safety_injury": [0]}),
+                "{}",
+                json.dumps({"counterfeit": [0], "extreme_negative_churn": [0]}),
+            ],
+            "buyer_indices": ["0", "", "0"],
+            "note": ["", "", ""],
+        }
+    )
+    monkeypatch.setattr(corpora, "labels_table", lambda name="dev": table)
+    labelled = read_labelled_set(pool)
+    food, _, shop = labelled.conversations
+    assert _texts(food) == ["吃完拉肚子"] and _roles(food) == ["buyer"]
+    assert _texts(shop) == ["假货，再也不买了"] and _roles(shop) == ["buyer"]
+    assert labelled.source == ["waimai", "stc3", "os10"]
+    assert labelled.labels[2, list(RiskLabel).index(RiskLabel.COUNTERFEIT)] == 1
 
 
 def test_read_labelled_set_of_a_conversation_not_in_the_pool(pool, monkeypatch):
