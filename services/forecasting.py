@@ -193,12 +193,46 @@ def replenishment_plan(
         }
     )
     result: ReplenishmentPlan = ReplenishmentPolicy(cfg).plan(positions, forecasts)
-    plan = result.plan
+    plan = _with_promotion_notes(result.plan, model, pd.Timestamp(fc["ds"].min()))
     if supply is not None and len(plan):
         plan = allocate(supply, plan)
     errors = pd.concat([unknown[list(ERROR_COLUMNS)], result.errors], ignore_index=True)
     start = pd.Timestamp(fc["ds"].min()).date() if len(fc) else dt.date.today()
     return PlanResult(plan=plan, errors=errors, as_of=day, forecast_start=start)
+
+
+def _with_promotion_notes(plan: pd.DataFrame, model: Any, start: pd.Timestamp) -> pd.DataFrame:
+    """Add to each reason the promotions planned in the weeks its demand covers.
+
+    The forecaster keeps the known-ahead covariates of the weeks after its training panel
+    (``future_``); a pair with ``promo_days`` > 0 in its lead time + review period gets
+    "; promotion planned in the weeks of 2026-01-19, 2026-01-26" (the forecast includes it).
+    """
+    future = getattr(model, "future_", None)
+    if plan.empty or future is None or "promo_days" not in future.columns:
+        return plan
+    planned = future[future["promo_days"] > 0]
+    if planned.empty:
+        return plan
+    weeks = planned.groupby("unique_id")["ds"].apply(list).to_dict()
+    out = plan.copy()
+    notes = []
+    for sku, wh, lead, review in zip(
+        out["sku_id"],
+        out["warehouse_id"],
+        out["lead_time_weeks"],
+        out["review_period_weeks"],
+        strict=True,
+    ):
+        end = start + pd.Timedelta(weeks=math.ceil(lead + review))
+        hits = [d for d in weeks.get(f"{sku}{ID_SEP}{wh}", ()) if start <= d < end]
+        notes.append(
+            "; promotion planned in the weeks of " + ", ".join(f"{d:%Y-%m-%d}" for d in hits)
+            if hits
+            else ""
+        )
+    out["reason"] = out["reason"] + notes
+    return out
 
 
 def _unknown_rows(positions: pd.DataFrame, skus: set[str], warehouses: set[str]) -> pd.DataFrame:

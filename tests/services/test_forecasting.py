@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from features.errors import InvalidParameterError, UnreadableFileError
-from features.forecast import store_panel
+from features.forecast import COVARIATES, store_panel
 from features.store import Store
 from models.forecast import ForecastConfig, WeeklyDemandForecaster
 from models.replenishment import ERROR_COLUMNS, PLAN_COLUMNS, TAIL_QUANTILES
@@ -42,6 +42,28 @@ def champion(settings, sales_store) -> WeeklyDemandForecaster:
     with Store.open(settings, read_only=True) as store:
         panel = store_panel(store)
     return WeeklyDemandForecaster(CFG).fit(panel)
+
+
+def test_plan_reasons_name_the_promotions_planned_in_the_weeks_covered(settings, sales_store):
+    with Store.open(settings, read_only=True) as store:
+        panel = store_panel(store)
+    first = sales_store.last_week + pd.Timedelta(weeks=1)
+    weeks = pd.date_range(first, periods=40, freq="W-MON")
+    future = pd.DataFrame(
+        [(uid, ds, 0.0, 1.0) for uid in panel["unique_id"].unique() for ds in weeks],
+        columns=["unique_id", "ds", *COVARIATES],
+    )
+    promoted = future["unique_id"] == "SKU01|WH-GZ"
+    # one promotion inside its 2 weeks lead time + 1 review, one long after
+    future.loc[promoted & future["ds"].isin([weeks[1], weeks[30]]), "promo_days"] = 7.0
+    model = WeeklyDemandForecaster(CFG).fit(panel, dynamic_features=COVARIATES, future=future)
+    reasons = replenishment_plan(settings, positions=None, model=model).plan.set_index(
+        ["sku_id", "warehouse_id"]
+    )["reason"]
+    assert reasons[("SKU01", "WH-GZ")].endswith(
+        f"; promotion planned in the weeks of {weeks[1]:%Y-%m-%d}"
+    )
+    assert not reasons.drop(index=("SKU01", "WH-GZ")).str.contains("promotion").any()
 
 
 class FixedModel:
