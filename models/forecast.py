@@ -54,6 +54,9 @@ TAIL_QUANTILES: tuple[float, ...] = (0.98, 0.99, 0.995, 0.998, 0.999)
 #: The longest horizon ``predict`` answers, in weeks.
 MAX_HORIZON = 52
 
+#: Point forecasts below this many units are reported as 0.
+DEMAND_FLOOR = 1e-6
+
 #: Name of the served model in long forecast frames.
 MODEL_NAME = "butler"
 
@@ -709,6 +712,8 @@ class WeeklyDemandForecaster:
         # keeps the levels it was calibrated for)
         cols = [c for c in self.scores_.columns if c != "mean"]
         point = raw[MODEL_NAME].clip(lower=0).to_numpy()
+        # the trees' rounding dust (1e-9 units) is no demand: a buyer should read 0
+        point = np.where(point < DEMAND_FLOOR, 0.0, point)
         # the finest calibrated group: segment × size band, else the segment, else all
         known = self.scores_.index
         cell = raw["unique_id"].map(self._cells(scale_of, segment_of))

@@ -20,6 +20,7 @@ from features.errors import InvalidParameterError, NotFittedError
 from features.forecast import censor_stockouts
 from models.forecast import (
     BASELINES,
+    DEMAND_FLOOR,
     MODEL_NAME,
     QUANTILES,
     TAIL_QUANTILES,
@@ -161,6 +162,23 @@ def test_forecast_frame_contract_and_monotone_quantiles(fitted, stocked_panel):
     q = fc[[*QCOLS, *TAIL_COLS]].to_numpy()
     assert (np.diff(q, axis=1) >= 0).all()
     assert fitted.n_series_ == 16 and fitted.last_ds_ == last
+
+
+def test_rounding_dust_of_the_trees_is_reported_as_no_demand(fitted, monkeypatch):
+    model = copy.deepcopy(fitted)
+    model.blend_base_ = None
+    real = model.mlf_.predict
+
+    def dusty(*args, **kwargs):
+        raw = real(*args, **kwargs)
+        raw["lgb0"] = np.where(raw["unique_id"] == "S01", 1.2e-9, raw["lgb0"])
+        return raw
+
+    monkeypatch.setattr(model.mlf_, "predict", dusty)
+    fc = model.predict(4)
+    assert (fc.loc[fc["unique_id"] == "S01", "mean"] == 0).all()
+    point = fc["mean"].to_numpy()
+    assert ((point == 0) | (point >= DEMAND_FLOOR)).all() and (point > 0).any()
 
 
 def test_predict_for_some_ids_only(fitted):
