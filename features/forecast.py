@@ -197,7 +197,7 @@ def store_panel(
         ``warehouse_id`` or ``platform`` for those levels; ``ds`` is the Monday of the week
         (Asia/Shanghai). ``in_stock`` is False for weeks with no stock on at least 4 days,
         from the inventory snapshots (all warehouses together above the warehouse level);
-        the covariates are :func:`store_covariates`'.
+        the covariates come from :func:`store_covariates`.
 
     Raises:
         InvalidParameterError: an unknown level or a bad date.
