@@ -242,6 +242,9 @@ class WeeklyDemandForecaster:
         >>> model.predict(8)                                             # doctest: +SKIP
     """
 
+    #: Read by a model saved before known-ahead covariates existed (``fit`` sets its own).
+    dynamic_features_: Sequence[str] = ()
+
     def __init__(self, config: ForecastConfig | None = None) -> None:
         self.config = config or ForecastConfig()
 
@@ -368,7 +371,8 @@ class WeeklyDemandForecaster:
             )
         out = future[cols].copy()
         out["ds"] = pd.to_datetime(out["ds"]).astype("datetime64[ns]")
-        out[self.dynamic_features_] = out[self.dynamic_features_].astype("float32")
+        dynamic = list(self.dynamic_features_)
+        out[dynamic] = out[dynamic].astype("float32")
         out = out[out["ds"] > last].drop_duplicates(["unique_id", "ds"], keep="last")
         return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
 
@@ -668,8 +672,6 @@ class WeeklyDemandForecaster:
                     f"{' …' if len(unknown) > 5 else ''}. Refit with their history."
                 )
         tail, scale, segment = self.tail_, self.scale_, self.segment_
-        if not hasattr(self, "dynamic_features_"):  # saved before covariates existed
-            self.dynamic_features_ = []
         if history is None:
             known = (
                 getattr(self, "future_", None)

@@ -421,6 +421,14 @@ def test_predict_from_a_newer_history_forecasts_the_weeks_after_it(fitted, stock
     assert (np.diff(fc[QCOLS].to_numpy(), axis=1) >= 0).all()
 
 
+def test_a_model_saved_before_covariates_existed_still_predicts(fitted):
+    old = copy.deepcopy(fitted)
+    for name in ("dynamic_features_", "future_", "last_rows_"):
+        del old.__dict__[name]
+    pd.testing.assert_frame_equal(old.predict(4), fitted.predict(4))
+    pd.testing.assert_frame_equal(old.predict(2, ids=["S01"]), fitted.predict(2, ids=["S01"]))
+
+
 def test_joblib_round_trip_predicts_the_same(fitted, tmp_path):
     path = tmp_path / "model.joblib"
     joblib.dump(fitted, path)
