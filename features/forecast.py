@@ -337,9 +337,11 @@ def store_covariates(
             FROM shelf s JOIN skus k USING (sku_id)
             LEFT JOIN promo_week pw USING (sku_id, platform, ds)
         )
-        SELECT {", ".join(keys)}, ds, avg(promo_days) AS promo_days,
-               avg((promo_days * coalesce(promo_fen, 0) + (7 - promo_days) * price_fen)
-                   / 7 / list_fen)
+        -- rounded: DuckDB's parallel avg() adds in no fixed order, and a last-bit
+        -- difference moves LightGBM's bin edges, so an unrounded panel fits differently
+        SELECT {", ".join(keys)}, ds, round(avg(promo_days), 9) AS promo_days,
+               round(avg((promo_days * coalesce(promo_fen, 0) + (7 - promo_days) * price_fen)
+                         / 7 / list_fen), 9)
                    AS price_ratio
         FROM pair_week {routes} GROUP BY ALL
     """

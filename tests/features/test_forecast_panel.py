@@ -401,6 +401,10 @@ def test_covariates_of_a_warehouse_average_the_platforms_that_ship_from_it(promo
     assert total.loc[("A", 0), "promo_days"] == pytest.approx(1.5)
     assert total.loc[("A", 1), "price_ratio"] == pytest.approx((1.0 + 0.7) / 2)
     assert set(total.index.get_level_values(0)) == {"A", "B"}
+    # averages are rounded to 1e-9: the store adds in no fixed order, and a last-bit change
+    # would move the forecaster's bins (a refit on the same data must give the same model)
+    scaled = total[list(COVARIATES)].dropna().to_numpy() * 1e9
+    assert np.abs(scaled - scaled.round()).max() < 1e-3
 
 
 def test_covariates_reject_a_bad_level_and_a_backward_span(promo_store):

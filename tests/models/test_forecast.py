@@ -129,6 +129,16 @@ def test_config_is_frozen_and_flattens_to_params():
     assert all(isinstance(v, str | int | float) for v in params.values())
 
 
+def test_lightgbm_is_pinned_to_repeat_a_fit_and_the_config_can_override_it():
+    models = WeeklyDemandForecaster(ForecastConfig(n_models=2))._make_mlf().models
+    for model in models.values():
+        assert model.get_params()["deterministic"] is True
+        assert model.get_params()["force_col_wise"] is True
+    loose = ForecastConfig(extra_lgb_params={"deterministic": False})
+    (model,) = WeeklyDemandForecaster(loose)._make_mlf().models.values()
+    assert model.get_params()["deterministic"] is False
+
+
 def test_names_of_models_and_quantile_columns():
     assert registered_name("sku_warehouse") == "butler-forecast-sku-warehouse"
     assert registered_name("sku") == "butler-forecast-sku"
