@@ -406,6 +406,18 @@ class OfflinePlanner:
                 platform=_platform_name(d.get("platform") or "", lang), person_id=best["person_id"],
                 unique_id=best["unique_id"], probability=probability,
             )  # fmt: skip
+        average = best.get("person_probability") if best else None
+        if (
+            best
+            and not d["known"]
+            and best["match_probability"] >= d["threshold"]
+            and average is not None
+            and average < d.get("min_group_probability", 0.0)
+        ):
+            return t["match_doubtful"].format(
+                person_id=best["person_id"], unique_id=best["unique_id"], probability=probability,
+                average=f"{average:.2f}", floor=d["min_group_probability"],
+            )  # fmt: skip
         if d["known"] and best:
             return t["match_known"].format(
                 person_id=d["person_id"], unique_id=best["unique_id"], probability=probability,

@@ -560,6 +560,7 @@ class Toolbox:
             "known": answer["person_id"] is not None,
             "person_id": answer["person_id"],
             "threshold": answer["threshold"],
+            "min_group_probability": answer.get("min_group_probability", 0.0),
             "platform": platform,
             "candidates": answer["candidates"],
         }

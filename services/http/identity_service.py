@@ -75,6 +75,12 @@ class Candidate(BaseModel):
         "holds one account per platform, so the record is not taken as this person: it is a "
         "second account of theirs, or someone else.",
     )
+    person_probability: float | None = Field(
+        None,
+        description="Mean match probability over the person's accounts this record was "
+        "compared with. The record is taken as the person only when it also reaches "
+        "`min_group_probability`: one close account does not outweigh the others.",
+    )
 
 
 class MemberMatch(BaseModel):
@@ -82,11 +88,14 @@ class MemberMatch(BaseModel):
 
     record_id: str
     person_id: str | None = Field(
-        description="The best candidate's person whose probability reaches `threshold` and "
-        "who has no account on the record's platform yet; null when the record is a new "
-        "person."
+        description="The best candidate's person whose probability reaches `threshold`, "
+        "whose compared accounts average `min_group_probability`, and who has no account "
+        "on the record's platform yet; null when the record is a new person."
     )
     threshold: float
+    min_group_probability: float = Field(
+        0.0, description="What a person's compared accounts must average (0 = no check)."
+    )
     candidates: list[Candidate] = Field(description="Best first, one per person.")
 
 
@@ -138,11 +147,14 @@ class Identity:
         row = _normalised([record], self.compared, "record").iloc[0].to_dict()
         found = self.matcher.match(row, top=top)
         threshold = self.threshold
-        candidates = found[list(Candidate.model_fields)].to_dict("records")
+        shown = found[list(Candidate.model_fields)]
+        # a person whose compared accounts all scored below the kept floor has no mean
+        candidates = shown.astype(object).where(shown.notna(), None).to_dict("records")
         return MemberMatch(
             record_id=record.record_id,
             person_id=self.matcher.person(found, threshold),
             threshold=threshold,
+            min_group_probability=self.matcher.min_group_probability,
             candidates=[Candidate(**c) for c in candidates],
         )
 

@@ -95,6 +95,8 @@ def fitted(world) -> IdentityResolver:
         ("u_max_pairs", 10),
         ("prior_recall", 0.0),
         ("keep_probability", 0.95),
+        ("min_group_probability", 1.0),
+        ("min_group_probability", -0.1),
         ("max_pairs_per_record", 0),
     ],
 )
@@ -319,6 +321,51 @@ def test_two_accounts_of_one_platform_are_never_one_person():
     assert joinable_pairs(ids, pairs, platforms, 0.98).tolist() == [True, False, False]
 
 
+def test_one_strong_link_does_not_join_two_persons_the_model_scored_apart():
+    # a1–a2 and b1–b2 are sure; a1–b1 is a strong link (a masked phone that fits both), but
+    # the other compared pairs between the two say "someone else": average (0.85 + 0.13 +
+    # 0.07) / 3 = 0.35 < 0.5, so the link is left out
+    ids = pd.Series(["a1", "a2", "b1", "b2"])
+    pairs = _pairs(
+        [("a1", "a2", 0.99), ("b1", "b2", 0.99), ("a1", "b1", 0.85), ("a1", "b2", 0.13),
+         ("a2", "b2", 0.07)]
+    )  # fmt: skip
+    apart = joinable_pairs(ids, pairs, None, 0.5, min_average=0.5)
+    assert apart.tolist() == [True, True, False, False, False]
+    persons = cluster_pairs(ids, pairs, 0.5, min_average=0.5).set_index("unique_id")["person_id"]
+    assert persons.to_dict() == {"a1": "a1", "a2": "a1", "b1": "b1", "b2": "b1"}
+    # without the check the strong link chains them into one
+    assert joinable_pairs(ids, pairs, None, 0.5).tolist() == [True, True, True, False, False]
+    assert cluster_pairs(ids, pairs, 0.5)["person_id"].nunique() == 1
+    # the threshold choice sees the same persons
+    _, table = choose_threshold(ids, pairs, min_average=0.5)
+    assert table.set_index("threshold").loc[0.5, "persons"] == 2
+
+
+def test_a_join_is_kept_when_the_compared_pairs_average_enough():
+    # c links strongly to a and weakly to b, a–b is sure: (0.9 + 0.3) / 2 = 0.6 ≥ 0.5;
+    # pairs that were never compared (d–a) do not count against a join
+    ids = pd.Series(list("abcd"))
+    pairs = _pairs([("a", "b", 0.99), ("a", "c", 0.9), ("b", "c", 0.3), ("c", "d", 0.8)])
+    assert joinable_pairs(ids, pairs, None, 0.5, min_average=0.5).tolist() == [
+        True, True, False, True
+    ]  # fmt: skip
+    # at 0.7 the same three links would not average enough: (0.9 + 0.3) / 2 < 0.7
+    assert joinable_pairs(ids, pairs, None, 0.5, min_average=0.7).tolist() == [
+        True, False, False, True
+    ]  # fmt: skip
+
+
+def test_group_check_and_platform_rule_work_together():
+    ids = pd.Series(["a", "b1", "b2", "c"])
+    platforms = pd.Series(["jd", "tmall", "tmall", "douyin"])
+    # b2 cannot join a's person (a Tmall account is there); c's link to a averages with its
+    # weak pair to b1: (0.9 + 0.05) / 2 < 0.5
+    pairs = _pairs([("a", "b1", 0.99), ("a", "b2", 0.97), ("a", "c", 0.9), ("b1", "c", 0.05)])
+    joined = joinable_pairs(ids, pairs, platforms, 0.5, min_average=0.5)
+    assert joined.tolist() == [True, False, False, False]
+
+
 def test_chosen_threshold_counts_the_pairs_kept_apart_by_platform():
     ids = pd.Series(["a", "b1", "b2"])
     pairs = _pairs([("a", "b1", 0.99), ("a", "b2", 0.97)])
@@ -343,11 +390,16 @@ def test_choosing_the_threshold_runs_the_platform_pass_once(fitted, world, monke
     _, members, _ = world
     pairs = fitted.predict(members)
     platforms = members["platform"]
-    chosen, _ = choose_threshold(members["unique_id"], pairs, platforms=platforms)
-    expected = cluster_pairs(members["unique_id"], pairs, chosen, platforms=platforms)
+    average = fitted.config.min_group_probability
+    chosen, _ = choose_threshold(
+        members["unique_id"], pairs, platforms=platforms, min_average=average
+    )
+    expected = cluster_pairs(
+        members["unique_id"], pairs, chosen, platforms=platforms, min_average=average
+    )
     calls = []
     counted = identity._joins
-    monkeypatch.setattr(identity, "_joins", lambda *a: calls.append(1) or counted(*a))
+    monkeypatch.setattr(identity, "_joins", lambda *a, **k: calls.append(1) or counted(*a, **k))
     clusters, threshold = fitted.persons(members, pairs, "auto")
     assert len(calls) == 1
     assert threshold == chosen
@@ -359,7 +411,12 @@ def test_auto_threshold_is_the_default_and_resolve_reports_it(fitted, world):
     assert IdentityConfig().threshold == "auto"
     resolution = fitted.resolve(members)
     platforms = members["platform"] if "platform" in members else None
-    chosen, _ = choose_threshold(members["unique_id"], fitted.predict(members), platforms=platforms)
+    chosen, _ = choose_threshold(
+        members["unique_id"],
+        fitted.predict(members),
+        platforms=platforms,
+        min_average=fitted.config.min_group_probability,
+    )
     assert resolution.threshold == chosen
     at_fixed = fitted.resolve(members, threshold=chosen)
     assert resolution.clusters.equals(at_fixed.clusters)
@@ -510,6 +567,40 @@ def test_a_signup_on_a_platform_its_person_already_uses_is_flagged_not_joined(fi
     elsewhere = match("xiaohongshu")
     assert not elsewhere["same_platform"].iloc[0]
     assert matcher.person(elsewhere, 0.5) == person
+
+
+def test_a_signup_is_not_taken_as_a_person_its_other_accounts_disagree_with(fitted, world):
+    raw, members, _ = world
+    clusters = fitted.resolve(members).clusters
+    matcher = fitted.matcher(members.merge(clusters[["unique_id", "person_id"]], on="unique_id"))
+    known = raw.iloc[0].to_dict() | {"unique_id": "new-1", "email": None}
+    found = matcher.match(normalise_members(pd.DataFrame([known])).iloc[0].to_dict())
+    best = found.iloc[0]
+    # the mean over the person's compared accounts never passes its best account
+    assert 0 < best["person_probability"] <= best["match_probability"]
+    # one strong account, but the person's accounts average 0.2: not taken at 0.3
+    doubtful = pd.DataFrame(
+        {
+            "person_id": ["p1", "p2"],
+            "unique_id": ["tmall:1", "jd:2"],
+            "match_probability": [0.95, 0.6],
+            "match_weight": [4.0, 0.5],
+            "same_platform": [False, False],
+            "person_probability": [0.2, 0.6],
+        }
+    )
+    assert matcher.person(doubtful, 0.5) == "p2"
+    assert matcher.person(doubtful, 0.5, min_average=0.0) == "p1"
+    assert matcher.person(doubtful.iloc[:1], 0.5) is None
+
+
+def test_a_model_saved_before_the_group_check_clusters_as_it_did():
+    from models.identity import _min_group_probability
+
+    config = IdentityConfig()
+    object.__delattr__(config, "min_group_probability")  # as unpickled from an older model
+    assert _min_group_probability(config) == 0.0
+    assert _min_group_probability(IdentityConfig()) == 0.3
 
 
 def test_the_matcher_scores_exactly_what_splinks_predict_between_scores(fitted, world):

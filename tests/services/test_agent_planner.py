@@ -50,16 +50,20 @@ class FakeModels:
         self.calls.append(("match", record.model_dump(exclude_none=True)))
         known = record.phone == "13812345678"
         second = known and record.platform == "tmall"  # P000042's account is a Tmall one
+        # a close account whose person's other accounts disagree
+        doubtful = record.phone == "13700002222"
         return {
             "record_id": record.record_id,
             "person_id": "P000042" if known and not second else None,
             "threshold": 0.9,
+            "min_group_probability": 0.4,
             "candidates": [
                 {
                     "person_id": "P000042",
                     "unique_id": "tmall:u42",
-                    "match_probability": 0.99 if known else 0.2,
+                    "match_probability": 0.99 if known else 0.95 if doubtful else 0.2,
                     "same_platform": second,
+                    "person_probability": 0.3 if doubtful else 0.99 if known else 0.2,
                 }
             ],  # fmt: skip
         }
@@ -200,6 +204,15 @@ def test_a_member_match_sends_the_phone_and_says_known_or_new(planner, sales_wor
     assert "老会员" in known.answer and "P000042" in known.answer
     new, _ = agent.answer("Is 13900001111 already one of our members?", [], _today(sales_world))
     assert "new member" in new.answer and "P000042" not in new.answer
+
+
+def test_a_member_match_says_when_the_persons_other_accounts_disagree(planner, sales_world):
+    agent, _ = planner
+    today = _today(sales_world)
+    zh, _ = agent.answer("手机号13700002222的是不是老会员？", [], today)
+    assert "P000042" in zh.answer and "0.30" in zh.answer and "新会员" in zh.answer
+    en, _ = agent.answer("Is 13700002222 already one of our members?", [], today)
+    assert "other accounts disagree" in en.answer and "below 0.4" in en.answer
 
 
 def test_a_member_match_sends_the_platform_and_flags_a_second_account_there(planner, sales_world):

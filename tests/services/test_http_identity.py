@@ -124,6 +124,7 @@ def test_a_known_members_variant_finds_its_person(service, person):
     best = answer.candidates[0]
     assert best.person_id == answer.person_id and best.unique_id in accounts
     assert best.match_probability >= answer.threshold == service.threshold
+    assert best.person_probability >= answer.min_group_probability > 0
     assert len({c.person_id for c in answer.candidates}) == len(answer.candidates)
 
 
@@ -171,7 +172,7 @@ def test_a_stranger_is_a_new_person(service):
 def test_a_match_answer_carries_ids_probabilities_and_flags_only(service):
     asked = variant("P7")
     answer = service.match_member(asked).model_dump_json()
-    fields = {"person_id", "unique_id", "match_probability", "same_platform"}
+    fields = {"person_id", "unique_id", "match_probability", "same_platform", "person_probability"}
     assert set(Candidate.model_fields) == fields  # no member data
     pii = {asked.full_name, asked.phone, asked.birth_date}
     for column in ("full_name", "phone", "email", "birth_date"):
