@@ -401,27 +401,26 @@ class OfflinePlanner:
     def _render_match_member(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
         best = d["candidates"][0] if d["candidates"] else None
         probability = f"{best['match_probability']:.2f}" if best else "0"
+        if d["known"] and best:
+            # the person taken need not be the closest account's (a second account, or one
+            # whose other accounts disagree, is passed over)
+            taken = next((c for c in d["candidates"] if c["person_id"] == d["person_id"]), best)
+            return t["match_known"].format(
+                person_id=d["person_id"], unique_id=taken["unique_id"],
+                probability=f"{taken['match_probability']:.2f}", threshold=d["threshold"],
+            )  # fmt: skip
         if best and best.get("same_platform"):
             return t["match_same_platform"].format(
                 platform=_platform_name(d.get("platform") or "", lang), person_id=best["person_id"],
                 unique_id=best["unique_id"], probability=probability,
             )  # fmt: skip
+        # close enough, but the person's other accounts say someone else
         average = best.get("person_probability") if best else None
-        if (
-            best
-            and not d["known"]
-            and best["match_probability"] >= d["threshold"]
-            and average is not None
-            and average < d.get("min_group_probability", 0.0)
-        ):
+        floor = d.get("min_group_probability", 0.0)
+        if best and best["match_probability"] >= d["threshold"] and (average or 0.0) < floor:
             return t["match_doubtful"].format(
                 person_id=best["person_id"], unique_id=best["unique_id"], probability=probability,
-                average=f"{average:.2f}", floor=d["min_group_probability"],
-            )  # fmt: skip
-        if d["known"] and best:
-            return t["match_known"].format(
-                person_id=d["person_id"], unique_id=best["unique_id"], probability=probability,
-                threshold=d["threshold"],
+                average=f"{average or 0.0:.2f}", floor=floor,
             )  # fmt: skip
         return t["match_new"].format(probability=probability, threshold=d["threshold"])
 

@@ -52,6 +52,19 @@ class FakeModels:
         second = known and record.platform == "tmall"  # P000042's account is a Tmall one
         # a close account whose person's other accounts disagree
         doubtful = record.phone == "13700002222"
+        if record.phone == "13700003333":  # the same close account, and a person taken after it
+            return {
+                "record_id": record.record_id,
+                "person_id": "P000077",
+                "threshold": 0.9,
+                "min_group_probability": 0.4,
+                "candidates": [
+                    {"person_id": "P000042", "unique_id": "tmall:u42", "match_probability": 0.97,
+                     "same_platform": False, "person_probability": 0.3},
+                    {"person_id": "P000077", "unique_id": "jd:u77", "match_probability": 0.93,
+                     "same_platform": False, "person_probability": 0.93},
+                ],
+            }  # fmt: skip
         return {
             "record_id": record.record_id,
             "person_id": "P000042" if known and not second else None,
@@ -213,6 +226,9 @@ def test_a_member_match_says_when_the_persons_other_accounts_disagree(planner, s
     assert "P000042" in zh.answer and "0.30" in zh.answer and "新会员" in zh.answer
     en, _ = agent.answer("Is 13700002222 already one of our members?", [], today)
     assert "other accounts disagree" in en.answer and "below 0.4" in en.answer
+    # the person taken is named with its own account, not the closest one's
+    taken, _ = agent.answer("Is 13700003333 already one of our members?", [], today)
+    assert "matches P000077 (account jd:u77, match probability 0.93" in taken.answer
 
 
 def test_a_member_match_sends_the_platform_and_flags_a_second_account_there(planner, sales_world):
