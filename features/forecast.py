@@ -36,6 +36,7 @@ import pandas as pd
 from features.errors import InvalidParameterError, StoreError
 from features.store import Store
 from features.views import sales_weekly
+from features.views._params import check_platforms
 
 logger = logging.getLogger(__name__)
 
@@ -190,7 +191,8 @@ def store_panel(
             (all channels together).
         end: last day to include (its week is kept only when complete); None = the last
             complete week of sales.
-        platforms: sales channels to include; None = all.
+        platforms: sales channels to include (in the sales and in the covariates' means);
+            None = all.
 
     Returns:
         A dense panel ``unique_id, ds, y, in_stock, promo_days, price_ratio, sku_id`` plus
@@ -235,7 +237,11 @@ def store_panel(
         panel = panel.merge(stock, on=[*key, "ds"], how="left")
         panel["in_stock"] = panel["in_stock"].fillna(True).astype(bool)
     covariates = store_covariates(
-        store, level=level, start=panel["ds"].min().date(), end=last_week.date()
+        store,
+        level=level,
+        start=panel["ds"].min().date(),
+        end=last_week.date(),
+        platforms=platforms,
     )
     panel = panel.merge(covariates, on=["unique_id", "ds"], how="left")
     panel["promo_days"] = panel["promo_days"].fillna(0.0)
@@ -249,6 +255,7 @@ def store_covariates(
     start: dt.date,
     end: dt.date,
     ids: Iterable[str] | None = None,
+    platforms: Iterable[str] | str | None = None,
 ) -> pd.DataFrame:
     """The known-ahead covariates of every series, in the weeks from ``start`` to ``end``.
 
@@ -267,9 +274,15 @@ def store_covariates(
         level: the series level (as in :func:`store_panel`).
         start, end: the span; widened to whole weeks (Monday to Sunday).
         ids: series to return (``unique_id`` values); None = every series the store has.
+        platforms: the sales channels a series' mean is taken over (as in
+            :func:`store_panel`); None = all.
 
     Returns:
         ``unique_id, ds`` + :data:`COVARIATES`, one row per series and week.
+
+    Raises:
+        InvalidParameterError: an unknown level or a span that ends before it starts.
+        UnknownPlatformError: a platform is not a sales channel.
     """
     if level not in LEVELS:
         raise InvalidParameterError(
@@ -283,6 +296,8 @@ def store_covariates(
         raise InvalidParameterError(
             f"The span passed to `store_covariates` ends ({last}) before it starts ({first})."
         )
+    channels = check_platforms(platforms, func="store_covariates")
+    only = "" if channels is None else f"WHERE platform IN ({', '.join(map(repr, channels))})"
     day = "CAST({} + INTERVAL 8 HOUR AS DATE)"  # stored in UTC; business days are Beijing's
     keys = {"sku_warehouse": ["sku_id", "warehouse_id"], "sku_platform": ["sku_id", "platform"]}
     keys = keys.get(level, ["sku_id"])
@@ -299,8 +314,10 @@ def store_covariates(
                                                     INTERVAL 7 DAY) AS t(w)
         ),
         pairs AS (
-            SELECT DISTINCT sku_id, platform FROM listings WHERE sku_id IS NOT NULL
-            UNION SELECT DISTINCT sku_id, platform FROM sales_daily
+            SELECT * FROM (
+                SELECT DISTINCT sku_id, platform FROM listings WHERE sku_id IS NOT NULL
+                UNION SELECT DISTINCT sku_id, platform FROM sales_daily
+            ) {only}
         ),
         promo AS (
             SELECT sku_id, platform, {day.format("starts_at")} AS first_day,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.errors import InvalidParameterError, StoreError
+from features.errors import InvalidParameterError, StoreError, UnknownPlatformError
 from features.forecast import (
     COVARIATES,
     ID_SEP,
@@ -405,6 +405,19 @@ def test_covariates_of_a_warehouse_average_the_platforms_that_ship_from_it(promo
     # would move the forecaster's bins (a refit on the same data must give the same model)
     scaled = total[list(COVARIATES)].dropna().to_numpy() * 1e9
     assert np.abs(scaled - scaled.round()).max() < 1e-3
+
+
+def test_covariates_of_some_platforms_average_those_only(promo_store):
+    with Store.open(promo_store, read_only=True) as store:
+        span = {"start": MON.date(), "end": (MON + pd.Timedelta(weeks=1, days=6)).date()}
+        tmall = store_covariates(store, level="sku", platforms=["tmall"], **span)
+        both = store_covariates(store, level="sku", **span)
+        with pytest.raises(UnknownPlatformError, match="store_covariates"):
+            store_covariates(store, level="sku", platforms=["ebay"], **span)
+    tmall, both = tmall.set_index("unique_id"), both.set_index("unique_id")
+    # week 1: tmall at the list price, jd at 70% all week
+    assert tmall.loc["A", "price_ratio"].tolist() == pytest.approx([(3 * 80 + 4 * 100) / 700, 1.0])
+    assert both.loc["A", "price_ratio"].iloc[1] == pytest.approx((1.0 + 0.7) / 2)
 
 
 def test_covariates_reject_a_bad_level_and_a_backward_span(promo_store):
