@@ -372,6 +372,28 @@ def store_covariates(
     return out.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
 
 
+def future_covariates(
+    store: Store,
+    *,
+    level: Level,
+    after: dt.date | pd.Timestamp,
+    weeks: int,
+    ids: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """The store's known-ahead covariates of the ``weeks`` weeks after the week of ``after``
+    (a panel's last week): what a forecaster reads for the weeks it forecasts, at training
+    time and, with the promotions exported since, at serving time (:func:`store_covariates`).
+    """
+    last = pd.Timestamp(after)
+    return store_covariates(
+        store,
+        level=level,
+        start=(last + pd.Timedelta(weeks=1)).date(),
+        end=(last + pd.Timedelta(weeks=weeks)).date(),
+        ids=ids,
+    )
+
+
 def _weekly_stockouts(store: Store, level: str) -> pd.DataFrame:
     """Weeks with no stock on at least STOCKOUT_DAYS days, per SKU (× warehouse)."""
     per_wh = level == "sku_warehouse"

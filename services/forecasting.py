@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from features.errors import InvalidParameterError
-from features.forecast import ID_SEP
+from features.forecast import ID_SEP, future_covariates
 from features.settings import Settings
 from features.store import Store
 from features.views import stock_position
-from models.forecast import registered_name
+from models.forecast import MAX_HORIZON, registered_name
 from models.replenishment import (
     ERROR_COLUMNS,
     QUANTILES,
@@ -61,6 +61,16 @@ def load_forecaster(settings: Settings, level: str = "sku_warehouse") -> Any:
     return load_registered(settings, registered_name(level), train_command="butler train forecast")
 
 
+def planned_covariates(store: Store, model: Any, level: str) -> pd.DataFrame | None:
+    """The store's known-ahead covariates of the weeks a forecaster forecasts, as they stand
+    now: a promotion exported after the model was trained counts. None for a model that
+    reads none (fitted without covariates, or a stand-in)."""
+    if not getattr(model, "dynamic_features_", ()):
+        return None
+    last = pd.Timestamp(model.last_rows_["ds"].max())
+    return future_covariates(store, level=level, after=last, weeks=MAX_HORIZON, ids=model.series_)
+
+
 def forecast(
     settings: Settings,
     *,
@@ -68,15 +78,24 @@ def forecast(
     level: str = "sku_warehouse",
     ids: list[str] | None = None,
     model: Any = None,
+    future: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Weekly forecasts of a level: ``unique_id, ds, mean, p50 … p99_9, expected`` + id parts.
+
+    ``future``: the known-ahead covariates of the weeks forecast; None = the store's now
+    (:func:`planned_covariates`).
 
     Raises:
         ModelNotRegisteredError: no model registered.
         InvalidParameterError: bad horizon or unknown series.
     """
     model = model if model is not None else load_forecaster(settings, level)
-    frame = model.predict(horizon, ids=ids)
+    if future is None and getattr(model, "dynamic_features_", ()):
+        with Store.open(settings, read_only=True) as store:
+            future = planned_covariates(store, model, level)
+    # stand-ins and the HTTP service's cache take no covariates (the cache read them once)
+    known_ahead = {"future": future} if future is not None else {}
+    frame = model.predict(horizon, ids=ids, **known_ahead)
     parts = frame["unique_id"].str.split(ID_SEP, expand=True, regex=False)
     if level == "sku_warehouse":
         frame["sku_id"], frame["warehouse_id"] = parts[0], parts[1]
@@ -149,6 +168,7 @@ def replenishment_plan(
     supply: pd.DataFrame | None = None,
     as_of: dt.date | str | None = None,
     model: Any = None,
+    future: pd.DataFrame | None = None,
 ) -> PlanResult:
     """The order plan per SKU × warehouse from the champion forecaster and the store.
 
@@ -161,6 +181,8 @@ def replenishment_plan(
             None = unconstrained.
         as_of: day of the stock position (store positions only); None = newest snapshot.
         model: a fitted forecaster (tests); None = the registered champion.
+        future: the known-ahead covariates of the weeks ahead; None = the store's now
+            (:func:`planned_covariates`).
 
     Returns:
         The plan (one row per plannable pair, with ``reason``) and one error row per
@@ -174,13 +196,15 @@ def replenishment_plan(
         known_skus = set(store.sql("SELECT sku_id FROM skus").df()["sku_id"])
         known_wh = set(store.sql("SELECT warehouse_id FROM warehouses").df()["warehouse_id"])
         day = store.sql("SELECT max(snapshot_date) FROM inventory_snapshots").fetchall()[0][0]
+        if future is None:
+            future = planned_covariates(store, model, "sku_warehouse")
     unknown = _unknown_rows(positions, known_skus, known_wh)
     positions = positions.drop(index=unknown.index.unique()) if len(unknown) else positions
     lead = pd.to_numeric(positions["lead_time_weeks"], errors="coerce")
     review = positions.get("review_period_weeks", pd.Series(cfg.review_period_weeks))
     need = float(np.nanmax(lead.to_numpy(float) + pd.to_numeric(review, errors="coerce").max()))
     horizon = int(min(max(math.ceil(need) if np.isfinite(need) else 1, 1), 52))
-    fc = forecast(settings, horizon=horizon, level="sku_warehouse", model=model)
+    fc = forecast(settings, horizon=horizon, level="sku_warehouse", model=model, future=future)
     forecasts = pd.DataFrame(
         {
             "sku_id": fc["sku_id"],
@@ -193,7 +217,7 @@ def replenishment_plan(
         }
     )
     result: ReplenishmentPlan = ReplenishmentPolicy(cfg).plan(positions, forecasts)
-    plan = _with_promotion_notes(result.plan, model, pd.Timestamp(fc["ds"].min()))
+    plan = _with_promotion_notes(result.plan, future, pd.Timestamp(fc["ds"].min()))
     if supply is not None and len(plan):
         plan = allocate(supply, plan)
     errors = pd.concat([unknown[list(ERROR_COLUMNS)], result.errors], ignore_index=True)
@@ -201,14 +225,15 @@ def replenishment_plan(
     return PlanResult(plan=plan, errors=errors, as_of=day, forecast_start=start)
 
 
-def _with_promotion_notes(plan: pd.DataFrame, model: Any, start: pd.Timestamp) -> pd.DataFrame:
+def _with_promotion_notes(
+    plan: pd.DataFrame, future: pd.DataFrame | None, start: pd.Timestamp
+) -> pd.DataFrame:
     """Add to each reason the promotions planned in the weeks its demand covers.
 
-    The forecaster keeps the known-ahead covariates of the weeks after its training panel
-    (``future_``); a pair with ``promo_days`` > 0 in its lead time + review period gets
-    "; promotion planned in the weeks of 2026-01-19, 2026-01-26" (the forecast includes it).
+    ``future`` holds the known-ahead covariates the forecast read; a pair with
+    ``promo_days`` > 0 in its lead time + review period gets "; promotion planned in the
+    weeks of 2026-01-19, 2026-01-26" (the forecast includes it).
     """
-    future = getattr(model, "future_", None)
     if plan.empty or future is None or "promo_days" not in future.columns:
         return plan
     planned = future[future["promo_days"] > 0]

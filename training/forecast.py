@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from features.forecast import COVARIATES, Level, store_covariates, store_panel
+from features.forecast import COVARIATES, Level, future_covariates, store_panel
 from features.settings import Settings
 from features.store import Store
 from models.backtest import BacktestResult, backtest, backtest_figures
@@ -76,12 +76,8 @@ def train(
     with Store.open(settings, read_only=True) as store:
         panel = store_panel(store, level=level)
         last = panel["ds"].max()
-        future = store_covariates(
-            store,
-            level=level,
-            start=(last + pd.Timedelta(weeks=1)).date(),
-            end=(last + pd.Timedelta(weeks=MAX_HORIZON)).date(),
-            ids=panel["unique_id"].unique(),
+        future = future_covariates(
+            store, level=level, after=last, weeks=MAX_HORIZON, ids=panel["unique_id"].unique()
         )
         snapshot = _snapshot(store)
     n_series, n_weeks = panel["unique_id"].nunique(), panel["ds"].nunique()

@@ -29,6 +29,7 @@ from models.replenishment import ReplenishmentConfig, ServiceMeasure
 from services.forecasting import (
     forecast,
     load_forecaster,
+    planned_covariates,
     replenishment_plan,
     store_positions,
 )
@@ -146,10 +147,12 @@ class Forecasting:
         self.settings = settings or Settings()
         model = load_forecaster(self.settings, LEVEL)
         self.version = registered_version(self.settings, registered_name(LEVEL))
-        self.cache = _CachedForecaster(model, CACHED_WEEKS)
         with Store.open(self.settings, read_only=True) as store:
             self.known_skus = _column(store, "SELECT sku_id FROM skus")
             self.known_warehouses = _column(store, "SELECT warehouse_id FROM warehouses")
+            # the promotions planned as the store holds them at start-up
+            future = planned_covariates(store, model, LEVEL)
+        self.cache = _CachedForecaster(model, CACHED_WEEKS, future)
         logger.info(
             "forecasting: %s v%s, %d series cached %d weeks ahead",
             self.version["name"],
@@ -238,7 +241,11 @@ class Forecasting:
         result = None
         if len(positions):  # the policy sizes its horizon from the rows: it needs one
             result = replenishment_plan(
-                self.settings, config=config, positions=positions, model=self.cache
+                self.settings,
+                config=config,
+                positions=positions,
+                model=self.cache,
+                future=self.cache.future,
             )
         unplaced = sorted(set(skus or ()) - set(positions["sku_id"]))
         errors = [PlanError(**row) for row in _records(result.errors, PlanError)] if result else []
@@ -258,12 +265,16 @@ class _CachedForecaster:
 
     ``predict(h, ids)`` slices the start-up prediction for ``h`` up to ``weeks``; a longer
     horizon, or an id the model was not fitted on (it raises the model's error), goes to
-    the model itself.
+    the model itself. Both read ``future``, the known-ahead covariates of the weeks ahead
+    (None: the model's own).
     """
 
-    def __init__(self, model: Any, weeks: int) -> None:
+    def __init__(self, model: Any, weeks: int, future: pd.DataFrame | None = None) -> None:
         self.model = model
-        frame = model.predict(weeks).sort_values(["unique_id", "ds"], kind="stable")
+        self.future = future
+        self.known_ahead = {"future": future} if future is not None else {}
+        frame = model.predict(weeks, **self.known_ahead)
+        frame = frame.sort_values(["unique_id", "ds"], kind="stable")
         self.frame = frame.reset_index(drop=True)
         self.weeks = weeks
         ids = self.frame["unique_id"].to_numpy()
@@ -275,7 +286,7 @@ class _CachedForecaster:
 
     def predict(self, h: int, ids: Sequence[str] | None = None) -> pd.DataFrame:
         if h > self.weeks or (ids is not None and any(i not in self.rows for i in ids)):
-            return self.model.predict(h, ids=ids)
+            return self.model.predict(h, ids=ids, **self.known_ahead)
         if ids is None:
             return self.frame[self.step < h].reset_index(drop=True)
         index = (np.array([self.rows[i] for i in ids], dtype=int)[:, None] + np.arange(h)).ravel()

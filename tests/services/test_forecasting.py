@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from features.errors import InvalidParameterError, UnreadableFileError
-from features.forecast import COVARIATES, store_panel
+from features.forecast import COVARIATES, future_covariates, store_panel
 from features.store import Store
 from models.forecast import ForecastConfig, WeeklyDemandForecaster
 from models.replenishment import ERROR_COLUMNS, PLAN_COLUMNS, TAIL_QUANTILES
@@ -44,26 +44,58 @@ def champion(settings, sales_store) -> WeeklyDemandForecaster:
     return WeeklyDemandForecaster(CFG).fit(panel)
 
 
-def test_plan_reasons_name_the_promotions_planned_in_the_weeks_covered(settings, sales_store):
+def _tmall_promotion(week: pd.Timestamp, sku: str) -> dict:
+    """A whole-week Tmall promotion of ``sku`` (Beijing Monday 00:00 to Sunday 23:59:59)."""
+    starts = week - pd.Timedelta(hours=8)  # stored in UTC
+    return {
+        "platform": "tmall",
+        "shop_id": "shop1",
+        "promo_id": f"P-{sku}-{week:%Y%m%d}",
+        "platform_sku_id": f"tm-{sku}",
+        "sku_id": sku,
+        "kind": "promotion",
+        "name": "campaign",
+        "starts_at": starts,
+        "ends_at": starts + pd.Timedelta(days=7, seconds=-1),
+        "price_fen": 1000,
+        "source_file": "promos.csv",
+    }
+
+
+def test_plans_and_forecasts_read_the_promotions_the_store_plans_now(settings, sales_store):
     with Store.open(settings, read_only=True) as store:
         panel = store_panel(store)
-    first = sales_store.last_week + pd.Timedelta(weeks=1)
-    weeks = pd.date_range(first, periods=40, freq="W-MON")
-    future = pd.DataFrame(
-        [(uid, ds, 0.0, 1.0) for uid in panel["unique_id"].unique() for ds in weeks],
-        columns=["unique_id", "ds", *COVARIATES],
-    )
-    promoted = future["unique_id"] == "SKU01|WH-GZ"
-    # one promotion inside its 2 weeks lead time + 1 review, one long after
-    future.loc[promoted & future["ds"].isin([weeks[1], weeks[30]]), "promo_days"] = 7.0
-    model = WeeklyDemandForecaster(CFG).fit(panel, dynamic_features=COVARIATES, future=future)
+        ahead = future_covariates(store, level="sku_warehouse", after=panel["ds"].max(), weeks=52)
+    # trained when nothing was planned
+    model = WeeklyDemandForecaster(CFG).fit(panel, dynamic_features=COVARIATES, future=ahead)
+    weeks = pd.date_range(sales_store.last_week + pd.Timedelta(weeks=1), periods=40, freq="W-MON")
+    # then a campaign is signed up for: one week inside SKU01's 2 weeks lead time + 1 review,
+    # one long after; Tmall ships SKU01 from both warehouses
+    with Store.open(settings) as store:
+        store.upsert(
+            "promotions",
+            pd.DataFrame(
+                [_tmall_promotion(weeks[1], "SKU01"), _tmall_promotion(weeks[30], "SKU01")]
+            ),
+        )
     reasons = replenishment_plan(settings, positions=None, model=model).plan.set_index(
         ["sku_id", "warehouse_id"]
     )["reason"]
-    assert reasons[("SKU01", "WH-GZ")].endswith(
-        f"; promotion planned in the weeks of {weeks[1]:%Y-%m-%d}"
+    note = f"; promotion planned in the weeks of {weeks[1]:%Y-%m-%d}"
+    assert reasons[("SKU01", "WH-GZ")].endswith(note)
+    assert reasons[("SKU01", "WH-SH")].endswith(note)
+    assert not reasons.drop(index="SKU01").str.contains("promotion").any()
+    # the forecast reads the store's plan too, unless told otherwise
+    read = []
+    predict = model.predict
+    model.predict = lambda h, ids=None, future=None: (
+        read.append(future) or predict(h, ids, future=future)
     )
-    assert not reasons.drop(index=("SKU01", "WH-GZ")).str.contains("promotion").any()
+    forecast(settings, horizon=3, model=model, ids=["SKU01|WH-GZ"])
+    planned = read[-1].set_index(["unique_id", "ds"])["promo_days"]
+    assert planned[("SKU01|WH-GZ", weeks[1])] == 7 and planned[("SKU01|WH-GZ", weeks[0])] == 0
+    forecast(settings, horizon=3, model=model, ids=["SKU01|WH-GZ"], future=ahead)
+    assert read[-1] is ahead
 
 
 class FixedModel:

@@ -16,7 +16,7 @@ import pytest
 from bentoml.exceptions import InvalidArgument
 from pydantic import ValidationError
 
-from features.forecast import ID_SEP, store_panel
+from features.forecast import COVARIATES, ID_SEP, future_covariates, store_panel
 from features.settings import Settings
 from features.store import Store
 from models.forecast import ForecastConfig, WeeklyDemandForecaster, registered_name
@@ -237,3 +237,24 @@ def test_replenishment_service_level_bounds(service):
     # inside the HTTP bounds but above what the policy plans for: a 400 naming the field
     with pytest.raises(InvalidArgument, match="service_level: .* must be in"):
         service.replenishment(skus=["SKU01"], service_level=0.9999)
+
+
+def test_the_cache_forecasts_with_the_covariates_planned_at_start_up(settings, sales_store):
+    from services.http.forecast_service import _CachedForecaster
+
+    with Store.open(settings, read_only=True) as store:
+        panel = store_panel(store)
+        ahead = future_covariates(store, level="sku_warehouse", after=panel["ds"].max(), weeks=8)
+    model = WeeklyDemandForecaster(CFG).fit(panel, dynamic_features=COVARIATES)
+    read = []
+    predict = model.predict
+    model.predict = lambda h, ids=None, future=None: (
+        read.append(future) or predict(h, ids, future=future)
+    )
+    cache = _CachedForecaster(model, 4, ahead)
+    assert read == [ahead] and cache.future is ahead
+    uid = panel["unique_id"].iloc[0]
+    cache.predict(2, ids=[uid])  # from the start-up prediction
+    assert len(read) == 1
+    cache.predict(6, ids=[uid])  # longer than cached: the model, with the same covariates
+    assert len(read) == 2 and read[-1] is ahead
