@@ -266,7 +266,7 @@ class _CachedForecaster:
     ``predict(h, ids)`` slices the start-up prediction for ``h`` up to ``weeks``; a longer
     horizon, or an id the model was not fitted on (it raises the model's error), goes to
     the model itself. Both read ``future``, the known-ahead covariates of the weeks ahead
-    (None: the model's own).
+    (None: the model's own); ``predict`` with other covariates goes to the model too.
     """
 
     def __init__(self, model: Any, weeks: int, future: pd.DataFrame | None = None) -> None:
@@ -284,7 +284,11 @@ class _CachedForecaster:
         self.rows: dict[str, int] = dict(zip(ids[starts].tolist(), starts.tolist(), strict=True))
         self.step = np.arange(len(ids)) - np.repeat(starts, np.diff(np.r_[starts, len(ids)]))
 
-    def predict(self, h: int, ids: Sequence[str] | None = None) -> pd.DataFrame:
+    def predict(
+        self, h: int, ids: Sequence[str] | None = None, future: pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        if future is not None and future is not self.future:  # other covariates: the model
+            return self.model.predict(h, ids=ids, future=future)
         if h > self.weeks or (ids is not None and any(i not in self.rows for i in ids)):
             return self.model.predict(h, ids=ids, **self.known_ahead)
         if ids is None:

@@ -255,6 +255,11 @@ def test_the_cache_forecasts_with_the_covariates_planned_at_start_up(settings, s
     assert read == [ahead] and cache.future is ahead
     uid = panel["unique_id"].iloc[0]
     cache.predict(2, ids=[uid])  # from the start-up prediction
+    cache.predict(2, ids=[uid], future=ahead)  # as a plan asks, with the cache's own
     assert len(read) == 1
+    other = ahead.assign(promo_days=7.0)
+    cache.predict(2, ids=[uid], future=other)  # other covariates: the model
+    assert len(read) == 2 and read[-1] is other
+    read.pop()
     cache.predict(6, ids=[uid])  # longer than cached: the model, with the same covariates
     assert len(read) == 2 and read[-1] is ahead
