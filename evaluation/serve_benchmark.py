@@ -43,26 +43,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(home: Path, port: int, key: str = KEY) -> subprocess.Popen:
-    """`bentoml serve` of the gateway, in its own process group."""
+def start_server(
+    home: Path, port: int, key: str = KEY, log: Path | None = None
+) -> subprocess.Popen:
+    """`bentoml serve` of the gateway, in its own process group; its output goes to ``log``
+    (None: discarded), where a failed request's id can be looked up."""
     env = os.environ | {"BUTLER_HOME": str(home.resolve()), "BUTLER_API_KEY": key}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            "services.http.gateway:Butler",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],  # fmt: skip
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    command = [
+        sys.executable, "-m", "bentoml", "serve", "services.http.gateway:Butler",
+        "--host", "127.0.0.1", "--port", str(port),
+    ]  # fmt: skip
+    if log is None:
+        return subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    with log.open("ab") as out:  # the server keeps its own copy of the file
+        return subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
 
 def wait_ready(port: int, timeout: float = 180.0) -> None:
@@ -202,13 +201,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--conversations", type=int, default=16, help="Per classify request.")
     parser.add_argument("--json", type=Path, default=None, help="Also write the figures here.")
     parser.add_argument("--endpoints", nargs="+", default=None, help="Only these endpoints.")
+    parser.add_argument(
+        "--server-log",
+        type=Path,
+        default=None,
+        help="The server's log (default: serve_benchmark.log in the home).",
+    )
     args = parser.parse_args(argv)
+    log = args.server_log or args.home / "serve_benchmark.log"
 
     bodies = request_bodies(args.home, args.conversations)
     if args.endpoints:
         bodies = {name: body for name, body in bodies.items() if name in args.endpoints}
     port = free_port()
-    server = start_server(args.home, port)
+    server = start_server(args.home, port, log=log)
+    print(f"server log: {log}")
     results: list[LoadResult] = []
     try:
         started = time.perf_counter()
