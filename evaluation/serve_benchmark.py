@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -53,12 +54,8 @@ def start_server(
         sys.executable, "-m", "bentoml", "serve", "services.http.gateway:Butler",
         "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
-    if log is None:
-        return subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-    with log.open("ab") as out:  # the server keeps its own copy of the file
+    # the server keeps its own copy of the file
+    with log.open("ab") if log is not None else nullcontext(subprocess.DEVNULL) as out:
         return subprocess.Popen(
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
