@@ -279,8 +279,9 @@ class PlatformAdapter:
         if fmt == "iso8601":
             formats = "['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S.%f%z', '%Y-%m-%d %H:%M:%S%z']"
             return f"timezone('UTC', try_strptime({raw}, {formats}))"
-        # XLSX date cells arrive as '%Y-%m-%d %H:%M:%S' whatever the platform's text format
-        local = f"try_strptime({raw}, [{quote_literal(fmt)}, '%Y-%m-%d %H:%M:%S'])"
+        # XLSX date cells arrive as '%Y-%m-%d %H:%M:%S[.%f]' whatever the platform's format
+        xlsx = "'%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M:%S.%f'"
+        local = f"try_strptime({raw}, [{quote_literal(fmt)}, {xlsx}])"
         if cls.timezone == "UTC":
             return local
         return f"timezone('UTC', timezone({quote_literal(cls.timezone)}, {local}))"

@@ -1,18 +1,18 @@
 """Read export files as batches of text, without loading whole files into memory.
 
 CSV is streamed with pyarrow (UTF-8, UTF-8 with BOM, or GBK/GB18030, sniffed from the
-bytes); XLSX with calamine. Every value arrives as text, stripped, with the empty words
-back offices write ("", "-", "null", …) turned into nulls; parsing is the adapters' job.
+bytes); XLSX is read once, as Arrow text, by fastexcel (calamine). Every value arrives as
+text, stripped, with the empty words back offices write ("", "-", "null", …) turned into
+nulls; parsing is the adapters' job.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
@@ -35,6 +35,9 @@ class ExportFile:
     file_format: str  # csv | xlsx
     encoding: str | None
     headers: list[str]
+    #: an XLSX sheet's data rows as text, read with its header (a workbook cannot be
+    #: read in part, so it is read once)
+    sheet: pa.Table | None = field(default=None, repr=False, compare=False)
 
 
 def open_export(path: Path) -> ExportFile:
@@ -53,8 +56,7 @@ def open_export(path: Path) -> ExportFile:
         headers = _csv_headers(path, encoding)
         return ExportFile(path, "csv", encoding, headers)
     if suffix == ".xlsx":
-        headers = _xlsx_headers(path)
-        return ExportFile(path, "xlsx", None, headers)
+        return _xlsx_export(path)
     raise UnreadableFileError(
         f"{path}: unsupported file type {suffix or '(none)'}; Butler reads "
         f"{', '.join(SUPPORTED_SUFFIXES)}. Save .xls files as .xlsx first."
@@ -184,76 +186,38 @@ def _to_frame(table: pa.Table, offset: int) -> pa.Table:
     return pa.table(columns)
 
 
-def _open_workbook(path: Path):  # noqa: ANN202 - calamine types are not exported
-    from python_calamine import CalamineWorkbook
+def _read_sheet(path: Path) -> pa.Table:
+    """The workbook's first sheet, every cell as text (row 0 is the header).
+
+    fastexcel reads the sheet with calamine straight into Arrow; numbers come as their
+    shortest text (49.0 → ``49``), date cells as ``%Y-%m-%d %H:%M:%S``.
+    """
+    import fastexcel
 
     try:
-        return CalamineWorkbook.from_path(str(path))
-    except Exception as exc:  # calamine raises several unrelated types for broken archives
+        sheet = fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string")
+        return pa.Table.from_batches([sheet.to_arrow()])
+    except fastexcel.FastExcelError as exc:
         raise UnreadableFileError(
-            f"{path}: not a readable XLSX workbook ({type(exc).__name__}: {exc}); the file "
+            f"{path}: not a readable XLSX workbook ({str(exc).splitlines()[0]}); the file "
             "may be truncated. Download it again from the back office."
         ) from exc
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[object]]:
-    workbook = _open_workbook(path)
-    try:
-        sheet = workbook.get_sheet_by_index(0)
-        yield from sheet.iter_rows()
-    except UnreadableFileError:
-        raise
-    except Exception as exc:
-        raise UnreadableFileError(
-            f"{path}: the first sheet cannot be read ({type(exc).__name__}: {exc}); the file "
-            "may be truncated. Download it again from the back office."
-        ) from exc
-
-
-def _xlsx_headers(path: Path) -> list[str]:
-    rows = _xlsx_rows(path)
-    first = next(rows, None)
-    if first is None:
+def _xlsx_export(path: Path) -> ExportFile:
+    sheet = _read_sheet(path)
+    if sheet.num_rows == 0:
         raise UnreadableFileError(f"{path}: the workbook's first sheet is empty.")
-    headers = [_cell_text(v) or "" for v in first]
+    headers = [(h or "").strip() for h in sheet.slice(0, 1).to_pylist()[0].values()]
     while headers and headers[-1] == "":
         headers.pop()
     _check_headers(path, headers)
-    return headers
+    data = sheet.slice(1).select(range(len(headers))).rename_columns(headers)
+    return ExportFile(path, "xlsx", None, headers, data)
 
 
 def _xlsx_batches(export: ExportFile, batch_rows: int) -> Iterator[pa.Table]:
-    rows = _xlsx_rows(export.path)
-    next(rows, None)  # header
-    width = len(export.headers)
-    offset = 0
-    chunk: list[list[str | None]] = []
-    for row in rows:
-        cells = [_cell_text(v) for v in row[:width]]
-        cells += [None] * (width - len(cells))
-        chunk.append(cells)
-        if len(chunk) >= batch_rows:
-            yield _xlsx_frame(chunk, export.headers, offset)
-            offset += len(chunk)
-            chunk = []
-    if chunk:
-        yield _xlsx_frame(chunk, export.headers, offset)
-
-
-def _xlsx_frame(chunk: list[list[str | None]], headers: list[str], offset: int) -> pa.Table:
-    table = pa.table(
-        {h: pa.array([r[i] for r in chunk], pa.string()) for i, h in enumerate(headers)}
-    )
-    return _to_frame(table, offset)
-
-
-def _cell_text(value: object) -> str | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, dt.date):
-        return value.strftime("%Y-%m-%d")
-    return str(value)
+    data = export.sheet if export.sheet is not None else _xlsx_export(export.path).sheet
+    assert data is not None
+    for start in range(0, data.num_rows, batch_rows):
+        yield _to_frame(data.slice(start, batch_rows), start)

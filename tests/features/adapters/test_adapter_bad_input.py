@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
 import pytest
 
 from features.adapters.base import Column, ExportContract
@@ -229,6 +230,14 @@ def test_truncated_xlsx_fails_with_a_clear_error(
     report = ingest([path], mem_store, settings)
     assert "Download it again" in (report.files[0].error or "")
     assert _store_is_empty(mem_store)
+
+
+def test_xlsx_with_an_empty_sheet_is_unreadable(tmp_path, settings, mem_store):
+    path = tmp_path / "订单查询导出.xlsx"
+    pd.DataFrame().to_excel(path, index=False, engine="xlsxwriter")
+
+    with pytest.raises(UnreadableFileError, match="first sheet is empty"):
+        open_export(path)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".xlsx"])

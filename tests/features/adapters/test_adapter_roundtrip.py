@@ -219,6 +219,25 @@ def test_xlsx_date_cells_are_read_in_the_platforms_zone(
     assert stored == [(dt.datetime(2024, 11, 10, 16, 3),)]
 
 
+def test_xlsx_number_cells_and_fractional_times_are_read(
+    tmp_path, settings, mem_store, unified_frame
+):
+    adapter = get_adapter(Platform.JD)
+    frame = unified_frame(adapter, ExportKind.ORDERS).head(1)
+    table = adapter.render(ExportKind.ORDERS, frame)
+    table["订购数量"] = [3]  # number cells, not text
+    table["京东价"] = [49.5]
+    table["下单时间"] = [dt.datetime(2024, 11, 11, 0, 3, 5, 250000)]
+    path = tmp_path / "cells.xlsx"
+    table.to_excel(path, index=False, engine="xlsxwriter")
+
+    report = ingest([path], mem_store, settings)
+
+    assert report.files[0].rows_accepted == 1
+    stored = mem_store.sql("SELECT quantity, unit_price_fen, created_at FROM order_lines")
+    assert stored.fetchall() == [(3, 4950, dt.datetime(2024, 11, 10, 16, 3, 5, 250000))]
+
+
 def test_xlsx_date_cells_are_read_for_date_columns(tmp_path, settings, mem_store, unified_frame):
     adapter = get_adapter(Platform.JD)
     frame = unified_frame(adapter, ExportKind.MEMBERS).head(1)
