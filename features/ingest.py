@@ -1,7 +1,11 @@
 """Load export files into the unified store: nothing lost, nothing doubled.
 
-* Each file is read in batches, parsed by its platform's adapter and written in one
-  transaction: an ingest interrupted part-way leaves the store as it was before that file.
+* Each file is read in batches, parsed by its platform's adapter and written inside a
+  transaction that holds whole files only: consecutive files of one platform and export
+  kind share one (up to ``Settings.ingest_commit_rows``), so an ingest interrupted
+  part-way leaves the store as it was before the files of the open transaction. A file
+  that fails is reported alone: its transaction is rolled back and the other files in it
+  are written again, each in its own.
 * Rows that fail their contract go to ``quarantine_rows`` with file, line, field and reason.
 * A file already ingested (same SHA-256) is skipped; a later export that overlaps an earlier
   one replaces rows by natural key instead of duplicating them.
@@ -14,6 +18,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +26,12 @@ import duckdb
 import pyarrow as pa
 
 from features.adapters.base import ExportContract, PlatformAdapter, quote_ident, quote_literal
-from features.adapters.readers import SUPPORTED_SUFFIXES, iter_batches, open_export
+from features.adapters.readers import (
+    SUPPORTED_SUFFIXES,
+    ExportFile,
+    iter_batches,
+    open_export,
+)
 from features.adapters.registry import detect
 from features.errors import ButlerError
 from features.schema.vocab import ExportKind, OrderStatus, Platform
@@ -126,7 +136,7 @@ def ingest(
         paths: files and folders (folders are searched recursively; names starting with
             ``.`` or ``_`` are skipped, so a generator's ``_truth`` folder is not ingested).
         store: the open store.
-        settings: runtime settings (batch size).
+        settings: runtime settings (batch size, rows per commit).
         platform: force the platform instead of detecting it from each file's header.
         on_progress: called with (bytes done, bytes total) as files are read.
 
@@ -139,70 +149,172 @@ def ingest(
     total = sum(_size(p) for p in files)
     done = 0
     report = IngestReport()
-    for path in files:
-        size = _size(path)
+    open_tx = _OpenTransaction(store, platform)
+    # the next file is opened (XLSX read, hashed) on a second thread while DuckDB writes
+    # this one: at most two files are held in memory
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="butler-read-ahead")
+    try:
+        ahead = pool.submit(_prepare, files[0], platform) if files else None
+        for i, path in enumerate(files):
+            size = _size(path)
 
-        def progress(frac: float, base: int = done, size: int = size) -> None:
+            def progress(frac: float, base: int = done, size: int = size) -> None:
+                if on_progress:
+                    on_progress(base + int(frac * size), total)
+
+            prepared = ahead
+            if i + 1 < len(files):
+                ahead = pool.submit(_prepare, files[i + 1], platform)
+            result = FileReport(path=path)
+            report.files.append(result)
+            assert prepared is not None
+            open_tx.add(result, prepared, settings, progress)
+            done += size
             if on_progress:
-                on_progress(base + int(frac * size), total)
-
-        report.files.append(_ingest_file(path, store, settings, platform, progress))
-        done += size
-        if on_progress:
-            on_progress(done, total)
+                on_progress(done, total)
+        open_tx.commit()
+    except BaseException:
+        open_tx.rollback()  # Ctrl-C or a bug: the store stays as the last commit left it
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
     report.seconds = (dt.datetime.now() - started).total_seconds()
     return report
 
 
-def _ingest_file(
-    path: Path,
+class _OpenTransaction:
+    """Files written so far into the one open transaction (all of one platform and kind)."""
+
+    def __init__(self, store: Store, platform: Platform | str | None) -> None:
+        self.store = store
+        self.platform = platform
+        self.files: list[FileReport] = []
+        self.rows = 0
+
+    def add(
+        self,
+        result: FileReport,
+        prepared: Future[_Prepared],
+        settings: Settings,
+        progress: Callable[[float], None],
+    ) -> None:
+        """Write one file into the open transaction (beginning or committing one as needed)."""
+        started = time.perf_counter()
+        try:
+            opened = _recognise(result, prepared.result(), self.store)
+            if opened is None:  # already ingested
+                return
+            kind = (result.platform, result.kind)
+            if self.files and (
+                kind != (self.files[0].platform, self.files[0].kind)
+                or self.rows >= settings.ingest_commit_rows
+            ):
+                self.commit()
+            if not self.files:
+                self.store.sql("BEGIN TRANSACTION")
+            self.files.append(result)  # before writing: a failure rolls it back with the rest
+            _write_file(opened, self.store, settings, result, progress)
+            self.rows += result.rows_read
+        except (ButlerError, OSError, duckdb.Error) as exc:
+            result.error = _describe_failure(result.path, exc)
+            result.rows_accepted = result.rows_quarantined = 0  # nothing from it was kept
+            logger.error("%s", result.error)
+            if result in self.files:
+                self._rewrite_without(result, settings)
+        finally:
+            result.seconds += time.perf_counter() - started
+        if not settings.ingest_commit_rows:
+            self.commit()
+
+    def commit(self) -> None:
+        if self.files:
+            started = time.perf_counter()
+            self.store.sql("COMMIT")
+            self.files[-1].seconds += time.perf_counter() - started
+        self.files, self.rows = [], 0
+
+    def rollback(self) -> None:
+        if self.files:
+            self.store.sql("ROLLBACK")
+        self.files, self.rows = [], 0
+
+    def _rewrite_without(self, failed: FileReport, settings: Settings) -> None:
+        """Roll back, then write the transaction's other files again, each alone."""
+        others = [f for f in self.files if f is not failed]
+        self.rollback()
+        for result in others:
+            redo = FileReport(path=result.path)
+            started = time.perf_counter()
+            try:
+                opened = _recognise(redo, _prepare(redo.path, self.platform), self.store)
+                if opened is not None:
+                    with self.store.transaction():
+                        _write_file(opened, self.store, settings, redo, lambda _: None)
+            except (ButlerError, OSError, duckdb.Error) as exc:  # changed on disk since
+                redo.error = _describe_failure(redo.path, exc)
+                logger.error("%s", redo.error)
+            redo.seconds = result.seconds + time.perf_counter() - started
+            for name in FileReport.__slots__:
+                setattr(result, name, getattr(redo, name))
+
+
+_Prepared = tuple[ExportFile, type[PlatformAdapter], ExportContract, str]
+
+
+def _prepare(path: Path, platform: Platform | str | None) -> _Prepared:
+    """Open, recognise and hash a file: file work only, safe on another thread."""
+    export = open_export(path)
+    adapter, contract = detect(export, platform)
+    return export, adapter, contract, _sha256(path)
+
+
+def _recognise(result: FileReport, prepared: _Prepared, store: Store) -> _Prepared | None:
+    """Note what the file is; ``None`` when the same content was ingested before."""
+    _, adapter, contract, sha = prepared
+    result.platform, result.kind = adapter.platform.value, contract.kind.value
+    if store.sql("SELECT 1 FROM ingested_files WHERE file_sha256 = ?", [sha]).fetchall():
+        result.skipped = True
+        logger.info("%s: already ingested, skipped", result.path)
+        return None
+    return prepared
+
+
+def _write_file(
+    opened: _Prepared,
     store: Store,
     settings: Settings,
-    platform: Platform | str | None,
+    result: FileReport,
     progress: Callable[[float], None],
-) -> FileReport:
-    result = FileReport(path=path)
-    started = time.perf_counter()
-    try:
-        export = open_export(path)
-        adapter, contract = detect(export, platform)
-        result.platform, result.kind = adapter.platform.value, contract.kind.value
-        sha = _sha256(path)
-        if store.sql("SELECT 1 FROM ingested_files WHERE file_sha256 = ?", [sha]).fetchall():
-            result.skipped = True
-            logger.info("%s: already ingested, skipped", path)
-            return result
-        with store.transaction():
-            writer = _Writer(store, adapter, contract, str(path), sha, export.headers)
-            for batch in _with_progress(iter_batches(export, settings.ingest_batch_rows), progress):
-                read, accepted = writer.write(batch)
-                result.rows_read += read
-                result.rows_accepted += accepted
-            writer.finish()
-            result.rows_quarantined = result.rows_read - result.rows_accepted
-            store.sql(
-                "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-                [
-                    sha, str(path), result.platform, result.kind, result.rows_read,
-                    result.rows_accepted, result.rows_quarantined, writer.newest,
-                ],
-            )  # fmt: skip
-    except ButlerError as exc:
-        result.error = str(exc)
-        logger.error("%s", exc)
-    except OSError as exc:  # moved, deleted or unreadable while being ingested
-        result.error = f"{path}: cannot be read ({exc.strerror or exc}); nothing from it was kept."
-        logger.error("%s", result.error)
-    except duckdb.Error as exc:
-        # a row the contracts let through but the schema refused: the file is rolled back
-        # whole and reported, and the other files go on
-        result.error = (
-            f"{path}: the store refused the file ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0]}); nothing from it was kept. Report this with the file."
-        )
-        logger.error("%s", result.error)
-    result.seconds = time.perf_counter() - started
-    return result
+) -> None:
+    """Write one opened file inside the caller's transaction."""
+    export, adapter, contract, sha = opened
+    writer = _Writer(store, adapter, contract, str(result.path), sha, export.headers)
+    for batch in _with_progress(iter_batches(export, settings.ingest_batch_rows), progress):
+        read, accepted = writer.write(batch)
+        result.rows_read += read
+        result.rows_accepted += accepted
+    writer.finish()
+    result.rows_quarantined = result.rows_read - result.rows_accepted
+    store.sql(
+        "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        [
+            sha, str(result.path), result.platform, result.kind, result.rows_read,
+            result.rows_accepted, result.rows_quarantined, writer.newest,
+        ],
+    )  # fmt: skip
+
+
+def _describe_failure(path: Path, exc: Exception) -> str:
+    if isinstance(exc, ButlerError):
+        return str(exc)
+    if isinstance(exc, OSError):  # moved, deleted or unreadable while being ingested
+        return f"{path}: cannot be read ({exc.strerror or exc}); nothing from it was kept."
+    # a row the contracts let through but the schema refused: the file is rolled back
+    # whole and reported, and the other files go on
+    return (
+        f"{path}: the store refused the file ({type(exc).__name__}: "
+        f"{str(exc).splitlines()[0]}); nothing from it was kept. Report this with the file."
+    )
 
 
 def _size(path: Path) -> int:

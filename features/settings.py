@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     ingest_batch_rows: int = Field(
         default=200_000, ge=1_000, description="Rows read per batch while ingesting."
     )
+    ingest_commit_rows: int = Field(
+        default=1_000_000,
+        ge=0,
+        description=(
+            "Consecutive files of one platform and export kind are committed together until "
+            "they hold this many rows (0: one transaction per file). Bulk commits let DuckDB "
+            "write row groups straight to the store instead of through its log."
+        ),
+    )
     model_alias: str = Field(
         default="champion", description="Registry alias training sets and services load."
     )

@@ -96,6 +96,63 @@ def test_interrupted_ingest_leaves_the_store_as_it_was(
     assert store.count("order_lines") == 2_510
 
 
+def _crash_in_file(monkeypatch, name: str) -> None:
+    real_write = ingest_module._Writer.write
+
+    def crash(self, parsed):
+        if self.source.endswith(name):
+            raise KeyboardInterrupt
+        return real_write(self, parsed)
+
+    monkeypatch.setattr(ingest_module._Writer, "write", crash)
+
+
+@pytest.mark.parametrize(("commit_rows", "kept_lines"), [(1_000_000, 0), (10, 10), (0, 10)])
+def test_files_of_one_kind_commit_together_up_to_the_commit_rows(
+    tmp_path, write_export, make_orders, monkeypatch, commit_rows, kept_lines
+):
+    settings = Settings(home=tmp_path / "home", ingest_commit_rows=commit_rows)
+    first = write_export("tmall", "orders", make_orders(10), "a.csv")
+    second = write_export("tmall", "orders", make_orders(10, start=100), "b.csv")
+    _crash_in_file(monkeypatch, "b.csv")
+
+    with Store.open(settings) as store:
+        with pytest.raises(KeyboardInterrupt):
+            ingest([first, second], store, settings)
+        # only whole files were ever committed; `a.csv` shared b's transaction unless the
+        # rows per commit were reached (or set to 0: one transaction per file)
+        assert store.count("order_lines") == kept_lines
+        assert store.count("ingested_files") == kept_lines // 10
+
+
+def test_a_failed_file_amid_others_of_its_kind_is_reported_alone(
+    store, settings, write_export, make_orders, monkeypatch
+):
+    from features.schema import contracts
+    from features.schema.vocab import ExportKind
+
+    checks = dict(contracts.VALUE_CHECKS[ExportKind.ORDERS])
+    del checks["quantity"]  # so the schema's CHECK (quantity > 0) refuses the file
+    monkeypatch.setitem(contracts.VALUE_CHECKS, ExportKind.ORDERS, checks)
+    bad_frame = make_orders(4, start=10)
+    bad_frame.loc[2, "quantity"] = 0
+    paths = [
+        write_export("tmall", "orders", make_orders(4), "a.csv"),
+        write_export("tmall", "orders", make_orders(3, start=20), "b.csv"),
+        write_export("tmall", "orders", bad_frame, "c.csv"),
+        write_export("tmall", "orders", make_orders(5, start=30), "d.csv"),
+    ]
+
+    report = ingest(paths, store, settings)
+
+    assert [f.ok for f in report.files] == [True, True, False, True]
+    assert [f.rows_accepted for f in report.files] == [4, 3, 0, 5]  # rewritten, not doubled
+    assert store.count("order_lines") == 12 and store.count("ingested_files") == 3
+    again = ingest(paths, store, settings)
+    assert [f.skipped for f in again.files] == [True, True, False, True]
+    assert store.count("order_lines") == 12
+
+
 def test_file_broken_past_the_sniffed_head_fails_whole(
     store, settings, write_export, tmp_path, make_orders
 ):
