@@ -33,7 +33,7 @@ class Settings(BaseSettings):
         default=200_000, ge=1_000, description="Rows read per batch while ingesting."
     )
     ingest_commit_rows: int = Field(
-        default=1_000_000,
+        default=300_000,  # larger groups buy little speed for much memory (RESULTS.md)
         ge=0,
         description=(
             "Consecutive files of one platform and export kind are committed together until "
