@@ -382,17 +382,6 @@ class _Writer:
         con = self.store.con
         con.register("raw", batch)
         con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {self.parse.select}")
-        con.execute(
-            f"""
-            INSERT OR IGNORE INTO quarantine_rows
-            SELECT ?, ?, p._row + 2, ?, ?, p.problem.field, p.problem.reason, {self.raw_json},
-                   now()::TIMESTAMP
-            FROM (SELECT _row, unnest(_problems) AS problem FROM parsed
-                  WHERE len(_problems) > 0) p
-            JOIN raw USING (_row)
-            """,
-            [self.sha, self.source, self.platform, self.kind.value],
-        )
         platform = (
             "" if self.platform == Platform.ERP else f"{quote_literal(self.platform)} AS platform, "
         )
@@ -407,6 +396,18 @@ class _Writer:
             f"{lookups}{source} AS source_file FROM parsed WHERE len(_problems) = 0"
         )
         accepted = int(con.execute("SELECT count(*) FROM accepted").fetchall()[0][0])
+        if accepted < batch.num_rows:  # only then is anything to keep aside
+            con.execute(
+                f"""
+                INSERT OR IGNORE INTO quarantine_rows
+                SELECT ?, ?, p._row + 2, ?, ?, p.problem.field, p.problem.reason, {self.raw_json},
+                       now()::TIMESTAMP
+                FROM (SELECT _row, unnest(_problems) AS problem FROM parsed
+                      WHERE len(_problems) > 0) p
+                JOIN raw USING (_row)
+                """,
+                [self.sha, self.source, self.platform, self.kind.value],
+            )
         if accepted:
             self._note_newest()
             getattr(self, f"_write_{self.kind.value}")()
