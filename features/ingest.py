@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -227,11 +228,20 @@ class _OpenTransaction:
             self.commit()
 
     def commit(self) -> None:
-        if self.files:
-            started = time.perf_counter()
+        files, self.files, self.rows = self.files, [], 0
+        if not files:
+            return
+        started = time.perf_counter()
+        try:
             self.store.sql("COMMIT")
-            self.files[-1].seconds += time.perf_counter() - started
-        self.files, self.rows = [], 0
+        except duckdb.Error as exc:  # the disk filled up, say: none of these files was kept
+            for result in files:
+                result.error = _describe_failure(result.path, exc)
+                result.rows_accepted = result.rows_quarantined = 0
+                logger.error("%s", result.error)
+            with contextlib.suppress(duckdb.Error):
+                self.store.sql("ROLLBACK")
+        files[-1].seconds += time.perf_counter() - started
 
     def rollback(self) -> None:
         if self.files:

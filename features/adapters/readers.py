@@ -1,9 +1,10 @@
-"""Read export files as batches of text, without loading whole files into memory.
+"""Read export files as batches of text.
 
-CSV is streamed with pyarrow (UTF-8, UTF-8 with BOM, or GBK/GB18030, sniffed from the
-bytes); XLSX is read once, as Arrow text, by fastexcel (calamine). Every value arrives as
-text, stripped, with the empty words back offices write ("", "-", "null", …) turned into
-nulls; parsing is the adapters' job.
+CSV is read with pyarrow (UTF-8, UTF-8 with BOM, or GBK/GB18030, sniffed from the bytes),
+streamed when it is large; XLSX is read whole, once, as Arrow text by fastexcel (calamine:
+a workbook cannot be read in part). Every value arrives as text, stripped, with the empty
+words back offices write ("", "-", "null", …) turned into nulls; parsing is the adapters'
+job.
 """
 
 from __future__ import annotations

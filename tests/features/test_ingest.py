@@ -153,6 +153,31 @@ def test_a_failed_file_amid_others_of_its_kind_is_reported_alone(
     assert store.count("order_lines") == 12
 
 
+def test_a_commit_that_fails_reports_every_file_of_its_transaction(
+    store, settings, write_export, make_orders, monkeypatch
+):
+    import duckdb
+
+    paths = [
+        write_export("tmall", "orders", make_orders(4), "a.csv"),
+        write_export("tmall", "orders", make_orders(4, start=10), "b.csv"),
+    ]
+    real_sql = store.sql
+
+    def disk_full_on_commit(query, params=None):
+        if query == "COMMIT":
+            raise duckdb.IOException("No space left on device")
+        return real_sql(query, params)
+
+    monkeypatch.setattr(store, "sql", disk_full_on_commit)
+    report = ingest(paths, store, settings)
+
+    assert all("No space left" in (f.error or "") for f in report.files)
+    assert [f.rows_accepted for f in report.files] == [0, 0]
+    monkeypatch.undo()
+    assert store.count("order_lines") == 0 and store.count("ingested_files") == 0
+
+
 def test_file_broken_past_the_sniffed_head_fails_whole(
     store, settings, write_export, tmp_path, make_orders
 ):
