@@ -217,9 +217,7 @@ class _OpenTransaction:
             _write_file(opened, self.store, settings, result, progress)
             self.rows += result.rows_read
         except (ButlerError, OSError, duckdb.Error) as exc:
-            result.error = _describe_failure(result.path, exc)
-            result.rows_accepted = result.rows_quarantined = 0  # nothing from it was kept
-            logger.error("%s", result.error)
+            _fail(result, exc)
             if result in self.files:
                 self._rewrite_without(result, settings)
         finally:
@@ -236,9 +234,7 @@ class _OpenTransaction:
             self.store.sql("COMMIT")
         except duckdb.Error as exc:  # the disk filled up, say: none of these files was kept
             for result in files:
-                result.error = _describe_failure(result.path, exc)
-                result.rows_accepted = result.rows_quarantined = 0
-                logger.error("%s", result.error)
+                _fail(result, exc)
             with contextlib.suppress(duckdb.Error):
                 self.store.sql("ROLLBACK")
         files[-1].seconds += time.perf_counter() - started
@@ -253,19 +249,16 @@ class _OpenTransaction:
         others = [f for f in self.files if f is not failed]
         self.rollback()
         for result in others:
-            redo = FileReport(path=result.path)
+            result.rows_read = result.rows_accepted = result.rows_quarantined = 0
             started = time.perf_counter()
             try:
-                opened = _recognise(redo, _prepare(redo.path, self.platform), self.store)
+                opened = _recognise(result, _prepare(result.path, self.platform), self.store)
                 if opened is not None:
                     with self.store.transaction():
-                        _write_file(opened, self.store, settings, redo, lambda _: None)
+                        _write_file(opened, self.store, settings, result, lambda _: None)
             except (ButlerError, OSError, duckdb.Error) as exc:  # changed on disk since
-                redo.error = _describe_failure(redo.path, exc)
-                logger.error("%s", redo.error)
-            redo.seconds = result.seconds + time.perf_counter() - started
-            for name in FileReport.__slots__:
-                setattr(result, name, getattr(redo, name))
+                _fail(result, exc)
+            result.seconds += time.perf_counter() - started
 
 
 _Prepared = tuple[ExportFile, type[PlatformAdapter], ExportContract, str]
@@ -314,17 +307,22 @@ def _write_file(
     )  # fmt: skip
 
 
-def _describe_failure(path: Path, exc: Exception) -> str:
+def _fail(result: FileReport, exc: Exception) -> None:
+    """Report a file of which nothing was kept, and why."""
+    path = result.path
     if isinstance(exc, ButlerError):
-        return str(exc)
-    if isinstance(exc, OSError):  # moved, deleted or unreadable while being ingested
-        return f"{path}: cannot be read ({exc.strerror or exc}); nothing from it was kept."
-    # a row the contracts let through but the schema refused: the file is rolled back
-    # whole and reported, and the other files go on
-    return (
-        f"{path}: the store refused the file ({type(exc).__name__}: "
-        f"{str(exc).splitlines()[0]}); nothing from it was kept. Report this with the file."
-    )
+        result.error = str(exc)
+    elif isinstance(exc, OSError):  # moved, deleted or unreadable while being ingested
+        result.error = f"{path}: cannot be read ({exc.strerror or exc}); nothing from it was kept."
+    else:
+        # a row the contracts let through but the schema refused: the file is rolled back
+        # whole and reported, and the other files go on
+        result.error = (
+            f"{path}: the store refused the file ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0]}); nothing from it was kept. Report this with the file."
+        )
+    result.rows_accepted = result.rows_quarantined = 0
+    logger.error("%s", result.error)
 
 
 def _size(path: Path) -> int:
