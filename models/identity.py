@@ -107,7 +107,9 @@ class IdentityConfig:
         min_group_probability: two persons are joined only when the pairs between their
             accounts that the model compared average at least this match probability, the
             joining link included: one strong link does not pull in accounts the model
-            scored as someone else. Pairs never compared do not count. 0 = every link above
+            scored as someone else. Pairs compared but scored below ``keep_probability``
+            count as 0; pairs never compared (no blocking key shared) do not count
+            (since 2026.11.8; before, only the kept pairs counted). 0 = every link above
             the threshold joins (connected components, as splink clusters). Chosen on the
             labelled lists and a million drawn members: 0.3 and 0.4 did best on the lists,
             0.4 and above cost recall on the million (its probabilities run lower), 0.6
@@ -132,7 +134,7 @@ class IdentityConfig:
         seed: seed of the u sampling and of the EM samples.
     """
 
-    version: str = "2026.11.7"
+    version: str = "2026.11.8"
     threshold: float | str = "auto"
     one_account_per_platform: bool = True
     min_group_probability: float = 0.3
@@ -987,8 +989,9 @@ class IdentityResolver:
         """Cluster scored pairs of ``members`` into persons, as :meth:`resolve` does.
 
         Args:
-            members: the normalised members the pairs were scored on (``unique_id`` and,
-                for ``one_account_per_platform``, ``platform``).
+            members: the normalised members the pairs were scored on (``unique_id``, for
+                ``one_account_per_platform`` ``platform``, and the blocking columns, which
+                tell the pairs compared but scored too low to keep).
             pairs: their scored pairs (``predict``).
             threshold: a probability, ``"auto"``, or None for the config's.
 
@@ -1001,7 +1004,12 @@ class IdentityResolver:
         joined = None  # the joining pass, once: a threshold's joins are its prefix
         if platforms is not None or average > 0:
             lowest = min(AUTO_THRESHOLDS) if threshold == "auto" else float(threshold)
-            joined = joinable_pairs(ids, pairs, platforms, lowest, min_average=average)
+            blocking = None
+            if average > 0:  # the pairs scored too low to keep count against a join
+                blocking = BlockingKeys.of(members, getattr(self, "blocking_rules_", ()))
+            joined = joinable_pairs(
+                ids, pairs, platforms, lowest, min_average=average, blocking=blocking
+            )
         if threshold == "auto":
             threshold, _ = choose_threshold(ids, pairs, joined=joined)
         clusters = cluster_pairs(ids, pairs, threshold, joined=joined)
@@ -1177,9 +1185,9 @@ class IncrementalMatcher:
             With ``one_account_per_platform``, resolving keeps such a record apart from that
             person, so :meth:`person` does not take it; it is still listed, as a possible
             second account. ``person_probability``: the mean probability over the person's
-            accounts the record was compared with (those scored at ``keep_probability`` or
-            above, as resolving counts them), which :meth:`person` holds to
-            ``min_group_probability``.
+            accounts the record was compared with (shares a blocking key with), those
+            scored below ``keep_probability`` counted as 0 as resolving counts them, which
+            :meth:`person` holds to ``min_group_probability``.
         """
         row = {c: _plain(record.get(c)) for c in self._columns}
         row["unique_id"] = self._NEW_ID
@@ -1209,7 +1217,7 @@ class IncrementalMatcher:
             for person in out["person_id"]
         ]
         kept = out["match_probability"].where(
-            out["match_probability"] >= self.model.config.keep_probability
+            out["match_probability"] >= self.model.config.keep_probability, 0.0
         )
         out["person_probability"] = kept.groupby(out["person_id"]).transform("mean")
         return out.drop_duplicates("person_id").head(top).reset_index(drop=True)
@@ -1247,6 +1255,89 @@ def _key_index(rows: pd.DataFrame, rule: tuple[str, ...]) -> dict[Any, np.ndarra
     groups = keys.groupby(list(rule) if len(rule) > 1 else rule[0], sort=False).indices
     positions = keys.index.to_numpy()
     return {key: np.unique(positions[at]) for key, at in groups.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class BlockingKeys:
+    """Which pairs of accounts the prediction rules compare.
+
+    splink compares two accounts when they share the key of one blocking rule (equal values
+    in every column of the rule, list columns exploded, null keys never equal). A pair it
+    compared and scored below ``keep_probability`` is not returned by ``predict``; this says
+    whether such a pair was compared, so the group check of :func:`joinable_pairs` can count
+    it as evidence against a join instead of as never seen.
+
+    ``single``: one row per rule without list columns, an integer key per account (−1 =
+    null); ``lists``: per rule with a list column, each account's keys (CSR: ``starts`` of
+    length n + 1 into ``codes``).
+    """
+
+    single: np.ndarray
+    lists: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+    @classmethod
+    def of(cls, members: pd.DataFrame, rules: Sequence[tuple[str, ...]]) -> BlockingKeys:
+        """The keys of every account of ``members`` (in its row order) under ``rules``;
+        a rule on a column ``members`` lacks is left out (it compared nothing)."""
+        n = len(members)
+        single, lists = [], []
+        for rule in rules:
+            if not set(rule) <= set(members.columns):
+                continue
+            if not any(col in _ARRAYS for col in rule):
+                codes = _combined_codes([members[col] for col in rule])
+                single.append(codes.astype(np.int32))
+                continue
+            keys = members[list(rule)].reset_index(drop=True)
+            for col in rule:
+                if col in _ARRAYS:
+                    keys = keys.explode(col)
+            keys = keys.dropna()
+            codes = _combined_codes([keys[col] for col in rule])
+            positions = keys.index.to_numpy(dtype=np.int64)
+            order = np.argsort(positions, kind="stable")
+            starts = np.searchsorted(positions[order], np.arange(n + 1))
+            lists.append((starts, codes[order].astype(np.int32)))
+        matrix = np.vstack(single) if single else np.empty((0, n), dtype=np.int32)
+        return cls(single=matrix, lists=tuple(lists))
+
+    def shared(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """One boolean per pair (``left[i]``, ``right[i]``: account positions): True where
+        the two accounts share a key, i.e. splink compared them."""
+        left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+        a, b = self.single[:, left], self.single[:, right]
+        out = ((a == b) & (a >= 0)).any(axis=0)
+        for starts, codes in self.lists:
+            todo = np.flatnonzero(~out)
+            if not len(todo):
+                break
+            # every (pair, key) of each side, as one number; a pair shares a key when one
+            # of its left numbers is among its right numbers
+            width = len(codes) + 1
+            pair_l, key_l = _spans(starts, codes, left[todo])
+            pair_r, key_r = _spans(starts, codes, right[todo])
+            hit = np.isin(pair_l * width + key_l, pair_r * width + key_r)
+            out[todo[pair_l[hit]]] = True
+        return out
+
+
+def _spans(starts: np.ndarray, codes: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``codes[starts[r]:starts[r + 1]]`` of every ``rows[i]``, flat, with each one's ``i``."""
+    lengths = starts[rows + 1] - starts[rows]
+    owner = np.repeat(np.arange(len(rows)), lengths)
+    first = np.repeat(starts[rows] - (np.cumsum(lengths) - lengths), lengths)
+    return owner, codes[first + np.arange(len(owner))].astype(np.int64)
+
+
+def _combined_codes(columns: Sequence[pd.Series]) -> np.ndarray:
+    """One integer per row for the tuple of ``columns``' values; −1 where any is null."""
+    codes = np.zeros(len(columns[0]), dtype=np.int64)
+    null = np.zeros(len(columns[0]), dtype=bool)
+    for col in columns:
+        own, uniques = pd.factorize(col.to_numpy(dtype=object))
+        null |= own < 0
+        codes, _ = pd.factorize(codes * (len(uniques) + 1) + own)
+    return np.where(null, -1, codes)
 
 
 def _record_keys(record: Mapping[str, Any], rule: tuple[str, ...]) -> list[Any]:
@@ -1410,6 +1501,7 @@ def joinable_pairs(
     threshold: float,
     *,
     min_average: float = 0.0,
+    blocking: BlockingKeys | None = None,
 ) -> np.ndarray:
     """Which pairs at or above ``threshold`` join two persons, taken strongest first.
 
@@ -1420,6 +1512,12 @@ def joinable_pairs(
     pairs' order. Accounts with no platform never conflict. The result at a threshold is the
     prefix of the same pass, so a higher threshold never joins more.
 
+    Pairs not in ``pairs`` do not count, unless ``blocking`` says the model compared them:
+    then they were scored below ``keep_probability`` and count as 0. (Without it, a person
+    ``岑梅蕾`` with a masked phone joins ``傅兰洁``, whose full phone fits the mask, by the one
+    link of an account that has no name, although the model scored her named account
+    against both of his near 0.)
+
     Args:
         ids: every account, once each.
         pairs: scored pairs (``unique_id_l, unique_id_r, match_probability``), the weak ones
@@ -1429,6 +1527,9 @@ def joinable_pairs(
         threshold: the lowest probability taken.
         min_average: the lowest average probability of the compared pairs between two
             persons that may join (0 = no check).
+        blocking: the accounts' blocking keys (:meth:`BlockingKeys.of`, in ``ids``
+            order), to count the compared pairs ``pairs`` left out; None = count only
+            ``pairs``.
 
     Returns:
         One boolean per row of ``pairs``: True where the pair joined two persons.
@@ -1442,7 +1543,7 @@ def joinable_pairs(
     out = np.zeros(len(pairs), dtype=bool)
     out[known] = _joins(
         left[known], right[known], p[known], np.asarray(named, dtype=object), threshold,
-        min_average=min_average,
+        min_average=min_average, blocking=blocking,
     )  # fmt: skip
     return out
 
@@ -1455,13 +1556,15 @@ def _joins(
     lowest: float,
     *,
     min_average: float = 0.0,
+    blocking: BlockingKeys | None = None,
 ) -> np.ndarray:
     """:func:`joinable_pairs` on integer account positions.
 
     Union by size over the pairs at or above ``lowest``, strongest first: each person keeps
     its accounts and the set of its platforms as bits, every account its person's label.
     Where a join would merge two persons of which one has several accounts, the pairs
-    between them are read from an index of every scored pair by account (both ways).
+    between them are read from an index of every scored pair by account (both ways), and
+    with ``blocking`` the pairs between them that are not scored are looked up there.
     """
     n = len(platforms)
     named = pd.Series(platforms, dtype=object)
@@ -1472,16 +1575,23 @@ def _joins(
     if min_average > 0:  # every scored pair, both ways, grouped by account
         ends = np.concatenate([left, right])
         by = np.argsort(ends, kind="stable")
-        other = np.concatenate([right, left])[by]
+        owner, other = ends[by], np.concatenate([right, left])[by]
         both = np.concatenate([p, p])[by]
-        start = np.searchsorted(ends[by], np.arange(n + 1))
+        start = np.searchsorted(owner, np.arange(n + 1))
 
     def average(small: list[int], big: int) -> float:
-        """Mean probability of the scored pairs between accounts ``small`` and person ``big``."""
-        spans = [np.arange(start[u], start[u + 1]) for u in small]
-        rows = np.concatenate(spans)
-        cross = label[other[rows]] == big
-        return float(both[rows][cross].mean()) if cross.any() else 1.0
+        """Mean probability of the compared pairs between accounts ``small`` and person
+        ``big``: the scored ones, and with ``blocking`` the ones scored too low to keep (0)."""
+        rows = np.concatenate([np.arange(start[u], start[u + 1]) for u in small])
+        rows = rows[label[other[rows]] == big]
+        compared = len(rows)
+        theirs = members.get(big, [big])
+        if blocking is not None and compared < len(small) * len(theirs):
+            mine = np.repeat(np.asarray(small), len(theirs))
+            yours = np.tile(np.asarray(theirs), len(small))
+            scored = np.isin(mine * n + yours, owner[rows] * n + other[rows])
+            compared += int(blocking.shared(mine[~scored], yours[~scored]).sum())
+        return float(both[rows].sum()) / compared if compared else 1.0
 
     order = np.argsort(-p, kind="stable")
     order = order[p[order] >= lowest]
@@ -1706,6 +1816,7 @@ __all__ = [
     "PREDICTION_RULES",
     "REGISTERED_NAME",
     "TRUST_ORDER",
+    "BlockingKeys",
     "IdentityConfig",
     "IdentityResolver",
     "IncrementalMatcher",

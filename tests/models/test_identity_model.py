@@ -24,6 +24,7 @@ from features.errors import (
 from features.identity import normalise_members
 from models.identity import (
     AUTO_THRESHOLDS,
+    BlockingKeys,
     IdentityConfig,
     IdentityResolver,
     choose_threshold,
@@ -354,6 +355,49 @@ def test_a_join_is_kept_when_the_compared_pairs_average_enough():
     assert joinable_pairs(ids, pairs, None, 0.5, min_average=0.7).tolist() == [
         True, False, False, True
     ]  # fmt: skip
+
+
+def test_blocking_keys_tell_which_pairs_splink_compared():
+    members = pd.DataFrame(
+        {
+            "phone_e164": ["+8613800000001", "+8613800000001", None, None, "+8613900000002"],
+            "family_keys": [["chen"], ["chan", "chen"], ["chen"], ["wang"], None],
+            "birth_date": ["1990-01-02", "1991-01-01", "1990-01-02", "1990-01-02", None],
+        }
+    )
+    rules = [("phone_e164",), ("family_keys", "birth_date"), ("email",)]  # no email column
+    keys = BlockingKeys.of(members, rules)
+    left, right = np.array([0, 0, 1, 2, 2, 3]), np.array([1, 2, 2, 3, 4, 4])
+    # 0–1 same phone; 0–2 chen + same birthday; 1–2 chen but another birthday; 2–3 a
+    # birthday but another name; null phones (2, 3) are never equal; 4 has only a phone
+    assert keys.shared(left, right).tolist() == [True, True, False, False, False, False]
+    assert keys.shared(np.array([], dtype=int), np.array([], dtype=int)).tolist() == []
+
+
+def test_a_pair_scored_too_low_to_keep_counts_against_a_join():
+    # 岑梅蕾's named account a1 and her nameless a2 (masked phone 157****0420); 傅兰洁's b1, b2
+    # (15769420420, which fits the mask). a2–b1 is strong on the phone alone; a1 was compared
+    # with b1 and b2 (same phone pattern) and scored below keep_probability, so predict left
+    # those pairs out: counted, the average is (0.85 + 0.13) / 4 < 0.3
+    ids = pd.Series(["a1", "a2", "b1", "b2", "c", "d"])
+    members = pd.DataFrame(
+        {
+            "unique_id": ids,
+            "phone_pattern": ["157****0420"] * 4 + [None, "+8613900000002"],
+            "family_keys": [["cen"], None, ["fu"], ["fu"], ["fu"], ["li"]],
+        }
+    )
+    keys = BlockingKeys.of(members, [("phone_pattern",), ("family_keys",)])
+    pairs = _pairs([("a1", "a2", 0.99), ("b1", "b2", 0.99), ("a2", "b1", 0.85),
+                    ("a2", "b2", 0.13)])  # fmt: skip
+    assert joinable_pairs(ids, pairs, None, 0.5, min_average=0.3).tolist()[2]
+    apart = joinable_pairs(ids, pairs, None, 0.5, min_average=0.3, blocking=keys)
+    assert apart.tolist() == [True, True, False, False]
+    # c (no phone) was compared with b1 and b2 on "fu" and scored 0.9 with b1 only:
+    # (0.9 + 0) / 2 < 0.5; d shares no key with b2, so that pair does not count: 0.9
+    pairs = _pairs([("b1", "b2", 0.99), ("b1", "c", 0.9), ("b1", "d", 0.9)])
+    joined = joinable_pairs(ids, pairs, None, 0.5, min_average=0.5, blocking=keys)
+    assert joined.tolist() == [True, False, True]
 
 
 def test_group_check_and_platform_rule_work_together():
