@@ -450,6 +450,25 @@ def test_choosing_the_threshold_runs_the_platform_pass_once(fitted, world, monke
     pd.testing.assert_frame_equal(clusters, expected)
 
 
+def test_persons_count_the_pairs_the_model_compared_but_did_not_keep(fitted, world, monkeypatch):
+    import models.identity as identity
+
+    _, members, _ = world
+    pairs = fitted.predict(members)
+    seen = []
+    real = identity.joinable_pairs
+    monkeypatch.setattr(
+        identity, "joinable_pairs", lambda *a, **k: seen.append(k["blocking"]) or real(*a, **k)
+    )
+    fitted.persons(members, pairs, 0.5)
+    (keys,) = seen
+    # the keys follow the model's own prediction rules: every kept pair shares one
+    ids = pd.Index(members["unique_id"])
+    left = ids.get_indexer(pairs["unique_id_l"])
+    right = ids.get_indexer(pairs["unique_id_r"])
+    assert isinstance(keys, BlockingKeys) and keys.shared(left, right).all()
+
+
 def test_auto_threshold_is_the_default_and_resolve_reports_it(fitted, world):
     _, members, truth = world
     assert IdentityConfig().threshold == "auto"
