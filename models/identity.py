@@ -1067,7 +1067,8 @@ class IncrementalMatcher:
       exploded as splink explodes them), so a record's candidates are dictionary look-ups;
     * term frequencies: splink's tables for the resolved set, attached to every row;
     * scoring: splink's own SQL for comparison vectors and match weights, generated once from
-      the trained model and run on the new record × its candidates only.
+      the trained model, prepared once in DuckDB (binding and optimising it takes longer
+      than running it) and run on the new record × its candidates only.
 
     The candidates and probabilities are those of ``predict_between`` (the tests compare
     them). One call at a time: a lock guards the matcher's private DuckDB.

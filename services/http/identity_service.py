@@ -78,8 +78,9 @@ class Candidate(BaseModel):
     person_probability: float | None = Field(
         None,
         description="Mean match probability over the person's accounts this record was "
-        "compared with. The record is taken as the person only when it also reaches "
-        "`min_group_probability`: one close account does not outweigh the others.",
+        "compared with (those scored below 0.01 count 0). The record is taken as the person "
+        "only when it also reaches `min_group_probability`: one close account does not "
+        "outweigh the others.",
     )
 
 
@@ -148,7 +149,6 @@ class Identity:
         found = self.matcher.match(row, top=top)
         threshold = self.threshold
         shown = found[list(Candidate.model_fields)]
-        # a person whose compared accounts all scored below the kept floor has no mean
         candidates = shown.astype(object).where(shown.notna(), None).to_dict("records")
         return MemberMatch(
             record_id=record.record_id,
