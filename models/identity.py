@@ -1286,38 +1286,41 @@ class BlockingKeys:
     it as evidence against a join instead of as never seen.
 
     ``single``: one row per rule without list columns, an integer key per account (−1 =
-    null); ``lists``: per rule with a list column, each account's keys (CSR: ``starts`` of
+    null). ``mixed``: per rule with list columns, the integer key of its other columns (None
+    when it has none) and the names of its list columns; two accounts share such a rule's
+    key when that key is equal and each list column's keys overlap (the exploded join,
+    without exploding). ``lists``: each list column's keys per account (CSR: ``starts`` of
     length n + 1 into ``codes``).
     """
 
     single: np.ndarray
-    lists: tuple[tuple[np.ndarray, np.ndarray], ...]
+    mixed: tuple[tuple[np.ndarray | None, tuple[str, ...]], ...]
+    lists: Mapping[str, tuple[np.ndarray, np.ndarray]]
 
     @classmethod
     def of(cls, members: pd.DataFrame, rules: Sequence[tuple[str, ...]]) -> BlockingKeys:
         """The keys of every account of ``members`` (in its row order) under ``rules``;
         a rule on a column ``members`` lacks is left out (it compared nothing)."""
         n = len(members)
-        single, lists = [], []
+        single, mixed, lists = [], [], {}
         for rule in rules:
             if not set(rule) <= set(members.columns):
                 continue
-            if not any(col in _ARRAYS for col in rule):
-                codes = _combined_codes([members[col] for col in rule])
-                single.append(codes.astype(np.int32))
+            scalar = [members[col] for col in rule if col not in _ARRAYS]
+            codes = _combined_codes(scalar).astype(np.int32) if scalar else None
+            listed = tuple(col for col in rule if col in _ARRAYS)
+            if not listed:
+                single.append(codes)
                 continue
-            keys = members[list(rule)].reset_index(drop=True)
-            for col in rule:
-                if col in _ARRAYS:
-                    keys = keys.explode(col)
-            keys = keys.dropna()
-            codes = _combined_codes([keys[col] for col in rule])
-            positions = keys.index.to_numpy(dtype=np.int64)
-            order = np.argsort(positions, kind="stable")
-            starts = np.searchsorted(positions[order], np.arange(n + 1))
-            lists.append((starts, codes[order].astype(np.int32)))
+            mixed.append((codes, listed))
+            for col in listed:
+                if col not in lists:
+                    keys = members[col].reset_index(drop=True).explode().dropna()
+                    positions = keys.index.to_numpy(dtype=np.int64)  # explode keeps order
+                    starts = np.searchsorted(positions, np.arange(n + 1))
+                    lists[col] = (starts, _combined_codes([keys]).astype(np.int32))
         matrix = np.vstack(single) if single else np.empty((0, n), dtype=np.int32)
-        return cls(single=matrix, lists=tuple(lists))
+        return cls(single=matrix, mixed=tuple(mixed), lists=lists)
 
     def shared(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
         """One boolean per pair (``left[i]``, ``right[i]``: account positions): True where
@@ -1325,18 +1328,29 @@ class BlockingKeys:
         left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
         a, b = self.single[:, left], self.single[:, right]
         out = ((a == b) & (a >= 0)).any(axis=0)
-        for starts, codes in self.lists:
+        for codes, listed in self.mixed:
             todo = np.flatnonzero(~out)
-            if not len(todo):
-                break
-            # every (pair, key) of each side, as one number; a pair shares a key when one
-            # of its left numbers is among its right numbers
-            width = len(codes) + 1
-            pair_l, key_l = _spans(starts, codes, left[todo])
-            pair_r, key_r = _spans(starts, codes, right[todo])
-            hit = np.isin(pair_l * width + key_l, pair_r * width + key_r)
-            out[todo[pair_l[hit]]] = True
+            if codes is not None:
+                here = codes[left[todo]]
+                todo = todo[(here == codes[right[todo]]) & (here >= 0)]
+            for col in listed:
+                if not len(todo):
+                    break
+                todo = todo[_overlap(*self.lists[col], left[todo], right[todo])]
+            out[todo] = True
         return out
+
+
+def _overlap(starts: np.ndarray, codes: np.ndarray, left: np.ndarray, right: np.ndarray) -> Any:
+    """One boolean per pair: the keys of account ``left[i]`` and of ``right[i]`` overlap."""
+    # every (pair, key) of each side as one number: a pair overlaps when one of its left
+    # numbers is among its right numbers
+    width = len(codes) + 1
+    pair_l, key_l = _spans(starts, codes, left)
+    pair_r, key_r = _spans(starts, codes, right)
+    out = np.zeros(len(left), dtype=bool)
+    out[pair_l[np.isin(pair_l * width + key_l, pair_r * width + key_r)]] = True
+    return out
 
 
 def _spans(starts: np.ndarray, codes: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, ...]:

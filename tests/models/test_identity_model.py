@@ -372,6 +372,17 @@ def test_blocking_keys_tell_which_pairs_splink_compared():
     # birthday but another name; null phones (2, 3) are never equal; 4 has only a phone
     assert keys.shared(left, right).tolist() == [True, True, False, False, False, False]
     assert keys.shared(np.array([], dtype=int), np.array([], dtype=int)).tolist() == []
+    # two list columns: a key of each must be shared (the exploded join on both)
+    names = pd.DataFrame(
+        {
+            "family_keys": [["chan", "chen"], ["chen"], ["chen"], None],
+            "given_keys": [["tai"], ["dai", "tai"], ["man"], ["tai"]],
+        }
+    )
+    keys = BlockingKeys.of(names, [("family_keys", "given_keys")])
+    assert keys.shared(np.array([0, 0, 1, 0]), np.array([1, 2, 2, 3])).tolist() == [
+        True, False, False, False
+    ]  # fmt: skip
 
 
 def test_a_pair_scored_too_low_to_keep_counts_against_a_join():
