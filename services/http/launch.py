@@ -49,9 +49,18 @@ def _stop(server: subprocess.Popen) -> None:
 
 @contextmanager
 def served(
-    home: Path, api_key: str, *, env: dict[str, str] | None = None, timeout: float = 180.0
+    home: Path,
+    api_key: str,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 180.0,
+    log: Path | None = None,
 ) -> Iterator[str]:
     """The gateway served over ``home`` on a free loopback port, until the block ends.
+
+    The server's output goes to ``log`` (default ``serve.log`` in ``home``), a file rather
+    than a pipe nobody reads while it runs: a pipe fills after some 64 KiB of log and then
+    stops the server mid-write.
 
     Yields:
         The base URL, once ``/readyz`` answers 200.
@@ -61,37 +70,40 @@ def served(
             the end of its log).
     """
     port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bentoml",
-            "serve",
-            SERVICE,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],  # fmt: skip
-        env=os.environ
-        | {"BUTLER_HOME": str(home.resolve()), "BUTLER_API_KEY": api_key}
-        | (env or {}),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    log = log or Path(home) / "serve.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bentoml",
+                "serve",
+                SERVICE,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],  # fmt: skip
+            env=os.environ
+            | {"BUTLER_HOME": str(home.resolve()), "BUTLER_API_KEY": api_key}
+            | (env or {}),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
         while not _ready(url):
             if server.poll() is not None:
-                log = server.stderr.read().decode("utf-8", "replace") if server.stderr else ""
-                raise ButlerError(f"The services exited at start-up:\n{log[-2000:]}")
+                tail = log.read_bytes()[-2000:].decode("utf-8", "replace")
+                raise ButlerError(f"The services exited at start-up (log: {log}):\n{tail}")
             if time.monotonic() > deadline:
                 raise ButlerError(
-                    f"The services were not ready within {timeout:.0f} s; `butler serve` "
-                    "over the same home says why (a model missing, or trained by another "
-                    "Butler version)."
+                    f"The services were not ready within {timeout:.0f} s; their log ({log}) "
+                    "or `butler serve` over the same home says why (a model missing, or "
+                    "trained by another Butler version)."
                 )
             time.sleep(0.5)
         yield url
