@@ -18,6 +18,7 @@ from features.errors import ButlerError, InvalidParameterError, StoreError
 from features.settings import Settings
 from services.agent.tools import ServiceClients
 from services.agent.types import AgentAnswer
+from services.http import DEPENDENCY_CONNECTION
 from services.http.errors import bad_request
 from services.http.forecast_service import Forecasting
 from services.http.identity_service import Identity
@@ -33,7 +34,12 @@ MAX_QUESTION_CHARS = 4_000
 CONVERSATION_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
 
-@bentoml.service(name="butler_agent", workers=1, traffic={"timeout": 120})
+@bentoml.service(
+    name="butler_agent",
+    workers=1,
+    traffic={"timeout": 120},
+    runner_connection=DEPENDENCY_CONNECTION,
+)
 class Agent:
     """The business butler: questions in Chinese or English, answered with the tools."""
 

@@ -33,6 +33,7 @@ from services.forecasting import (
     replenishment_plan,
     store_positions,
 )
+from services.http import DEPENDENCY_CONNECTION
 from services.http.errors import bad_request, check_batch, client_error
 from services.registry import registered_version
 
@@ -137,7 +138,9 @@ class PlanAnswer(BaseModel):
     errors: list[PlanError]
 
 
-@bentoml.service(name="forecasting", workers=1, traffic={"timeout": 60})
+@bentoml.service(
+    name="forecasting", workers=1, traffic={"timeout": 60}, runner_connection=DEPENDENCY_CONNECTION
+)
 class Forecasting:
     """The registered SKU × warehouse forecaster and the replenishment policy over HTTP."""
 

@@ -80,8 +80,10 @@ def check_ready_to_serve(settings: Settings) -> dict[str, dict[str, str]]:
 
 
 #: Attempts at a dependency call whose connection broke. BentoML 1.4's client can reuse a
-#: keep-alive connection the dependency is closing under load; every call here only reads,
-#: so repeating it is safe.
+#: keep-alive connection the dependency has just closed (its server closes idle ones after
+#: 5 s, the client keeps them 15 s); every call here only reads, so repeating it is safe.
+#: (Its session refresh every 100 calls, which broke calls in flight under load, is off:
+#: ``services.http.DEPENDENCY_CONNECTION``.)
 _ATTEMPTS = 3
 
 

@@ -23,6 +23,7 @@ from features.members import store_members
 from features.settings import Settings
 from features.store import Store
 from models.identity import REGISTERED_NAME, IdentityResolver
+from services.http import DEPENDENCY_CONNECTION
 from services.http.errors import bad_request, check_batch, client_error
 from services.identity import registered_model
 from services.registry import registered_version
@@ -118,7 +119,9 @@ class ResolvedMembers(BaseModel):
     persons: int
 
 
-@bentoml.service(name="identity", workers=1, traffic={"timeout": 60})
+@bentoml.service(
+    name="identity", workers=1, traffic={"timeout": 60}, runner_connection=DEPENDENCY_CONNECTION
+)
 class Identity:
     """The registered member identity model over HTTP."""
 

@@ -17,6 +17,7 @@ from features.errors import StoreError
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import REGISTERED_NAME
+from services.http import DEPENDENCY_CONNECTION
 from services.registry import registered_version
 from services.risk import assessment_fields, load_risk_model
 from services.risk_patrol import alert_queue
@@ -55,7 +56,9 @@ class Alert(BaseModel):
     raised_at: str
 
 
-@bentoml.service(name="chat_risk", workers=1, traffic={"timeout": 30})
+@bentoml.service(
+    name="chat_risk", workers=1, traffic={"timeout": 30}, runner_connection=DEPENDENCY_CONNECTION
+)
 class ChatRisk:
     """The registered chat risk classifier over HTTP."""
 

@@ -202,6 +202,27 @@ def test_forecast_and_replenishment(url, sales_world):
     assert plan.status_code == 200 and {"plan", "errors"} <= set(plan.json())
 
 
+def test_a_burst_through_one_dependency_keeps_its_connections(url, home, sales_world):
+    # BentoML's client closed its session to a dependency every 100 calls by default, with
+    # other calls still in flight on it: they lost their connection and were repeated
+    import asyncio
+
+    sku = str(sales_world.skus["sku_id"].iloc[0])
+
+    async def burst() -> list[httpx.Response]:
+        limit = asyncio.Semaphore(16)
+        async with httpx.AsyncClient(headers=AUTH, timeout=60) as client:
+
+            async def one() -> httpx.Response:
+                async with limit:
+                    return await client.post(f"{url}/forecast", json={"skus": [sku]})
+
+            return await asyncio.gather(*(one() for _ in range(250)))
+
+    assert {r.status_code for r in asyncio.run(burst())} == {200}
+    assert "lost its connection" not in (home / "serve.log").read_text(errors="replace")
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -341,6 +362,6 @@ def test_a_promoted_model_is_served_after_a_restart(home, url):
 
     before = post(url, "info", {}).json()["chat_risk"]["version"]
     train_risk(Settings(home=home))  # registers a new version and moves @champion to it
-    with served(home, KEY, env=SERVER_ENV) as base:
+    with served(home, KEY, env=SERVER_ENV, log=home / "serve-restart.log") as base:
         after = post(base, "info", {}).json()["chat_risk"]["version"]
     assert int(after) == int(before) + 1
