@@ -11,3 +11,18 @@ document needs ``Authorization: Bearer $BUTLER_API_KEY`` (:mod:`services.http.mi
 #: still in flight on it: under load those calls lost their connection (867 in one load run)
 #: and the gateway had to repeat them. Over the local socket there is nothing to refresh.
 DEPENDENCY_CONNECTION = {"max_requests": 1_000_000_000, "max_age": 86_400.0}
+
+
+def freeze_startup_heap() -> None:
+    """Put what a service built at start-up (its model, caches, store extracts) out of the
+    garbage collector's reach, so that collecting a request's garbage does not walk it.
+
+    Called at the end of each service's ``__init__``. With the heap of a loaded model left
+    in the collector's generations, a full collection during load held a request for a
+    few hundred milliseconds: one-SKU forecasts at 8 clients went from p99 226–311 ms and
+    189–210 a second to 97–129 ms and 271–290 a second when the start-up heap was frozen.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -18,7 +18,7 @@ from features.errors import ButlerError, InvalidParameterError, StoreError
 from features.settings import Settings
 from services.agent.tools import ServiceClients
 from services.agent.types import AgentAnswer
-from services.http import DEPENDENCY_CONNECTION
+from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
 from services.http.errors import bad_request
 from services.http.forecast_service import Forecasting
 from services.http.identity_service import Identity
@@ -58,6 +58,7 @@ class Agent:
         self.agent.today()
         if not self.settings.llm_configured:
             self.agent.planner()  # fail at start-up, naming `butler train planner`
+        freeze_startup_heap()
 
     @bentoml.api
     def ask(

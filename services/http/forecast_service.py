@@ -33,7 +33,7 @@ from services.forecasting import (
     replenishment_plan,
     store_positions,
 )
-from services.http import DEPENDENCY_CONNECTION
+from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
 from services.http.errors import bad_request, check_batch, client_error
 from services.registry import registered_version
 
@@ -163,6 +163,7 @@ class Forecasting:
             len(self.cache.rows),
             CACHED_WEEKS,
         )
+        freeze_startup_heap()
 
     @bentoml.api
     def forecast(

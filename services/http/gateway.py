@@ -32,6 +32,7 @@ from models.forecast import registered_name
 from models.identity import REGISTERED_NAME as IDENTITY_MODEL
 from models.intent import REGISTERED_NAME as PLANNER_MODEL
 from models.replenishment import ServiceMeasure
+from services.http import freeze_startup_heap
 from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
 from services.http.errors import check_batch, client_error
 from services.http.forecast_service import Forecasting
@@ -151,6 +152,7 @@ class Butler:
 
     def __init__(self) -> None:
         self.settings = Settings()
+        freeze_startup_heap()
 
     # -- the business butler -----------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from features.members import store_members
 from features.settings import Settings
 from features.store import Store
 from models.identity import REGISTERED_NAME, IdentityResolver
-from services.http import DEPENDENCY_CONNECTION
+from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
 from services.http.errors import bad_request, check_batch, client_error
 from services.identity import registered_model
 from services.registry import registered_version
@@ -144,6 +144,7 @@ class Identity:
             "identity %s: %d accounts, %d persons",
             self.version["version"], len(members), clusters["person_id"].nunique(),
         )  # fmt: skip
+        freeze_startup_heap()
 
     @bentoml.api
     def match_member(self, record: MemberRecord, top: int = Field(5, ge=1, le=20)) -> MemberMatch:

@@ -17,7 +17,7 @@ from features.errors import StoreError
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import REGISTERED_NAME
-from services.http import DEPENDENCY_CONNECTION
+from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
 from services.registry import registered_version
 from services.risk import assessment_fields, load_risk_model
 from services.risk_patrol import alert_queue
@@ -68,6 +68,7 @@ class ChatRisk:
         self.settings = settings or Settings()
         self.model = load_risk_model(self.settings)
         self.version = registered_version(self.settings, REGISTERED_NAME)
+        freeze_startup_heap()
 
     # BentoML's dispatcher answers 503 when it expects a batch to miss max_latency_ms; a
     # conversation takes milliseconds and a request may carry a thousand, so allow seconds
