@@ -58,7 +58,10 @@ class Agent:
         self.agent.today()
         if not self.settings.llm_configured:
             self.agent.planner()  # fail at start-up, naming `butler train planner`
-        freeze_startup_heap()
+
+    @bentoml.on_startup
+    def _freeze_startup_heap(self) -> None:
+        freeze_startup_heap()  # served only: the CLI's in-process use keeps its collector
 
     @bentoml.api
     def ask(

@@ -163,7 +163,10 @@ class Forecasting:
             len(self.cache.rows),
             CACHED_WEEKS,
         )
-        freeze_startup_heap()
+
+    @bentoml.on_startup
+    def _freeze_startup_heap(self) -> None:
+        freeze_startup_heap()  # served only: the CLI's in-process use keeps its collector
 
     @bentoml.api
     def forecast(

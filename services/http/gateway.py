@@ -152,7 +152,10 @@ class Butler:
 
     def __init__(self) -> None:
         self.settings = Settings()
-        freeze_startup_heap()
+
+    @bentoml.on_startup
+    def _freeze_startup_heap(self) -> None:
+        freeze_startup_heap()  # served only: the CLI's in-process use keeps its collector
 
     # -- the business butler -----------------------------------------------------------------
 

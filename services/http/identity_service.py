@@ -144,7 +144,10 @@ class Identity:
             "identity %s: %d accounts, %d persons",
             self.version["version"], len(members), clusters["person_id"].nunique(),
         )  # fmt: skip
-        freeze_startup_heap()
+
+    @bentoml.on_startup
+    def _freeze_startup_heap(self) -> None:
+        freeze_startup_heap()  # served only: the CLI's in-process use keeps its collector
 
     @bentoml.api
     def match_member(self, record: MemberRecord, top: int = Field(5, ge=1, le=20)) -> MemberMatch:

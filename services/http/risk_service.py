@@ -68,7 +68,10 @@ class ChatRisk:
         self.settings = settings or Settings()
         self.model = load_risk_model(self.settings)
         self.version = registered_version(self.settings, REGISTERED_NAME)
-        freeze_startup_heap()
+
+    @bentoml.on_startup
+    def _freeze_startup_heap(self) -> None:
+        freeze_startup_heap()  # served only: the CLI's in-process use keeps its collector
 
     # BentoML's dispatcher answers 503 when it expects a batch to miss max_latency_ms; a
     # conversation takes milliseconds and a request may carry a thousand, so allow seconds
