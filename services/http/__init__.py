@@ -13,11 +13,13 @@ document needs ``Authorization: Bearer $BUTLER_API_KEY`` (:mod:`services.http.mi
 DEPENDENCY_CONNECTION = {"max_requests": 1_000_000_000, "max_age": 86_400.0}
 
 
-def freeze_startup_heap() -> None:
+def freeze_startup_heap(_service: object = None) -> None:
     """Put what a service built at start-up (its model, caches, store extracts) out of the
     garbage collector's reach, so that collecting a request's garbage does not walk it.
 
-    Called by each service's start-up hook, when BentoML serves it (not when the CLI runs a
+    Each service class takes it as its start-up hook, ``_freeze_startup_heap =
+    bentoml.on_startup(freeze_startup_heap)``: BentoML calls it with the instance once the
+    service is up, and only when it serves the class (not when the CLI runs a
     service class in process: frozen objects are never collected, and a process that builds
     services again and again would keep them all). With the heap of a loaded model left
     in the collector's generations, a full collection during load held a request for a

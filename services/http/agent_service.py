@@ -59,9 +59,8 @@ class Agent:
         if not self.settings.llm_configured:
             self.agent.planner()  # fail at start-up, naming `butler train planner`
 
-    @bentoml.on_startup
-    def _freeze_startup_heap(self) -> None:
-        freeze_startup_heap()  # served only: the CLI's in-process use keeps its collector
+    # served only: the CLI's in-process use of the class keeps its collector
+    _freeze_startup_heap = bentoml.on_startup(freeze_startup_heap)
 
     @bentoml.api
     def ask(

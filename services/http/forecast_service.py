@@ -164,9 +164,8 @@ class Forecasting:
             CACHED_WEEKS,
         )
 
-    @bentoml.on_startup
-    def _freeze_startup_heap(self) -> None:
-        freeze_startup_heap()  # served only: the CLI's in-process use keeps its collector
+    # served only: the CLI's in-process use of the class keeps its collector
+    _freeze_startup_heap = bentoml.on_startup(freeze_startup_heap)
 
     @bentoml.api
     def forecast(

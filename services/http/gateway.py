@@ -153,9 +153,8 @@ class Butler:
     def __init__(self) -> None:
         self.settings = Settings()
 
-    @bentoml.on_startup
-    def _freeze_startup_heap(self) -> None:
-        freeze_startup_heap()  # served only: the CLI's in-process use keeps its collector
+    # served only: the CLI's in-process use of the class keeps its collector
+    _freeze_startup_heap = bentoml.on_startup(freeze_startup_heap)
 
     # -- the business butler -----------------------------------------------------------------
 

@@ -145,9 +145,8 @@ class Identity:
             self.version["version"], len(members), clusters["person_id"].nunique(),
         )  # fmt: skip
 
-    @bentoml.on_startup
-    def _freeze_startup_heap(self) -> None:
-        freeze_startup_heap()  # served only: the CLI's in-process use keeps its collector
+    # served only: the CLI's in-process use of the class keeps its collector
+    _freeze_startup_heap = bentoml.on_startup(freeze_startup_heap)
 
     @bentoml.api
     def match_member(self, record: MemberRecord, top: int = Field(5, ge=1, le=20)) -> MemberMatch:

@@ -69,9 +69,8 @@ class ChatRisk:
         self.model = load_risk_model(self.settings)
         self.version = registered_version(self.settings, REGISTERED_NAME)
 
-    @bentoml.on_startup
-    def _freeze_startup_heap(self) -> None:
-        freeze_startup_heap()  # served only: the CLI's in-process use keeps its collector
+    # served only: the CLI's in-process use of the class keeps its collector
+    _freeze_startup_heap = bentoml.on_startup(freeze_startup_heap)
 
     # BentoML's dispatcher answers 503 when it expects a batch to miss max_latency_ms; a
     # conversation takes milliseconds and a request may carry a thousand, so allow seconds
