@@ -127,4 +127,10 @@ class RiskLabel(StrEnum):
     @property
     def severity(self) -> Severity:
         """High for the eight scenarios that can become a regulator, media or legal case."""
-        return Severity.HIGH if list(RiskLabel).index(self) < 8 else Severity.MEDIUM
+        return _SEVERITY[self]
+
+
+#: Each scenario's severity (looked up per scenario of every classified conversation).
+_SEVERITY = {
+    label: Severity.HIGH if i < 8 else Severity.MEDIUM for i, label in enumerate(RiskLabel)
+}
