@@ -33,7 +33,7 @@ from services.forecasting import (
     replenishment_plan,
     store_positions,
 )
-from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
+from services.http import DEPENDENCY_CONNECTION, JSON, freeze_startup_heap
 from services.http.errors import bad_request, check_batch, client_error
 from services.registry import registered_version
 
@@ -215,7 +215,7 @@ class Forecasting:
             raise ServiceUnavailable(f"store: {exc}") from exc
 
     @bentoml.api
-    def info(self) -> dict:
+    def info(self) -> JSON[dict]:
         """The registered model version this service answers with."""
         return self.version
 

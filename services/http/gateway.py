@@ -32,7 +32,7 @@ from models.forecast import registered_name
 from models.identity import REGISTERED_NAME as IDENTITY_MODEL
 from models.intent import REGISTERED_NAME as PLANNER_MODEL
 from models.replenishment import ServiceMeasure
-from services.http import freeze_startup_heap
+from services.http import JSON, freeze_startup_heap
 from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
 from services.http.errors import check_batch, client_error
 from services.http.forecast_service import Forecasting
@@ -165,7 +165,7 @@ class Butler:
         conversation_id: str | None = Field(
             None, pattern=CONVERSATION_ID, description="Follow-ups remember this id."
         ),
-    ) -> dict[str, Any]:
+    ) -> JSON[dict[str, Any]]:
         """Ask the business butler; the answer names its tools, numbers' sources and mode."""
         return await _forward(
             lambda: self.agent.to_async.ask(question=question, conversation_id=conversation_id)
@@ -187,7 +187,7 @@ class Butler:
     # -- models ---------------------------------------------------------------------------
 
     @bentoml.api
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> JSON[dict[str, Any]]:
         """The model version each service answers with."""
         return {
             "forecasting": await _forward(lambda: self.forecasting.to_async.info()),
@@ -196,7 +196,7 @@ class Butler:
         }
 
     @bentoml.api
-    async def classify(self, conversations: list[Conversation]) -> list[RiskResult]:
+    async def classify(self, conversations: list[Conversation]) -> JSON[list[RiskResult]]:
         """Risk scenarios of each conversation, with evidence messages and a ranking score."""
         check_batch(conversations, "conversations", self.settings.max_batch)
         return await _forward(lambda: self.risk.to_async.classify_batch(conversations))
@@ -206,7 +206,7 @@ class Butler:
         self,
         status: Literal["open", "acknowledged", "all"] = "open",
         limit: int = Field(default=50, ge=1, le=1_000),
-    ) -> list[Alert]:
+    ) -> JSON[list[Alert]]:
         """The patrol's alerts, most urgent first."""
         return await _forward(lambda: self.risk.to_async.alerts(status=status, limit=limit))
 
@@ -216,7 +216,7 @@ class Butler:
         skus: list[str],
         warehouses: list[str] | None = None,
         horizon: int = Field(default=8, ge=1, le=13),
-    ) -> dict[str, Any]:
+    ) -> JSON[dict[str, Any]]:
         """Weekly quantile forecasts per SKU × warehouse."""
         check_batch(skus, "skus", self.settings.max_batch)
         return await _forward(
@@ -232,7 +232,7 @@ class Butler:
         warehouses: list[str] | None = None,
         service_level: float = Field(default=0.95, gt=0.5, lt=1.0),
         service_measure: ServiceMeasure = "fill_rate",
-    ) -> dict[str, Any]:
+    ) -> JSON[dict[str, Any]]:
         """The order plan per SKU × warehouse, with a reason per line and per-row errors."""
         return await _forward(
             lambda: self.forecasting.to_async.replenishment(
@@ -246,12 +246,12 @@ class Butler:
     @bentoml.api
     async def match_member(
         self, record: MemberRecord, top: int = Field(default=5, ge=1, le=20)
-    ) -> dict[str, Any]:
+    ) -> JSON[dict[str, Any]]:
         """Is this sign-up someone we know? The best candidate persons, best first."""
         return await _forward(lambda: self.identity.to_async.match_member(record=record, top=top))
 
     @bentoml.api
-    async def resolve_members(self, records: list[MemberRecord]) -> dict[str, Any]:
+    async def resolve_members(self, records: list[MemberRecord]) -> JSON[dict[str, Any]]:
         """Deduplicate a batch of member records into persons."""
         check_batch(records, "records", self.settings.max_batch)
         return await _forward(lambda: self.identity.to_async.resolve_members(records=records))

@@ -23,7 +23,7 @@ from features.members import store_members
 from features.settings import Settings
 from features.store import Store
 from models.identity import REGISTERED_NAME, IdentityResolver
-from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
+from services.http import DEPENDENCY_CONNECTION, JSON, freeze_startup_heap
 from services.http.errors import bad_request, check_batch, client_error
 from services.identity import registered_model
 from services.registry import registered_version
@@ -182,7 +182,7 @@ class Identity:
         )
 
     @bentoml.api
-    def info(self) -> dict:
+    def info(self) -> JSON[dict]:
         """The registered model version this service answers with."""
         return self.version
 

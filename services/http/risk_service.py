@@ -17,7 +17,7 @@ from features.errors import StoreError
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import REGISTERED_NAME
-from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
+from services.http import DEPENDENCY_CONNECTION, JSON, freeze_startup_heap
 from services.registry import registered_version
 from services.risk import assessment_fields, load_risk_model
 from services.risk_patrol import alert_queue
@@ -75,7 +75,7 @@ class ChatRisk:
     # BentoML's dispatcher answers 503 when it expects a batch to miss max_latency_ms; a
     # conversation takes milliseconds and a request may carry a thousand, so allow seconds
     @bentoml.api(batchable=True, max_batch_size=2_000, max_latency_ms=5_000)
-    def classify_batch(self, conversations: list[Conversation]) -> list[RiskResult]:
+    def classify_batch(self, conversations: list[Conversation]) -> JSON[list[RiskResult]]:
         """Scores conversations; BentoML merges concurrent requests into one batch."""
         out = []
         for conv, assessment in zip(conversations, self.model.assess(conversations), strict=True):
@@ -88,7 +88,7 @@ class ChatRisk:
         self,
         status: Literal["open", "acknowledged", "all"] = "open",
         limit: int = Field(default=50, ge=1, le=1_000),
-    ) -> list[Alert]:
+    ) -> JSON[list[Alert]]:
         """The patrol's alerts, most urgent first."""
         try:
             with Store.open(self.settings, read_only=True) as store:
@@ -105,6 +105,6 @@ class ChatRisk:
         ]
 
     @bentoml.api
-    def info(self) -> dict:
+    def info(self) -> JSON[dict]:
         """The registered model version this service answers with."""
         return self.version
