@@ -33,7 +33,8 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Self
 
@@ -645,10 +646,11 @@ def _count_pairs(
 
     if not rules:
         return []
-    frame = DuckDBAPI().register(data)
+    db_api = DuckDBAPI()
+    frame = db_api.register(data)
     groups = [list(rules)] if marginal else [[rule] for rule in rules]
     counts = []
-    with warnings.catch_warnings():
+    with closing(db_api.duckdb_con), warnings.catch_warnings():
         # splink warns when a rule's sampled estimate rests on few pairs: a rare key
         # (same e-mail) is rare in the sample too, and its count is small either way
         warnings.filterwarnings("ignore", "The sampled blocking analysis", UserWarning)
@@ -758,15 +760,20 @@ class IdentityResolver:
             retain_intermediate_calculation_columns=False,
             max_iterations=self.config.em_max_iterations,
         )
-        linker, _, _ = _linker(data, settings, Linker, memory_gb=self.config.duckdb_memory_gb)
-        rules = [_block(r) for r in _rules(have, DETERMINISTIC_RULES)]
-        if rules:
-            linker.training.estimate_probability_two_random_records_match(
-                rules, recall=self.config.prior_recall
+        memory_gb = self.config.duckdb_memory_gb
+        # each linker's database is closed as soon as its step is done: splink's objects hold
+        # one another in cycles, so a dropped linker's database (up to `duckdb_memory_gb`)
+        # would stay in memory until the garbage collector ran
+        with _linker(data, settings, Linker, memory_gb=memory_gb) as linker:
+            rules = [_block(r) for r in _rules(have, DETERMINISTIC_RULES)]
+            if rules:
+                linker.training.estimate_probability_two_random_records_match(
+                    rules, recall=self.config.prior_recall
+                )
+            linker.training.estimate_u_using_random_sampling(
+                max_pairs=self.config.u_max_pairs, seed=self.config.seed
             )
-        linker.training.estimate_u_using_random_sampling(
-            max_pairs=self.config.u_max_pairs, seed=self.config.seed
-        )
+            model = linker.misc.save_model_to_json()
         em_rules = _rules(have, EM_RULES)
         # one linker for every pass: splink averages each level's m over the passes that
         # estimate it. On a long list it holds a sample of the records, so the largest pass
@@ -778,27 +785,23 @@ class IdentityResolver:
             em_data = data.sample(frac=share, random_state=self.config.seed)
             logger.info("EM passes trained on %d records (the largest blocks %.3g pairs on all)",
                         len(em_data), most)  # fmt: skip
-            linker, _, _ = _linker(
-                em_data,
-                linker.misc.save_model_to_json(),
-                Linker,
-                memory_gb=self.config.duckdb_memory_gb,
-            )
-        for rule in em_rules:
-            before = linker.misc.save_model_to_json()
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    _block(rule), fix_u_probabilities=True
-                )
-            except (ValueError, EMTrainingException) as exc:
-                # splink refuses an m that underflowed to 0 in a large pass, or a pass that
-                # blocks no pair at all, and leaves the linker without the pass's blocked
-                # comparisons: go on from the model before it
-                logger.warning("EM pass blocked on %s dropped: %s", ", ".join(rule), exc)
-                linker, _, _ = _linker(
-                    em_data, before, Linker, memory_gb=self.config.duckdb_memory_gb
-                )
-        model = linker.misc.save_model_to_json()
+        with ExitStack() as linkers:
+            linker = linkers.enter_context(_linker(em_data, model, Linker, memory_gb=memory_gb))
+            for rule in em_rules:
+                before = linker.misc.save_model_to_json()
+                try:
+                    linker.training.estimate_parameters_using_expectation_maximisation(
+                        _block(rule), fix_u_probabilities=True
+                    )
+                except (ValueError, EMTrainingException) as exc:
+                    # splink refuses an m that underflowed to 0 in a large pass, or a pass that
+                    # blocks no pair at all, and leaves the linker without the pass's blocked
+                    # comparisons: go on from the model before it
+                    logger.warning("EM pass blocked on %s dropped: %s", ", ".join(rule), exc)
+                    linker = linkers.enter_context(
+                        _linker(em_data, before, Linker, memory_gb=memory_gb)
+                    )
+            model = linker.misc.save_model_to_json()
         model["link_type"] = "dedupe_only"
         if source is not None:
             data = data.drop(columns=[_SOURCE])
@@ -919,21 +922,23 @@ class IdentityResolver:
 
     # -- predict and cluster ------------------------------------------------------------------
 
-    def _trained_linker(self, data: pd.DataFrame, *, tf_tables: bool = False) -> tuple[Any, Any]:
-        """A linker with the trained model on ``data``; ``tf_tables`` registers the term
-        frequencies of ``data`` for records scored against it later."""
+    @contextmanager
+    def _trained_linker(self, data: pd.DataFrame, *, tf_tables: bool = False) -> Iterator[Any]:
+        """A linker with the trained model on ``data``, its database closed on exit;
+        ``tf_tables`` registers the term frequencies of ``data`` for records scored against
+        it later."""
         from splink import Linker
 
         for col in self.columns_:
             if col not in data.columns:
                 data[col] = None
-        linker, frame, _ = _linker(
+        with _linker(
             data, self.settings_, Linker, memory_gb=self.config.duckdb_memory_gb
-        )
-        if tf_tables:
-            for col in _tf_columns(self.settings_):
-                linker.table_management.compute_tf_table(col)
-        return linker, frame
+        ) as linker:
+            if tf_tables:
+                for col in _tf_columns(self.settings_):
+                    linker.table_management.compute_tf_table(col)
+            yield linker
 
     def predict(self, members: pd.DataFrame) -> pd.DataFrame:
         """Score every candidate pair of ``members`` (normalised).
@@ -947,21 +952,21 @@ class IdentityResolver:
 
     def _scored_pairs(self, data: pd.DataFrame) -> pd.DataFrame:
         """``predict`` on records already checked (a frame of the model's own)."""
-        linker, _ = self._trained_linker(data)
         # candidate pairs grow with the square of the records: score them in chunks of the
         # left-hand records when the list would make more than `pairs_per_chunk`
         expected = getattr(self, "expected_pairs_", 0.0) * (len(data) / self.n_records_) ** 2
         chunks = max(1, math.ceil(expected / self.config.pairs_per_chunk))
-        scored = linker.inference.predict(
-            threshold_match_probability=self.config.keep_probability,
-            num_chunks_left=chunks,
-            num_chunks_right=1,
-        )
         cols = "unique_id_l, unique_id_r, match_weight, match_probability"
-        return linker.misc.query_sql(
-            f"SELECT {cols} FROM {scored.physical_name} ORDER BY unique_id_l, unique_id_r",
-            output_type="pandas",
-        )
+        with self._trained_linker(data) as linker:
+            scored = linker.inference.predict(
+                threshold_match_probability=self.config.keep_probability,
+                num_chunks_left=chunks,
+                num_chunks_right=1,
+            )
+            return linker.misc.query_sql(
+                f"SELECT {cols} FROM {scored.physical_name} ORDER BY unique_id_l, unique_id_r",
+                output_type="pandas",
+            )
 
     def resolve(self, members: pd.DataFrame, threshold: float | None = None) -> Resolution:
         """Predict and cluster: one person id per account.
@@ -1034,8 +1039,8 @@ class IdentityResolver:
         self._require_fit("explain")
         data = self._check(members, "explain")
         pair = _records(data, [left, right], "explain")
-        linker, _ = self._trained_linker(data, tf_tables=True)
-        scored = linker.inference.score_pair(pair[0], pair[1]).as_pandas_dataframe().iloc[0]
+        with self._trained_linker(data, tf_tables=True) as linker:
+            scored = linker.inference.score_pair(pair[0], pair[1]).as_pandas_dataframe().iloc[0]
         return waterfall(scored, self.settings_)
 
     # -- incremental ---------------------------------------------------------------------------
@@ -1095,20 +1100,20 @@ class IncrementalMatcher:
             by_person = platform[held].groupby(data.loc[held, "person_id"].astype(str))
             self.platforms_of_ = by_person.agg(frozenset).to_dict()
         existing = data.drop(columns=["person_id"])
-        linker, _ = model._trained_linker(existing, tf_tables=True)
-        self._tf = {
-            col: linker.table_management.compute_tf_table(col)
-            .as_pandas_dataframe()
-            .set_index(col)[f"tf_{col}"]
-            .to_dict()
-            for col in _tf_columns(model.settings_)
-        }
+        with model._trained_linker(existing, tf_tables=True) as linker:
+            self._tf = {
+                col: linker.table_management.compute_tf_table(col)
+                .as_pandas_dataframe()
+                .set_index(col)[f"tf_{col}"]
+                .to_dict()
+                for col in _tf_columns(model.settings_)
+            }
+            settings = linker._settings_obj  # the model's SQL; needs no database
         for col, freq in self._tf.items():
             existing[f"tf_{col}"] = existing[col].map(freq)
         self._columns = [c for c in existing.columns if not c.startswith("tf_")]
         self._index = [(rule, _key_index(existing, rule)) for rule in model.blocking_rules_]
 
-        settings = linker._settings_obj
         columns = settings.column_info_settings
         sqls = compute_comparison_vector_values_from_id_pairs_sqls(
             settings._columns_to_select_for_blocking,
@@ -1389,21 +1394,25 @@ def _record_keys(record: Mapping[str, Any], rule: tuple[str, ...]) -> list[Any]:
 # -- helpers ------------------------------------------------------------------------------------
 
 
+@contextmanager
 def _linker(
     data: pd.DataFrame, settings: Any, linker_cls: Any, *, memory_gb: float
-) -> tuple[Any, Any, Any]:
+) -> Iterator[Any]:
     """A linker on a private in-memory DuckDB that keeps to ``memory_gb`` and spills the rest
-    to a temporary folder: (linker, the registered frame, the db API)."""
+    to a temporary folder; the database is closed (its memory freed) on exit."""
     from splink.backends.duckdb import DuckDBAPI
 
     db_api = DuckDBAPI()  # splink's engine: an in-memory database of its own
     con = db_api.duckdb_con
-    con.execute(f"SET memory_limit = '{memory_gb:g}GB'")
-    con.execute(f"SET temp_directory = '{_spill_path()}'")
-    con.execute("SET preserve_insertion_order = false")  # splink orders what it needs to
-    frame = db_api.register(data, dataset_display_name="members")
-    # log_level=None: splink leaves logging alone; the application configures it
-    return linker_cls(frame, settings, log_level=None), frame, db_api
+    try:
+        con.execute(f"SET memory_limit = '{memory_gb:g}GB'")
+        con.execute(f"SET temp_directory = '{_spill_path()}'")
+        con.execute("SET preserve_insertion_order = false")  # splink orders what it needs to
+        frame = db_api.register(data, dataset_display_name="members")
+        # log_level=None: splink leaves logging alone; the application configures it
+        yield linker_cls(frame, settings, log_level=None)
+    finally:
+        con.close()
 
 
 def _spill_path() -> str:

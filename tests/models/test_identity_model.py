@@ -215,6 +215,30 @@ def test_scoring_in_chunks_gives_the_same_pairs(fitted, world):
     pd.testing.assert_frame_equal(chunked.predict(members), fitted.predict(members))
 
 
+def test_every_splink_database_is_closed_when_its_step_ends(world, monkeypatch):
+    # a linker's database held until the garbage collector ran took a million members' resolve
+    # to 7.7 GiB; closed when its step ends, the peak is its own
+    import duckdb
+    from splink.backends.duckdb import DuckDBAPI
+
+    opened = []
+
+    class Tracked(DuckDBAPI):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            opened.append(self.duckdb_con)
+
+    monkeypatch.setattr("splink.backends.duckdb.DuckDBAPI", Tracked)
+    _, members, _ = world
+    model = IdentityResolver(IdentityConfig(u_max_pairs=2e5)).fit(members)
+    pairs = model.predict(members)
+    model.explain(members, pairs["unique_id_l"].iloc[0], pairs["unique_id_r"].iloc[0])
+    assert len(opened) >= 4  # fit's own, its blocking counts, predict, explain
+    for con in opened:
+        with pytest.raises(duckdb.ConnectionException):
+            con.execute("SELECT 1")
+
+
 def test_em_passes_over_too_many_pairs_are_trained_on_a_sample(world, monkeypatch, caplog):
     import models.identity as identity
 
