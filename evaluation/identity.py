@@ -226,8 +226,9 @@ def evaluate_members(
     model_scores = score(clusters.set_index("unique_id")["person_id"])
     rule = score(phone_or_email(members))
     rows = []
-    for th in thresholds:
-        persons, _ = run.model.persons(members, pairs, th)
+    for th, persons in zip(
+        thresholds, run.model.persons_at(members, pairs, thresholds), strict=True
+    ):
         labels = persons.set_index("unique_id")["person_id"]
         rows.append({"threshold": th, **score(labels)})
     return IdentityEvaluation(

@@ -1004,21 +1004,41 @@ class IdentityResolver:
             The clusters (:func:`cluster_pairs`) and the threshold used.
         """
         threshold = self.config.threshold if threshold is None else threshold
-        ids, platforms = members["unique_id"], self._platforms(members)
-        average = _min_group_probability(self.config)
-        joined = None  # the joining pass, once: a threshold's joins are its prefix
-        if platforms is not None or average > 0:
-            lowest = min(AUTO_THRESHOLDS) if threshold == "auto" else float(threshold)
-            blocking = None
-            if average > 0:  # the pairs scored too low to keep count against a join
-                blocking = BlockingKeys.of(members, getattr(self, "blocking_rules_", ()))
-            joined = joinable_pairs(
-                ids, pairs, platforms, lowest, min_average=average, blocking=blocking
-            )
+        ids = members["unique_id"]
+        lowest = min(AUTO_THRESHOLDS) if threshold == "auto" else float(threshold)
+        joined = self._joined(members, pairs, lowest)
         if threshold == "auto":
             threshold, _ = choose_threshold(ids, pairs, joined=joined)
         clusters = cluster_pairs(ids, pairs, threshold, joined=joined)
         return clusters, float(threshold)
+
+    def persons_at(
+        self, members: pd.DataFrame, pairs: pd.DataFrame, thresholds: Sequence[float]
+    ) -> list[pd.DataFrame]:
+        """:meth:`persons` at each of ``thresholds`` (probabilities), in their order: the
+        joining pass (the platform rule and the group check) runs once, at the lowest."""
+        if not thresholds:
+            return []
+        ids = members["unique_id"]
+        joined = self._joined(members, pairs, min(thresholds))
+        return [cluster_pairs(ids, pairs, th, joined=joined) for th in thresholds]
+
+    def _joined(
+        self, members: pd.DataFrame, pairs: pd.DataFrame, lowest: float
+    ) -> np.ndarray | None:
+        """Which pairs at or above ``lowest`` may join their persons (:func:`joinable_pairs`),
+        None when no rule holds any back. A higher threshold's joins are a prefix of these
+        (links are taken strongest first), so one pass serves every threshold above it."""
+        platforms = self._platforms(members)
+        average = _min_group_probability(self.config)
+        if platforms is None and average <= 0:
+            return None
+        blocking = None
+        if average > 0:  # the pairs scored too low to keep count against a join
+            blocking = BlockingKeys.of(members, getattr(self, "blocking_rules_", ()))
+        return joinable_pairs(
+            members["unique_id"], pairs, platforms, lowest, min_average=average, blocking=blocking
+        )
 
     # -- explanations --------------------------------------------------------------------------
 

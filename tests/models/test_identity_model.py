@@ -504,6 +504,25 @@ def test_persons_count_the_pairs_the_model_compared_but_did_not_keep(fitted, wor
     assert isinstance(keys, BlockingKeys) and keys.shared(left, right).all()
 
 
+def test_persons_at_several_thresholds_are_persons_at_each(fitted, world, monkeypatch):
+    import models.identity as identity
+
+    _, members, _ = world
+    pairs = fitted.predict(members)
+    thresholds = [0.9, 0.5, 0.7]
+    expected = [fitted.persons(members, pairs, th)[0] for th in thresholds]
+    passes = []
+    real = identity.joinable_pairs
+    monkeypatch.setattr(
+        identity, "joinable_pairs", lambda *a, **k: passes.append(a[3]) or real(*a, **k)
+    )
+    found = fitted.persons_at(members, pairs, thresholds)
+    assert passes == [0.5]  # one joining pass, at the lowest
+    for got, want in zip(found, expected, strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    assert fitted.persons_at(members, pairs, []) == []
+
+
 def test_auto_threshold_is_the_default_and_resolve_reports_it(fitted, world):
     _, members, truth = world
     assert IdentityConfig().threshold == "auto"
