@@ -6,18 +6,6 @@ registry by alias at start-up. Every endpoint but health, readiness, metrics and
 document needs ``Authorization: Bearer $BUTLER_API_KEY`` (:mod:`services.http.middleware`).
 """
 
-from typing import Annotated, TypeVar
-
-from bentoml.validators import ContentType
-
-_T = TypeVar("_T")
-
-#: The return type of an endpoint answering a JSON list or dict: ``JSON[list[RiskResult]]``.
-#: BentoML 1.4 works out such an answer's media type by generating its JSON schema on every
-#: response (``IOMixin.mime_type``), which took 23% of the gateway's time under
-#: classification load; naming the media type skips it (the schema itself is unchanged).
-JSON = Annotated[_T, ContentType("application/json")]
-
 #: How a caller keeps its connection to a dependency service. BentoML's client closes its
 #: whole session every 100 requests (and every 5 minutes) by default, while other calls are
 #: still in flight on it: under load those calls lost their connection (867 in one load run)

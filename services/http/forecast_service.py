@@ -33,8 +33,9 @@ from services.forecasting import (
     replenishment_plan,
     store_positions,
 )
-from services.http import DEPENDENCY_CONNECTION, JSON, freeze_startup_heap
+from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
 from services.http.errors import bad_request, check_batch, client_error
+from services.http.media import JSON
 from services.registry import registered_version
 
 logger = logging.getLogger(__name__)

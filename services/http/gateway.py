@@ -32,11 +32,12 @@ from models.forecast import registered_name
 from models.identity import REGISTERED_NAME as IDENTITY_MODEL
 from models.intent import REGISTERED_NAME as PLANNER_MODEL
 from models.replenishment import ServiceMeasure
-from services.http import JSON, freeze_startup_heap
+from services.http import freeze_startup_heap
 from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
 from services.http.errors import check_batch, client_error
 from services.http.forecast_service import Forecasting
 from services.http.identity_service import Identity, MemberRecord
+from services.http.media import JSON
 from services.http.middleware import ButlerMiddleware
 from services.http.risk_service import Alert, ChatRisk, RiskResult
 from services.registry import ModelNotRegisteredError, registered_version

@@ -23,8 +23,9 @@ from features.members import store_members
 from features.settings import Settings
 from features.store import Store
 from models.identity import REGISTERED_NAME, IdentityResolver
-from services.http import DEPENDENCY_CONNECTION, JSON, freeze_startup_heap
+from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
 from services.http.errors import bad_request, check_batch, client_error
+from services.http.media import JSON
 from services.identity import registered_model
 from services.registry import registered_version
 

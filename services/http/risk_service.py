@@ -17,7 +17,8 @@ from features.errors import StoreError
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import REGISTERED_NAME
-from services.http import DEPENDENCY_CONNECTION, JSON, freeze_startup_heap
+from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
+from services.http.media import JSON
 from services.registry import registered_version
 from services.risk import assessment_fields, load_risk_model
 from services.risk_patrol import alert_queue
