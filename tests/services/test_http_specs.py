@@ -22,10 +22,10 @@ def test_every_list_or_dict_answer_names_its_media_type(service):
         for name, api in service.apis.items()
         if issubclass(api.output_spec, IORootModel) and api.output_spec.media_type is None
     ]
-    assert unnamed == [], f"annotate these answers as JSON[...]: {unnamed}"
+    assert unnamed == [], f"annotate these answers as services.http.media.JSON[...]: {unnamed}"
 
 
-def test_a_named_media_type_leaves_the_openapi_schema_alone():
+def test_a_named_media_type_leaves_the_answer_schema_alone():
     spec = Butler.apis["classify"].output_spec
     schema = spec.model_json_schema()
     assert spec.mime_type() == "application/json"
