@@ -885,6 +885,8 @@ def _address(
 def _group(columns: Sequence[np.ndarray]) -> tuple[np.ndarray, list[tuple[object, ...]]]:
     """Per row, the index of its distinct combination of ``columns``, and the combinations."""
     n = len(columns[0])
+    if n == 1:  # one record (a service's match): factorizing costs more than it saves
+        return np.zeros(1, dtype=np.int64), [tuple(column[0] for column in columns)]
     combined = np.zeros(n, dtype=np.int64)
     for column in columns:
         codes, uniques = pd.factorize(column)  # nulls get -1, so they stay one group
@@ -999,7 +1001,11 @@ def normalise_members(frame: pd.DataFrame, *, phone_region: str = "CN") -> pd.Da
         out[name] = _map_one(field(name), _raw_text)
     out["handles"] = _handles(out["email"], out["nickname"])
     out["alias_handles"] = _alias_handles(out["handles"], out["family_latin"], out["given_latin"])
-    return pd.DataFrame(out, columns=["unique_id", *NORMALISED_COLUMNS])
+    columns = ["unique_id", *NORMALISED_COLUMNS]
+    # one object block, as pandas would consolidate the columns, built without checking
+    # each column for dates (none are): on one record that check was half the cost
+    block = np.stack([out[name] for name in columns])
+    return pd.DataFrame(block.T, columns=columns, dtype=object, copy=False)
 
 
 _HANDLE = re.compile(r"[a-z]+")

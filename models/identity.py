@@ -1112,7 +1112,10 @@ class IncrementalMatcher:
         self.model = model
         #: what the compared accounts of a person must average for :meth:`person` to take it
         self.min_group_probability = _min_group_probability(model.config)
-        self.person_of_ = data.set_index("unique_id")["person_id"].astype(str)
+        #: account (``unique_id``) → its person
+        self.person_of_: dict[str, str] = dict(
+            zip(data["unique_id"], data["person_id"].astype(str), strict=True)
+        )
         #: the platforms each person holds an account on, when a person holds one per platform
         self.platforms_of_: dict[str, frozenset[str]] = {}
         if (platform := model._platforms(data)) is not None:
@@ -1222,35 +1225,33 @@ class IncrementalMatcher:
         row = {c: _plain(record.get(c)) for c in self._columns}
         row["unique_id"] = self._NEW_ID
         found = self.candidates(row)
-        columns = [
-            "person_id", "unique_id", "match_probability", "match_weight", "same_platform",
-            "person_probability",
-        ]  # fmt: skip
         if not found:
-            return pd.DataFrame(columns=columns)
+            return pd.DataFrame(columns=list(_MATCH_COLUMNS))
         rows = self._pair_rows(row, found)
         with self._lock:
             self._rows.table = rows
-            scored = self._con.execute("EXECUTE __butler_score").df()
-        scored = scored.sort_values("match_weight", ascending=False, kind="stable")
-        out = pd.DataFrame(
-            {
-                "person_id": self.person_of_.reindex(scored["unique_id_r"]).to_numpy(),
-                "unique_id": scored["unique_id_r"].to_numpy(),
-                "match_probability": scored["match_probability"].to_numpy(),
-                "match_weight": scored["match_weight"].to_numpy(),
-            }
-        )
+            scored = self._con.execute("EXECUTE __butler_score").fetchnumpy()
+        # a few dozen rows: plain Python, where pandas' per-call cost was most of the time
+        ids = scored["unique_id_r"].tolist()
+        probability = scored["match_probability"].tolist()
+        weight = scored["match_weight"].tolist()
+        people = [self.person_of_[uid] for uid in ids]
+        keep = self.model.config.keep_probability
+        kept: dict[str, list[float]] = {}
+        for person, p in zip(people, probability, strict=True):
+            kept.setdefault(person, []).append(p if p >= keep else 0.0)
         platform = row.get("platform")
-        out["same_platform"] = [
-            platform is not None and platform in self.platforms_of_.get(person, ())
-            for person in out["person_id"]
-        ]
-        kept = out["match_probability"].where(
-            out["match_probability"] >= self.model.config.keep_probability, 0.0
-        )
-        out["person_probability"] = kept.groupby(out["person_id"]).transform("mean")
-        return out.drop_duplicates("person_id").head(top).reset_index(drop=True)
+        best: list[tuple[Any, ...]] = []
+        for i in sorted(range(len(ids)), key=weight.__getitem__, reverse=True):  # stable
+            person = people[i]
+            if person not in kept:  # listed already, through a better account
+                continue
+            held = platform is not None and platform in self.platforms_of_.get(person, ())
+            average = float(np.mean(kept.pop(person)))
+            best.append((person, ids[i], probability[i], weight[i], held, average))
+            if len(best) == top:
+                break
+        return pd.DataFrame(best, columns=list(_MATCH_COLUMNS))
 
     def person(
         self, found: pd.DataFrame, threshold: float, *, min_average: float | None = None
@@ -1261,12 +1262,19 @@ class IncrementalMatcher:
         ``min_group_probability``); None for a new person."""
         if min_average is None:
             min_average = self.min_group_probability
-        joinable = found[
-            (found["match_probability"] >= threshold)
-            & ~found["same_platform"]
-            & (found["person_probability"] >= min_average)
-        ]
-        return str(joinable["person_id"].iloc[0]) if len(joinable) else None
+        columns = ("person_id", "match_probability", "same_platform", "person_probability")
+        for person, probability, same_platform, average in zip(
+            *(found[c] for c in columns), strict=True
+        ):
+            if probability >= threshold and not same_platform and average >= min_average:
+                return str(person)
+        return None
+
+
+_MATCH_COLUMNS = (
+    "person_id", "unique_id", "match_probability", "match_weight", "same_platform",
+    "person_probability",
+)  # fmt: skip
 
 
 class _ArrowSource:

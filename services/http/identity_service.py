@@ -155,8 +155,7 @@ class Identity:
         row = _normalised([record], self.compared, "record").iloc[0].to_dict()
         found = self.matcher.match(row, top=top)
         threshold = self.threshold
-        shown = found[list(Candidate.model_fields)]
-        candidates = shown.astype(object).where(shown.notna(), None).to_dict("records")
+        candidates = found[list(Candidate.model_fields)].to_dict("records")
         return MemberMatch(
             record_id=record.record_id,
             person_id=self.matcher.person(found, threshold),

@@ -43,6 +43,7 @@ def test_output_columns_order_and_index() -> None:
     assert out["unique_id"].tolist() == ["30", "10", "20"]
     assert out["name_chars"].tolist() == ["王伟", "李娜", "张敏"]
     assert out.index.tolist() == [0, 1, 2]
+    assert set(out.dtypes) == {np.dtype(object)}  # str, None, lists: no dates, no numbers
 
 
 def test_missing_unique_id_is_a_contract_violation_naming_the_column() -> None:

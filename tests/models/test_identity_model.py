@@ -720,14 +720,11 @@ def test_a_model_saved_before_the_group_check_clusters_as_it_did():
     assert _min_group_probability(IdentityConfig()) == 0.3
 
 
-def test_the_matcher_scores_exactly_what_splinks_predict_between_scores(fitted, world):
+def _predict_between(fitted, members, records):
+    """splink's own scores of each record against ``members``: unique_id_r → probability."""
     from splink import DuckDBAPI, Linker
 
-    raw, members, _ = world
-    resolved = members.assign(person_id=members["unique_id"])
-    matcher = fitted.matcher(resolved)
-    db = DuckDBAPI()
-    linker = Linker(db.register(members), fitted.settings_)
+    linker = Linker(DuckDBAPI().register(members), fitted.settings_)
     tf_columns = {
         level["tf_adjustment_column"]
         for comparison in fitted.settings_["comparisons"]
@@ -737,15 +734,53 @@ def test_the_matcher_scores_exactly_what_splinks_predict_between_scores(fitted, 
     for col in tf_columns:
         linker.table_management.compute_tf_table(col)
     existing = linker.table_management.register_table(members, "existing", overwrite=True)
-    for i in (0, 3, 7, 11):
-        record = normalise_members(raw.iloc[[i]].assign(unique_id=f"new-{i}")).iloc[0].to_dict()
+    for record in records:
         new = linker.table_management.register_table(pd.DataFrame([record]), "new", overwrite=True)
         want = linker.inference.predict_between(new, existing, warning_mode="never")
-        want = want.as_pandas_dataframe().set_index("unique_id_r")["match_probability"]
+        yield want.as_pandas_dataframe().set_index("unique_id_r")["match_probability"]
+
+
+def test_the_matcher_scores_exactly_what_splinks_predict_between_scores(fitted, world):
+    raw, members, _ = world
+    resolved = members.assign(person_id=members["unique_id"])
+    matcher = fitted.matcher(resolved)
+    records = [
+        normalise_members(raw.iloc[[i]].assign(unique_id=f"new-{i}")).iloc[0].to_dict()
+        for i in (0, 3, 7, 11)
+    ]
+    for record, want in zip(records, _predict_between(fitted, members, records), strict=True):
         got = matcher.match(record, top=len(members))
         assert len(got) == len(want) > 0
         got = got.set_index("unique_id")["match_probability"]
         assert got.reindex(want.index).to_numpy() == pytest.approx(want.to_numpy(), abs=1e-12)
+
+
+def test_a_match_lists_each_person_once_through_its_best_account(fitted, world):
+    raw, members, _ = world
+    clusters = fitted.resolve(members).clusters
+    matcher = fitted.matcher(members.merge(clusters[["unique_id", "person_id"]], on="unique_id"))
+    person_of = clusters.set_index("unique_id")["person_id"]
+    keep = fitted.config.keep_probability
+    records = [
+        normalise_members(raw.iloc[[i]].assign(unique_id=f"new-{i}")).iloc[0].to_dict()
+        for i in (0, 3, 7, 11)
+    ]
+    for record, want in zip(records, _predict_between(fitted, members, records), strict=True):
+        got = matcher.match(record, top=len(members))
+        people = person_of.reindex(want.index)
+        assert got["person_id"].tolist() == list(dict.fromkeys(got["person_id"]))
+        assert set(got["person_id"]) == set(people)
+        assert got["match_weight"].is_monotonic_decreasing
+        best = want.groupby(people.to_numpy()).max()
+        average = want.where(want >= keep, 0.0).groupby(people.to_numpy()).mean()
+        by_person = got.set_index("person_id")
+        assert by_person["match_probability"].to_numpy() == pytest.approx(
+            best.reindex(by_person.index).to_numpy(), abs=1e-12
+        )
+        assert by_person["person_probability"].to_numpy() == pytest.approx(
+            average.reindex(by_person.index).to_numpy(), abs=1e-12
+        )
+        assert matcher.match(record, top=1)["person_id"].tolist() == got["person_id"][:1].tolist()
 
 
 # -- survivorship and summary -------------------------------------------------------------------
