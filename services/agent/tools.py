@@ -198,7 +198,8 @@ class ServiceClients:
         return self._services[name]
 
     def forecast(self, *, skus: list[str], warehouses: list[str] | None, horizon: int) -> Any:
-        return self._service("forecasting").forecast(
+        # an async API: the handle's own call would hand back a coroutine
+        return self._service("forecasting").to_sync.forecast(
             skus=skus, warehouses=warehouses, horizon=horizon
         )
 
@@ -235,6 +236,9 @@ class LocalModels(ServiceClients):
             kind = {"forecasting": Forecasting, "identity": Identity, "risk": ChatRisk}[name]
             self._services[name] = kind.inner(self.settings)
         return self._services[name]
+
+    def forecast(self, *, skus: list[str], warehouses: list[str] | None, horizon: int) -> Any:
+        return self._service("forecasting").forecast_now(skus, warehouses, horizon)
 
     def warm_up(self) -> None:
         """Load every model service now rather than on its first question."""

@@ -6,6 +6,8 @@ service is then started against that home the way BentoML starts it, with ``BUTL
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from itertools import pairwise
 from pathlib import Path
@@ -79,7 +81,7 @@ def test_info_is_the_registered_version(service):
 
 
 def test_forecast_of_one_sku_in_every_warehouse(service, sales_world):
-    answer = service.forecast(skus=["SKU03"], horizon=5)
+    answer = service.forecast_now(skus=["SKU03"], horizon=5)
 
     assert answer.model.version == "1" and answer.horizon == 5
     assert [(s.sku_id, s.warehouse_id) for s in answer.series] == [
@@ -99,7 +101,7 @@ def test_forecast_of_one_sku_in_every_warehouse(service, sales_world):
 
 
 def test_forecast_of_pairs_without_series_lists_them_as_missing(service):
-    answer = service.forecast(skus=["SKU01", "SKU02"], warehouses=[EMPTY_WH])
+    answer = service.forecast_now(skus=["SKU01", "SKU02"], warehouses=[EMPTY_WH])
     assert answer.series == []
     assert [(p.sku_id, p.warehouse_id) for p in answer.missing] == [
         ("SKU01", EMPTY_WH),
@@ -112,7 +114,7 @@ def test_forecast_is_the_models_own_prediction(service, settings_of):
     from services.forecasting import load_forecaster
 
     model = load_forecaster(settings_of)
-    answer = service.forecast(skus=["SKU02", "SKU08"], warehouses=["WH-SH"], horizon=3)
+    answer = service.forecast_now(skus=["SKU02", "SKU08"], warehouses=["WH-SH"], horizon=3)
     direct = model.predict(3, ids=["SKU02|WH-SH", "SKU08|WH-SH"])
     got = pd.DataFrame(
         [
@@ -129,31 +131,53 @@ def test_forecast_is_the_models_own_prediction(service, settings_of):
 
 def test_forecast_of_one_sku_is_fast(service):
     """p99 under 50 ms; `model.predict` of one id alone takes several times that."""
-    service.forecast(skus=["SKU01"], warehouses=["WH-GZ"])  # warm up
+    service.forecast_now(skus=["SKU01"], warehouses=["WH-GZ"])  # warm up
     took = []
     for _ in range(200):
         # CPU time, not wall time: the test machine's CPU is shared with other jobs
         start = time.process_time()
-        service.forecast(skus=["SKU01"], warehouses=["WH-GZ"], horizon=8)
+        service.forecast_now(skus=["SKU01"], warehouses=["WH-GZ"], horizon=8)
         took.append(time.process_time() - start)
     assert np.quantile(took, 0.99) < 0.05
 
 
+def test_the_api_answers_a_few_series_on_the_loop_and_many_on_a_thread(service, monkeypatch):
+    from services.http import forecast_service
+
+    where: list[str] = []
+    inner = type(service)  # the class BentoML's service wraps
+    answer_now = inner.forecast_now
+
+    def spy(self, *args, **kwargs):
+        where.append(threading.current_thread().name)
+        return answer_now(self, *args, **kwargs)
+
+    monkeypatch.setattr(inner, "forecast_now", spy)
+    few = asyncio.run(service.forecast(skus=["SKU01"], warehouses=["WH-GZ"], horizon=5))
+    monkeypatch.setattr(forecast_service, "INLINE_SERIES", 1)
+    many = asyncio.run(service.forecast(skus=["SKU01", "SKU02"], horizon=5))
+    assert where == [threading.main_thread().name, where[1]] and where[1] != where[0]
+    assert few == answer_now(service, ["SKU01"], ["WH-GZ"], 5)
+    assert many == answer_now(service, ["SKU01", "SKU02"], None, 5)
+    with pytest.raises(InvalidArgument, match="skus: unknown SKU 'X1'"):
+        asyncio.run(service.forecast(skus=["SKU01", "X1"]))  # on the thread, raised the same
+
+
 def test_forecast_names_unknown_skus_and_warehouses(service):
     with pytest.raises(InvalidArgument, match=r"^skus: unknown SKU 'X1' \(not in the store\)$"):
-        service.forecast(skus=["SKU01", "X1"])
+        service.forecast_now(skus=["SKU01", "X1"])
     with pytest.raises(InvalidArgument, match="skus: unknown SKUs 'X1', 'X2'"):
-        service.forecast(skus=["X1", "X2"])
+        service.forecast_now(skus=["X1", "X2"])
     with pytest.raises(InvalidArgument, match="warehouses: unknown warehouse 'WH-XX'"):
-        service.forecast(skus=["SKU01"], warehouses=["WH-XX"])
+        service.forecast_now(skus=["SKU01"], warehouses=["WH-XX"])
 
 
 def test_forecast_rejects_an_empty_or_oversized_batch(service):
     with pytest.raises(InvalidArgument, match="skus: the batch is empty"):
-        service.forecast(skus=[])
+        service.forecast_now(skus=[])
     too_many = ["SKU01"] * (service.settings.max_batch + 1)
     with pytest.raises(InvalidArgument, match="skus: 1001 items is over the limit of 1000"):
-        service.forecast(skus=too_many)
+        service.forecast_now(skus=too_many)
 
 
 @pytest.mark.parametrize("horizon", [0, 14])
@@ -164,7 +188,7 @@ def test_forecast_horizon_outside_1_to_13_is_rejected(service, horizon):
     assert spec.model_validate({"skus": ["SKU01"]}).horizon == 8
     # a caller that skips the input model (an in-process dependency) is refused too
     with pytest.raises(InvalidArgument, match="horizon: must be in"):
-        service.forecast(skus=["SKU01"], horizon=horizon)
+        service.forecast_now(skus=["SKU01"], horizon=horizon)
 
 
 def test_replenishment_plans_the_asked_skus_with_buyer_columns(service, sales_world):
