@@ -198,7 +198,7 @@ class ServiceClients:
         return self._services[name]
 
     def forecast(self, *, skus: list[str], warehouses: list[str] | None, horizon: int) -> Any:
-        # an async API: the handle's own call would hand back a coroutine
+        # async APIs (forecast, match_member): the handle's own call would hand back a coroutine
         return self._service("forecasting").to_sync.forecast(
             skus=skus, warehouses=warehouses, horizon=horizon
         )
@@ -211,7 +211,7 @@ class ServiceClients:
         )
 
     def match_member(self, *, record: Any, top: int) -> Any:
-        return self._service("identity").match_member(record=record, top=top)
+        return self._service("identity").to_sync.match_member(record=record, top=top)
 
     def classify(self, conversations: list[Any]) -> Any:
         return self._service("risk").classify_batch(conversations)
@@ -239,6 +239,9 @@ class LocalModels(ServiceClients):
 
     def forecast(self, *, skus: list[str], warehouses: list[str] | None, horizon: int) -> Any:
         return self._service("forecasting").forecast_now(skus, warehouses, horizon)
+
+    def match_member(self, *, record: Any, top: int) -> Any:
+        return self._service("identity").match_now(record, top)
 
     def warm_up(self) -> None:
         """Load every model service now rather than on its first question."""

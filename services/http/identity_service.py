@@ -150,8 +150,17 @@ class Identity:
     _freeze_startup_heap = bentoml.on_startup(freeze_startup_heap)
 
     @bentoml.api
-    def match_member(self, record: MemberRecord, top: int = Field(5, ge=1, le=20)) -> MemberMatch:
+    async def match_member(
+        self, record: MemberRecord, top: int = Field(5, ge=1, le=20)
+    ) -> MemberMatch:
         """The store's persons this member may be, and which one it is (null: a new person)."""
+        # a few milliseconds, one call at a time (the matcher's lock): answered on the event
+        # loop, which spares BentoML's hop to a worker thread for a sync API and that
+        # thread's contention with the loop for the GIL
+        return self.match_now(record, top)
+
+    def match_now(self, record: MemberRecord, top: int = 5) -> MemberMatch:
+        """:meth:`match_member`, computed in the caller's thread (the CLI's in-process models)."""
         row = _normalised([record], self.compared, "record").iloc[0].to_dict()
         found = self.matcher.match(row, top=top)
         threshold = self.threshold

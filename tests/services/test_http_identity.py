@@ -6,6 +6,7 @@ the service is then started against that home the way BentoML starts it, with ``
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,7 @@ def test_member_record_takes_every_member_field():
 
 @pytest.mark.parametrize("person", ["P0", "P7", "P21", "P40"])
 def test_a_known_members_variant_finds_its_person(service, person):
-    answer = service.match_member(variant(person))
+    answer = service.match_now(variant(person))
     accounts = accounts_of(person)
     assert answer.record_id == "crm-1"
     assert answer.person_id in accounts  # the person id is one of the person's accounts
@@ -131,13 +132,20 @@ def test_a_known_members_variant_finds_its_person(service, person):
 def test_a_second_account_on_a_platform_the_person_uses_is_flagged_not_taken(service):
     person = "P0"
     held = set(ACCOUNTS.loc[ACCOUNTS["person"] == person, "platform"])
-    again = service.match_member(variant(person).model_copy(update={"platform": sorted(held)[0]}))
+    again = service.match_now(variant(person).model_copy(update={"platform": sorted(held)[0]}))
     best = again.candidates[0]
     assert best.unique_id in accounts_of(person) and best.same_platform
     assert best.match_probability >= again.threshold and again.person_id is None
-    elsewhere = service.match_member(variant(person).model_copy(update={"platform": "kuaishou"}))
+    elsewhere = service.match_now(variant(person).model_copy(update={"platform": "kuaishou"}))
     assert not elsewhere.candidates[0].same_platform
     assert elsewhere.person_id in accounts_of(person)
+
+
+def test_the_api_is_a_coroutine_answering_as_match_now_does(service):
+    answer = asyncio.run(service.match_member(variant("P7"), top=3))
+    assert answer == service.match_now(variant("P7"), top=3)
+    with pytest.raises(InvalidArgument, match="record: 1 record"):
+        asyncio.run(service.match_member(MemberRecord(record_id="x", city="杭州")))
 
 
 def test_top_caps_the_candidates(service):
@@ -145,9 +153,9 @@ def test_top_caps_the_candidates(service):
     phone = ACCOUNTS.loc[ACCOUNTS["person"] == "P0", "phone"].dropna().iloc[0]
     email = ACCOUNTS.loc[ACCOUNTS["person"] == "P1", "email"].iloc[0]
     record = MemberRecord(record_id="x", phone=phone, email=email)
-    persons = {c.person_id for c in service.match_member(record).candidates}
+    persons = {c.person_id for c in service.match_now(record).candidates}
     assert {min(accounts_of("P0")), min(accounts_of("P1"))} <= persons
-    assert len(service.match_member(record, top=1).candidates) == 1
+    assert len(service.match_now(record, top=1).candidates) == 1
 
 
 def test_a_stranger_is_a_new_person(service):
@@ -160,18 +168,18 @@ def test_a_stranger_is_a_new_person(service):
         email="zed.quux@nowhere.org",
         birth_date=known["birth_date"],
     )
-    answer = service.match_member(stranger)
+    answer = service.match_now(stranger)
     assert answer.candidates and answer.person_id is None
     assert all(c.match_probability < answer.threshold for c in answer.candidates)
     nobody = MemberRecord(record_id="crm-3", full_name="Zed Quux", phone="13000000002")
-    assert service.match_member(nobody) == answer.model_copy(
+    assert service.match_now(nobody) == answer.model_copy(
         update={"record_id": "crm-3", "candidates": []}
     )
 
 
 def test_a_match_answer_carries_ids_probabilities_and_flags_only(service):
     asked = variant("P7")
-    answer = service.match_member(asked).model_dump_json()
+    answer = service.match_now(asked).model_dump_json()
     fields = {"person_id", "unique_id", "match_probability", "same_platform", "person_probability"}
     assert set(Candidate.model_fields) == fields  # no member data
     pii = {asked.full_name, asked.phone, asked.birth_date}
@@ -184,7 +192,7 @@ def test_a_match_answer_carries_ids_probabilities_and_flags_only(service):
 
 def test_a_record_with_nothing_the_model_compares_is_a_400(service):
     with pytest.raises(InvalidArgument, match=r"^record: 1 record\(s\) \('x'\).*phone"):
-        service.match_member(MemberRecord(record_id="x", city="杭州"))
+        service.match_now(MemberRecord(record_id="x", city="杭州"))
 
 
 def test_resolve_members_groups_a_batch_by_person(service):
@@ -253,4 +261,4 @@ def test_a_match_scores_the_record_alone_not_the_store(service, monkeypatch):
         raise AssertionError("match_member resolved a whole set of members")
 
     monkeypatch.setattr(service.model, "resolve", resolve)
-    assert service.match_member(variant("P0")).person_id in accounts_of("P0")
+    assert service.match_now(variant("P0")).person_id in accounts_of("P0")
