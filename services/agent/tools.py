@@ -189,7 +189,8 @@ class ModelClients(Protocol):
 
 class ServiceClients:
     """:class:`ModelClients` over the three model services (``forecasting``, ``identity``,
-    ``risk``): BentoML dependency handles inside ``butler serve``, or service instances."""
+    ``risk``) as BentoML dependency handles, inside ``butler serve``; the service instances
+    themselves, in process, are :class:`LocalModels`."""
 
     def __init__(self, **services: Any) -> None:
         self._services: dict[str, Any] = dict(services)
