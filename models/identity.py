@@ -1081,8 +1081,8 @@ class IdentityResolver:
 
 
 class IncrementalMatcher:
-    """Scores one new record against a resolved set, as splink's ``predict_between`` does,
-    in milliseconds.
+    """Scores new records against a resolved set, as splink's ``predict_between`` does, in
+    milliseconds: one at a time, or a batch in one run of the query.
 
     ``predict_between`` re-blocks and re-reads the whole resolved set on every call (about
     thirty SQL statements: half a second on 50k records). Here everything that does not
@@ -1093,7 +1093,7 @@ class IncrementalMatcher:
     * term frequencies: splink's tables for the resolved set, attached to every row;
     * scoring: splink's own SQL for comparison vectors and match weights, generated once from
       the trained model, prepared once in DuckDB (binding and optimising it takes longer
-      than running it) and run on the new record × its candidates only.
+      than running it) and run on the new records × their candidates only.
 
     The candidates and probabilities are those of ``predict_between`` (the tests compare
     them). One call at a time: a lock guards the matcher's private DuckDB.
@@ -1141,8 +1141,8 @@ class IncrementalMatcher:
         sqls = compute_comparison_vector_values_from_id_pairs_sqls(
             settings._columns_to_select_for_blocking,
             settings._columns_to_select_for_comparison_vector_values,
-            input_tablename_l="__butler_new",
-            input_tablename_r="__butler_candidates",
+            input_tablename_l="__butler_rows",
+            input_tablename_r="__butler_rows",
             source_dataset_input_column=columns.source_dataset_input_column,
             unique_id_input_column=columns.unique_id_input_column,
             link_type=settings._link_type,
@@ -1150,13 +1150,14 @@ class IncrementalMatcher:
         )
         sqls += predict_from_comparison_vectors_sqls_using_settings(settings)
         steps = ",\n".join(f"{q['output_table_name']} AS ({q['sql']})" for q in sqls[:-1])
-        # each call hands one frame to a registered source (the new record, then its
-        # candidates, each with the rule that found it); the scoring query over it is
-        # prepared once: binding and optimising splink's SQL takes ~25 ms, running it on a
-        # dozen rows ~1 ms. The frame's columns are cast to the types DuckDB gives the whole
-        # resolved set, so a column that happens to be all null among a record's candidates
-        # keeps its type
-        new, rows = f"'{self._NEW_ID}'", "__butler_pair_rows"
+        # each call hands two frames to registered sources: the rows (the new records and
+        # their candidates, each candidate once) and the pairs to score (new record ×
+        # candidate, with the rule that found it); the scoring query over them is prepared
+        # once: binding and optimising splink's SQL takes ~25 ms, running it on a dozen
+        # pairs ~1 ms, and on a hundred not much more. The rows are cast to the types DuckDB
+        # gives the whole resolved set, so a column that happens to be all null among a
+        # call's rows keeps its type
+        rows, pairs = "__butler_pair_rows", "__butler_pairs"
         self._con = DuckDBAPI().duckdb_con  # splink's engine, in memory, this matcher's own
         self._con.execute("SET threads = 1")  # a few rows a call: threads cost more than they give
         self._con.register(rows, existing)
@@ -1164,38 +1165,32 @@ class IncrementalMatcher:
         # the rows as Arrow, typed once: a call takes its candidates without converting
         self._table = self._con.sql(f"SELECT * FROM {rows}").to_arrow_table().combine_chunks()
         self._con.unregister(rows)
-        self._rows = _ArrowSource(self._pair_rows(existing.iloc[0].to_dict(), {0: 0}))
+        self._rows = _ArrowSource(self._table.slice(0, 1))
+        self._pairs = _ArrowSource(_pair_table([], [], []))
         self._con.register(rows, self._rows)
-        types.append(("__match_key", "VARCHAR"))
+        self._con.register(pairs, self._pairs)
         typed = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind, *_ in types)
-        self._con.execute(f"CREATE VIEW __butler_typed AS SELECT {typed} FROM {rows}")
-        rows = "__butler_typed"
+        # both sides of splink's join read the same rows: the pairs pick the new record on
+        # the left and the candidate on the right
         for view, sql in (
-            ("__butler_new", f"SELECT * FROM {rows} WHERE unique_id = {new}"),
-            ("__butler_candidates", f"SELECT * FROM {rows} WHERE unique_id <> {new}"),
-            (
-                "__splink__blocked_id_pairs",
-                f"SELECT __match_key AS match_key, {new} AS join_key_l, "
-                "unique_id AS join_key_r FROM __butler_candidates",
-            ),
+            ("__butler_rows", f"SELECT {typed} FROM {rows}"),
+            ("__splink__blocked_id_pairs", f"SELECT * FROM {pairs}"),
             ("__butler_scored", f"WITH {steps}\n{sqls[-1]['sql']}"),
         ):
             self._con.execute(f"CREATE VIEW {view} AS {sql}")
         self._con.execute("PREPARE __butler_score AS SELECT * FROM __butler_scored")
         self._lock = threading.Lock()
 
-    def _pair_rows(self, row: dict[str, Any], found: dict[int, int]) -> Any:
-        """The new record's row (with its term frequencies) then its candidates' rows."""
-        for col, freq in self._tf.items():
-            value = row.get(col)
-            row[f"tf_{col}"] = freq.get(value) if value is not None else None
+    def _new_rows(self, rows: list[dict[str, Any]]) -> Any:
+        """The new records as Arrow rows of the resolved set's schema, term frequencies
+        attached."""
         import pyarrow as pa
 
-        first = pa.Table.from_pylist([row], schema=self._table.schema)
-        taken = self._table.take(np.fromiter(found, dtype=np.int64, count=len(found)))
-        rows = pa.concat_tables([first, taken])
-        keys = pa.array([None, *(str(k) for k in found.values())], type=pa.string())
-        return rows.append_column("__match_key", keys)
+        for row in rows:
+            for col, freq in self._tf.items():
+                value = row.get(col)
+                row[f"tf_{col}"] = freq.get(value) if value is not None else None
+        return pa.Table.from_pylist(rows, schema=self._table.schema)
 
     def candidates(self, record: Mapping[str, Any]) -> dict[int, int]:
         """Rows of the resolved set that share a blocking key with ``record``, each with the
@@ -1207,7 +1202,7 @@ class IncrementalMatcher:
                     found.setdefault(int(row), number)
         return found
 
-    def match(self, record: dict[str, Any], *, top: int = 5) -> pd.DataFrame:
+    def match(self, record: Mapping[str, Any], *, top: int = 5) -> pd.DataFrame:
         """The best candidate persons for one normalised record.
 
         Returns:
@@ -1222,36 +1217,71 @@ class IncrementalMatcher:
             scored below ``keep_probability`` counted as 0 as resolving counts them, which
             :meth:`person` holds to ``min_group_probability``.
         """
-        row = {c: _plain(record.get(c)) for c in self._columns}
-        row["unique_id"] = self._NEW_ID
-        found = self.candidates(row)
-        if not found:
-            return pd.DataFrame(columns=list(_MATCH_COLUMNS))
-        rows = self._pair_rows(row, found)
-        with self._lock:
-            self._rows.table = rows
-            scored = self._con.execute("EXECUTE __butler_score").fetchnumpy()
-        # a few dozen rows: plain Python, where pandas' per-call cost was most of the time
+        return self.match_many([record], top=top)[0]
+
+    def match_many(
+        self, records: Sequence[Mapping[str, Any]], *, top: int = 5
+    ) -> list[pd.DataFrame]:
+        """:meth:`match` for each of ``records``, scored together in one run of the query
+        (each record against its own candidates only: the answers are those of one
+        record at a time, and a batch costs little more than one record)."""
+        rows = []
+        for i, record in enumerate(records):
+            row = {c: _plain(record.get(c)) for c in self._columns}
+            row["unique_id"] = f"{self._NEW_ID}{i}"
+            rows.append(row)
+        found = [self.candidates(row) for row in rows]
+        taken = sorted({position for one in found for position in one})
+        answers: list[list[tuple[Any, ...]]] = [[] for _ in rows]
+        if taken:
+            import pyarrow as pa
+
+            candidates = self._table.take(np.asarray(taken, dtype=np.int64))
+            id_of = dict(zip(taken, candidates.column("unique_id").to_pylist(), strict=True))
+            keys, left, right = [], [], []
+            for row, one in zip(rows, found, strict=True):
+                for position, rule in one.items():
+                    keys.append(str(rule))
+                    left.append(row["unique_id"])
+                    right.append(id_of[position])
+            table = pa.concat_tables([self._new_rows(rows), candidates])
+            with self._lock:
+                self._rows.table, self._pairs.table = table, _pair_table(keys, left, right)
+                scored = self._con.execute("EXECUTE __butler_score").fetchnumpy()
+            of = {row["unique_id"]: i for i, row in enumerate(rows)}
+            owner = [of[uid] for uid in scored["unique_id_l"].tolist()]
+            self._best(owner, scored, rows, answers, top)
+        return [pd.DataFrame(best, columns=list(_MATCH_COLUMNS)) for best in answers]
+
+    def _best(
+        self,
+        owner: list[int],
+        scored: Mapping[str, np.ndarray],
+        rows: list[dict[str, Any]],
+        answers: list[list[tuple[Any, ...]]],
+        top: int,
+    ) -> None:
+        """Fill ``answers[i]`` with record ``i``'s best account per person, best first, from
+        the scored pairs (``owner``: each pair's record). A few dozen rows: plain Python,
+        where pandas' per-call cost was most of the time."""
         ids = scored["unique_id_r"].tolist()
         probability = scored["match_probability"].tolist()
         weight = scored["match_weight"].tolist()
         people = [self.person_of_[uid] for uid in ids]
         keep = self.model.config.keep_probability
-        kept: dict[str, list[float]] = {}
-        for person, p in zip(people, probability, strict=True):
-            kept.setdefault(person, []).append(p if p >= keep else 0.0)
-        platform = row.get("platform")
-        best: list[tuple[Any, ...]] = []
-        for i in sorted(range(len(ids)), key=weight.__getitem__, reverse=True):  # stable
-            person = people[i]
-            if person not in kept:  # listed already, through a better account
+        kept: list[dict[str, list[float]]] = [{} for _ in rows]
+        for i, person, p in zip(owner, people, probability, strict=True):
+            kept[i].setdefault(person, []).append(p if p >= keep else 0.0)
+        # best first; ties (often: accounts that share nothing but the blocking key) by id,
+        # so an answer does not depend on the order the query returned its rows in
+        for j in sorted(range(len(ids)), key=lambda j: (-weight[j], ids[j])):
+            i, person = owner[j], people[j]
+            if person not in kept[i] or len(answers[i]) == top:  # listed, or enough
                 continue
+            platform = rows[i].get("platform")
             held = platform is not None and platform in self.platforms_of_.get(person, ())
-            average = float(np.mean(kept.pop(person)))
-            best.append((person, ids[i], probability[i], weight[i], held, average))
-            if len(best) == top:
-                break
-        return pd.DataFrame(best, columns=list(_MATCH_COLUMNS))
+            average = float(np.mean(kept[i].pop(person)))
+            answers[i].append((person, ids[j], probability[j], weight[j], held, average))
 
     def person(
         self, found: pd.DataFrame, threshold: float, *, min_average: float | None = None
@@ -1288,6 +1318,19 @@ class _ArrowSource:
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
         return self.table.__arrow_c_stream__(requested_schema)
+
+
+def _pair_table(keys: list[str], left: list[str], right: list[str]) -> Any:
+    """splink's blocked pairs: ``match_key`` (the rule that found the pair), ``join_key_l``
+    (the new record), ``join_key_r`` (the candidate)."""
+    import pyarrow as pa
+
+    return pa.table(
+        {"match_key": keys, "join_key_l": left, "join_key_r": right},
+        schema=pa.schema(
+            [(name, pa.string()) for name in ("match_key", "join_key_l", "join_key_r")]
+        ),
+    )
 
 
 def _min_group_probability(config: IdentityConfig) -> float:

@@ -783,6 +783,28 @@ def test_a_match_lists_each_person_once_through_its_best_account(fitted, world):
         assert matcher.match(record, top=1)["person_id"].tolist() == got["person_id"][:1].tolist()
 
 
+def test_records_matched_together_get_the_answers_they_get_alone(fitted, world):
+    raw, members, _ = world
+    clusters = fitted.resolve(members).clusters
+    matcher = fitted.matcher(members.merge(clusters[["unique_id", "person_id"]], on="unique_id"))
+    records = [
+        normalise_members(raw.iloc[[i]].assign(unique_id=f"new-{i}")).iloc[0].to_dict()
+        for i in (0, 3, 7, 11, 3)  # one record twice: both get its answer
+    ]
+    stranger = {"unique_id": "nobody", "full_name": "欧阳娜娜娜", "city": "拉萨市"}
+    records.insert(2, normalise_members(pd.DataFrame([stranger])).iloc[0].to_dict())
+    together = matcher.match_many(records, top=len(members))
+    assert len(together) == len(records)
+    for record, got in zip(records, together, strict=True):
+        pd.testing.assert_frame_equal(got, matcher.match(record, top=len(members)))
+    assert together[2].empty and not together[0].empty
+    assert matcher.match_many([]) == []
+    # ties in weight are listed by account id, whichever order the query gave them in
+    for got in together:
+        order = list(zip(-got["match_weight"], got["unique_id"], strict=True))
+        assert order == sorted(order)
+
+
 # -- survivorship and summary -------------------------------------------------------------------
 
 

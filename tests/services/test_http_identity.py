@@ -148,6 +148,32 @@ def test_the_api_is_a_coroutine_answering_as_match_now_does(service):
         asyncio.run(service.match_member(MemberRecord(record_id="x", city="杭州")))
 
 
+def test_calls_that_arrive_together_are_scored_as_one_batch_each_answered_as_alone(service):
+    records = [
+        variant("P1"),
+        variant("P2"),
+        MemberRecord(record_id="x", city="杭州"),
+        variant("P1"),
+    ]
+    batches = []
+    score = service._batcher.score
+    service._batcher.score = lambda calls: batches.append(len(calls)) or score(calls)
+
+    async def together():
+        calls = (service.match_member(record, top=3) for record in records)
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    try:
+        answers = asyncio.run(together())
+    finally:
+        service._batcher.score = score
+    assert batches == [4]
+    for i in (0, 1, 3):
+        assert answers[i] == service.match_now(records[i], top=3)
+    assert isinstance(answers[2], InvalidArgument)  # its neighbours were answered all the same
+    assert str(answers[2]).startswith("record: 1 record(s) ('x') have no value")
+
+
 def test_top_caps_the_candidates(service):
     # one person's phone and another's e-mail: accounts of both are candidates
     phone = ACCOUNTS.loc[ACCOUNTS["person"] == "P0", "phone"].dropna().iloc[0]

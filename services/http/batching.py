@@ -1,0 +1,69 @@
+"""Continuous batching for an API whose work costs about as much for a few calls as for one.
+
+BentoML's adaptive batching (``@bentoml.api(batchable=True)``) merges calls into one list
+argument, waits for a batch to fill by its latency model, and fails the whole batch when one
+item is bad. The member match needs the opposite on each count: a typed single record per
+call, an error per call (one record with nothing to compare must not fail its neighbours),
+and no wait when the service is idle. So the calls are batched here: an idle batcher starts
+scoring the first call at once, on a worker thread; the calls that arrive meanwhile (the
+event loop keeps serving) wait, and are scored together as the next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Answer = TypeVar("Answer")
+
+
+class ContinuousBatcher(Generic[Item, Answer]):
+    """Runs ``score`` over the calls waiting for it, one batch at a time, on a thread.
+
+    Args:
+        score: answers a batch of items, in order, one answer per item; an item's answer
+            may be the exception that call raises, which leaves the rest of its batch alone.
+            If ``score`` itself raises, every call of the batch raises it.
+        max_batch: most items scored together; the rest wait for the next batch.
+    """
+
+    def __init__(
+        self, score: Callable[[list[Item]], Sequence[Answer | Exception]], max_batch: int
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        self.score = score
+        self.max_batch = max_batch
+        self._waiting: list[tuple[Item, asyncio.Future[Answer]]] = []
+        self._runner: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Answer:
+        """``item``'s answer, scored in the next batch."""
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        while self._waiting:
+            batch = self._waiting[: self.max_batch]
+            del self._waiting[: self.max_batch]
+            items = [item for item, _ in batch]
+            try:
+                answers: Sequence[Answer | Exception] = await asyncio.to_thread(self.score, items)
+                if len(answers) != len(batch):
+                    raise RuntimeError(
+                        f"the batch's score gave {len(answers)} answers for {len(batch)} items"
+                    )
+            except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
+                answers = [exc] * len(batch)
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if future.done():  # the caller went away (its request was cancelled)
+                    continue
+                if isinstance(answer, Exception):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)

@@ -1,0 +1,101 @@
+"""Continuous batching: an idle batcher starts at once, later calls join the next batch."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from services.http.batching import ContinuousBatcher
+
+
+class Recorder:
+    """A batch score that doubles its items, records each batch, and holds the first batch
+    until ``release`` is set (so the test can queue calls behind it)."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, items: list[int]) -> list[int | Exception]:
+        self.batches.append(list(items))
+        self.started.set()
+        self.release.wait(5)
+        return [ValueError(f"bad {i}") if i < 0 else 2 * i for i in items]
+
+
+def test_an_idle_batcher_starts_at_once_and_later_calls_share_the_next_batch():
+    score = Recorder()
+    batcher = ContinuousBatcher(score, max_batch=3)
+
+    async def run():
+        first = asyncio.create_task(batcher.submit(1))
+        await asyncio.to_thread(score.started.wait, 5)  # the first call is being scored alone
+        later = [asyncio.create_task(batcher.submit(i)) for i in (2, 3, 4, 5)]
+        await asyncio.sleep(0)
+        score.release.set()
+        return await asyncio.gather(first, *later)
+
+    assert asyncio.run(run()) == [2, 4, 6, 8, 10]
+    assert score.batches == [[1], [2, 3, 4], [5]]  # max_batch: the fifth waited for a third
+
+
+def test_an_items_error_goes_to_its_caller_only():
+    score = Recorder()
+    score.release.set()
+    batcher = ContinuousBatcher(score, max_batch=8)
+
+    async def run():
+        return await asyncio.gather(
+            *(batcher.submit(i) for i in (1, -1, 3)), return_exceptions=True
+        )
+
+    good, bad, other = asyncio.run(run())
+    assert (good, other) == (2, 6)
+    assert isinstance(bad, ValueError) and str(bad) == "bad -1"
+    assert score.batches == [[1, -1, 3]]
+
+
+def test_a_failed_batch_fails_its_calls_and_the_next_batch_still_runs():
+    calls = []
+
+    def score(items):
+        calls.append(items)
+        if len(calls) == 1:
+            raise RuntimeError("the model broke")
+        return items[:1]  # one answer short
+
+    batcher = ContinuousBatcher(score, max_batch=8)
+
+    async def run():
+        with pytest.raises(RuntimeError, match="the model broke"):
+            await batcher.submit(1)
+        with pytest.raises(RuntimeError, match="gave 1 answers for 2 items"):
+            await asyncio.gather(batcher.submit(2), batcher.submit(3))
+
+    asyncio.run(run())
+    assert calls == [[1], [2, 3]]
+
+
+def test_a_caller_that_went_away_does_not_disturb_the_batch():
+    score = Recorder()
+    batcher = ContinuousBatcher(score, max_batch=8)
+
+    async def run():
+        first = asyncio.create_task(batcher.submit(1))
+        await asyncio.to_thread(score.started.wait, 5)
+        gone = asyncio.create_task(batcher.submit(2))
+        kept = asyncio.create_task(batcher.submit(3))
+        await asyncio.sleep(0)
+        gone.cancel()
+        score.release.set()
+        return await first, await asyncio.wait_for(kept, 5), gone.cancelled()
+
+    assert asyncio.run(run()) == (2, 6, True)
+
+
+def test_a_batch_size_below_one_is_refused():
+    with pytest.raises(ValueError, match="max_batch must be at least 1, got 0"):
+        ContinuousBatcher(lambda items: items, max_batch=0)
