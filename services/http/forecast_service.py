@@ -28,7 +28,6 @@ from features.store import Store
 from models.forecast import registered_name
 from models.replenishment import ReplenishmentConfig, ServiceMeasure
 from services.forecasting import (
-    forecast,
     load_forecaster,
     planned_covariates,
     replenishment_plan,
@@ -197,13 +196,10 @@ class Forecasting:
         sku_ids, wh_ids = self._ids(skus, warehouses, skus_required=True)
         asked = [s + ID_SEP + w for s in sku_ids for w in wh_ids]
         have = [uid for uid in asked if uid in self.cache.rows]
-        frame = (
-            forecast(self.settings, horizon=horizon, ids=have, model=self.cache) if have else None
-        )
         return ForecastResult(
             model=ModelVersion(**self.version),
             horizon=horizon,
-            series=_series(frame) if frame is not None else [],
+            series=self.cache.series(have, horizon),
             missing=[Pair(**_pair(uid)) for uid in asked if uid not in self.cache.rows],
         )
 
@@ -306,6 +302,10 @@ class _CachedForecaster:
         #: row of each series' first week in ``frame`` (each series has ``weeks`` rows)
         self.rows: dict[str, int] = dict(zip(ids[starts].tolist(), starts.tolist(), strict=True))
         self.step = np.arange(len(ids)) - np.repeat(starts, np.diff(np.r_[starts, len(ids)]))
+        # what an answer reads, as arrays: a request slices them (pandas' per-call cost was
+        # most of a one-SKU request)
+        self._weeks = pd.to_datetime(self.frame["ds"]).dt.date.to_numpy(dtype=object)
+        self._values = {c: self.frame[c].to_numpy(dtype=float) for c in _WEEK_VALUES}
 
     def predict(
         self, h: int, ids: Sequence[str] | None = None, future: pd.DataFrame | None = None
@@ -318,6 +318,27 @@ class _CachedForecaster:
             return self.frame[self.step < h].reset_index(drop=True)
         index = (np.array([self.rows[i] for i in ids], dtype=int)[:, None] + np.arange(h)).ravel()
         return self.frame.iloc[index].reset_index(drop=True)
+
+    def series(self, ids: Sequence[str], h: int) -> list[SeriesForecast]:
+        """The first ``h`` cached weeks of each of ``ids`` (cached series, ``h`` ≤
+        ``weeks``), as :func:`services.forecasting.forecast` gives them, in the API's
+        shape."""
+        if h > self.weeks:
+            raise ValueError(f"{h} weeks asked of a cache of {self.weeks}")
+        out = []
+        for uid in ids:
+            at = slice(self.rows[uid], self.rows[uid] + h)
+            values = [self._values[c][at].tolist() for c in _WEEK_VALUES]
+            weeks = [
+                WeekForecast(week=week, **dict(zip(_WEEK_VALUES, row, strict=True)))
+                for week, row in zip(self._weeks[at], zip(*values, strict=True), strict=True)
+            ]
+            out.append(SeriesForecast(**_pair(uid), weeks=weeks))
+        return out
+
+
+#: The columns of a :class:`WeekForecast` besides its week.
+_WEEK_VALUES = tuple(c for c in WeekForecast.model_fields if c != "week")
 
 
 def _column(store: Store, query: str) -> frozenset[str]:
@@ -340,17 +361,6 @@ def _known(asked: list[str] | None, known: frozenset[str], field: str, kind: str
 def _pair(uid: str) -> dict[str, str]:
     sku, wh = uid.split(ID_SEP, 1)
     return {"sku_id": sku, "warehouse_id": wh}
-
-
-def _series(frame: pd.DataFrame) -> list[SeriesForecast]:
-    """One :class:`SeriesForecast` per series of a :func:`forecast` frame, in its order."""
-    columns = [c for c in WeekForecast.model_fields if c != "week"]
-    weeks = pd.to_datetime(frame["ds"]).dt.date
-    by_id: dict[str, list[WeekForecast]] = {}
-    for uid, week, *values in zip(frame["unique_id"], weeks, *map(frame.get, columns), strict=True):
-        row = dict(zip(columns, values, strict=True))
-        by_id.setdefault(uid, []).append(WeekForecast(week=week, **row))
-    return [SeriesForecast(**_pair(uid), weeks=rows) for uid, rows in by_id.items()]
 
 
 def _records(frame: pd.DataFrame, schema: type[BaseModel]) -> list[dict[str, Any]]:

@@ -124,6 +124,7 @@ def test_forecast_is_the_models_own_prediction(service, settings_of):
         ]
     )
     assert got["unique_id"].tolist() == direct["unique_id"].tolist()
+    assert got["week"].tolist() == pd.to_datetime(direct["ds"]).dt.date.tolist()
     for column in ("mean", "p50", "p80", "p90", "p95", "expected"):
         np.testing.assert_allclose(got[column], direct[column], rtol=1e-9)
     assert answer.missing == []
