@@ -6,6 +6,8 @@ registry by alias at start-up. Every endpoint but health, readiness, metrics and
 document needs ``Authorization: Bearer $BUTLER_API_KEY`` (:mod:`services.http.middleware`).
 """
 
+from typing import Any
+
 #: How a caller keeps its connection to a dependency service. BentoML's client closes its
 #: whole session every 100 requests (and every 5 minutes) by default, while other calls are
 #: still in flight on it: under load those calls lost their connection (867 in one load run)
@@ -17,16 +19,87 @@ def freeze_startup_heap(_service: object = None) -> None:
     """Put what a service built at start-up (its model, caches, store extracts) out of the
     garbage collector's reach, so that collecting a request's garbage does not walk it.
 
-    Each service class takes it as its start-up hook, ``_freeze_startup_heap =
-    bentoml.on_startup(freeze_startup_heap)``: BentoML calls it with the instance once the
-    service is up, and only when it serves the class (not when the CLI runs a
-    service class in process: frozen objects are never collected, and a process that builds
-    services again and again would keep them all). With the heap of a loaded model left
-    in the collector's generations, a full collection during load held a request for a
-    few hundred milliseconds: one-SKU forecasts at 8 clients went from p99 226–311 ms and
-    189–210 a second to 97–129 ms and 271–290 a second when the start-up heap was frozen.
+    Run by :func:`prepare_to_serve`, the services' start-up hook: only when BentoML serves a
+    class, not when the CLI runs a service class in process (frozen objects are never
+    collected, and a process that builds services again and again would keep them all).
+    With the heap of a loaded model left in the collector's generations, a full collection
+    during load held a request for a few hundred milliseconds: one-SKU forecasts at 8
+    clients went from p99 226–311 ms and 189–210 a second to 97–129 ms and 271–290 a second
+    when the start-up heap was frozen.
     """
     import gc
 
     gc.collect()
     gc.freeze()
+
+
+def prepare_to_serve(_service: object = None) -> None:
+    """What every served Butler service does once it is up: :func:`release_request_timers`,
+    then :func:`freeze_startup_heap`.
+
+    Each service class takes it as its start-up hook, ``_prepare_to_serve =
+    bentoml.on_startup(prepare_to_serve)``. BentoML runs it only when it serves the class,
+    not when the CLI runs a service class in process.
+    """
+    release_request_timers()
+    freeze_startup_heap()
+
+
+def release_request_timers() -> None:
+    """Make BentoML's request timeout let go of each request once it is answered.
+
+    BentoML 1.4's ``TimeoutMiddleware`` arms ``loop.call_later(timeout, …)`` for every
+    request and never cancels it, so each answered request's timer, future and context
+    (with its OpenTelemetry span) stay alive for the whole traffic timeout (60 s here). At a
+    few hundred requests a second that is tens of thousands of requests' objects, which
+    every full garbage collection walks: in a one-SKU forecast load at 8 clients the
+    gateway's full collections grew from 11 to 254 ms over 40 s (none of them freed
+    anything) and held every request in flight. The middleware's ``__call__`` is replaced
+    by the same logic that cancels its timer when the request ends. A BentoML without that
+    middleware, or not of 1.4, is left alone (with a warning).
+    """
+    import asyncio
+    import logging
+
+    import bentoml
+
+    try:
+        from bentoml._internal.server.http.traffic import TimeoutMiddleware
+    except ImportError:
+        TimeoutMiddleware = None  # noqa: N806 - the class, when BentoML has it
+    if TimeoutMiddleware is None or not bentoml.__version__.startswith("1.4."):
+        logging.getLogger(__name__).warning(
+            "BentoML %s: its request timeout is not patched to release answered requests",
+            bentoml.__version__,
+        )
+        return
+    if getattr(TimeoutMiddleware.__call__, "releases_its_timer", False):
+        return
+    from starlette.responses import JSONResponse
+
+    async def __call__(self: Any, scope: Any, receive: Any, send: Any) -> None:  # noqa: N807
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        timer = loop.call_later(self.timeout, self._set_timer_out, waiter)
+
+        async def _send(message: Any) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+            await send(message)
+
+        answer = asyncio.ensure_future(self.app(scope, receive, _send), loop=loop)
+        try:
+            await waiter
+        except TimeoutError:
+            if answer.cancel():
+                error = {"error": f"Not able to process the request in {self.timeout} seconds"}
+                await JSONResponse(error, status_code=504)(scope, receive, send)
+        else:
+            await answer
+        finally:
+            timer.cancel()
+
+    __call__.releases_its_timer = True  # type: ignore[attr-defined]
+    TimeoutMiddleware.__call__ = __call__

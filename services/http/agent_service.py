@@ -18,7 +18,7 @@ from features.errors import ButlerError, InvalidParameterError, StoreError
 from features.settings import Settings
 from services.agent.tools import ServiceClients
 from services.agent.types import AgentAnswer
-from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
+from services.http import DEPENDENCY_CONNECTION, prepare_to_serve
 from services.http.errors import bad_request
 from services.http.forecast_service import Forecasting
 from services.http.identity_service import Identity
@@ -60,7 +60,7 @@ class Agent:
             self.agent.planner()  # fail at start-up, naming `butler train planner`
 
     # served only: the CLI's in-process use of the class keeps its collector
-    _freeze_startup_heap = bentoml.on_startup(freeze_startup_heap)
+    _prepare_to_serve = bentoml.on_startup(prepare_to_serve)
 
     @bentoml.api
     def ask(

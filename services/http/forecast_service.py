@@ -33,7 +33,7 @@ from services.forecasting import (
     replenishment_plan,
     store_positions,
 )
-from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
+from services.http import DEPENDENCY_CONNECTION, prepare_to_serve
 from services.http.errors import bad_request, check_batch, client_error
 from services.http.media import JSON
 from services.registry import registered_version
@@ -169,7 +169,7 @@ class Forecasting:
         )
 
     # served only: the CLI's in-process use of the class keeps its collector
-    _freeze_startup_heap = bentoml.on_startup(freeze_startup_heap)
+    _prepare_to_serve = bentoml.on_startup(prepare_to_serve)
 
     @bentoml.api
     async def forecast(

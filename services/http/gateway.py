@@ -32,7 +32,7 @@ from models.forecast import registered_name
 from models.identity import REGISTERED_NAME as IDENTITY_MODEL
 from models.intent import REGISTERED_NAME as PLANNER_MODEL
 from models.replenishment import ServiceMeasure
-from services.http import freeze_startup_heap
+from services.http import prepare_to_serve
 from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
 from services.http.errors import check_batch, client_error
 from services.http.forecast_service import Forecasting
@@ -155,7 +155,7 @@ class Butler:
         self.settings = Settings()
 
     # served only: the CLI's in-process use of the class keeps its collector
-    _freeze_startup_heap = bentoml.on_startup(freeze_startup_heap)
+    _prepare_to_serve = bentoml.on_startup(prepare_to_serve)
 
     # -- the business butler -----------------------------------------------------------------
 

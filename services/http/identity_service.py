@@ -25,7 +25,7 @@ from features.members import store_members
 from features.settings import Settings
 from features.store import Store
 from models.identity import REGISTERED_NAME, IdentityResolver
-from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
+from services.http import DEPENDENCY_CONNECTION, prepare_to_serve
 from services.http.batching import ContinuousBatcher
 from services.http.errors import bad_request, check_batch, client_error
 from services.http.media import JSON
@@ -151,7 +151,7 @@ class Identity:
         )  # fmt: skip
 
     # served only: the CLI's in-process use of the class keeps its collector
-    _freeze_startup_heap = bentoml.on_startup(freeze_startup_heap)
+    _prepare_to_serve = bentoml.on_startup(prepare_to_serve)
 
     @bentoml.api
     async def match_member(

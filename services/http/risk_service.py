@@ -17,7 +17,7 @@ from features.errors import StoreError
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import REGISTERED_NAME
-from services.http import DEPENDENCY_CONNECTION, freeze_startup_heap
+from services.http import DEPENDENCY_CONNECTION, prepare_to_serve
 from services.http.media import JSON
 from services.registry import registered_version
 from services.risk import assessment_fields, load_risk_model
@@ -71,7 +71,7 @@ class ChatRisk:
         self.version = registered_version(self.settings, REGISTERED_NAME)
 
     # served only: the CLI's in-process use of the class keeps its collector
-    _freeze_startup_heap = bentoml.on_startup(freeze_startup_heap)
+    _prepare_to_serve = bentoml.on_startup(prepare_to_serve)
 
     # BentoML's dispatcher answers 503 when it expects a batch to miss max_latency_ms; a
     # conversation takes milliseconds and a request may carry a thousand, so allow seconds
