@@ -25,7 +25,8 @@ class ContinuousBatcher(Generic[Item, Answer]):
     Args:
         score: answers a batch of items, in order, one answer per item; an item's answer
             may be the exception that call raises, which leaves the rest of its batch alone.
-            If ``score`` itself raises, every call of the batch raises it.
+            If ``score`` itself raises on a batch, each of its items is scored alone, and
+            only the calls whose item still fails raise.
         max_batch: most items scored together; the rest wait for the next batch.
     """
 
@@ -51,15 +52,7 @@ class ContinuousBatcher(Generic[Item, Answer]):
         while self._waiting:
             batch = self._waiting[: self.max_batch]
             del self._waiting[: self.max_batch]
-            items = [item for item, _ in batch]
-            try:
-                answers: Sequence[Answer | Exception] = await asyncio.to_thread(self.score, items)
-                if len(answers) != len(batch):
-                    raise RuntimeError(
-                        f"the batch's score gave {len(answers)} answers for {len(batch)} items"
-                    )
-            except Exception as exc:  # noqa: BLE001 - handed to every caller of the batch
-                answers = [exc] * len(batch)
+            answers = await asyncio.to_thread(self._answers, [item for item, _ in batch])
             for (_, future), answer in zip(batch, answers, strict=True):
                 if future.done():  # the caller went away (its request was cancelled)
                     continue
@@ -67,3 +60,27 @@ class ContinuousBatcher(Generic[Item, Answer]):
                     future.set_exception(answer)
                 else:
                     future.set_result(answer)
+
+    def _answers(self, items: list[Item]) -> list[Answer | Exception]:
+        """``score``'s answers; when it raises on a batch, each item scored alone, so that
+        the item that broke it fails its own call only."""
+        try:
+            return self._checked(items)
+        except Exception as exc:  # noqa: BLE001 - handed to the callers, not lost
+            if len(items) == 1:
+                return [exc]
+        answers: list[Answer | Exception] = []
+        for item in items:
+            try:
+                answers.extend(self._checked([item]))
+            except Exception as exc:  # noqa: BLE001
+                answers.append(exc)
+        return answers
+
+    def _checked(self, items: list[Item]) -> list[Answer | Exception]:
+        answers = list(self.score(items))
+        if len(answers) != len(items):
+            raise RuntimeError(
+                f"the batch's score gave {len(answers)} answers for {len(items)} items"
+            )
+        return answers

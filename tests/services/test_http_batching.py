@@ -58,25 +58,33 @@ def test_an_items_error_goes_to_its_caller_only():
     assert score.batches == [[1, -1, 3]]
 
 
-def test_a_failed_batch_fails_its_calls_and_the_next_batch_still_runs():
+def test_a_batch_that_fails_is_scored_item_by_item_so_only_the_bad_item_fails():
     calls = []
 
     def score(items):
         calls.append(items)
-        if len(calls) == 1:
-            raise RuntimeError("the model broke")
-        return items[:1]  # one answer short
+        if 0 in items:
+            raise RuntimeError("the model broke on 0")
+        return [2 * i for i in items]
 
     batcher = ContinuousBatcher(score, max_batch=8)
 
     async def run():
-        with pytest.raises(RuntimeError, match="the model broke"):
-            await batcher.submit(1)
-        with pytest.raises(RuntimeError, match="gave 1 answers for 2 items"):
-            await asyncio.gather(batcher.submit(2), batcher.submit(3))
+        answers = await asyncio.gather(
+            *(batcher.submit(i) for i in (1, 0, 3)), return_exceptions=True
+        )
+        return answers, await batcher.submit(4)  # the batcher goes on
 
-    asyncio.run(run())
-    assert calls == [[1], [2, 3]]
+    (one, zero, three), four = asyncio.run(run())
+    assert (one, three, four) == (2, 6, 8)
+    assert isinstance(zero, RuntimeError) and str(zero) == "the model broke on 0"
+    assert calls == [[1, 0, 3], [1], [0], [3], [4]]
+
+
+def test_a_score_giving_the_wrong_number_of_answers_is_an_error():
+    batcher = ContinuousBatcher(lambda items: [], max_batch=8)
+    with pytest.raises(RuntimeError, match="gave 0 answers for 1 items"):
+        asyncio.run(batcher.submit(1))
 
 
 def test_a_caller_that_went_away_does_not_disturb_the_batch():
