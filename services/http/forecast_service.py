@@ -304,7 +304,7 @@ class _CachedForecaster:
         self.step = np.arange(len(ids)) - np.repeat(starts, np.diff(np.r_[starts, len(ids)]))
         # what an answer reads, as arrays: a request slices them (pandas' per-call cost was
         # most of a one-SKU request)
-        self._weeks = pd.to_datetime(self.frame["ds"]).dt.date.to_numpy(dtype=object)
+        self._weeks = pd.to_datetime(self.frame["ds"]).to_numpy(dtype="datetime64[D]")
         self._values = {c: self.frame[c].to_numpy(dtype=float) for c in _WEEK_VALUES}
 
     def predict(
@@ -331,7 +331,9 @@ class _CachedForecaster:
             values = [self._values[c][at].tolist() for c in _WEEK_VALUES]
             weeks = [
                 WeekForecast(week=week, **dict(zip(_WEEK_VALUES, row, strict=True)))
-                for week, row in zip(self._weeks[at], zip(*values, strict=True), strict=True)
+                for week, row in zip(
+                    self._weeks[at].tolist(), zip(*values, strict=True), strict=True
+                )
             ]
             out.append(SeriesForecast(**_pair(uid), weeks=weeks))
         return out
