@@ -254,7 +254,13 @@ class Masker:
         if key in NAME_KEYS or (key == "name" and member_like):
             return self._remember(value, _mask_name_value(value))
         if key in _PHONE_KEYS:
-            return self._remember(value, _mask_digits(self.text(value)))
+            # until nothing changes: hiding digits can open the word boundary a text rule
+            # needs ("13800000000my name is …" has none before "my" until the 0 is a *).
+            # Each round hides or drops characters, so this ends
+            masked, before = _mask_digits(self.text(value)), value
+            while masked != before:
+                masked, before = _mask_digits(self.text(masked)), masked
+            return self._remember(value, masked)
         if key in _ID_KEYS:
             return self._remember(value, _mask_id(value))
         if key in _ADDRESS_KEYS:

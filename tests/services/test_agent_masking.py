@@ -6,7 +6,7 @@ import copy
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from services.agent.masking import Masker, mask_data, mask_text
@@ -263,6 +263,9 @@ _json = st.recursive(
 
 @settings(max_examples=200, deadline=None)
 @given(_json)
+# hiding a phone field's digits opened the word boundary before "my name is": the name was
+# masked only on a second pass
+@example({"phone": "13800000000my name is John Smith13800000000"})
 def test_masking_data_is_idempotent_and_keeps_its_shape(value):
     once = mask_data(value)
     assert mask_data(once) == once
