@@ -36,7 +36,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import numpy as np
 import pandas as pd
@@ -1225,6 +1225,17 @@ class IncrementalMatcher:
         """:meth:`match` for each of ``records``, scored together in one run of the query
         (each record against its own candidates only: the answers are those of one
         record at a time, and a batch costs little more than one record)."""
+        return [
+            pd.DataFrame(found, columns=list(Match._fields))
+            for found in self.match_rows(records, top=top)
+        ]
+
+    def match_rows(
+        self, records: Sequence[Mapping[str, Any]], *, top: int = 5
+    ) -> list[list[Match]]:
+        """:meth:`match_many` as plain rows, for a caller that answers from them (a service
+        matching a few records per call, where building and reading data frames cost as
+        much as the scoring query)."""
         rows = []
         for i, record in enumerate(records):
             row = {c: _plain(record.get(c)) for c in self._columns}
@@ -1232,7 +1243,7 @@ class IncrementalMatcher:
             rows.append(row)
         found = [self.candidates(row) for row in rows]
         taken = sorted({position for one in found for position in one})
-        answers: list[list[tuple[Any, ...]]] = [[] for _ in rows]
+        answers: list[list[Match]] = [[] for _ in rows]
         if taken:
             import pyarrow as pa
 
@@ -1251,14 +1262,14 @@ class IncrementalMatcher:
             of = {row["unique_id"]: i for i, row in enumerate(rows)}
             owner = [of[uid] for uid in scored["unique_id_l"].tolist()]
             self._best(owner, scored, rows, answers, top)
-        return [pd.DataFrame(best, columns=list(_MATCH_COLUMNS)) for best in answers]
+        return answers
 
     def _best(
         self,
         owner: list[int],
         scored: Mapping[str, np.ndarray],
         rows: list[dict[str, Any]],
-        answers: list[list[tuple[Any, ...]]],
+        answers: list[list[Match]],
         top: int,
     ) -> None:
         """Fill ``answers[i]`` with record ``i``'s best account per person, best first, from
@@ -1281,30 +1292,44 @@ class IncrementalMatcher:
             platform = rows[i].get("platform")
             held = platform is not None and platform in self.platforms_of_.get(person, ())
             average = float(np.mean(kept[i].pop(person)))
-            answers[i].append((person, ids[j], probability[j], weight[j], held, average))
+            answers[i].append(Match(person, ids[j], probability[j], weight[j], held, average))
 
     def person(
-        self, found: pd.DataFrame, threshold: float, *, min_average: float | None = None
+        self,
+        found: pd.DataFrame | Sequence[Match],
+        threshold: float,
+        *,
+        min_average: float | None = None,
     ) -> str | None:
         """The person ``match`` found the record to be, as resolving would join it: the best
         candidate at or above ``threshold`` that holds no account on the record's platform
         and whose compared accounts average at least ``min_average`` (None: the model's
-        ``min_group_probability``); None for a new person."""
+        ``min_group_probability``); None for a new person. ``found``: an answer of
+        :meth:`match` or of :meth:`match_rows`."""
         if min_average is None:
             min_average = self.min_group_probability
-        columns = ("person_id", "match_probability", "same_platform", "person_probability")
-        for person, probability, same_platform, average in zip(
-            *(found[c] for c in columns), strict=True
-        ):
-            if probability >= threshold and not same_platform and average >= min_average:
-                return str(person)
+        if isinstance(found, pd.DataFrame):
+            found = [Match(*row) for row in found[list(Match._fields)].itertuples(index=False)]
+        for match in found:
+            if (
+                match.match_probability >= threshold
+                and not match.same_platform
+                and match.person_probability >= min_average
+            ):
+                return str(match.person_id)
         return None
 
 
-_MATCH_COLUMNS = (
-    "person_id", "unique_id", "match_probability", "match_weight", "same_platform",
-    "person_probability",
-)  # fmt: skip
+class Match(NamedTuple):
+    """One candidate person of :meth:`IncrementalMatcher.match`: the person's account that
+    matched the record best; see there."""
+
+    person_id: str
+    unique_id: str
+    match_probability: float
+    match_weight: float
+    same_platform: bool
+    person_probability: float
 
 
 class _ArrowSource:

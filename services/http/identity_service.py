@@ -179,13 +179,13 @@ class Identity:
         members = _members(records, ids=[str(i) for i in range(len(records))])
         blank = _nothing_compared(members, self.compared)
         rows = members[~blank].to_dict("records")
-        found = iter(self.matcher.match_many(rows, top=max(top for _, top in calls)))
+        found = iter(self.matcher.match_rows(rows, top=max(top for _, top in calls)))
         answers: list[MemberMatch | InvalidArgument] = []
         for (record, top), nothing in zip(calls, blank, strict=True):
             if nothing:
                 answers.append(_nothing_compared_error("record", [record.record_id], self.compared))
                 continue
-            candidates = next(found).head(top)
+            candidates = next(found)[:top]
             answers.append(
                 MemberMatch(
                     record_id=record.record_id,
@@ -193,8 +193,8 @@ class Identity:
                     threshold=self.threshold,
                     min_group_probability=self.matcher.min_group_probability,
                     candidates=[
-                        Candidate(**c)
-                        for c in candidates[list(Candidate.model_fields)].to_dict("records")
+                        Candidate(**{name: getattr(c, name) for name in Candidate.model_fields})
+                        for c in candidates
                     ],
                 )
             )
