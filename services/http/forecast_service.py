@@ -33,7 +33,7 @@ from services.forecasting import (
     replenishment_plan,
     store_positions,
 )
-from services.http import DEPENDENCY_CONNECTION, prepare_to_serve
+from services.http import DEPENDENCY_CONNECTION, DEPENDENCY_LOGGING, prepare_to_serve
 from services.http.errors import bad_request, check_batch, client_error
 from services.http.media import JSON
 from services.registry import registered_version
@@ -143,7 +143,11 @@ class PlanAnswer(BaseModel):
 
 
 @bentoml.service(
-    name="forecasting", workers=1, traffic={"timeout": 60}, runner_connection=DEPENDENCY_CONNECTION
+    name="forecasting",
+    workers=1,
+    traffic={"timeout": 60},
+    runner_connection=DEPENDENCY_CONNECTION,
+    logging=DEPENDENCY_LOGGING,
 )
 class Forecasting:
     """The registered SKU × warehouse forecaster and the replenishment policy over HTTP."""

@@ -17,7 +17,7 @@ from features.errors import StoreError
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import REGISTERED_NAME
-from services.http import DEPENDENCY_CONNECTION, prepare_to_serve
+from services.http import DEPENDENCY_CONNECTION, DEPENDENCY_LOGGING, prepare_to_serve
 from services.http.media import JSON
 from services.registry import registered_version
 from services.risk import assessment_fields, load_risk_model
@@ -58,7 +58,11 @@ class Alert(BaseModel):
 
 
 @bentoml.service(
-    name="chat_risk", workers=1, traffic={"timeout": 30}, runner_connection=DEPENDENCY_CONNECTION
+    name="chat_risk",
+    workers=1,
+    traffic={"timeout": 30},
+    runner_connection=DEPENDENCY_CONNECTION,
+    logging=DEPENDENCY_LOGGING,
 )
 class ChatRisk:
     """The registered chat risk classifier over HTTP."""
