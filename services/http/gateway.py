@@ -32,11 +32,12 @@ from models.forecast import registered_name
 from models.identity import REGISTERED_NAME as IDENTITY_MODEL
 from models.intent import REGISTERED_NAME as PLANNER_MODEL
 from models.replenishment import ServiceMeasure
+from services.agent.types import AgentAnswer
 from services.http import prepare_to_serve
 from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
 from services.http.errors import check_batch, client_error
-from services.http.forecast_service import Forecasting
-from services.http.identity_service import Identity, MemberRecord
+from services.http.forecast_service import Forecasting, ForecastResult, PlanAnswer
+from services.http.identity_service import Identity, MemberMatch, MemberRecord, ResolvedMembers
 from services.http.media import JSON
 from services.http.middleware import ButlerMiddleware
 from services.http.risk_service import Alert, ChatRisk, RiskResult
@@ -90,12 +91,14 @@ _ATTEMPTS = 3
 
 
 async def _forward(call: Callable[[], Awaitable[Any]]) -> Any:
-    """A dependency's answer; its 4xx re-raised with the same status and its own message."""
+    """A dependency's answer, as its client parsed it (the gateway's endpoints answer the
+    dependency's own response models, so it is sent on as it came); its 4xx re-raised with
+    the same status and its own message."""
     import aiohttp
 
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return _plain(await call())
+            return await call()
         except aiohttp.ClientConnectionError:
             if attempt == _ATTEMPTS:
                 raise
@@ -166,7 +169,7 @@ class Butler:
         conversation_id: str | None = Field(
             None, pattern=CONVERSATION_ID, description="Follow-ups remember this id."
         ),
-    ) -> JSON[dict[str, Any]]:
+    ) -> AgentAnswer:
         """Ask the business butler; the answer names its tools, numbers' sources and mode."""
         return await _forward(
             lambda: self.agent.to_async.ask(question=question, conversation_id=conversation_id)
@@ -217,7 +220,7 @@ class Butler:
         skus: list[str],
         warehouses: list[str] | None = None,
         horizon: int = Field(default=8, ge=1, le=13),
-    ) -> JSON[dict[str, Any]]:
+    ) -> ForecastResult:
         """Weekly quantile forecasts per SKU × warehouse."""
         check_batch(skus, "skus", self.settings.max_batch)
         return await _forward(
@@ -233,7 +236,7 @@ class Butler:
         warehouses: list[str] | None = None,
         service_level: float = Field(default=0.95, gt=0.5, lt=1.0),
         service_measure: ServiceMeasure = "fill_rate",
-    ) -> JSON[dict[str, Any]]:
+    ) -> PlanAnswer:
         """The order plan per SKU × warehouse, with a reason per line and per-row errors."""
         return await _forward(
             lambda: self.forecasting.to_async.replenishment(
@@ -247,12 +250,12 @@ class Butler:
     @bentoml.api
     async def match_member(
         self, record: MemberRecord, top: int = Field(default=5, ge=1, le=20)
-    ) -> JSON[dict[str, Any]]:
+    ) -> MemberMatch:
         """Is this sign-up someone we know? The best candidate persons, best first."""
         return await _forward(lambda: self.identity.to_async.match_member(record=record, top=top))
 
     @bentoml.api
-    async def resolve_members(self, records: list[MemberRecord]) -> JSON[dict[str, Any]]:
+    async def resolve_members(self, records: list[MemberRecord]) -> ResolvedMembers:
         """Deduplicate a batch of member records into persons."""
         check_batch(records, "records", self.settings.max_batch)
         return await _forward(lambda: self.identity.to_async.resolve_members(records=records))
@@ -321,15 +324,6 @@ class Butler:
             lambda store: oversell_risk(store, as_of=as_of, min_cover_days=min_cover_days),
             limit,
         )
-
-
-def _plain(answer: Any) -> Any:
-    """A dependency's answer as plain JSON data (pydantic models become dicts)."""
-    if isinstance(answer, BaseModel):
-        return answer.model_dump(mode="json")
-    if isinstance(answer, list):
-        return [_plain(a) for a in answer]
-    return answer
 
 
 Butler.add_asgi_middleware(ButlerMiddleware)
