@@ -18,7 +18,12 @@ from features.errors import ButlerError, InvalidParameterError, StoreError
 from features.settings import Settings
 from services.agent.tools import ServiceClients
 from services.agent.types import AgentAnswer
-from services.http import DEPENDENCY_CONNECTION, DEPENDENCY_LOGGING, prepare_to_serve
+from services.http import (
+    DEPENDENCY_CONNECTION,
+    DEPENDENCY_LOGGING,
+    UNTRACED,
+    prepare_to_serve,
+)
 from services.http.errors import bad_request
 from services.http.forecast_service import Forecasting
 from services.http.identity_service import Identity
@@ -40,6 +45,7 @@ CONVERSATION_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
     traffic={"timeout": 120},
     runner_connection=DEPENDENCY_CONNECTION,
     logging=DEPENDENCY_LOGGING,
+    tracing=UNTRACED,
 )
 class Agent:
     """The business butler: questions in Chinese or English, answered with the tools."""

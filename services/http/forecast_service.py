@@ -33,7 +33,12 @@ from services.forecasting import (
     replenishment_plan,
     store_positions,
 )
-from services.http import DEPENDENCY_CONNECTION, DEPENDENCY_LOGGING, prepare_to_serve
+from services.http import (
+    DEPENDENCY_CONNECTION,
+    DEPENDENCY_LOGGING,
+    UNTRACED,
+    prepare_to_serve,
+)
 from services.http.errors import bad_request, check_batch, client_error
 from services.http.media import JSON
 from services.registry import registered_version
@@ -148,6 +153,7 @@ class PlanAnswer(BaseModel):
     traffic={"timeout": 60},
     runner_connection=DEPENDENCY_CONNECTION,
     logging=DEPENDENCY_LOGGING,
+    tracing=UNTRACED,
 )
 class Forecasting:
     """The registered SKU × warehouse forecaster and the replenishment policy over HTTP."""

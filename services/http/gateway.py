@@ -33,7 +33,7 @@ from models.identity import REGISTERED_NAME as IDENTITY_MODEL
 from models.intent import REGISTERED_NAME as PLANNER_MODEL
 from models.replenishment import ServiceMeasure
 from services.agent.types import AgentAnswer
-from services.http import prepare_to_serve
+from services.http import UNTRACED, prepare_to_serve
 from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
 from services.http.errors import check_batch, client_error
 from services.http.forecast_service import Forecasting, ForecastResult, PlanAnswer
@@ -145,7 +145,7 @@ class ViewAnswer(BaseModel):
     total_rows: int = Field(description="Rows before the limit was applied.")
 
 
-@bentoml.service(name="butler", traffic={"timeout": 60})
+@bentoml.service(name="butler", traffic={"timeout": 60}, tracing=UNTRACED)
 class Butler:
     """Butler over HTTP: forecasts, replenishment, member identity, chat risk, store views."""
 

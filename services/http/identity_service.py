@@ -25,7 +25,12 @@ from features.members import store_members
 from features.settings import Settings
 from features.store import Store
 from models.identity import REGISTERED_NAME, IdentityResolver
-from services.http import DEPENDENCY_CONNECTION, DEPENDENCY_LOGGING, prepare_to_serve
+from services.http import (
+    DEPENDENCY_CONNECTION,
+    DEPENDENCY_LOGGING,
+    UNTRACED,
+    prepare_to_serve,
+)
 from services.http.batching import ContinuousBatcher
 from services.http.errors import bad_request, check_batch, client_error
 from services.http.media import JSON
@@ -129,6 +134,7 @@ class ResolvedMembers(BaseModel):
     traffic={"timeout": 60},
     runner_connection=DEPENDENCY_CONNECTION,
     logging=DEPENDENCY_LOGGING,
+    tracing=UNTRACED,
 )
 class Identity:
     """The registered member identity model over HTTP."""

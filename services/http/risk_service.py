@@ -17,7 +17,12 @@ from features.errors import StoreError
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import REGISTERED_NAME
-from services.http import DEPENDENCY_CONNECTION, DEPENDENCY_LOGGING, prepare_to_serve
+from services.http import (
+    DEPENDENCY_CONNECTION,
+    DEPENDENCY_LOGGING,
+    UNTRACED,
+    prepare_to_serve,
+)
 from services.http.media import JSON
 from services.registry import registered_version
 from services.risk import assessment_fields, load_risk_model
@@ -63,6 +68,7 @@ class Alert(BaseModel):
     traffic={"timeout": 30},
     runner_connection=DEPENDENCY_CONNECTION,
     logging=DEPENDENCY_LOGGING,
+    tracing=UNTRACED,
 )
 class ChatRisk:
     """The registered chat risk classifier over HTTP."""
