@@ -8,6 +8,7 @@
   one), returned in the ``X-Request-ID`` header and written to the log with any failure.
 * **Internal failures.** An exception that escapes a service becomes a 500 whose JSON body
   carries the request id and nothing of the exception (which is logged with that id).
+* **JSON answers whole.** A JSON answer is sent as one body with its length, not chunked.
 """
 
 from __future__ import annotations
@@ -106,7 +107,10 @@ class ButlerMiddleware:
                 if status >= 400:  # rewritten once the body is complete, see below
                     state["mode"] = "server" if status >= 500 else "client"
                     return
-                message["headers"] = [*message.get("headers", []), id_header]
+                message["headers"] = headers = [*message.get("headers", []), id_header]
+                if _json_of_unknown_length(headers):  # sent whole, see below
+                    state["mode"], state["start"] = "whole", message
+                    return
                 await send(message)
                 return
             if state["mode"] == "pass":
@@ -114,6 +118,13 @@ class ButlerMiddleware:
                 return
             state["body"] += message.get("body", b"")
             if message.get("more_body"):
+                return
+            if state["mode"] == "whole":
+                start = state["start"]
+                start["headers"].append((b"content-length", str(len(state["body"])).encode()))
+                await send(start)
+                await send({"type": "http.response.body", "body": state["body"]})
+                state["mode"] = "sent"
                 return
             if state["mode"] == "server":
                 logger.error(
@@ -140,8 +151,21 @@ class ButlerMiddleware:
                 scope["path"],
                 request_id,
             )
-            if not state["started"] or state["mode"] == "server":
+            if not state["started"] or state["mode"] in ("server", "whole"):
                 await _internal_error(send, request_id, id_header, 500)
+
+
+def _json_of_unknown_length(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A JSON answer without a length: BentoML sends one as a chunked body (its start, the
+    JSON, an empty last chunk). Such an answer is held and sent whole, with its length: one
+    write of a plain body instead of three ASGI messages through every middleware above this
+    one and a chunked encoding. Other answers (a text stream) pass as they come."""
+    names = {name.lower(): value for name, value in headers}
+    return (
+        names.get(b"content-type", b"").startswith(b"application/json")
+        and b"content-length" not in names
+        and b"transfer-encoding" not in names
+    )
 
 
 def _client_error_body(raw: bytes, request_id: str) -> dict:

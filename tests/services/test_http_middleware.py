@@ -110,3 +110,57 @@ def test_an_internal_failure_shows_only_the_request_id(boom, caplog):
 def test_a_busy_service_says_retry():
     status, _, body = call(ButlerMiddleware(app_answering(503, b'{"e": 1}'), "k1"), headers=AUTH)
     assert status == 503 and "retry" in json.loads(body)["error"]
+
+
+def app_sending(content_type: bytes, chunks: list[bytes], *, fail_after: int | None = None):
+    """An app answering 200 in ``chunks`` (BentoML's way: no length, an empty last chunk)."""
+
+    async def app(scope, receive, send):
+        headers = [(b"content-type", content_type)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for i, chunk in enumerate(chunks):
+            if i == fail_after:
+                raise RuntimeError("secret stack detail")
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    return app
+
+
+def sent_messages(app):
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "path": "/classify", "method": "POST", "headers": AUTH}
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_a_json_answer_in_chunks_is_sent_whole_with_its_length():
+    sent = sent_messages(
+        ButlerMiddleware(app_sending(b"application/json", [b'[{"a"', b": 1}]"]), "k1")
+    )
+    start, body = sent
+    headers = dict(start["headers"])
+    assert start["status"] == 200 and headers[b"content-length"] == b"10"
+    assert body == {"type": "http.response.body", "body": b'[{"a": 1}]'}
+    assert len(headers[b"x-request-id"]) == 32
+
+
+def test_a_text_stream_passes_chunk_by_chunk():
+    sent = sent_messages(ButlerMiddleware(app_sending(b"text/plain", [b"one ", b"two"]), "k1"))
+    assert [m.get("body") for m in sent] == [None, b"one ", b"two", b""]
+    assert b"content-length" not in dict(sent[0]["headers"])
+
+
+def test_a_json_answer_failing_half_way_becomes_a_500_with_the_request_id(caplog):
+    app = app_sending(b"application/json", [b'[{"a"', b": 1}]"], fail_after=1)
+    start, body = sent_messages(ButlerMiddleware(app, "k1"))
+    answer = json.loads(body["body"])
+    assert start["status"] == 500 and "secret" not in body["body"].decode()
+    assert answer["request_id"] in caplog.text
