@@ -665,6 +665,23 @@ def test_a_new_signup_is_matched_to_the_person_it_is(fitted, world):
         fitted.matcher(members)
 
 
+def test_match_rows_are_the_rows_of_match_many_and_name_the_same_person(fitted, world):
+    raw, members, _ = world
+    clusters = fitted.resolve(members).clusters
+    matcher = fitted.matcher(members.merge(clusters[["unique_id", "person_id"]], on="unique_id"))
+    new = {"email": None, "platform": "xiaohongshu"}  # a platform its person is not on yet
+    records = [raw.iloc[i].to_dict() | new | {"unique_id": f"new-{i}"} for i in (0, 5)]
+    normalised = normalise_members(pd.DataFrame(records)).to_dict("records")
+    frames, rows = matcher.match_many(normalised, top=3), matcher.match_rows(normalised, top=3)
+    assert [list(f.itertuples(index=False, name=None)) for f in frames] == [
+        [tuple(m) for m in found] for found in rows
+    ]
+    assert rows[0] and all(len(found) <= 3 for found in rows)
+    for frame, found in zip(frames, rows, strict=True):
+        assert matcher.person(found, 0.5) == matcher.person(frame, 0.5)
+    assert matcher.person(rows[0], 0.5) is not None and matcher.person([], 0.5) is None
+
+
 def test_a_signup_on_a_platform_its_person_already_uses_is_flagged_not_joined(fitted, world):
     raw, members, _ = world
     clusters = fitted.resolve(members).clusters
