@@ -14,19 +14,19 @@ from typing import Any
 #: and the gateway had to repeat them. Over the local socket there is nothing to refresh.
 DEPENDENCY_CONNECTION = {"max_requests": 1_000_000_000, "max_age": 86_400.0}
 
-#: The services behind the gateway keep no access log of their own: every request they answer came
-#: through the gateway (``gateway.Butler``), whose access log has it, and whose middleware
-#: logs any failure with its request id. Writing a second line per request took about 5%
-#: of the identity service's CPU time under load (py-spy, match at 32 clients).
+#: The services behind the gateway keep no access log of their own: every request they
+#: answer came through the gateway (``gateway.Butler``), whose access log has it, and whose
+#: middleware logs any failure with its request id. Writing a second line per request took
+#: about 5% of the identity service's CPU time under load (py-spy, match at 32 clients).
 DEPENDENCY_LOGGING = {"access": {"enabled": False}}
 
 #: Every service's tracing, unless a BentoML configuration file says otherwise: no request is
 #: traced. BentoML runs each request through OpenTelemetry's ASGI middleware, which builds
 #: the request's spans and their attributes even when no exporter takes them (Butler
-#: configures none); with every path excluded it passes requests straight on. That was a
-#: quarter of the gateway's time on a one-SKU forecast: at 32 clients, 841 → 1,224 forecasts
-#: and 454 → 563 matches a second. This is a default of each service's config, so a file
-#: that BentoML reads (``BENTOML_CONFIG``) turns tracing on service by service, e.g.
+#: configures none); with every path excluded it passes requests straight on. Without it, at
+#: 32 clients, the gateway answered 841 → 1,224 one-SKU forecasts and 454 → 563 matches a
+#: second. This is a default of each service's config, so a file that BentoML reads
+#: (``BENTOML_CONFIG``) turns tracing on service by service, e.g.
 #: ``services: {butler: {tracing: {exporter_type: otlp, excluded_urls: []}}}``.
 UNTRACED = {"excluded_urls": ".*"}
 
