@@ -31,6 +31,22 @@ DEPENDENCY_LOGGING = {"access": {"enabled": False}}
 UNTRACED = {"excluded_urls": ".*"}
 
 
+def behind_gateway() -> dict[str, Any]:
+    """The config every service behind the gateway is started with: one worker (BentoML's own
+    configuration can run more, see the README), and the connection, logging and tracing
+    above; a copy each time, since BentoML merges configuration into the dicts it is given."""
+    import copy
+
+    return copy.deepcopy(
+        {
+            "workers": 1,
+            "runner_connection": DEPENDENCY_CONNECTION,
+            "logging": DEPENDENCY_LOGGING,
+            "tracing": UNTRACED,
+        }
+    )
+
+
 def freeze_startup_heap(_service: object = None) -> None:
     """Put what a service built at start-up (its model, caches, store extracts) out of the
     garbage collector's reach, so that collecting a request's garbage does not walk it.

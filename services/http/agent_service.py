@@ -18,12 +18,7 @@ from features.errors import ButlerError, InvalidParameterError, StoreError
 from features.settings import Settings
 from services.agent.tools import ServiceClients
 from services.agent.types import AgentAnswer
-from services.http import (
-    DEPENDENCY_CONNECTION,
-    DEPENDENCY_LOGGING,
-    UNTRACED,
-    prepare_to_serve,
-)
+from services.http import behind_gateway, prepare_to_serve
 from services.http.errors import bad_request
 from services.http.forecast_service import Forecasting
 from services.http.identity_service import Identity
@@ -39,14 +34,7 @@ MAX_QUESTION_CHARS = 4_000
 CONVERSATION_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
 
-@bentoml.service(
-    name="butler_agent",
-    workers=1,
-    traffic={"timeout": 120},
-    runner_connection=DEPENDENCY_CONNECTION,
-    logging=DEPENDENCY_LOGGING,
-    tracing=UNTRACED,
-)
+@bentoml.service(name="butler_agent", traffic={"timeout": 120}, **behind_gateway())
 class Agent:
     """The business butler: questions in Chinese or English, answered with the tools."""
 

@@ -33,12 +33,7 @@ from services.forecasting import (
     replenishment_plan,
     store_positions,
 )
-from services.http import (
-    DEPENDENCY_CONNECTION,
-    DEPENDENCY_LOGGING,
-    UNTRACED,
-    prepare_to_serve,
-)
+from services.http import behind_gateway, prepare_to_serve
 from services.http.errors import bad_request, check_batch, client_error
 from services.http.media import JSON
 from services.registry import registered_version
@@ -147,14 +142,7 @@ class PlanAnswer(BaseModel):
     errors: list[PlanError]
 
 
-@bentoml.service(
-    name="forecasting",
-    workers=1,
-    traffic={"timeout": 60},
-    runner_connection=DEPENDENCY_CONNECTION,
-    logging=DEPENDENCY_LOGGING,
-    tracing=UNTRACED,
-)
+@bentoml.service(name="forecasting", traffic={"timeout": 60}, **behind_gateway())
 class Forecasting:
     """The registered SKU × warehouse forecaster and the replenishment policy over HTTP."""
 

@@ -145,7 +145,7 @@ class ViewAnswer(BaseModel):
     total_rows: int = Field(description="Rows before the limit was applied.")
 
 
-@bentoml.service(name="butler", traffic={"timeout": 60}, tracing=UNTRACED)
+@bentoml.service(name="butler", traffic={"timeout": 60}, tracing=dict(UNTRACED))
 class Butler:
     """Butler over HTTP: forecasts, replenishment, member identity, chat risk, store views."""
 

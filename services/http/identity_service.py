@@ -25,12 +25,7 @@ from features.members import store_members
 from features.settings import Settings
 from features.store import Store
 from models.identity import REGISTERED_NAME, IdentityResolver
-from services.http import (
-    DEPENDENCY_CONNECTION,
-    DEPENDENCY_LOGGING,
-    UNTRACED,
-    prepare_to_serve,
-)
+from services.http import behind_gateway, prepare_to_serve
 from services.http.batching import ContinuousBatcher
 from services.http.errors import bad_request, check_batch, client_error
 from services.http.media import JSON
@@ -128,14 +123,7 @@ class ResolvedMembers(BaseModel):
     persons: int
 
 
-@bentoml.service(
-    name="identity",
-    workers=1,
-    traffic={"timeout": 60},
-    runner_connection=DEPENDENCY_CONNECTION,
-    logging=DEPENDENCY_LOGGING,
-    tracing=UNTRACED,
-)
+@bentoml.service(name="identity", traffic={"timeout": 60}, **behind_gateway())
 class Identity:
     """The registered member identity model over HTTP."""
 

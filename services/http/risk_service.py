@@ -17,12 +17,7 @@ from features.errors import StoreError
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import REGISTERED_NAME
-from services.http import (
-    DEPENDENCY_CONNECTION,
-    DEPENDENCY_LOGGING,
-    UNTRACED,
-    prepare_to_serve,
-)
+from services.http import behind_gateway, prepare_to_serve
 from services.http.media import JSON
 from services.registry import registered_version
 from services.risk import assessment_fields, load_risk_model
@@ -62,14 +57,7 @@ class Alert(BaseModel):
     raised_at: str
 
 
-@bentoml.service(
-    name="chat_risk",
-    workers=1,
-    traffic={"timeout": 30},
-    runner_connection=DEPENDENCY_CONNECTION,
-    logging=DEPENDENCY_LOGGING,
-    tracing=UNTRACED,
-)
+@bentoml.service(name="chat_risk", traffic={"timeout": 30}, **behind_gateway())
 class ChatRisk:
     """The registered chat risk classifier over HTTP."""
 
