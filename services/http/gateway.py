@@ -35,6 +35,7 @@ from models.replenishment import ServiceMeasure
 from services.agent.types import AgentAnswer
 from services.http import UNTRACED, prepare_to_serve
 from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
+from services.http.batching import ContinuousBatcher
 from services.http.errors import check_batch, client_error
 from services.http.forecast_service import Forecasting, ForecastResult, PlanAnswer
 from services.http.identity_service import Identity, MemberMatch, MemberRecord, ResolvedMembers
@@ -156,6 +157,11 @@ class Butler:
 
     def __init__(self) -> None:
         self.settings = Settings()
+        # classification requests that arrive while others are with the chat risk service
+        # go to it together, as one call (see `_classify_together`)
+        self._classify = ContinuousBatcher(
+            self._classify_together, max_batch=self.settings.max_batch, in_flight=2, size=len
+        )
 
     # served only: the CLI's in-process use of the class keeps its collector
     _prepare_to_serve = bentoml.on_startup(prepare_to_serve)
@@ -203,7 +209,24 @@ class Butler:
     async def classify(self, conversations: list[Conversation]) -> JSON[list[RiskResult]]:
         """Risk scenarios of each conversation, with evidence messages and a ranking score."""
         check_batch(conversations, "conversations", self.settings.max_batch)
-        return await _forward(lambda: self.risk.to_async.classify_batch(conversations))
+        return await self._classify.submit(conversations)
+
+    async def _classify_together(
+        self, requests: list[list[Conversation]]
+    ) -> list[list[RiskResult]]:
+        """The answers to several classification requests, from one call to the chat risk
+        service. Each request and each answer crosses BentoML's client, the two servers'
+        middleware and the service's batching dispatcher once per call whatever its size:
+        at 32 clients of 16 conversations, merging took the gateway from about 7,000 to
+        7,800 conversations a second, p99 121 → 93 ms (one run each, `/tmp` script). A
+        merged call that fails is made again request by request (``ContinuousBatcher``)."""
+        merged = [conversation for conversations in requests for conversation in conversations]
+        results = await _forward(lambda: self.risk.to_async.classify_batch(merged))
+        answers, start = [], 0
+        for conversations in requests:
+            answers.append(results[start : start + len(conversations)])
+            start += len(conversations)
+        return answers
 
     @bentoml.api
     async def risk_alerts(

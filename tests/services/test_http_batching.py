@@ -107,3 +107,50 @@ def test_a_caller_that_went_away_does_not_disturb_the_batch():
 def test_a_batch_size_below_one_is_refused():
     with pytest.raises(ValueError, match="max_batch must be at least 1, got 0"):
         ContinuousBatcher(lambda items: items, max_batch=0)
+
+
+def test_an_async_score_runs_on_the_loop_with_batches_filled_by_size():
+    batches = []
+
+    async def score(requests):
+        batches.append([len(r) for r in requests])
+        await asyncio.sleep(0.01)
+        return [[2 * x for x in r] for r in requests]
+
+    batcher = ContinuousBatcher(score, max_batch=4, size=len)
+
+    async def run():
+        first = asyncio.create_task(batcher.submit([1]))
+        await asyncio.sleep(0)  # the first request is being scored alone
+        later = [batcher.submit(r) for r in ([2, 3], [4, 5], [6], [7, 8, 9, 10, 11])]
+        return await asyncio.gather(first, *later)
+
+    answers = asyncio.run(run())
+    assert answers == [[2], [4, 6], [8, 10], [12], [14, 16, 18, 20, 22]]
+    # 2 + 2 fit in 4; the 1 after them would pass it; a request over max_batch goes alone
+    assert batches == [[1], [2, 2], [1], [5]]
+
+
+def test_in_flight_batches_are_scored_at_once():
+    running, most = 0, 0
+
+    async def score(items):
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return items
+
+    async def run(in_flight):
+        batcher = ContinuousBatcher(score, max_batch=1, in_flight=in_flight)
+        return await asyncio.gather(*(batcher.submit(i) for i in range(6)))
+
+    assert asyncio.run(run(2)) == list(range(6)) and most == 2
+    most = 0
+    assert asyncio.run(run(1)) == list(range(6)) and most == 1
+
+
+def test_no_batches_in_flight_is_refused():
+    with pytest.raises(ValueError, match="in_flight must be at least 1, got 0"):
+        ContinuousBatcher(lambda items: items, max_batch=8, in_flight=0)
