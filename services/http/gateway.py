@@ -217,9 +217,10 @@ class Butler:
         """The answers to several classification requests, from one call to the chat risk
         service. Each request and each answer crosses BentoML's client, the two servers'
         middleware and the service's batching dispatcher once per call whatever its size:
-        at 32 clients of 16 conversations, merging took the gateway from about 7,000 to
-        7,800 conversations a second, p99 121 → 93 ms (one run each, `/tmp` script). A
-        merged call that fails is made again request by request (``ContinuousBatcher``)."""
+        at 32 clients of 16 conversations, merging took the gateway from 6,673 / 7,151 to
+        7,760 / 7,672 conversations a second, p99 111.5 / 102.5 → 92.4 / 86.8 ms (alternated
+        load runs, evaluation/RESULTS.md). A merged call that fails is made again request by
+        request (``ContinuousBatcher``)."""
         merged = [conversation for conversations in requests for conversation in conversations]
         results = await _forward(lambda: self.risk.to_async.classify_batch(merged))
         answers, start = [], 0
