@@ -6,7 +6,8 @@ target by name (``unique_id`` / ``week`` / ``units`` for the online retailer, ``
 for Walmart, ``ds`` / ``y`` for a Nixtla-style folder …), the week's label weekday from the
 dates, the event calendar from the folder, and static columns (constant per series) to feed
 the global model. Known folders get their own entry in :data:`KNOWN`; any other folder is
-mapped by the same rules.
+mapped by the same rules, unless its sales file carries a known dataset's own columns (a
+copy of ``walmart_weekly`` under another name is still Walmart's data, and keeps its settings).
 """
 
 from __future__ import annotations
@@ -43,16 +44,24 @@ class DatasetSpec:
         static: static columns to use (None = every column constant per series).
         model: forecaster settings chosen for the dataset on its own backtest (fields of
             :class:`models.forecast.ForecastConfig`).
+        signature: columns of the sales file that only this dataset has together: a folder
+            of another name whose file holds all of them is taken for this dataset.
     """
 
     calendar: str = "us"
     label: str = "start"
     static: tuple[str, ...] | None = None
     model: dict[str, object] = field(default_factory=dict)
+    signature: tuple[str, ...] = ()
 
 
 KNOWN: dict[str, DatasetSpec] = {
-    "online_retail_weekly": DatasetSpec(calendar="uk", label="start", static=("channel",)),
+    "online_retail_weekly": DatasetSpec(
+        calendar="uk",
+        label="start",
+        static=("channel",),
+        signature=("item_id", "channel", "units", "n_orders", "avg_price"),
+    ),
     # 3,326 smooth series in dollars: a bigger tree ensemble did better on the folder's own
     # 2-window backtest (WAPE 8.76% with the defaults, 8.33% at 800 trees / 127 leaves,
     # 8.22% at 800 / 255 / 20), and a 13-week calibration tail (7.89% → 7.74%, P90 coverage
@@ -67,6 +76,7 @@ KNOWN: dict[str, DatasetSpec] = {
             "min_child_samples": 20,
             "calibration_weeks": 13,
         },
+        signature=("store_id", "dept_id", "weekly_sales", "is_observed"),
     ),
 }
 
@@ -83,6 +93,9 @@ class WeeklyDataset:
         calendar: event calendar for the model.
         week_offset_days: days from a label date back to its week's first day.
         columns: the sales file's own names of id, week and target (for reading actuals).
+        model_overrides: forecaster settings of the dataset's entry in :data:`KNOWN`.
+        categories: each categorical static column's categories, in code order.
+        known_as: the entry of :data:`KNOWN` whose settings apply ("" = none).
     """
 
     name: str
@@ -94,6 +107,29 @@ class WeeklyDataset:
     columns: dict[str, str] = field(default_factory=dict)
     model_overrides: dict[str, object] = field(default_factory=dict)
     categories: dict[str, list[str]] = field(default_factory=dict)
+    known_as: str = ""
+
+
+def known_spec(folder_name: str, columns: list[str]) -> tuple[str, DatasetSpec]:
+    """The entry of :data:`KNOWN` for a folder: by its name, else by its sales file's columns.
+
+    Returns:
+        The entry's name and spec, or ``("", DatasetSpec())`` for a folder of no known
+        dataset (the generic rules then apply).
+    """
+    if folder_name in KNOWN:
+        return folder_name, KNOWN[folder_name]
+    have = set(columns)
+    for name, spec in KNOWN.items():
+        if spec.signature and have.issuperset(spec.signature):
+            logger.info(
+                "%s holds the columns of %s (%s): its settings apply",
+                folder_name,
+                name,
+                ", ".join(spec.signature),
+            )
+            return name, spec
+    return "", DatasetSpec()
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -143,7 +179,7 @@ def load_weekly_dataset(folder: str | Path) -> WeeklyDataset:
         raise UnreadableFileError(f"{folder} is not a folder. Pass a weekly-sales folder.")
     path = _sales_file(folder)
     raw = _read(path)
-    spec = KNOWN.get(folder.name, DatasetSpec())
+    known_as, spec = known_spec(folder.name, list(raw.columns))
     frame, columns = _to_long(raw, path)
     static = _static_columns(raw, columns, spec)
     weekday = int(frame["ds"].dt.weekday.mode().iloc[0])
@@ -174,6 +210,7 @@ def load_weekly_dataset(folder: str | Path) -> WeeklyDataset:
         columns=columns,
         model_overrides=dict(spec.model),
         categories=categories,
+        known_as=known_as,
     )
 
 

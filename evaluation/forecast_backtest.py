@@ -70,7 +70,9 @@ def evaluate(
         dataset.panel = dataset.panel[dataset.panel["ds"] <= cut].reset_index(drop=True)
     cfg = config_for(dataset)
     common = {
-        "name": dataset.name,
+        "name": dataset.name
+        if dataset.known_as in ("", dataset.name)
+        else f"{dataset.name} (as {dataset.known_as})",
         "static_features": dataset.static_features,
         "config": cfg,
         "on_progress": on_progress,

@@ -22,7 +22,7 @@ def test_online_retail_folder(weekly_folder):
     folder = weekly_folder("online_retail")
     raw = pd.read_parquet(folder / "sales.parquet")
     ds = load_weekly_dataset(folder)
-    assert ds.name == "online_retail_weekly"
+    assert (ds.name, ds.known_as) == ("online_retail_weekly", "online_retail_weekly")
     assert (ds.freq, ds.calendar, ds.week_offset_days) == ("W-MON", "uk", 0)
     assert ds.columns == {"id": "unique_id", "date": "week", "target": "units"}
     assert ds.static_features == ["channel"] == list(KNOWN[ds.name].static)
@@ -71,6 +71,35 @@ def test_walmart_folder_labels_weeks_by_their_friday(weekly_folder):
     assert set(ds.panel["ds"].dt.weekday) == {4}
     raw = pd.read_parquet(folder / "sales.parquet")
     assert ds.panel["y"].sum() == pytest.approx(raw["weekly_sales"].sum())
+
+
+@pytest.mark.parametrize(
+    ("shape", "extra", "known"),
+    [
+        ("walmart", {}, "walmart_weekly"),
+        ("online_retail", {"n_orders": 1, "avg_price": 2.5}, "online_retail_weekly"),
+    ],
+)
+def test_a_known_dataset_under_another_name_keeps_its_settings(
+    weekly_folder, weekly_sales, shape, extra, known
+):
+    folder = weekly_folder(shape, name="holdout_copy")
+    frame = weekly_sales(shape).assign(**extra)
+    frame.to_parquet(folder / "sales.parquet", index=False)
+    ds = load_weekly_dataset(folder)
+    assert (ds.name, ds.known_as) == ("holdout_copy", known)
+    spec = KNOWN[known]
+    assert ds.calendar == spec.calendar
+    assert ds.week_offset_days == (6 if spec.label == "end" else 0)
+    assert ds.model_overrides == spec.model
+    assert ds.static_features == list(spec.static)
+
+
+def test_a_file_with_only_some_of_a_signature_is_not_taken_for_that_dataset(weekly_folder):
+    # item_id, channel and units without the retailer's order counts and prices
+    ds = load_weekly_dataset(weekly_folder("online_retail", name="shop_weekly"))
+    assert ds.known_as == ""
+    assert ds.calendar == "us"
 
 
 def test_nixtla_folder_with_unknown_name_uses_the_default_spec(weekly_folder):

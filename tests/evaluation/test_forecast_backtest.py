@@ -40,6 +40,15 @@ def test_caller_overrides_beat_the_dataset_model_settings(weekly_folder):
     assert fb.config_for(tuned, n_estimators=20).n_estimators == 20
 
 
+def test_a_renamed_known_folder_is_backtested_with_its_settings(weekly_folder, small_models):
+    folder = weekly_folder("walmart", name="walmart_holdout", n_weeks=30)
+    result = fb.evaluate(folder, 4, n_windows=1)
+    assert result.dataset == "walmart_holdout (as walmart_weekly)"
+    assert result.config["freq"] == "W-FRI" and result.config["week_offset_days"] == 6
+    assert result.config["calibration_weeks"] == 4  # SMALL's, over the dataset's 13
+    assert result.config["num_leaves"] == 255  # the dataset's own
+
+
 def test_evaluate_backtests_every_model_and_writes_the_files(weekly_folder, small_models, tmp_path):
     folder = weekly_folder("walmart", n_weeks=30)
     steps: list[tuple[int, int]] = []
