@@ -262,11 +262,16 @@ def read_actuals(dataset: WeeklyDataset, path: str | Path) -> pd.DataFrame:
     """Read a file of later weeks (same columns as the sales file) as ``unique_id, ds, y``.
 
     Rows in weeks the dataset already covers are left out with a warning (they are not
-    unseen weeks); a file with no later week at all is an error.
+    unseen weeks); a file with no later week at all is an error. A week the file lists
+    for some series but not for another series it lists is a week without sales for that
+    one (y = 0), as in the sales files themselves, where an absent week sold nothing: the
+    scored rows are then the same whether the file holds every week or only the weeks
+    with a sale. A series the file does not list at all is not scored.
 
     Raises:
         UnreadableFileError: the file cannot be read.
-        InvalidParameterError: no id, week or target column, or no week after the dataset's.
+        InvalidParameterError: no id, week or target column, no week after the dataset's,
+            or weeks on another weekday than the dataset's.
     """
     path = Path(path)
     if not path.is_file():
@@ -288,4 +293,32 @@ def read_actuals(dataset: WeeklyDataset, path: str | Path) -> pd.DataFrame:
             int(seen.sum()),
             last.date(),
         )
-    return frame[~seen].reset_index(drop=True)
+    later = frame[~seen]
+    off = later.loc[(later["ds"] - last).dt.days % 7 != 0, "ds"]
+    if len(off):
+        raise InvalidParameterError(
+            f"The actuals file {path} dates {len(off)} rows on other weekdays than the "
+            f"dataset's weeks (e.g. {off.iloc[0].date()}, a {off.iloc[0]:%A}; the dataset's "
+            f"last week is {last.date()}, a {last:%A}). Date each week as the sales file does."
+        )
+    return _with_weeks_without_sales(later, path)
+
+
+def _with_weeks_without_sales(later: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Every listed series × every week of the file, y = 0 where the file has no row."""
+    weeks = pd.date_range(later["ds"].min(), later["ds"].max(), freq="7D")
+    ids = later["unique_id"].drop_duplicates()
+    grid = pd.MultiIndex.from_product([ids, weeks], names=["unique_id", "ds"]).to_frame(
+        index=False
+    )
+    out = grid.merge(later, on=["unique_id", "ds"], how="left")
+    absent = out["y"].isna()
+    if absent.any():
+        logger.info(
+            "The actuals file %s has no row for %d of its series × weeks; they are scored as "
+            "weeks without sales.",
+            path,
+            int(absent.sum()),
+        )
+    out["y"] = out["y"].fillna(0.0)
+    return out

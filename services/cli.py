@@ -433,7 +433,10 @@ def eval_forecast(
     """Backtest every model on a weekly-sales folder; print WAPE, MASE, bias, pinball loss,
     coverage and timings per model.
 
-    With --actuals, fit on all of DATA and score the H weeks that follow against the file.
+    With --actuals, fit on all of DATA and score the H weeks that follow against the file
+    (a week the file leaves out for a series it lists sold nothing, as in the sales files).
+    A folder of another name whose sales file has the columns of walmart_weekly or
+    online_retail_weekly is read with that dataset's settings.
 
     Examples:
         butler eval forecast --data ../shared/data/online_retail_weekly --horizon 8

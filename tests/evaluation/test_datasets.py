@@ -236,3 +236,40 @@ def test_read_actuals_takes_later_weeks_and_leaves_out_seen_ones(
         read_actuals(ds, tmp_path / "seen.parquet")
     with pytest.raises(UnreadableFileError, match="does not exist"):
         read_actuals(ds, tmp_path / "missing.parquet")
+
+
+def test_read_actuals_scores_a_listed_series_absent_week_as_no_sales(
+    weekly_folder, tmp_path, caplog
+):
+    ds = load_weekly_dataset(weekly_folder("online_retail"))
+    last = ds.panel["ds"].max()
+    w1, w2, w3 = (last + pd.Timedelta(weeks=k) for k in (1, 2, 3))
+    sparse = pd.DataFrame(
+        {
+            "unique_id": ["I000|online", "I000|online", "I001|online"],
+            "week": [w1, w3, w2],
+            "units": [4, 6, 5],
+        }
+    )
+    sparse.to_parquet(tmp_path / "sparse.parquet", index=False)
+    with caplog.at_level(logging.INFO, logger="evaluation.datasets"):
+        actuals = read_actuals(ds, tmp_path / "sparse.parquet")
+    got = actuals.set_index(["unique_id", "ds"])["y"].sort_index()
+    want = pd.Series(
+        [4.0, 0.0, 6.0, 0.0, 5.0, 0.0],
+        index=pd.MultiIndex.from_product([["I000|online", "I001|online"], [w1, w2, w3]]),
+    )
+    assert got.tolist() == want.tolist() and got.index.tolist() == want.index.tolist()
+    # the dataset's other series are not in the file, so not scored
+    assert set(actuals["unique_id"]) == {"I000|online", "I001|online"}
+    assert "no row for 3 of its series × weeks" in caplog.text
+
+
+def test_read_actuals_rejects_weeks_on_another_weekday(weekly_folder, tmp_path):
+    ds = load_weekly_dataset(weekly_folder("online_retail"))
+    sunday = ds.panel["ds"].max() + pd.Timedelta(days=13)
+    pd.DataFrame({"unique_id": ["I000|online"], "week": [sunday], "units": [3]}).to_parquet(
+        tmp_path / "sunday.parquet", index=False
+    )
+    with pytest.raises(InvalidParameterError, match="other weekdays.*a Sunday"):
+        read_actuals(ds, tmp_path / "sunday.parquet")
