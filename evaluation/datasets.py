@@ -308,9 +308,7 @@ def _with_weeks_without_sales(later: pd.DataFrame, path: Path) -> pd.DataFrame:
     """Every listed series × every week of the file, y = 0 where the file has no row."""
     weeks = pd.date_range(later["ds"].min(), later["ds"].max(), freq="7D")
     ids = later["unique_id"].drop_duplicates()
-    grid = pd.MultiIndex.from_product([ids, weeks], names=["unique_id", "ds"]).to_frame(
-        index=False
-    )
+    grid = pd.MultiIndex.from_product([ids, weeks], names=["unique_id", "ds"]).to_frame(index=False)
     out = grid.merge(later, on=["unique_id", "ds"], how="left")
     absent = out["y"].isna()
     if absent.any():
