@@ -301,14 +301,22 @@ def read_actuals(dataset: WeeklyDataset, path: str | Path) -> pd.DataFrame:
             f"dataset's weeks (e.g. {off.iloc[0].date()}, a {off.iloc[0]:%A}; the dataset's "
             f"last week is {last.date()}, a {last:%A}). Date each week as the sales file does."
         )
-    return _with_weeks_without_sales(later, path)
+    known = pd.Index(dataset.panel["unique_id"].unique())
+    return _with_weeks_without_sales(later, known, path)
 
 
-def _with_weeks_without_sales(later: pd.DataFrame, path: Path) -> pd.DataFrame:
-    """Every listed series × every week of the file, y = 0 where the file has no row."""
+def _with_weeks_without_sales(later: pd.DataFrame, known: pd.Index, path: Path) -> pd.DataFrame:
+    """Each listed series × the file's weeks, y = 0 where the file has no row.
+
+    A series of the dataset (``known``) is filled from the file's first week, a new one
+    from its own first row: before it, it was not on sale, which is not a week without sales.
+    """
     weeks = pd.date_range(later["ds"].min(), later["ds"].max(), freq="7D")
     ids = later["unique_id"].drop_duplicates()
     grid = pd.MultiIndex.from_product([ids, weeks], names=["unique_id", "ds"]).to_frame(index=False)
+    first = later.groupby("unique_id")["ds"].min()
+    starts = grid["unique_id"].map(first).where(~grid["unique_id"].isin(known), weeks[0])
+    grid = grid[grid["ds"] >= starts]
     out = grid.merge(later, on=["unique_id", "ds"], how="left")
     absent = out["y"].isna()
     if absent.any():
@@ -319,4 +327,4 @@ def _with_weeks_without_sales(later: pd.DataFrame, path: Path) -> pd.DataFrame:
             int(absent.sum()),
         )
     out["y"] = out["y"].fillna(0.0)
-    return out
+    return out.reset_index(drop=True)

@@ -246,9 +246,9 @@ def test_read_actuals_scores_a_listed_series_absent_week_as_no_sales(
     w1, w2, w3 = (last + pd.Timedelta(weeks=k) for k in (1, 2, 3))
     sparse = pd.DataFrame(
         {
-            "unique_id": ["I000|online", "I000|online", "I001|online"],
-            "week": [w1, w3, w2],
-            "units": [4, 6, 5],
+            "unique_id": ["I000|online", "I000|online", "I001|online", "NEW|online"],
+            "week": [w1, w3, w2, w2],
+            "units": [4, 6, 5, 7],
         }
     )
     sparse.to_parquet(tmp_path / "sparse.parquet", index=False)
@@ -256,13 +256,17 @@ def test_read_actuals_scores_a_listed_series_absent_week_as_no_sales(
         actuals = read_actuals(ds, tmp_path / "sparse.parquet")
     got = actuals.set_index(["unique_id", "ds"])["y"].sort_index()
     want = pd.Series(
-        [4.0, 0.0, 6.0, 0.0, 5.0, 0.0],
-        index=pd.MultiIndex.from_product([["I000|online", "I001|online"], [w1, w2, w3]]),
+        [4.0, 0.0, 6.0, 0.0, 5.0, 0.0, 7.0, 0.0],
+        index=pd.MultiIndex.from_tuples(
+            [(s, w) for s in ("I000|online", "I001|online") for w in (w1, w2, w3)]
+            # a series new in the file starts at its first row: before it, it was not on sale
+            + [("NEW|online", w2), ("NEW|online", w3)]
+        ),
     )
     assert got.tolist() == want.tolist() and got.index.tolist() == want.index.tolist()
     # the dataset's other series are not in the file, so not scored
-    assert set(actuals["unique_id"]) == {"I000|online", "I001|online"}
-    assert "no row for 3 of its series × weeks" in caplog.text
+    assert set(actuals["unique_id"]) == {"I000|online", "I001|online", "NEW|online"}
+    assert "no row for 4 of its series × weeks" in caplog.text
 
 
 def test_read_actuals_rejects_weeks_on_another_weekday(weekly_folder, tmp_path):
