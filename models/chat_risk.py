@@ -82,7 +82,7 @@ class RiskConfig:
     conversation_c: float = 4.0
     conversation_min_positives: int = 30
     conversation_max_features: int = 100_000
-    version: str = "2026.11.3"
+    version: str = "2026.11.4"
 
     def to_params(self) -> dict[str, str | float | int]:
         """Flat parameters for experiment tracking."""
@@ -275,8 +275,13 @@ class RiskClassifier:
             positives = int(labels[:, j].sum())
             if positives < cfg.conversation_min_positives or positives == len(labels):
                 continue
+            # liblinear, as in the message stage: on these few thousand wide rows it fits in
+            # a tenth of lbfgs's time to the same figures (evaluation/RESULTS.md)
             lr = LogisticRegression(
-                C=cfg.conversation_c, class_weight=cfg.class_weight, max_iter=3_000
+                C=cfg.conversation_c,
+                class_weight=cfg.class_weight,
+                solver="liblinear",
+                max_iter=200,
             ).fit(x, labels[:, j])
             models[j] = (lr.coef_[0], float(lr.intercept_[0]))
         return vectoriser, models
