@@ -137,6 +137,31 @@ def risk_score(probabilities: np.ndarray, raised: np.ndarray) -> float:
     return min(1.0, 0.5 + 0.5 * best + 0.05 * extra)
 
 
+@dataclass(frozen=True, slots=True)
+class _Stacked:
+    """The conversation stage's regressions as one matrix product: the scenarios it took
+    over (``columns``), their weights side by side (features × scenarios) and intercepts.
+
+    Stacked once at fit, not per call: for one conversation, stacking the ~100k-long weight
+    vectors took more time than scoring it (evaluation/RESULTS.md).
+    """
+
+    columns: list[int]
+    weights: np.ndarray
+    intercepts: np.ndarray
+
+    @classmethod
+    def of(cls, models: dict[int, tuple[np.ndarray, float]]) -> _Stacked:
+        columns = list(models)
+        if not columns:
+            return cls(columns=[], weights=np.zeros((0, 0)), intercepts=np.zeros(0))
+        return cls(
+            columns=columns,
+            weights=np.column_stack([models[j][0] for j in columns]),
+            intercepts=np.array([models[j][1] for j in columns]),
+        )
+
+
 class RiskClassifier:
     """Character n-gram logistic regressions over buyer messages, one per scenario.
 
@@ -287,20 +312,14 @@ class RiskClassifier:
         return vectoriser, models
 
     def _apply_conversation_stage(
-        self,
-        message_max: np.ndarray,
-        joined: list[str],
-        vectoriser: Any,
-        models: dict[int, tuple[np.ndarray, float]],
+        self, message_max: np.ndarray, joined: list[str], vectoriser: Any, stage: _Stacked
     ) -> np.ndarray:
-        if not models or not len(joined):
+        if not stage.columns or not len(joined):
             return message_max
-        columns = list(models)
-        weights = np.column_stack([models[j][0] for j in columns])
-        intercepts = np.array([models[j][1] for j in columns])
-        z = self._conversation_features(message_max, joined, vectoriser) @ weights + intercepts
+        x = self._conversation_features(message_max, joined, vectoriser)
+        z = x @ stage.weights + stage.intercepts
         out = message_max.copy()
-        out[:, columns] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+        out[:, stage.columns] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
         return out
 
     def _check_labels(self, conversations: Sequence[Conversation], labels: np.ndarray) -> None:
@@ -327,6 +346,7 @@ class RiskClassifier:
         self.conversation_vectoriser_, self.conversation_models_ = self._fit_conversation_stage(
             message_max, joined, labels
         )
+        self.conversation_stage_ = _Stacked.of(self.conversation_models_)
         self.n_conversations_ = len(conversations)
         return self
 
@@ -362,7 +382,7 @@ class RiskClassifier:
                 message_max[learn], [joined[i] for i in learn], labels[learn]
             )
             out[score] = self._apply_conversation_stage(
-                message_max[score], [joined[i] for i in score], vectoriser, models
+                message_max[score], [joined[i] for i in score], vectoriser, _Stacked.of(models)
             )
         return out
 
@@ -386,9 +406,12 @@ class RiskClassifier:
         self, conversations: Sequence[Conversation]
     ) -> tuple[np.ndarray, list[list[int]], np.ndarray, list[str]]:
         out, indices, per_message, joined, texts = self._message_scores(conversations)
-        models = getattr(self, "conversation_models_", {})
-        if models:
-            out = self._apply_conversation_stage(out, joined, self.conversation_vectoriser_, models)
+        stage = getattr(self, "conversation_stage_", None)
+        if stage is None and getattr(self, "conversation_models_", None):
+            # a model saved before the stacked weights were kept: stack them once
+            stage = self.conversation_stage_ = _Stacked.of(self.conversation_models_)
+        if stage is not None:
+            out = self._apply_conversation_stage(out, joined, self.conversation_vectoriser_, stage)
         return out, indices, per_message, texts
 
     def assess(self, conversations: Sequence[Conversation]) -> list[RiskAssessment]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -491,6 +492,20 @@ def test_the_conversation_stage_learns_what_readers_label():
     [found] = model.assess([conversation("x", ["请问什么时候发货", "这是我第三次来问了还没人管"])])
     [risk] = [r for r in found.risks if r.scenario is L.REPEATED_CONTACT]
     assert risk.evidence == [1]
+
+
+def test_a_model_saved_before_the_stacked_stage_scores_the_same():
+    """Registered models pickled before ``conversation_stage_`` existed still load and
+    score alike: the stage is stacked from ``conversation_models_`` on first use."""
+    model = RiskClassifier(STAGE_2).fit(training_set())
+    convs, labels = _hand_labelled()
+    model.fit_conversations(convs, labels)
+    fresh, _, _ = model.conversation_probabilities(convs)
+    old = pickle.loads(pickle.dumps(model))
+    del old.conversation_stage_
+    again, _, _ = old.conversation_probabilities(convs)
+    np.testing.assert_array_equal(again, fresh)
+    assert old.conversation_stage_.columns == [COL[L.REPEATED_CONTACT]]
 
 
 def test_the_conversation_stage_never_raises_on_agent_only_text():
