@@ -301,7 +301,7 @@ class RiskClassifier:
             if positives < cfg.conversation_min_positives or positives == len(labels):
                 continue
             # liblinear, as in the message stage: on these few thousand wide rows it fits in
-            # a tenth of lbfgs's time to the same figures (evaluation/RESULTS.md)
+            # an eighth of lbfgs's time to the same figures (evaluation/RESULTS.md)
             lr = LogisticRegression(
                 C=cfg.conversation_c,
                 class_weight=cfg.class_weight,
