@@ -131,6 +131,10 @@ class ForecastConfig:
             its own score quantiles (Mondrian conformal): the big lumpy series that dominate
             a fill rate do not borrow the narrow errors of the many small ones. 1 = one set
             of scores per segment.
+        interval_scale: the calibrated quantiles' distance from the point forecast is
+            multiplied by this (1 = as calibrated). Above 1 hedges intervals against a level
+            that moves in the forecast weeks but did not in the calibration weeks, at the
+            price of wider intervals when it does not.
         blend_with: models of :data:`BLEND_MODELS` the point forecast may be blended with
             (the statsforecast baselines, and the low-rank seasonal naive of
             :mod:`models.seasonal_svd`): on the calibration weeks, the model and weight
@@ -163,6 +167,7 @@ class ForecastConfig:
     colsample_bytree: float = 0.8
     calibration_weeks: int = 8
     size_bands: int = 3
+    interval_scale: float = 1.0
     blend_with: tuple[str, ...] = ("SeasonalNaive52", "WindowAverage8", "IMAPA", SEASONAL_SVD)
     svd_rank: int = 30
     quantiles: tuple[float, ...] = QUANTILES
@@ -199,6 +204,8 @@ class ForecastConfig:
         tail = tuple(self.tail_quantiles)
         if any(not qs[-1] < q < 1 for q in tail) or list(tail) != sorted(set(tail)):
             raise bad("tail_quantiles", f"increasing levels in ({qs[-1]}, 1)", self.tail_quantiles)
+        if not self.interval_scale > 0:
+            raise bad("interval_scale", "> 0", self.interval_scale)
         if self.size_bands < 1:
             raise bad("size_bands", "≥ 1", self.size_bands)
         if self.n_models < 1:
@@ -579,6 +586,7 @@ class WeeklyDemandForecaster:
         table = pd.DataFrame.from_dict(rows, orient="index", columns=["mean", *cols])
         # quantiles must rise with the level even when a segment's sample is small
         table[cols] = np.maximum.accumulate(table[cols].to_numpy(), axis=1)
+        table[cols] *= self.config.interval_scale
         logger.debug("calibration scores:\n%s", table)
         return table, weight
 

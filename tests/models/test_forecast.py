@@ -281,6 +281,25 @@ def test_no_calibration_means_quantiles_equal_the_point():
         np.testing.assert_allclose(fc[col], fc["mean"])
 
 
+def test_interval_scale_widens_the_calibrated_quantiles_around_the_same_point():
+    panel = make_panel(14, 30)
+    plain = WeeklyDemandForecaster(small_config()).fit(panel).predict(3)
+    wider = WeeklyDemandForecaster(small_config(interval_scale=1.5)).fit(panel).predict(3)
+    np.testing.assert_allclose(wider["mean"], plain["mean"])
+    cols = [*QCOLS, *TAIL_COLS]
+    # before the floor at zero, each quantile sits 1.5 times as far from the point
+    unfloored = plain[cols].to_numpy() > 0
+    np.testing.assert_allclose(
+        (wider[cols].to_numpy() - wider[["mean"]].to_numpy())[unfloored],
+        1.5 * (plain[cols].to_numpy() - plain[["mean"]].to_numpy())[unfloored],
+        rtol=1e-9,
+        atol=1e-9,
+    )
+    assert (wider["p95"] >= plain["p95"]).all()
+    with pytest.raises(InvalidParameterError, match="interval_scale"):
+        small_config(interval_scale=0)
+
+
 def test_few_calibration_rows_still_give_a_forecast():
     # 10 series × 4 calibration weeks = 40 scored rows
     model = WeeklyDemandForecaster(small_config()).fit(make_panel(10, 30))
