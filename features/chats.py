@@ -122,6 +122,11 @@ class LineProblem:
     reason: str
 
 
+#: How to open a JSONL file of conversations: a line that is not UTF-8 is then reported by
+#: :func:`parse_conversation_line` with its number, and the other lines are read.
+JSONL_ERRORS = "surrogateescape"
+
+
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "line"
@@ -129,7 +134,22 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def parse_conversation_line(number: int, line: str) -> tuple[Conversation | LineProblem, dict]:
-    """One JSONL line as a conversation (with its JSON object), or the problem with it."""
+    """One JSONL line as a conversation (with its JSON object), or the problem with it.
+
+    Read files with ``errors="surrogateescape"`` (:data:`JSONL_ERRORS`): a line in another
+    encoding (a GBK export pasted in) then becomes that line's problem instead of an error
+    that stops the whole file.
+    """
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # surrogateescape keeps each byte UTF-8 cannot decode as U+DC80 … U+DCFF
+        byte = ord(line[exc.start]) - 0xDC00
+        reason = (
+            f"not UTF-8 (byte 0x{byte:02X} at column {exc.start + 1}); re-save the file as "
+            "UTF-8 (a GBK export converts with `iconv -f GBK -t UTF-8 in.jsonl > out.jsonl`)"
+        )
+        return LineProblem(number, reason), {}
     try:
         payload = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -161,7 +181,7 @@ def read_conversations_jsonl(path: Path) -> tuple[list[Conversation], list[LineP
     """
     conversations: list[Conversation] = []
     problems: list[LineProblem] = []
-    with path.open(encoding="utf-8-sig") as handle:
+    with path.open(encoding="utf-8-sig", errors=JSONL_ERRORS) as handle:
         for _, item in parse_conversation_lines(handle):
             (problems if isinstance(item, LineProblem) else conversations).append(item)
     return conversations, problems

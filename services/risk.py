@@ -2,7 +2,8 @@
 
 ``classify_file`` reads the JSONL contract of :mod:`features.chats` line by line, scores the
 good lines in batches and writes each one back with ``risks`` and ``risk_score`` added; a
-line that is not JSON or breaks the contract is reported with its number and left out.
+line that is not UTF-8, not JSON or breaks the contract is reported with its number and left
+out.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from features.chats import Conversation, LineProblem, parse_conversation_line
+from features.chats import JSONL_ERRORS, Conversation, LineProblem, parse_conversation_line
 from features.settings import Settings
 from models.chat_risk import REGISTERED_NAME, RiskAssessment, RiskClassifier, RiskConfig
 from services.registry import ModelNotRegisteredError, load_registered
@@ -75,7 +76,8 @@ def classify_file(
     """Score every conversation of the JSONL ``source`` into the JSONL ``target``.
 
     Output lines keep every field of the input line, as given, and add ``risks`` and
-    ``risk_score``, in input order.
+    ``risk_score``, in input order. A line that cannot be scored (not UTF-8, not JSON, not a
+    conversation) is left out of ``target`` and reported in :attr:`ClassifyReport.problems`.
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
@@ -96,7 +98,11 @@ def classify_file(
         batch.clear()
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    with source.open(encoding="utf-8-sig") as handle, target.open("w", encoding="utf-8") as out:
+    # a line in another encoding (a GBK export pasted in) becomes that line's problem
+    with (
+        source.open(encoding="utf-8-sig", errors=JSONL_ERRORS) as handle,
+        target.open("w", encoding="utf-8") as out,
+    ):
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

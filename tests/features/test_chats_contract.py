@@ -266,6 +266,16 @@ def test_read_jsonl_file_with_windows_line_ends(tmp_path):
     assert problems == []
 
 
+def test_a_line_in_another_encoding_is_reported_and_the_others_read(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    gbk = _line("S2", [{"role": "buyer", "text": "我要投诉"}]).encode("gbk")
+    path.write_bytes(b"\n".join([_line("S1").encode(), gbk, _line("S3").encode()]) + b"\n")
+    conversations, problems = read_conversations_jsonl(path)
+    assert [c.session_id for c in conversations] == ["S1", "S3"]
+    assert [p.line for p in problems] == [2]
+    assert problems[0].reason.startswith("not UTF-8 (byte 0x") and "iconv" in problems[0].reason
+
+
 def test_read_jsonl_missing_file_raises(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_conversations_jsonl(tmp_path / "nope.jsonl")

@@ -181,3 +181,49 @@ def test_a_model_trained_with_other_settings_asks_for_retraining(settings, monke
     monkeypatch.setattr(risk, "load_registered", lambda *args, **kwargs: old)
     with pytest.raises(ModelNotRegisteredError, match="settings 2000.1.1.*butler train risk"):
         load_risk_model(settings)
+
+
+class _NoRisk:
+    """A stand-in classifier (no training needed): every conversation scores 0.5, no risk."""
+
+    def assess(self, conversations):
+        from models.chat_risk import RiskAssessment
+
+        return [
+            RiskAssessment(
+                session_id=c.session_id,
+                platform=c.platform,
+                risks=[],
+                risk_score=0.5,
+                probabilities={},
+            )
+            for c in conversations
+        ]
+
+
+def test_a_line_that_is_not_utf8_is_reported_and_the_others_are_scored(tmp_path):
+    from services.risk import classify_file
+
+    def line(session: str, text: str) -> str:
+        record = {"session_id": session, "messages": [{"role": "buyer", "text": text}]}
+        return json.dumps(record, ensure_ascii=False) + "\n"
+
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(
+        line("u1", "请问什么时候发货").encode("utf-8")
+        + line("g2", "再不处理我就投诉").encode("gbk")  # one line pasted from a GBK export
+        + b"this is not json\n"
+        + line("u4", "有没有优惠券").encode("utf-8")
+    )
+    out = tmp_path / "out.jsonl"
+    report = classify_file(_NoRisk(), source, out)
+
+    assert report.scored == 2
+    assert [(p.line, p.reason.split(" (")[0]) for p in report.problems] == [
+        (2, "not UTF-8"),
+        (3, "not valid JSON"),
+    ]
+    assert "re-save the file as UTF-8" in report.problems[0].reason
+    scored = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [s["session_id"] for s in scored] == ["u1", "u4"]
+    assert scored[0]["messages"][0]["text"] == "请问什么时候发货"
