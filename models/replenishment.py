@@ -76,8 +76,8 @@ OVERRIDE_COLUMNS = ("review_period_weeks", "service_level", "moq", "case_pack")
 #: Columns of :attr:`ReplenishmentPlan.plan`, in order.
 PLAN_COLUMNS = (
     "sku_id", "warehouse_id", "on_hand", "in_transit", "lead_time_weeks", "review_period_weeks",
-    "service_level", "demand_mean_lr", "demand_q_lr", "order_up_to", "order_qty", "cases",
-    "weeks_of_cover", "stockout_probability", "reason",
+    "service_level", "demand_mean_lr", "demand_q_lr", "order_up_to", "order_qty", "moq",
+    "case_pack", "cases", "weeks_of_cover", "stockout_probability", "reason",
 )  # fmt: skip
 #: Columns of :attr:`ReplenishmentPlan.errors`.
 ERROR_COLUMNS = ("sku_id", "warehouse_id", "field", "reason")
@@ -199,7 +199,8 @@ class ReplenishmentPolicy:
           service_level) × E[D(L+R) - D(L)] (read off the draws);
         * ``order_up_to`` = ``demand_q_lr`` rounded up to whole units;
         * ``order_qty`` = ``max(0, order_up_to - S)``, raised to ``moq`` when positive, then
-          rounded up to whole case packs; ``cases`` = ``order_qty / case_pack``;
+          rounded up to whole case packs; ``moq`` and ``case_pack`` are the row's (its
+          override or the config's); ``cases`` = ``order_qty / case_pack``;
         * ``weeks_of_cover`` = ``S`` / mean weekly demand over L+R (NaN when it is zero);
         * ``stockout_probability`` = P(D(L) > S): running out before this order arrives.
 
@@ -256,6 +257,9 @@ class ReplenishmentPolicy:
         out["demand_q_lr"] = q_lr
         out["order_up_to"] = up_to
         out["order_qty"] = cases * pack
+        # the MOQ and case pack the order was rounded to, so a spreadsheet can filter on them
+        out["moq"] = moq
+        out["case_pack"] = pack.astype(np.int64)
         out["cases"] = cases.astype(np.int64)
         out["weeks_of_cover"] = cover
         out["stockout_probability"] = p_out

@@ -693,7 +693,7 @@ def replenish(
     ] = None,
     supply: Annotated[
         Path | None,
-        typer.Option(help="CSV of sku_id, supply: units available to split (分仓补仓)."),
+        typer.Option(help="CSV or XLSX of sku_id, supply: units available to split (分仓补仓)."),
     ] = None,
     as_of: Annotated[
         str | None, typer.Option(help="Day of the stock position (default: newest).")
@@ -712,7 +712,7 @@ def replenish(
     import pandas as pd
 
     from models.replenishment import ReplenishmentConfig
-    from services.forecasting import read_positions, replenishment_plan, write_plan
+    from services.forecasting import read_positions, read_supply, replenishment_plan, write_plan
 
     settings = _settings(ctx)
     try:
@@ -722,7 +722,7 @@ def replenish(
             review_period_weeks=review_weeks,
         )
         pos = read_positions(positions) if positions else None
-        sup = pd.read_csv(supply) if supply else None
+        sup = read_supply(supply) if supply else None
         with _progress(transient=True) as progress:
             progress.add_task("Planning", total=None)
             result = replenishment_plan(
@@ -759,7 +759,9 @@ def replenish(
         for head in ("SKU", "warehouse", "field", "reason"):
             err.add_column(head)
         for _, row in result.errors.head(10).iterrows():
-            err.add_row(*(str(row[c]) for c in ("sku_id", "warehouse_id", "field", "reason")))
+            # blank, not "None": a supply row has no warehouse
+            cells = (row[c] for c in ("sku_id", "warehouse_id", "field", "reason"))
+            err.add_row(*("" if pd.isna(c) else str(c) for c in cells))
         console.print(err)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import InvalidParameterError
+from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
 from features.forecast import ID_SEP, future_covariates
 from features.settings import Settings
 from features.store import Store
@@ -50,6 +50,8 @@ POSITION_FILE_COLUMNS = (
     "moq",
     "case_pack",
 )
+#: Columns a supply file must carry: whole units of each SKU available to split (分仓补仓).
+SUPPLY_FILE_COLUMNS = ("sku_id", "supply")
 
 
 def load_forecaster(settings: Settings, level: str = "sku_warehouse") -> Any:
@@ -140,16 +142,14 @@ def store_positions(store: Store, as_of: dt.date | str | None = None) -> pd.Data
 
 
 def read_positions(path: str | Path) -> pd.DataFrame:
-    """A positions file (CSV or XLSX) with :data:`POSITION_FILE_COLUMNS`."""
-    from features.errors import UnreadableFileError
+    """A positions file (CSV or XLSX) with :data:`POSITION_FILE_COLUMNS`.
 
+    Raises:
+        UnreadableFileError: the file is missing, not UTF-8, empty or not a CSV or XLSX.
+        InvalidParameterError: a required column is missing.
+    """
     path = Path(path)
-    try:
-        frame = pd.read_excel(path) if path.suffix in (".xlsx", ".xls") else pd.read_csv(path)
-    except (OSError, ValueError, zipfile.BadZipFile, KeyError) as exc:
-        raise UnreadableFileError(
-            f"Cannot read the positions file {path}: {exc}. Save it again as CSV or XLSX."
-        ) from exc
+    frame = _read_table(path, "positions", ids=("sku_id", "warehouse_id"))
     missing = [c for c in POSITION_FILE_COLUMNS[:5] if c not in frame.columns]
     if missing:
         raise InvalidParameterError(
@@ -158,6 +158,56 @@ def read_positions(path: str | Path) -> pd.DataFrame:
             f"{', '.join(POSITION_FILE_COLUMNS[5:])})."
         )
     return frame
+
+
+def read_supply(path: str | Path) -> pd.DataFrame:
+    """A supply file (CSV or XLSX) with :data:`SUPPLY_FILE_COLUMNS`, rows as given.
+
+    Rows are checked by :func:`replenishment_plan`, which reports a bad one (unknown or
+    missing SKU, a SKU given twice, a supply that is not whole units >= 0) with its reason
+    and plans the rest.
+
+    Raises:
+        UnreadableFileError: the file is missing, not UTF-8, empty or not a CSV or XLSX.
+        InvalidParameterError: ``sku_id`` or ``supply`` is missing.
+
+    Examples:
+        >>> supply = read_supply("supply.csv")  # sku_id,supply / SKU01,120
+        >>> replenishment_plan(settings, supply=supply)
+    """
+    path = Path(path)
+    frame = _read_table(path, "supply", ids=("sku_id",))
+    missing = [c for c in SUPPLY_FILE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InvalidParameterError(
+            f"The supply file {path} lacks the columns {', '.join(missing)}; it needs "
+            f"{', '.join(SUPPLY_FILE_COLUMNS)} (one row per SKU, supply in whole units). "
+            f"Got the columns {', '.join(map(str, frame.columns)) or 'none'} instead."
+        )
+    return frame
+
+
+def _read_table(path: Path, what: str, ids: tuple[str, ...]) -> pd.DataFrame:
+    """A CSV or XLSX file as given, its ``ids`` columns as text (SKU 00123 stays 00123)."""
+    if not path.is_file():
+        raise UnreadableFileError(
+            f"Cannot read the {what} file {path}: it does not exist. Check the path."
+        )
+    text = dict.fromkeys(ids, str)
+    try:
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            return pd.read_excel(path, dtype=text)
+        return pd.read_csv(path, dtype=text)
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError(
+            f"Cannot read the {what} file {path}: it is not UTF-8 text ({exc.reason}). Save it "
+            "again as CSV UTF-8 (Excel: Save As → CSV UTF-8) or XLSX."
+        ) from exc
+    # ImportError: an old .xls needs xlrd, which Butler does not install
+    except (OSError, ValueError, zipfile.BadZipFile, KeyError, ImportError) as exc:
+        raise UnreadableFileError(
+            f"Cannot read the {what} file {path}: {exc}. Save it again as CSV or XLSX."
+        ) from exc
 
 
 def replenishment_plan(
@@ -177,8 +227,9 @@ def replenishment_plan(
         config: service level, review period and defaults.
         positions: stock per SKU × warehouse to plan from (a procurement file); None = the
             store's newest snapshot, purchase orders and SKU master.
-        supply: ``sku_id, supply`` units available to split across warehouses (分仓补仓);
-            None = unconstrained.
+        supply: ``sku_id, supply`` units available to split across warehouses (分仓补仓),
+            e.g. from :func:`read_supply`; None = unconstrained. A bad row is an error row
+            and its SKU keeps its orders in full.
         as_of: day of the stock position (store positions only); None = newest snapshot.
         model: a fitted forecaster (tests); None = the registered champion.
         future: the known-ahead covariates of the weeks ahead; None = the store's now
@@ -186,7 +237,11 @@ def replenishment_plan(
 
     Returns:
         The plan (one row per plannable pair, with ``reason``) and one error row per
-        problem (unknown SKU or warehouse, negative stock, missing lead time, no forecast).
+        problem (unknown SKU or warehouse, negative stock, missing lead time, no forecast,
+        a supply row that cannot be used).
+
+    Raises:
+        ContractViolation: ``supply`` lacks ``sku_id`` or ``supply``.
     """
     cfg = config or ReplenishmentConfig()
     model = model if model is not None else load_forecaster(settings, "sku_warehouse")
@@ -198,6 +253,9 @@ def replenishment_plan(
         day = store.sql("SELECT max(snapshot_date) FROM inventory_snapshots").fetchall()[0][0]
         if future is None:
             future = planned_covariates(store, model, "sku_warehouse")
+    supply_errors = None
+    if supply is not None:
+        supply, supply_errors = _usable_supply(supply, known_skus)
     unknown = _unknown_rows(positions, known_skus, known_wh)
     positions = positions.drop(index=unknown.index.unique()) if len(unknown) else positions
     lead = pd.to_numeric(positions["lead_time_weeks"], errors="coerce")
@@ -220,7 +278,10 @@ def replenishment_plan(
     plan = _with_promotion_notes(result.plan, future, pd.Timestamp(fc["ds"].min()))
     if supply is not None and len(plan):
         plan = allocate(supply, plan)
-    errors = pd.concat([unknown[list(ERROR_COLUMNS)], result.errors], ignore_index=True)
+    problems = [unknown[list(ERROR_COLUMNS)], result.errors]
+    if supply_errors is not None and len(supply_errors):
+        problems.append(supply_errors)
+    errors = pd.concat(problems, ignore_index=True)
     start = pd.Timestamp(fc["ds"].min()).date() if len(fc) else dt.date.today()
     return PlanResult(plan=plan, errors=errors, as_of=day, forecast_start=start)
 
@@ -285,6 +346,53 @@ def _unknown_rows(positions: pd.DataFrame, skus: set[str], warehouses: set[str])
         ),
     ]
     return pd.concat(parts).sort_index(kind="stable")
+
+
+def _usable_supply(supply: pd.DataFrame, skus: set[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows of ``supply`` :func:`allocate` can use (``sku_id, supply``), and one error row
+    per problem of the others.
+
+    A row is not used when its SKU is missing, unknown or given twice, or its supply is not
+    whole units >= 0; a SKU without a usable row keeps its orders in full (``allocate``'s
+    rule for a SKU the supply does not name), and its error row says so.
+    """
+    missing = [c for c in SUPPLY_FILE_COLUMNS if c not in supply.columns]
+    if missing:
+        raise ContractViolation(
+            "The `supply` parameter of `replenishment_plan` must have the columns "
+            f"{', '.join(SUPPLY_FILE_COLUMNS)}. Got a frame without {', '.join(missing)} instead."
+        )
+    sku = supply["sku_id"].astype("string").str.strip().reset_index(drop=True)
+    given = supply["supply"].reset_index(drop=True)
+    units = pd.to_numeric(given, errors="coerce")
+    no_id = (sku.isna() | (sku == "")).fillna(True).to_numpy(bool)
+    unknown = ~no_id & ~sku.isin(skus).fillna(False).to_numpy(bool)
+    counts = sku.map(sku.value_counts()).fillna(0).to_numpy(int)
+    twice = ~no_id & ~unknown & (counts > 1)
+    bad_units = (units.isna() | (units < 0) | (units % 1 != 0)).to_numpy(bool)
+    kept = "until it is fixed, this SKU's orders are kept in full (not split)"
+    errors: list[tuple[str | None, str, str]] = []
+    for i, key in enumerate(sku):
+        shown = "missing" if pd.isna(given.iat[i]) else f"'{given.iat[i]}'"
+        if no_id[i]:
+            fix = "fill it in (the internal code from the ERP)"
+            errors.append((None, "sku_id", f"a supply row ({shown} units) has no SKU id; {fix}"))
+            continue
+        if unknown[i]:
+            fix = "not in the store's SKU master; check the id"
+            errors.append((key, "sku_id", f"unknown SKU '{key}' in the supply: {fix}"))
+        if twice[i]:
+            fix = f"keep one row per SKU (sum the units first); {kept}"
+            errors.append((key, "sku_id", f"this SKU has {counts[i]} rows in the supply; {fix}"))
+        if bad_units[i]:
+            fix = f"it must be a whole number of units >= 0; {kept}"
+            errors.append((key, "supply", f"supply is {shown}; {fix}"))
+    usable = ~(no_id | unknown | twice | bad_units)
+    clean = pd.DataFrame({"sku_id": sku[usable].astype(object), "supply": units[usable]})
+    frame = pd.DataFrame(
+        [(key, None, field, reason) for key, field, reason in errors], columns=list(ERROR_COLUMNS)
+    )
+    return clean.reset_index(drop=True), frame
 
 
 def write_plan(result: PlanResult, path: str | Path) -> list[Path]:

@@ -113,6 +113,8 @@ class PlanRow(BaseModel):
     )
     order_up_to: float
     order_qty: float = Field(description="Units to order now (whole cases, MOQ applied).")
+    moq: float = Field(description="The minimum order quantity the order was raised to.")
+    case_pack: int = Field(description="Units per case the order was rounded up to.")
     cases: int
     weeks_of_cover: float | None = Field(
         description="Weeks stock + in transit lasts; null when no demand is forecast."

@@ -103,6 +103,20 @@ def test_moq_raises_a_positive_order_before_case_rounding():
     row = plan_one(on_hand=12, case_pack=12, moq=30)
     assert (row.order_qty, row.cases) == (36, 3)  # 18 → MOQ 30 → 3 cases of 12
     assert "raised to the MOQ of 30" in row.reason
+    # the rules the order was rounded to are columns a buyer can filter on, next to it
+    assert (row.moq, row.case_pack) == (30, 12)
+    assert PLAN_COLUMNS.index("moq") == PLAN_COLUMNS.index("order_qty") + 1
+
+
+def test_moq_and_case_pack_columns_show_the_config_when_a_row_gives_none():
+    config = ReplenishmentConfig(moq=20, case_pack=6)
+    positions = pd.DataFrame([position("A"), position("B", moq=5, case_pack=np.nan)])
+    plan = ReplenishmentPolicy(config).plan(positions, pd.concat([forecast("A"), forecast("B")]))
+    assert plan.plan[["sku_id", "moq", "case_pack"]].values.tolist() == [
+        ["A", 20, 6],
+        ["B", 5, 6],
+    ]
+    assert plan.plan["case_pack"].dtype == np.int64
 
 
 def test_moq_does_not_create_an_order():

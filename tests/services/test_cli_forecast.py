@@ -91,3 +91,18 @@ def test_replenish_names_the_service_measures_it_takes(tmp_path):
     # a valid measure gets as far as the model
     result = runner.invoke(app, [*args, "--service-measure", "cycle"])
     assert result.exit_code == 1 and "butler train forecast" in result.output
+
+
+def test_replenish_with_a_missing_or_thin_supply_file_says_what_is_wrong(tmp_path):
+    out = tmp_path / "plan.csv"
+    args = ["--home", str(tmp_path / "home"), "replenish", "--out", str(out), "--supply"]
+    result = runner.invoke(app, [*args, str(tmp_path / "nowhere.csv")])
+    assert result.exit_code == 1
+    assert "nowhere.csv: it does not exist" in result.output
+    assert "Traceback" not in result.output and not isinstance(result.exception, OSError)
+    thin = tmp_path / "thin.csv"
+    thin.write_text("sku,qty\nSKU01,5\n", encoding="utf-8")
+    result = runner.invoke(app, [*args, str(thin)])
+    assert result.exit_code == 1
+    assert "lacks the columns sku_id, supply" in result.output
+    assert not out.exists()

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import InvalidParameterError, UnreadableFileError
+from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
 from features.forecast import COVARIATES, future_covariates, store_panel
 from features.store import Store
 from models.forecast import ForecastConfig, WeeklyDemandForecaster
@@ -20,6 +20,7 @@ from services.forecasting import (
     forecast,
     load_forecaster,
     read_positions,
+    read_supply,
     replenishment_plan,
     store_positions,
     write_plan,
@@ -309,3 +310,92 @@ def test_write_plan_rejects_other_suffixes(plan_result, tmp_path, name):
     with pytest.raises(InvalidParameterError, match=r"must end in \.csv or \.xlsx"):
         write_plan(plan_result, tmp_path / name)
     assert not (tmp_path / name).exists()
+
+
+def test_bad_supply_rows_are_reported_and_the_rest_of_the_plan_is_allocated(
+    settings, sales_store, champion, tmp_path
+):
+    positions = pd.DataFrame(
+        [
+            ("SKU08", "WH-GZ", 0, 0, 3.0),
+            ("SKU08", "WH-SH", 0, 0, 3.0),
+            ("SKU01", "WH-SH", 0, 0, 3.0),
+            ("SKU02", "WH-SH", 0, 0, 3.0),
+        ],
+        columns=POSITION_COLUMNS,
+    )
+    full = replenishment_plan(settings, positions=positions, model=champion).plan
+    wanted = full.loc[full["sku_id"] == "SKU08", "order_qty"].sum()
+    assert wanted > 2 and (full["order_qty"] > 0).all()
+    (tmp_path / "supply.csv").write_text(
+        f"sku_id,supply\nSKU08,{wanted // 2:.0f}\nSKU01,-5\nSKU99,10\n,7\nSKU02,3\nSKU02,4\n",
+        encoding="utf-8",
+    )
+    supply = read_supply(tmp_path / "supply.csv")
+    result = replenishment_plan(settings, positions=positions, model=champion, supply=supply)
+
+    plan = result.plan.set_index(["sku_id", "warehouse_id"])
+    assert len(plan) == 4  # every position is still planned
+    assert plan.loc["SKU08", "allocated_qty"].sum() == wanted // 2
+    # a SKU whose supply row is bad keeps its orders in full, and says why
+    for sku in ("SKU01", "SKU02"):
+        row = plan.loc[(sku, "WH-SH")]
+        assert row["allocated_qty"] == row["order_qty"]
+        assert row["allocation_reason"] == "no supply figure for this SKU; full order kept"
+    errors = result.errors
+    assert list(errors.columns) == list(ERROR_COLUMNS)
+    assert errors[["sku_id", "field"]].values.tolist() == [
+        ["SKU01", "supply"],
+        ["SKU99", "sku_id"],
+        [None, "sku_id"],
+        ["SKU02", "sku_id"],
+        ["SKU02", "sku_id"],
+    ]
+    reasons = errors["reason"].tolist()
+    assert reasons[0].startswith("supply is '-5'; it must be a whole number of units >= 0")
+    assert "orders are kept in full" in reasons[0]
+    assert reasons[1].startswith("unknown SKU 'SKU99' in the supply")
+    assert reasons[2].startswith("a supply row ('7' units) has no SKU id")
+    assert reasons[3].startswith("this SKU has 2 rows in the supply")
+    assert errors["warehouse_id"].isna().all()
+
+
+def test_a_supply_frame_without_its_columns_is_a_contract_violation(
+    settings, sales_store, champion
+):
+    positions = pd.DataFrame([("SKU08", "WH-GZ", 0, 0, 3.0)], columns=POSITION_COLUMNS)
+    with pytest.raises(ContractViolation, match="without supply"):
+        replenishment_plan(
+            settings,
+            positions=positions,
+            model=champion,
+            supply=pd.DataFrame({"sku_id": ["SKU08"], "units": [3]}),
+        )
+
+
+def test_read_supply_from_csv_and_xlsx_keeps_sku_ids_as_text(tmp_path):
+    frame = pd.DataFrame({"sku_id": ["00123", "SKU01"], "supply": [5, 0]})
+    frame.to_csv(tmp_path / "supply.csv", index=False)
+    frame.to_excel(tmp_path / "supply.xlsx", index=False)
+    for name in ("supply.csv", "supply.xlsx"):
+        got = read_supply(tmp_path / name)
+        pd.testing.assert_frame_equal(got, frame, check_dtype=False)
+
+
+def test_read_supply_names_a_missing_file_missing_columns_and_unreadable_files(tmp_path):
+    with pytest.raises(UnreadableFileError, match="supply file .*missing.csv: it does not exist"):
+        read_supply(tmp_path / "missing.csv")
+    pd.DataFrame({"sku_id": ["A"], "units": [1]}).to_csv(tmp_path / "thin.csv", index=False)
+    with pytest.raises(
+        InvalidParameterError, match="lacks the columns supply; it needs sku_id, supply.*units"
+    ):
+        read_supply(tmp_path / "thin.csv")
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(UnreadableFileError, match="Cannot read the supply file"):
+        read_supply(tmp_path / "empty.csv")
+    (tmp_path / "gbk.csv").write_bytes("sku_id,supply\n衬衫,5\n".encode("gbk"))
+    with pytest.raises(UnreadableFileError, match="not UTF-8.*CSV UTF-8"):
+        read_supply(tmp_path / "gbk.csv")
+    (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(UnreadableFileError, match="Cannot read the supply file"):
+        read_supply(tmp_path / "broken.xlsx")
