@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +54,15 @@ class Settings(BaseSettings):
     max_batch: int = Field(
         default=1_000, ge=1, description="Most records or conversations in one HTTP request."
     )
+    recruitment_cost: dict[str, float] = Field(
+        default_factory=dict,
+        description=(
+            "What recruiting one member account costs per platform, e.g. "
+            'BUTLER_RECRUITMENT_COST=\'{"tmall": 35, "jd": 28}\'. The member summaries\' '
+            "duplicated recruitment is then a share of this spend; empty = every account costs "
+            "the same, and the share counts accounts."
+        ),
+    )
 
     # -- the business butler (agent) ------------------------------------------------------
     llm_base_url: str | None = Field(
@@ -87,6 +96,23 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         default=4_000, ge=100, description="Longest question (with pasted text) the butler reads."
     )
+
+    @field_validator("recruitment_cost")
+    @classmethod
+    def _known_platforms(cls, costs: dict[str, float]) -> dict[str, float]:
+        from features.schema.vocab import Platform
+
+        known = {p.value for p in Platform.channels()}
+        unknown = sorted(set(costs) - known)
+        if unknown:
+            raise ValueError(
+                f"recruitment_cost names no such platform: {', '.join(unknown)}; use "
+                f"{', '.join(sorted(known))}."
+            )
+        negative = sorted(p for p, cost in costs.items() if not cost >= 0)
+        if negative:
+            raise ValueError(f"recruitment_cost must be ≥ 0; {', '.join(negative)} is not.")
+        return costs
 
     @property
     def llm_configured(self) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, get_args
 
 import typer
+from pydantic import ValidationError
 from rich.logging import RichHandler
 from rich.table import Table
 
@@ -64,7 +65,15 @@ def main(
     # splink warns on every predict about levels EM could not train (they keep defaults);
     # --verbose shows them, Butler's own warnings (a dropped EM round) always show
     logging.getLogger("splink").setLevel(logging.INFO if verbose else logging.ERROR)
-    ctx.obj = Settings(home=home) if home else Settings()
+    try:
+        ctx.obj = Settings(home=home) if home else Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"BUTLER_{'_'.join(map(str, e['loc'])).upper()}: "
+            + e["msg"].removeprefix("Value error, ").rstrip(".")
+            for e in exc.errors()
+        )
+        raise _fail(f"A Butler setting is wrong — {problems}. Fix that variable.") from None
 
 
 # -- generate ------------------------------------------------------------------------------
@@ -222,6 +231,8 @@ def _pct(value: float | None) -> str:
 def _age(days: float | None) -> str:
     if days is None:
         return "–"
+    if days < 0:  # scheduled ahead (a promotion's start)
+        return f"{_age(-days)} ahead"
     return f"{days:.1f} d" if days < 60 else f"{days / 30.4:.0f} mo"
 
 
@@ -248,6 +259,21 @@ def _print_status(report: object) -> None:
             style=style,
         )
     console.print(loads)
+
+    if report.freshness:
+        tables = list(dict.fromkeys(f.table for f in report.freshness))
+        ages: dict[str, dict[str, str]] = {}
+        for f in report.freshness:
+            ages.setdefault(f.platform, {})[f.table] = (
+                f"{_age(f.age_days)} ({f.rows:,})" if f.rows else "[red]nothing[/]"
+            )
+        fresh = Table(title="Freshness: age of the newest record per channel and table (rows)")
+        fresh.add_column("platform")
+        for table in tables:
+            fresh.add_column(table.replace("_", " "), justify="right")
+        for platform, by_table in ages.items():
+            fresh.add_row(platform, *(by_table.get(t, "–") for t in tables))
+        console.print(fresh)
 
     files = Table(title="Files ingested and rows rejected")
     for name, justify in [("platform", "left"), ("kind", "left"), ("files", "right"),

@@ -31,6 +31,9 @@ def test_ingest_then_status(tmp_path, write_export, make_orders):
     status = runner.invoke(app, ["--home", str(home), "status"])
     assert status.exit_code == 0, status.output
     assert "Touchpoint scorecard" in status.output and "butler旗舰店" in status.output
+    # freshness per channel and table: Tmall's order lines, with their row count
+    fresh = status.output.split("Freshness")[1].split("Files ingested")[0]
+    assert "order lines" in fresh and "(20)" in fresh.split("tmall")[1].splitlines()[0]
 
 
 def test_unreadable_file_exits_non_zero_and_names_it(tmp_path):
@@ -51,3 +54,14 @@ def test_missing_path_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["--home", str(tmp_path / "h"), "ingest", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert "no such file or folder" in result.output
+
+
+def test_a_wrong_setting_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("BUTLER_RECRUITMENT_COST", '{"taobao": 35}')
+    result = runner.invoke(app, ["--home", str(tmp_path / "home"), "status"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    said = " ".join(result.output.split())
+    assert "BUTLER_RECRUITMENT_COST" in said and "taobao" in said and "tmall" in said
+    monkeypatch.setenv("BUTLER_RECRUITMENT_COST", '{"jd": -1}')
+    result = runner.invoke(app, ["--home", str(tmp_path / "home"), "status"])
+    assert result.exit_code == 1 and "must be ≥ 0; jd" in " ".join(result.output.split())
