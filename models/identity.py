@@ -568,6 +568,10 @@ _U_MAX_CUT = 10.0
 _SOURCE = "source_dataset"
 #: Records the prior is re-estimated on, at most (see ``IdentityResolver._refine_prior``).
 _PRIOR_SAMPLE = 50_000
+#: The bounds the prior is kept within wherever it is estimated: splink scores with
+#: log2(prior / (1 − prior)), so a prior of 0 (no rule found a match, on a small list) or 1
+#: fails, and far beyond these bounds the prior would outweigh every agreement.
+_PRIOR_BOUNDS = (1e-9, 0.5)
 
 
 def _block(rule: tuple[str, ...]) -> Any:
@@ -575,6 +579,36 @@ def _block(rule: tuple[str, ...]) -> Any:
 
     arrays = [c for c in rule if c in _ARRAYS]
     return block_on(*rule, arrays_to_explode=arrays or None)
+
+
+def _clamped_prior(prior: float) -> float:
+    """``prior`` moved into :data:`_PRIOR_BOUNDS` (NaN goes to the lower bound)."""
+    low, high = _PRIOR_BOUNDS
+    return low if math.isnan(prior) else min(max(prior, low), high)
+
+
+def _deterministic_prior(linker: Any, rules: list[Any], recall: float, n_pairs: float) -> float:
+    """splink's prior from near-certain ``rules`` with an assumed ``recall``, in
+    :data:`_PRIOR_BOUNDS`; ``n_pairs``: the pairs that can be one person.
+
+    On a small list the rules may find no pair at all: splink's prior is then 0, and the
+    prior's refinement, which starts from it, would stay near 0 and merge nothing. Half a
+    found pair is counted instead (less than one match, like the rules' silence says). The
+    rules may also find more pairs than ``recall`` allows (most pairs of the list are one
+    person), which splink refuses: the prior is then the upper bound.
+    """
+    try:
+        linker.training.estimate_probability_two_random_records_match(rules, recall=recall)
+    except ValueError as exc:
+        # `recall` is checked by IdentityConfig: this is splink's "more observed matches
+        # than is consistent with supplied recall"
+        logger.warning("prior set to %g: %s", _PRIOR_BOUNDS[1], exc)
+        return _PRIOR_BOUNDS[1]
+    estimate = float(linker.misc.save_model_to_json()["probability_two_random_records_match"])
+    if estimate == 0:
+        logger.warning("the deterministic rules found no matching pair: prior from half a pair")
+        estimate = 0.5 / recall / max(n_pairs, 1.0)
+    return _clamped_prior(estimate)
 
 
 def _u_without_matches(settings: dict, prior: float) -> dict:
@@ -766,14 +800,16 @@ class IdentityResolver:
         # would stay in memory until the garbage collector ran
         with _linker(data, settings, Linker, memory_gb=memory_gb) as linker:
             rules = [_block(r) for r in _rules(have, DETERMINISTIC_RULES)]
+            prior: float | None = None
             if rules:
-                linker.training.estimate_probability_two_random_records_match(
-                    rules, recall=self.config.prior_recall
-                )
+                recall, n_pairs = self.config.prior_recall, self._possible_pairs(data)
+                prior = _deterministic_prior(linker, rules, recall, n_pairs)
             linker.training.estimate_u_using_random_sampling(
                 max_pairs=self.config.u_max_pairs, seed=self.config.seed
             )
             model = linker.misc.save_model_to_json()
+        if prior is not None:  # before the EM passes: splink scores their pairs with it
+            model["probability_two_random_records_match"] = prior
         em_rules = _rules(have, EM_RULES)
         # one linker for every pass: splink averages each level's m over the passes that
         # estimate it. On a long list it holds a sample of the records, so the largest pass
@@ -856,13 +892,12 @@ class IdentityResolver:
             # the prior is a share of pairs: a random sample of records keeps it, and scoring
             # a sample's pairs five times costs a fraction of scoring every pair once
             data = data.sample(_PRIOR_SAMPLE, random_state=self.config.seed)
-        n_pairs = len(data) * (len(data) - 1) / 2
+        n_pairs = self._possible_pairs(data)
         source = self._sources(data)
-        if source is not None:  # only pairs across platforms can be one person
-            n_pairs -= float((source.value_counts() ** 2 - source.value_counts()).sum()) / 2
+        if source is not None:
             source = source.set_axis(data["unique_id"])
         for _ in range(self.config.prior_iterations):
-            prior = float(self.settings_["probability_two_random_records_match"])
+            prior = _clamped_prior(float(self.settings_["probability_two_random_records_match"]))
             model = _u_without_matches(copy.deepcopy(sampled_u), prior)
             model["probability_two_random_records_match"] = prior
             self.settings_ = _agreement_never_counts_against(model)
@@ -875,11 +910,19 @@ class IdentityResolver:
                 pairs = pairs[~same]
             expected = pairs["match_probability"].sum()
             old = float(self.settings_["probability_two_random_records_match"])
-            new = min(max(float(expected) / n_pairs, 1e-9), 0.5)
+            new = _clamped_prior(float(expected) / n_pairs)
             self.settings_["probability_two_random_records_match"] = new
             logger.info("prior %.3g → %.3g (expected matches %.0f)", old, new, expected)
             if abs(new - old) <= 0.05 * old:
                 break
+
+    def _possible_pairs(self, data: pd.DataFrame) -> float:
+        """The pairs of ``data``'s records that can be one person."""
+        n_pairs = len(data) * (len(data) - 1) / 2
+        source = self._sources(data)
+        if source is not None:  # only pairs across platforms can be one person
+            n_pairs -= float((source.value_counts() ** 2 - source.value_counts()).sum()) / 2
+        return n_pairs
 
     def _platforms(self, data: pd.DataFrame) -> pd.Series | None:
         """Each record's platform when the rule of one account per platform applies
@@ -1911,8 +1954,9 @@ def golden_records(
 
     Returns:
         One row per person: ``person_id``, the fields, ``source_accounts`` (the person's
-        account ids, sorted, ``;``-separated), ``n_accounts``, ``platforms`` (sorted,
-        ``;``-separated) and ``<field>_from`` naming the account each value came from.
+        account ids, sorted, ``;``-separated), ``cluster_size`` (its accounts),
+        ``platforms`` (sorted, ``;``-separated) and ``<field>_from`` naming the account each
+        value came from.
     """
     if "unique_id" not in members.columns:
         raise ContractViolation("`golden_records` needs a `unique_id` column in `members`.")
@@ -1940,7 +1984,7 @@ def golden_records(
         out[f] = first[f]
         out[f"{f}_from"] = first["unique_id"]
     out["source_accounts"] = grouped["unique_id"].agg(lambda s: ";".join(sorted(s)))
-    out["n_accounts"] = grouped.size()
+    out["cluster_size"] = grouped.size()
     if "platform" in data.columns:
         out["platforms"] = grouped["platform"].agg(lambda s: ";".join(sorted(set(s.dropna()))))
     return out.reset_index()

@@ -526,7 +526,7 @@ def train_identity(
             run = train(settings, config)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
-    _print_member_summary(run.summary)
+    _print_member_summary(run.summary, costs=settings.recruitment_cost)
     reg = run.registered
     console.print(
         f"Fitted in {run.fit_seconds:.1f} s. Registered [bold]{reg.name}[/] version "
@@ -534,13 +534,19 @@ def train_identity(
     )
 
 
-def _print_member_summary(summary: dict[str, float]) -> None:
+def _print_member_summary(summary: dict[str, float], *, costs: dict[str, float]) -> None:
+    spend = (
+        "of recruitment spend (at BUTLER_RECRUITMENT_COST's costs per platform)"
+        if costs
+        else "of recruited accounts (each counted alike: BUTLER_RECRUITMENT_COST sets the "
+        "cost per platform)"
+    )
     console.print(
         f"{summary['accounts']:,.0f} accounts → {summary['persons']:,.0f} persons "
         f"({summary['accounts_per_person']:.2f} accounts per person); "
         f"{summary['persons_on_2plus_platforms']:,.0f} persons on 2+ platforms; "
-        f"{summary['duplicate_recruitment_share']:.1%} of recruitment went to people "
-        "already recruited elsewhere."
+        f"{summary['duplicate_recruitment_share']:.1%} {spend} went to people already "
+        "recruited elsewhere."
     )
 
 
@@ -579,8 +585,75 @@ def members_resolve(
             save_persons(settings, result.accounts, f"{REGISTERED_NAME}/{version}")
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
-    _print_member_summary(result.summary)
+    _print_member_summary(result.summary, costs=settings.recruitment_cost)
     console.print(f"{len(result.persons):,} persons written to {path}.")
+
+
+@members_app.command("explain")
+def members_explain(
+    ctx: typer.Context,
+    left: Annotated[str, typer.Argument(help="An account: <platform>:<platform_user_id>.")],
+    right: Annotated[str, typer.Argument(help="The other account.")],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the waterfall data as JSON.")
+    ] = None,
+) -> None:
+    """Why two member accounts are (or are not) one person: the match weight each
+    comparison adds, from the prior to the pair's match probability.
+
+    Accounts are named as `butler members resolve` lists them in source_accounts. Names,
+    phones and e-mails are shown masked.
+
+    Examples:
+        butler members explain tmall:tb2324604460 jd:jd_584759956293
+    """
+    import json
+
+    from services.identity import SHOWN_FIELDS, explain_accounts
+
+    settings = _settings(ctx)
+    try:
+        with _progress() as progress:
+            progress.add_task("Scoring the pair", total=None)
+            result = explain_accounts(settings, left, right)
+    except ButlerError as exc:
+        raise _fail(str(exc)) from exc
+    accounts = Table(title="The two accounts (masked)")
+    accounts.add_column("field")
+    accounts.add_column(left)
+    accounts.add_column(right)
+    for col in SHOWN_FIELDS:
+        accounts.add_row(col, result.left[col] or "–", result.right[col] or "–")
+    console.print(accounts)
+    steps = Table(title="Match weight, comparison by comparison (bits; + for one person)")
+    for col in ("comparison", "level", "weight", "running total"):
+        steps.add_column(col, justify="right" if col in ("weight", "running total") else "left")
+    for row in result.steps.itertuples(index=False):
+        colour = "green" if row.match_weight > 0 else "red" if row.match_weight < 0 else "dim"
+        steps.add_row(
+            str(row.step), str(row.level), f"[{colour}]{row.match_weight:+.2f}[/]",
+            f"{row.cumulative:+.2f}",
+        )  # fmt: skip
+    console.print(steps)
+    verdict = {
+        True: f"The last resolution put both in person {result.persons[0]}.",
+        False: f"The last resolution put them in different persons ({result.persons[0]}, "
+        f"{result.persons[1]}).",
+        None: "Run `butler members resolve` to see which persons they were put in.",
+    }[result.same_person]
+    console.print(f"Match probability [bold]{result.match_probability:.4f}[/]. {verdict}")
+    if json_out is not None:
+        payload = {
+            "left": result.left,
+            "right": result.right,
+            "match_probability": result.match_probability,
+            "persons": list(result.persons),
+            "steps": result.steps.astype(object)
+            .where(result.steps.notna(), None)
+            .to_dict(orient="records"),
+        }
+        json_out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), "utf-8")
+        console.print(f"Waterfall data written to {json_out}.")
 
 
 @members_app.command("dedupe")
@@ -596,7 +669,8 @@ def members_dedupe(
     """Deduplicate any member list: every input row comes back with a person id.
 
     Adds person_id, match_probability, cluster_size and rejected_reason to every row and
-    column of FILE; rows that cannot be used keep their place with the reason.
+    column of FILE (as butler_<name> where FILE already has a column of that name); rows that
+    cannot be used keep their place with the reason.
 
     Examples:
         butler members dedupe list.xlsx --map list.yaml --out list_deduped.xlsx
@@ -610,11 +684,16 @@ def members_dedupe(
             path = write_table(result.rows, out)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
-    _print_member_summary(result.summary)
+    _print_member_summary(result.summary, costs={})
+    for col, name in result.renamed_columns.items():
+        console.print(
+            f"[yellow]{file.name} already has a column {col}[/]: it is kept as it was, and "
+            f"Butler's {col} is the column {name}."
+        )
     if len(result.rejected):
         console.print(
             f"[yellow]{len(result.rejected):,} rows could not be used[/] (their reasons are in "
-            "the rejected_reason column)."
+            f"the {result.added_columns['rejected_reason']} column)."
         )
     console.print(f"{len(result.rows):,} rows written to {path}.")
 

@@ -7,15 +7,17 @@ Printed summaries and logs mask phones and names (:func:`mask_phone`, :func:`mas
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from features.errors import InvalidParameterError
+from features.errors import InvalidParameterError, UnknownEntityError
 from features.identity import normalise_members
 from features.member_lists import MemberMap, map_members, read_member_file
-from features.members import store_members
+from features.members import ID_SEP, store_members
 from features.settings import Settings
 from features.store import Store
 from models.identity import (
@@ -27,6 +29,8 @@ from models.identity import (
 )
 from services.registry import ModelNotRegisteredError, load_registered
 
+logger = logging.getLogger(__name__)
+
 #: Columns ``dedupe_list`` adds to every input row.
 DEDUPE_COLUMNS = ("person_id", "match_probability", "cluster_size", "rejected_reason")
 
@@ -37,7 +41,7 @@ class ResolvedMembers:
 
     Attributes:
         persons: one row per person: ``person_id``, golden fields (with ``<field>_from``),
-            ``source_accounts``, ``n_accounts`` (= cluster size), ``platforms`` and
+            ``source_accounts``, ``cluster_size`` (accounts), ``platforms`` and
             ``match_probability`` (the lowest, over the person's accounts, of each account's
             strongest link inside the person; NaN for a person with one account).
         accounts: one row per account: ``unique_id, person_id, cluster_size,
@@ -85,7 +89,115 @@ def resolve_store(settings: Settings, threshold: float | None = None) -> Resolve
     weakest = accounts.groupby("person_id")["match_probability"].min()
     persons["match_probability"] = persons["person_id"].map(weakest)
     return ResolvedMembers(
-        persons=persons, accounts=accounts, summary=resolution_summary(raw, accounts)
+        persons=persons,
+        accounts=accounts,
+        summary=resolution_summary(
+            raw, accounts, cost_per_account=settings.recruitment_cost or None
+        ),
+    )
+
+
+#: Fields shown beside an explanation, masked (see :func:`masked_account`).
+SHOWN_FIELDS = ("platform", "full_name", "nickname", "phone", "email", "birth_date", "city",
+                "district")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PairExplanation:
+    """Why the identity model scores two of the store's accounts as it does.
+
+    Attributes:
+        left, right: each account's :data:`SHOWN_FIELDS`, masked, and its ``unique_id``.
+        steps: the waterfall (:func:`models.identity.waterfall`): ``step, level,
+            match_weight, cumulative, match_probability``, the prior first and the total last.
+        match_probability: the pair's score (the total's probability).
+        persons: each account's person in the store's last resolution (``member_persons``),
+            None for an account it does not hold or when the members were never resolved.
+    """
+
+    left: dict[str, str | None]
+    right: dict[str, str | None]
+    steps: pd.DataFrame
+    match_probability: float
+    persons: tuple[str | None, str | None]
+
+    @property
+    def same_person(self) -> bool | None:
+        """Whether the last resolution put both accounts in one person (None = unknown)."""
+        if None in self.persons:
+            return None
+        return self.persons[0] == self.persons[1]
+
+
+def masked_account(row: pd.Series) -> dict[str, str | None]:
+    """An account's :data:`SHOWN_FIELDS` as a report may show them: names and phones masked,
+    an e-mail's name masked, a birth date cut to its year."""
+
+    def text(col: str) -> str | None:
+        value = row.get(col)
+        return None if value is None or pd.isna(value) or str(value).strip() == "" else str(value)
+
+    email = text("email")
+    if email is not None and "@" in email:
+        local, _, domain = email.partition("@")
+        email = f"{local[:1]}{'*' * max(len(local) - 1, 1)}@{domain}"
+    birth = text("birth_date")
+    return {
+        "unique_id": text("unique_id"),
+        "platform": text("platform"),
+        "full_name": mask_name(text("full_name")),
+        "nickname": mask_name(text("nickname")),
+        "phone": mask_phone(text("phone")),
+        "email": email,
+        "birth_date": None if birth is None else birth[:4] + "-**-**",
+        "city": text("city"),
+        "district": text("district"),
+    }
+
+
+def explain_accounts(settings: Settings, left: str, right: str) -> PairExplanation:
+    """Why the registered identity model scores two of the store's accounts as it does.
+
+    Args:
+        settings: runtime settings.
+        left, right: the accounts, ``<platform>:<platform_user_id>`` (as ``butler members
+            resolve`` lists them in ``source_accounts``).
+
+    Raises:
+        ModelNotRegisteredError: no identity model is registered, or it is out of date.
+        UnknownEntityError: an account is not in the store.
+        InvalidParameterError: the two ids are the same account.
+    """
+    if left == right:
+        raise InvalidParameterError(
+            f"Both accounts are {left}: pass two different accounts to compare."
+        )
+    model = registered_model(settings)
+    with Store.open(settings, read_only=True) as store:
+        raw = store_members(store)
+        persons = dict(
+            store.sql(
+                f"SELECT platform || '{ID_SEP}' || platform_user_id, person_id "
+                f"FROM member_persons WHERE platform || '{ID_SEP}' || platform_user_id IN (?, ?)",
+                [left, right],
+            ).fetchall()
+        )
+    ids = raw["unique_id"].astype(str)
+    missing = [i for i in (left, right) if not (ids == i).any()]
+    if missing:
+        raise UnknownEntityError(
+            f"No member account {' or '.join(missing)} in the store. Accounts are named "
+            "<platform>:<platform_user_id>, e.g. tmall:tb123456, as `butler members resolve` "
+            "lists them in source_accounts."
+        )
+    steps = model.explain(normalise_members(raw), left, right)
+    by_id = raw.set_index(ids)
+    return PairExplanation(
+        left=masked_account(by_id.loc[left]),
+        right=masked_account(by_id.loc[right]),
+        steps=steps,
+        match_probability=float(steps["match_probability"].iloc[-1]),
+        persons=(persons.get(left), persons.get(right)),
     )
 
 
@@ -100,8 +212,6 @@ def save_persons(settings: Settings, accounts: pd.DataFrame, model_version: str)
     Returns:
         The number of accounts written.
     """
-    from features.members import ID_SEP
-
     parts = accounts["unique_id"].astype(str).str.split(ID_SEP, n=1, expand=True)
     rows = pd.DataFrame(
         {
@@ -126,14 +236,24 @@ class DedupedList:
 
     Attributes:
         rows: every input row and column, in file order, plus :data:`DEDUPE_COLUMNS`
-            (rejected rows have no person and a ``rejected_reason``).
+            (rejected rows have no person and a ``rejected_reason``), under the names in
+            ``added_columns``.
         rejected: the rows that could not be used, with ``row_number`` and ``reason``.
         summary: accounts, persons and the rest (see ``resolution_summary``).
+        added_columns: each of :data:`DEDUPE_COLUMNS` → its column in ``rows``: itself, or
+            ``butler_<name>`` (then ``butler_<name>_2`` …) when the list already has a column
+            of that name.
     """
 
     rows: pd.DataFrame
     rejected: pd.DataFrame
     summary: dict[str, float]
+    added_columns: dict[str, str]
+
+    @property
+    def renamed_columns(self) -> dict[str, str]:
+        """The added columns that could not keep their name: name → column in ``rows``."""
+        return {col: name for col, name in self.added_columns.items() if col != name}
 
 
 def dedupe_list(
@@ -145,6 +265,10 @@ def dedupe_list(
     config: IdentityConfig | None = None,
 ) -> DedupedList:
     """Deduplicate a member list a user brings (CSV, XLSX or parquet + a YAML mapping).
+
+    Every input column is kept: when the list already has a column named like one of
+    :data:`DEDUPE_COLUMNS`, the added column is named ``butler_<name>`` instead (see
+    ``DedupedList.added_columns``) and a warning is logged.
 
     Raises:
         UnreadableFileError: the file cannot be read or has no rows.
@@ -169,14 +293,37 @@ def dedupe_list(
         at = mapped.rejected["row_number"].to_numpy() - 1
         reasons.iloc[at] = mapped.rejected["reason"].to_numpy()
     ids = ids.where(reasons.isna())  # a rejected row (e.g. a repeated id) gets no person
+    added = _added_column_names(rows.columns)
     for col in ("person_id", "match_probability", "cluster_size"):
-        rows[col] = ids.map(clusters[col]).to_numpy()
-    rows["rejected_reason"] = reasons.to_numpy()
+        rows[added[col]] = ids.map(clusters[col]).to_numpy()
+    rows[added["rejected_reason"]] = reasons.to_numpy()
     return DedupedList(
         rows=rows,
         rejected=mapped.rejected,
         summary=resolution_summary(mapped.members, clusters.reset_index()),
+        added_columns=added,
     )
+
+
+def _added_column_names(existing: Iterable[object]) -> dict[str, str]:
+    """Each of :data:`DEDUPE_COLUMNS` → a column name no input column has (a user's own
+    ``person_id`` must not be overwritten): the name itself, else ``butler_<name>``, else
+    ``butler_<name>_2``, ``_3`` …"""
+    taken = {str(col) for col in existing}
+    added: dict[str, str] = {}
+    for col in DEDUPE_COLUMNS:
+        name, n = col, 1
+        while name in taken:
+            name = f"butler_{col}" if n == 1 else f"butler_{col}_{n}"
+            n += 1
+        taken.add(name)
+        added[col] = name
+        if name != col:
+            logger.warning(
+                "The list already has a column named %s: Butler's %s is in %s instead.",
+                col, col, name,
+            )  # fmt: skip
+    return added
 
 
 def mask_phone(phone: object) -> str | None:

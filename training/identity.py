@@ -50,7 +50,9 @@ def train(settings: Settings, config: IdentityConfig | None = None) -> IdentityR
     members = normalise_members(raw)
     model = IdentityResolver(cfg).fit(members)
     resolution = model.resolve(members)
-    summary = resolution_summary(raw, resolution.clusters)
+    summary = resolution_summary(
+        raw, resolution.clusters, cost_per_account=settings.recruitment_cost or None
+    )
     with tracking.run(settings, EXPERIMENT, run_name="identity") as run_id:
         rules = ["+".join(rule) for rule in model.blocking_rules_]
         tracking.log_params(

@@ -564,6 +564,42 @@ def test_a_list_with_no_comparable_field_is_rejected():
         IdentityResolver().fit(normalise_members(raw)[["unique_id", "platform"]])
 
 
+def test_a_small_list_whose_rules_find_no_pair_is_resolved():
+    # splink's prior is 0 when the deterministic rules match no pair: scoring then took
+    # log2(0) ("math domain error"); half a found pair is counted instead. Each person has
+    # two accounts, the family name mistyped in the second, so no near-certain rule applies
+    given = ["james", "mary", "john", "linda", "peter", "susan", "paul", "karen"]
+    family = ["smith", "jones", "brown", "taylor", "wilson", "davies", "evans", "thomas"]
+    raw = pd.DataFrame(
+        {"unique_id": f"p{p}a{k}", "given_name": given[p], "family_name": family[p] + "e" * k,
+         "phone": f"1390000{p:04d}"}
+        for p in range(8)
+        for k in range(2)
+    )  # fmt: skip
+    members = normalise_members(raw)
+    model = IdentityResolver().fit(members)
+    assert 1e-9 <= model.settings_["probability_two_random_records_match"] <= 0.5
+    clusters = model.resolve(members).clusters
+    truth = clusters["unique_id"].str.split("a").str[0]
+    assert clusters.groupby(truth)["person_id"].nunique().max() == 1
+    assert clusters["person_id"].nunique() == 8
+
+
+def test_a_list_of_mostly_one_person_is_resolved():
+    # the rules match more pairs than `prior_recall` allows, which splink refuses
+    raw = pd.DataFrame(
+        [{"unique_id": f"a{k}", "given_name": "james", "family_name": "smith",
+          "phone": "13900001234", "email": "js@example.com"} for k in range(11)]
+        + [{"unique_id": "b", "given_name": "mary", "family_name": "jones",
+            "phone": "13900009999", "email": "mj@example.com"}]
+    )  # fmt: skip
+    members = normalise_members(raw)
+    model = IdentityResolver().fit(members)
+    assert model.settings_["probability_two_random_records_match"] == 0.5
+    persons = model.resolve(members).clusters.set_index("unique_id")["person_id"]
+    assert persons.drop("b").nunique() == 1 and persons["b"] != persons["a0"]
+
+
 # -- explanations -------------------------------------------------------------------------------
 
 
@@ -841,7 +877,7 @@ def test_golden_record_takes_the_trusted_then_complete_then_recent_value():
     # the mini-program is trusted most but has no name: the next channel (jd) gives it
     assert gold.loc["a", "full_name"] == "王晓明" and gold.loc["a", "full_name_from"] == "c"
     assert gold.loc["a", "phone"] == "13800000002" and gold.loc["a", "phone_from"] == "b"
-    assert gold.loc["a", "source_accounts"] == "a;b;c" and gold.loc["a", "n_accounts"] == 3
+    assert gold.loc["a", "source_accounts"] == "a;b;c" and gold.loc["a", "cluster_size"] == 3
     assert gold.loc["a", "platforms"] == "jd;miniprogram;pinduoduo"
     assert gold.loc["d", "full_name"] == "李雷"
 

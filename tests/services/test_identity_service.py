@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,19 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.errors import InvalidParameterError
+from features.errors import InvalidParameterError, UnknownEntityError
 from features.store import Store
 from services.cli import app
-from services.identity import dedupe_list, mask_name, mask_phone, resolve_store, write_table
+from services.identity import (
+    DEDUPE_COLUMNS,
+    dedupe_list,
+    explain_accounts,
+    mask_name,
+    mask_phone,
+    resolve_store,
+    save_persons,
+    write_table,
+)
 from services.registry import ModelNotRegisteredError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -68,6 +78,50 @@ def test_dedupe_keeps_every_row_and_explains_rejections(tmp_path):
     # rows of one true person share a person id
     assert kept.groupby("person")["person_id"].nunique().max() == 1
     assert out.summary["persons"] == frame["person"].nunique() - 1
+    assert out.added_columns == {col: col for col in DEDUPE_COLUMNS} and not out.renamed_columns
+
+
+def test_dedupe_never_overwrites_a_column_the_list_already_has(tmp_path, caplog):
+    frame = people_list(20)
+    frame["person_id"] = "crm-" + frame["person"]  # the user's own ids
+    frame["butler_person_id"] = "kept too"
+    frame["rejected_reason"] = "the user's note"
+    path = tmp_path / "list.csv"
+    frame.to_csv(path, index=False)
+    (tmp_path / "map.yaml").write_text(MAP)
+    with caplog.at_level(logging.WARNING, logger="services.identity"):
+        out = dedupe_list(path, tmp_path / "map.yaml")
+    assert out.renamed_columns == {
+        "person_id": "butler_person_id_2",
+        "rejected_reason": "butler_rejected_reason",
+    }
+    assert list(out.rows.columns) == list(frame.columns) + [
+        "butler_person_id_2", "match_probability", "cluster_size", "butler_rejected_reason"
+    ]  # fmt: skip
+    for col in ("person_id", "butler_person_id", "rejected_reason"):
+        assert out.rows[col].tolist() == frame[col].tolist()
+    assert out.rows.groupby("person")["butler_person_id_2"].nunique().max() == 1
+    assert "butler_person_id_2" in caplog.text and "butler_rejected_reason" in caplog.text
+
+
+def test_dedupe_a_small_list_the_deterministic_rules_find_no_pair_in(tmp_path):
+    # regression: 8 duplicate pairs (the surname mistyped, so no near-certain rule matches
+    # them) and a blank row made splink's prior 0 and `fit` fail with a math domain error
+    rows = [
+        {"record_id": f"r{p}-{k}", "first": GIVEN[p], "last": SURNAMES[p] + "e" * k,
+         "mobile": f"1390000{p:04d}", "dob": None, "mail": None, "person": f"P{p}"}
+        for p in range(8)
+        for k in range(2)
+    ]  # fmt: skip
+    frame = pd.DataFrame([*rows, {"record_id": "r-blank", "person": "none"}])
+    path = tmp_path / "small.csv"
+    frame.to_csv(path, index=False)
+    (tmp_path / "map.yaml").write_text(MAP)
+    out = dedupe_list(path, tmp_path / "map.yaml")
+    assert len(out.rows) == 17 and len(out.rejected) == 1
+    kept = out.rows[out.rows["rejected_reason"].isna()]
+    assert kept.groupby("person")["person_id"].nunique().max() == 1
+    assert out.summary["persons"] == 8
 
 
 def test_dedupe_needs_enough_rows(tmp_path):
@@ -118,7 +172,8 @@ def test_cli_dedupe_and_eval(tmp_path):
 
 
 def _store_members(store: Store, frame: pd.DataFrame) -> None:
-    # a person's k-th record is an account on the k-th platform: one account per platform
+    # a person's k-th record is an account on the k-th platform, registered on day k: one
+    # account per platform, recruited on JD first
     k = frame["record_id"].str.rsplit("-", n=1).str[1].astype(int)
     rows = frame.assign(
         platform=np.array(["jd", "tmall", "douyin"])[k],
@@ -127,11 +182,12 @@ def _store_members(store: Store, frame: pd.DataFrame) -> None:
         phone=frame["mobile"],
         email=frame["mail"],
         birth_date=pd.to_datetime(frame["dob"]).dt.date,
+        registered_at=pd.Timestamp("2024-01-01") + pd.to_timedelta(k, unit="D"),
         raw="{}",
         source_file="test",
     )
-    cols = ["platform", "platform_user_id", "full_name", "phone", "email", "birth_date", "raw",
-            "source_file"]  # fmt: skip
+    cols = ["platform", "platform_user_id", "full_name", "phone", "email", "birth_date",
+            "registered_at", "raw", "source_file"]  # fmt: skip
     store.con.register("incoming", rows[cols])
     store.sql(f"INSERT INTO members ({', '.join(cols)}) SELECT * FROM incoming")
 
@@ -148,10 +204,66 @@ def test_train_register_then_resolve_the_store(settings):
     assert run.registered.name == "butler-identity" and run.summary["accounts"] == len(frame)
     result = resolve_store(settings)
     assert result.summary["persons"] == pytest.approx(frame["person"].nunique(), rel=0.1)
-    assert {"person_id", "full_name", "source_accounts", "n_accounts", "match_probability"} <= set(
+    assert {"person_id", "full_name", "source_accounts", "cluster_size", "match_probability"} <= set(
         result.persons.columns
     )
-    assert result.persons["n_accounts"].sum() == len(frame)
+    assert result.persons["cluster_size"].sum() == len(frame)
+
+
+def test_explain_two_accounts_masked_with_a_waterfall_that_adds_up(settings, tmp_path):
+    from training.identity import train
+
+    frame = people_list(80)
+    with Store.open(settings) as store:
+        _store_members(store, frame)
+    train(settings)
+    twice = frame.groupby("person")["record_id"].transform("size") >= 2
+    person = frame.loc[twice, "person"].iloc[0]
+    rows = frame[frame["person"] == person]
+    left, right = f"jd:{rows['record_id'].iloc[0]}", f"tmall:{rows['record_id'].iloc[1]}"
+
+    result = explain_accounts(settings, left, right)
+    steps = result.steps
+    assert steps["step"].iloc[0] == "prior" and steps["step"].iloc[-1] == "total"
+    assert steps["match_weight"].iloc[:-1].sum() == pytest.approx(steps["cumulative"].iloc[-1])
+    assert result.match_probability > 0.9 and result.same_person is None  # not resolved yet
+    shown = json.dumps([result.left, result.right], ensure_ascii=False)
+    for value in rows[["mobile", "mail", "dob", "first"]].stack():
+        assert str(value) not in shown
+    assert result.left["phone"].count("*") == 4 and result.left["birth_date"].endswith("-**-**")
+
+    resolved = resolve_store(settings)
+    save_persons(settings, resolved.accounts, "butler-identity/1")
+    assert explain_accounts(settings, left, right).same_person is True
+    with pytest.raises(UnknownEntityError, match="tmall:nobody"):
+        explain_accounts(settings, left, "tmall:nobody")
+    with pytest.raises(InvalidParameterError, match="two different accounts"):
+        explain_accounts(settings, left, left)
+
+    out = tmp_path / "why.json"
+    said = CliRunner().invoke(
+        app,
+        ["--home", str(settings.home), "members", "explain", left, right, "--json", str(out)],
+    )
+    assert said.exit_code == 0, said.output
+    assert "Match probability" in said.output and "both in person" in said.output
+    assert str(rows["mobile"].iloc[0]) not in said.output
+    written = json.loads(out.read_text("utf-8"))
+    assert written["steps"][-1]["step"] == "total" and written["persons"][0] == written["persons"][1]
+
+
+def test_duplicated_recruitment_is_a_share_of_spend_when_costs_are_set(settings):
+    from training.identity import train
+
+    frame = people_list(80)
+    with Store.open(settings) as store:
+        _store_members(store, frame)
+    train(settings)
+    of_accounts = resolve_store(settings).summary["duplicate_recruitment_share"]
+    # only Douyin costs anything, and a Douyin account is always a person's last (day 2)
+    costly = settings.model_copy(update={"recruitment_cost": {"douyin": 40.0}})
+    of_spend = resolve_store(costly).summary["duplicate_recruitment_share"]
+    assert of_accounts < 0.7 and of_spend > 0.9
 
 
 def test_a_model_trained_with_older_identity_settings_asks_for_retraining(settings, monkeypatch):
