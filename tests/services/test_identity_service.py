@@ -204,9 +204,8 @@ def test_train_register_then_resolve_the_store(settings):
     assert run.registered.name == "butler-identity" and run.summary["accounts"] == len(frame)
     result = resolve_store(settings)
     assert result.summary["persons"] == pytest.approx(frame["person"].nunique(), rel=0.1)
-    assert {"person_id", "full_name", "source_accounts", "cluster_size", "match_probability"} <= set(
-        result.persons.columns
-    )
+    golden = {"person_id", "full_name", "source_accounts", "cluster_size", "match_probability"}
+    assert golden <= set(result.persons.columns)
     assert result.persons["cluster_size"].sum() == len(frame)
 
 
@@ -249,7 +248,8 @@ def test_explain_two_accounts_masked_with_a_waterfall_that_adds_up(settings, tmp
     assert "Match probability" in said.output and "both in person" in said.output
     assert str(rows["mobile"].iloc[0]) not in said.output
     written = json.loads(out.read_text("utf-8"))
-    assert written["steps"][-1]["step"] == "total" and written["persons"][0] == written["persons"][1]
+    assert written["steps"][-1]["step"] == "total"
+    assert written["persons"][0] == written["persons"][1]
 
 
 def test_duplicated_recruitment_is_a_share_of_spend_when_costs_are_set(settings):
