@@ -87,7 +87,8 @@ def held_out_threshold_report(
         )
         thresholds = np.array([chosen.get(label, model.thresholds_[label]) for label in LABELS])
         predicted[apply_to] = probabilities[apply_to] >= thresholds
-    return risk_report(labelled.labels, predicted, severity_weighted(probabilities))
+    shown = model.calibrated(probabilities)
+    return risk_report(labelled.labels, predicted, severity_weighted(shown), shown)
 
 
 def truth_set(conversations: list[Conversation], truth: pd.DataFrame) -> LabelledSet:

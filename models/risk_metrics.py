@@ -27,6 +27,13 @@ class RiskReport:
         top_k_precision: share of the ``k`` highest-ranked alerts that are true.
         k: the ``k`` of ``top_k_precision``.
         high_recall_min: lowest recall among present high-severity scenarios (nan if none).
+        brier: mean squared error of the probabilities over every (conversation, scenario)
+            of the present scenarios (nan without probabilities).
+        calibration_error: expected calibration error of the raised alerts: their
+            probabilities in ten equal-width bins, each bin's |mean probability − share
+            true| weighted by its alerts (nan without probabilities or alerts).
+        alert_probability: mean probability of the raised alerts, to set beside
+            ``alert_precision``, the share of them that is true.
     """
 
     per_label: pd.DataFrame
@@ -35,6 +42,10 @@ class RiskReport:
     top_k_precision: float
     k: int
     high_recall_min: float
+    brier: float = float("nan")
+    calibration_error: float = float("nan")
+    alert_probability: float = float("nan")
+    alert_precision: float = float("nan")
 
     def summary(self) -> dict[str, float]:
         """Flat figures for tracking: overall and each present label's P/R/F1."""
@@ -43,6 +54,13 @@ class RiskReport:
             "micro_f1": self.micro_f1,
             f"top{self.k}_precision": self.top_k_precision,
         }
+        if not np.isnan(self.brier):
+            out |= {
+                "brier": self.brier,
+                "calibration_error": self.calibration_error,
+                "alert_probability": self.alert_probability,
+                "alert_precision": self.alert_precision,
+            }
         for row in self.per_label[self.per_label["support"] > 0].itertuples():
             out |= {f"{row.label}_{m}": getattr(row, m) for m in ("precision", "recall", "f1")}
         return out
@@ -56,7 +74,12 @@ def _prf(tp: float, pred: float, support: float) -> tuple[float, float, float]:
 
 
 def risk_report(
-    truth: np.ndarray, predicted: np.ndarray, alert_scores: np.ndarray, *, k: int = 20
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    alert_scores: np.ndarray,
+    probabilities: np.ndarray | None = None,
+    *,
+    k: int = 20,
 ) -> RiskReport:
     """Score ``predicted`` (conversations × labels, 0/1) against ``truth``.
 
@@ -65,6 +88,8 @@ def risk_report(
         predicted: conversations × ``RiskLabel`` 0/1 (the raised scenarios).
         alert_scores: conversations × ``RiskLabel`` ranking scores; each raised
             (conversation, scenario) is an alert, ranked by its score.
+        probabilities: conversations × ``RiskLabel`` probabilities the model shows, for the
+            calibration figures; None = none.
         k: how many top alerts ``top_k_precision`` looks at.
     """
     truth = truth.astype(bool)
@@ -105,4 +130,25 @@ def risk_report(
         top_k_precision=top_k,
         k=k,
         high_recall_min=float(high["recall"].min()) if len(high) else float("nan"),
+        **(_calibration(truth[:, present], predicted[:, present], probabilities[:, present])
+           if probabilities is not None and present.any() else {}),
+    )  # fmt: skip
+
+
+def _calibration(truth: np.ndarray, predicted: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Brier score over every cell; calibration error, mean probability and precision of the
+    raised alerts."""
+    out = {"brier": float(np.mean((p - truth) ** 2))}
+    alert_p, alert_true = p[predicted], truth[predicted].astype(float)
+    if not len(alert_p):
+        return out
+    bins = np.minimum((alert_p * 10).astype(int), 9)
+    gap = sum(
+        abs(alert_p[bins == b].mean() - alert_true[bins == b].mean()) * (bins == b).sum()
+        for b in np.unique(bins)
     )
+    return out | {
+        "calibration_error": float(gap / len(alert_p)),
+        "alert_probability": float(alert_p.mean()),
+        "alert_precision": float(alert_true.mean()),
+    }

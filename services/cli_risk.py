@@ -46,6 +46,12 @@ def _print_report(title: str, model: RiskReport, keywords: RiskReport | None = N
         f"top-{model.k} precision {model.top_k_precision:.2f} · "
         f"lowest high-severity recall {model.high_recall_min:.2f}"
     )
+    if model.brier == model.brier:  # not nan: the model's probabilities were scored
+        line += (
+            f"\ncalibration: alerts shown at {model.alert_probability:.2f} on average are "
+            f"right {model.alert_precision:.0%} of the time · calibration error "
+            f"{model.calibration_error:.3f} · Brier {model.brier:.4f}"
+        )
     if keywords is not None:
         line += (
             f"\nkeyword rules: macro F1 {keywords.macro_f1:.3f} · micro F1 "

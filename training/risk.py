@@ -31,6 +31,7 @@ from features.risk_rules import labelling_votes
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import (
+    LABELS,
     REGISTERED_NAME,
     RiskClassifier,
     RiskConfig,
@@ -105,13 +106,22 @@ def train(
                 min_precision_high=cfg.min_precision_high,
             )
         )
+        model.calibrate(held_out, hand.labels)
         report = model.report(dev.conversations, dev.labels)
     fit_seconds = time.perf_counter() - started
     thresholds = {label.value: t for label, t in model.thresholds_.items()}
     with tracking.run(settings, EXPERIMENT, run_name="chat-risk") as run_id:
         tracking.log_params(cfg.to_params() | {f"size_{k}": v for k, v in sizes.items()})
         tracking.log_dict(
-            {"thresholds": thresholds, "weak_positives": model.training_counts_},
+            {
+                "thresholds": thresholds,
+                "weak_positives": model.training_counts_,
+                # slope and intercept on the score's log-odds per scenario (identity: 1, 0)
+                "calibration": {
+                    label.value: [round(float(v), 6) for v in row]
+                    for label, row in zip(LABELS, getattr(model, "calibration_", []), strict=False)
+                },
+            },
             "thresholds.json",
         )
         metrics = {"fit_seconds": fit_seconds}

@@ -528,3 +528,66 @@ def test_choose_thresholds_will_not_buy_recall_below_the_precision_floor():
     assert choose_thresholds(*_dev_set())[L.COMPLAINT_THREAT] == pytest.approx(0.11)
     chosen = choose_thresholds(*_dev_set(), min_precision_high=0.6)
     assert chosen[L.COMPLAINT_THREAT] == pytest.approx(0.51)  # the best-F1 threshold
+
+
+# -- calibration -------------------------------------------------------------------------------
+
+
+def test_calibrate_learns_what_overconfident_scores_stand_for():
+    model = RiskClassifier().fit(training_set())
+    rng = np.random.default_rng(0)
+    scores = rng.uniform(0.01, 0.99, size=(20_000, len(LABELS)))
+    j = COL[L.FRAUD_SCAM]
+    # the true probability is lower than the score says: logit p = 0.5 logit s - 1
+    logit = np.log(scores[:, j] / (1 - scores[:, j]))
+    labels = np.zeros(scores.shape, dtype=np.int8)
+    labels[:, j] = rng.uniform(size=len(scores)) < 1 / (1 + np.exp(-(0.5 * logit - 1)))
+    labels[:5, COL[L.PRIVACY_LEAK]] = 1  # 5 positives: too few to learn a map from
+    model.calibrate(scores, labels)
+    slope, intercept = model.calibration_[j]
+    assert slope == pytest.approx(0.5, abs=0.05) and intercept == pytest.approx(-1, abs=0.1)
+    shown = model.calibrated(scores)
+    for low, high in ((0.0, 0.2), (0.2, 0.4), (0.4, 0.6)):
+        in_bin = (shown[:, j] >= low) & (shown[:, j] < high)
+        assert labels[in_bin, j].mean() == pytest.approx(shown[in_bin, j].mean(), abs=0.03)
+    k = COL[L.PRIVACY_LEAK]
+    np.testing.assert_allclose(shown[:, k], scores[:, k], rtol=1e-9)  # kept as it was
+
+
+def test_calibration_changes_the_probabilities_shown_not_what_is_raised(model):
+    convs = [
+        conversation("a", ["这是假货，我要投诉到12315"]),
+        conversation("b", ["快递丢了，一直没人处理"]),
+        conversation("c", ["请问什么时候发货"]),
+    ]
+    calibrated = pickle.loads(pickle.dumps(model))
+    scores = np.full((40, len(LABELS)), 0.9)
+    labels = np.zeros(scores.shape, dtype=np.int8)
+    labels[::4] = 1  # a score of 0.9 is right a quarter of the time
+    scores[1::2] = 0.1
+    labels[1::2] = 0
+    calibrated.calibrate(scores, labels)
+    before, after = model.assess(convs), calibrated.assess(convs)
+    assert [raised(a) for a in before] == [raised(a) for a in after]
+    complaint = before[0].probabilities["complaint_threat"]
+    assert after[0].probabilities["complaint_threat"] < complaint
+    with pytest.raises(InvalidParameterError, match="conversations ×"):
+        calibrated.calibrate(scores[:, :3], labels)
+
+
+def test_risk_report_calibration_figures_by_hand():
+    truth = np.zeros((4, len(LABELS)), dtype=np.int8)
+    j = COL[L.REFUND_DISPUTE]
+    truth[:2, j] = 1
+    predicted = np.zeros_like(truth)
+    predicted[:, j] = 1  # four alerts, two true
+    probabilities = np.zeros(truth.shape)
+    probabilities[:, j] = 0.8
+    report = risk_report(truth, predicted, probabilities, probabilities)
+    assert report.alert_probability == pytest.approx(0.8)
+    assert report.alert_precision == pytest.approx(0.5)
+    assert report.calibration_error == pytest.approx(0.3)
+    # present label only: (2 × 0.2² + 2 × 0.8²) / 4
+    assert report.brier == pytest.approx((2 * 0.04 + 2 * 0.64) / 4)
+    assert report.summary()["alert_precision"] == pytest.approx(0.5)
+    assert "brier" not in risk_report(truth, predicted, probabilities).summary()
