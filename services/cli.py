@@ -428,6 +428,14 @@ def train_forecast(
         except ButlerError as exc:
             raise _fail(str(exc)) from exc
         _print_backtest(run.backtest, f"{lvl.value}: {run.n_series:,} series × {run.n_weeks} weeks")
+        targets = run.backtest.targets()
+        if float(targets.get("reduction_vs_best_baseline", 0.0)) < 0:
+            console.print(
+                f"[yellow]{targets['best_baseline']} did better than Butler on this store's "
+                "backtest[/]; Butler's model is registered all the same (the replenishment plan "
+                "needs its quantiles). A short or very sparse history often does this: check "
+                "`butler status`, or forecast at a coarser --level."
+            )
         reg = run.registered
         console.print(
             f"Registered [bold]{reg.name}[/] version {reg.version} as @{reg.alias} "

@@ -21,6 +21,7 @@ from models.backtest import BacktestResult, backtest, backtest_figures
 from models.forecast import (
     BASELINES,
     MAX_HORIZON,
+    MODEL_NAME,
     ForecastConfig,
     WeeklyDemandForecaster,
     registered_name,
@@ -109,7 +110,21 @@ def train(
         )
         tracking.log_tags({f"data.{k}": str(v) for k, v in snapshot.items()})
         tracking.log_metrics(_flat_metrics(result))
-        tracking.log_metrics({f"target.{k}": v for k, v in result.targets().items()})
+        targets = result.targets()
+        tracking.log_metrics({f"target.{k}": v for k, v in targets.items()})
+        beaten = float(targets.get("reduction_vs_best_baseline", 0.0)) < 0
+        # the model is registered all the same: replenishment needs its quantiles, which no
+        # baseline gives; the run says which model did better
+        tracking.log_tags(
+            {"backtest.best_model": str(targets["best_baseline"]) if beaten else MODEL_NAME}
+        )
+        if beaten:
+            logger.warning(
+                "%s forecast the store's %s series better than Butler in the backtest "
+                "(WAPE %.1f%% against %.1f%%)",
+                targets["best_baseline"], level, 100 * targets["best_baseline_wape"],
+                100 * targets["butler_wape"],
+            )  # fmt: skip
         tracking.log_metrics({"fit_seconds": model.fit_seconds_})
         tracking.log_dict(result.to_json(), "backtest.json")
         for name, figure in backtest_figures(result).items():

@@ -58,6 +58,12 @@ def test_train_registers_a_champion_the_services_load_and_plan_from(
     assert logged.data.params["n_estimators"] == "20"
     assert logged.data.params["dynamic_features"] == "promo_days,price_ratio"
     assert "butler.all.wape" in logged.data.metrics
+    # the run says which model the backtest found best, Butler's or a baseline
+    targets = run.backtest.targets()
+    beaten = targets["reduction_vs_best_baseline"] < 0
+    assert logged.data.tags["backtest.best_model"] == (
+        targets["best_baseline"] if beaten else "butler"
+    )
     assert client.get_experiment(logged.info.experiment_id).name == EXPERIMENT
     assert (settings.home / "mlflow.db").is_file()
 
@@ -113,3 +119,18 @@ def _panel(settings):
 
     with Store.open(settings, read_only=True) as store:
         return store_panel(store)
+
+
+def test_a_run_says_when_a_baseline_beat_butler(settings, sales_store, caplog):
+    import mlflow
+
+    weak = ForecastConfig(
+        n_estimators=1, learning_rate=0.01, n_jobs=1, calibration_weeks=4, blend_with=()
+    )  # one tiny tree, no blend: about the global median for every series
+    with caplog.at_level("WARNING", logger="training.forecast"):
+        run = train(settings, weak, level="sku", horizon=4, n_windows=1, baselines=["Naive"])
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    tags = mlflow.MlflowClient().get_run(run.run_id).data.tags
+    assert run.backtest.targets()["reduction_vs_best_baseline"] < 0
+    assert tags["backtest.best_model"] == "Naive"
+    assert "Naive forecast the store's sku series better than Butler" in caplog.text
