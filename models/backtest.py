@@ -347,6 +347,7 @@ def backtest_figures(result: BacktestResult, *, n_series: int = 6) -> dict[str, 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
 
     fc = result.forecasts
     ours = fc[fc["model"] == MODEL_NAME]
@@ -356,21 +357,31 @@ def backtest_figures(result: BacktestResult, *, n_series: int = 6) -> dict[str, 
     for ax, uid in zip(axes, top, strict=False):
         s = ours[ours["unique_id"] == uid].sort_values("week")
         naive = fc[(fc["model"] == "WindowAverage8") & (fc["unique_id"] == uid)]
+        ax.fill_between(s["week"], s["p50"], s["p90"], color="b", alpha=0.12, label="P50 to P90")
+        ax.plot(s["week"], s["p90"], "b:", linewidth=0.8)
         ax.plot(s["week"], s["y"], "k.-", label="actual")
         ax.plot(s["week"], s["mean"], "b-", label="butler")
-        ax.fill_between(s["week"], 0, s["p90"], color="b", alpha=0.12, label="0 to P90")
         if len(naive):
             naive = naive.sort_values("week")
             ax.plot(naive["week"], naive["mean"], "r--", label="mean of last 8 weeks")
+        for cutoff in result.cutoffs[1:]:  # where a later window's forecasts start
+            ax.axvline(cutoff, color="grey", linewidth=0.6, linestyle="--")
         ax.set_title(str(uid), fontsize=9)
-    axes[0].legend(fontsize=7, loc="upper left")
+    axes[0].legend(fontsize=7, loc="upper left", ncol=4)
+    fig.suptitle(f"{result.dataset}: the {len(top)} biggest series, h={result.horizon}")
     fig.tight_layout()
 
     seg = result.metrics.pivot(index="segment", columns="model", values="wape")
+    order = [MODEL_NAME, *seg.loc["all"].drop(MODEL_NAME, errors="ignore").sort_values().index]
+    seg = seg[[m for m in order if m in seg.columns]]
     fig2, ax = plt.subplots(figsize=(9, 3.5))
-    seg.plot.bar(ax=ax, width=0.85)
-    ax.set_ylabel("WAPE")
-    ax.set_title(f"{result.dataset}: WAPE by segment, h={result.horizon}")
+    colours = ["black", *plt.get_cmap("tab10").colors[: len(seg.columns) - 1]]
+    seg.plot.bar(ax=ax, width=0.85, color=colours, rot=0)
+    top_wape = 1.5  # taller bars (a baseline far off on intermittent series) are cut
+    ax.set_ylim(0, min(float(np.nanmax(seg.to_numpy())) * 1.05, top_wape))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylabel(f"WAPE (bars over {top_wape:.0%} cut)")
+    ax.set_title(f"{result.dataset}: WAPE by segment, h={result.horizon} (butler in black)")
     ax.legend(fontsize=7, ncol=3)
     fig2.tight_layout()
     return {"forecast_vs_actual": fig, "wape_by_segment": fig2}

@@ -138,6 +138,21 @@ def test_progress_counts_every_fit(result):
     assert calls == [(3, 6), (6, 6)]
 
 
+def test_figures_show_the_biggest_series_and_every_model_by_segment(result, tmp_path):
+    from models.backtest import backtest_figures
+
+    res, _ = result
+    figures = backtest_figures(res, n_series=3)
+    series = figures["forecast_vs_actual"].axes
+    assert [ax.get_title() for ax in series] == ["S13", "S12", "S11"]  # the biggest first
+    assert len(series[0].get_lines()) == 5  # P90, actual, butler, mean of 8 weeks, cutoff
+    [bars] = figures["wape_by_segment"].axes
+    assert [t.get_text() for t in bars.get_legend().get_texts()][0] == MODEL_NAME
+    for name, fig in figures.items():
+        fig.savefig(tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 1_000
+
+
 def test_summary_is_json_ready(result):
     res, _ = result
     doc = json.loads(json.dumps(res.to_json()))
