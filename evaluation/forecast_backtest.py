@@ -92,7 +92,8 @@ def write_forecasts(result: BacktestResult, path: str | Path) -> None:
     """Write the forecasts in long form, CSV or Parquet by the file's suffix.
 
     Columns ``unique_id, week, model, mean, p50, p80, p90, p95``: one row per series × week ×
-    model; the model Butler serves is ``butler``; baselines have no quantiles (empty).
+    model; the model Butler serves is ``butler``; the baselines' quantiles are statsforecast's
+    conformal intervals (:func:`models.forecast.baseline_forecasts`).
     """
     frame = result.forecasts[FORECAST_COLUMNS].copy()
     frame["week"] = pd.to_datetime(frame["week"]).dt.date

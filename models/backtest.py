@@ -255,7 +255,7 @@ def _forecast_all(
     frames = [ours]
     for name in baselines:
         t0 = time.perf_counter()
-        frames.append(baseline_forecasts(train, h, freq=cfg.freq, models=[name]))
+        frames.append(baseline_forecasts(train, h, freq=cfg.freq, models=[name], intervals=True))
         # statsforecast fits and predicts in one call
         times.append(
             {"model": name, "fit_seconds": time.perf_counter() - t0, "predict_seconds": 0.0}

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
@@ -799,6 +799,7 @@ def baseline_forecasts(
     freq: str = "W-MON",
     models: Sequence[str] = BASELINES,
     n_jobs: int = 2,
+    intervals: bool = False,
 ) -> pd.DataFrame:
     """statsforecast baselines on the same panel, in the long forecast format.
 
@@ -808,26 +809,37 @@ def baseline_forecasts(
         freq: weekly frequency of the panel.
         models: names from :data:`BASELINES`.
         n_jobs: processes.
+        intervals: also give each baseline quantiles, from statsforecast's conformal
+            intervals (each model refitted with the series' last ``2 h`` weeks held out in
+            turn): the P80, P90 and P95 are the point forecast plus the upper half-widths
+            of its 60, 80 and 90% intervals, the P50 the point forecast itself. A series
+            with fewer than ``2 h + 1`` weeks (or a week the model cannot forecast) has too
+            little history for them: its quantiles all equal the point forecast.
 
     Returns:
-        Long frame ``unique_id, ds, model, mean`` + quantile columns, all
-        NaN (baselines are scored as point forecasts). Weeks a model cannot forecast (a
-        seasonal naive without a year of history), and series a model fails on (AutoETS
-        on a few very short series), fall back to the series' last 8 weeks' mean, so every
-        model answers every series.
+        Long frame ``unique_id, ds, model, mean`` + quantile columns (NaN without
+        ``intervals``: the baselines are then point forecasts). Weeks a model cannot
+        forecast (a seasonal naive without a year of history), and series a model fails on
+        (AutoETS on a few very short series), fall back to the series' last 8 weeks' mean,
+        so every model answers every series.
     """
     from statsforecast import StatsForecast
     from statsforecast import models as sm
+    from statsforecast.utils import ConformalIntervals
 
-    factories = {
-        "Naive": lambda: sm.Naive(),
-        "WindowAverage8": lambda: sm.WindowAverage(8, alias="WindowAverage8"),
-        "SeasonalNaive52": lambda: sm.SeasonalNaive(52, alias="SeasonalNaive52"),
-        "AutoETS": lambda: sm.AutoETS(season_length=1),
-        "CrostonOptimized": lambda: sm.CrostonOptimized(),
-        "ADIDA": lambda: sm.ADIDA(),
-        "IMAPA": lambda: sm.IMAPA(),
-        "TSB": lambda: sm.TSB(alpha_d=0.1, alpha_p=0.1),
+    factories: dict[str, Callable[[Any], Any]] = {
+        "Naive": lambda pi: sm.Naive(prediction_intervals=pi),
+        "WindowAverage8": lambda pi: sm.WindowAverage(
+            8, alias="WindowAverage8", prediction_intervals=pi
+        ),
+        "SeasonalNaive52": lambda pi: sm.SeasonalNaive(
+            52, alias="SeasonalNaive52", prediction_intervals=pi
+        ),
+        "AutoETS": lambda pi: sm.AutoETS(season_length=1, prediction_intervals=pi),
+        "CrostonOptimized": lambda pi: sm.CrostonOptimized(prediction_intervals=pi),
+        "ADIDA": lambda pi: sm.ADIDA(prediction_intervals=pi),
+        "IMAPA": lambda pi: sm.IMAPA(prediction_intervals=pi),
+        "TSB": lambda pi: sm.TSB(alpha_d=0.1, alpha_p=0.1, prediction_intervals=pi),
     }
     unknown = [m for m in models if m not in factories]
     if unknown:
@@ -835,25 +847,54 @@ def baseline_forecasts(
             f"The `models` parameter of `baseline_forecasts` must use {', '.join(factories)}. "
             f"Got {', '.join(unknown)} instead."
         )
-    chosen = [factories[m]() for m in models]
-    if "WindowAverage8" not in models:
-        chosen.append(factories["WindowAverage8"]())
+    names = [*models, *([] if "WindowAverage8" in models else ["WindowAverage8"])]
     data = panel[["unique_id", "ds", "y"]]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    # a quantile q above the median is the upper end of the central (2q - 1) interval
+    levels = {col: round((2 * q - 1) * 100) for col, q in
+              zip(quantile_columns(QUANTILES), QUANTILES, strict=True) if q > 0.5}  # fmt: skip
+    windows = 2
+    long_enough = data.groupby("unique_id")["y"].transform("size") > windows * h
+
+    def run(part: pd.DataFrame, pi: Any = None) -> pd.DataFrame:
+        # every model carries the intervals, the fallback too: statsforecast asks the
+        # fallback for them on a series where a model fails
         sf = StatsForecast(
-            models=chosen,
+            models=[factories[name](pi) for name in names],
             freq=freq,
             n_jobs=n_jobs,
-            fallback_model=sm.WindowAverage(8, alias="fallback"),
+            fallback_model=sm.WindowAverage(8, alias="fallback", prediction_intervals=pi),
         )
-        fc = sf.forecast(df=data, h=h)
-    fc = fc.reset_index() if "unique_id" not in fc.columns else fc
+        fc = sf.forecast(df=part, h=h, level=sorted(set(levels.values())) if pi else None)
+        return fc.reset_index() if "unique_id" not in fc.columns else fc
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fc = run(data)
+        if intervals and long_enough.any():
+            # the widths only: a model that fails on a series in one of the conformal
+            # refits is replaced by the fallback for the whole series, which must not
+            # change the point forecast scored
+            wide = run(data[long_enough], ConformalIntervals(h=h, n_windows=windows))
+            widths = wide[["unique_id", "ds"]].copy()
+            for name in names:
+                for level in set(levels.values()):
+                    widths[f"{name}-hi-{level}"] = wide[f"{name}-hi-{level}"] - wide[name]
+            fc = fc.merge(widths, on=["unique_id", "ds"], how="left")
+            for name in names:
+                for level in set(levels.values()):
+                    fc[f"{name}-hi-{level}"] += fc[name]
+    frames = []
     for name in models:
-        fc[name] = fc[name].fillna(fc["WindowAverage8"])
-    long = fc.melt(id_vars=["unique_id", "ds"], value_vars=list(models), var_name="model")
-    long = long.rename(columns={"value": "mean"})
-    long["mean"] = long["mean"].fillna(0.0)
-    for col in quantile_columns(QUANTILES):
-        long[col] = np.nan
-    return long
+        mean = fc[name].fillna(fc["WindowAverage8"]).fillna(0.0)
+        one = pd.DataFrame({"unique_id": fc["unique_id"], "ds": fc["ds"], "model": name})
+        one["mean"] = mean.to_numpy()
+        for col, q in zip(quantile_columns(QUANTILES), QUANTILES, strict=True):
+            if not intervals:
+                one[col] = np.nan
+            elif q <= 0.5:
+                one[col] = mean.to_numpy()  # conformal intervals are centred on the point
+            else:
+                upper = fc.get(f"{name}-hi-{levels[col]}", pd.Series(np.nan, index=fc.index))
+                one[col] = np.maximum(upper.fillna(mean).to_numpy(), mean.to_numpy())
+        frames.append(one)
+    return pd.concat(frames, ignore_index=True)

@@ -85,11 +85,21 @@ def test_series_new_in_the_window_get_zero_forecasts(result):
     new = res.forecasts[res.forecasts["unique_id"] == "NEW"]
     assert len(new) == 3 * len(MODELS)
     assert (new["mean"] == 0).all()
-    ours = new[new["model"] == MODEL_NAME]
-    assert (ours[["p50", "p80", "p90", "p95"]] == 0).all().all()
-    assert new.loc[new["model"] != MODEL_NAME, "p90"].isna().all()  # baselines: point only
+    assert (new[["p50", "p80", "p90", "p95"]] == 0).all().all()  # every model's quantiles
     segs = res.metrics[res.metrics["segment"] == "new"]
     assert set(segs["model"]) == MODELS and (segs["rows"] == 3).all()
+
+
+def test_every_model_is_scored_on_its_quantiles_too(result):
+    res, _ = result
+    overall = res.overall()
+    assert overall[["pinball", "coverage_p90"]].notna().all().all()  # baselines as well
+    fc = res.forecasts
+    known = fc[fc["unique_id"] != "NEW"]
+    assert (known["p50"] <= known["p80"]).all() and (known["p80"] <= known["p90"]).all()
+    assert (known["p90"] <= known["p95"]).all()
+    naive = known[known["model"] == "Naive"]
+    assert (naive["p90"] > naive["mean"]).mean() > 0.9  # a real interval, not the point
 
 
 def test_forecasts_are_what_each_model_gives_fitted_on_the_weeks_to_the_cutoff(result, panel):

@@ -565,6 +565,22 @@ def test_baselines_answer_every_series_even_when_a_model_cannot():
     np.testing.assert_allclose(naive["mean"], naive["unique_id"].map(last))
 
 
+def test_baseline_quantiles_come_from_conformal_intervals_around_the_same_points():
+    panel = pd.concat(
+        [make_panel(6, 30), make_panel(2, 5, prefix="NEW")], ignore_index=True
+    )  # two series too short for intervals (5 weeks < 2 × 3 + 1)
+    models = ["Naive", "WindowAverage8", "AutoETS"]
+    points = baseline_forecasts(panel, 3, models=models, n_jobs=1)
+    wide = baseline_forecasts(panel, 3, models=models, n_jobs=1, intervals=True)
+    np.testing.assert_allclose(wide["mean"], points["mean"])  # the points do not move
+    assert wide[QCOLS].notna().all().all()
+    np.testing.assert_allclose(wide["p50"], wide["mean"])
+    assert (wide["p80"] <= wide["p90"]).all() and (wide["p90"] <= wide["p95"]).all()
+    long = ~wide["unique_id"].str.startswith("NEW")
+    assert (wide.loc[long, "p95"] > wide.loc[long, "mean"]).mean() > 0.9  # real intervals
+    np.testing.assert_allclose(wide.loc[~long, "p95"], wide.loc[~long, "mean"])
+
+
 def test_baselines_reject_an_unknown_model():
     with pytest.raises(InvalidParameterError, match="Prophet"):
         baseline_forecasts(make_panel(2, 20), 2, models=["Naive", "Prophet"])
