@@ -15,6 +15,7 @@ from typing import Annotated, get_args
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.logging import RichHandler
 from rich.table import Table
 
@@ -74,6 +75,8 @@ def main(
             for e in exc.errors()
         )
         raise _fail(f"A Butler setting is wrong — {problems}. Fix that variable.") from None
+    except SettingsError as exc:  # a value that is not even JSON, for a dict or list setting
+        raise _fail(f"A Butler setting cannot be read — {exc}. Give it as JSON.") from None
 
 
 # -- generate ------------------------------------------------------------------------------

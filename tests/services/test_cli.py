@@ -65,3 +65,7 @@ def test_a_wrong_setting_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch)
     monkeypatch.setenv("BUTLER_RECRUITMENT_COST", '{"jd": -1}')
     result = runner.invoke(app, ["--home", str(tmp_path / "home"), "status"])
     assert result.exit_code == 1 and "must be ≥ 0; jd" in " ".join(result.output.split())
+    monkeypatch.setenv("BUTLER_RECRUITMENT_COST", "tmall=35")  # not JSON
+    result = runner.invoke(app, ["--home", str(tmp_path / "home"), "status"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "recruitment_cost" in said and "Give it as JSON" in said
