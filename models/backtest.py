@@ -61,7 +61,8 @@ class BacktestResult:
         metrics: one row per model × segment (``all``, ``fast``, ``slow``,
             ``intermittent``, ``new``): wape, mase, bias, pinball, wql, coverage_pXX,
             rows, plus per model fit_seconds, predict_seconds and series_per_second.
-        forecasts: long forecasts ``cutoff, unique_id, week, model, mean, p50 … p95, y``.
+        forecasts: long forecasts ``cutoff, unique_id, week, model, mean, p50 … p95, y``
+            (``y`` empty where no actual was given: a series an actuals file leaves out).
         seconds: wall time of the whole run.
     """
 
@@ -207,7 +208,9 @@ def score_actuals(
         name, static_features, config, baselines, on_progress: as in :func:`backtest`.
 
     Returns:
-        The figures and forecasts; the scored rows are the actuals' rows in the ``h`` weeks.
+        The figures, from the actuals' rows in the ``h`` weeks, and the forecasts: those
+        rows with their ``y``, then every other series × week the models forecast (a series
+        the actuals do not list) with ``y`` empty, so the forecasts are whole.
     """
     _check_horizon(h, "score_actuals")
     started = time.perf_counter()
@@ -222,8 +225,14 @@ def score_actuals(
     fc, times = _forecast_all(panel, h, cfg, static_features, baselines)
     if on_progress:
         on_progress(len(times), len(times))
-    parts = [_attach(fc, held, panel, cutoff)]
-    return _result(name, "actuals", h, [cutoff], parts, times, started, cfg)
+    scored = _attach(fc, held, panel, cutoff)
+    listed = pd.MultiIndex.from_frame(held[["unique_id", "ds"]])
+    unscored = fc[~pd.MultiIndex.from_frame(fc[["unique_id", "ds"]]).isin(listed)]
+    unscored = unscored.rename(columns={"ds": "week"}).assign(y=np.nan, cutoff=cutoff)
+    result = _result(name, "actuals", h, [cutoff], [scored], times, started, cfg)
+    result.forecasts = pd.concat([result.forecasts, unscored[result.forecasts.columns]])
+    result.forecasts = result.forecasts.reset_index(drop=True)
+    return result
 
 
 def _check_horizon(h: int, func: str) -> None:

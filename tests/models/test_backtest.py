@@ -203,3 +203,14 @@ def test_score_actuals_scores_the_h_weeks_after_the_data():
     assert (fc.loc[fc["unique_id"] == "NEW", "mean"] == 0).all()
     with pytest.raises(InvalidParameterError, match="no week in the 4 weeks after"):
         score_actuals(history, later[later["ds"] > WEEKS[40]], 4, config=CFG, baselines=BASELINES)
+
+
+def test_score_actuals_keeps_the_forecasts_of_series_the_actuals_leave_out():
+    history = make_panel(36)
+    later = make_panel(40)
+    sample = later[(later["ds"] > WEEKS[35]) & later["unique_id"].isin(["S00", "S01"])]
+    res = score_actuals(history, sample, 4, name="tiny", config=CFG, baselines=BASELINES)
+    fc = res.forecasts
+    assert (fc.groupby("model").size() == 14 * 4).all()  # every series forecast
+    assert set(fc.loc[fc["y"].notna(), "unique_id"]) == {"S00", "S01"}
+    assert (res.overall()["rows"] == 2 * 4).all()  # only the listed series are scored
