@@ -699,6 +699,28 @@ def _count_pairs(
     return counts
 
 
+def _term_frequencies(
+    data: pd.DataFrame, columns: Sequence[str]
+) -> dict[str, tuple[pd.Series, float]]:
+    """Per column, splink's term frequencies (each value's share of the column's non-null
+    values), kept small: the values seen twice or more with theirs, and the one frequency
+    every value seen once shares (most nicknames are one account's own)."""
+    out = {}
+    for col in columns:
+        counts = data[col].dropna().value_counts()
+        total = max(int(counts.sum()), 1)
+        out[col] = ((counts[counts >= 2] / total).astype("float64"), 1.0 / total)
+    return out
+
+
+def _term_frequency_table(kept: tuple[pd.Series, float], values: Iterable[Any]) -> pd.Series:
+    """A term frequency lookup from :func:`_term_frequencies` that also holds ``values``:
+    a value not among the repeated ones was seen once (or never) and gets the single share."""
+    repeated, single = kept
+    extra = pd.Index([v for v in values if v is not None and v == v]).difference(repeated.index)
+    return pd.concat([repeated, pd.Series(single, index=extra, dtype="float64")])
+
+
 def _tf_columns(settings: dict) -> list[str]:
     cols = {
         level["tf_adjustment_column"]
@@ -845,6 +867,7 @@ class IdentityResolver:
         self.columns_ = sorted(have)
         self.n_records_ = len(data)
         self._refine_prior(data, sampled_u=model)
+        self.term_frequencies_ = _term_frequencies(data, _tf_columns(self.settings_))
         self.fit_seconds_ = time.perf_counter() - started
         logger.info("identity model fitted on %d records in %.1f s", len(data), self.fit_seconds_)
         return self
@@ -1089,8 +1112,10 @@ class IdentityResolver:
         """Waterfall data of one pair: how each comparison moves the match weight.
 
         Args:
-            members: the normalised records the pair belongs to (term frequencies, such as
-                how common a family name is, come from them).
+            members: normalised records holding the pair. Term frequencies (how common a
+                family name is) are the list's the model was fitted on, so the two records
+                alone will do; a model pickled before it kept them takes them from
+                ``members``, which must then be the whole list.
             left, right: the two records' ``unique_id``.
 
         Returns:
@@ -1102,7 +1127,15 @@ class IdentityResolver:
         self._require_fit("explain")
         data = self._check(members, "explain")
         pair = _records(data, [left, right], "explain")
-        with self._trained_linker(data, tf_tables=True) as linker:
+        kept = getattr(self, "term_frequencies_", None)
+        with self._trained_linker(data, tf_tables=kept is None) as linker:
+            for col, frequencies in (kept or {}).items():
+                lookup = _term_frequency_table(frequencies, (r.get(col) for r in pair))
+                table = linker.table_management.register_table(
+                    lookup.rename(f"tf_{col}").rename_axis(col).reset_index(),
+                    f"__butler_tf_{col}",
+                )
+                linker.table_management.register_term_frequency_lookup(table, col)
             scored = linker.inference.score_pair(pair[0], pair[1]).as_pandas_dataframe().iloc[0]
         return waterfall(scored, self.settings_)
 

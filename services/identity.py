@@ -190,7 +190,10 @@ def explain_accounts(settings: Settings, left: str, right: str) -> PairExplanati
             "<platform>:<platform_user_id>, e.g. tmall:tb123456, as `butler members resolve` "
             "lists them in source_accounts."
         )
-    steps = model.explain(normalise_members(raw), left, right)
+    # the model keeps the term frequencies of the list it was fitted on, so the two accounts
+    # are all it needs; one pickled before it kept them takes them from every account
+    pair = raw[ids.isin([left, right])] if hasattr(model, "term_frequencies_") else raw
+    steps = model.explain(normalise_members(pair), left, right)
     by_id = raw.set_index(ids)
     return PairExplanation(
         left=masked_account(by_id.loc[left]),

@@ -617,6 +617,39 @@ def test_explanation_adds_up_to_the_pair_score(fitted, world):
         fitted.explain(members, "nobody", top["unique_id_r"])
 
 
+def test_the_two_records_alone_explain_a_pair_as_the_whole_list_does(fitted, world):
+    """Term frequencies are kept from the fit, so explaining needs only the pair's records
+    (a store of a million accounts is not normalised again for one question)."""
+    _, members, _ = world
+    pairs = fitted.predict(members)
+    assert fitted.term_frequencies_  # names and cities count by how common they are
+    tf_levels = {
+        level["label_for_charts"]
+        for comparison in fitted.settings_["comparisons"]
+        for level in comparison["comparison_levels"]
+        if level.get("tf_adjustment_column")
+    }
+    # a pair whose score counts how common a shared value is (a family name, a city)
+    left = right = None
+    for a, b in pairs.sort_values("match_probability")[["unique_id_l", "unique_id_r"]].values:
+        if tf_levels & set(fitted.explain(members, a, b)["level"]):
+            left, right = a, b
+            break
+    assert left is not None
+    chosen = [*pairs.nlargest(3, "match_probability")[["unique_id_l", "unique_id_r"]].values]
+    for a, b in [*chosen, (left, right)]:
+        two = members[members["unique_id"].isin([a, b])]
+        pd.testing.assert_frame_equal(fitted.explain(two, a, b), fitted.explain(members, a, b))
+    # a model pickled before the frequencies were kept takes them from the records given:
+    # the whole list gives the same answer, the pair alone does not
+    old = copy.copy(fitted)
+    del old.term_frequencies_
+    whole = fitted.explain(members, left, right)
+    pd.testing.assert_frame_equal(old.explain(members, left, right), whole)
+    two = members[members["unique_id"].isin([left, right])]
+    assert old.explain(two, left, right)["match_weight"].iloc[-1] != whole["match_weight"].iloc[-1]
+
+
 def test_a_handle_that_only_spells_the_shared_name_is_not_counted_twice(fitted, world):
     _, members, _ = world
     strangers = normalise_members(
