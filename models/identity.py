@@ -1108,6 +1108,15 @@ class IdentityResolver:
 
     # -- explanations --------------------------------------------------------------------------
 
+    def keep_term_frequencies(self, members: pd.DataFrame) -> Self:
+        """Keep how common each value of the term-frequency columns (names, cities) is in
+        ``members``, for :meth:`explain`. ``fit`` keeps those of the list it learns from; a
+        model pickled before it did can be given them here.
+        """
+        self._require_fit("keep_term_frequencies")
+        self.term_frequencies_ = _term_frequencies(members, _tf_columns(self.settings_))
+        return self
+
     def explain(self, members: pd.DataFrame, left: str, right: str) -> pd.DataFrame:
         """Waterfall data of one pair: how each comparison moves the match weight.
 
@@ -1256,6 +1265,23 @@ class IncrementalMatcher:
             self._con.execute(f"CREATE VIEW {view} AS {sql}")
         self._con.execute("PREPARE __butler_score AS SELECT * FROM __butler_scored")
         self._lock = threading.Lock()
+
+    def account(self, unique_id: str) -> dict[str, Any]:
+        """One account of the resolved set as the model reads it (its normalised fields).
+
+        Raises:
+            UnknownEntityError: no such account.
+        """
+        import pyarrow.compute as pc
+
+        found = self._table.filter(pc.equal(self._table["unique_id"], str(unique_id)))
+        if not found.num_rows:
+            raise UnknownEntityError(
+                f"No account {unique_id} among the resolved members. Accounts are named "
+                "<platform>:<platform_user_id>, as the candidates of a match name them."
+            )
+        row = found.slice(0, 1).to_pylist()[0]
+        return {col: row[col] for col in self._columns}
 
     def _new_rows(self, rows: list[dict[str, Any]]) -> Any:
         """The new records as Arrow rows of the resolved set's schema, term frequencies

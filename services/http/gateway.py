@@ -38,7 +38,13 @@ from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Age
 from services.http.batching import ContinuousBatcher
 from services.http.errors import check_batch, client_error
 from services.http.forecast_service import Forecasting, ForecastResult, PlanAnswer
-from services.http.identity_service import Identity, MemberMatch, MemberRecord, ResolvedMembers
+from services.http.identity_service import (
+    Identity,
+    MatchExplanation,
+    MemberMatch,
+    MemberRecord,
+    ResolvedMembers,
+)
 from services.http.media import JSON
 from services.http.middleware import ButlerMiddleware
 from services.http.risk_service import Alert, ChatRisk, RiskResult
@@ -277,6 +283,14 @@ class Butler:
     ) -> MemberMatch:
         """Is this sign-up someone we know? The best candidate persons, best first."""
         return await _forward(lambda: self.identity.to_async.match_member(record=record, top=top))
+
+    @bentoml.api
+    async def explain_match(self, record: MemberRecord, account: str) -> MatchExplanation:
+        """Why this sign-up scores as it does against a known account (a match candidate):
+        the match weight each comparison adds."""
+        return await _forward(
+            lambda: self.identity.to_async.explain_match(record=record, account=account)
+        )
 
     @bentoml.api
     async def resolve_members(self, records: list[MemberRecord]) -> ResolvedMembers:

@@ -105,6 +105,25 @@ class MemberMatch(BaseModel):
     candidates: list[Candidate] = Field(description="Best first, one per person.")
 
 
+class WeightStep(BaseModel):
+    """One comparison's part in a match score."""
+
+    step: str = Field(description="`prior`, a comparison's name, or `total`.")
+    level: str = Field(description="What the comparison found, e.g. `same phone number`.")
+    match_weight: float = Field(description="Bits it adds (+) or takes away (−).")
+    cumulative: float = Field(description="The running total after it.")
+
+
+class MatchExplanation(BaseModel):
+    """Why a record scores as it does against one known account: the waterfall."""
+
+    record_id: str
+    account: str
+    person_id: str = Field(description="The account's person in the store's resolution.")
+    match_probability: float
+    steps: list[WeightStep] = Field(description="The prior, each comparison, then the total.")
+
+
 class ResolvedMember(BaseModel):
     """One record of a deduplicated batch."""
 
@@ -141,6 +160,8 @@ class Identity:
         #: member at or above it to a person is that person
         self.threshold = resolution.threshold
         self.matcher = self.model.matcher(members.assign(person_id=clusters["person_id"].values))
+        if not hasattr(self.model, "term_frequencies_"):  # pickled before fit kept them
+            self.model.keep_term_frequencies(members)
         self.compared = _compared_columns(self.model)
         self._batcher = ContinuousBatcher(self.match_batch, max_batch=64)
         logger.info(
@@ -197,6 +218,28 @@ class Identity:
                 )
             )
         return answers
+
+    @bentoml.api
+    def explain_match(self, record: MemberRecord, account: str) -> MatchExplanation:
+        """Why ``record`` scores as it does against a known ``account`` (a candidate of
+        :meth:`match_member`): the match weight each comparison adds, with no field's value."""
+        new = "__butler_record__"
+        try:
+            row = _normalised([record], self.compared, "record").assign(unique_id=new)
+            pair = pd.concat([row, pd.DataFrame([self.matcher.account(account)])])
+            steps = self.model.explain(pair, new, account)
+        except ButlerError as exc:
+            raise client_error(exc, "account") from exc
+        return MatchExplanation(
+            record_id=record.record_id,
+            account=account,
+            person_id=self.matcher.person_of_[account],
+            match_probability=float(steps["match_probability"].iloc[-1]),
+            steps=[
+                WeightStep(**row)
+                for row in steps[["step", "level", "match_weight", "cumulative"]].to_dict("records")
+            ],
+        )
 
     @bentoml.api
     def resolve_members(self, records: list[MemberRecord]) -> ResolvedMembers:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from bentoml.exceptions import InvalidArgument
+from bentoml.exceptions import InvalidArgument, NotFound
 from pydantic import ValidationError
 
 from features.identity import MEMBER_FIELDS
@@ -127,6 +127,23 @@ def test_a_known_members_variant_finds_its_person(service, person):
     assert best.match_probability >= answer.threshold == service.threshold
     assert best.person_probability >= answer.min_group_probability > 0
     assert len({c.person_id for c in answer.candidates}) == len(answer.candidates)
+
+
+def test_explain_match_gives_the_waterfall_of_a_candidate_s_score(service):
+    record = variant("P7")
+    best = service.match_now(record).candidates[0]
+    why = service.explain_match(record, best.unique_id)
+    assert why.account == best.unique_id and why.person_id == best.person_id
+    assert why.match_probability == pytest.approx(best.match_probability, abs=1e-6)
+    steps = {s.step: s for s in why.steps}
+    assert why.steps[0].step == "prior" and why.steps[-1].step == "total"
+    assert sum(s.match_weight for s in why.steps[:-1]) == pytest.approx(steps["total"].cumulative)
+    assert steps["phone"].level == "same phone number" and steps["phone"].match_weight > 0
+    said = why.model_dump_json()
+    first = ACCOUNTS[ACCOUNTS["unique_id"] == best.unique_id].iloc[0]
+    assert first["email"] not in said and first["full_name"] not in said.lower()
+    with pytest.raises(NotFound, match="account.*tmall:nobody"):
+        service.explain_match(record, "tmall:nobody")
 
 
 def test_a_second_account_on_a_platform_the_person_uses_is_flagged_not_taken(service):
