@@ -84,6 +84,8 @@ def demo_calls(ctx: typer.Context) -> None:
         "info": {},
         "forecast": {"skus": [sku], "horizon": 4},
         "match_member": {"record": record, "top": 3},
+        # why the sign-up scores as it does against the account it was copied from
+        "explain_match": {"record": record, "account": str(member["unique_id"])},
         "classify": {"conversations": [conversation.model_dump(mode="json")]},
         "ask": {"question": "上周天猫卖得最好的是哪个？"},
     }

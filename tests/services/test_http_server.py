@@ -247,6 +247,14 @@ def test_match_and_resolve_members(url):
     assert response.status_code == 200
     answer = response.json()
     assert answer["candidates"] and "full_name" not in str(answer)
+    best = answer["candidates"][0]
+    why = post(url, "explain_match", {"record": known, "account": best["unique_id"]})
+    assert why.status_code == 200, why.text
+    steps = why.json()["steps"]
+    assert steps[0]["step"] == "prior" and steps[-1]["step"] == "total"
+    assert why.json()["match_probability"] == pytest.approx(best["match_probability"], abs=1e-6)
+    unknown = post(url, "explain_match", {"record": known, "account": "tmall:nobody"})
+    assert unknown.status_code == 404 and "tmall:nobody" in _error(unknown)
     records = [{"record_id": "a", "full_name": "李芳芳", "phone": "13900000001"},
                {"record_id": "b", "full_name": "李芳芳", "phone": "13900000001"},
                {"record_id": "c", "full_name": "赵敏", "phone": "13700000002"}]  # fmt: skip
