@@ -8,6 +8,8 @@ frame feeds training (:mod:`training.identity`) and serving, through
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pandas as pd
 
 from features.identity import MEMBER_FIELDS
@@ -25,17 +27,21 @@ _COLUMNS = (
 )
 
 
-def store_members(store: Store) -> pd.DataFrame:
-    """Every member account of the store, ``unique_id`` first, in a stable order.
+def store_members(store: Store, ids: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every member account of the store (or those of ``ids``, ``<platform>:<user id>``;
+    an id the store does not hold is left out), ``unique_id`` first, in a stable order.
 
     Raises:
         StoreError: the store holds no members (ingest the member exports first).
     """
     store.require_rows("members", "member accounts")
     cols = ", ".join(_COLUMNS)
+    unique_id = f"platform || '{ID_SEP}' || platform_user_id"
+    where = f"WHERE list_contains(?, {unique_id}) " if ids is not None else ""
     frame = store.sql(
-        f"SELECT platform || '{ID_SEP}' || platform_user_id AS unique_id, {cols} "
-        "FROM members ORDER BY platform, platform_user_id"
+        f"SELECT {unique_id} AS unique_id, {cols} "
+        f"FROM members {where}ORDER BY platform, platform_user_id",
+        [list(map(str, ids))] if ids is not None else None,
     ).df()
     frame["birth_date"] = pd.to_datetime(frame["birth_date"]).dt.strftime("%Y-%m-%d")
     return frame.astype({"birth_date": object}).where(frame.notna(), None)

@@ -855,11 +855,11 @@ def baseline_forecasts(
     windows = 2
     long_enough = data.groupby("unique_id")["y"].transform("size") > windows * h
 
-    def run(part: pd.DataFrame, pi: Any = None) -> pd.DataFrame:
+    def run(part: pd.DataFrame, which: Sequence[str], pi: Any = None) -> pd.DataFrame:
         # every model carries the intervals, the fallback too: statsforecast asks the
         # fallback for them on a series where a model fails
         sf = StatsForecast(
-            models=[factories[name](pi) for name in names],
+            models=[factories[name](pi) for name in which],
             freq=freq,
             n_jobs=n_jobs,
             fallback_model=sm.WindowAverage(8, alias="fallback", prediction_intervals=pi),
@@ -869,18 +869,18 @@ def baseline_forecasts(
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fc = run(data)
+        fc = run(data, names)
         if intervals and long_enough.any():
             # the widths only: a model that fails on a series in one of the conformal
             # refits is replaced by the fallback for the whole series, which must not
             # change the point forecast scored
-            wide = run(data[long_enough], ConformalIntervals(h=h, n_windows=windows))
+            wide = run(data[long_enough], models, ConformalIntervals(h=h, n_windows=windows))
             widths = wide[["unique_id", "ds"]].copy()
-            for name in names:
+            for name in models:
                 for level in set(levels.values()):
                     widths[f"{name}-hi-{level}"] = wide[f"{name}-hi-{level}"] - wide[name]
             fc = fc.merge(widths, on=["unique_id", "ds"], how="left")
-            for name in names:
+            for name in models:
                 for level in set(levels.values()):
                     fc[f"{name}-hi-{level}"] += fc[name]
     frames = []

@@ -137,10 +137,6 @@ def masked_account(row: pd.Series) -> dict[str, str | None]:
         value = row.get(col)
         return None if value is None or pd.isna(value) or str(value).strip() == "" else str(value)
 
-    email = text("email")
-    if email is not None and "@" in email:
-        local, _, domain = email.partition("@")
-        email = f"{local[:1]}{'*' * max(len(local) - 1, 1)}@{domain}"
     birth = text("birth_date")
     return {
         "unique_id": text("unique_id"),
@@ -148,7 +144,7 @@ def masked_account(row: pd.Series) -> dict[str, str | None]:
         "full_name": mask_name(text("full_name")),
         "nickname": mask_name(text("nickname")),
         "phone": mask_phone(text("phone")),
-        "email": email,
+        "email": mask_email(text("email")),
         "birth_date": None if birth is None else birth[:4] + "-**-**",
         "city": text("city"),
         "district": text("district"),
@@ -173,8 +169,11 @@ def explain_accounts(settings: Settings, left: str, right: str) -> PairExplanati
             f"Both accounts are {left}: pass two different accounts to compare."
         )
     model = registered_model(settings)
+    # the model keeps the term frequencies of the list it was fitted on, so the two accounts
+    # are all it needs; one pickled before it kept them takes them from every account
+    whole = not hasattr(model, "term_frequencies_")
     with Store.open(settings, read_only=True) as store:
-        raw = store_members(store)
+        raw = store_members(store, ids=None if whole else [left, right])
         persons = dict(
             store.sql(
                 f"SELECT platform || '{ID_SEP}' || platform_user_id, person_id "
@@ -190,10 +189,7 @@ def explain_accounts(settings: Settings, left: str, right: str) -> PairExplanati
             "<platform>:<platform_user_id>, e.g. tmall:tb123456, as `butler members resolve` "
             "lists them in source_accounts."
         )
-    # the model keeps the term frequencies of the list it was fitted on, so the two accounts
-    # are all it needs; one pickled before it kept them takes them from every account
-    pair = raw[ids.isin([left, right])] if hasattr(model, "term_frequencies_") else raw
-    steps = model.explain(normalise_members(pair), left, right)
+    steps = model.explain(normalise_members(raw), left, right)
     by_id = raw.set_index(ids)
     return PairExplanation(
         left=masked_account(by_id.loc[left]),
@@ -338,6 +334,14 @@ def mask_phone(phone: object) -> str | None:
     if len(digits) < 7:
         return "*" * len(text)
     return "".join(digits[:3]) + "*" * (len(digits) - 7) + "".join(digits[-4:])
+
+
+def mask_email(email: object) -> str | None:
+    """``qianglin5458@163.com`` → ``q***********@163.com``: the user name's first letter."""
+    if email is None or (isinstance(email, float) and email != email):
+        return None
+    local, at, domain = str(email).partition("@")
+    return f"{local[:1]}{'*' * max(len(local) - 1, 1)}{at}{domain}"
 
 
 def mask_name(name: object) -> str | None:
