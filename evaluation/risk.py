@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from features.chats import Conversation, chat_text
 from features.corpora import LabelledSet
-from features.errors import ContractViolation
+from features.errors import ContractViolation, UnreadableFileError
 from features.risk_rules import keyword_votes
 from models.chat_risk import LABELS, RiskClassifier, choose_thresholds, severity_weighted
 from models.risk_metrics import RiskReport, risk_report
@@ -91,6 +92,24 @@ def held_out_threshold_report(
     return risk_report(labelled.labels, predicted, severity_weighted(shown), shown)
 
 
+def read_truth(path: str | Path) -> pd.DataFrame:
+    """A chat truth CSV (``platform, session_id`` and one 0/1 column per label).
+
+    Raises:
+        UnreadableFileError: the file is missing, empty or not CSV.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UnreadableFileError(f"{path}: no such file. Check the path and try again.")
+    try:
+        return pd.read_csv(path, dtype={"platform": str, "session_id": str})
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnreadableFileError(
+            f"{path}: cannot be read as a UTF-8 CSV with a header row ({problem})."
+        ) from exc
+
+
 def truth_set(conversations: list[Conversation], truth: pd.DataFrame) -> LabelledSet:
     """Conversations labelled by a truth table (platform, session_id, one 0/1 column per label).
 
@@ -106,6 +125,12 @@ def truth_set(conversations: list[Conversation], truth: pd.DataFrame) -> Labelle
         raise ContractViolation(f"The truth table lacks the columns {', '.join(missing)}.")
     rows = truth.astype({"platform": str, "session_id": str}).set_index(["platform", "session_id"])
     kept = [c for c in conversations if (c.platform, c.session_id) in rows.index]
+    if not kept:
+        raise ContractViolation(
+            f"None of the store's {len(conversations):,} conversations has a row in the truth "
+            "table (matched on platform and session_id). Use the truth file of the sample "
+            "world this store was loaded from."
+        )
     labels = rows.loc[[(c.platform, c.session_id) for c in kept], needed[2:]]
     return LabelledSet(
         conversations=kept,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -31,7 +33,8 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}")
+    """Print ``message`` as the command's error (as text: brackets in a path stay) and exit 1."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code=1)
 
 
@@ -44,3 +47,48 @@ def _progress(transient: bool = False, *, as_bytes: bool = False) -> Progress:
         TimeRemainingColumn(),
     ]
     return Progress(*columns, console=err_console, transient=transient)
+
+
+def _output_file(path: Path | None, option: str, suffixes: tuple[str, ...] = ()) -> Path | None:
+    """Check where a command will write, before its work: a run's results must not be lost
+    to a bad path at the end. The file's folder is made if missing.
+
+    Raises:
+        typer.Exit: the path is a folder, lies under a file, or has a suffix not in
+            ``suffixes`` (when given).
+    """
+    if path is None:
+        return None
+    if suffixes and path.suffix.lower() not in suffixes:
+        kinds = (
+            f"{', '.join(suffixes[:-1])} or {suffixes[-1]}" if len(suffixes) > 1 else suffixes[0]
+        )
+        raise _fail(f"{option} {path}: write to a {kinds} file.")
+    if path.is_dir():
+        raise _fail(f"{option} {path} is a folder; give a file name in it.")
+    _make_folder(path.parent, option, path)
+    return path
+
+
+def _output_folder(path: Path | None, option: str) -> Path | None:
+    """Check (and make) a folder a command will write into, before its work."""
+    if path is not None:
+        _make_folder(path, option, path)
+    return path
+
+
+def _make_folder(folder: Path, option: str, path: Path) -> None:
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise _fail(f"{option} {path}: {blocker} is a file, not a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _fail(f"{option} {path}: cannot make the folder {folder} ({exc.strerror}).") from exc
+
+
+def _probability(value: float | None) -> float | None:
+    """Typer callback of a probability option (a match threshold): strictly between 0 and 1."""
+    if value is not None and not 0 < value < 1:
+        raise typer.BadParameter(f"{value:g} is not a probability between 0 and 1 (e.g. 0.9).")
+    return value

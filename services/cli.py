@@ -11,18 +11,28 @@ import os
 import shutil
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import Annotated, Any, get_args
 
 import typer
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from features.errors import ButlerError
 from features.settings import Settings
 from models.replenishment import ServiceMeasure as ReplenishmentMeasure
-from services._console import _fail, _progress, _settings, console, err_console
+from services._console import (
+    _fail,
+    _output_file,
+    _output_folder,
+    _probability,
+    _progress,
+    _settings,
+    console,
+    err_console,
+)
 from services.cli_agent import ask, chat, demo_ask, eval_agent, train_planner
 from services.cli_risk import eval_risk, risk_app, risk_patrol, train_risk
 from services.cli_serve import demo_calls, serve
@@ -69,14 +79,20 @@ def main(
     try:
         ctx.obj = Settings(home=home) if home else Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"BUTLER_{'_'.join(map(str, e['loc'])).upper()}: "
-            + e["msg"].removeprefix("Value error, ").rstrip(".")
-            for e in exc.errors()
-        )
+        problems = "; ".join(_setting_problem(e) for e in exc.errors())
         raise _fail(f"A Butler setting is wrong — {problems}. Fix that variable.") from None
     except SettingsError as exc:  # a value that is not even JSON, for a dict or list setting
         raise _fail(f"A Butler setting cannot be read — {exc}. Give it as JSON.") from None
+    if ctx.obj.home.exists() and not ctx.obj.home.is_dir():
+        raise _fail(f"The Butler home {ctx.obj.home} is a file; give a folder with --home.")
+
+
+def _setting_problem(error: Any) -> str:
+    """``BUTLER_RECRUITMENT_COST (key tmall): …`` from one pydantic error of the settings."""
+    variable, *inside = error["loc"]
+    where = f" (key {'.'.join(map(str, inside))})" if inside else ""
+    message = error["msg"].removeprefix("Value error, ").rstrip(".")
+    return f"BUTLER_{str(variable).upper()}{where}: {message}"
 
 
 # -- generate ------------------------------------------------------------------------------
@@ -88,7 +104,9 @@ def generate(
     scale: Annotated[Scale, typer.Option(help="small ≈ 300 SKUs, large ≈ 30k SKUs.")] = (
         Scale.small
     ),
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same world.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, help="Random seed; the same seed gives the same world.")
+    ] = 0,
     days: Annotated[int, typer.Option(min=28, help="Days of history.")] = 730,
 ) -> None:
     """Write a realistic sample world: every channel's exports plus the brand ERP's.
@@ -98,6 +116,7 @@ def generate(
     """
     from features.sample_world import generate as generate_world
 
+    _output_folder(out, "--out")
     with _progress() as progress:
         task = progress.add_task(f"Generating the {scale.value} world", total=None)
         summary = generate_world(
@@ -111,7 +130,7 @@ def generate(
 
 
 def _print_world_summary(summary: object, out: Path) -> None:
-    table = Table(title=f"Sample world written to {out}")
+    table = Table(title=f"Sample world written to {escape(str(out))}")
     table.add_column("what")
     table.add_column("count", justify="right")
     for f in dataclasses.fields(summary):  # type: ignore[arg-type]
@@ -161,7 +180,7 @@ def ingest(
     _print_ingest_report(report)
     if report.failed:
         for f in report.failed:
-            err_console.print(f"[bold red]error:[/] {f.error}")
+            err_console.print(f"[bold red]error:[/] {escape(str(f.error))}")
         raise typer.Exit(code=1)
 
 
@@ -481,6 +500,9 @@ def eval_forecast(
     """
     from evaluation.forecast_backtest import evaluate, write_forecasts, write_json, write_plots
 
+    _output_file(json_path, "--json")
+    _output_file(forecasts, "--forecasts", (".csv", ".parquet"))
+    _output_folder(plots, "--plots")
     try:
         with _progress() as progress:
             task = progress.add_task(f"Backtesting {data.name}", total=None)
@@ -498,13 +520,13 @@ def eval_forecast(
     _print_backtest(result, f"{result.dataset}: h={horizon}, {mode}")
     if json_path:
         write_json(result, json_path)
-        console.print(f"Figures written to {json_path}.")
+        console.print(f"Figures written to {escape(str(json_path))}.")
     if forecasts:
         write_forecasts(result, forecasts)
-        console.print(f"Forecasts written to {forecasts}.")
+        console.print(f"Forecasts written to {escape(str(forecasts))}.")
     if plots:
         for path in write_plots(result, plots):
-            console.print(f"Plot written to {path}.")
+            console.print(f"Plot written to {escape(str(path))}.")
 
 
 @train_app.command("identity")
@@ -514,7 +536,8 @@ def train_identity(
         float | None,
         typer.Option(
             help="Match probability at which two accounts are one person (default: chosen "
-            "for each list resolved, from the model's own probabilities)."
+            "for each list resolved, from the model's own probabilities).",
+            callback=_probability,
         ),
     ] = None,
 ) -> None:
@@ -570,7 +593,10 @@ def members_resolve(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Output file: .parquet, .csv or .xlsx.")],
     threshold: Annotated[
-        float | None, typer.Option(help="Match probability to merge at (default: the model's).")
+        float | None,
+        typer.Option(
+            help="Match probability to merge at (default: the model's).", callback=_probability
+        ),
     ] = None,
 ) -> None:
     """Resolve the store's member accounts into persons with golden records.
@@ -583,9 +609,10 @@ def members_resolve(
         butler members resolve --out members.parquet
     """
     from models.identity import REGISTERED_NAME
-    from services.identity import resolve_store, save_persons, write_table
+    from services.identity import TABLE_SUFFIXES, resolve_store, save_persons, write_table
     from services.registry import registered_version
 
+    _output_file(out, "--out", TABLE_SUFFIXES)
     settings = _settings(ctx)
     try:
         with _progress() as progress:
@@ -597,7 +624,7 @@ def members_resolve(
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     _print_member_summary(result.summary, costs=settings.recruitment_cost)
-    console.print(f"{len(result.persons):,} persons written to {path}.")
+    console.print(f"{len(result.persons):,} persons written to {escape(str(path))}.")
 
 
 @members_app.command("explain")
@@ -622,6 +649,7 @@ def members_explain(
 
     from services.identity import SHOWN_FIELDS, explain_accounts
 
+    _output_file(json_out, "--json")
     settings = _settings(ctx)
     try:
         with _progress() as progress:
@@ -664,7 +692,7 @@ def members_explain(
             .to_dict(orient="records"),
         }
         json_out.write_text(json.dumps(payload, ensure_ascii=False, indent=2), "utf-8")
-        console.print(f"Waterfall data written to {json_out}.")
+        console.print(f"Waterfall data written to {escape(str(json_out))}.")
 
 
 @members_app.command("dedupe")
@@ -672,7 +700,9 @@ def members_dedupe(
     file: Annotated[Path, typer.Argument(help="Member list: .csv, .xlsx or .parquet.")],
     map_path: Annotated[Path, typer.Option("--map", help="Flat YAML: Butler field → column.")],
     out: Annotated[Path, typer.Option(help="Output file: .parquet, .csv or .xlsx.")],
-    threshold: Annotated[float | None, typer.Option(help="Match probability to merge at.")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="Match probability to merge at.", callback=_probability)
+    ] = None,
     phone_region: Annotated[
         str, typer.Option(help="Region of phone numbers without a country code (CN, HK …).")
     ] = "CN",
@@ -686,8 +716,9 @@ def members_dedupe(
     Examples:
         butler members dedupe list.xlsx --map list.yaml --out list_deduped.xlsx
     """
-    from services.identity import dedupe_list, write_table
+    from services.identity import TABLE_SUFFIXES, dedupe_list, write_table
 
+    _output_file(out, "--out", TABLE_SUFFIXES)
     try:
         with _progress() as progress:
             progress.add_task(f"Deduplicating {file.name}", total=None)
@@ -706,7 +737,7 @@ def members_dedupe(
             f"[yellow]{len(result.rejected):,} rows could not be used[/] (their reasons are in "
             f"the {result.added_columns['rejected_reason']} column)."
         )
-    console.print(f"{len(result.rows):,} rows written to {path}.")
+    console.print(f"{len(result.rows):,} rows written to {escape(str(path))}.")
 
 
 @eval_app.command("identity")
@@ -725,7 +756,10 @@ def eval_identity(
     ] = None,
     threshold: Annotated[
         float | None,
-        typer.Option(help="Match probability to merge at (default: chosen without labels)."),
+        typer.Option(
+            help="Match probability to merge at (default: chosen without labels).",
+            callback=_probability,
+        ),
     ] = None,
     phone_region: Annotated[
         str, typer.Option(help="Region of phone numbers without a country code.")
@@ -751,6 +785,7 @@ def eval_identity(
     listed = data is not None and map_path is not None and truth_col is not None
     if listed == (store_truth is not None):
         raise _fail("Give either --data, --map and --truth-col, or --store-truth.")
+    _output_file(json_path, "--json")
     try:
         config = IdentityConfig(threshold="auto" if threshold is None else threshold)
         with _progress() as progress:
@@ -787,7 +822,7 @@ def eval_identity(
     )
     if json_path:
         json_path.write_text(json.dumps(result.to_json(), indent=2, default=str))
-        console.print(f"Figures written to {json_path}.")
+        console.print(f"Figures written to {escape(str(json_path))}.")
 
 
 @app.command()
@@ -830,6 +865,7 @@ def replenish(
     from models.replenishment import ReplenishmentConfig
     from services.forecasting import read_positions, read_supply, replenishment_plan, write_plan
 
+    _output_file(out, "--out", (".csv", ".xlsx"))
     settings = _settings(ctx)
     try:
         config = ReplenishmentConfig(
@@ -849,9 +885,10 @@ def replenish(
         raise _fail(str(exc)) from exc
     plan = result.plan
     ordering = plan[plan["order_qty"] > 0].sort_values("stockout_probability", ascending=False)
+    start = f"forecast from {result.forecast_start}" if result.forecast_start else "no forecast"
     table = Table(
-        title=f"Replenishment plan, stock as of {result.as_of}, forecast from "
-        f"{result.forecast_start} (top orders by stock-out risk)",
+        title=f"Replenishment plan, stock as of {result.as_of}, {start} "
+        "(top orders by stock-out risk)",
         title_justify="left",
     )
     for head in ("SKU", "warehouse", "order", "P(stock-out)", "reason"):
@@ -879,13 +916,15 @@ def replenish(
             cells = (row[c] for c in ("sku_id", "warehouse_id", "field", "reason"))
             err.add_row(*("" if pd.isna(c) else str(c) for c in cells))
         console.print(err)
+    if plan.empty and len(result.errors):
+        raise _fail("No SKU × warehouse line could be planned; the reasons are above.")
 
 
 @app.command()
 def demo(
     ctx: typer.Context,
     scale: Annotated[Scale, typer.Option(help="Size of the sample world.")] = Scale.small,
-    seed: Annotated[int, typer.Option(help="Random seed of the sample world.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, help="Random seed of the sample world.")] = 0,
     fresh: Annotated[bool, typer.Option(help="Start from an empty Butler home.")] = False,
 ) -> None:
     """The main job end to end on the embedded default: sample world → ingest → status →
@@ -905,7 +944,7 @@ def demo(
         console.rule("1. Generate the sample world")
         ctx.invoke(generate, out=exports, scale=scale, seed=seed)
     else:
-        console.print(f"Sample world already at {exports}.")
+        console.print(f"Sample world already at {escape(str(exports))}.")
     console.rule("2. Ingest every channel's exports")
     ctx.invoke(ingest, ctx=ctx, paths=[exports], platform=None)
     console.rule("3. Status")

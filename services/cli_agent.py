@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from features.errors import ButlerError
-from services._console import _fail, _progress, _settings, console, err_console
+from services._console import _fail, _output_file, _progress, _settings, console, err_console
 
 #: What `butler demo` asks the butler at the end, in both languages, with a follow-up.
 DEMO_QUESTIONS = (
@@ -87,7 +88,7 @@ def chat(
         try:
             answer = agent.ask(question, conversation)
         except ButlerError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}")
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
             continue
         console.print(answer.answer, markup=False, highlight=False)
 
@@ -126,7 +127,9 @@ def demo_ask(ctx: typer.Context) -> None:
             answer = agent.ask(question, conversation_ids.get(conversation or ""))
             ms = (time.perf_counter() - started) * 1000
             tools = ", ".join(c.name for c in answer.tool_calls) or "no tool"
-            console.print(f"[bold]> {question}[/]  [dim]({answer.mode}, {tools}, {ms:.0f} ms)[/]")
+            console.print(
+                f"[bold]> {escape(question)}[/]  [dim]({answer.mode}, {tools}, {ms:.0f} ms)[/]"
+            )
             console.print(answer.answer, markup=False, highlight=False)
             console.print()
     except ButlerError as exc:
@@ -158,6 +161,7 @@ def eval_agent(
     from features.store import Store
     from services.agent.runtime import ButlerAgent
 
+    _output_file(json_path, "--json")
     settings = _settings(ctx)
     questions = load_questions(questions_path)
     agent = ButlerAgent(settings)
@@ -197,4 +201,4 @@ def eval_agent(
     if json_path:
         body = json.loads(report.to_json()) | {"mode": mode, "warm_up_seconds": warm}
         json_path.write_text(json.dumps(body, indent=2, ensure_ascii=False, default=str))
-        console.print(f"Figures written to {json_path}.")
+        console.print(f"Figures written to {escape(str(json_path))}.")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from features.errors import ButlerError
-from services._console import _fail, _progress, _settings, console, err_console
+from services._console import _fail, _output_file, _progress, _settings, console, err_console
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,9 +122,8 @@ def eval_risk(
         butler eval risk --pool ../shared/data/chats
         butler eval risk --store-truth .butler/sample_world/small-seed0/_truth/chats_truth.csv
     """
-    import pandas as pd
 
-    from evaluation.risk import evaluate, truth_set
+    from evaluation.risk import evaluate, read_truth, truth_set
     from features.chats import store_conversations
     from features.corpora import read_labelled_set
     from features.store import Store
@@ -130,6 +131,7 @@ def eval_risk(
 
     if pool is None and store_truth is None:
         raise _fail("Give --pool (the development set) or --store-truth (a truth CSV).")
+    _output_file(json_path, "--json")
     settings = _settings(ctx)
     figures = {}
     try:
@@ -138,7 +140,7 @@ def eval_risk(
         if pool is not None:
             sets.append(("development set", read_labelled_set(pool, "dev")))
         if store_truth is not None:
-            truth = pd.read_csv(store_truth, dtype={"session_id": str})
+            truth = read_truth(store_truth)
             with Store.open(settings, read_only=True) as store:
                 conversations = store_conversations(store)
             sets.append(("store vs truth", truth_set(conversations, truth)))
@@ -203,8 +205,11 @@ def risk_classify(
     from services.risk import classify_file, load_risk_model
 
     settings = _settings(ctx)
+    if source.is_dir():
+        raise _fail(f"--in {source} is a folder; give one JSONL file.")
     if not source.is_file():
-        raise _fail(f"{source} does not exist.")
+        raise _fail(f"--in {source} does not exist.")
+    _output_file(out, "--out")
     try:
         model = load_risk_model(settings)
         with _progress(transient=True) as progress:
@@ -213,11 +218,16 @@ def risk_classify(
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     for problem in report.problems:
-        err_console.print(f"[yellow]line {problem.line} skipped:[/] {problem.reason}")
+        err_console.print(f"[yellow]line {problem.line} skipped:[/] {escape(problem.reason)}")
     console.print(
         f"{report.scored:,} conversations scored, {report.flagged:,} with a risk; "
-        f"{len(report.problems):,} lines skipped. Written to {out}."
+        f"{len(report.problems):,} lines skipped. Written to {escape(str(out))}."
     )
+    if report.scored == 0 and report.problems:
+        raise _fail(
+            f"No line of {source} could be scored: each must be one JSON object "
+            '{"session_id", "platform", "messages": [...]}.'
+        )
 
 
 def _print_queue(
@@ -301,10 +311,18 @@ def risk_patrol(
     _print_queue(queue, snippets, f"Open alerts, most urgent first (top {limit})")
 
 
+class AlertStatus(StrEnum):
+    """Which alerts `butler risk alerts` shows."""
+
+    open = "open"
+    acknowledged = "acknowledged"
+    all = "all"
+
+
 @risk_app.command("alerts")
 def risk_alerts(
     ctx: typer.Context,
-    status: Annotated[str, typer.Option(help="open, acknowledged or all.")] = "open",
+    status: Annotated[AlertStatus, typer.Option(help="Which alerts to show.")] = (AlertStatus.open),
     limit: Annotated[int, typer.Option(min=1, help="Alerts to show.")] = 50,
 ) -> None:
     """Show the alert queue, most urgent first.
@@ -318,11 +336,12 @@ def risk_alerts(
     settings = _settings(ctx)
     try:
         with Store.open(settings, read_only=True) as store:
-            queue = alert_queue(store, status=None if status == "all" else status, limit=limit)
+            shown = None if status is AlertStatus.all else status.value
+            queue = alert_queue(store, status=shown, limit=limit)
             snippets = _evidence_snippets(store, queue)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
-    _print_queue(queue, snippets, f"{status.capitalize()} alerts")
+    _print_queue(queue, snippets, f"{status.value.capitalize()} alerts")
 
 
 @risk_app.command("ack")

@@ -27,6 +27,7 @@ from features.views import stock_position
 from models.forecast import MAX_HORIZON, registered_name
 from models.replenishment import (
     ERROR_COLUMNS,
+    PLAN_COLUMNS,
     QUANTILES,
     TAIL_QUANTILES,
     ReplenishmentConfig,
@@ -115,7 +116,7 @@ class PlanResult:
     plan: pd.DataFrame
     errors: pd.DataFrame
     as_of: dt.date
-    forecast_start: dt.date
+    forecast_start: dt.date | None  # None: no row could be planned, so nothing was forecast
 
 
 def store_positions(store: Store, as_of: dt.date | str | None = None) -> pd.DataFrame:
@@ -156,6 +157,11 @@ def read_positions(path: str | Path) -> pd.DataFrame:
             f"The positions file {path} lacks the columns {', '.join(missing)}; it needs "
             f"{', '.join(POSITION_FILE_COLUMNS[:5])} (optional: "
             f"{', '.join(POSITION_FILE_COLUMNS[5:])})."
+        )
+    if frame.empty:
+        raise UnreadableFileError(
+            f"The positions file {path} has a header but no rows: give one row per SKU × "
+            "warehouse to plan, or leave out --positions to plan from the store."
         )
     return frame
 
@@ -240,8 +246,13 @@ def replenishment_plan(
         problem (unknown SKU or warehouse, negative stock, missing lead time, no forecast,
         a supply row that cannot be used).
 
+        When every position names an unknown SKU or warehouse, the plan is empty and
+        ``forecast_start`` None.
+
     Raises:
         ContractViolation: ``supply`` lacks ``sku_id`` or ``supply``.
+        InvalidParameterError: there is no stock position at all (none on or before
+            ``as_of``, or an empty store).
     """
     cfg = config or ReplenishmentConfig()
     model = model if model is not None else load_forecaster(settings, "sku_warehouse")
@@ -258,6 +269,18 @@ def replenishment_plan(
         supply, supply_errors = _usable_supply(supply, known_skus)
     unknown = _unknown_rows(positions, known_skus, known_wh)
     positions = positions.drop(index=unknown.index.unique()) if len(unknown) else positions
+    if positions.empty:
+        if len(unknown):  # every row named an unknown SKU or warehouse: they are the answer
+            errors = unknown[list(ERROR_COLUMNS)].reset_index(drop=True)
+            plan = pd.DataFrame(columns=list(PLAN_COLUMNS))
+            return PlanResult(plan=plan, errors=errors, as_of=day, forecast_start=None)
+        raise InvalidParameterError(
+            f"The store has no stock position on or before {as_of} to plan from (its newest "
+            f"inventory snapshot is of {day}). Give a later --as-of."
+            if as_of is not None
+            else "There are no stock positions to plan from: the store holds no inventory "
+            "snapshot or open purchase order. Ingest the ERP's inventory export."
+        )
     lead = pd.to_numeric(positions["lead_time_weeks"], errors="coerce")
     review = positions.get("review_period_weeks", pd.Series(cfg.review_period_weeks))
     need = float(np.nanmax(lead.to_numpy(float) + pd.to_numeric(review, errors="coerce").max()))

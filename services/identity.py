@@ -354,6 +354,10 @@ def mask_name(name: object) -> str | None:
     return " ".join(w[0] + "*" * (len(w) - 1) for w in words if w)
 
 
+#: The table formats :func:`write_table` writes, by file suffix.
+TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
+
+
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` as CSV (UTF-8 with BOM, for Excel), XLSX or parquet by suffix."""
     out = Path(path)

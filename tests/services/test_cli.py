@@ -69,3 +69,64 @@ def test_a_wrong_setting_is_a_clear_error_not_a_traceback(tmp_path, monkeypatch)
     result = runner.invoke(app, ["--home", str(tmp_path / "home"), "status"])
     said = " ".join(result.output.split())
     assert result.exit_code == 1 and "recruitment_cost" in said and "Give it as JSON" in said
+
+
+def test_a_home_that_is_a_file_is_named(tmp_path):
+    home = tmp_path / "home"
+    home.write_text("not a folder")
+    result = runner.invoke(app, ["--home", str(home), "status"])
+    assert result.exit_code == 1 and "is a file; give a folder with --home" in result.output
+
+
+def test_a_setting_inside_a_json_value_names_its_variable_and_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("BUTLER_RECRUITMENT_COST", '{"tmall": "x"}')
+    result = runner.invoke(app, ["--home", str(tmp_path / "home"), "status"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and "BUTLER_RECRUITMENT_COST (key tmall):" in said
+
+
+def test_brackets_in_a_file_name_are_printed_as_they_are(tmp_path):
+    bad = tmp_path / "orders[red][bold].csv"
+    bad.write_bytes(b"")
+    result = runner.invoke(app, ["--home", str(tmp_path / "home"), "ingest", str(bad)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "orders[red][bold].csv" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["members", "dedupe", "list.csv", "--map", "m.yaml", "--out", "{file}/out.csv"],
+        ["members", "resolve", "--out", "{file}/persons.parquet"],
+        ["members", "explain", "tmall:a", "jd:b", "--json", "{file}/why.json"],
+        ["eval", "identity", "--store-truth", "t.csv", "--json", "{file}/f.json"],
+        ["eval", "risk", "--store-truth", "t.csv", "--json", "{file}/f.json"],
+        ["risk", "classify", "--in", "{file}", "--out", "{file}/o.jsonl"],
+        ["replenish", "--out", "{file}/plan.csv"],
+        ["generate", "--out", "{file}/world"],
+    ],
+)
+def test_an_output_under_a_file_fails_before_the_work(tmp_path, args):
+    file = tmp_path / "a_file"
+    file.write_text("x")
+    home = tmp_path / "home"
+    result = runner.invoke(app, ["--home", str(home), *(a.format(file=file) for a in args)])
+    assert result.exit_code == 1, result.output
+    assert f"{file} is a file, not a folder" in " ".join(result.output.split())
+
+
+def test_output_suffixes_and_thresholds_are_checked_before_the_work(tmp_path):
+    home = ["--home", str(tmp_path / "home")]
+    result = runner.invoke(app, [*home, "members", "resolve", "--out", "persons.txt"])
+    assert result.exit_code == 1 and "write to a .csv, .xlsx or .parquet file" in result.output
+    result = runner.invoke(app, [*home, "replenish", "--out", "plan.parquet"])
+    assert result.exit_code == 1 and "write to a .csv or .xlsx file" in result.output
+    for threshold in ("0", "1.5"):
+        result = runner.invoke(
+            app,
+            [*home, "members", "dedupe", "x.csv", "--map", "m.yaml", "--out", "o.csv",
+             "--threshold", threshold],
+        )  # fmt: skip
+        assert result.exit_code == 2 and "not a probability between 0 and 1" in result.output
+    result = runner.invoke(app, [*home, "generate", "--out", str(tmp_path / "w"), "--seed", "-1"])
+    assert result.exit_code == 2 and not (tmp_path / "w").exists()

@@ -183,6 +183,25 @@ def test_plan_reports_bad_rows_with_reasons_and_plans_the_rest(settings, sales_s
     assert result.forecast_start == (sales_store.last_week + pd.Timedelta(weeks=1)).date()
 
 
+def test_a_plan_whose_every_row_is_unknown_is_empty_with_the_reasons(
+    settings, sales_store, champion
+):
+    positions = pd.DataFrame([("SKU99", "WH-SH", 5, 0, 2.0)], columns=POSITION_COLUMNS)
+    result = replenishment_plan(settings, positions=positions, model=champion)
+    assert result.plan.empty and list(result.plan.columns) == list(PLAN_COLUMNS)
+    assert result.errors["sku_id"].tolist() == ["SKU99"]
+    assert "unknown SKU 'SKU99'" in result.errors["reason"].iloc[0]
+    assert result.forecast_start is None  # nothing was forecast
+
+
+def test_a_plan_as_of_a_day_before_any_stock_says_which_days_there_are(
+    settings, sales_store, champion
+):
+    newest = sales_store.snapshots["snapshot_date"].max()
+    with pytest.raises(InvalidParameterError, match=f"1990-01-01.*snapshot is of {newest}"):
+        replenishment_plan(settings, as_of="1990-01-01", model=champion)
+
+
 def test_plan_from_the_store_positions(settings, sales_store, champion):
     with Store.open(settings, read_only=True) as store:
         positions = store_positions(store)
@@ -263,6 +282,10 @@ def test_read_positions_names_missing_columns_and_unreadable_files(tmp_path):
     (tmp_path / "empty.csv").write_bytes(b"")
     with pytest.raises(UnreadableFileError, match="Cannot read the positions file"):
         read_positions(tmp_path / "empty.csv")
+    header = ",".join(POSITION_COLUMNS) + "\n"
+    (tmp_path / "header.csv").write_text(header, "utf-8")
+    with pytest.raises(UnreadableFileError, match="has a header but no rows"):
+        read_positions(tmp_path / "header.csv")
 
 
 def test_a_corrupt_positions_workbook_is_unreadable(tmp_path):

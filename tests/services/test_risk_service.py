@@ -80,6 +80,14 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     assert risks["complaint_threat"]["severity"] == "high"
     assert scored[1]["risks"] == [] and scored[0]["risk_score"] > scored[1]["risk_score"]
 
+    # nothing scorable is a failure, not "0 conversations scored" and exit 0
+    source.write_text('not json\n["a list"]\n', encoding="utf-8")
+    result = invoke(settings, "risk", "classify", "--in", str(source), "--out", str(out))
+    assert result.exit_code == 1 and "line 2 skipped" in result.output
+    assert "No line of" in result.output
+    result = invoke(settings, "risk", "classify", "--in", str(tmp_path), "--out", str(out))
+    assert result.exit_code == 1 and "is a folder" in result.output
+
     first = invoke(settings, "risk", "patrol")
     assert first.exit_code == 0, first.output
     assert "120 sessions" in first.output
@@ -97,6 +105,17 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     assert store_figures["conversations"] == 120
     assert store_figures["model"]["macro_f1"] > 0.9
     assert store_figures["model"]["complaint_threat_recall"] == 1.0
+
+    # a truth file of another store, a missing one, an empty one: each says what is wrong
+    other = truth.assign(session_id="other-" + truth["session_id"].astype(str))
+    other.to_csv(truth_csv, index=False)
+    result = invoke(settings, "eval", "risk", "--store-truth", str(truth_csv))
+    assert result.exit_code == 1 and "None of the store's 120 conversations" in result.output
+    result = invoke(settings, "eval", "risk", "--store-truth", str(tmp_path / "nope.csv"))
+    assert result.exit_code == 1 and "no such file" in result.output
+    truth_csv.write_bytes(b"")
+    result = invoke(settings, "eval", "risk", "--store-truth", str(truth_csv))
+    assert result.exit_code == 1 and "cannot be read" in result.output
 
 
 def test_eval_needs_a_labelled_set(chat_home):
