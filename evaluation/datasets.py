@@ -13,6 +13,7 @@ copy of ``walmart_weekly`` under another name is still Walmart's data, and keeps
 from __future__ import annotations
 
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,10 +137,28 @@ def known_spec(folder_name: str, columns: list[str]) -> tuple[str, DatasetSpec]:
 
 
 def _read(path: Path) -> pd.DataFrame:
+    """A sales (or actuals) file: parquet, XLSX, or CSV in UTF-8 or GBK."""
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv", ".xlsx"):
+        raise UnreadableFileError(
+            f"Cannot read {path}: write it as .parquet, .csv or .xlsx, with the sales file's "
+            "columns."
+        )
     try:
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise UnreadableFileError(f"Cannot read the sales file {path}: {exc}") from exc
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif suffix == ".xlsx":
+            frame = pd.read_excel(path)
+        else:
+            try:
+                frame = pd.read_csv(path)
+            except UnicodeDecodeError:  # a Chinese Excel's "CSV" is GBK
+                frame = pd.read_csv(path, encoding="gb18030")
+    except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnreadableFileError(
+            f"Cannot read {path}: {problem}. Save it again as parquet, CSV (UTF-8) or XLSX."
+        ) from exc
     # a file written from concatenated frames may carry a repeated index: rows join by position
     return frame.reset_index(drop=True)
 
@@ -185,7 +204,15 @@ def load_weekly_dataset(folder: str | Path) -> WeeklyDataset:
     known_as, spec = known_spec(folder.name, list(raw.columns))
     frame, columns = _to_long(raw, path)
     static = _static_columns(raw, columns, spec)
-    weekday = int(frame["ds"].dt.weekday.mode().iloc[0])
+    weekdays = frame["ds"].dt.weekday.value_counts()
+    weekday = int(weekdays.index[0])
+    if len(weekdays) > 1:
+        usual = frame.loc[frame["ds"].dt.weekday == weekday, "ds"].iloc[0]
+        odd = frame.loc[frame["ds"].dt.weekday != weekday, "ds"].iloc[0]
+        raise InvalidParameterError(
+            f"{path} dates its weeks on {len(weekdays)} different weekdays (most on "
+            f"{usual:%A}s; e.g. {odd.date()} is a {odd:%A}). Label every week by the same day."
+        )
     offset = 6 if spec.label == "end" else 0
     frame = frame.join(raw[static]) if static else frame
     panel = dense_panel(frame)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from evaluation.datasets import WeeklyDataset, load_weekly_dataset, read_actuals
+from features.errors import InvalidParameterError
 from models.backtest import (
     FORECAST_COLUMNS,
     BacktestResult,
@@ -66,8 +67,20 @@ def evaluate(
     """
     dataset = load_weekly_dataset(data)
     if until is not None:
-        cut = pd.Timestamp(until)
+        first, last = dataset.panel["ds"].min().date(), dataset.panel["ds"].max().date()
+        try:
+            cut = pd.Timestamp(until)
+        except ValueError as exc:
+            raise InvalidParameterError(
+                f"--until {until!r} is not a date; give one as YYYY-MM-DD, between {first} "
+                f"and {last} (the weeks of {dataset.name})."
+            ) from exc
         dataset.panel = dataset.panel[dataset.panel["ds"] <= cut].reset_index(drop=True)
+        if dataset.panel.empty:
+            raise InvalidParameterError(
+                f"--until {cut.date()} is before the first week of {dataset.name} ({first}); "
+                f"give a date between {first} and {last}."
+            )
     cfg = config_for(dataset)
     common = {
         "name": dataset.name

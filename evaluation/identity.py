@@ -131,26 +131,43 @@ def evaluate_store(
     """Score the store's member accounts against a truth file (``platform,
     platform_user_id, person_id``, as the sample world keeps it aside).
 
+    Only the accounts the file labels are resolved and scored; the report's ``data`` says
+    how many of the store's accounts that is.
+
     Raises:
         StoreError: no member accounts in the store.
-        ContractViolation: the truth file lacks one of its columns.
+        UnreadableFileError: the truth file is missing, empty or unreadable.
+        ContractViolation: the truth file lacks one of its columns, or labels fewer than
+            10 of the store's accounts.
     """
-    truth = pd.read_csv(truth_file, dtype=str)
-    need = {"platform", "platform_user_id", "person_id"}
-    if not need <= set(truth.columns):
+    truth = read_member_file(truth_file)
+    need = ["platform", "platform_user_id", "person_id"]
+    if not set(need) <= set(truth.columns):
         raise ContractViolation(
             f"{truth_file} must have the columns platform, platform_user_id, person_id; it has "
-            f"{', '.join(truth.columns)}."
+            f"{', '.join(map(str, truth.columns))}."
         )
+    truth = truth[need].astype(str)
     with Store.open(settings, read_only=True) as store:
         raw = store_members(store)
     key = truth["platform"] + ID_SEP + truth["platform_user_id"]
     labels = pd.Series(truth["person_id"].to_numpy(), index=key)
-    labels = labels.reindex(raw["unique_id"])
+    labels = labels[~labels.index.duplicated()].reindex(raw["unique_id"])
+    labelled = labels.notna().to_numpy()
+    if labelled.sum() < 10:
+        example = (
+            f" (the store's accounts look like {raw['unique_id'].iloc[0]})" if len(raw) else ""
+        )
+        raise ContractViolation(
+            f"{truth_file} labels {labelled.sum():,} of the store's {len(raw):,} member "
+            f"accounts; scoring needs at least 10{example}. Use the truth file of the sample "
+            "world this store was loaded from."
+        )
+    scope = "" if labelled.all() else f", the {labelled.sum():,} of {len(raw):,} accounts labelled"
     return evaluate_members(
-        raw,
-        labels,
-        data=f"store at {settings.home}",
+        raw[labelled].reset_index(drop=True),
+        labels[labelled],
+        data=f"store at {settings.home}{scope}",
         n_rejected=0,
         config=config,
         thresholds=thresholds,

@@ -182,8 +182,26 @@ def test_a_corrupt_sales_file_is_unreadable(tmp_path):
     folder = tmp_path / "corrupt"
     folder.mkdir()
     (folder / "sales.parquet").write_bytes(b"this is not parquet")
-    with pytest.raises(UnreadableFileError, match="Cannot read the sales file"):
+    with pytest.raises(UnreadableFileError, match="Cannot read .*sales.parquet.*Save it again"):
         load_weekly_dataset(folder)
+
+
+def test_a_gbk_csv_and_an_xlsx_are_read_and_other_files_named(tmp_path):
+    frame = pd.DataFrame(
+        {"unique_id": ["杭州店_1"] * 3, "week": ["2024-01-01", "2024-01-08", "2024-01-15"],
+         "units": [3, 0, 5]}
+    )  # fmt: skip
+    gbk = tmp_path / "gbk"
+    gbk.mkdir()
+    frame.to_csv(gbk / "sales.csv", index=False, encoding="gbk")
+    assert load_weekly_dataset(gbk).panel["unique_id"].unique().tolist() == ["杭州店_1"]
+    frame.to_excel(tmp_path / "later.xlsx", index=False)
+    ds = load_weekly_dataset(write_csv(tmp_path, frame.iloc[:2], "early"))
+    later = read_actuals(ds, tmp_path / "later.xlsx")
+    assert later["y"].tolist() == [5.0]
+    (tmp_path / "later.json").write_text("[]")
+    with pytest.raises(UnreadableFileError, match="write it as .parquet, .csv or .xlsx"):
+        read_actuals(ds, tmp_path / "later.json")
 
 
 def test_missing_target_week_or_id_columns_name_the_candidates(tmp_path):
@@ -203,8 +221,11 @@ def test_missing_target_week_or_id_columns_name_the_candidates(tmp_path):
     no_dates = pd.DataFrame({"unique_id": ["a"], "week": ["someday"], "units": [1]})
     with pytest.raises(InvalidParameterError, match="No row of .* has a readable week"):
         load_weekly_dataset(write_csv(tmp_path, no_dates, "d"))
-    mixed = pd.DataFrame({"unique_id": ["a", "a"], "week": ["2024-01-01", "2024-01-09"], "y": 1})
-    with pytest.raises(InvalidParameterError, match="one weekday"):
+    weeks = ["2024-01-01", "2024-01-08", "2024-01-16"]  # two Mondays and a Tuesday
+    mixed = pd.DataFrame({"unique_id": "a", "week": weeks, "y": 1})
+    with pytest.raises(
+        InvalidParameterError, match="2 different weekdays .most on Mondays; e.g. 2024-01-16 is"
+    ):
         load_weekly_dataset(write_csv(tmp_path, mixed, "m"))
 
 

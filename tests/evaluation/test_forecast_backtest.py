@@ -10,6 +10,7 @@ import pytest
 
 from evaluation import forecast_backtest as fb
 from evaluation.datasets import load_weekly_dataset
+from features.errors import InvalidParameterError
 from models.backtest import FORECAST_COLUMNS
 from models.forecast import BASELINES, MODEL_NAME
 
@@ -47,6 +48,14 @@ def test_a_renamed_known_folder_is_backtested_with_its_settings(weekly_folder, s
     assert result.config["freq"] == "W-FRI" and result.config["week_offset_days"] == 6
     assert result.config["calibration_weeks"] == 4  # SMALL's, over the dataset's 13
     assert result.config["num_leaves"] == 255  # the dataset's own
+
+
+def test_an_until_that_is_no_date_or_before_the_data_names_the_weeks(weekly_folder):
+    folder = weekly_folder("walmart", n_weeks=30)
+    with pytest.raises(InvalidParameterError, match="'soon' is not a date.*YYYY-MM-DD, between"):
+        fb.evaluate(folder, 4, until="soon")
+    with pytest.raises(InvalidParameterError, match="1990-01-01 is before the first week"):
+        fb.evaluate(folder, 4, until="1990-01-01")
 
 
 def test_evaluate_backtests_every_model_and_writes_the_files(weekly_folder, small_models, tmp_path):

@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.errors import InvalidParameterError, UnknownEntityError
+from evaluation.identity import evaluate_store
+from features.errors import (
+    ContractViolation,
+    InvalidParameterError,
+    UnknownEntityError,
+    UnreadableFileError,
+)
 from features.store import Store
 from services.cli import app
 from services.identity import (
@@ -207,6 +213,31 @@ def test_train_register_then_resolve_the_store(settings):
     golden = {"person_id", "full_name", "source_accounts", "cluster_size", "match_probability"}
     assert golden <= set(result.persons.columns)
     assert result.persons["cluster_size"].sum() == len(frame)
+
+
+def test_eval_against_a_truth_file_scores_only_the_accounts_it_labels(settings, tmp_path):
+    frame = people_list(40)
+    with Store.open(settings) as store:
+        _store_members(store, frame)
+    k = frame["record_id"].str.rsplit("-", n=1).str[1].astype(int)
+    truth = pd.DataFrame(
+        {
+            "platform": np.array(["jd", "tmall", "douyin"])[k],
+            "platform_user_id": frame["record_id"],
+            "person_id": frame["person"],
+        }
+    )
+    path = tmp_path / "truth.csv"
+    truth.iloc[: len(truth) // 2].to_csv(path, index=False)
+    half = evaluate_store(settings, path)
+    assert half.n_records == len(truth) // 2
+    assert f"the {len(truth) // 2} of {len(truth)} accounts labelled" in half.data
+    truth.assign(platform="pdd").to_csv(path, index=False)  # another store's accounts
+    with pytest.raises(ContractViolation, match=f"labels 0 of the store's {len(truth)} member"):
+        evaluate_store(settings, path)
+    path.write_bytes(b"")
+    with pytest.raises(UnreadableFileError, match="empty"):
+        evaluate_store(settings, path)
 
 
 def test_explain_two_accounts_masked_with_a_waterfall_that_adds_up(settings, tmp_path):
