@@ -175,6 +175,29 @@ def demand_segments(panel: pd.DataFrame) -> pd.Series:
     return pd.Series(seg, index=weeks.index, name="segment")
 
 
+def _why_no_sales(store: Store, level: str) -> str:
+    """Why the store gives no weekly sales at ``level``, and what to do about it."""
+    lines, mapped = store.sql("SELECT count(*), count(sku_id) FROM order_lines").fetchall()[0]
+    if lines == 0:
+        return (
+            "The store holds no sales to build a forecasting panel from. "
+            "Run `butler ingest` on the order exports first (or `butler demo`)."
+        )
+    if mapped == 0:
+        return (
+            f"The store holds {lines:,} order lines, but none of their platform SKUs maps to "
+            "an internal SKU. Ingest the ERP's SKU mapping export (sku_map), then train again."
+        )
+    return (
+        f"The store holds {lines:,} order lines, but none of the paid ones names its "
+        "warehouse, so there are no sales per SKU × warehouse. Train at another level: "
+        "`butler train forecast --level sku_platform`."
+        if level == "sku_warehouse"
+        else f"The store holds {lines:,} order lines, but no paid sale among them in the "
+        "platforms and weeks asked for."
+    )
+
+
 def store_panel(
     store: Store,
     *,
@@ -216,10 +239,7 @@ def store_panel(
     if level == "sku_warehouse":
         weekly = weekly[weekly["warehouse_id"] != ""]
     if weekly.empty:
-        raise StoreError(
-            "The store holds no sales to build a forecasting panel from. "
-            "Run `butler ingest` on the order exports first (or `butler demo`)."
-        )
+        raise StoreError(_why_no_sales(store, level))
     last_day = store.sql("SELECT max(day) FROM sales_daily").fetchall()[0][0]
     if end is not None:
         last_day = min(last_day, pd.Timestamp(end).date())

@@ -27,6 +27,7 @@ import numpy as np
 
 from features.chats import Conversation, chat_text, store_conversations
 from features.corpora import LabelledSet, labelled_ids, read_chat_pool, read_labelled_set
+from features.errors import InvalidParameterError
 from features.risk_rules import labelling_votes
 from features.settings import Settings
 from features.store import Store
@@ -88,6 +89,12 @@ def train(
         sizes["hand_conversations"] = len(hand.conversations)
         sizes["dev_conversations"] = len(dev.conversations)
     texts, labels = weak_messages(weak)
+    if not texts:
+        raise InvalidParameterError(
+            "There are no buyer messages to learn from: the store holds no customer chats. "
+            "Ingest the platforms' chat exports (`butler ingest`), or add the real chat pool "
+            "with --pool ../shared/data/chats."
+        )
     sizes["weak_messages"] = len(texts)
     started = time.perf_counter()
     model = RiskClassifier(cfg).fit_messages(texts, labels)

@@ -294,6 +294,21 @@ def test_store_panel_rejects_an_unknown_level_and_an_empty_store(store):
         store_panel(store)
 
 
+def test_a_store_whose_orders_give_no_sales_says_why(store):
+    line = (
+        "INSERT INTO order_lines (platform, order_id, line_id, shop_id, sku_id, quantity, "
+        "unit_price_fen, paid_fen, status, created_at, source_file) VALUES "
+        "('tmall', 'o1', 'l1', 's1', {sku}, 1, 100, 100, 'paid', TIMESTAMP '2025-03-03', 'f')"
+    )
+    store.sql(line.format(sku="NULL"))  # the platform SKU maps to no internal SKU
+    with pytest.raises(StoreError, match="1 order lines, but none of their platform SKUs maps"):
+        store_panel(store)
+    store.sql("DELETE FROM order_lines")
+    store.sql(line.format(sku="'SKU01'"))  # mapped, but sales_daily names no warehouse
+    with pytest.raises(StoreError, match="none of the paid ones names its warehouse"):
+        store_panel(store, level="sku_warehouse")
+
+
 # -- store_covariates ---------------------------------------------------------------------------
 
 MON = pd.Timestamp("2025-03-03")  # a Monday
