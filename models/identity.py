@@ -843,6 +843,7 @@ class IdentityResolver:
             em_data = data.sample(frac=share, random_state=self.config.seed)
             logger.info("EM passes trained on %d records (the largest blocks %.3g pairs on all)",
                         len(em_data), most)  # fmt: skip
+        dropped: list[str] = []
         with ExitStack() as linkers:
             linker = linkers.enter_context(_linker(em_data, model, Linker, memory_gb=memory_gb))
             for rule in em_rules:
@@ -855,11 +856,16 @@ class IdentityResolver:
                     # splink refuses an m that underflowed to 0 in a large pass, or a pass that
                     # blocks no pair at all, and leaves the linker without the pass's blocked
                     # comparisons: go on from the model before it
-                    logger.warning("EM pass blocked on %s dropped: %s", ", ".join(rule), exc)
+                    dropped.append(f"{', '.join(rule)} ({_em_failure(exc)})")
                     linker = linkers.enter_context(
                         _linker(em_data, before, Linker, memory_gb=memory_gb)
                     )
             model = linker.misc.save_model_to_json()
+        if dropped:
+            logger.warning(
+                "%d of %d EM passes dropped, the model kept from the passes before: %s",
+                len(dropped), len(em_rules), "; ".join(dropped),
+            )  # fmt: skip
         model["link_type"] = "dedupe_only"
         if source is not None:
             data = data.drop(columns=[_SOURCE])
@@ -1590,6 +1596,14 @@ def _record_keys(record: Mapping[str, Any], rule: tuple[str, ...]) -> list[Any]:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+def _em_failure(exc: Exception) -> str:
+    """splink's reason for refusing an EM pass, in a few words."""
+    text = " ".join(str(exc).split())
+    if "resulted in no record pairs" in text:
+        return "no pair of records agrees on it"
+    return text[:120] or type(exc).__name__
 
 
 @contextmanager

@@ -110,7 +110,7 @@ def test_dedupe_never_overwrites_a_column_the_list_already_has(tmp_path, caplog)
     assert "butler_person_id_2" in caplog.text and "butler_rejected_reason" in caplog.text
 
 
-def test_dedupe_a_small_list_the_deterministic_rules_find_no_pair_in(tmp_path):
+def test_dedupe_a_small_list_the_deterministic_rules_find_no_pair_in(tmp_path, caplog):
     # regression: 8 duplicate pairs (the surname mistyped, so no near-certain rule matches
     # them) and a blank row made splink's prior 0 and `fit` fail with a math domain error
     rows = [
@@ -123,8 +123,13 @@ def test_dedupe_a_small_list_the_deterministic_rules_find_no_pair_in(tmp_path):
     path = tmp_path / "small.csv"
     frame.to_csv(path, index=False)
     (tmp_path / "map.yaml").write_text(MAP)
-    out = dedupe_list(path, tmp_path / "map.yaml")
+    with caplog.at_level(logging.WARNING, logger="models.identity"):
+        out = dedupe_list(path, tmp_path / "map.yaml")
     assert len(out.rows) == 17 and len(out.rejected) == 1
+    # the EM passes that block no pair here are said once, in a line, not one warning each
+    dropped = [r.getMessage() for r in caplog.records if "EM passes dropped" in r.getMessage()]
+    assert len(dropped) == 1 and "no pair of records agrees on it" in dropped[0]
+    assert "\n" not in dropped[0]
     kept = out.rows[out.rows["rejected_reason"].isna()]
     assert kept.groupby("person")["person_id"].nunique().max() == 1
     assert out.summary["persons"] == 8
