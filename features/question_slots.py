@@ -49,6 +49,13 @@ CATEGORY_WORDS: dict[str, str] = {
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d[\s-]?(?:\d{4}|\*{4})[\s-]?\d{4}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SKU = re.compile(r"[A-Za-z]{1,6}\d{2,}(?:-\d{1,3})?")
+# an id after an explicit cue ("SKU NOSUCH-999", "货号：AB-12", "货号 100234"): letters with
+# digits, or 6+ digits (not "SKU 2024年"); asked about, so an unknown one is said to be unknown
+_CUED_SKU = re.compile(
+    r"(?:\bsku|货号|商品编码|商家编码)\s*(?:id|编号|号)?\s*[:：#]?\s*"
+    r"((?=[\w-]*[a-z])(?=[a-z_-]*\d)[a-z0-9][\w-]{2,}|\d{6,})(?![\w-])",
+    re.I | re.ASCII,
+)
 _TOP = re.compile(
     r"(?:前|top|最好的|best)\s*(\d{1,3}|[一二两三四五六七八九十]{1,2})"
     r"(?![\d周天日月年个]|\s*(?:weeks?|days?|months?))|"
@@ -416,6 +423,11 @@ def _entities(text: str, catalogue: Catalogue, slots: Slots) -> None:
             slots.skus.extend(prefixed)
         elif not re.fullmatch(r"(?:TOP|Q|P|W|H|V|NO)\d{1,3}", token):  # top10, P90: not SKUs
             slots.unknown_skus.append(token)
+    for found in _CUED_SKU.finditer(text):
+        token = found[1].upper()
+        listed = token in slots.skus or token in slots.unknown_skus
+        if not listed and not any(s.startswith(token + "-") for s in slots.skus):
+            (slots.skus if token in known else slots.unknown_skus).append(token)
     if not slots.skus:
         slots.products, product_skus = _products(text, catalogue)
         slots.skus = product_skus

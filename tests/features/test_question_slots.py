@@ -179,6 +179,29 @@ def test_unknown_sku_ids_are_kept_apart(catalogue):
     assert found.unknown_skus == ["SYXX09999-01"]
 
 
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("SKU NOSUCH-999 下周要补多少？", ["NOSUCH-999"]),
+        ("货号：ab-12 还有多少库存", ["AB-12"]),
+        ("货号 100234 的库存", ["100234"]),
+        ("SKU SYMS01000-02 卖了多少", []),  # known: a SKU, not repeated
+    ],
+)
+def test_an_id_after_a_sku_cue_is_taken_whatever_its_shape(question, unknown, catalogue):
+    found = slots(question, catalogue)
+    assert found.unknown_skus == unknown
+    assert found.skus == ([] if unknown else ["SYMS01000-02"])
+
+
+@pytest.mark.parametrize(
+    "question", ["sku level forecast", "SKU 2024年卖了多少", "top sku by sales", "sku 12 weeks"]
+)
+def test_words_and_years_after_a_sku_cue_are_not_ids(question, catalogue):
+    found = slots(question, catalogue)
+    assert found.skus == [] and found.unknown_skus == []
+
+
 @pytest.mark.parametrize("question", ["top10 SKU", "Q4 revenue", "前10的SKU"])
 def test_rank_words_are_not_sku_ids(question, catalogue):
     found = slots(question, catalogue)
