@@ -6,9 +6,14 @@
   part-way leaves the store as it was before the files of the open transaction. A file
   that fails is reported alone: its transaction is rolled back and the other files in it
   are written again, each in its own.
-* Rows that fail their contract go to ``quarantine_rows`` with file, line, field and reason.
+* Rows that fail their contract go to ``quarantine_rows`` with file, line, field and reason;
+  so do CSV rows with the wrong number of fields (field ``*``, the row's text as ``raw``).
+  A row already there from another file (the same export saved again, in another
+  encoding, or an overlapping one) with the same content and reason is not added again.
 * A file already ingested (same SHA-256) is skipped; a later export that overlaps an earlier
   one replaces rows by natural key instead of duplicating them.
+* Files in a folder that Butler does not read (``.xls``, ``.txt``, …) are listed in the
+  report with what to do; a folder holding only such files fails.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ import pyarrow as pa
 from features.adapters.base import ExportContract, PlatformAdapter, quote_ident, quote_literal
 from features.adapters.readers import (
     SUPPORTED_SUFFIXES,
+    Batch,
     ExportFile,
+    MalformedRow,
     iter_batches,
     open_export,
 )
@@ -77,11 +84,24 @@ class FileReport:
         return self.error is None
 
 
+@dataclass(frozen=True, slots=True)
+class UnsupportedFile:
+    """A file found in a folder that Butler does not read, and what to do about it."""
+
+    path: Path
+    reason: str
+
+
 @dataclass(slots=True)
 class IngestReport:
-    """What happened to every file of one ``ingest`` call."""
+    """What happened to every file of one ``ingest`` call.
+
+    A folder that holds files but none Butler reads is in ``files`` as a failed entry;
+    the files it skipped in folders are in ``unsupported``.
+    """
 
     files: list[FileReport] = field(default_factory=list)
+    unsupported: list[UnsupportedFile] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
@@ -103,21 +123,82 @@ def find_export_files(paths: Iterable[Path]) -> list[Path]:
     Raises:
         ButlerError: a path does not exist.
     """
-    found: list[Path] = []
+    return _search(paths).files
+
+
+@dataclass(slots=True)
+class _Search:
+    files: list[Path] = field(default_factory=list)
+    unsupported: list[UnsupportedFile] = field(default_factory=list)
+    #: folders holding files, none of which Butler reads, with what it skipped there
+    unreadable_folders: list[tuple[Path, list[UnsupportedFile]]] = field(default_factory=list)
+
+
+def _search(paths: Iterable[Path]) -> _Search:
+    """The export files under ``paths``, and the files in its folders Butler does not read.
+
+    Names starting with ``.`` or ``_`` (hidden files, a generator's ``_truth`` folder) are
+    left out on purpose, and silently. A file given by name is kept whatever its type:
+    opening it says why it cannot be read.
+    """
+    search = _Search()
     for path in paths:
         if path.is_dir():
-            found.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.is_file()
-                and p.suffix.lower() in SUPPORTED_SUFFIXES
-                and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
-            )
+            found, skipped = [], []
+            for p in sorted(path.rglob("*")):
+                if not p.is_file() or any(
+                    part.startswith((".", "_")) for part in p.relative_to(path).parts
+                ):
+                    continue
+                if p.suffix.lower() in SUPPORTED_SUFFIXES:
+                    found.append(p)
+                else:
+                    skipped.append(UnsupportedFile(p, _unsupported_reason(p)))
+            search.files += found
+            search.unsupported += skipped
+            if skipped and not found:
+                search.unreadable_folders.append((path, skipped))
+            elif skipped:
+                logger.warning("%s: %s", path, _describe_skipped(skipped))
+            elif not found:
+                logger.warning("%s: holds no export files (%s).", path, _SUPPORTED)
         elif path.exists():
-            found.append(path)
+            search.files.append(path)
         else:
             raise ButlerError(f"{path}: no such file or folder.")
-    return found
+    return search
+
+
+_SUPPORTED = " or ".join(SUPPORTED_SUFFIXES)
+_UNSUPPORTED_FIXES = {
+    ".xls": "old Excel workbooks: open them in Excel or WPS and save them as .xlsx",
+    ".xlsm": "macro workbooks: save them as .xlsx",
+    ".xlsb": "binary workbooks: save them as .xlsx",
+    ".et": "WPS workbooks: save them as .xlsx",
+    ".zip": "archives: unpack them and ingest the files inside",
+    ".rar": "archives: unpack them and ingest the files inside",
+    ".7z": "archives: unpack them and ingest the files inside",
+}
+
+
+def _unsupported_reason(path: Path) -> str:
+    suffix = path.suffix.lower()
+    fix = _UNSUPPORTED_FIXES.get(suffix)
+    if fix is None:
+        fix = f"Butler reads {_SUPPORTED} exports only; save tables as one of these"
+    return f"{suffix or 'no extension'}: {fix}"
+
+
+def _describe_skipped(skipped: list[UnsupportedFile], shown: int = 3) -> str:
+    """``skipped`` grouped by reason, with a few names each: one line for a message."""
+    groups: dict[str, list[str]] = {}
+    for f in skipped:
+        groups.setdefault(f.reason, []).append(f.path.name)
+    parts = []
+    for reason, names in groups.items():
+        more = f" and {len(names) - shown} more" if len(names) > shown else ""
+        parts.append(f"{', '.join(names[:shown])}{more} ({reason})")
+    return f"skipped {len(skipped)} file(s) Butler does not read: {'; '.join(parts)}."
 
 
 def ingest(
@@ -131,7 +212,9 @@ def ingest(
     """Ingest export files and folders into ``store``.
 
     A file that cannot be read at all is reported (``FileReport.error``) and leaves the
-    store untouched; the other files are still ingested.
+    store untouched; the other files are still ingested. So is a folder that holds files
+    but none Butler reads; the files skipped in folders are in ``IngestReport.unsupported``
+    (and logged as a warning).
 
     Args:
         paths: files and folders (folders are searched recursively; names starting with
@@ -146,10 +229,19 @@ def ingest(
         >>> report.rows_accepted, report.rows_quarantined              # doctest: +SKIP
     """
     started = dt.datetime.now()
-    files = find_export_files(paths)
+    search = _search(paths)
+    files = search.files
     total = sum(_size(p) for p in files)
     done = 0
-    report = IngestReport()
+    report = IngestReport(unsupported=search.unsupported)
+    for folder, skipped in search.unreadable_folders:
+        result = FileReport(
+            path=folder,
+            error=f"{folder}: holds no file Butler can read ({_SUPPORTED}); it "
+            f"{_describe_skipped(skipped)}",
+        )
+        logger.error("%s", result.error)
+        report.files.append(result)
     open_tx = _OpenTransaction(store, platform)
     # the next file is opened (XLSX read, hashed) on a second thread while DuckDB writes
     # this one: at most two files are held in memory
@@ -297,6 +389,14 @@ def _write_file(
         result.rows_read += read
         result.rows_accepted += accepted
     writer.finish()
+    if writer.malformed:
+        first = writer.malformed[0]
+        lines = ", ".join(str(r.line) for r in writer.malformed)
+        more = ", …" if writer.malformed_rows > len(writer.malformed) else ""
+        logger.warning(
+            "%s: quarantined %d row(s) with the wrong number of fields (line %s%s). Line %d: %s.",
+            result.path, writer.malformed_rows, lines, more, first.line, first.reason,
+        )  # fmt: skip
     result.rows_quarantined = result.rows_read - result.rows_accepted
     store.sql(
         "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
@@ -332,9 +432,7 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _with_progress(
-    batches: Iterator[pa.Table], progress: Callable[[float], None]
-) -> Iterator[pa.Table]:
+def _with_progress(batches: Iterator[Batch], progress: Callable[[float], None]) -> Iterator[Batch]:
     """Move a file's progress on with each batch (halfway, then halfway again, …)."""
     seen = 0
     for batch in batches:
@@ -384,11 +482,18 @@ class _Writer:
         self.newest: dt.datetime | None = None
         self.days: tuple[dt.date, dt.date] | None = None
         self.remap = False  # the SKU mapping changed: resolve unmapped rows again
+        self.malformed_rows = 0
+        self.malformed: list[MalformedRow] = []  # the first few, for the log
 
-    def write(self, batch: pa.Table) -> tuple[int, int]:
+    def write(self, batch: Batch) -> tuple[int, int]:
         """Parse and write one batch; return (rows read, rows accepted)."""
+        if batch.malformed:
+            self._quarantine_malformed(batch.malformed)
+        if not batch.rows.num_rows:
+            return batch.num_rows, 0
+        rows = batch.rows
         con = self.store.con
-        con.register("raw", batch)
+        con.register("raw", rows)
         con.execute(f"CREATE OR REPLACE TEMP TABLE parsed AS {self.parse.select}")
         platform = (
             "" if self.platform == Platform.ERP else f"{quote_literal(self.platform)} AS platform, "
@@ -404,23 +509,66 @@ class _Writer:
             f"{lookups}{source} AS source_file FROM parsed WHERE len(_problems) = 0"
         )
         accepted = int(con.execute("SELECT count(*) FROM accepted").fetchall()[0][0])
-        if accepted < batch.num_rows:  # only then is anything to keep aside
-            con.execute(
+        if accepted < rows.num_rows:  # only then is anything to keep aside
+            self._quarantine(
                 f"""
-                INSERT OR IGNORE INTO quarantine_rows
-                SELECT ?, ?, p._row + 2, ?, ?, p.problem.field, p.problem.reason, {self.raw_json},
-                       now()::TIMESTAMP
+                SELECT p._row + 2 AS line, p.problem.field AS field, p.problem.reason AS reason,
+                       {self.raw_json} AS raw
                 FROM (SELECT _row, unnest(_problems) AS problem FROM parsed
                       WHERE len(_problems) > 0) p
                 JOIN raw USING (_row)
-                """,
-                [self.sha, self.source, self.platform, self.kind.value],
+                """
             )
         if accepted:
             self._note_newest()
             getattr(self, f"_write_{self.kind.value}")()
         con.unregister("raw")
         return batch.num_rows, accepted
+
+    def _quarantine_malformed(self, rows: tuple[MalformedRow, ...]) -> None:
+        """Keep aside CSV rows that have no columns: the whole row (``*``), as text."""
+        self.malformed_rows += len(rows)
+        self.malformed += rows[: 3 - len(self.malformed)]
+        frame = pa.table(
+            {
+                "line": pa.array([r.line for r in rows], pa.int64()),
+                "reason": [r.reason for r in rows],
+                "text": [r.text for r in rows],
+            }
+        )
+        self.store.con.register("malformed", frame)
+        self._quarantine(
+            "SELECT line, '*' AS field, reason, json_object('_text', text) AS raw FROM malformed"
+        )
+        self.store.con.unregister("malformed")
+
+    def _quarantine(self, problems: str) -> None:
+        """Insert the rows of ``problems`` (a query of line, field, reason, raw) into quarantine.
+
+        A row another file already put there for this platform and kind, with the same
+        field, reason and content, is the same bad row exported again (a re-saved or
+        overlapping export; its file name and line may differ): it is not kept twice. Equal
+        rows of one file are all kept, as two lines of a file are two rows.
+        """
+        self.store.con.execute(
+            f"""
+            INSERT OR IGNORE INTO quarantine_rows
+            SELECT $sha, $source, n.line, $platform, $kind, n.field, n.reason, n.raw,
+                   now()::TIMESTAMP
+            FROM ({problems}) n
+            WHERE NOT EXISTS (
+                SELECT 1 FROM quarantine_rows q
+                WHERE q.platform = $platform AND q.kind = $kind AND q.field = n.field
+                  AND q.reason = n.reason AND q.raw = n.raw AND q.file_sha256 <> $sha
+            )
+            """,
+            {
+                "sha": self.sha,
+                "source": self.source,
+                "platform": self.platform,
+                "kind": self.kind.value,
+            },
+        )
 
     def _note_newest(self) -> None:
         column = _NEWEST.get(self.kind)

@@ -155,7 +155,9 @@ def ingest(
     """Load export files into the unified store; rejected rows go to quarantine with reasons.
 
     Re-ingesting a file changes nothing; an overlapping later export updates rows by key.
-    Exits with status 1 when a file cannot be read at all (the other files are still loaded).
+    Exits with status 1 when a file cannot be read at all, or a folder holds no file Butler
+    can read (the other files are still loaded). A CSV row with the wrong number of fields
+    is quarantined with its line; the rest of its file loads.
 
     Examples:
         butler ingest exports/
@@ -202,7 +204,7 @@ def _print_ingest_report(report: object) -> None:
     for f in report.files:
         result = "[red]failed[/]" if not f.ok else "[dim]already ingested[/]" if f.skipped else "ok"
         table.add_row(
-            f.path.name,
+            escape(f.path.name),
             f.platform,
             f.kind,
             f"{f.rows_read:,}",
@@ -215,6 +217,8 @@ def _print_ingest_report(report: object) -> None:
         f"{report.rows_quarantined:,} quarantined, {len(report.failed)} failed, "
         f"{report.seconds:.1f} s"
     )
+    if report.unsupported:
+        table.caption += f"; {len(report.unsupported)} file(s) skipped (not .csv or .xlsx)"
     console.print(table)
 
 

@@ -5,6 +5,12 @@ streamed when it is large; XLSX is read whole, once, as Arrow text by fastexcel 
 a workbook cannot be read in part). Every value arrives as text, stripped, with the empty
 words back offices write ("", "-", "null", …) turned into nulls; parsing is the adapters'
 job.
+
+A CSV row with more or fewer fields than the header (an address with a comma nobody
+quoted, a line cut short) cannot be split into columns: it comes out as a
+:class:`MalformedRow`, with its line, for the caller to quarantine, and the other rows are
+read as usual. A file where most rows are like that, or where such a row runs over many
+lines (a quote never closed), is unreadable as a whole.
 """
 
 from __future__ import annotations
@@ -15,17 +21,30 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.errors import UnreadableFileError
+
+if TYPE_CHECKING:
+    import pyarrow.csv as pacsv
 
 _SNIFF_BYTES = 1 << 20
 _EMPTY_WORDS = ["", "-", "--", "null", "NULL", "None", "nan", "NaN", "N/A", "n/a", "无"]
 SUPPORTED_SUFFIXES = (".csv", ".xlsx")
 #: CSV files up to this size are parsed whole (multi-threaded); larger ones are streamed
 WHOLE_FILE_BYTES = 256 << 20
+#: bytes pyarrow parses at a time
+_BLOCK_BYTES = 8 << 20
+#: a CSV file where more than this share of the data rows has the wrong number of fields
+#: is unreadable as a whole: its header does not describe its rows
+MALFORMED_SHARE_MAX = 0.5
+#: a row with the wrong number of fields that spans more lines than this makes its file
+#: unreadable: a quote never closed has swallowed the rows after it
+MALFORMED_LINES_MAX = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +58,53 @@ class ExportFile:
     #: an XLSX sheet's data rows as text, read with its header (a workbook cannot be
     #: read in part, so it is read once)
     sheet: pa.Table | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedRow:
+    """A CSV row whose number of fields is not the header's, so it has no columns.
+
+    ``row`` counts data rows from 0 like ``_row`` (file line = ``row + 2``: a value
+    holding line breaks counts as one line, blank lines are not counted, as pyarrow reads
+    them). ``text`` is the row as it stands in the file, decoded.
+    """
+
+    row: int
+    fields: int
+    expected: int
+    text: str
+
+    @property
+    def line(self) -> int:
+        return self.row + 2
+
+    @property
+    def reason(self) -> str:
+        """Why the row was set aside; the same for the same row whatever line it is on."""
+        if self.fields > self.expected:
+            hint = "a value may hold a comma without quotes around it"
+        else:
+            hint = "the row may be cut short, or split by a line break outside quotes"
+        return f"the row has {self.fields} fields but the header has {self.expected}: {hint}"
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Consecutive data rows of one file.
+
+    Attributes:
+        rows: the rows as text (see :func:`iter_batches`), with ``_row``.
+        malformed: CSV rows found while reading these that could not be split into the
+            header's columns (not in ``rows``).
+    """
+
+    rows: pa.Table
+    malformed: tuple[MalformedRow, ...] = ()
+
+    @property
+    def num_rows(self) -> int:
+        """Data rows read: those in ``rows`` and the malformed ones."""
+        return self.rows.num_rows + len(self.malformed)
 
 
 def open_export(path: Path) -> ExportFile:
@@ -92,14 +158,18 @@ def sniff_encoding(path: Path) -> str:
     )
 
 
-def iter_batches(export: ExportFile, batch_rows: int) -> Iterator[pa.Table]:
-    """Yield the file's data rows as Arrow tables of text (null for empty cells).
+def iter_batches(export: ExportFile, batch_rows: int) -> Iterator[Batch]:
+    """Yield the file's data rows as batches of Arrow tables of text (null for empty cells).
 
     Each table has the file's columns plus ``_row``, counting data rows from 0 across the
-    whole file (file line = ``_row + 2``).
+    whole file (file line = ``_row + 2``); a CSV row with the wrong number of fields
+    keeps its place in that count and comes in ``Batch.malformed`` instead.
 
     Raises:
-        UnreadableFileError: the file breaks part-way (bad bytes, truncated archive).
+        UnreadableFileError: the file breaks part-way (bad bytes, truncated archive), more
+            than ``MALFORMED_SHARE_MAX`` of its rows have the wrong number of fields, or one
+            such row spans more than ``MALFORMED_LINES_MAX`` lines. Raised when found,
+            which may be after some batches: the caller drops what it wrote.
     """
     if export.file_format == "csv":
         yield from _csv_batches(export, batch_rows)
@@ -126,64 +196,174 @@ def _check_headers(path: Path, headers: list[str]) -> None:
         raise UnreadableFileError(f"{path}: column header(s) {dupes} appear more than once.")
 
 
-def _csv_batches(export: ExportFile, batch_rows: int) -> Iterator[pa.Table]:
+def _csv_batches(export: ExportFile, batch_rows: int) -> Iterator[Batch]:
     import pyarrow.csv as pacsv
 
-    read_options = pacsv.ReadOptions(
-        encoding=export.encoding or "utf-8", block_size=8 << 20, use_threads=True
-    )
-    convert_options = pacsv.ConvertOptions(
-        column_types={h: pa.string() for h in export.headers},
-        strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
-    )
-    parse_options = pacsv.ParseOptions(newlines_in_values=True)
-    offset = 0
+    # Fast path: pyarrow on every core. There it cannot number the rows it would skip, so
+    # the first row with the wrong number of fields stops it and the file is read again,
+    # on one thread, by _numbered_csv_batches: well-formed files pay nothing for this.
+    watch = _InvalidRows(stop=True)
+    options = _csv_options(export, watch, use_threads=True)
+    done = 0  # data rows yielded: none of them comes after a malformed row
     try:
         if export.path.stat().st_size <= WHOLE_FILE_BYTES:
             # pyarrow's whole-file reader parses blocks on every core, three times faster
             # than its streaming reader; a file this size fits well within the memory budget
-            table = pacsv.read_csv(
-                export.path,
-                read_options=read_options,
-                parse_options=parse_options,
-                convert_options=convert_options,
-            )
+            table = pacsv.read_csv(export.path, **options)
             for start in range(0, table.num_rows, batch_rows):
-                yield _to_frame(table.slice(start, batch_rows), start)
+                yield Batch(_to_frame(table.slice(start, batch_rows), start))
             return
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
-        reader = pacsv.open_csv(
-            export.path,
-            read_options=read_options,
-            parse_options=parse_options,
-            convert_options=convert_options,
-        )
-        for record_batch in reader:
+        for record_batch in pacsv.open_csv(export.path, **options):
             pending.append(record_batch)
             pending_rows += record_batch.num_rows
             if pending_rows >= batch_rows:
-                frame = _to_frame(pa.Table.from_batches(pending), offset)
-                offset += frame.num_rows
+                frame = _to_frame(pa.Table.from_batches(pending), done)
                 pending, pending_rows = [], 0
-                yield frame
+                yield Batch(frame)
+                done += frame.num_rows
         if pending:
-            yield _to_frame(pa.Table.from_batches(pending), offset)
+            yield Batch(_to_frame(pa.Table.from_batches(pending), done))
+        return
+    except pa.ArrowInvalid as exc:
+        if not watch.seen:
+            raise _unreadable(export, done, exc) from exc
+    except UnicodeDecodeError as exc:
+        raise _unreadable(export, done, exc) from exc
+    yield from _numbered_csv_batches(export, batch_rows, skip=done)
+
+
+def _numbered_csv_batches(export: ExportFile, batch_rows: int, skip: int) -> Iterator[Batch]:
+    """Read a CSV file that has malformed rows, on one thread, numbering them.
+
+    The first ``skip`` well-formed rows were yielded already and are not yielded again.
+    """
+    import pyarrow.csv as pacsv
+
+    invalid = _InvalidRows(stop=False)
+    reader = pacsv.open_csv(export.path, **_csv_options(export, invalid, use_threads=False))
+    good = 0  # well-formed rows read
+    # per malformed row, the well-formed rows before it: a well-formed row's place in the
+    # file is its count plus the malformed rows before it
+    shifts = np.empty(0, np.int64)
+    malformed: list[MalformedRow] = []  # read, not yielded yet
+    examples: list[MalformedRow] = []  # the first few, for the error message
+    pending: list[pa.RecordBatch] = []
+    places: list[np.ndarray] = []
+    pending_rows = 0
+    try:
+        for record_batch in reader:
+            # one thread: pyarrow has reported every malformed row of the block by now
+            new, invalid.rows = invalid.rows, []
+            if new:
+                _check_runaway(export, new)
+                ranks = np.arange(len(shifts), len(shifts) + len(new))
+                shifts = np.concatenate([shifts, np.array([r.row for r in new]) - ranks])
+                malformed += new
+                examples += new[: 3 - len(examples)]
+            counts = np.arange(good, good + record_batch.num_rows)
+            good += record_batch.num_rows
+            keep = counts >= skip
+            if not keep.any():
+                continue
+            first = int(np.argmax(keep))
+            pending.append(record_batch.slice(first))
+            places.append(counts[first:] + np.searchsorted(shifts, counts[first:], "right"))
+            pending_rows += record_batch.num_rows - first
+            if pending_rows >= batch_rows:
+                frame = _to_frame(pa.Table.from_batches(pending), np.concatenate(places))
+                yield Batch(frame, tuple(malformed))
+                pending, places, pending_rows, malformed = [], [], 0, []
+        _check_runaway(export, invalid.rows)
+        malformed += invalid.rows
+        examples += invalid.rows[: 3 - len(examples)]
+        if pending or malformed:
+            table = pa.Table.from_batches(pending, schema=reader.schema)
+            rows = np.concatenate(places) if places else np.empty(0, np.int64)
+            yield Batch(_to_frame(table, rows), tuple(malformed))
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise _unreadable(export, good + len(shifts), exc) from exc
+    bad = len(shifts) + len(invalid.rows)
+    if bad > MALFORMED_SHARE_MAX * (good + bad):
+        shown = ", ".join(f"line {r.line} has {r.fields}" for r in examples)
         raise UnreadableFileError(
-            f"{export.path}: cannot be read (after data row {offset}): "
-            f"{str(exc).splitlines()[0]}. Re-export the file whole, as UTF-8 or GBK CSV."
-        ) from exc
+            f"{export.path}: {bad:,} of {good + bad:,} data rows do not have the header's "
+            f"{examples[0].expected} fields ({shown}{', …' if bad > len(examples) else ''}): "
+            "the header does not describe the rows, or values hold commas or line breaks "
+            "outside quotes. Re-export the file whole, as UTF-8 or GBK CSV."
+        )
 
 
-def _to_frame(table: pa.Table, offset: int) -> pa.Table:
+def _check_runaway(export: ExportFile, rows: list[MalformedRow]) -> None:
+    for r in rows:
+        lines = r.text.count("\n") + 1
+        if lines > MALFORMED_LINES_MAX:
+            raise UnreadableFileError(
+                f"{export.path}: the row at line {r.line} runs over {lines:,} lines of the "
+                f"file and has {r.fields} fields where the header has {r.expected}: a quote "
+                '(") that is never closed has swallowed the rows after it. Re-export the '
+                "file whole, as UTF-8 or GBK CSV."
+            )
+
+
+class _InvalidRows:
+    """pyarrow's ``invalid_row_handler``: a row with the wrong number of fields.
+
+    With ``stop`` it notes that one was seen and stops the read; otherwise it keeps the
+    row (pyarrow numbers it only when reading on one thread) and skips it.
+    """
+
+    def __init__(self, *, stop: bool) -> None:
+        self.stop = stop
+        self.seen = False
+        self.rows: list[MalformedRow] = []
+
+    def __call__(self, row: pacsv.InvalidRow) -> Literal["skip", "error"]:
+        self.seen = True
+        if self.stop:
+            return "error"
+        # pyarrow counts records from 1 with the header: data row = number - 2
+        self.rows.append(
+            MalformedRow(row.number - 2, row.actual_columns, row.expected_columns, row.text)
+        )
+        return "skip"
+
+
+def _csv_options(export: ExportFile, invalid: _InvalidRows, *, use_threads: bool) -> dict[str, Any]:
+    import pyarrow.csv as pacsv
+
+    return {
+        "read_options": pacsv.ReadOptions(
+            encoding=export.encoding or "utf-8", block_size=_BLOCK_BYTES, use_threads=use_threads
+        ),
+        "parse_options": pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in export.headers},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    }
+
+
+def _unreadable(export: ExportFile, rows: int, exc: Exception) -> UnreadableFileError:
+    return UnreadableFileError(
+        f"{export.path}: cannot be read (after data row {rows}): "
+        f"{str(exc).splitlines()[0]}. Re-export the file whole, as UTF-8 or GBK CSV."
+    )
+
+
+def _to_frame(table: pa.Table, rows: int | np.ndarray) -> pa.Table:
+    """The rows as trimmed text with ``_row``: from ``rows`` on, or the given numbers."""
     empty = pa.array(_EMPTY_WORDS)
     columns = {}
     for name in table.column_names:
         col = pc.utf8_trim_whitespace(table[name])
         columns[name] = pc.if_else(pc.is_in(col, value_set=empty), None, col)
-    columns["_row"] = pa.array(range(offset, offset + table.num_rows), pa.int64())
+    if isinstance(rows, int):
+        columns["_row"] = pa.array(range(rows, rows + table.num_rows), pa.int64())
+    else:
+        columns["_row"] = pa.array(rows, pa.int64())
     return pa.table(columns)
 
 
@@ -217,8 +397,8 @@ def _xlsx_export(path: Path) -> ExportFile:
     return ExportFile(path, "xlsx", None, headers, data)
 
 
-def _xlsx_batches(export: ExportFile, batch_rows: int) -> Iterator[pa.Table]:
+def _xlsx_batches(export: ExportFile, batch_rows: int) -> Iterator[Batch]:
     data = export.sheet if export.sheet is not None else _xlsx_export(export.path).sheet
     assert data is not None
     for start in range(0, data.num_rows, batch_rows):
-        yield _to_frame(data.slice(start, batch_rows), start)
+        yield Batch(_to_frame(data.slice(start, batch_rows), start))

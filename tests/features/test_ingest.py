@@ -321,3 +321,156 @@ def test_encoding_sniff_tolerates_a_character_cut_at_the_block_end(tmp_path, cut
         path = tmp_path / f"{encoding}.csv"
         path.write_bytes(text.encode(encoding))
         assert sniff_encoding(path) == expected
+
+
+# -- rows with the wrong number of fields ----------------------------------------------------
+
+
+def _csv_text(raw: pd.DataFrame, *, long: set[int] = frozenset(), short: set[int] = frozenset()):
+    """``raw`` as CSV text, with an extra field on the ``long`` rows and half the fields
+    on the ``short`` ones (as an unquoted comma or a cut line leaves them)."""
+    lines = [",".join(raw.columns)]
+    for i, values in enumerate(raw.itertuples(index=False)):
+        cells = [f'"{v}"' if "\n" in v or "," in v else v for v in values]
+        if i in long:
+            cells.append("浙江省 杭州市")
+        if i in short:
+            cells = cells[: len(cells) // 2]
+        lines.append(",".join(cells))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(params=["whole", "streamed"])
+def csv_read_mode(request, monkeypatch):
+    """Read CSV whole, or streamed in blocks small enough that batches go out before the
+    reader meets the first malformed row."""
+    if request.param == "streamed":
+        from features.adapters import readers
+
+        monkeypatch.setattr(readers, "WHOLE_FILE_BYTES", 0)
+        monkeypatch.setattr(readers, "_BLOCK_BYTES", 16 << 10)
+    return request.param
+
+
+def test_a_row_with_the_wrong_number_of_fields_is_quarantined_and_the_rest_load(
+    store, settings, write_export, make_orders, csv_read_mode
+):
+    n = 1_300  # more than a batch (1,000 rows) before the malformed rows when streamed
+    k = 1_100 if csv_read_mode == "streamed" else 0
+    frame = make_orders(n)
+    frame["title"] = "保温杯"
+    path = write_export("tmall", "orders", frame)
+    raw = pd.read_csv(path, encoding="gbk", dtype=str, keep_default_na=False)
+    raw.loc[k, "宝贝标题"] = "保温杯\n白色"  # one row on two lines: lines and rows differ
+    raw.loc[k + 5, "买家实付金额"] = "12.3.4"  # a bad value after the malformed rows
+    text = _csv_text(raw, long={k + 2}, short={k + 4})
+    path.write_bytes(text.encode("gbk"))
+    width = len(raw.columns)
+
+    report = ingest([path], store, settings)
+
+    f = report.files[0]
+    assert f.ok, f.error
+    assert (f.rows_read, f.rows_accepted, f.rows_quarantined) == (n, n - 3, 3)
+    q = store.sql("SELECT line, field, reason, raw FROM quarantine_rows ORDER BY line").df()
+    # line = data row + 2, as for every quarantined row: a quoted line break does not count
+    assert q["line"].tolist() == [k + 4, k + 6, k + 7]
+    assert q["field"].tolist() == ["*", "*", "买家实付金额"]
+    assert f"{width + 1} fields but the header has {width}" in q["reason"][0]
+    assert f"{width // 2} fields but the header has {width}" in q["reason"][1]
+    assert json.loads(q["raw"][0])["_text"].endswith(",浙江省 杭州市")  # the row as in the file
+    assert json.loads(q["raw"][2])["子订单编号"] == f"L{k + 5}"  # later rows keep their place
+    lines = set(store.sql("SELECT line_id FROM order_lines").df()["line_id"])
+    assert lines == {f"L{i}" for i in range(n)} - {f"L{k + i}" for i in (2, 4, 5)}
+    title = store.sql(f"SELECT title FROM order_lines WHERE line_id = 'L{k}'").fetchall()
+    assert title == [("保温杯\n白色",)]
+
+
+def test_a_file_where_most_rows_have_the_wrong_number_of_fields_fails_whole(
+    store, settings, write_export, make_orders, csv_read_mode
+):
+    path = write_export("tmall", "orders", make_orders(4))
+    raw = pd.read_csv(path, encoding="gbk", dtype=str, keep_default_na=False)
+    path.write_bytes(_csv_text(raw, long={0, 1, 3}).encode("gbk"))
+    width = len(raw.columns)
+
+    report = ingest([path], store, settings)
+
+    error = report.files[0].error or ""
+    assert f"3 of 4 data rows do not have the header's {width} fields" in error
+    assert f"line 2 has {width + 1}" in error and "Re-export" in error
+    assert _counts(store) == dict.fromkeys(_counts(store), 0)  # nothing kept, not even quarantine
+
+
+# -- the same bad rows in another export -----------------------------------------------------
+
+
+def test_the_same_bad_rows_saved_again_are_quarantined_once(
+    store, settings, write_export, make_orders
+):
+    from features.status import status_report
+
+    path = write_export("tmall", "orders", make_orders(8), "orders_gbk.csv")
+    raw = pd.read_csv(path, encoding="gbk", dtype=str, keep_default_na=False)
+    raw.loc[2, "订单状态"] = "火星状态"
+    raw = pd.concat([raw, raw.iloc[[2]]], ignore_index=True)  # the same bad line twice
+    text = _csv_text(raw, long={5})
+    path.write_bytes(text.encode("gbk"))
+    ingest([path], store, settings)
+    before = _counts(store)
+    assert before["quarantine_rows"] == 3  # two equal lines of one file are two rows
+
+    # the same rows saved again: as UTF-8 with one more line break (another SHA-256) ...
+    resaved = path.with_name("orders_utf8.csv")
+    resaved.write_bytes(text.encode("utf-8") + b"\n")
+    # ... and an export that starts two days earlier: the same rows on other lines
+    earlier = write_export("tmall", "orders", make_orders(3, start=100), "earlier.csv")
+    head = pd.read_csv(earlier, encoding="gbk", dtype=str, keep_default_na=False)
+    earlier.write_bytes(_csv_text(pd.concat([head, raw]), long={8}).encode("gbk"))
+    report = ingest([resaved, earlier], store, settings)
+
+    assert [(f.ok, f.skipped, f.rows_quarantined) for f in report.files] == [
+        (True, False, 3),
+        (True, False, 3),
+    ]
+    after = _counts(store)
+    assert after["quarantine_rows"] == before["quarantine_rows"]
+    assert after["order_lines"] == before["order_lines"] + 3
+    reasons = status_report(store).quarantine_reasons
+    assert sum(r.rows for r in reasons) == 3
+
+
+# -- folders ---------------------------------------------------------------------------------
+
+
+def test_files_a_folder_holds_that_butler_does_not_read_are_reported(
+    store, settings, write_export, make_orders, tmp_path, caplog
+):
+    good = write_export("tmall", "orders", make_orders(4), "mixed/orders.csv")
+    folder = good.parent
+    (folder / "订单报表_202411.xls").write_bytes(b"\xd0\xcf\x11\xe0 an old workbook")
+    (folder / "sub").mkdir()
+    (folder / "sub" / "notes.txt").write_text("call the shop", encoding="utf-8")
+    (folder / ".DS_Store").write_bytes(b"\x00")  # hidden: skipped on purpose, silently
+    (folder / "_truth").mkdir()
+    (folder / "_truth" / "members.parquet").write_bytes(b"PAR1")
+    only_xls = tmp_path / "only_xls"
+    only_xls.mkdir()
+    (only_xls / "京东订单.xls").write_bytes(b"\xd0\xcf\x11\xe0")
+
+    report = ingest([folder, only_xls], store, settings)
+
+    assert sorted(f.path.name for f in report.unsupported) == [
+        "notes.txt",
+        "京东订单.xls",
+        "订单报表_202411.xls",
+    ]
+    xls = next(f for f in report.unsupported if f.path.name == "订单报表_202411.xls")
+    assert "save them as .xlsx" in xls.reason
+    assert "skipped 2 file(s)" in caplog.text and "订单报表_202411.xls" in caplog.text
+    # the folder with nothing Butler reads fails; the other folder's export still loads
+    assert [f.path for f in report.failed] == [only_xls]
+    error = report.failed[0].error or ""
+    assert "holds no file Butler can read" in error and "京东订单.xls" in error
+    assert ".xlsx" in error
+    assert report.rows_accepted == 4 and store.count("order_lines") == 4

@@ -1,0 +1,136 @@
+"""CSV rows with the wrong number of fields: set aside with their place, the rest read.
+
+Each test reads its file both ways the reader can: whole (multi-threaded) and streamed in
+blocks small enough that rows are handed out before the first malformed row is met.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from features.adapters import readers
+from features.adapters.readers import MalformedRow, iter_batches, open_export
+from features.errors import UnreadableFileError
+
+HEADER = "id,name,city\n"
+
+
+def _read(path: Path, batch_rows: int = 2) -> tuple[dict[int, str], list[MalformedRow]]:
+    """Well-formed rows by ``_row`` (their ``id``), and the malformed rows, in order."""
+    rows: dict[int, str] = {}
+    malformed: list[MalformedRow] = []
+    for batch in iter_batches(open_export(path), batch_rows):
+        for row in batch.rows.to_pylist():
+            assert row["_row"] not in rows
+            rows[row["_row"]] = row["id"]
+        malformed += batch.malformed
+    return rows, malformed
+
+
+@pytest.fixture(params=["whole", "streamed"])
+def read_mode(request, monkeypatch) -> str:
+    if request.param == "streamed":
+        monkeypatch.setattr(readers, "WHOLE_FILE_BYTES", 0)
+        # blocks of a few rows: batches go out before the reader meets a malformed row
+        monkeypatch.setattr(readers, "_BLOCK_BYTES", 64)
+    return request.param
+
+
+def test_long_and_short_rows_are_set_aside_with_their_line(tmp_path, read_mode):
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        HEADER
+        + "r0,杯子,上海\n"
+        + 'r1,"保温杯\n白色",北京\n'  # one row on two lines: lines and rows differ from here
+        + "r2,杯子,上海市,浦东新区\n"  # an unquoted comma: 4 fields
+        + "r3,杯子,杭州\n"
+        + "r4,杯子\n"  # cut short: 2 fields
+        + "r5,杯子,广州\n"
+        + "r6,杯子,深圳\n",
+        encoding="utf-8",
+    )
+
+    rows, malformed = _read(path)
+
+    assert rows == {0: "r0", 1: "r1", 3: "r3", 5: "r5", 6: "r6"}
+    assert [(m.row, m.line, m.fields, m.expected) for m in malformed] == [
+        (2, 4, 4, 3),
+        (4, 6, 2, 3),
+    ]
+    assert malformed[0].text == "r2,杯子,上海市,浦东新区"
+    assert "4 fields but the header has 3" in malformed[0].reason
+    assert "comma" in malformed[0].reason and "cut short" in malformed[1].reason
+    assert "line" not in malformed[0].reason  # the same row gets the same reason on any line
+
+
+def test_a_gbk_file_gives_the_malformed_row_as_text(tmp_path, read_mode):
+    path = tmp_path / "orders.csv"
+    path.write_bytes((HEADER + "r0,杯子,上海\nr1,杯子,上海,多余\nr2,杯子,北京\n").encode("gbk"))
+    rows, malformed = _read(path)
+    assert rows == {0: "r0", 2: "r2"}
+    assert malformed[0].text == "r1,杯子,上海,多余"
+
+
+def test_a_file_where_most_rows_are_malformed_is_unreadable(tmp_path, read_mode):
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + "r0,a,b,c\nr1,a,b\nr2,a,b,c\nr3,a,b,c\n", encoding="utf-8")
+    with pytest.raises(UnreadableFileError, match=r"3 of 4 data rows .* header's 3 fields"):
+        _read(path)
+
+
+def test_a_quote_never_closed_makes_the_file_unreadable(tmp_path, read_mode):
+    path = tmp_path / "orders.csv"
+    rows = [f"r{i},杯子,上海\n" for i in range(40)]
+    rows[5] = 'r5,"杯子,上海\n'  # swallows every row after it into one field
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    if read_mode == "streamed":  # the swallowed rows must fit in one block
+        readers._BLOCK_BYTES = 4096
+    with pytest.raises(UnreadableFileError, match="line 7 runs over 35 lines.*never closed"):
+        _read(path)
+
+
+# one data row each: (kind, file text given the row's id)
+_ROWS = {
+    "good": lambda i: f"r{i},杯子,上海\n",
+    "quoted": lambda i: f'r{i},"保温杯,\n白色",北京\n',  # a comma and a line break, quoted
+    "long": lambda i: f"r{i},杯子,上海,多余\n",
+    "short": lambda i: f"r{i},杯子\n",
+    "long_quoted": lambda i: f'r{i},"杯\n子",上海,多余\n',
+}
+
+
+@hsettings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kinds=st.lists(st.sampled_from(sorted(_ROWS)), min_size=1, max_size=30),
+    blank_after=st.sets(st.integers(0, 29)),
+    batch_rows=st.integers(1, 7),
+)
+def test_every_row_keeps_its_place_in_the_file(
+    tmp_path_factory, monkeypatch, kinds, blank_after, batch_rows
+):
+    path = tmp_path_factory.mktemp("csv") / "rows.csv"
+    # blank lines are not rows (pyarrow skips them): they shift lines, not row numbers
+    text = "".join(_ROWS[k](i) + ("\n" if i in blank_after else "") for i, k in enumerate(kinds))
+    path.write_text(HEADER + text, encoding="utf-8")
+    bad = [i for i, k in enumerate(kinds) if k in ("long", "short", "long_quoted")]
+
+    for mode in ("whole", "streamed"):
+        with monkeypatch.context() as m:
+            if mode == "streamed":
+                m.setattr(readers, "WHOLE_FILE_BYTES", 0)
+                m.setattr(readers, "_BLOCK_BYTES", 64)
+            if len(bad) > len(kinds) / 2:
+                with pytest.raises(UnreadableFileError, match="data rows do not have"):
+                    _read(path, batch_rows)
+                continue
+            rows, malformed = _read(path, batch_rows)
+        assert rows == {i: f"r{i}" for i in range(len(kinds)) if i not in bad}, mode
+        assert [m.row for m in malformed] == bad, mode
+        assert all(m.text.startswith(f"r{m.row},") for m in malformed), mode
