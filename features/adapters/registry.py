@@ -99,10 +99,15 @@ def _no_match(
             adapter.resolve_headers(contract, export.headers)
         except ContractViolation as exc:
             return ContractViolation(f"{export.path}: {exc}")
-    scope = f"a {Platform(platform).value} export" if platform else "any known export"
     shown = export.headers[:8] + (["…"] if len(export.headers) > 8 else [])
-    return UnknownPlatformError(
-        f"{export.path}: its columns {shown} do not match {scope}. "
-        "Check the file, or name its platform with --platform "
-        f"({', '.join(p.value for p in Platform)})."
-    )
+    platforms = ", ".join(p.value for p in Platform)
+    if platform:
+        fix = (
+            f"Check that it is a {Platform(platform).value} export, or leave out --platform "
+            f"to let Butler tell the platform from the columns ({platforms})."
+        )
+        scope = f"a {Platform(platform).value} export (as --platform says)"
+    else:
+        fix = f"Check the file, or name its platform with --platform ({platforms})."
+        scope = "any known export"
+    return UnknownPlatformError(f"{export.path}: its columns {shown} do not match {scope}. {fix}")

@@ -283,7 +283,9 @@ def test_export_of_another_platform_is_refused_when_the_platform_is_forced(
         adapter, ExportKind.ORDERS, unified_frame(adapter, ExportKind.ORDERS), tmp_path
     )
 
-    with pytest.raises(UnknownPlatformError, match="kuaishou"):
+    with pytest.raises(
+        UnknownPlatformError, match="a kuaishou export .as --platform says.*leave out --platform"
+    ):
         detect(open_export(path), platform=Platform.KUAISHOU)
     assert ingest([path], mem_store, settings, platform="kuaishou").files[0].error
     assert _store_is_empty(mem_store)
