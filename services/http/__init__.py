@@ -66,13 +66,18 @@ def freeze_startup_heap(_service: object = None) -> None:
 
 
 def prepare_to_serve(_service: object = None) -> None:
-    """What every served Butler service does once it is up: :func:`release_request_timers`,
-    then :func:`freeze_startup_heap`.
+    """What every served Butler service does once it is up: log client errors as one line
+    without the values sent (:func:`services.http.errors.quiet_client_errors`),
+    :func:`release_request_timers`, then :func:`freeze_startup_heap`.
 
     Each service class takes it as its start-up hook, ``_prepare_to_serve =
     bentoml.on_startup(prepare_to_serve)``. BentoML runs it only when it serves the class,
-    not when the CLI runs a service class in process.
+    not when the CLI runs a service class in process; each service's worker process runs
+    it for itself.
     """
+    from services.http.errors import quiet_client_errors
+
+    quiet_client_errors()
     release_request_timers()
     freeze_startup_heap()
 

@@ -19,7 +19,7 @@ from features.settings import Settings
 from services.agent.tools import ServiceClients
 from services.agent.types import AgentAnswer
 from services.http import behind_gateway, prepare_to_serve
-from services.http.errors import bad_request
+from services.http.errors import bad_request, forbid_unknown_fields
 from services.http.forecast_service import Forecasting
 from services.http.identity_service import Identity
 from services.http.risk_service import ChatRisk
@@ -34,6 +34,7 @@ MAX_QUESTION_CHARS = 4_000
 CONVERSATION_ID = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 
 
+@forbid_unknown_fields
 @bentoml.service(name="butler_agent", traffic={"timeout": 120}, **behind_gateway())
 class Agent:
     """The business butler: questions in Chinese or English, answered with the tools."""

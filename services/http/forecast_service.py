@@ -34,7 +34,7 @@ from services.forecasting import (
     store_positions,
 )
 from services.http import behind_gateway, prepare_to_serve
-from services.http.errors import bad_request, check_batch, client_error
+from services.http.errors import bad_request, check_batch, client_error, forbid_unknown_fields
 from services.http.media import JSON
 from services.registry import registered_version
 
@@ -144,6 +144,7 @@ class PlanAnswer(BaseModel):
     errors: list[PlanError]
 
 
+@forbid_unknown_fields
 @bentoml.service(name="forecasting", traffic={"timeout": 60}, **behind_gateway())
 class Forecasting:
     """The registered SKU × warehouse forecaster and the replenishment policy over HTTP."""

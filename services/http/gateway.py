@@ -36,7 +36,7 @@ from services.agent.types import AgentAnswer
 from services.http import UNTRACED, prepare_to_serve
 from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
 from services.http.batching import ContinuousBatcher
-from services.http.errors import check_batch, client_error
+from services.http.errors import check_batch, client_error, forbid_unknown_fields
 from services.http.forecast_service import Forecasting, ForecastResult, PlanAnswer
 from services.http.identity_service import (
     Identity,
@@ -152,6 +152,7 @@ class ViewAnswer(BaseModel):
     total_rows: int = Field(description="Rows before the limit was applied.")
 
 
+@forbid_unknown_fields
 @bentoml.service(name="butler", traffic={"timeout": 60}, tracing=dict(UNTRACED))
 class Butler:
     """Butler over HTTP: forecasts, replenishment, member identity, chat risk, store views."""

@@ -27,7 +27,13 @@ from features.store import Store
 from models.identity import REGISTERED_NAME, IdentityResolver
 from services.http import behind_gateway, prepare_to_serve
 from services.http.batching import ContinuousBatcher
-from services.http.errors import bad_request, check_batch, client_error
+from services.http.errors import (
+    KnownFieldsOnly,
+    bad_request,
+    check_batch,
+    client_error,
+    forbid_unknown_fields,
+)
 from services.http.media import JSON
 from services.identity import registered_model
 from services.registry import registered_version
@@ -40,8 +46,9 @@ MAX_FIELD_CHARS = 200
 _Text = Annotated[str | None, Field(max_length=MAX_FIELD_CHARS)]
 
 
-class MemberRecord(BaseModel):
-    """One member as a CRM sends it: an id and any of Butler's member fields."""
+class MemberRecord(KnownFieldsOnly):
+    """One member as a CRM sends it: an id and any of Butler's member fields (any other
+    field is a 400 naming it)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -142,6 +149,7 @@ class ResolvedMembers(BaseModel):
     persons: int
 
 
+@forbid_unknown_fields
 @bentoml.service(name="identity", traffic={"timeout": 60}, **behind_gateway())
 class Identity:
     """The registered member identity model over HTTP."""

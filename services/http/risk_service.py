@@ -18,6 +18,7 @@ from features.settings import Settings
 from features.store import Store
 from models.chat_risk import REGISTERED_NAME
 from services.http import behind_gateway, prepare_to_serve
+from services.http.errors import forbid_unknown_fields
 from services.http.media import JSON
 from services.registry import registered_version
 from services.risk import assessment_fields, load_risk_model
@@ -57,6 +58,7 @@ class Alert(BaseModel):
     raised_at: str
 
 
+@forbid_unknown_fields
 @bentoml.service(name="chat_risk", traffic={"timeout": 30}, **behind_gateway())
 class ChatRisk:
     """The registered chat risk classifier over HTTP."""

@@ -7,7 +7,12 @@ import json
 
 import pytest
 
-from services.http.middleware import ButlerMiddleware
+from services.http.middleware import (
+    MAX_ITEM_BYTES,
+    MIN_BODY_BYTES,
+    ButlerMiddleware,
+    max_body_bytes,
+)
 
 
 def app_answering(status: int, body: bytes, *, boom: bool = False):
@@ -164,3 +169,95 @@ def test_a_json_answer_failing_half_way_becomes_a_500_with_the_request_id(caplog
     answer = json.loads(body["body"])
     assert start["status"] == 500 and "secret" not in body["body"].decode()
     assert answer["request_id"] in caplog.text
+
+
+# -- the body size limit -------------------------------------------------------------------------
+
+
+def app_reading_the_body(seen: list):
+    """An app that reads the whole body (as BentoML does) and answers 200."""
+
+    async def app(scope, receive, send):
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        seen.append(body)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return app
+
+
+def call_with_body(app, chunks: list[bytes], *, length: int | None):
+    """Send ``chunks`` as the body, with ``Content-Length: length`` (None: chunked)."""
+    sent, pending = [], list(chunks)
+
+    async def receive():
+        if not pending:
+            return {"type": "http.disconnect"}
+        chunk = pending.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [*AUTH, (b"content-type", b"application/json")]
+    if length is None:
+        headers.append((b"transfer-encoding", b"chunked"))
+    else:
+        headers.append((b"content-length", str(length).encode()))
+    scope = {"type": "http", "path": "/classify", "method": "POST", "headers": headers}
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], body, pending
+
+
+def test_the_body_limit_is_the_batch_limit_times_a_generous_item():
+    assert max_body_bytes(1_000) == 1_000 * MAX_ITEM_BYTES == 32_768_000
+    assert max_body_bytes(5_000) == 5 * max_body_bytes(1_000)
+    assert max_body_bytes(1) == MIN_BODY_BYTES  # a question, a view's filters
+
+
+def test_the_body_limit_follows_the_batch_setting(monkeypatch):
+    monkeypatch.setenv("BUTLER_MAX_BATCH", "2000")
+    assert ButlerMiddleware(app_answering(200, b"{}"), api_key="k1").max_body == 65_536_000
+
+
+def test_a_declared_body_over_the_limit_gets_413_before_any_of_it_is_read():
+    seen = []
+    mw = ButlerMiddleware(app_reading_the_body(seen), api_key="k1", max_body=1_000)
+    status, body, unread = call_with_body(mw, [b"x" * 600, b"x" * 600], length=1_200)
+    answer = json.loads(body)
+    assert status == 413 and seen == [] and len(unread) == 2
+    assert answer["error"] == (
+        "request body: 1,200 bytes is over the limit of 1,000 bytes per request; "
+        "send fewer items per request"
+    )
+    assert len(answer["request_id"]) == 32
+
+
+def test_a_chunked_body_is_counted_as_it_comes_and_refused_past_the_limit(caplog):
+    seen = []
+    mw = ButlerMiddleware(app_reading_the_body(seen), api_key="k1", max_body=1_000)
+    status, body, unread = call_with_body(mw, [b"x" * 600] * 5, length=None)
+    assert status == 413 and seen == [] and len(unread) == 3  # stopped past the limit
+    assert "over the limit of 1,000 bytes" in json.loads(body)["error"]
+    assert "refused: body over 1000 bytes" in caplog.text
+
+
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_body_up_to_the_limit_reaches_the_app_whole(declared):
+    seen = []
+    mw = ButlerMiddleware(app_reading_the_body(seen), api_key="k1", max_body=1_000)
+    chunks = [b'{"a": "', b"x" * 991, b'"}']  # 1,000 bytes
+    status, body, _ = call_with_body(mw, chunks, length=1_000 if declared else None)
+    assert (status, body) == (200, b"{}") and seen == [b"".join(chunks)]
+
+
+def test_a_request_without_the_key_gets_401_whatever_its_size():
+    mw = ButlerMiddleware(app_reading_the_body([]), api_key="other", max_body=10)
+    assert call_with_body(mw, [b"x" * 100], length=100)[0] == 401

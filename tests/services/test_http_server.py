@@ -8,6 +8,7 @@ happy path and its bad inputs; a model promoted in the registry is served after 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from features.store import Store
 from models.forecast import ForecastConfig, WeeklyDemandForecaster, registered_name
 from services.cli import app
 from services.http.launch import served
+from services.http.middleware import max_body_bytes
 
 pytestmark = [
     pytest.mark.slow,
@@ -275,6 +277,52 @@ def test_bad_member_requests_get_a_400_naming_the_field(url, endpoint, body, fie
     response = post(url, endpoint, body)
     assert response.status_code == 400
     assert field in _error(response)
+
+
+# -- unknown fields, the body size limit, what the log keeps of client errors --------------------
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "field", "meant"),
+    [
+        ("forecast", {"skus": ["A"], "horizen": 2}, "horizen", "horizon"),
+        ("forecast", {"skus": ["A"], "warehouse": ["WH-NOPE"]}, "warehouse", "warehouses"),
+        ("replenishment", {"sku": ["A"]}, "sku", "skus"),
+        ("risk_alerts", {"limt": 5}, "limt", "limit"),
+    ],
+)
+def test_an_unknown_field_gets_a_400_naming_it_and_the_field_meant(
+    url, endpoint, body, field, meant
+):
+    response = post(url, endpoint, body)
+    assert response.status_code == 400
+    assert f"unknown field `{field}` (did you mean `{meant}`?)" in _error(response)
+
+
+def test_a_body_over_the_limit_gets_a_413_naming_it(url):
+    limit = max_body_bytes(MAX_BATCH)
+    body = json.dumps({"skus": ["A"], "pad": "x" * limit})
+    response = httpx.post(f"{url}/forecast", content=body, timeout=60,
+                          headers=AUTH | {"Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == 413
+    assert f"over the limit of {limit:,} bytes" in _error(response)
+
+
+def test_client_errors_are_logged_in_one_line_without_the_values_sent(url, home):
+    log = home / "serve.log"
+    seen = log.stat().st_size
+    phone = "13027517394"
+    record = {"record_id": "r1", "mobile": phone}
+    assert post(url, "match_member", {"record": record}).status_code == 400
+    # refused by the forecasting service, whose message quotes the SKU sent
+    assert post(url, "forecast", {"skus": [phone]}).status_code == 400
+    with open(log, "rb") as lines:
+        lines.seek(seen)
+        written = lines.read().decode("utf-8", "replace")
+    assert phone not in written and "Traceback" not in written and "ERROR" not in written
+    assert "client error 400 on /match_member [POST]: record.mobile: unknown_field" in written
+    assert "client error 400 on /forecast [POST]: skus: InvalidArgument" in written  # service
+    assert "client error 400 on /forecast [POST]: skus: BentoMLException" in written  # gateway
 
 
 # -- views over the store -------------------------------------------------------------------------
