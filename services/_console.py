@@ -60,9 +60,8 @@ def _output_file(path: Path | None, option: str, suffixes: tuple[str, ...] = ())
     if path is None:
         return None
     if suffixes and path.suffix.lower() not in suffixes:
-        kinds = (
-            f"{', '.join(suffixes[:-1])} or {suffixes[-1]}" if len(suffixes) > 1 else suffixes[0]
-        )
+        *others, last = suffixes
+        kinds = f"{', '.join(others)} or {last}" if others else last
         raise _fail(f"{option} {path}: write to a {kinds} file.")
     if path.is_dir():
         raise _fail(f"{option} {path} is a folder; give a file name in it.")

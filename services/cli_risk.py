@@ -122,7 +122,6 @@ def eval_risk(
         butler eval risk --pool ../shared/data/chats
         butler eval risk --store-truth .butler/sample_world/small-seed0/_truth/chats_truth.csv
     """
-
     from evaluation.risk import evaluate, read_truth, truth_set
     from features.chats import store_conversations
     from features.corpora import read_labelled_set
@@ -322,7 +321,7 @@ class AlertStatus(StrEnum):
 @risk_app.command("alerts")
 def risk_alerts(
     ctx: typer.Context,
-    status: Annotated[AlertStatus, typer.Option(help="Which alerts to show.")] = (AlertStatus.open),
+    status: Annotated[AlertStatus, typer.Option(help="Which alerts to show.")] = AlertStatus.open,
     limit: Annotated[int, typer.Option(min=1, help="Alerts to show.")] = 50,
 ) -> None:
     """Show the alert queue, most urgent first.
