@@ -64,6 +64,10 @@ def evaluate(
 
     Returns:
         The figures and forecasts.
+
+    Raises:
+        InvalidParameterError: ``until`` is not a date or comes before the folder's weeks
+            (and what :func:`load_weekly_dataset` and the backtest raise).
     """
     dataset = load_weekly_dataset(data)
     if until is not None:

@@ -271,12 +271,15 @@ def replenishment_plan(
     positions = positions.drop(index=unknown.index.unique()) if len(unknown) else positions
     if positions.empty:
         if len(unknown):  # every row named an unknown SKU or warehouse: they are the answer
-            errors = unknown[list(ERROR_COLUMNS)].reset_index(drop=True)
+            problems = [unknown[list(ERROR_COLUMNS)]]
+            if supply_errors is not None and len(supply_errors):
+                problems.append(supply_errors)
+            errors = pd.concat(problems, ignore_index=True)
             plan = pd.DataFrame(columns=list(PLAN_COLUMNS))
             return PlanResult(plan=plan, errors=errors, as_of=day, forecast_start=None)
         raise InvalidParameterError(
             f"The store has no stock position on or before {as_of} to plan from (its newest "
-            f"inventory snapshot is of {day}). Give a later --as-of."
+            f"inventory snapshot is of {day}). Plan as of a later day."
             if as_of is not None
             else "There are no stock positions to plan from: the store holds no inventory "
             "snapshot or open purchase order. Ingest the ERP's inventory export."
