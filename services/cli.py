@@ -424,8 +424,10 @@ def train_forecast(
         list[Level] | None,
         typer.Option(help="Series level(s) to train (default: all three)."),
     ] = None,
-    horizon: Annotated[int, typer.Option(help="Weeks of each backtest window (1–13).")] = 8,
-    windows: Annotated[int, typer.Option(help="Backtest origins.")] = 2,
+    horizon: Annotated[
+        int, typer.Option(min=1, max=13, help="Weeks of each backtest window (1–13).")
+    ] = 8,
+    windows: Annotated[int, typer.Option(min=1, help="Backtest origins.")] = 2,
 ) -> None:
     """Backtest, fit and register the weekly demand forecaster of each series level.
 
@@ -474,8 +476,8 @@ def eval_forecast(
     data: Annotated[
         Path, typer.Option(help="Weekly-sales folder (e.g. ../shared/data/walmart_weekly).")
     ],
-    horizon: Annotated[int, typer.Option(help="Weeks ahead (1–13).")] = 8,
-    windows: Annotated[int, typer.Option(help="Backtest origins, h weeks apart.")] = 2,
+    horizon: Annotated[int, typer.Option(min=1, max=13, help="Weeks ahead (1–13).")] = 8,
+    windows: Annotated[int, typer.Option(min=1, help="Backtest origins, h weeks apart.")] = 2,
     actuals: Annotated[
         Path | None,
         typer.Option(help="Later weeks to score instead (same columns as the sales file)."),

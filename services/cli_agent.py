@@ -41,6 +41,7 @@ def ask(
     """Ask the business butler a question about sales, stock, members or chat risk.
 
     Without an LLM endpoint (OPENAI_BASE_URL) the offline planner answers and says so.
+    Exits with status 1 when every tool the butler called failed (the answer says why).
 
     Examples:
         butler ask "上周抖音哪个 SKU 卖爆了？"
@@ -59,8 +60,10 @@ def ask(
         raise _fail(str(exc)) from exc
     if as_json:
         sys.stdout.write(json.dumps(answer.for_cli(), ensure_ascii=False) + "\n")
-        return
-    console.print(answer.answer, markup=False, highlight=False)
+    else:
+        console.print(answer.answer, markup=False, highlight=False)
+    if answer.tool_calls and not any(call.ok for call in answer.tool_calls):
+        raise typer.Exit(code=1)  # the answer says why: e.g. an unknown SKU
 
 
 def chat(

@@ -37,6 +37,9 @@ def serve(
         versions = check_ready_to_serve(settings)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
+    problem = _cannot_listen(host, port)
+    if problem:
+        raise _fail(f"Cannot serve on {host}:{port}: {problem}. Pick another with --port.")
     for name, version in versions.items():
         console.print(f"{name} version {version['version']} (@{version['alias']})")
     console.print(f"Serving on http://{host}:{port} (OpenAPI: /docs.json). Ctrl-C stops.")
@@ -48,6 +51,19 @@ def serve(
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code=code)
+
+
+def _cannot_listen(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, not this machine's), or None."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def demo_calls(ctx: typer.Context) -> None:

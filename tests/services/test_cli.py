@@ -130,3 +130,16 @@ def test_output_suffixes_and_thresholds_are_checked_before_the_work(tmp_path):
         assert result.exit_code == 2 and "not a probability between 0 and 1" in result.output
     result = runner.invoke(app, [*home, "generate", "--out", str(tmp_path / "w"), "--seed", "-1"])
     assert result.exit_code == 2 and not (tmp_path / "w").exists()
+
+
+def test_a_port_in_use_is_found_before_serving():
+    import socket
+
+    from services.cli_serve import _cannot_listen
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert "in use" in (_cannot_listen("127.0.0.1", port) or "")
+    assert _cannot_listen("127.0.0.1", port) is None  # free again once closed

@@ -58,6 +58,12 @@ def test_train_then_ask_with_json_and_a_follow_up(home):
     plain = butler(home, "ask", "What's the weather like tomorrow?")
     assert plain.exit_code == 0 and "Sorry" in plain.output and "Offline mode" in plain.output
 
+    # a question whose only tool call fails (no forecaster here) is answered with why, exit 1
+    failed = butler(home, "ask", "SKU NOSUCH-999 下周要补多少？", "--json")
+    assert failed.exit_code == 1, failed.output
+    body = json.loads(failed.stdout)
+    assert not body["tool_calls"][0]["ok"] and "butler train forecast" in body["answer"]
+
 
 def test_ask_with_a_bad_conversation_id_or_an_empty_question_fails_clearly(home):
     bad = butler(home, "ask", "上周卖了多少", "-c", "../../etc", "--json")
