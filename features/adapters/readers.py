@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ from features.errors import UnreadableFileError
 
 if TYPE_CHECKING:
     import pyarrow.csv as pacsv
+
+logger = logging.getLogger(__name__)
 
 _SNIFF_BYTES = 1 << 20
 _EMPTY_WORDS = ["", "-", "--", "null", "NULL", "None", "nan", "NaN", "N/A", "n/a", "无"]
@@ -183,17 +186,36 @@ def _csv_headers(path: Path, encoding: str) -> list[str]:
             first = next(csv.reader(io.StringIO(fh.readline())), [])
         except UnicodeDecodeError as exc:
             raise UnreadableFileError(f"{path}: the header is not {encoding} text.") from exc
-    headers = [h.strip() for h in first]
-    _check_headers(path, headers)
-    return headers
+    return _named_headers(path, first)
 
 
-def _check_headers(path: Path, headers: list[str]) -> None:
+def _named_headers(path: Path, cells: list[str | None]) -> list[str]:
+    """The header cells as column names: stripped (``订单编号 `` is ``订单编号``), and a blank
+    cell between named ones (a merged header cell) named ``(blank column N)``, so that its
+    column is carried along, unread, rather than breaking the file.
+
+    Raises:
+        UnreadableFileError: no header at all, or a name given twice.
+    """
+    headers = [(h or "").strip() for h in cells]
     if not any(headers):
         raise UnreadableFileError(f"{path}: the first line holds no column headers.")
+    last = max(i for i, h in enumerate(headers) if h)
+    inner = [i + 1 for i, h in enumerate(headers[:last]) if not h]
+    if inner:  # a blank after the last name is a trailing separator, not a lost column
+        logger.warning(
+            "%s: column(s) %s have no header (a merged header cell?); their values are kept "
+            "with each row's raw data but not read. Give them their headers to load them.",
+            path, ", ".join(map(str, inner)),
+        )  # fmt: skip
+    headers = [h or f"(blank column {i})" for i, h in enumerate(headers, start=1)]
     dupes = sorted({h for h in headers if headers.count(h) > 1})
     if dupes:
-        raise UnreadableFileError(f"{path}: column header(s) {dupes} appear more than once.")
+        raise UnreadableFileError(
+            f"{path}: column header(s) {dupes} appear more than once. Rename or remove the "
+            "repeated column in the first line, or export the file again."
+        )
+    return headers
 
 
 def _csv_batches(export: ExportFile, batch_rows: int) -> Iterator[Batch]:
@@ -334,8 +356,13 @@ def _csv_options(export: ExportFile, invalid: _InvalidRows, *, use_threads: bool
     import pyarrow.csv as pacsv
 
     return {
+        # the header as named by _named_headers (stripped, blanks named), not as pyarrow would
         "read_options": pacsv.ReadOptions(
-            encoding=export.encoding or "utf-8", block_size=_BLOCK_BYTES, use_threads=use_threads
+            encoding=export.encoding or "utf-8",
+            block_size=_BLOCK_BYTES,
+            use_threads=use_threads,
+            column_names=export.headers,
+            skip_rows=1,
         ),
         "parse_options": pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
         "convert_options": pacsv.ConvertOptions(
@@ -389,10 +416,10 @@ def _xlsx_export(path: Path) -> ExportFile:
     sheet = _read_sheet(path)
     if sheet.num_rows == 0:
         raise UnreadableFileError(f"{path}: the workbook's first sheet is empty.")
-    headers = [(h or "").strip() for h in sheet.slice(0, 1).to_pylist()[0].values()]
-    while headers and headers[-1] == "":
-        headers.pop()
-    _check_headers(path, headers)
+    cells = [(h or "").strip() for h in sheet.slice(0, 1).to_pylist()[0].values()]
+    while cells and cells[-1] == "":  # a workbook's used range often runs past its table
+        cells.pop()
+    headers = _named_headers(path, cells)
     data = sheet.slice(1).select(range(len(headers))).rename_columns(headers)
     return ExportFile(path, "xlsx", None, headers, data)
 

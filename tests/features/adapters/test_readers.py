@@ -134,3 +134,44 @@ def test_every_row_keeps_its_place_in_the_file(
         assert rows == {i: f"r{i}" for i in range(len(kinds)) if i not in bad}, mode
         assert [m.row for m in malformed] == bad, mode
         assert all(m.text.startswith(f"r{m.row},") for m in malformed), mode
+
+
+# -- header cells -----------------------------------------------------------------------------
+
+
+def test_headers_with_spaces_are_read_by_their_stripped_names(tmp_path, read_mode):
+    path = tmp_path / "orders.csv"
+    path.write_text("id ,  name,city \n007,杯子,上海\n", encoding="utf-8")
+    export = open_export(path)
+    assert export.headers == ["id", "name", "city"]
+    (batch,) = iter_batches(export, 10)
+    assert batch.rows.to_pylist() == [{"id": "007", "name": "杯子", "city": "上海", "_row": 0}]
+
+
+def test_a_blank_header_cell_between_names_is_carried_under_a_name_and_said(
+    tmp_path, read_mode, caplog
+):
+    import openpyxl
+
+    csv_path = tmp_path / "orders.csv"
+    csv_path.write_text("id,,city,\nr0,x,上海,\n", encoding="utf-8")  # a trailing comma too
+    with caplog.at_level("WARNING", logger="features.adapters.readers"):
+        export = open_export(csv_path)
+    assert export.headers == ["id", "(blank column 2)", "city", "(blank column 4)"]
+    assert "column(s) 2 have no header" in caplog.text  # the trailing one is not a lost column
+    (batch,) = iter_batches(export, 10)
+    assert batch.rows.to_pylist()[0]["(blank column 2)"] == "x"
+
+    book = openpyxl.Workbook()  # a merged header cell leaves the cell right of it blank
+    book.active.append(["id", None, "city"])
+    book.active.append(["r0", "x", "上海"])
+    book.active.merge_cells("A1:B1")
+    book.save(tmp_path / "members.xlsx")
+    assert open_export(tmp_path / "members.xlsx").headers == ["id", "(blank column 2)", "city"]
+
+
+def test_a_repeated_header_says_how_to_fix_it(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("id,name,id\n1,a,2\n", encoding="utf-8")
+    with pytest.raises(UnreadableFileError, match=r"\['id'\] appear more than once. Rename"):
+        open_export(path)
