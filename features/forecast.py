@@ -246,6 +246,12 @@ def store_panel(
     # the newest week counts only when it is complete (a Sunday has been reached)
     last_week = pd.Timestamp(last_day) - pd.Timedelta(days=(last_day.weekday() + 1) % 7 + 6)
     weekly = weekly[weekly["week"] <= last_week]
+    if weekly.empty:
+        raise StoreError(
+            f"The store's sales run only to {last_day}, inside a week not yet complete: a "
+            "forecasting panel needs complete weeks (Monday to Sunday). Ingest more order "
+            "history."
+        )
     frame = weekly.rename(columns={"week": "ds", "units": "y"})
     frame["unique_id"] = frame[by].astype(str).agg(ID_SEP.join, axis=1)
     panel = dense_panel(frame[["unique_id", "ds", "y", *by]], end=last_week)

@@ -6,6 +6,8 @@ pytest cannot collect two test modules of the same name (models has ``test_forec
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +26,7 @@ from features.forecast import (
     store_covariates,
     store_panel,
 )
+from features.ingest import refresh_sales_daily
 from features.store import Store
 
 pytestmark = pytest.mark.filterwarnings("ignore:Downcasting object dtype:FutureWarning")
@@ -304,9 +307,14 @@ def test_a_store_whose_orders_give_no_sales_says_why(store):
     with pytest.raises(StoreError, match="1 order lines, but none of their platform SKUs maps"):
         store_panel(store)
     store.sql("DELETE FROM order_lines")
-    store.sql(line.format(sku="'SKU01'"))  # mapped, but sales_daily names no warehouse
+    store.sql(line.format(sku="'SKU01'"))  # mapped, but the platform names no warehouse
+    day = dt.date(2025, 3, 3)
+    refresh_sales_daily(store, "tmall", day, day)
     with pytest.raises(StoreError, match="none of the paid ones names its warehouse"):
         store_panel(store, level="sku_warehouse")
+    # a Monday's sales alone: no complete week yet
+    with pytest.raises(StoreError, match="run only to 2025-03-03, inside a week not yet"):
+        store_panel(store, level="sku")
 
 
 # -- store_covariates ---------------------------------------------------------------------------
