@@ -42,7 +42,8 @@ class Store:
         """Open (and, unless read-only, create and migrate) the store under ``settings.home``.
 
         Raises:
-            StoreError: the store does not exist yet (read-only), or another process holds it.
+            StoreError: the store does not exist yet (read-only), another process holds it,
+                or the file is not a DuckDB store (the message says which).
         """
         path = settings.duckdb_path
         if read_only and not path.exists():
@@ -57,10 +58,14 @@ class Store:
         try:
             con = duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
-            raise StoreError(
-                f"Cannot open the store {path}: {exc}. Another Butler process may be using it; "
-                "wait for it to finish."
-            ) from exc
+            if "lock" in str(exc).lower():
+                fix = "Another Butler process is using it; wait for it to finish."
+            else:
+                fix = (
+                    "The file is not a Butler store, or it is damaged (e.g. empty, or cut "
+                    "short by a full disk): move it aside and run `butler ingest` again."
+                )
+            raise StoreError(f"Cannot open the store {path}: {exc}. {fix}") from exc
         if not read_only:
             migrate(con)
         return cls(con, path)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from features.errors import StoreError
+from features.settings import Settings
 from features.store import Store
 
 
@@ -45,3 +47,31 @@ def test_transaction_rolls_back_on_error():
         store.upsert("warehouses", pd.DataFrame({"warehouse_id": ["W1"], "name": ["x"]}))
         raise RuntimeError("boom")
     assert store.count("warehouses") == 0
+
+
+def test_a_store_file_that_is_not_a_store_says_to_move_it_aside(tmp_path):
+    settings = Settings(home=tmp_path)
+    (tmp_path / "butler.duckdb").write_bytes(b"")  # e.g. cut short by a full disk
+    with pytest.raises(StoreError, match="not a Butler store, or it is damaged.*move it aside"):
+        Store.open(settings)
+
+
+def test_a_store_another_process_holds_says_to_wait(tmp_path):
+    import subprocess
+    import sys
+
+    settings = Settings(home=tmp_path)
+    Store.open(settings).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import duckdb, sys, time; c = duckdb.connect({str(settings.duckdb_path)!r}); "
+         "print('open', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(StoreError, match="Another Butler process is using it"):
+            Store.open(settings)
+    finally:
+        holder.kill()
+        holder.wait()
