@@ -109,6 +109,41 @@ def platform_of(name: str) -> str | None:
     return None
 
 
+#: Marketplaces that are not Butler's channels, by the names operators use: a question about
+#: one must not be answered for every channel.
+OTHER_MARKETPLACES = {
+    "亚马逊": "amazon", "amazon": "amazon", "ebay": "ebay", "虾皮": "shopee", "shopee": "shopee",
+    "lazada": "lazada", "速卖通": "aliexpress", "aliexpress": "aliexpress", "temu": "temu",
+    "shein": "shein", "唯品会": "vipshop", "苏宁": "suning", "得物": "dewu", "闲鱼": "xianyu",
+    "美团": "meituan", "饿了么": "eleme", "微店": "weidian", "有赞": "youzan",
+}  # fmt: skip
+_OTHER_MARKETPLACES = re.compile(
+    "|".join(
+        rf"(?<![a-z]){re.escape(n)}(?![a-z])" if n.isascii() else re.escape(n)
+        for n in sorted(OTHER_MARKETPLACES, key=len, reverse=True)
+    )
+)
+# a date written out (2024-13-45, 2024/2/30, 2024年2月30日) whose month or day does not exist
+_WRITTEN_DATE = re.compile(r"(?<!\d)(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?!\d)")
+
+
+def find_other_marketplaces(text: str) -> list[str]:
+    """Marketplaces named in the text that are not Butler's channels (``amazon``, …)."""
+    found = (OTHER_MARKETPLACES[m[0]] for m in _OTHER_MARKETPLACES.finditer(normalise(text)))
+    return list(dict.fromkeys(found))
+
+
+def impossible_dates(text: str) -> list[str]:
+    """Dates written in the text that do not exist (``2024-13-45``, ``2024-02-30``)."""
+    bad = []
+    for m in _WRITTEN_DATE.finditer(normalise(text)):
+        try:
+            dt.date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            bad.append(m[0])
+    return bad
+
+
 def find_platforms(text: str) -> list[str]:
     """Platforms named in the text, in order of mention, without repeats."""
     found = [platform_of(m[0]) for m in _PLATFORMS.finditer(normalise(text))]
@@ -207,6 +242,8 @@ class Slots:
     service_level: float | None = None
     birth_date: str | None = None
     city: str | None = None
+    unknown_platforms: list[str] = field(default_factory=list)  # amazon: not a channel
+    impossible_dates: list[str] = field(default_factory=list)  # 2024-13-45
 
     def filled(self) -> dict[str, object]:
         """The slots that hold something (for memory and logs)."""
@@ -328,6 +365,8 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
     slots.pasted = _pasted_text(question)
     head = normalise(question.split("\n", 1)[0]) if slots.pasted else text
     slots.platforms = find_platforms(head)
+    slots.unknown_platforms = find_other_marketplaces(head)
+    slots.impossible_dates = impossible_dates(head)
     slots.period = find_period(head, today)
     slots.phone = (m := _PHONE.search(question)) and _national(m[0])
     slots.email = (m := _EMAIL.search(question)) and m[0]

@@ -83,6 +83,8 @@ TOOL_INTENTS = (
     "sales_metrics", "hot_items", "oversell_risk", "forecast_sku", "replenishment_plan",
     "member_stats", "match_member", "risk_alerts", "classify_conversation",
 )  # fmt: skip
+#: Tools that take ``platforms`` (and refuse one that is not a channel).
+_PLATFORM_TOOLS = ("sales_metrics", "hot_items", "member_stats", "risk_alerts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,10 @@ class OfflinePlanner:
         if intent in ("out_of_scope", "unclear") or confidence < self.min_confidence:
             return Plan(intent, confidence, slots, None, {}, notes, follow_up)
         tool, args = self._tool_call(intent, slots, today, notes)
+        if slots.unknown_platforms and tool in _PLATFORM_TOOLS:
+            # "上周亚马逊卖了多少": the tool says Amazon is not a channel, rather than Butler
+            # answering for every channel
+            args["platforms"] = [*args.get("platforms", []), *slots.unknown_platforms]
         return Plan(intent, confidence, slots, tool, args, notes, follow_up)
 
     @staticmethod
@@ -238,6 +244,9 @@ class OfflinePlanner:
         refused = False
         if plan.intent == "out_of_scope":
             text, refused = t["refusal"], True
+        elif plan.slots.impossible_dates:  # not "last week" in place of a date that is wrong
+            dates = ", ".join(plan.slots.impossible_dates)
+            text = t["failed"].format(error=f"{dates}: no such date; write dates as YYYY-MM-DD")
         elif plan.tool is None and plan.intent in ("forecast_sku",):
             text = t["forecast_need_sku"]
         elif plan.tool is None and plan.intent == "match_member":

@@ -531,3 +531,11 @@ def test_cover_days_service_level_horizon_and_top(catalogue):
 def test_a_member_to_match_names_its_person(catalogue, question, name, birth, city):
     found = slots(question, catalogue)
     assert (found.person_name, found.birth_date, found.city) == (name, birth, city)
+
+
+def test_other_marketplaces_and_impossible_dates_are_found(catalogue):
+    found = slots("上周亚马逊和Shopee在2024-13-45、2024年2月30日卖了多少", catalogue)
+    assert found.unknown_platforms == ["amazon", "shopee"] and found.platforms == []
+    assert found.impossible_dates == ["2024-13-45", "2024年2月30日"]
+    fine = slots("2024-02-29 天猫卖了多少", catalogue)  # a leap day exists
+    assert fine.impossible_dates == [] and fine.unknown_platforms == []

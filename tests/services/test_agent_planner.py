@@ -171,6 +171,31 @@ def test_an_unknown_sku_is_reported_not_guessed(planner, sales_world):
 
 
 @pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("上周亚马逊卖了多少？", "没能完成"),
+        ("How much did we sell on Amazon last week?", "I could not"),
+    ],
+)
+def test_a_marketplace_that_is_not_a_channel_is_said_not_answered_for_all(
+    planner, sales_world, question, said
+):
+    agent, _ = planner
+    answer, _ = agent.answer(question, [], _today(sales_world))
+    (call,) = answer.tool_calls
+    assert call.args["platforms"] == ["amazon"] and not call.ok
+    assert said in answer.answer and "amazon" in answer.answer and "tmall" in answer.answer
+
+
+@pytest.mark.parametrize("question", ["2024-13-45 天猫卖了多少？", "sales on 2024-02-30 on JD"])
+def test_a_date_that_does_not_exist_is_said_not_replaced(planner, sales_world, question):
+    agent, _ = planner
+    answer, _ = agent.answer(question, [], _today(sales_world))
+    assert answer.tool_calls == [] and "no such date; write dates as YYYY-MM-DD" in answer.answer
+    assert "last week" not in answer.answer and "上周" not in answer.answer
+
+
+@pytest.mark.parametrize(
     "question",
     [
         "明天天气怎么样？",
