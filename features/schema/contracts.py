@@ -27,11 +27,18 @@ def _one_of(values: list[str]) -> ValueCheck:
 
 _POSITIVE = ValueCheck("{v} > 0", "must be more than 0")
 _NON_NEGATIVE = ValueCheck("{v} >= 0", "must not be negative")
+# an order, a message or a stock count cannot come from after the export was made; two days
+# of slack for clocks and time zones. Kept, such a row would move "now" for every report.
+_NOT_FUTURE = ValueCheck(
+    "{v} <= (now() AT TIME ZONE 'UTC') + INTERVAL 2 DAY",
+    "is after today: check the export's dates, or its time zone",
+)
 _PO_STATUS = ["open", "in_transit", "received", "cancelled"]
 
 #: kind → unified field → checks. Emptiness of required fields is the adapters' contract.
 VALUE_CHECKS: dict[ExportKind, dict[str, tuple[ValueCheck, ...]]] = {
     ExportKind.ORDERS: {
+        "created_at": (_NOT_FUTURE,),
         "quantity": (_POSITIVE,),
         "unit_price_fen": (_NON_NEGATIVE,),
         "paid_fen": (_NON_NEGATIVE,),
@@ -41,7 +48,11 @@ VALUE_CHECKS: dict[ExportKind, dict[str, tuple[ValueCheck, ...]]] = {
         "status": (_one_of(list(OrderStatus)),),
         "refund_status": (_one_of(list(RefundStatus)),),
     },
-    ExportKind.CHATS: {"seq": (_NON_NEGATIVE,), "role": (_one_of(list(ChatRole)),)},
+    ExportKind.CHATS: {
+        "sent_at": (_NOT_FUTURE,),
+        "seq": (_NON_NEGATIVE,),
+        "role": (_one_of(list(ChatRole)),),
+    },
     ExportKind.LISTINGS: {"price_fen": (_NON_NEGATIVE,)},
     ExportKind.PROMOTIONS: {
         "price_fen": (_NON_NEGATIVE,),
@@ -54,7 +65,11 @@ VALUE_CHECKS: dict[ExportKind, dict[str, tuple[ValueCheck, ...]]] = {
         "moq": (_NON_NEGATIVE,),
         "lead_time_days": (_NON_NEGATIVE,),
     },
-    ExportKind.INVENTORY: {"on_hand": (_NON_NEGATIVE,), "reserved": (_NON_NEGATIVE,)},
+    ExportKind.INVENTORY: {
+        "snapshot_date": (_NOT_FUTURE,),
+        "on_hand": (_NON_NEGATIVE,),
+        "reserved": (_NON_NEGATIVE,),
+    },
     ExportKind.PURCHASE_ORDERS: {
         "line_no": (_NON_NEGATIVE,),
         "qty_ordered": (_POSITIVE,),
@@ -79,8 +94,10 @@ ROW_CHECKS: dict[ExportKind, tuple[RowCheck, ...]] = {
         RowCheck(("ends_at", "starts_at"), "{ends_at} >= {starts_at}", "ends before it starts"),
     ),
     ExportKind.ORDERS: (
-        RowCheck(
-            ("returned_qty", "quantity"), "{returned_qty} <= {quantity}", "exceeds the quantity"
+        RowCheck(  # a quantity that is not positive is its own check's problem, not this one's
+            ("returned_qty", "quantity"),
+            "{quantity} <= 0 OR {returned_qty} <= {quantity}",
+            "exceeds the quantity",
         ),
     ),
 }

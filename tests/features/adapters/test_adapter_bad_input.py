@@ -289,3 +289,26 @@ def test_export_of_another_platform_is_refused_when_the_platform_is_forced(
         detect(open_export(path), platform=Platform.KUAISHOU)
     assert ingest([path], mem_store, settings, platform="kuaishou").files[0].error
     assert _store_is_empty(mem_store)
+
+
+def test_a_future_order_is_quarantined_and_a_negative_quantity_gets_one_reason(
+    tmp_path, settings, mem_store, unified_frame, write_table
+):
+    adapter = get_adapter(Platform.TMALL)
+    contract = adapter.contract(ExportKind.ORDERS)
+    frame = unified_frame(adapter, ExportKind.ORDERS)
+    frame.loc[0, "created_at"] = pd.Timestamp("2099-01-01 10:00")  # would move "now"
+    frame.loc[1, "quantity"] = -3
+    path = write_table(
+        adapter.render(ExportKind.ORDERS, frame),
+        tmp_path / "orders.csv",
+        file_format=contract.file_format,
+        encoding=contract.encoding,
+    )
+    (file,) = ingest([path], mem_store, settings).files
+    assert file.rows_quarantined == 2
+    reasons = dict(mem_store.sql("SELECT line, reason FROM quarantine_rows").fetchall())
+    assert reasons[2].startswith("value 2099-01-01") and "is after today" in reasons[2]
+    assert reasons[3] == "value -3 must be more than 0"  # not also "returns exceed it"
+    newest = mem_store.sql("SELECT max(created_at) FROM order_lines").fetchall()[0][0]
+    assert newest.year < 2099
