@@ -107,7 +107,14 @@ def generate(
     seed: Annotated[
         int, typer.Option(min=0, help="Random seed; the same seed gives the same world.")
     ] = 0,
-    days: Annotated[int, typer.Option(min=28, help="Days of history.")] = 730,
+    days: Annotated[
+        int,
+        typer.Option(
+            min=28,
+            help="Days of history from 2024-01-01 (rows dated after today are quarantined "
+            "when ingested).",
+        ),
+    ] = 730,
 ) -> None:
     """Write a realistic sample world: every channel's exports plus the brand ERP's.
 
