@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
+from pathlib import Path
 
 from features.adapters.base import ExportContract, PlatformAdapter
 from features.adapters.readers import ExportFile
@@ -110,4 +111,22 @@ def _no_match(
     else:
         fix = f"Check the file, or name its platform with --platform ({platforms})."
         scope = "any known export"
+    if export.file_format == "xlsx":
+        fix = f"{_sheet_hint(export.path)} {fix}"
     return UnknownPlatformError(f"{export.path}: its columns {shown} do not match {scope}. {fix}")
+
+
+def _sheet_hint(path: Path) -> str:
+    """Where Butler looked in a workbook: its first sheet, row 1 as the header."""
+    import fastexcel
+
+    try:
+        names = fastexcel.read_excel(path).sheet_names
+    except (fastexcel.FastExcelError, OSError):  # the hint is a courtesy; the error stands
+        names = []
+    others = f" (the workbook's sheets: {', '.join(names)})" if len(names) > 1 else ""
+    first = f" '{names[0]}'" if names else ""
+    return (
+        f"Butler reads the first sheet{first}{others}, with the column headers in row 1: "
+        "move the export's table there (no title rows above it)."
+    )

@@ -312,3 +312,19 @@ def test_a_future_order_is_quarantined_and_a_negative_quantity_gets_one_reason(
     assert reasons[3] == "value -3 must be more than 0"  # not also "returns exceed it"
     newest = mem_store.sql("SELECT max(created_at) FROM order_lines").fetchall()[0][0]
     assert newest.year < 2099
+
+
+def test_a_workbook_whose_table_is_not_on_the_first_sheet_says_where_butler_looked(
+    tmp_path, settings, mem_store
+):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "说明"
+    book.active.append(["本表导出于2025-12-30"])
+    data = book.create_sheet("会员")
+    data.append(["会员ID", "昵称"])
+    book.save(tmp_path / "会员.xlsx")
+    (file,) = ingest([tmp_path / "会员.xlsx"], mem_store, settings).files
+    assert "reads the first sheet '说明' (the workbook's sheets: 说明, 会员)" in file.error
+    assert "headers in row 1" in file.error
