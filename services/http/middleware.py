@@ -43,7 +43,7 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 #: Bytes allowed per item of a batch (a member record, a conversation, a SKU id) in a
 #: request body. The largest legitimate items are a member record with every field at its
-#: 200 characters (about 12 KB as UTF-8 Chinese, 23 KB with JSON's ``\uXXXX`` escapes) and
+#: 200 characters (about 12 KB as UTF-8 Chinese, 23 KB with JSON's ``\u4e2d``-style escapes) and
 #: a conversation (the real chat pools' largest is under 6 KB as JSON); 32 KiB leaves room.
 MAX_ITEM_BYTES = 32 * 1024
 #: The body limit however small the batch limit: a question of 4,000 characters, a view's
