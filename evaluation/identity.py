@@ -15,6 +15,7 @@ Usage:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from features.settings import Settings
 from features.store import Store
 from models.identity import IdentityConfig, IdentityResolver
 from models.linkage_metrics import cluster_scores, connected_components
+
+logger = logging.getLogger(__name__)
 
 #: Thresholds of the sweep (match probability).
 THRESHOLDS: tuple[float, ...] = (0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
@@ -108,12 +111,28 @@ def evaluate(
             "the model must not see the labels it is scored on."
         )
     members_list = map_members(source, member_map)
-    ids = source[member_map.id_column].astype(str).str.strip()
-    truth = pd.Series(source[truth_col].to_numpy(), index=ids)
+    labels = pd.Series(source[truth_col].to_numpy(), index=members_list.ids.to_numpy())
+    labels = labels[labels.index.notna() & ~labels.index.duplicated()]
+    # a row without a true person cannot be scored either way: left out, and said
+    blank = labels.isna() | (labels.astype(str).str.strip() == "")
+    if blank.all():
+        raise ContractViolation(
+            f"The truth column {truth_col!r} of {data} is blank on every row: nothing to "
+            "score against."
+        )
+    members = members_list.members
+    if blank.any():
+        logger.warning(
+            "%d of %d rows of %s have no %s: left out of the scoring.",
+            int(blank.sum()), len(labels), data, truth_col,
+        )  # fmt: skip
+        members = members[~members["unique_id"].isin(labels.index[blank])].reset_index(drop=True)
+    left_out = int(blank.sum())
+    unlabelled = f" ({left_out:,} rows without a truth label left out)" if left_out else ""
     return evaluate_members(
-        members_list.members,
-        truth[~truth.index.duplicated()],
-        data=str(data),
+        members,
+        labels[~blank],
+        data=f"{data}{unlabelled}",
         n_rejected=len(members_list.rejected),
         config=cfg,
         phone_region=phone_region,

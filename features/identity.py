@@ -903,12 +903,22 @@ def _map_unique(
 ) -> list[np.ndarray]:
     """``func`` once per distinct row of ``columns``, broadcast back to every row."""
     codes, rows = _group(columns)
-    results = [func(*row) for row in rows]
+    results = [func(*map(_visible, row)) for row in rows]
     outputs = []
     for j in range(width):
         values = np.fromiter((r[j] for r in results), dtype=object, count=len(results))
         outputs.append(values[codes])
     return outputs
+
+
+# characters that show nothing (zero-width spaces and joiners, a BOM, a soft hyphen): pasted
+# into a phone or a name from a chat app, they would make equal values differ
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
+def _visible(value: object) -> object:
+    """``value`` without invisible characters, when it is text."""
+    return _INVISIBLE.sub("", value) if isinstance(value, str) else value
 
 
 def _map_one(column: np.ndarray, func: Callable[[object], object]) -> np.ndarray:

@@ -202,11 +202,14 @@ class MemberList:
             row per usable source row, in file order.
         rejected: the source rows that cannot be used, with ``row_number`` (1-based data
             row; the CSV line is ``row_number + 1``) and ``reason``.
+        ids: every source row's id as the members carry it (``unique_id``: ``7`` for a
+            7.0 a spreadsheet wrote, stripped; None for a blank), in file order.
     """
 
     source: pd.DataFrame
     members: pd.DataFrame
     rejected: pd.DataFrame
+    ids: pd.Series
 
 
 def read_member_file(path: str | Path) -> pd.DataFrame:
@@ -306,7 +309,7 @@ def map_members(source: pd.DataFrame, mapping: MemberMap) -> MemberList:
             len(source),
             rejected["reason"].str.split(" '").str[0].value_counts().to_dict(),
         )
-    return MemberList(source=source, members=members, rejected=rejected)
+    return MemberList(source=source, members=members, rejected=rejected, ids=ids)
 
 
 def _load_yaml(path: Path) -> Any:

@@ -794,10 +794,14 @@ class IdentityResolver:
             )
         have = {c for c in data.columns if c != "unique_id" and data[c].notna().any()}
         comps = comparisons(have, self.config)
-        if not comps:
+        if len(comps) < 2:
+            # each EM pass learns the comparisons its blocking field leaves free: with one,
+            # no pass has anything to learn (splink fails on an empty match weight)
+            found = ", ".join(c["output_column_name"] for c in comps) or "nothing to compare"
             raise InvalidParameterError(
-                "`IdentityResolver.fit` found no field to compare: map at least a name, "
-                "phone, email, birth date or address."
+                "`IdentityResolver.fit` needs at least two fields to compare, to learn how "
+                f"far each can be trusted; the records have {found}. Map at least two of a "
+                "name, phone, email, birth date or address."
             )
         self.blocking_rules_ = self._budgeted_rules(data, _rules(have, PREDICTION_RULES))
         # with one account per platform, two accounts of one platform are two people: u, m

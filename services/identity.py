@@ -286,7 +286,7 @@ def dedupe_list(
     model = IdentityResolver(config).fit(members)
     clusters = model.resolve(members, threshold).clusters.set_index("unique_id")
     rows = source.reset_index(drop=True)
-    ids = rows[member_map.id_column].astype(str).str.strip()
+    ids = mapped.ids.reset_index(drop=True)  # as the model saw them (a 7.0 is 7)
     reasons = pd.Series(None, index=rows.index, dtype=object)
     if len(mapped.rejected):
         at = mapped.rejected["row_number"].to_numpy() - 1

@@ -535,3 +535,16 @@ def test_name_prefixes_are_the_first_letters_of_the_romanised_names():
     out = normalise_members(rows)
     assert out["family_prefix"].tolist() == ["str", "stf", "wan", "li", None]
     assert out["given_prefix"].tolist() == ["wil", "wil", "xia", None, None]
+
+
+def test_invisible_characters_pasted_into_a_value_do_not_make_it_differ() -> None:
+    rows = pd.DataFrame(
+        {
+            "unique_id": ["a", "b"],
+            "phone": ["133\u200b34503137", "13334503137"],
+            "email": ["x\u200d@qq.com", "x@qq.com"],
+            "full_name": ["史\ufeff梅露", "史梅露"],
+        }
+    )
+    out = normalise_members(rows).drop(columns="unique_id")
+    assert out.iloc[0].astype(str).tolist() == out.iloc[1].astype(str).tolist()

@@ -558,10 +558,14 @@ def test_bad_inputs_say_what_to_fix(fitted, world):
         fitted.resolve(members, threshold=1.5)
 
 
-def test_a_list_with_no_comparable_field_is_rejected():
+def test_a_list_with_fewer_than_two_comparable_fields_is_rejected():
     raw = pd.DataFrame({"unique_id": [str(i) for i in range(20)], "platform": "jd"})
-    with pytest.raises(InvalidParameterError, match="no field to compare"):
+    with pytest.raises(InvalidParameterError, match="the records have nothing to compare"):
         IdentityResolver().fit(normalise_members(raw)[["unique_id", "platform"]])
+    # one field: no EM pass has anything left to learn (splink failed on an empty weight)
+    raw["phone"] = [f"1380013{i:04d}" for i in range(20)]
+    with pytest.raises(InvalidParameterError, match="at least two fields.*have phone\\. Map"):
+        IdentityResolver().fit(normalise_members(raw))
 
 
 def test_a_small_list_whose_rules_find_no_pair_is_resolved():

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from evaluation.identity import evaluate_store
+from evaluation.identity import evaluate, evaluate_store
 from features.errors import (
     ContractViolation,
     InvalidParameterError,
@@ -85,6 +85,34 @@ def test_dedupe_keeps_every_row_and_explains_rejections(tmp_path):
     assert kept.groupby("person")["person_id"].nunique().max() == 1
     assert out.summary["persons"] == frame["person"].nunique() - 1
     assert out.added_columns == {col: col for col in DEDUPE_COLUMNS} and not out.renamed_columns
+
+
+def test_dedupe_and_eval_read_ids_a_spreadsheet_stored_as_decimals(tmp_path):
+    # a parquet id column of 1.0, 2.0 …: the output used to match "1.0" against the model's
+    # "1", leaving every row without a person; eval scored the same list at recall 0
+    frame = people_list(20)
+    frame["record_id"] = np.arange(1, len(frame) + 1, dtype=float)
+    path = tmp_path / "list.parquet"
+    frame.to_parquet(path)
+    (tmp_path / "map.yaml").write_text(MAP)
+    out = dedupe_list(path, tmp_path / "map.yaml")
+    assert out.rows["person_id"].notna().all() and out.rows["rejected_reason"].isna().all()
+    scored = evaluate(path, tmp_path / "map.yaml", "person")
+    assert scored.model["pair_recall"] > 0.5
+
+
+def test_eval_leaves_out_rows_without_a_truth_label_and_says_so(tmp_path):
+    frame = people_list(20)
+    frame.loc[:2, "person"] = None
+    path = tmp_path / "list.csv"
+    frame.to_csv(path, index=False)
+    (tmp_path / "map.yaml").write_text(MAP)
+    scored = evaluate(path, tmp_path / "map.yaml", "person")
+    assert scored.n_records == len(frame) - 3 and "3 rows without a truth label" in scored.data
+    frame["person"] = None
+    frame.to_csv(path, index=False)
+    with pytest.raises(ContractViolation, match="blank on every row"):
+        evaluate(path, tmp_path / "map.yaml", "person")
 
 
 def test_dedupe_never_overwrites_a_column_the_list_already_has(tmp_path, caplog):
