@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from typing import Annotated
@@ -31,6 +32,7 @@ def serve(
         BUTLER_API_KEY=secret butler serve --port 3000
     """
     from services.http.gateway import check_ready_to_serve
+    from services.http.launch import stop_server
 
     settings = _settings(ctx)
     try:
@@ -46,11 +48,23 @@ def serve(
     env = os.environ | {"BUTLER_HOME": str(settings.home.resolve())}
     command = [sys.executable, "-m", "bentoml", "serve", "services.http.gateway:Butler",
                "--host", host, "--port", str(port)]  # fmt: skip
+    # its own session, so that stopping it stops its workers too: on Ctrl-C, and on a
+    # SIGTERM to this process (a supervisor's stop), which otherwise left them serving
+    server = subprocess.Popen(command, env=env, start_new_session=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        code = subprocess.call(command, env=env)
+        code = server.wait()
     except KeyboardInterrupt:
         code = 0
+    finally:
+        stop_server(server)
+        signal.signal(signal.SIGTERM, previous)
     raise typer.Exit(code=code)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    """A SIGTERM handled as Ctrl-C is: the server is stopped on the way out."""
+    raise KeyboardInterrupt
 
 
 def _cannot_listen(host: str, port: int) -> str | None:

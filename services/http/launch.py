@@ -37,7 +37,8 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _stop(server: subprocess.Popen) -> None:
+def stop_server(server: subprocess.Popen) -> None:
+    """Stop a server started in its own session, with every process it started."""
     if server.poll() is None:
         os.killpg(server.pid, signal.SIGTERM)
         try:
@@ -108,4 +109,4 @@ def served(
             time.sleep(0.5)
         yield url
     finally:
-        _stop(server)
+        stop_server(server)
