@@ -247,7 +247,7 @@ class ReplenishmentPolicy:
         pack = pos["case_pack"].to_numpy(float)
         raised = (raw > 0) & (moq > raw)
         qty = np.where(raised, moq, raw)
-        cases = np.ceil(qty / pack - _EPS)
+        cases = np.ceil(qty / pack - _EPS) + 0.0  # + 0.0: no order is 0, not ceil's -0.0
         with np.errstate(all="ignore"):
             cover = stock * lr / mu_lr
         cover[~np.isfinite(cover)] = np.nan
@@ -806,7 +806,7 @@ def allocate(
             f"here, by stock-out risk {p:.0%} on mean demand {_fmt(d)}, then remaining need"
             for a, o, p, d in zip(alloc[ordered], order[ordered], risk, demand, strict=True)
         ]
-    out["allocated_qty"] = alloc
+    out["allocated_qty"] = alloc + 0.0  # a -0.0 from rounding reads as 0 in a spreadsheet
     out["allocation_reason"] = reason
     return out
 

@@ -838,11 +838,28 @@ def eval_identity(
         console.print(f"Figures written to {escape(str(json_path))}.")
 
 
+def _service_level(value: float) -> float:
+    from models.replenishment import SERVICE_LEVEL_RANGE
+
+    low, high = SERVICE_LEVEL_RANGE
+    if not low < value <= high:  # NaN fails too
+        raise typer.BadParameter(f"{value:g} is not in ({low}, {high}], e.g. 0.95.")
+    return value
+
+
+def _positive_weeks(value: float) -> float:
+    if not value > 0:
+        raise typer.BadParameter(f"{value:g} weeks: give more than 0, e.g. 1 for weekly orders.")
+    return value
+
+
 @app.command()
 def replenish(
     ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="Plan file to write: plan.csv or plan.xlsx.")],
-    service_level: Annotated[float, typer.Option(help="Target service level.")] = 0.95,
+    service_level: Annotated[
+        float, typer.Option(help="Target service level, in (0.5, 0.999].", callback=_service_level)
+    ] = 0.95,
     service_measure: Annotated[
         ServiceMeasure,
         typer.Option(
@@ -850,7 +867,9 @@ def replenish(
             "stock) or cycle (share of order cycles without a stock-out)."
         ),
     ] = ServiceMeasure.fill_rate,
-    review_weeks: Annotated[float, typer.Option(help="Weeks between orders.")] = 1.0,
+    review_weeks: Annotated[
+        float, typer.Option(help="Weeks between orders (> 0).", callback=_positive_weeks)
+    ] = 1.0,
     positions: Annotated[
         Path | None,
         typer.Option(help="Stock per SKU × warehouse to plan from (default: the store)."),

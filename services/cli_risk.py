@@ -223,10 +223,7 @@ def risk_classify(
         f"{len(report.problems):,} lines skipped. Written to {escape(str(out))}."
     )
     if report.scored == 0 and report.problems:
-        raise _fail(
-            f"No line of {source} could be scored: each must be one JSON object "
-            '{"session_id", "platform", "messages": [...]}.'
-        )
+        raise _fail(f"No line of {source} could be scored; each line's reason is above.")
 
 
 def _print_queue(

@@ -194,7 +194,8 @@ def read_supply(path: str | Path) -> pd.DataFrame:
 
 
 def _read_table(path: Path, what: str, ids: tuple[str, ...]) -> pd.DataFrame:
-    """A CSV or XLSX file as given, its ``ids`` columns as text (SKU 00123 stays 00123)."""
+    """A CSV or XLSX file as given, its ``ids`` columns as stripped text (SKU 00123 stays
+    00123)."""
     if not path.is_file():
         raise UnreadableFileError(
             f"Cannot read the {what} file {path}: it does not exist. Check the path."
@@ -202,8 +203,9 @@ def _read_table(path: Path, what: str, ids: tuple[str, ...]) -> pd.DataFrame:
     text = dict.fromkeys(ids, str)
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
-            return pd.read_excel(path, dtype=text)
-        return pd.read_csv(path, dtype=text)
+            frame = pd.read_excel(path, dtype=text)
+        else:
+            frame = pd.read_csv(path, dtype=text)
     except UnicodeDecodeError as exc:
         raise UnreadableFileError(
             f"Cannot read the {what} file {path}: it is not UTF-8 text ({exc.reason}). Save it "
@@ -214,6 +216,10 @@ def _read_table(path: Path, what: str, ids: tuple[str, ...]) -> pd.DataFrame:
         raise UnreadableFileError(
             f"Cannot read the {what} file {path}: {exc}. Save it again as CSV or XLSX."
         ) from exc
+    for col in ids:  # " SKU01 " typed in a spreadsheet is SKU01
+        if col in frame.columns:
+            frame[col] = frame[col].str.strip()
+    return frame
 
 
 def replenishment_plan(

@@ -278,9 +278,12 @@ def dedupe_list(
     member_map = MemberMap.from_yaml(mapping)
     mapped = map_members(source, member_map)
     if len(mapped.members) < 10:
+        reasons = mapped.rejected["reason"].value_counts().head(3)
+        why = "; ".join(f"{n} × {reason}" for reason, n in reasons.items())
         raise InvalidParameterError(
             f"{path} has {len(mapped.members)} usable member rows; deduplication needs at "
-            f"least 10 ({len(mapped.rejected)} rows were rejected, see their reasons)."
+            f"least 10. {len(mapped.rejected)} rows could not be used"
+            + (f" (most often: {why})." if why else ".")
         )
     members = normalise_members(mapped.members, phone_region=phone_region)
     model = IdentityResolver(config).fit(members)

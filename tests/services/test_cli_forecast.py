@@ -106,3 +106,14 @@ def test_replenish_with_a_missing_or_thin_supply_file_says_what_is_wrong(tmp_pat
     assert result.exit_code == 1
     assert "lacks the columns sku_id, supply" in result.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [("--review-weeks", "0", "give more than 0"), ("--service-level", "1", "not in (0.5, 0.999]")],
+)
+def test_replenish_options_out_of_range_name_the_option(tmp_path, option, value, said):
+    result = runner.invoke(
+        app, ["--home", str(tmp_path / "home"), "replenish", "--out", "p.csv", option, value]
+    )
+    assert result.exit_code == 2 and option in result.output and said in result.output

@@ -183,6 +183,18 @@ def test_plan_reports_bad_rows_with_reasons_and_plans_the_rest(settings, sales_s
     assert result.forecast_start == (sales_store.last_week + pd.Timedelta(weeks=1)).date()
 
 
+def test_read_positions_strips_the_ids_and_a_plan_has_no_negative_zero(
+    tmp_path, settings, sales_store, champion
+):
+    (tmp_path / "pos.csv").write_text(
+        ",".join(POSITION_COLUMNS) + "\n SKU07 , WH-GZ ,1000,20,1\n", "utf-8"
+    )
+    positions = read_positions(tmp_path / "pos.csv")
+    assert positions[["sku_id", "warehouse_id"]].values.tolist() == [["SKU07", "WH-GZ"]]
+    plan = replenishment_plan(settings, positions=positions, model=champion).plan
+    assert plan["order_qty"].tolist() == [0] and not np.signbit(plan["order_qty"]).any()
+
+
 def test_a_plan_whose_every_row_is_unknown_is_empty_with_the_reasons(
     settings, sales_store, champion
 ):
