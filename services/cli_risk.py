@@ -227,10 +227,15 @@ def risk_classify(
 
 
 def _print_queue(
-    queue: pd.DataFrame, snippets: dict[tuple[str, str, int], str], title: str
+    queue: pd.DataFrame,
+    snippets: dict[tuple[str, str, int], str],
+    title: str,
+    *,
+    with_status: bool = False,
 ) -> None:
     table = Table(title=title)
-    for column in ("#", "severity", "scenario", "p", "score", "platform", "shop", "session"):
+    columns = ["#", "severity", "scenario", "p", "score", "platform", "shop", "session"]
+    for column in columns + ["status"] * with_status:
         table.add_column(column)
     table.add_column("evidence", overflow="fold")
     for rank, row in enumerate(queue.itertuples(), start=1):
@@ -245,6 +250,7 @@ def _print_queue(
             row.platform,
             str(row.shop_id or ""),
             row.session_id,
+            *([row.status] if with_status else []),
             f"msg {','.join(map(str, seqs))}: {text}",
         )
     console.print(table)
@@ -327,7 +333,7 @@ def risk_alerts(
         butler risk alerts --status acknowledged
     """
     from features.store import Store
-    from services.risk_patrol import alert_queue
+    from services.risk_patrol import alert_counts, alert_queue
 
     settings = _settings(ctx)
     try:
@@ -335,9 +341,14 @@ def risk_alerts(
             shown = None if status is AlertStatus.all else status.value
             queue = alert_queue(store, status=shown, limit=limit)
             snippets = _evidence_snippets(store, queue)
+            counts = alert_counts(store)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
-    _print_queue(queue, snippets, f"{status.value.capitalize()} alerts")
+    total = sum(counts.values()) if shown is None else counts[shown]
+    title = f"{status.value.capitalize()} alerts, most urgent first: {len(queue):,} of {total:,}"
+    _print_queue(queue, snippets, title, with_status=shown is None)
+    if shown is None:
+        console.print(", ".join(f"{n:,} {name}" for name, n in counts.items()) + ".")
 
 
 @risk_app.command("ack")

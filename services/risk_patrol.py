@@ -43,6 +43,7 @@ __all__ = [
     "QUEUE_COLUMNS",
     "RiskClassifierLike",
     "acknowledge",
+    "alert_counts",
     "alert_queue",
     "patrol",
 ]
@@ -253,6 +254,17 @@ def alert_queue(
     ).df()
     frame["evidence"] = [json.loads(e) for e in frame["evidence"]]
     return frame.reset_index(drop=True)
+
+
+def alert_counts(store: Store) -> dict[str, int]:
+    """How many alerts stand in each status (every status, zeros before the first patrol)."""
+    counts = dict.fromkeys((s.value for s in AlertStatus), 0)
+    if store.sql(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'risk_alerts'"
+    ).fetchall()[0][0]:
+        rows = store.sql("SELECT status, count(*) FROM risk_alerts GROUP BY status").fetchall()
+        counts |= {status: int(n) for status, n in rows}
+    return counts
 
 
 def acknowledge(

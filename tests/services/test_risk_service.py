@@ -93,6 +93,12 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     assert "120 sessions" in first.output
     again = invoke(settings, "risk", "patrol")
     assert "0 sessions" in again.output and "0 new alerts" in again.output
+    listed = invoke(settings, "risk", "alerts", "--status", "all", "--limit", "2")
+    assert listed.exit_code == 0, listed.output
+    said = " ".join(listed.output.split())
+    open_alerts = int(said.split(" open, ")[0].rsplit(" ", 1)[-1].replace(",", ""))
+    assert "most urgent first: 2 of" in said and "┃ status ┃" in listed.output
+    assert f"2 of {open_alerts:,}" in said and "0 acknowledged" in said
 
     truth_csv = tmp_path / "truth.csv"
     truth.to_csv(truth_csv, index=False)
