@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import logging
 import re
+import typing
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -69,6 +70,8 @@ class KnownFieldsOnly(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _name_unknown_fields(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(data, dict):
+            _refuse_booleans_as_numbers(cls, data)
         try:
             return handler(data)
         except ValidationError as exc:
@@ -82,6 +85,30 @@ class KnownFieldsOnly(BaseModel):
                 for e in errors
             ]
             raise ValidationError.from_exception_data(exc.title, details) from None
+
+
+def _refuse_booleans_as_numbers(model: type[BaseModel], data: dict) -> None:
+    """JSON ``true`` for a number field: pydantic reads it as 1 (``{"horizon": true}`` was a
+    one-week forecast); a 400 naming the field instead."""
+    details = [
+        InitErrorDetails(
+            type=PydanticCustomError("number_type", "must be a number, not true or false"),
+            loc=(name,),
+            input=value,
+        )
+        for name, value in data.items()
+        if isinstance(value, bool)
+        and name in model.model_fields
+        and _numeric(model.model_fields[name].annotation)
+    ]
+    if details:
+        raise ValidationError.from_exception_data(model.__name__, details)
+
+
+def _numeric(annotation: Any) -> bool:
+    """An ``int`` or ``float`` field, optional or not (``bool`` is not one)."""
+    kinds = typing.get_args(annotation) or (annotation,)
+    return any(k in (int, float) for k in kinds)
 
 
 def _own_extra(error: Any) -> bool:

@@ -109,3 +109,20 @@ def test_known_fields_and_defaults_are_unchanged():
     parsed = spec.model_validate_json(b'{"skus": ["S1"]}')
     assert (parsed.skus, parsed.warehouses, parsed.horizon) == (["S1"], None, 8)
     assert Butler.apis["info"].input_spec.model_validate_json(b"{}") is not None
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "loc"),
+    [
+        ("forecast", {"skus": ["S1"], "horizon": True}, ("horizon",)),
+        ("risk_alerts", {"limit": True}, ("limit",)),
+        ("match_member", {"record": {"record_id": "r1"}, "top": False}, ("top",)),
+    ],
+)
+def test_true_or_false_for_a_number_is_refused_not_read_as_1_or_0(endpoint, body, loc):
+    # pydantic reads JSON true as 1 in an int field: {"horizon": true} was a 1-week forecast
+    (error,) = _errors(Butler, endpoint, body)
+    assert (error["type"], error["loc"]) == ("number_type", loc)
+    assert error["msg"] == "must be a number, not true or false"
+    spec = Butler.apis["forecast"].input_spec
+    assert spec.model_validate_json(b'{"skus": ["S1"], "horizon": 3}').horizon == 3
