@@ -374,4 +374,7 @@ def risk_ack(
             count = acknowledge(store, platform, session_id, scenario)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
-    console.print(f"{count} alert(s) acknowledged.")
+    if count:
+        console.print(f"{count} alert(s) acknowledged.")
+    else:  # the session has alerts (else acknowledge raised): all acknowledged before
+        console.print("0 alert(s) acknowledged: they had been acknowledged already.")

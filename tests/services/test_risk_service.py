@@ -99,6 +99,13 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     open_alerts = int(said.split(" open, ")[0].rsplit(" ", 1)[-1].replace(",", ""))
     assert "most urgent first: 2 of" in said and "┃ status ┃" in listed.output
     assert f"2 of {open_alerts:,}" in said and "0 acknowledged" in said
+    with Store.open(settings, read_only=True) as store:
+        first_alert = store.sql("SELECT platform, session_id FROM risk_alerts LIMIT 1").fetchall()
+    ((platform, session),) = first_alert
+    acked = invoke(settings, "risk", "ack", platform, session)
+    assert acked.exit_code == 0 and "alert(s) acknowledged." in acked.output
+    again = invoke(settings, "risk", "ack", platform, session)
+    assert again.exit_code == 0 and "had been acknowledged already" in again.output
 
     truth_csv = tmp_path / "truth.csv"
     truth.to_csv(truth_csv, index=False)
