@@ -242,9 +242,7 @@ def alert_queue(
     tail = ""
     if limit is not None:
         tail, params = "LIMIT ?", [*params, limit]
-    if not store.sql(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'risk_alerts'"
-    ).fetchall()[0][0]:  # a store opened read-only before its first patrol migrated it
+    if not _has_alerts(store):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in QUEUE_COLUMNS})
     frame = store.sql(
         f"SELECT {', '.join(QUEUE_COLUMNS)} FROM risk_alerts {where} "
@@ -259,9 +257,7 @@ def alert_queue(
 def alert_counts(store: Store) -> dict[str, int]:
     """How many alerts stand in each status (every status, zeros before the first patrol)."""
     counts = dict.fromkeys((s.value for s in AlertStatus), 0)
-    if store.sql(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'risk_alerts'"
-    ).fetchall()[0][0]:
+    if _has_alerts(store):
         rows = store.sql("SELECT status, count(*) FROM risk_alerts GROUP BY status").fetchall()
         counts |= {status: int(n) for status, n in rows}
     return counts
@@ -311,6 +307,13 @@ def acknowledge(
 
 
 # -- internals -----------------------------------------------------------------------------------
+
+
+def _has_alerts(store: Store) -> bool:
+    """Whether the store has its alerts table: one opened read-only before its first patrol
+    was never migrated to add it."""
+    found = store.sql("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'risk_alerts'")
+    return bool(found.fetchall()[0][0])
 
 
 def _sessions_to_scan(store: Store) -> pd.DataFrame:
