@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
 from features.settings import Settings
@@ -19,11 +20,17 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory, sales_world) -> Path:
+def trained(tmp_path_factory: pytest.TempPathFactory, sales_world) -> tuple[Path, Result]:
+    """A home with the sales world and a trained planner, and what training printed."""
     settings = Settings(home=tmp_path_factory.mktemp("cli_agent") / "home")
     with Store.open(settings) as store:
         sales_world.write(store)
-    return settings.home
+    return settings.home, butler(settings.home, "train", "planner")
+
+
+@pytest.fixture
+def home(trained: tuple[Path, Result]) -> Path:
+    return trained[0]
 
 
 def butler(home: Path, *args: str, stdin: str | None = None):
@@ -38,10 +45,10 @@ def test_ask_before_the_planner_is_trained_names_the_command(tmp_path, sales_wor
     assert result.exit_code == 1 and "butler train planner" in " ".join(result.output.split())
 
 
-def test_train_then_ask_with_json_and_a_follow_up(home):
-    trained = butler(home, "train", "planner")
-    assert trained.exit_code == 0, trained.output
-    assert "cross-validated accuracy" in trained.output and "butler-planner" in trained.output
+def test_train_then_ask_with_json_and_a_follow_up(trained):
+    home, training = trained
+    assert training.exit_code == 0, training.output
+    assert "cross-validated accuracy" in training.output and "butler-planner" in training.output
 
     first = butler(home, "ask", "上周天猫卖得最好的是哪个？", "--json", "-c", "t1")
     assert first.exit_code == 0, first.output
