@@ -83,6 +83,8 @@ PLAN_COLUMNS = (
 ERROR_COLUMNS = ("sku_id", "warehouse_id", "field", "reason")
 
 SERVICE_LEVEL_RANGE = (0.5, 0.999)
+# the plan looks at most a year ahead: lead time + review may not pass this many weeks
+MAX_COVER_WEEKS = 52
 _EPS = 1e-9  # float slack before rounding up, so 30.000000001 units stay 30
 # Shapes the weekly gamma may take (plus infinity, a known demand). 0.01 is a week that sells
 # about once in a hundred; 10⁴ is a coefficient of variation of 1 %.
@@ -226,7 +228,7 @@ class ReplenishmentPolicy:
         _require(forecasts, FORECAST_COLUMNS, "forecasts", func)
         pos = self._positions(positions)
         log = _ErrorLog(pos)
-        _check_positions(pos, log)
+        _check_positions(pos, log, given=positions.reset_index(drop=True))
         mean, shape, knots, horizon_ok = _weekly_demand(pos, forecasts, log, ok=~log.bad)
         ok = ~log.bad & horizon_ok
         pos, mean, shape, knots = pos[ok].reset_index(drop=True), mean[ok], shape[ok], knots[ok]
@@ -280,7 +282,7 @@ class ReplenishmentPolicy:
             {key: _ids(pos[key]) for key in ("sku_id", "warehouse_id")}, index=pos.index
         )
         for col in POSITION_COLUMNS[2:]:
-            out[col] = pd.to_numeric(pos[col], errors="coerce").astype(float)
+            out[col] = _numbers(pos[col])
         defaults = {
             "review_period_weeks": cfg.review_period_weeks,
             "service_level": cfg.service_level,
@@ -291,7 +293,7 @@ class ReplenishmentPolicy:
             if col not in pos:
                 out[col] = float(default)
                 continue
-            given = pd.to_numeric(pos[col], errors="coerce").astype(float)
+            given = _numbers(pos[col])
             # a blank override takes the default; text that is not a number stays NaN → error
             out[col] = given.where(given.notna() | pos[col].notna(), float(default))
         return out
@@ -639,8 +641,12 @@ class _ErrorLog:
         )
 
 
-def _check_positions(pos: pd.DataFrame, log: _ErrorLog) -> None:
-    """Log every row-level problem of ``pos``; several per row when there are several."""
+def _check_positions(pos: pd.DataFrame, log: _ErrorLog, given: pd.DataFrame) -> None:
+    """Log every row-level problem of ``pos``; several per row when there are several.
+
+    ``given`` is the caller's frame, row for row, so a reason can quote text that was not a
+    number.
+    """
     for key, what in (("sku_id", "SKU id"), ("warehouse_id", "warehouse id")):
         for i in np.flatnonzero(pos[key].isna() | (pos[key] == "")):
             log.add(i, key, f"{what} is missing; fill it in (the internal code from the ERP)")
@@ -676,8 +682,21 @@ def _check_positions(pos: pd.DataFrame, log: _ErrorLog) -> None:
         with np.errstate(invalid="ignore"):
             bad = np.isnan(values) | ~valid(values)
         for i in np.flatnonzero(bad):
-            shown = "missing or not a number" if np.isnan(values[i]) else f"{values[i]:g}"
+            if not np.isnan(values[i]):
+                shown = f"{values[i]:g}"
+            elif col in given and not _blank(given[col].iat[i]):
+                shown = f"{str(given[col].iat[i]).strip()!r}, not a number"
+            else:
+                shown = "missing"
             log.add(i, col, f"{col} is {shown}; it {fix}")
+    cover = pos["lead_time_weeks"].to_numpy(float) + pos["review_period_weeks"].to_numpy(float)
+    for i in np.flatnonzero(cover > MAX_COVER_WEEKS):
+        log.add(
+            i,
+            "lead_time_weeks",
+            f"lead time + review is {cover[i]:g} weeks, more than the {MAX_COVER_WEEKS} weeks a "
+            "plan looks ahead; check that the lead time is in weeks, not days",
+        )
 
 
 def _reason(
@@ -885,6 +904,19 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str, func: str
             f"The `{name}` parameter of `{func}` must have the columns {', '.join(columns)}. "
             f"Got a frame without {', '.join(missing)} instead."
         )
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    """Numbers as floats; text such as ``" 1,200 "`` (thousands separated) is read too."""
+    if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+        text = values.astype("string").str.strip()
+        grouped = text.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", na=False)
+        values = text.where(~grouped, text.str.replace(",", "", regex=False))
+    return pd.to_numeric(values, errors="coerce").astype(float)
+
+
+def _blank(value: object) -> bool:
+    return bool(pd.isna(value)) or not str(value).strip()
 
 
 def _ids(values: pd.Series) -> pd.Series:

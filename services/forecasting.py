@@ -27,6 +27,7 @@ from features.views import stock_position
 from models.forecast import MAX_HORIZON, registered_name
 from models.replenishment import (
     ERROR_COLUMNS,
+    MAX_COVER_WEEKS,
     PLAN_COLUMNS,
     QUANTILES,
     TAIL_QUANTILES,
@@ -293,7 +294,8 @@ def replenishment_plan(
     lead = pd.to_numeric(positions["lead_time_weeks"], errors="coerce")
     review = positions.get("review_period_weeks", pd.Series(cfg.review_period_weeks))
     need = float(np.nanmax(lead.to_numpy(float) + pd.to_numeric(review, errors="coerce").max()))
-    horizon = int(min(max(math.ceil(need) if np.isfinite(need) else 1, 1), 52))
+    # positions that need more than a plan can cover get their own reason from the policy
+    horizon = int(min(max(math.ceil(need) if np.isfinite(need) else 1, 1), MAX_COVER_WEEKS))
     fc = forecast(settings, horizon=horizon, level="sku_warehouse", model=model, future=future)
     forecasts = pd.DataFrame(
         {

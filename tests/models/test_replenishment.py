@@ -441,6 +441,38 @@ def test_ids_match_across_types_and_spaces():
     assert ReplenishmentPolicy().plan(positions, fc).errors.empty
 
 
+def test_thousands_separated_text_is_read_and_other_text_is_quoted():
+    positions = pd.DataFrame(
+        [
+            position("A", on_hand=" 1,200 ", in_transit="0"),
+            position("B", on_hand="1.200,5"),
+            position("C", on_hand=""),
+        ],
+        dtype=object,
+    )
+    result = ReplenishmentPolicy().plan(positions, pd.concat([forecast(s) for s in "ABC"]))
+
+    assert result.plan["sku_id"].tolist() == ["A"]
+    assert result.plan["on_hand"].tolist() == [1200.0]
+    reasons = dict(zip(result.errors["sku_id"], result.errors["reason"], strict=True))
+    assert reasons["B"].startswith("on_hand is '1.200,5', not a number; it must be")
+    assert reasons["C"].startswith("on_hand is missing; it must be")
+
+
+def test_a_cover_longer_than_a_year_is_refused_naming_weeks_and_days():
+    result = ReplenishmentPolicy().plan(
+        pd.DataFrame([position("A", lead_time_weeks=100)]), forecast("A")
+    )
+
+    assert result.plan.empty
+    (row,) = result.errors.itertuples()
+    assert row.field == "lead_time_weeks"
+    assert row.reason == (
+        "lead time + review is 101 weeks, more than the 52 weeks a plan looks ahead; "
+        "check that the lead time is in weeks, not days"
+    )
+
+
 def test_missing_column_is_a_contract_violation():
     with pytest.raises(ContractViolation, match="lead_time_weeks"):
         ReplenishmentPolicy().plan(
