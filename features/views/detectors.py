@@ -10,6 +10,7 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from features.errors import InvalidParameterError
 from features.store import Store
 from features.views._params import (
     check_date,
@@ -263,12 +264,24 @@ def oversell_as_of(store: Store, as_of: dt.date | str | None = None) -> dt.date:
 
 def hot_items_week(store: Store, week: dt.date | str | None = None) -> dt.date:
     """The Monday of the week :func:`hot_items` examines for ``week`` (None = the latest
-    complete week in the data)."""
+    complete week in the data).
+
+    Raises:
+        StoreError: ``sales_daily`` is empty.
+        InvalidParameterError: ``week`` starts after the newest sales day.
+    """
     day = check_date(week, param="week", func="hot_items")
     newest = _newest_sales_day(store)
     if day is None:
         return monday(newest + dt.timedelta(days=1)) - dt.timedelta(days=7)
     target = monday(day)
+    if target > newest:
+        latest = monday(newest + dt.timedelta(days=1)) - dt.timedelta(days=7)
+        raise InvalidParameterError(
+            f"The `week` parameter of `hot_items` gives the week of {target}, which starts "
+            f"after the newest sales day ({newest}): there are no sales to examine yet. Pass "
+            f"a week up to {newest}, or none for the latest complete week ({latest})."
+        )
     if target + dt.timedelta(days=6) > newest:
         logger.warning(
             "hot_items: the week of %s goes past the newest sales day %s; it is incomplete",

@@ -452,6 +452,16 @@ def test_hot_items_restricted_to_platforms():
     assert hot_items(store, week="2024-05-08", platforms="tmall")["sku_id"].tolist() == ["HOT"]
 
 
+def test_hot_items_for_a_week_after_the_data_says_which_weeks_have_sales():
+    store = hot_store()  # newest sale 2024-05-14; TARGET's week is the latest complete one
+    with pytest.raises(InvalidParameterError) as info:
+        hot_items(store, week="2024-05-20")
+    assert "starts after the newest sales day (2024-05-14)" in str(info.value)
+    assert f"latest complete week ({TARGET})" in str(info.value)
+    # the unfinished week is still examined (with a warning that it is incomplete)
+    assert hot_items(store, week="2024-05-15")["sku_id"].tolist() == ["STEADY"]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [

@@ -336,6 +336,8 @@ def test_views_over_the_store(url):
     assert post(url, "oversell_risk", {}).status_code == 200
     bad = post(url, "sales", {"platforms": ["myspace"]})
     assert bad.status_code == 400 and "myspace" in _error(bad)
+    later = post(url, "hot_items", {"week": "2099-01-05"})
+    assert later.status_code == 400 and "after the newest sales day" in _error(later)
 
 
 # -- the business butler ---------------------------------------------------------------------------
