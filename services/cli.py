@@ -244,17 +244,26 @@ def status(ctx: typer.Context) -> None:
     """
     from features.status import status_report
     from features.store import Store
+    from services.risk_patrol import alert_counts
 
     settings = _settings(ctx)
     try:
         with Store.open(settings, read_only=True) as store:
             report = status_report(store)
+            alerts = alert_counts(store)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     if report.empty:
         console.print("The store is empty. Load exports with `butler ingest PATH`.")
         return
     _print_status(report)
+    if any(alerts.values()):
+        counts = ", ".join(f"{n:,} {status}" for status, n in alerts.items())
+        console.print(f"Chat risk alerts: {counts}. List the open ones with `butler risk alerts`.")
+    elif report.rows_per_table().get("chat_messages"):
+        console.print(
+            "Chat risk alerts: none raised. `butler risk patrol` scans the chats for them."
+        )
 
 
 def _pct(value: float | None) -> str:

@@ -88,6 +88,8 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     result = invoke(settings, "risk", "classify", "--in", str(tmp_path), "--out", str(out))
     assert result.exit_code == 1 and "is a folder" in result.output
 
+    before = invoke(settings, "status")
+    assert "Chat risk alerts: none raised. `butler risk patrol` scans" in before.output
     first = invoke(settings, "risk", "patrol")
     assert first.exit_code == 0, first.output
     assert "120 sessions" in first.output
@@ -106,6 +108,9 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     assert acked.exit_code == 0 and "alert(s) acknowledged." in acked.output
     again = invoke(settings, "risk", "ack", platform, session)
     assert again.exit_code == 0 and "had been acknowledged already" in again.output
+    n_acked = int(acked.output.split(" alert(s)")[0].split()[-1])
+    status = " ".join(invoke(settings, "status").output.split())
+    assert f"Chat risk alerts: {open_alerts - n_acked:,} open, {n_acked:,} acknowledged." in status
 
     truth_csv = tmp_path / "truth.csv"
     truth.to_csv(truth_csv, index=False)
