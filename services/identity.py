@@ -2,7 +2,7 @@
 
 ``resolve_store`` uses the registered model (``butler train identity``); ``dedupe_list`` fits
 a model on the list it is given, because a user's list carries its own set of fields.
-Printed summaries and logs mask phones and names (:func:`mask_phone`, :func:`mask_name`).
+Printed summaries and logs mask phones and names (``features.masking``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pandas as pd
 
 from features.errors import InvalidParameterError, UnknownEntityError
 from features.identity import normalise_members
+from features.masking import mask_email, mask_name, mask_phone
 from features.member_lists import MemberMap, map_members, read_member_file
 from features.members import ID_SEP, store_members
 from features.settings import Settings
@@ -326,35 +327,6 @@ def _added_column_names(existing: Iterable[object]) -> dict[str, str]:
                 col, col, name,
             )  # fmt: skip
     return added
-
-
-def mask_phone(phone: object) -> str | None:
-    """``13812345678`` → ``138****5678``; short or empty values are masked whole."""
-    if phone is None or (isinstance(phone, float) and phone != phone):
-        return None
-    text = str(phone)
-    digits = [c for c in text if c.isdigit()]
-    if len(digits) < 7:
-        return "*" * len(text)
-    return "".join(digits[:3]) + "*" * (len(digits) - 7) + "".join(digits[-4:])
-
-
-def mask_email(email: object) -> str | None:
-    """``qianglin5458@163.com`` → ``q***********@163.com``: the user name's first letter."""
-    if email is None or (isinstance(email, float) and email != email):
-        return None
-    local, at, domain = str(email).partition("@")
-    return f"{local[:1]}{'*' * max(len(local) - 1, 1)}{at}{domain}"
-
-
-def mask_name(name: object) -> str | None:
-    """``王小明`` → ``王**``, ``Helen Lau`` → ``H**** L**``: the first letter of each word."""
-    if name is None or (isinstance(name, float) and name != name):
-        return None
-    words = str(name).split()
-    if len(words) == 1 and words[0] and not words[0].isascii():
-        return words[0][0] + "*" * (len(words[0]) - 1)
-    return " ".join(w[0] + "*" * (len(w) - 1) for w in words if w)
 
 
 #: The table formats :func:`write_table` writes, by file suffix.

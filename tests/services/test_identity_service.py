@@ -25,8 +25,6 @@ from services.identity import (
     DEDUPE_COLUMNS,
     dedupe_list,
     explain_accounts,
-    mask_name,
-    mask_phone,
     resolve_store,
     save_persons,
     write_table,
@@ -340,15 +338,6 @@ def test_a_model_trained_with_older_identity_settings_asks_for_retraining(settin
     monkeypatch.setattr(identity, "load_registered", lambda *args, **kwargs: old)
     with pytest.raises(ModelNotRegisteredError, match="settings 2000.1.1.*butler train identity"):
         resolve_store(settings)
-
-
-def test_masks_show_no_full_phone_or_name():
-    assert mask_phone("13812345678") == "138****5678"
-    assert mask_phone("+86 138-1234-5678") == "861******5678"  # 13 digits, 6 hidden
-    assert mask_phone("1234") == "****"
-    assert mask_name("王小明") == "王**"
-    assert mask_name("Helen Lau") == "H**** L**"
-    assert mask_phone(None) is None and mask_name(float("nan")) is None
 
 
 def test_write_table_by_suffix(tmp_path: Path):
