@@ -4,6 +4,8 @@ A list is any CSV, Excel or parquet file of people, one row each, with a record-
 A small flat YAML file (a :class:`MemberMap`) says which of its columns feed which Butler
 member field. :func:`map_members` turns the rows into Butler member rows, and puts every
 row it cannot use in a ``rejected`` frame with the reason, so nothing is dropped silently.
+It also mends what Excel does to phones and birth dates (scientific notation, serial day
+numbers) and says so in one warning per kind (``MemberList.warnings``, also logged).
 
 Examples:
     >>> mapping = MemberMap.from_yaml("febrl.yaml")  # doctest: +SKIP
@@ -18,7 +20,8 @@ import datetime as dt
 import decimal
 import difflib
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -28,6 +31,7 @@ import pandas as pd
 
 from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
 from features.identity import MEMBER_FIELDS
+from features.masking import mask_phone
 
 __all__ = [
     "MAPPABLE_FIELDS",
@@ -80,6 +84,21 @@ _FIELD_ALIASES = {
 
 REASON_BLANK_ID = "blank id"
 REASON_NO_FIELD = "no usable field: every mapped column is blank"
+
+#: Excel's day 0: a serial day number counts days from here (1 is 1899-12-31, 32874 is
+#: 1990-01-01), which also absorbs Excel's false 1900-02-29 for every date after it.
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+#: The first birth date a serial day number is read as (serial 3654): nobody alive was born
+#: before, and every smaller number, a four-digit birth year among them, is left alone.
+_FIRST_SERIAL_DATE = dt.date(1910, 1, 1)
+#: A number Excel wrote in scientific notation, e.g. ``1.3812345678E10`` or ``1.38123E+10``.
+_SCIENTIFIC = re.compile(r"\+?\d+(?:\.\d*)?[eE][+-]?\d+")
+#: A whole number written as a float, e.g. ``13812345678.0`` (a float column saved as CSV).
+_FLOAT_TEXT = re.compile(r"(\+?\d+)\.0+")
+#: Either of the two ways Excel writes a phone as a number.
+_EXCEL_NUMBER = re.compile(f"{_SCIENTIFIC.pattern}|{_FLOAT_TEXT.pattern}")
+#: A number as a serial day number is written (today's is 5 digits until the year 2173).
+_SERIAL = re.compile(r"(\d{1,5})(?:\.0+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,12 +223,16 @@ class MemberList:
             row; the CSV line is ``row_number + 1``) and ``reason``.
         ids: every source row's id as the members carry it (``unique_id``: ``7`` for a
             7.0 a spreadsheet wrote, stripped; None for a blank), in file order.
+        warnings: data-quality warnings that did not block, at most one per kind (phones
+            Excel wrote as numbers, birth dates given as Excel serial day numbers), each
+            also logged; they name columns, counts and rows, never a whole value.
     """
 
     source: pd.DataFrame
     members: pd.DataFrame
     rejected: pd.DataFrame
     ids: pd.Series
+    warnings: tuple[str, ...] = ()
 
 
 def read_member_file(path: str | Path) -> pd.DataFrame:
@@ -267,6 +290,19 @@ def map_members(source: pd.DataFrame, mapping: MemberMap) -> MemberList:
     None. Rows with a blank id, a repeated id (second and later occurrences) or no usable
     mapped value are moved to ``rejected`` with the reason.
 
+    Columns mapped to ``phone`` and ``birth_date`` are mended where Excel damaged them
+    (``source`` keeps the values as they were):
+
+    * a phone in scientific notation that holds every digit (``1.3812345678E10``) or
+      written as a float (``13812345678.0``) becomes its digits; one whose digits Excel
+      cut (``1.38123E+10``) is blanked, so it matches no other phone;
+    * a birth date given as an Excel serial day number (``32874``) becomes an ISO date
+      (``1990-01-01``) when it falls between 1910-01-01 and today; other numbers (a
+      four-digit birth year among them) are left as they are.
+
+    Each kind that occurs gives one warning (``MemberList.warnings``, also logged): the
+    columns, how many values were converted and blanked, and an example row, masked.
+
     Args:
         source: the list's rows, e.g. from :func:`read_member_file`.
         mapping: which columns feed which field.
@@ -288,10 +324,22 @@ def map_members(source: pd.DataFrame, mapping: MemberMap) -> MemberList:
     """
     _check_columns(source, mapping)
     ids = _column_text(source[mapping.id_column])
-    values = pd.DataFrame(
-        {field: _joined_text(source, columns) for field, columns in mapping.fields.items()},
-        index=source.index,
-    )
+    fields: dict[str, pd.Series] = {}
+    mends: dict[str, list[_Mend]] = {}
+    for field, columns in mapping.fields.items():
+        texts = []
+        for column in columns:
+            text = _column_text(source[column])
+            if field in _MENDERS:
+                text, mend = _MENDERS[field](text, str(column))
+                if mend.changed:
+                    mends.setdefault(field, []).append(mend)
+            texts.append(text)
+        fields[field] = _joined_text(texts)
+    values = pd.DataFrame(fields, index=source.index)
+    warnings = tuple(_MEND_WARNINGS[field](found) for field, found in mends.items())
+    for warning in warnings:
+        logger.warning("%s", warning)
     reasons = _rejection_reasons(ids, values)
     usable = pd.isna(reasons)
 
@@ -309,7 +357,7 @@ def map_members(source: pd.DataFrame, mapping: MemberMap) -> MemberList:
             len(source),
             rejected["reason"].str.split(" '").str[0].value_counts().to_dict(),
         )
-    return MemberList(source=source, members=members, rejected=rejected, ids=ids)
+    return MemberList(source=source, members=members, rejected=rejected, ids=ids, warnings=warnings)
 
 
 def _load_yaml(path: Path) -> Any:
@@ -426,11 +474,10 @@ def _rejection_reasons(ids: pd.Series, values: pd.DataFrame) -> np.ndarray:
     return reasons
 
 
-def _joined_text(source: pd.DataFrame, columns: tuple[str, ...]) -> pd.Series:
+def _joined_text(texts: list[pd.Series]) -> pd.Series:
     """The columns' text joined with single spaces, blanks skipped; None when all are blank."""
-    joined = _column_text(source[columns[0]])
-    for column in columns[1:]:
-        part = _column_text(source[column])
+    joined = texts[0]
+    for part in texts[1:]:
         both = joined.notna() & part.notna()
         joined = joined.where(joined.notna(), part)
         joined[both] = joined[both] + " " + part[both]
@@ -500,6 +547,188 @@ def _cell_text(value: object) -> str | None:
     if isinstance(value, np.datetime64):
         return None if np.isnat(value) else _cell_text(pd.Timestamp(value))
     return str(value).strip() or None
+
+
+# -- what Excel does to phones and birth dates ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Mend:
+    """What mending one column changed: 0-based row positions and masked examples."""
+
+    column: str
+    converted: np.ndarray
+    blanked: np.ndarray
+    left: np.ndarray
+    #: (what changed: "converted" or "blanked", a masked example row)
+    examples: tuple[tuple[str, str], ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(len(self.converted) or len(self.blanked))
+
+
+def _matching(text: pd.Series, pattern: re.Pattern[str]) -> np.ndarray:
+    """Positions of the text values (str or None) that are ``pattern`` whole."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # arrow's regex runs over a million-row column in a tenth of the time a Python loop takes
+    values = pa.array(text.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    whole = pc.match_substring_regex(values, f"^(?:{pattern.pattern})$")
+    return np.flatnonzero(pc.fill_null(whole, False).to_numpy(zero_copy_only=False))
+
+
+def _mend_phones(text: pd.Series, column: str) -> tuple[pd.Series, _Mend]:
+    """Phones Excel wrote as numbers, back to their digits; blanked where it cut digits.
+
+    ``1.3812345678E10`` holds every digit (its last one is the units) and becomes
+    ``13812345678``; ``1.38123E+10`` is any number from 13812250000 to 13812349999 that
+    Excel rounded, so it is blanked, as is a number that is not whole.
+    """
+    values = text.to_numpy(dtype=object, copy=True)
+    converted: list[int] = []
+    blanked: list[int] = []
+    examples: dict[str, str] = {}
+    for pos in _matching(text, _EXCEL_NUMBER):
+        raw = values[pos]
+        digits = _whole_number(raw)
+        values[pos] = digits
+        row = f"row {pos + 1}: {_mask_number(raw)} → "
+        if digits is None:
+            blanked.append(pos)
+            examples.setdefault("blanked", row + "blank")
+        else:
+            converted.append(pos)
+            examples.setdefault("converted", row + mask_phone(digits))
+    mend = _Mend(
+        column=column,
+        converted=np.array(converted, dtype=np.int64),
+        blanked=np.array(blanked, dtype=np.int64),
+        left=np.array([], dtype=np.int64),
+        examples=tuple((k, examples[k]) for k in ("converted", "blanked") if k in examples),
+    )
+    return pd.Series(values, index=text.index, dtype=object, name=text.name), mend
+
+
+def _whole_number(text: str) -> str | None:
+    """The digits of a number written as a float or in scientific notation, or None when
+    the text does not hold them all (a cut mantissa) or the number is not whole."""
+    sign = "+" if text.startswith("+") else ""
+    plain = _FLOAT_TEXT.fullmatch(text)
+    if plain:
+        return plain.group(1)
+    number = decimal.Decimal(text.lstrip("+"))
+    exponent = number.as_tuple().exponent
+    # a positive exponent left after the mantissa's last digit means digits Excel dropped;
+    # no phone has 20 digits (E.164 allows 15), and a huge one would not even print
+    if not isinstance(exponent, int) or exponent > 0 or number.adjusted() >= 20:
+        return None
+    if number != number.to_integral_value():
+        return None
+    return sign + str(int(number))
+
+
+def _mend_birth_dates(text: pd.Series, column: str) -> tuple[pd.Series, _Mend]:
+    """Excel serial day numbers of days from 1910-01-01 to today, as ISO dates.
+
+    Any other number is left as it is: a four-digit birth year (as a serial it would be a
+    day in 1905), or a number whose date would be after today.
+    """
+    today = dt.date.today()
+    values = text.to_numpy(dtype=object, copy=True)
+    found = _matching(text, _SERIAL)
+    numbers = np.array([int(float(values[pos])) for pos in found], dtype=np.int64)
+    first, last = (_FIRST_SERIAL_DATE - EXCEL_EPOCH).days, (today - EXCEL_EPOCH).days
+    serial = (numbers >= first) & (numbers <= last)
+    days = np.datetime64(EXCEL_EPOCH, "D") + numbers[serial].astype("timedelta64[D]")
+    dates = np.datetime_as_string(days, unit="D").tolist()
+    converted = found[serial]
+    values[converted] = np.array(dates, dtype=object)
+    examples = (("converted", f"row {converted[0] + 1} → {dates[0][:4]}-**-**"),) if dates else ()
+    mend = _Mend(
+        column=column,
+        converted=converted,
+        blanked=np.array([], dtype=np.int64),
+        left=found[~serial],
+        examples=examples,
+    )
+    return pd.Series(values, index=text.index, dtype=object, name=text.name), mend
+
+
+def _phone_warning(mends: list[_Mend]) -> str:
+    converted, blanked = _totals(mends)
+    return (
+        f"{_where('Phone', mends)}: of the values Excel wrote as numbers (scientific "
+        f"notation, or a trailing .0), {converted:,} converted back to their digits and "
+        f"{blanked:,} blanked, their digits cut by Excel (a blanked phone matches no other "
+        f"phone); e.g. {'; '.join(_examples(mends))}. To keep every digit, format the column "
+        "as text in Excel before saving."
+    )
+
+
+def _birth_date_warning(mends: list[_Mend]) -> str:
+    converted, blanked = _totals(mends)
+    left = sum(len(m.left) for m in mends)
+    kept = ""
+    if left:
+        kept = f" {_count(left, 'other number')} outside {_FIRST_SERIAL_DATE} … today left as is."
+    dates = "a date" if converted == 1 else "dates"
+    return (
+        f"{_where('Birth-date', mends)}: {_count(converted, 'Excel serial day number')} "
+        f"(days since {EXCEL_EPOCH.isoformat()}) converted to {dates} and {blanked:,} "
+        f"blanked; e.g. {'; '.join(_examples(mends))}.{kept}"
+    )
+
+
+def _where(kind: str, mends: list[_Mend]) -> str:
+    if len(mends) == 1:
+        return f"{kind} column {mends[0].column!r}"
+    each = (f"{m.column!r} ({len(m.converted)} converted, {len(m.blanked)} blanked)" for m in mends)
+    return f"{kind} columns {', '.join(each)}"
+
+
+def _totals(mends: list[_Mend]) -> tuple[int, int]:
+    return sum(len(m.converted) for m in mends), sum(len(m.blanked) for m in mends)
+
+
+def _examples(mends: list[_Mend]) -> list[str]:
+    """One example of each change, from the first column that has one."""
+    seen: dict[str, str] = {}
+    for mend in mends:
+        for change, example in mend.examples:
+            seen.setdefault(change, example)
+    return list(seen.values())
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _mask_number(text: str) -> str:
+    """A number's digits after its first three masked, its exponent or ``.0`` kept:
+    ``1.3812345678E10`` → ``1.38********E10``."""
+    cut = re.search(r"[eE]|\.0+$", text)
+    head, tail = (text[: cut.start()], text[cut.start() :]) if cut else (text, "")
+    out, seen = [], 0
+    for char in head:
+        if char.isdigit():
+            seen += 1
+            char = char if seen <= 3 else "*"
+        out.append(char)
+    return "".join(out) + tail
+
+
+#: Butler field → the mender of a column mapped to it.
+_MENDERS: dict[str, Callable[[pd.Series, str], tuple[pd.Series, _Mend]]] = {
+    "phone": _mend_phones,
+    "birth_date": _mend_birth_dates,
+}
+#: Butler field → the one warning for what its menders changed.
+_MEND_WARNINGS: dict[str, Callable[[list[_Mend]], str]] = {
+    "phone": _phone_warning,
+    "birth_date": _birth_date_warning,
+}
 
 
 def _column_list(columns: pd.Index) -> str:

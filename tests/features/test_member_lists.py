@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
+from features.identity import normalise_members
 from features.member_lists import (
     MAPPABLE_FIELDS,
     REASON_BLANK_ID,
@@ -65,6 +69,7 @@ def _check_happy(result, source: pd.DataFrame) -> None:
     assert m["address_line"].tolist() == ["12 High St", "Low Rd Flat 2", "7 Unit 9"]
     assert m["phone"].tolist() == ["13800138000", None, "13900000000"]
     assert m["birth_date"].tolist() == ["1990-01-02", "1985-12-31", None]
+    assert result.warnings == ()  # nothing Excel damaged, nothing to say
 
 
 def test_csv_happy_path(tmp_path):
@@ -360,3 +365,188 @@ def test_evaluation_maps_fit_the_linkage_sets(yaml_name, parquet_names):
         columns = set(pd.read_parquet(path).columns)
         wanted = {mapping.id_column} | used
         assert wanted <= columns, f"{name}: {sorted(wanted - columns)} missing"
+
+
+# -- what Excel does to phones and birth dates ---------------------------------------------
+
+EXCEL_MAP = MemberMap.from_dict(
+    {"id": "id", "full_name": "name", "phone": "mobile", "birth_date": "dob"}
+)
+
+
+def _excel_list(mobile: list[object], dob: list[object] | None = None) -> pd.DataFrame:
+    n = len(mobile)
+    return pd.DataFrame(
+        {
+            "id": [f"m{i}" for i in range(1, n + 1)],
+            "name": [f"Member {i}" for i in range(1, n + 1)],
+            "mobile": mobile,
+            "dob": dob if dob is not None else [None] * n,
+        }
+    )
+
+
+def _serial(day: dt.date) -> int:
+    return (day - dt.date(1899, 12, 30)).days
+
+
+def test_scientific_phone_holding_every_digit_becomes_its_digits(tmp_path):
+    path = tmp_path / "from_excel.csv"
+    path.write_text(
+        "id,name,mobile,dob\n"
+        "m1,Ann,1.3812345678E10,\n"
+        "m2,Bo,1.3812345678e+10,\n"
+        "m3,Cy,1.381234567800E10,\n"  # past the units place, but only zeros
+        "m4,Di,+8.613812345678E12,\n"
+        "m5,Ed,13812345678,\n"
+    )
+
+    source = read_member_file(path)
+    result = map_members(source, EXCEL_MAP)
+
+    assert result.members["phone"].tolist() == [
+        "13812345678",
+        "13812345678",
+        "13812345678",
+        "+8613812345678",
+        "13812345678",
+    ]
+    assert source["mobile"].iat[0] == "1.3812345678E10"  # the user's rows stay as they were
+    (warning,) = result.warnings
+    assert "4 converted back to their digits and 0 blanked" in warning
+
+
+def test_scientific_phone_with_cut_digits_is_blanked_and_matches_nothing():
+    source = _excel_list(["1.38123E+10", "13812300000", "1.38123E+10", "1.3812345678E9"])
+    source.loc[3, "name"] = None  # a row whose only value is the cut phone
+
+    result = map_members(source, EXCEL_MAP)
+
+    assert result.members["unique_id"].tolist() == ["m1", "m2", "m3"]
+    assert result.members["phone"].tolist() == [None, "13812300000", None]
+    # 1.3812345678E9 is 1381234567.8: not a whole number, so not a phone either
+    assert result.rejected["row_number"].tolist() == [4]
+    assert result.rejected["reason"].tolist() == [REASON_NO_FIELD]
+    assert len(result.members) + len(result.rejected) == len(source)  # no row dropped
+    keys = normalise_members(result.members).set_index("unique_id")[
+        ["phone_e164", "phone_prefix", "phone_last4"]
+    ]
+    assert keys.loc["m2"].tolist() == ["+8613812300000", "138", "0000"]
+    assert keys.loc[["m1", "m3"]].isna().all().all()  # nothing to match m2 or each other on
+    assert "0 converted back to their digits and 3 blanked" in result.warnings[0]
+
+
+def test_phone_written_as_a_float_in_csv_text_loses_its_zero():
+    result = map_members(_excel_list(["13812345678.0", "13912345678.00", "1.5"]), EXCEL_MAP)
+
+    assert result.members["phone"].tolist() == ["13812345678", "13912345678", "1.5"]
+    assert "2 converted back to their digits and 0 blanked" in result.warnings[0]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".xlsx"])
+def test_phone_read_as_a_float_from_a_numeric_column(tmp_path, suffix):
+    frame = _excel_list([13812345678.0, None, 13912345678.0])
+    path = tmp_path / f"members{suffix}"
+    if suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_excel(path, index=False)
+
+    result = map_members(read_member_file(path), EXCEL_MAP)
+
+    assert result.members["phone"].tolist() == ["13812345678", None, "13912345678"]
+    assert result.warnings == ()  # a numeric column is how these files hold numbers
+
+
+def test_excel_serial_birth_dates_become_iso_dates(tmp_path):
+    csv = tmp_path / "members.csv"
+    csv.write_text("id,name,mobile,dob\nm1,Ann,,32874\nm2,Bo,,32874.0\nm3,Cy,,1985-12-31\n")
+    numeric = _excel_list([None, None], dob=[32874, 3654])
+    xlsx, parquet = tmp_path / "members.xlsx", tmp_path / "members.parquet"
+    numeric.to_excel(xlsx, index=False)
+    numeric.to_parquet(parquet)
+
+    from_csv = map_members(read_member_file(csv), EXCEL_MAP)
+    for path in (xlsx, parquet):
+        result = map_members(read_member_file(path), EXCEL_MAP)
+        assert result.members["birth_date"].tolist() == ["1990-01-01", "1910-01-01"]
+
+    assert from_csv.members["birth_date"].tolist() == ["1990-01-01", "1990-01-01", "1985-12-31"]
+    assert normalise_members(from_csv.members)["birth_year"].tolist() == ["1990"] * 2 + ["1985"]
+
+
+def test_numbers_outside_the_serial_range_are_left_alone():
+    today = dt.date.today()
+    dob = ["0", "3653", str(_serial(today) + 1), "99999", "1990", "19900101", str(_serial(today))]
+
+    result = map_members(_excel_list([None] * len(dob), dob=dob), EXCEL_MAP)
+
+    # 3653 would be 1909-12-31 and today + 1 is tomorrow; 1990 is a birth year, not a day in
+    # 1905; 19900101 is a compact date the normaliser reads
+    assert result.members["birth_date"].tolist() == [*dob[:-1], today.isoformat()]
+    (warning,) = result.warnings
+    assert "1 Excel serial day number (days since 1899-12-30) converted to a date" in warning
+    assert warning.endswith(" 5 other numbers outside 1910-01-01 … today left as is.")
+
+
+def test_numbers_alone_out_of_range_give_no_warning():
+    result = map_members(_excel_list([None, None], dob=["99999", "1990"]), EXCEL_MAP)
+
+    assert result.members["birth_date"].tolist() == ["99999", "1990"]
+    assert result.warnings == ()
+
+
+def test_one_warning_per_kind_names_column_counts_and_a_masked_example(caplog):
+    source = _excel_list(
+        ["13812345678", "1.3812345678E10", "1.38123E+10", "1.3912345678E10"],
+        dob=["1990-01-02", None, "32874", "32875"],
+    )
+
+    with caplog.at_level(logging.WARNING, logger="features.member_lists"):
+        result = map_members(source, EXCEL_MAP)
+
+    assert result.warnings == (
+        "Phone column 'mobile': of the values Excel wrote as numbers (scientific notation, "
+        "or a trailing .0), 2 converted back to their digits and 1 blanked, their digits cut "
+        "by Excel (a blanked phone matches no other phone); e.g. row 2: 1.38********E10 → "
+        "138****5678; row 3: 1.38***E+10 → blank. To keep every digit, format the column as "
+        "text in Excel before saving.",
+        "Birth-date column 'dob': 2 Excel serial day numbers (days since 1899-12-30) "
+        "converted to dates and 0 blanked; e.g. row 3 → 1990-**-**.",
+    )
+    assert [r.getMessage() for r in caplog.records] == list(result.warnings)
+    assert all(r.levelno == logging.WARNING for r in caplog.records)
+    # the example is masked: no whole phone or birth date in a log line
+    assert not any(value in " ".join(result.warnings) for value in ("13812345678", "1990-01-01"))
+
+
+def test_several_phone_columns_still_give_one_warning():
+    mapping = MemberMap.from_dict({"id": "id", "phone": ["mobile", "tel"]})
+    source = pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "mobile": ["1.3812345678E10", None],
+            "tel": [None, "1.39E+10"],
+        }
+    )
+
+    result = map_members(source, mapping)
+
+    assert result.members["phone"].tolist() == ["13812345678"]
+    assert result.rejected["row_number"].tolist() == [2]
+    (warning,) = result.warnings
+    assert warning.startswith(
+        "Phone columns 'mobile' (1 converted, 0 blanked), 'tel' (0 converted, 1 blanked): "
+    )
+    assert "row 1: 1.38********E10 → 138****5678; row 2: 1.39E+10 → blank" in warning
+
+
+@settings(max_examples=60, deadline=None)
+@given(number=st.integers(10**10, 10**11 - 1), shown=st.integers(1, 13))
+def test_excel_notation_is_read_back_only_when_it_holds_every_digit(number, shown):
+    text = f"{number:.{shown - 1}E}"  # Excel's "General" format, e.g. 1.38123E+10
+
+    phone = map_members(_excel_list([text]), EXCEL_MAP).members["phone"].iat[0]
+
+    # never a number the member did not write: the whole phone, or nothing
+    assert phone == (str(number) if shown >= 11 else None)
