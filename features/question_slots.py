@@ -19,7 +19,7 @@ from functools import cached_property
 import pandas as pd
 
 from features.periods import Period, count_of, find_period, period_spans
-from features.schema.vocab import PLATFORM_NAMES, Platform
+from features.schema.vocab import PLATFORM_NAMES, Platform, channel_named
 from features.store import Store
 
 #: Extra spellings operators use for platforms, beyond their display names.
@@ -102,11 +102,8 @@ def platform_of(name: str) -> str | None:
     key = normalise(name).strip()
     if key in PLATFORM_ALIASES:
         return PLATFORM_ALIASES[key]
-    for platform in Platform.channels():
-        zh, en = PLATFORM_NAMES[platform]
-        if key in {n.lower() for n in [*zh.split("/"), *en.split("/"), en, platform.value]}:
-            return platform.value
-    return None
+    channel = channel_named(key)
+    return None if channel is None else channel.value
 
 
 #: Marketplaces that are not Butler's channels, by the names operators use: a question about

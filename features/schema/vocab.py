@@ -47,6 +47,25 @@ PLATFORM_NAMES: dict[Platform, tuple[str, str]] = {
 }
 
 
+def channel_named(name: str) -> Platform | None:
+    """The sales channel a spelling names, or None: its code, or a Chinese or English name
+    of :data:`PLATFORM_NAMES`, in any case and with surrounding spaces ("Taobao", "京东").
+
+    Examples:
+        >>> channel_named(" Taobao "), channel_named("京东"), channel_named("amazon")
+        (<Platform.TMALL: 'tmall'>, <Platform.JD: 'jd'>, None)
+    """
+    return _CHANNEL_SPELLINGS.get(name.strip().lower())
+
+
+_CHANNEL_SPELLINGS: dict[str, Platform] = {
+    spelling.strip().lower(): platform
+    for platform in Platform.channels()
+    for spelling in (platform.value, *PLATFORM_NAMES[platform][0].split("/"),
+                     *PLATFORM_NAMES[platform][1].split("/"), PLATFORM_NAMES[platform][1])
+}  # fmt: skip
+
+
 class ExportKind(StrEnum):
     """What an export file holds; each maps to one unified table."""
 

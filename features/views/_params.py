@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from features.errors import InvalidParameterError, UnknownEntityError, UnknownPlatformError
-from features.schema.vocab import PLATFORM_NAMES, Platform
+from features.schema.vocab import Platform, channel_named
 from features.store import Store
 
 logger = logging.getLogger(__name__)
@@ -40,17 +40,6 @@ def _items(value: Any, *, param: str, func: str, what: str) -> list[Any] | None:
     return items
 
 
-def _aliases() -> dict[str, str]:
-    """Every spelling of a channel an operator or an agent may use → its platform value."""
-    out: dict[str, str] = {}
-    for platform in Platform.channels():
-        zh, en = PLATFORM_NAMES[platform]
-        names = [platform.value, *zh.split("/"), *en.split("/"), en]
-        for name in names:
-            out[name.strip().lower()] = platform.value
-    return out
-
-
 def check_platforms(value: Any, *, func: str) -> list[str] | None:
     """The platform values named by ``value`` (None = every platform).
 
@@ -64,12 +53,11 @@ def check_platforms(value: Any, *, func: str) -> list[str] | None:
     items = _items(value, param="platforms", func=func, what="platform")
     if items is None:
         return None
-    aliases = _aliases()
     found, unknown = [], []
     for item in items:
-        key = str(item.value if isinstance(item, Platform) else item).strip().lower()
-        if key in aliases:
-            found.append(aliases[key])
+        channel = channel_named(str(item.value if isinstance(item, Platform) else item))
+        if channel is not None:
+            found.append(channel.value)
         else:
             unknown.append(str(item))
     if unknown:
