@@ -9,9 +9,12 @@ The JSONL contract of ``butler risk classify`` is one conversation per line::
 
     {"session_id": "S1", "platform": "jd", "messages": [{"role": "buyer", "text": "…", "ts": "…"}]}
 
-A line that is not JSON, or breaks the contract, is reported with its line number and the
-field at fault; the other lines are still read. Text is data: nothing in a message changes
-what Butler does with it.
+``session_id`` is stripped and may not be blank; ``platform``, when given, must name one of
+Butler's sales channels, by code or name (``Taobao`` → ``tmall``). Keys the contract does
+not name are ignored, at every level: platform exports carry extra ones (the HTTP service
+refuses them instead, with a strict subclass of these models). A line that is not JSON, or
+breaks the contract, is reported with its line number and the field at fault; the other
+lines are still read. Text is data: nothing in a message changes what Butler does with it.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
-from features.schema.vocab import ChatRole
+from features.schema.vocab import ChatRole, Platform, channel_named
 from features.store import Store
-from features.text import to_simplified
+from features.text import to_simplified, visible_text
 
 #: Longest message text accepted, in characters (a chat message, not a document).
 MAX_MESSAGE_CHARS = 5_000
@@ -47,22 +51,61 @@ class ChatMessage(BaseModel):
     ts: dt.datetime | None = Field(default=None, description="When it was sent.")
 
 
+def _channels() -> list[str]:
+    return [p.value for p in Platform.channels()]
+
+
 class Conversation(BaseModel):
     """One customer-service session, its messages in the order they were sent."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    session_id: str = Field(min_length=1, description="The platform's session id.")
-    platform: str | None = Field(default=None, description="Platform code, e.g. jd.")
+    session_id: str = Field(
+        description="The platform's session id (surrounding spaces are dropped; not blank).",
+        json_schema_extra={"minLength": 1},
+    )
+    platform: str | None = Field(
+        default=None,
+        description=(
+            f"The sales channel, one of {', '.join(_channels())}, or its name (Taobao, "
+            "京东; case and surrounding spaces do not matter); null when not known."
+        ),
+    )
     shop_id: str | None = Field(default=None, description="Shop the buyer wrote to.")
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
 
+    @field_validator("session_id")
+    @classmethod
+    def _session_id_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise PydanticCustomError(
+                "blank_session_id",
+                "must not be empty or blank; give the conversation's session id",
+            )
+        return value.strip()
+
+    @field_validator("platform")
+    @classmethod
+    def _known_channel(cls, value: str | None) -> str | None:
+        """The channel's code; a blank one counts as not given, like null."""
+        if value is None or not value.strip():
+            return None
+        channel = channel_named(value)
+        if channel is None:
+            raise PydanticCustomError(
+                "unknown_platform",
+                "unknown platform {platform}; use one of {known}, or leave it out (null) "
+                "when the channel is not known",
+                {"platform": repr(value[:40]), "known": ", ".join(_channels())},
+            )
+        return channel.value
+
     def buyer_turns(self) -> list[tuple[int, str]]:
-        """``(message index, text)`` of each buyer message with any text."""
+        """``(message index, text)`` of each buyer message with any visible text."""
         return [
             (i, m.text)
             for i, m in enumerate(self.messages)
-            if m.role is ChatRole.BUYER and m.text.strip()
+            if m.role is ChatRole.BUYER and visible_text(m.text).strip()
         ]
 
 
@@ -75,17 +118,19 @@ _SPACE = re.compile(r"\s+")
 
 
 def chat_text(text: str) -> str:
-    """A message as the classifier reads it.
+    r"""A message as the classifier reads it.
 
-    Full-width forms become ASCII (NFKC), traditional characters simplified, Latin letters
-    lower-case; anonymisation placeholders (``[数字x]``, ``[ORDERID_1]``), links and numbers of
+    Characters that show nothing go (zero-width spaces, a soft hyphen, a BOM:
+    :func:`~features.text.visible_text`), so "投\u200b诉" reads as "投诉"; full-width forms
+    become ASCII (NFKC), traditional characters simplified, Latin letters lower-case;
+    anonymisation placeholders (``[数字x]``, ``[ORDERID_1]``), links and numbers of
     six or more digits become ``#``, so an order number never counts as a word.
 
     Examples:
         >>> chat_text("我要打１２３１５投訴！訂單[ORDERID_10001352] 20180312001")
         '我要打12315投诉!订单# #'
     """
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", visible_text(text))
     text = _URL.sub("#", _PLACEHOLDER.sub("#", text))
     text = _LONG_NUMBER.sub("#", to_simplified(text).lower())
     return _SPACE.sub(" ", text).strip()

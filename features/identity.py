@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ContractViolation, InvalidParameterError
-from features.text import CJK, opencc, to_simplified
+from features.text import CJK, opencc, to_simplified, visible_text
 
 __all__ = ["MEMBER_FIELDS", "NORMALISED_COLUMNS", "normalise_members"]
 
@@ -911,14 +911,11 @@ def _map_unique(
     return outputs
 
 
-# characters that show nothing (zero-width spaces and joiners, a BOM, a soft hyphen): pasted
-# into a phone or a name from a chat app, they would make equal values differ
-_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
-
-
 def _visible(value: object) -> object:
-    """``value`` without invisible characters, when it is text."""
-    return _INVISIBLE.sub("", value) if isinstance(value, str) else value
+    """``value`` without the characters that show nothing (zero-width spaces and joiners, a
+    BOM, a soft hyphen: pasted into a phone or a name from a chat app, they would make equal
+    values differ), when it is text."""
+    return visible_text(value) if isinstance(value, str) else value
 
 
 def _map_one(column: np.ndarray, func: Callable[[object], object]) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Chinese text helpers shared by the normalisers: traditional → simplified by OpenCC.
+"""Text helpers shared by the normalisers: characters that show nothing, and traditional →
+simplified Chinese by OpenCC.
 
 OpenCC loads its dictionaries on first use, never at import time.
 """
@@ -11,6 +12,22 @@ from typing import Any
 
 #: One CJK unified ideograph (basic block, extension A, compatibility ideographs).
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+#: A character that shows nothing: soft hyphen, zero-width space, non-joiner and joiner,
+#: left-to-right and right-to-left marks, word joiner, the invisible operators, and the BOM
+#: (zero-width no-break space). Pasted from a chat app into a name, a phone or a message,
+#: they make equal text differ ("投\u200b诉" is not "投诉").
+INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
+
+
+def visible_text(text: str) -> str:
+    r"""``text`` without the characters that show nothing (:data:`INVISIBLE`).
+
+    Examples:
+        >>> visible_text("投\u200b诉\ufeff")
+        '投诉'
+    """
+    return INVISIBLE.sub("", text)
 
 
 @cache

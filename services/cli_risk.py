@@ -195,8 +195,11 @@ def risk_classify(
     """Score each conversation of a JSONL file with the registered classifier.
 
     Each line is {"session_id", "platform", "messages": [{"role": "buyer"|"agent", "text",
-    "ts"}]}; the output adds "risks" (scenario, probability, severity, evidence message
-    indices) and "risk_score". Bad lines are reported with their number and skipped.
+    "ts"}]}; "platform" is optional and one of Butler's sales channels (tmall, jd, …; a line
+    with another is reported with the full list). The output adds "risks" (scenario,
+    probability, severity, evidence message indices) and "risk_score". Bad lines (not
+    JSON, a blank session_id, an unknown platform, …) are reported with their number and
+    reason and skipped; the other lines are still scored.
 
     Examples:
         butler risk classify --in chats.jsonl --out scored.jsonl

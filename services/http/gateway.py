@@ -23,7 +23,6 @@ import pandas as pd
 from bentoml.exceptions import BentoMLException, ServiceUnavailable
 from pydantic import BaseModel, Field
 
-from features.chats import Conversation
 from features.errors import ButlerError, StoreError
 from features.settings import Settings
 from features.store import Store
@@ -47,7 +46,7 @@ from services.http.identity_service import (
 )
 from services.http.media import JSON
 from services.http.middleware import ButlerMiddleware
-from services.http.risk_service import Alert, ChatRisk, RiskResult
+from services.http.risk_service import Alert, ChatRisk, RiskResult, StrictConversation
 from services.registry import ModelNotRegisteredError, registered_version
 
 logger = logging.getLogger(__name__)
@@ -213,13 +212,13 @@ class Butler:
         }
 
     @bentoml.api
-    async def classify(self, conversations: list[Conversation]) -> JSON[list[RiskResult]]:
+    async def classify(self, conversations: list[StrictConversation]) -> JSON[list[RiskResult]]:
         """Risk scenarios of each conversation, with evidence messages and a ranking score."""
         check_batch(conversations, "conversations", self.settings.max_batch)
         return await self._classify.submit(conversations)
 
     async def _classify_together(
-        self, requests: list[list[Conversation]]
+        self, requests: list[list[StrictConversation]]
     ) -> list[list[RiskResult]]:
         """The answers to several classification requests, from one call to the chat risk
         service. Each request and each answer crosses BentoML's client, the two servers'

@@ -2,6 +2,13 @@
 
 Loads ``butler-chat-risk`` from the registry by alias at start-up; a server started with
 nothing registered fails at once, naming ``butler train risk``.
+
+Conversations come in as :class:`StrictConversation`: the JSONL contract of
+:mod:`features.chats`, except that a key it does not name, in a conversation or in one of
+its messages (``{"txt": …}`` for ``{"text": …}``), is a 400 naming it and the field meant.
+The JSONL reader ignores such keys on purpose (platform exports carry extra ones); a client
+of the API sends what it means, and a misspelt optional key (``platfrom``, ``time`` for
+``ts``) dropped in silence is answered as if it had not been sent.
 """
 
 from __future__ import annotations
@@ -10,19 +17,36 @@ from typing import Literal
 
 import bentoml
 from bentoml.exceptions import ServiceUnavailable
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from features.chats import Conversation
+from features.chats import MAX_MESSAGES, ChatMessage, Conversation
 from features.errors import StoreError
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import REGISTERED_NAME
 from services.http import behind_gateway, prepare_to_serve
-from services.http.errors import forbid_unknown_fields
+from services.http.errors import KnownFieldsOnly, forbid_unknown_fields
 from services.http.media import JSON
 from services.registry import registered_version
 from services.risk import assessment_fields, load_risk_model
 from services.risk_patrol import alert_queue
+
+
+class StrictChatMessage(ChatMessage, KnownFieldsOnly):
+    """One message as the API takes it: ``role``, ``text`` and ``ts``, and no other key."""
+
+    # from_attributes: a conversation built in process (the gateway's, the agent's) passes
+    # as it is; only a JSON object is held to the declared keys
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+class StrictConversation(Conversation, KnownFieldsOnly):
+    """One conversation as the API takes it: a key :class:`Conversation` does not declare,
+    here or in a message, is refused with the closest declared one."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    messages: list[StrictChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
 
 
 class RiskItem(BaseModel):
@@ -76,7 +100,7 @@ class ChatRisk:
     # BentoML's dispatcher answers 503 when it expects a batch to miss max_latency_ms; a
     # conversation takes milliseconds and a request may carry a thousand, so allow seconds
     @bentoml.api(batchable=True, max_batch_size=2_000, max_latency_ms=5_000)
-    def classify_batch(self, conversations: list[Conversation]) -> JSON[list[RiskResult]]:
+    def classify_batch(self, conversations: list[StrictConversation]) -> JSON[list[RiskResult]]:
         """Scores conversations; BentoML merges concurrent requests into one batch."""
         out = []
         for conv, assessment in zip(conversations, self.model.assess(conversations), strict=True):

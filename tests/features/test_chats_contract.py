@@ -24,7 +24,7 @@ from features.chats import (
     parse_conversation_lines,
     read_conversations_jsonl,
 )
-from features.schema.vocab import ChatRole
+from features.schema.vocab import ChatRole, Platform
 
 # -- chat_text ----------------------------------------------------------------------------------
 
@@ -54,6 +54,19 @@ def test_chat_text_normalises(raw, expected):
     assert chat_text(raw) == expected
 
 
+# every character that shows nothing, as features.text.INVISIBLE lists them
+_INVISIBLE_CHARS = ["\u00ad", *map(chr, range(0x200B, 0x2010)), *map(chr, range(0x2060, 0x2065)),
+                    "\ufeff"]  # fmt: skip
+
+
+@pytest.mark.parametrize("char", _INVISIBLE_CHARS, ids=lambda c: f"U+{ord(c):04X}")
+def test_chat_text_drops_characters_that_show_nothing(char):
+    assert chat_text(f"投{char}诉") == "投诉"
+    assert chat_text(f"{char}我要打１２３１５{char}投訴{char}") == "我要打12315投诉"
+    # dropped before numbers are masked: a zero-width space does not hide an order number
+    assert chat_text(f"单号2018{char}0312001") == "单号#"
+
+
 def test_chat_text_docstring_example():
     assert (
         chat_text("我要打１２３１５投訴！訂單[ORDERID_10001352] 20180312001")
@@ -74,6 +87,15 @@ def test_chat_text_is_idempotent_and_leaves_no_long_numbers(raw):
     assert not re.search(r"\d{6}", once)
     assert once == once.strip()
     assert once == once.lower()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_CHAT_ALPHABET, st.text(st.sampled_from(_INVISIBLE_CHARS), max_size=3)),
+                max_size=30))  # fmt: skip
+def test_characters_that_show_nothing_never_change_chat_text(pieces):
+    clean = "".join(char for char, _ in pieces)
+    pasted = "".join(char + invisible for char, invisible in pieces)
+    assert chat_text(pasted) == chat_text(clean)
 
 
 # -- guess_roles ------------------------------------------------------------------------------
@@ -128,6 +150,15 @@ def test_buyer_turns_keep_indices_and_skip_agent_and_blank_messages():
         ],
     )
     assert conversation.buyer_turns() == [(1, "快递丢了"), (5, "我要投诉")]
+
+
+def test_a_buyer_message_of_characters_that_show_nothing_is_blank():
+    conversation = Conversation(
+        session_id="S1",
+        messages=[_message("buyer", "\u200b\ufeff \u00ad"), _message("buyer", "投\u200b诉")],
+    )
+    # the text is kept as written; chat_text is what drops the characters
+    assert conversation.buyer_turns() == [(1, "投\u200b诉")]
 
 
 def test_buyer_turns_of_an_agent_only_conversation_is_empty():
@@ -203,6 +234,83 @@ def test_each_broken_line_is_reported_with_the_field_at_fault(line, reason):
     assert item.reason.startswith(reason), item.reason
 
 
+def _read(line: str) -> Conversation | LineProblem:
+    [(_, item)] = list(parse_conversation_lines([line]))
+    return item
+
+
+@pytest.mark.parametrize(
+    ("given", "code"),
+    [("jd", "jd"), ("TMALL ", "tmall"), ("  Douyin", "douyin"), ("POS", "pos"), ("", None),
+     ("   ", None), (None, None), ("Taobao", "tmall"), ("京东", "jd"), ("小红书", "xiaohongshu")],
+)  # fmt: skip
+def test_a_platform_is_read_by_its_code_or_name(given, code):
+    conversation = _read(_line(platform=given))
+    assert isinstance(conversation, Conversation) and conversation.platform == code
+
+
+def test_every_sales_channel_is_a_platform_a_conversation_may_carry():
+    for platform in Platform.channels():
+        assert _read(_line(platform=platform.value.upper())).platform == platform.value
+
+
+@pytest.mark.parametrize("given", ["amazon", "erp", "淘宝网", "jd.com"])
+def test_an_unknown_platform_is_named_with_the_known_ones(given):
+    problem = _read(_line(platform=given))
+    assert isinstance(problem, LineProblem)
+    known = ", ".join(p.value for p in Platform.channels())
+    assert problem.reason == (
+        f"platform: unknown platform {given!r}; use one of {known}, or leave it out (null) "
+        "when the channel is not known"
+    )
+
+
+def test_a_platform_that_is_not_text_is_refused():
+    problem = _read(_line(platform=7))
+    assert isinstance(problem, LineProblem) and problem.reason.startswith("platform: ")
+
+
+@pytest.mark.parametrize("given", ["", " ", "\t\n"])
+def test_a_blank_session_id_is_refused_with_the_fix(given):
+    problem = _read(_line(given))
+    assert isinstance(problem, LineProblem)
+    assert problem.reason == (
+        "session_id: must not be empty or blank; give the conversation's session id"
+    )
+
+
+def test_a_session_id_is_read_stripped():
+    assert _read(_line(" S1\t")).session_id == "S1"
+
+
+def test_the_checks_hold_for_conversations_built_in_code():
+    message = _message("buyer", "在吗")
+    assert Conversation(session_id=" S1 ", platform="JD", messages=[message]).platform == "jd"
+    with pytest.raises(ValueError, match="unknown platform 'amazon'"):
+        Conversation(session_id="S1", platform="amazon", messages=[message])
+    with pytest.raises(ValueError, match="session_id"):
+        Conversation(session_id="  ", messages=[message])
+
+
+def test_keys_the_contract_does_not_name_are_ignored_at_every_level():
+    # platform exports carry their own keys; the file reader keeps reading (the HTTP service
+    # refuses them: tests/services/test_http_risk.py)
+    line = _line(
+        "S1",
+        [{"role": "buyer", "text": "在吗", "txt": "x", "msg_id": 17, "sender_nick": "tb_1"}],
+        platform="jd",
+        export_batch="2024-11",
+    )
+    conversation = _read(line)
+    assert isinstance(conversation, Conversation)
+    assert conversation.messages[0].text == "在吗"
+    assert conversation.model_dump(exclude_none=True) == {
+        "session_id": "S1",
+        "platform": "jd",
+        "messages": [{"role": ChatRole.BUYER, "text": "在吗"}],
+    }
+
+
 def test_the_limits_themselves_are_accepted():
     text = _line("S1", [{"role": "buyer", "text": "x" * MAX_MESSAGE_CHARS}])
     many = _line("S2", [{"role": "buyer", "text": "x"}] * MAX_MESSAGES)
@@ -231,6 +339,19 @@ def test_problems_carry_their_own_line_numbers_and_good_lines_still_read():
     assert problems[3].startswith("not valid JSON")
     assert problems[6] == "not a JSON object"
     assert problems[7].startswith("messages.0.role")
+
+
+def test_a_line_with_an_unknown_platform_is_reported_and_the_others_read(tmp_path):
+    path = _write(
+        tmp_path / "chats.jsonl",
+        [_line("A", platform="jd"), _line("B", platform="amazon"), _line(" ", platform="jd"),
+         _line("C", platform="TMALL ")],
+    )  # fmt: skip
+    conversations, problems = read_conversations_jsonl(path)
+    assert [(c.session_id, c.platform) for c in conversations] == [("A", "jd"), ("C", "tmall")]
+    assert [p.line for p in problems] == [2, 3]
+    assert problems[0].reason.startswith("platform: unknown platform 'amazon'; use one of tmall")
+    assert problems[1].reason.startswith("session_id: must not be empty or blank")
 
 
 def _write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:

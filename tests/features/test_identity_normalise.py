@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from features.errors import ContractViolation, InvalidParameterError
 from features.identity import MEMBER_FIELDS, NORMALISED_COLUMNS, normalise_members
+from features.text import INVISIBLE
 
 
 def norm(column: str, values: list[object], **kwargs: object) -> pd.DataFrame:
@@ -544,6 +545,24 @@ def test_invisible_characters_pasted_into_a_value_do_not_make_it_differ() -> Non
             "phone": ["133\u200b34503137", "13334503137"],
             "email": ["x\u200d@qq.com", "x@qq.com"],
             "full_name": ["史\ufeff梅露", "史梅露"],
+        }
+    )
+    out = normalise_members(rows).drop(columns="unique_id")
+    assert out.iloc[0].astype(str).tolist() == out.iloc[1].astype(str).tolist()
+
+
+@pytest.mark.parametrize(
+    "char",
+    [c for c in map(chr, range(0x10000)) if INVISIBLE.fullmatch(c)],  # pinned in test_text.py
+    ids=lambda c: f"U+{ord(c):04X}",
+)
+def test_every_character_that_shows_nothing_is_dropped_as_chat_text_drops_it(char: str) -> None:
+    # one definition for members and chats: features.text.INVISIBLE
+    rows = pd.DataFrame(
+        {
+            "unique_id": ["a", "b"],
+            "phone": [f"133{char}34503137", "13334503137"],
+            "nickname": [f"xu{char}linfei", "xulinfei"],
         }
     )
     out = normalise_members(rows).drop(columns="unique_id")

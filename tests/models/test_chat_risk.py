@@ -207,6 +207,47 @@ def test_the_shop_name_does_not_change_the_assessment(model):
     assert first.probabilities == second.probabilities
 
 
+def _pasted(text: str) -> str:
+    """``text`` as pasted from a chat app: characters that show nothing between its own."""
+    invisible = "\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad"
+    return "".join(c + invisible[i % len(invisible)] for i, c in enumerate(text))
+
+
+def test_characters_that_show_nothing_do_not_move_the_scores(model):
+    texts = ["请问什么时候发货", "东西是假货", "我要去12315投诉你们"]
+    clean = conversation("A", texts)
+    pasted = conversation("A", [_pasted(t) for t in texts[:2]] + ["我要去12315投\u200b诉你们"])
+    assert [m.text for m in pasted.messages] != texts
+    first, second = model.assess([clean, pasted])
+    assert raised(first) == [L.COMPLAINT_THREAT, L.COUNTERFEIT]
+    assert first == second  # probabilities, risks with their evidence, risk score
+    scores = [model.conversation_probabilities([c])[0] for c in (clean, pasted)]
+    np.testing.assert_array_equal(scores[0], scores[1])
+
+
+def test_a_buyer_message_of_characters_that_show_nothing_is_no_message(model):
+    clean = conversation("A", ["我要去12315投诉你们"])
+    padded = conversation("A", ["我要去12315投诉你们", "\u200b\ufeff"])
+    first, second = model.assess([clean, padded])
+    assert first.probabilities == second.probabilities
+
+
+def test_characters_that_show_nothing_do_not_change_what_is_learnt(model):
+    # chat_text drops them in training as in serving: the same vocabulary, the same weights
+    pasted = [
+        c.model_copy(
+            update={
+                "messages": [m.model_copy(update={"text": _pasted(m.text)}) for m in c.messages]
+            }
+        )
+        for c in training_set()
+    ]
+    refit = RiskClassifier().fit(pasted)
+    assert refit.vectoriser_.vocabulary_ == model.vectoriser_.vocabulary_
+    np.testing.assert_array_equal(refit.weights_, model.weights_)
+    np.testing.assert_array_equal(refit.intercepts_, model.intercepts_)
+
+
 def test_assess_of_no_conversations_is_empty(model):
     assert model.assess([]) == []
 

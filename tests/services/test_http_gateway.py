@@ -127,6 +127,16 @@ def test_a_good_request_is_forwarded(client, calls):
         ("replenishment", {"sku": ["S1"]}, ["sku"], "skus"),
         ("risk_alerts", {"limt": 5}, ["limt"], "limit"),
         (
+            "classify",
+            {
+                "conversations": [
+                    {"session_id": "a", "messages": [{"role": "buyer", "text": "x", "tss": None}]}
+                ]
+            },
+            ["conversations", 0, "messages", 0, "tss"],
+            "ts",
+        ),
+        (
             "match_member",
             {"record": {"record_id": "r1", "mobile": PHONE}},
             ["record", "mobile"],
@@ -152,7 +162,7 @@ def test_an_unknown_field_is_a_400_naming_it_and_nothing_is_forwarded(
     # one INFO line: where, status, field and problem type; no value, no traceback
     assert [(r.levelno, r.exc_info) for r in log] == [(logging.INFO, None)]
     assert text_of(log) == (
-        f"INFO client error 400 on /{endpoint} [POST]: {'.'.join(loc)}: unknown_field"
+        f"INFO client error 400 on /{endpoint} [POST]: {'.'.join(map(str, loc))}: unknown_field"
     )
 
 

@@ -1,0 +1,113 @@
+"""`butler risk classify` on files with bad lines: each reported with its number and reason,
+the others scored. The registered model is replaced by a small classifier fitted here."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+import services.risk
+from features.chats import ChatMessage, Conversation
+from features.schema.vocab import ChatRole, Platform
+from models.chat_risk import RiskClassifier
+from services.cli import app
+
+COMPLAINT = ["我要去12315投诉你们", "再不处理我就打12315", "我要投诉你们", "我去消协投诉你们"]
+PLAIN = ["请问什么时候发货", "有没有红色的", "这个尺码合适吗", "好的谢谢", "可以开发票吗"]
+
+
+@pytest.fixture(scope="module")
+def small_model() -> RiskClassifier:
+    training = [
+        Conversation(
+            session_id=f"T{i}",
+            messages=[
+                ChatMessage(role=ChatRole.BUYER, text=PLAIN[i % len(PLAIN)]),
+                ChatMessage(role=ChatRole.BUYER, text=(COMPLAINT + PLAIN)[i % 9]),
+            ],
+        )
+        for i in range(45)
+    ]
+    return RiskClassifier().fit(training)
+
+
+@pytest.fixture
+def classify(settings, small_model, monkeypatch, tmp_path):
+    """Runs `butler risk classify` on the given lines; returns the result and the lines out."""
+    monkeypatch.setattr(services.risk, "load_risk_model", lambda _settings: small_model)
+
+    def run(lines: list[dict | str]):
+        source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+        source.write_text(
+            "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines)
+            + "\n",
+            encoding="utf-8",
+        )
+        result = CliRunner().invoke(
+            app,
+            ["--home", str(settings.home), "risk", "classify", "--in", str(source),
+             "--out", str(out)],
+        )  # fmt: skip
+        written = out.read_text(encoding="utf-8").splitlines() if out.exists() else []
+        return result, [json.loads(line) for line in written]
+
+    return run
+
+
+def _line(session_id: str, text: str = "我要投诉你们", **fields: object) -> dict:
+    return {"session_id": session_id, "messages": [{"role": "buyer", "text": text}], **fields}
+
+
+def test_lines_with_an_unknown_platform_or_a_blank_session_are_skipped_by_number(classify):
+    result, scored = classify(
+        [
+            _line("A", platform="jd"),
+            _line("B", platform="amazon"),
+            _line("   ", platform="jd"),
+            _line("C", platform="TMALL "),
+            _line("D", platform=None),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())  # rich wraps long lines
+    known = ", ".join(p.value for p in Platform.channels())
+    assert (
+        f"line 2 skipped: platform: unknown platform 'amazon'; use one of {known}, or leave it "
+        "out (null) when the channel is not known" in output
+    )
+    assert (
+        "line 3 skipped: session_id: must not be empty or blank; give the conversation's "
+        "session id" in output
+    )
+    assert "3 conversations scored" in output and "2 lines skipped" in output
+    assert [s["session_id"] for s in scored] == ["A", "C", "D"]
+    assert all("risks" in s and "risk_score" in s for s in scored)
+
+
+def test_extra_keys_in_a_file_are_kept_as_given_not_refused(classify):
+    line = _line("A", platform="jd", ticket="T-7")
+    line["messages"][0] |= {"txt": "x", "msg_id": 3}
+    result, [scored] = classify([line])
+    assert result.exit_code == 0, result.output
+    assert scored["ticket"] == "T-7" and scored["messages"][0]["msg_id"] == 3
+
+
+def test_characters_that_show_nothing_do_not_move_a_file_line_score(classify):
+    result, scored = classify(
+        [_line("A", "我要去12315投诉你们"), _line("A", "\ufeff我要去12315投\u200b诉\u00ad你们")]
+    )
+    assert result.exit_code == 0, result.output
+    assert scored[0]["risks"] != []
+    assert (scored[0]["risks"], scored[0]["risk_score"]) == (
+        scored[1]["risks"],
+        scored[1]["risk_score"],
+    )
+
+
+def test_a_file_of_only_bad_platforms_exits_1(classify):
+    result, scored = classify([_line("A", platform="amazon"), _line("B", platform="ebay")])
+    assert result.exit_code == 1 and scored == []
+    assert "line 1 skipped" in result.output and "line 2 skipped" in result.output
+    assert "No line of" in result.output
