@@ -240,6 +240,7 @@ class Slots:
     birth_date: str | None = None
     city: str | None = None
     unknown_platforms: list[str] = field(default_factory=list)  # amazon: not a channel
+    unknown_warehouses: list[str] = field(default_factory=list)  # 火星仓: not a warehouse
     impossible_dates: list[str] = field(default_factory=list)  # 2024-13-45
 
     def filled(self) -> dict[str, object]:
@@ -492,6 +493,38 @@ def _entities(text: str, catalogue: Catalogue, slots: Slots) -> None:
             ids = catalogue.warehouses.loc[catalogue.warehouses["region"] == region, "warehouse_id"]
             slots.warehouses.extend(str(i) for i in ids)
     slots.warehouses = list(dict.fromkeys(slots.warehouses))
+    if not slots.warehouses:
+        slots.unknown_warehouses = _unknown_warehouses(text)
+
+
+# "<place>仓" names a warehouse; a word before 仓 with one of these characters is an action
+# or a kind (分仓, 补仓, 清仓, 各仓, 哪个仓, 总仓, 云仓, 库存仓 …) or too short a place
+# to tell (上海 is known by its city when it is a warehouse): never read as a place
+_NOT_A_PLACE_CHARS = frozenset(
+    "的了在个各每哪按分补清建加减平满空爆出入进回调移转总主全本此该某这那云号库存货发我你"
+    "他她您们有无没是和与及或从到往向给对把被让要想会能可多少几所部其别再还都也就上下去来"
+    "里中内外大小新老旧备周月年天日季"
+)
+# two-character kinds of warehouse, and platforms' own ones (京东仓 is JD's, not the brand's)
+_NOT_A_PLACE_WORDS = frozenset(
+    {"电商", "门店", "海外", "保税", "自营", "平台", "前置", "第三", "直营", "本地", "国内",
+     "菜鸟", "京东", "天猫", "淘宝", "抖音", "快手", "拼多", "多多", "红书", "区域", "成品",
+     "原料", "退货", "次品", "良品", "样品", "赠品", "虚拟", "共享", "冷链", "常温"}
+)  # fmt: skip
+_PLACE_WAREHOUSE = re.compile(r"([\u4e00-\u9fff]{2})仓(?!位)")
+
+
+def _unknown_warehouses(text: str) -> list[str]:
+    """``<place>仓`` words of a question that named no known warehouse (火星仓, 深圳仓):
+    the tool says they are not warehouses, rather than Butler answering for all of them."""
+    found = []
+    for m in _PLACE_WAREHOUSE.finditer(text):
+        place = m[1]
+        if place in _NOT_A_PLACE_WORDS or _NOT_A_PLACE_CHARS.intersection(place):
+            continue
+        if platform_of(place) is None:
+            found.append(place + "仓")
+    return list(dict.fromkeys(found))
 
 
 def _products(text: str, catalogue: Catalogue) -> tuple[list[str], list[str]]:

@@ -85,6 +85,7 @@ TOOL_INTENTS = (
 )  # fmt: skip
 #: Tools that take ``platforms`` (and refuse one that is not a channel).
 _PLATFORM_TOOLS = ("sales_metrics", "hot_items", "member_stats", "risk_alerts")
+_WAREHOUSE_TOOLS = ("sales_metrics", "forecast_sku", "replenishment_plan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,8 @@ class OfflinePlanner:
             # "上周亚马逊卖了多少": the tool says Amazon is not a channel, rather than Butler
             # answering for every channel
             args["platforms"] = [*args.get("platforms", []), *slots.unknown_platforms]
+        if slots.unknown_warehouses and tool in _WAREHOUSE_TOOLS:
+            args["warehouses"] = [*args.get("warehouses", []), *slots.unknown_warehouses]
         return Plan(intent, confidence, slots, tool, args, notes, follow_up)
 
     @staticmethod
@@ -164,9 +167,9 @@ class OfflinePlanner:
         changes = any(
             getattr(slots, name) not in (None, [], False)
             for name in ("platforms", "period", "skus", "unknown_skus", "warehouses",
-                         "categories", "by", "metric", "compare", "ascending", "top",
-                         "cover_days", "horizon", "service_level", "percent", "phone",
-                         "email", "severity")
+                         "unknown_warehouses", "categories", "by", "metric", "compare",
+                         "ascending", "top", "cover_days", "horizon", "service_level",
+                         "percent", "phone", "email", "severity")
         )  # fmt: skip
         changes = changes or bool(_SHIFT_BACK.search(question))
         if not short or not changes or _WRITE.search(question):
@@ -515,6 +518,11 @@ def _merge(previous: dict[str, Any], new: Slots) -> Slots:
             setattr(merged, key, value)
     if new.skus and not new.products:
         merged.products = []
+    # "那火星仓呢" replaces the warehouses asked about, known or not; so do SKUs
+    for known, unknown in (("warehouses", "unknown_warehouses"), ("skus", "unknown_skus")):
+        if getattr(new, known) or getattr(new, unknown):
+            setattr(merged, known, getattr(new, known))
+            setattr(merged, unknown, getattr(new, unknown))
     return merged
 
 

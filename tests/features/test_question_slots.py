@@ -253,6 +253,30 @@ def test_warehouses(question, expected, catalogue):
     assert slots(question, catalogue).warehouses == expected
 
 
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("火星仓下周要补多少", ["火星仓"]),
+        ("上周深圳仓和火星仓卖了多少", ["深圳仓", "火星仓"]),
+        ("去年火星仓库存", ["火星仓"]),
+        # actions and kinds of warehouse, not places
+        ("给我一个全仓的补货建议", []),
+        ("近四周各个仓分别发了多少件货？哪个仓最多", []),
+        ("哪些要补仓？清仓商品有哪些", []),
+        ("京东仓和电商仓的库存", []),
+        ("按仓统计上周销量", []),
+    ],
+)
+def test_a_place_warehouse_the_store_lacks_is_kept_as_unknown(question, unknown, catalogue):
+    found = slots(question, catalogue)
+    assert found.unknown_warehouses == unknown and found.warehouses == []
+
+
+def test_no_warehouse_is_unknown_when_a_known_one_is_named(catalogue):
+    found = slots("广州仓上周卖了多少", catalogue)
+    assert found.warehouses == ["WH-SC01"] and found.unknown_warehouses == []
+
+
 # -- ranking, horizon, metric, grouping, comparison ----------------------------------------
 
 

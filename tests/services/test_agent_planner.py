@@ -187,6 +187,20 @@ def test_a_marketplace_that_is_not_a_channel_is_said_not_answered_for_all(
     assert said in answer.answer and "amazon" in answer.answer and "tmall" in answer.answer
 
 
+def test_a_warehouse_the_store_lacks_is_said_not_answered_for_all(planner, sales_world):
+    agent, _ = planner
+    today = _today(sales_world)
+    answer, turn = agent.answer("火星仓上周卖了多少件？", [], today)
+    (call,) = answer.tool_calls
+    assert call.args["warehouses"] == ["火星仓"] and not call.ok
+    assert "没能完成" in answer.answer and "火星仓" in answer.answer
+    # a follow-up naming a known warehouse asks about that one alone
+    known = sales_world.WAREHOUSES[0]
+    follow, _ = agent.answer(f"那{known}呢？", [turn], today)
+    (call,) = follow.tool_calls
+    assert call.args["warehouses"] == [known] and call.ok
+
+
 @pytest.mark.parametrize("question", ["2024-13-45 天猫卖了多少？", "sales on 2024-02-30 on JD"])
 def test_a_date_that_does_not_exist_is_said_not_replaced(planner, sales_world, question):
     agent, _ = planner
