@@ -383,10 +383,15 @@ class Level(StrEnum):
     sku = "sku"
 
 
-#: The replenishment model's service measures, spelled with hyphens on the command line.
-ServiceMeasure = StrEnum(
-    "ServiceMeasure", {m: m.replace("_", "-") for m in get_args(ReplenishmentMeasure)}
-)
+def _service_measure(value: str) -> str:
+    """The replenishment model's service measure: ``fill-rate`` on the command line, and
+    ``fill_rate`` as HTTP and the model spell it, are the same."""
+    measure = value.strip().lower().replace("-", "_")
+    known = get_args(ReplenishmentMeasure)
+    if measure not in known:
+        spelled = " or ".join(m.replace("_", "-") for m in known)
+        raise typer.BadParameter(f"{value!r} is not a service measure; use {spelled}.")
+    return measure
 
 
 def _fmt(value: object, pct: bool = False) -> str:
@@ -870,12 +875,13 @@ def replenish(
         float, typer.Option(help="Target service level, in (0.5, 0.999].", callback=_service_level)
     ] = 0.95,
     service_measure: Annotated[
-        ServiceMeasure,
+        str,
         typer.Option(
             help="What the service level targets: fill-rate (share of demand served from "
-            "stock) or cycle (share of order cycles without a stock-out)."
+            "stock) or cycle (share of order cycles without a stock-out); fill_rate works too.",
+            callback=_service_measure,
         ),
-    ] = ServiceMeasure.fill_rate,
+    ] = "fill-rate",
     review_weeks: Annotated[
         float, typer.Option(help="Weeks between orders (> 0).", callback=_positive_weeks)
     ] = 1.0,
@@ -911,7 +917,7 @@ def replenish(
     try:
         config = ReplenishmentConfig(
             service_level=service_level,
-            service_measure=service_measure.name,
+            service_measure=service_measure,
             review_period_weeks=review_weeks,
         )
         pos = read_positions(positions) if positions else None

@@ -82,15 +82,16 @@ def test_replenish_without_a_trained_model_says_to_train(tmp_path):
     assert not out.exists()
 
 
-def test_replenish_names_the_service_measures_it_takes(tmp_path):
+def test_replenish_takes_either_spelling_of_a_service_measure_and_names_them(tmp_path):
     out = tmp_path / "plan.csv"
     args = ["--home", str(tmp_path / "home"), "replenish", "--out", str(out)]
     result = runner.invoke(app, [*args, "--service-measure", "alpha"])
     assert result.exit_code == 2
     assert "fill-rate" in result.output and "cycle" in result.output
-    # a valid measure gets as far as the model
-    result = runner.invoke(app, [*args, "--service-measure", "cycle"])
-    assert result.exit_code == 1 and "butler train forecast" in result.output
+    # a valid measure, spelled either way, gets as far as the model
+    for measure in ("cycle", "fill-rate", "fill_rate", "Fill-Rate"):
+        result = runner.invoke(app, [*args, "--service-measure", measure])
+        assert result.exit_code == 1 and "butler train forecast" in result.output
 
 
 def test_replenish_with_a_missing_or_thin_supply_file_says_what_is_wrong(tmp_path):
