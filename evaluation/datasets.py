@@ -267,6 +267,14 @@ def _to_long(raw: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, dict[str, str
     if bad.any():
         logger.warning("%s: %d rows without a readable week or target left out", path, bad.sum())
     frame = pd.DataFrame({"unique_id": ids, "ds": ds.astype("datetime64[ns]"), "y": y})[~bad]
+    negative = frame["y"] < 0
+    if negative.any():  # Walmart's weekly sales have them: a week of returns
+        first = frame[negative].iloc[0]
+        logger.warning(
+            "%s: %s is negative in %d rows (returns or corrections, e.g. %s in the week of "
+            "%s); they are kept as they are, and the scores count them.",
+            path, target, int(negative.sum()), first["unique_id"], first["ds"].date(),
+        )  # fmt: skip
     return frame, {"id": id_col or "+".join(KEY_COLUMNS), "date": date, "target": target}
 
 

@@ -160,6 +160,21 @@ def test_unreadable_rows_are_left_out_with_a_warning(tmp_path, caplog):
     assert ds.panel["y"].tolist() == [1.0]
 
 
+def test_negative_weeks_are_kept_and_counted_in_a_warning(tmp_path, caplog):
+    folder = tmp_path / "returns"
+    folder.mkdir()
+    weeks = ["2024-01-01", "2024-01-08", "2024-01-15"]
+    pd.DataFrame({"unique_id": ["a", "a", "b"], "ds": weeks, "y": [3, -2, 5]}).to_csv(
+        folder / "sales.csv", index=False
+    )
+    with caplog.at_level(logging.WARNING, logger="evaluation.datasets"):
+        ds = load_weekly_dataset(folder)
+    assert "y is negative in 1 rows (returns or corrections, e.g. a in the week of 2024-01-08)" in (
+        caplog.text
+    )
+    assert -2.0 in ds.panel["y"].tolist()
+
+
 # -- bad folders -------------------------------------------------------------------------------
 
 
