@@ -6,6 +6,7 @@ This is the only module that configures logging handlers and prints.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import os
 import shutil
@@ -98,6 +99,21 @@ def _setting_problem(error: Any) -> str:
 # -- generate ------------------------------------------------------------------------------
 
 
+def _days_up_to_today(days: int) -> int:
+    """A sample world ends by today: ingest quarantines orders dated after it."""
+    from features.sample_world import DEFAULT_START as start
+
+    today = dt.date.today()
+    if start + dt.timedelta(days=days - 1) > today:
+        most = (today - start).days + 1
+        raise typer.BadParameter(
+            f"{days} days from {start} would end on {start + dt.timedelta(days=days - 1)}, "
+            f"after today; ingest would quarantine every order dated after today. Give at "
+            f"most {most}."
+        )
+    return days
+
+
 @app.command()
 def generate(
     out: Annotated[Path, typer.Option(help="Folder to write the export files into.")],
@@ -111,8 +127,8 @@ def generate(
         int,
         typer.Option(
             min=28,
-            help="Days of history from 2024-01-01 (rows dated after today are quarantined "
-            "when ingested).",
+            help="Days of history from 2024-01-01, up to today.",
+            callback=_days_up_to_today,
         ),
     ] = 730,
 ) -> None:

@@ -4,6 +4,6 @@ Writes every platform's own export files (through the adapters' contracts) for a
 brand, plus the ground truth under ``_truth/``.
 """
 
-from features.sample_world.world import WorldSummary, generate
+from features.sample_world.world import DEFAULT_START, WorldSummary, generate
 
-__all__ = ["WorldSummary", "generate"]
+__all__ = ["DEFAULT_START", "WorldSummary", "generate"]

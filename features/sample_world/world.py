@@ -99,6 +99,10 @@ class WorldSummary:
     seconds: float = 0.0
 
 
+#: The first day of a sample world unless ``start`` says otherwise.
+DEFAULT_START = dt.date(2024, 1, 1)
+
+
 def generate(
     out: Path,
     *,
@@ -117,7 +121,7 @@ def generate(
             ``medium`` (~3k SKUs, ~1.5M lines) or ``large`` (~30k SKUs, ~10M lines, 500k
             accounts).
         seed: the same seed writes the same files.
-        start: first day (Asia/Shanghai); default 2024-01-01.
+        start: first day (Asia/Shanghai); default :data:`DEFAULT_START`, 2024-01-01.
         days: number of days; the world covers ``start`` … ``start + days - 1`` and "now" is
             the end of its last day. Order volume scales with it.
         on_progress: called with (steps done, steps total).
@@ -144,7 +148,7 @@ def generate(
         )
     began = time.perf_counter()
     spec = _SCALES[scale]
-    start = start or dt.date(2024, 1, 1)
+    start = start or DEFAULT_START
     channels = [Platform(p) for p in (platforms or Platform.channels())]
     channels = [p for p in channels if p is not Platform.ERP]
     adapters = {p: get_adapter(p) for p in [*channels, Platform.ERP]}  # fail early

@@ -130,6 +130,11 @@ def test_output_suffixes_and_thresholds_are_checked_before_the_work(tmp_path):
         assert result.exit_code == 2 and "not a probability between 0 and 1" in result.output
     result = runner.invoke(app, [*home, "generate", "--out", str(tmp_path / "w"), "--seed", "-1"])
     assert result.exit_code == 2 and not (tmp_path / "w").exists()
+    # a world that would run past today: its orders would all be quarantined
+    result = runner.invoke(app, [*home, "generate", "--out", str(tmp_path / "w"), "--days", "9999"])
+    said = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "after today" in said and "Give at most" in said
+    assert not (tmp_path / "w").exists()
 
 
 def test_a_port_in_use_is_found_before_serving():
