@@ -559,6 +559,7 @@ def _name_row(full: object, family: object, given: object) -> _Name:
 # -- phones --------------------------------------------------------------------------------
 
 _PHONE_JUNK = re.compile(r"[\s\-().·/]")
+_FLOAT_PHONE = re.compile(r"^(\+?\d{7,})\.0+$")
 _MASK = str.maketrans({c: "*" for c in "xX×•●#?"})
 _GREATER_CHINA = ("86", "852", "853", "886")
 
@@ -650,7 +651,8 @@ def _phone(value: object, region: str) -> tuple[str | None, str | None, str | No
     text = _text(value)
     if text is None:
         return None, None, None, None
-    text = _PHONE_JUNK.sub("", text).translate(_MASK)
+    # a phone a spreadsheet stored as a number comes back as 13812345678.0
+    text = _PHONE_JUNK.sub("", _FLOAT_PHONE.sub(r"\1", text)).translate(_MASK)
     if not re.fullmatch(r"\+?[\d*]+", text) or not any(c.isdigit() for c in text):
         return None, None, None, "*" in text
     if "*" in text:

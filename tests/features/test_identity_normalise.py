@@ -277,8 +277,9 @@ def test_masked_phone_is_compatible_but_not_equal() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["13812345678", "+86 138 1234 5678", "0086-138-1234-5678", "8613812345678", 13812345678.0],
-)
+    ["13812345678", "+86 138 1234 5678", "0086-138-1234-5678", "8613812345678", 13812345678.0,
+     "13812345678.0", "+8613812345678.00"],
+)  # fmt: skip
 def test_cn_prefixes_and_separators(raw: object) -> None:
     assert one(phone=raw)["phone_e164"] == "+8613812345678"
 
