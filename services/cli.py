@@ -967,8 +967,9 @@ def replenish(
     console.print(table)
     console.print(
         f"{len(plan):,} SKU × warehouse lines planned, {len(ordering):,} with an order "
-        f"({ordering['order_qty'].sum():,.0f} units); {len(result.errors):,} rows could not "
-        f"be planned. Written to {', '.join(str(f) for f in files)}."
+        f"({ordering['order_qty'].sum():,.0f} units); {len(result.errors):,} "
+        f"{'row' if len(result.errors) == 1 else 'rows'} could not be planned. "
+        f"Written to {', '.join(str(f) for f in files)}."
     )
     if len(result.errors):
         err = Table(title="Rows not planned (first 10)", title_justify="left")
