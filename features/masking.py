@@ -9,11 +9,14 @@ from __future__ import annotations
 
 
 def mask_phone(phone: object) -> str | None:
-    """``13812345678`` → ``138****5678``; short or empty values are masked whole."""
+    """``13812345678`` → ``138****5678``; short or empty values are masked whole, and one a
+    platform masked already (``178****2440``) is shown as it is."""
     if phone is None or (isinstance(phone, float) and phone != phone):
         return None
     text = str(phone)
     digits = [c for c in text if c.isdigit()]
+    if "*" in text and len(digits) <= 7:
+        return text
     if len(digits) < 7:
         return "*" * len(text)
     return "".join(digits[:3]) + "*" * (len(digits) - 7) + "".join(digits[-4:])

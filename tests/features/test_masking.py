@@ -9,6 +9,7 @@ def test_masks_show_no_full_phone_or_name():
     assert mask_phone("13812345678") == "138****5678"
     assert mask_phone("+86 138-1234-5678") == "861******5678"  # 13 digits, 6 hidden
     assert mask_phone("1234") == "****"
+    assert mask_phone("178****2440") == "178****2440"  # masked by its platform already
     assert mask_name("王小明") == "王**"
     assert mask_name("Helen Lau") == "H**** L**"
     assert mask_phone(None) is None and mask_name(float("nan")) is None
