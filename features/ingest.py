@@ -156,12 +156,10 @@ def _search(paths: Iterable[Path]) -> _Search:
                     skipped.append(UnsupportedFile(p, _unsupported_reason(p)))
             search.files += found
             search.unsupported += skipped
-            if skipped and not found:
+            if not found:
                 search.unreadable_folders.append((path, skipped))
             elif skipped:
                 logger.warning("%s: %s", path, _describe_skipped(skipped))
-            elif not found:
-                logger.warning("%s: holds no export files (%s).", path, _SUPPORTED)
         elif path.exists():
             search.files.append(path)
         else:
@@ -212,9 +210,9 @@ def ingest(
     """Ingest export files and folders into ``store``.
 
     A file that cannot be read at all is reported (``FileReport.error``) and leaves the
-    store untouched; the other files are still ingested. So is a folder that holds files
-    but none Butler reads; the files skipped in folders are in ``IngestReport.unsupported``
-    (and logged as a warning).
+    store untouched; the other files are still ingested. So is a folder that holds no file
+    Butler reads (none at all, or only ``.xls``, ``.txt`` …); the files skipped in folders
+    are in ``IngestReport.unsupported`` (and logged as a warning).
 
     Args:
         paths: files and folders (folders are searched recursively; names starting with
@@ -235,10 +233,13 @@ def ingest(
     done = 0
     report = IngestReport(unsupported=search.unsupported)
     for folder, skipped in search.unreadable_folders:
+        what = (
+            f"it {_describe_skipped(skipped)}"
+            if skipped
+            else "it holds no file at all (names starting with . or _ are not read)."
+        )
         result = FileReport(
-            path=folder,
-            error=f"{folder}: holds no file Butler can read ({_SUPPORTED}); it "
-            f"{_describe_skipped(skipped)}",
+            path=folder, error=f"{folder}: holds no file Butler can read ({_SUPPORTED}); {what}"
         )
         logger.error("%s", result.error)
         report.files.append(result)

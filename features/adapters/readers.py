@@ -320,13 +320,24 @@ def _numbered_csv_batches(export: ExportFile, batch_rows: int, skip: int) -> Ite
 def _check_runaway(export: ExportFile, rows: list[MalformedRow]) -> None:
     for r in rows:
         lines = r.text.count("\n") + 1
-        if lines > MALFORMED_LINES_MAX:
+        if lines > MALFORMED_LINES_MAX or _swallowed(r) > 0:
             raise UnreadableFileError(
                 f"{export.path}: the row at line {r.line} runs over {lines:,} lines of the "
                 f"file and has {r.fields} fields where the header has {r.expected}: a quote "
                 '(") that is never closed has swallowed the rows after it. Re-export the '
                 "file whole, as UTF-8 or GBK CSV."
             )
+
+
+def _swallowed(row: MalformedRow) -> int:
+    """How many lines inside a row of the wrong width are whole rows of their own: between
+    its first and last line, with no quote and as many fields as the header. Those are rows a
+    quote never closed took in; a quoted value holding line breaks, in a row with a stray
+    comma besides, has none (its inner lines are text, its last line closes the quote)."""
+    inner = row.text.split("\n")[1:-1]
+    return sum(
+        '"' not in line and len(next(csv.reader([line]), [])) == row.expected for line in inner
+    )
 
 
 class _InvalidRows:

@@ -458,7 +458,10 @@ def test_files_a_folder_holds_that_butler_does_not_read_are_reported(
     only_xls.mkdir()
     (only_xls / "京东订单.xls").write_bytes(b"\xd0\xcf\x11\xe0")
 
-    report = ingest([folder, only_xls], store, settings)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    report = ingest([folder, only_xls, empty], store, settings)
 
     assert sorted(f.path.name for f in report.unsupported) == [
         "notes.txt",
@@ -469,8 +472,9 @@ def test_files_a_folder_holds_that_butler_does_not_read_are_reported(
     assert "save them as .xlsx" in xls.reason
     assert "skipped 2 file(s)" in caplog.text and "订单报表_202411.xls" in caplog.text
     # the folder with nothing Butler reads fails; the other folder's export still loads
-    assert [f.path for f in report.failed] == [only_xls]
+    assert [f.path for f in report.failed] == [only_xls, empty]
     error = report.failed[0].error or ""
     assert "holds no file Butler can read" in error and "京东订单.xls" in error
     assert ".xlsx" in error
+    assert "holds no file at all" in (report.failed[1].error or "")
     assert report.rows_accepted == 4 and store.count("order_lines") == 4

@@ -94,6 +94,16 @@ def test_a_quote_never_closed_makes_the_file_unreadable(tmp_path, read_mode):
         _read(path)
 
 
+def test_a_quote_that_swallows_a_few_rows_makes_the_file_unreadable_too(tmp_path, read_mode):
+    path = tmp_path / "orders.csv"
+    rows = [f"r{i},杯子,上海\n" for i in range(20)]
+    rows[3] = 'r3,"杯子,上海\n'  # swallows rows 4–6, up to the next quote
+    rows[7] = 'r7,"保温杯",上海,多余\n'
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    with pytest.raises(UnreadableFileError, match="line 5 runs over 5 lines.*never closed"):
+        _read(path)
+
+
 # one data row each: (kind, file text given the row's id)
 _ROWS = {
     "good": lambda i: f"r{i},杯子,上海\n",
