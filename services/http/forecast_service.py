@@ -13,13 +13,13 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import bentoml
 import numpy as np
 import pandas as pd
 from bentoml.exceptions import ServiceUnavailable
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from features.errors import InvalidParameterError, StoreError
 from features.forecast import ID_SEP
@@ -132,6 +132,15 @@ class PlanError(BaseModel):
     reason: str
 
 
+def _measure(value: object) -> object:
+    return value.strip().lower().replace("-", "_") if isinstance(value, str) else value
+
+
+#: A service measure as a client may spell it: ``fill-rate`` (as the CLI and README write it)
+#: is ``fill_rate``.
+RequestedMeasure = Annotated[ServiceMeasure, BeforeValidator(_measure)]
+
+
 class PlanAnswer(BaseModel):
     """What :meth:`Forecasting.replenishment` answers."""
 
@@ -210,7 +219,7 @@ class Forecasting:
         skus: list[str] | None = None,
         warehouses: list[str] | None = None,
         service_level: float = Field(default=0.95, gt=0.5, lt=1.0),
-        service_measure: ServiceMeasure = "fill_rate",
+        service_measure: RequestedMeasure = "fill_rate",
     ) -> PlanAnswer:
         """The order plan per SKU × warehouse from the store's newest stock, with errors.
 

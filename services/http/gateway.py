@@ -30,13 +30,17 @@ from models.chat_risk import REGISTERED_NAME as RISK_MODEL
 from models.forecast import registered_name
 from models.identity import REGISTERED_NAME as IDENTITY_MODEL
 from models.intent import REGISTERED_NAME as PLANNER_MODEL
-from models.replenishment import ServiceMeasure
 from services.agent.types import AgentAnswer
 from services.http import UNTRACED, prepare_to_serve
 from services.http.agent_service import CONVERSATION_ID, MAX_QUESTION_CHARS, Agent
 from services.http.batching import ContinuousBatcher
 from services.http.errors import check_batch, client_error, forbid_unknown_fields
-from services.http.forecast_service import Forecasting, ForecastResult, PlanAnswer
+from services.http.forecast_service import (
+    Forecasting,
+    ForecastResult,
+    PlanAnswer,
+    RequestedMeasure,
+)
 from services.http.identity_service import (
     Identity,
     MatchExplanation,
@@ -265,7 +269,7 @@ class Butler:
         skus: list[str] | None = None,
         warehouses: list[str] | None = None,
         service_level: float = Field(default=0.95, gt=0.5, lt=1.0),
-        service_measure: ServiceMeasure = "fill_rate",
+        service_measure: RequestedMeasure = "fill_rate",
     ) -> PlanAnswer:
         """The order plan per SKU × warehouse, with a reason per line and per-row errors."""
         return await _forward(

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 import services.http
 from services.http.errors import BENTOML_REQUEST_LOGGER, ClientErrorLogFilter
-from services.http.forecast_service import ForecastResult, ModelVersion
+from services.http.forecast_service import ForecastResult, ModelVersion, PlanAnswer
 from services.http.gateway import Butler
 from services.http.middleware import MIN_BODY_BYTES
 
@@ -58,6 +58,13 @@ def forecast(skus, warehouses, horizon):
     return ForecastResult(model=VERSION, horizon=horizon, series=[], missing=[])
 
 
+def replenishment(skus, warehouses, service_level, service_measure):
+    return PlanAnswer(
+        model=VERSION, as_of=None, forecast_start=None, service_level=service_level,
+        service_measure=service_measure, plan=[], errors=[],
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def calls() -> list:
     return []
@@ -67,7 +74,7 @@ def calls() -> list:
 def client(tmp_path_factory: pytest.TempPathFactory, calls: list) -> Iterator[TestClient]:
     """The gateway's ASGI app, started as BentoML starts it, its dependencies faked."""
     fakes = {
-        "forecasting": FakeService(calls, forecast=forecast),
+        "forecasting": FakeService(calls, forecast=forecast, replenishment=replenishment),
         "identity": FakeService(calls),
         "risk": FakeService(calls, alerts=lambda **_: []),
         "agent": FakeService(calls),
@@ -117,6 +124,16 @@ def test_a_good_request_is_forwarded(client, calls):
     response = client.post("/forecast", json={"skus": ["S1"], "horizon": 3}, headers=AUTH)
     assert response.status_code == 200 and response.json()["horizon"] == 3
     assert calls == [("forecast", {"skus": ["S1"], "warehouses": None, "horizon": 3})]
+
+
+@pytest.mark.parametrize(("given", "read"), [("fill-rate", "fill_rate"), (" Cycle", "cycle")])
+def test_a_service_measure_is_read_as_the_cli_and_readme_spell_it(client, calls, given, read):
+    calls.clear()
+    response = client.post("/replenishment", json={"service_measure": given}, headers=AUTH)
+    assert response.status_code == 200 and response.json()["service_measure"] == read
+    assert calls[0][1]["service_measure"] == read
+    wrong = client.post("/replenishment", json={"service_measure": "fillrate"}, headers=AUTH)
+    assert wrong.status_code == 400 and "fill_rate" in wrong.text
 
 
 @pytest.mark.parametrize(
