@@ -777,7 +777,8 @@ def members_dedupe(
         )
     if len(result.rejected):
         console.print(
-            f"[yellow]{len(result.rejected):,} rows could not be used[/] (their reasons are in "
+            f"[yellow]{len(result.rejected):,} {'row' if len(result.rejected) == 1 else 'rows'} "
+            "could not be used[/] (their reasons are in "
             f"the {result.added_columns['rejected_reason']} column)."
         )
     console.print(f"{len(result.rows):,} rows written to {escape(str(path))}.")
@@ -825,9 +826,18 @@ def eval_identity(
     from evaluation.identity import evaluate, evaluate_store
     from models.identity import IdentityConfig
 
-    listed = data is not None and map_path is not None and truth_col is not None
-    if listed == (store_truth is not None):
-        raise _fail("Give either --data, --map and --truth-col, or --store-truth.")
+    given = {"--data": data, "--map": map_path, "--truth-col": truth_col}
+    named = [flag for flag, value in given.items() if value is not None]
+    if store_truth is not None and named:
+        raise _fail(
+            f"--store-truth scores the store's members; {', '.join(named)} name a list. Give "
+            "either --data, --map and --truth-col, or --store-truth."
+        )
+    if store_truth is None and len(named) < len(given):
+        missing = ", ".join(flag for flag in given if flag not in named)
+        raise _fail(
+            f"Give either --data, --map and --truth-col, or --store-truth (missing: {missing})."
+        )
     _output_file(json_path, "--json")
     try:
         config = IdentityConfig(threshold="auto" if threshold is None else threshold)

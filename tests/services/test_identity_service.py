@@ -206,6 +206,14 @@ def test_cli_dedupe_and_eval(tmp_path):
          "--truth-col", "person"],
     )  # fmt: skip
     assert leak.exit_code != 0 and "must not see the labels" in " ".join(leak.output.split())
+    # a list and the store's truth at once, or a list without its map: which to give
+    both = runner.invoke(
+        app, ["eval", "identity", "--data", "list.parquet", "--store-truth", "truth.csv"]
+    )
+    said = " ".join(both.output.split())
+    assert both.exit_code == 1 and "--store-truth scores the store's members; --data" in said
+    half = runner.invoke(app, ["eval", "identity", "--data", "list.parquet"])
+    assert half.exit_code == 1 and "(missing: --map, --truth-col)" in " ".join(half.output.split())
 
 
 def _store_members(store: Store, frame: pd.DataFrame) -> None:
