@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -24,15 +23,16 @@ def serve(
 ) -> None:
     """Serve the models registered under the Butler home (BentoML), until Ctrl-C.
 
-    Needs BUTLER_API_KEY (clients send `Authorization: Bearer <key>`) and the three model
-    families registered (`butler train forecast`, `butler train identity`, `butler train
-    risk`, or `butler demo`). /readyz, /livez, /metrics and /docs.json need no key.
+    Needs BUTLER_API_KEY (clients send `Authorization: Bearer <key>`) and four models
+    registered (`butler train forecast`, `butler train identity`, `butler train risk` and
+    `butler train planner`, or `butler demo`). /readyz, /livez, /healthz, /metrics and
+    /docs.json need no key.
 
     Examples:
         BUTLER_API_KEY=secret butler serve --port 3000
     """
     from services.http.gateway import check_ready_to_serve
-    from services.http.launch import stop_server
+    from services.http.launch import server_env, stop_server
 
     settings = _settings(ctx)
     try:
@@ -45,25 +45,27 @@ def serve(
     for name, version in versions.items():
         console.print(f"{name} version {version['version']} (@{version['alias']})")
     console.print(f"Serving on http://{host}:{port} (OpenAPI: /docs.json). Ctrl-C stops.")
-    env = os.environ | {"BUTLER_HOME": str(settings.home.resolve())}
+    env = server_env(settings.home)
     command = [sys.executable, "-m", "bentoml", "serve", "services.http.gateway:Butler",
                "--host", host, "--port", str(port)]  # fmt: skip
     # its own session, so that stopping it stops its workers too: on Ctrl-C, and on a
-    # SIGTERM to this process (a supervisor's stop), which otherwise left them serving
+    # SIGTERM or SIGINT sent to this process (a supervisor's or a script's stop), which
+    # otherwise left them serving (a shell starts a background job with SIGINT ignored)
     server = subprocess.Popen(command, env=env, start_new_session=True)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         code = server.wait()
     except KeyboardInterrupt:
         code = 0
     finally:
         stop_server(server)
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     raise typer.Exit(code=code)
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
-    """A SIGTERM handled as Ctrl-C is: the server is stopped on the way out."""
+    """A SIGTERM or SIGINT handled as Ctrl-C is: the server is stopped on the way out."""
     raise KeyboardInterrupt
 
 

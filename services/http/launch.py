@@ -37,6 +37,14 @@ def _ready(url: str) -> bool:
         return False
 
 
+def server_env(home: Path) -> dict[str, str]:
+    """The environment `bentoml serve` runs in for the Butler home ``home``: BentoML keeps
+    its own files (the request metrics of every worker) under the home too, unless
+    ``BENTOML_HOME`` says where."""
+    home = home.resolve()
+    return {"BENTOML_HOME": str(home / "bentoml")} | os.environ | {"BUTLER_HOME": str(home)}
+
+
 def stop_server(server: subprocess.Popen) -> None:
     """Stop a server started in its own session, with every process it started."""
     if server.poll() is None:
@@ -86,9 +94,7 @@ def served(
                 "--port",
                 str(port),
             ],  # fmt: skip
-            env=os.environ
-            | {"BUTLER_HOME": str(home.resolve()), "BUTLER_API_KEY": api_key}
-            | (env or {}),
+            env=server_env(Path(home)) | {"BUTLER_API_KEY": api_key} | (env or {}),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
