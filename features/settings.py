@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
@@ -96,6 +97,18 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(
         default=4_000, ge=100, description="Longest question (with pasted text) the butler reads."
     )
+
+    @field_validator("model_alias")
+    @classmethod
+    def _alias_mlflow_takes(cls, alias: str) -> str:
+        # MLflow keeps "latest" and v1, v2 … for versions: registering under them fails, and
+        # only after a training run's whole fit
+        if re.fullmatch(r"(?i)latest|v\d+", alias) or not re.fullmatch(r"[\w-]+", alias):
+            raise ValueError(
+                f"{alias!r} cannot be a registry alias: MLflow reserves 'latest' and v1, v2 …, "
+                "and an alias is letters, digits, _ and -; e.g. champion or staging."
+            )
+        return alias
 
     @field_validator("recruitment_cost")
     @classmethod

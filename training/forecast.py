@@ -72,8 +72,10 @@ def train(
     Raises:
         StoreError: the store holds no sales.
         InvalidParameterError: too little history for the backtest.
+        RegistryUnavailableError: the registry cannot be written (checked first).
     """
     cfg = config or ForecastConfig()
+    tracking.check_writable(settings)
     with Store.open(settings, read_only=True) as store:
         panel = store_panel(store, level=level)
         last = panel["ds"].max()

@@ -45,6 +45,7 @@ def train(settings: Settings, config: IdentityConfig | None = None) -> IdentityR
         StoreError: the store holds no member accounts.
     """
     cfg = config or IdentityConfig()
+    tracking.check_writable(settings)
     with Store.open(settings, read_only=True) as store:
         raw = store_members(store)
     members = normalise_members(raw)

@@ -102,6 +102,7 @@ class PlannerRun:
 def train_planner(settings: Settings, config: IntentConfig | None = None) -> PlannerRun:
     """Fit the intent model on every example, log the cross-validated accuracy, register it."""
     config = config or IntentConfig()
+    tracking.check_writable(settings)
     examples = read_examples()
     accuracy = cross_validate(examples, config)
     model = IntentClassifier(config).fit(examples.texts, examples.intents)

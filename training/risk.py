@@ -74,6 +74,7 @@ def train(
         UnreadableFileError: ``pool`` lacks one of the pool's files.
     """
     cfg = config or RiskConfig()
+    tracking.check_writable(settings)
     with Store.open(settings, read_only=True) as store:
         weak = store_conversations(store)
     sizes = {"store_conversations": len(weak)}

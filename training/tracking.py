@@ -22,6 +22,7 @@ from typing import Any
 import mlflow
 import mlflow.pyfunc
 
+from features.registry_check import check_registry
 from features.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,15 @@ class RegisteredModel:
     alias: str
     run_id: str
     uri: str
+
+
+def check_writable(settings: Settings) -> None:
+    """Before a training run's work: the registry it will register into can be written.
+
+    Raises:
+        RegistryUnavailableError: it is out of reach, locked, read-only or damaged.
+    """
+    check_registry(settings, write=True)
 
 
 def _mlflow(settings: Settings) -> Any:
