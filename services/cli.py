@@ -994,6 +994,20 @@ def replenish(
         raise _fail("No SKU × warehouse line could be planned; the reasons are above.")
 
 
+def _own_exports(settings: Settings) -> list[str]:
+    """Files the home's store ingested from anywhere but a generated sample world."""
+    from features.store import Store
+
+    if not settings.duckdb_path.exists():
+        return []
+    try:
+        with Store.open(settings, read_only=True) as store:
+            paths = store.sql("SELECT path FROM ingested_files ORDER BY ingested_at").fetchall()
+    except ButlerError:
+        return []  # a damaged or locked store: the demo's own steps say so
+    return [p for (p,) in paths if "sample_world" not in Path(p).parts]
+
+
 @app.command()
 def demo(
     ctx: typer.Context,
@@ -1011,6 +1025,14 @@ def demo(
         butler --home /tmp/butler demo --fresh
     """
     settings = _settings(ctx)
+    own = _own_exports(settings)
+    if own:
+        raise _fail(
+            f"{settings.home} holds your own data ({len(own):,} export file(s) ingested "
+            f"from outside a sample world, e.g. {own[0]}): the demo would "
+            f"{'delete it' if fresh else 'add a fictional sample world to it'} and replace "
+            "its models. Run the demo in a home of its own: butler --home /tmp/butler-demo demo"
+        )
     if fresh and settings.home.exists():
         shutil.rmtree(settings.home)
     exports = settings.home / "sample_world" / f"{scale.value}-seed{seed}"

@@ -25,8 +25,8 @@ def serve(
 
     Needs BUTLER_API_KEY (clients send `Authorization: Bearer <key>`) and four models
     registered (`butler train forecast`, `butler train identity`, `butler train risk` and
-    `butler train planner`, or `butler demo`). /readyz, /livez, /healthz, /metrics and
-    /docs.json need no key.
+    `butler train planner`; `butler demo` does it all on a sample world, in its own home).
+    /readyz, /livez, /healthz, /metrics and /docs.json need no key.
 
     Examples:
         BUTLER_API_KEY=secret butler serve --port 3000

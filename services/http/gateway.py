@@ -87,7 +87,9 @@ def check_ready_to_serve(settings: Settings) -> dict[str, dict[str, str]]:
             missing.append(f"`{command}` ({name}@{settings.model_alias})")
     if missing:
         raise ModelNotRegisteredError(
-            "Nothing to serve yet: run " + ", ".join(missing) + " first (or `butler demo`)."
+            "Nothing to serve yet: run " + ", ".join(missing) + " first. (`butler demo` "
+            "does all of it on a fictional sample world: in its own --home, never in one "
+            "that holds your data.)"
         )
     return versions
 

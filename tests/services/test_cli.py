@@ -36,6 +36,18 @@ def test_ingest_then_status(tmp_path, write_export, make_orders):
     assert "order lines" in fresh and "(20)" in fresh.split("tmall")[1].splitlines()[0]
 
 
+def test_the_demo_refuses_a_home_that_holds_real_exports(tmp_path, write_export, make_orders):
+    home = tmp_path / "home"
+    orders = write_export("tmall", "orders", make_orders(5))
+    assert runner.invoke(app, ["--home", str(home), "ingest", str(orders)]).exit_code == 0
+    for extra in ([], ["--fresh"]):
+        result = runner.invoke(app, ["--home", str(home), "demo", *extra])
+        said = " ".join(result.output.split())
+        assert result.exit_code == 1 and "holds your own data (1 export file(s)" in said
+        assert ("delete it" in said) == bool(extra) and "a home of its own" in said
+    assert (home / "butler.duckdb").exists() and not (home / "sample_world").exists()
+
+
 def test_unreadable_file_exits_non_zero_and_names_it(tmp_path):
     bad = tmp_path / "订单.csv"
     bad.write_bytes(b"")
