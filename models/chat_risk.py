@@ -333,6 +333,18 @@ class RiskClassifier:
                 f"labels must be {len(conversations)} × {len(LABELS)}, got {labels.shape}."
             )
 
+    @property
+    def undetected_labels(self) -> list[RiskLabel]:
+        """Scenarios the fitted model can never raise: too few weakly labelled messages for
+        the message stage, and no conversation-stage regression either."""
+        self._check()
+        taken = set(getattr(self, "conversation_models_", {}))
+        return [
+            label
+            for j, label in enumerate(LABELS)
+            if label not in self.trained_labels_ and j not in taken
+        ]
+
     def fit_conversations(self, conversations: Sequence[Conversation], labels: np.ndarray) -> Self:
         """Conversation stage: learn, from hand-labelled conversations, how the message
         scores, the rules' votes and the n-grams of the whole buyer side map to each label.

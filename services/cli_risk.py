@@ -94,6 +94,14 @@ def train_risk(
         f"Fitted in {run.fit_seconds:.1f} s. Registered [bold]{reg.name}[/] version "
         f"{reg.version} as @{reg.alias} (run {reg.run_id})."
     )
+    if run.undetected:
+        names = ", ".join(s.replace("_", " ") for s in run.undetected)
+        console.print(
+            f"[yellow]This model can never raise {len(run.undetected)} scenario(s)[/]: "
+            f"{escape(names)}: the chats it learnt from hold too few examples of them. Train "
+            "on more chat history, or add the real chat pool with --pool "
+            "../shared/data/chats."
+        )
 
 
 def eval_risk(

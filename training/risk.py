@@ -56,6 +56,8 @@ class RiskRun:
     thresholds: dict[str, float]
     dev_report: RiskReport | None
     fit_seconds: float
+    #: scenarios too rare in the training chats for the model to ever raise
+    undetected: list[str]
 
 
 def weak_messages(conversations: Sequence[Conversation]) -> tuple[list[str], np.ndarray]:
@@ -132,7 +134,7 @@ def train(
             },
             "thresholds.json",
         )
-        metrics = {"fit_seconds": fit_seconds}
+        metrics = {"fit_seconds": fit_seconds, "undetected_scenarios": len(model.undetected_labels)}
         if report is not None:
             metrics |= {f"dev_{k}": v for k, v in report.summary().items()}
         tracking.log_metrics(metrics)
@@ -146,4 +148,5 @@ def train(
         thresholds=thresholds,
         dev_report=report,
         fit_seconds=fit_seconds,
+        undetected=[label.value for label in model.undetected_labels],
     )

@@ -104,6 +104,9 @@ def test_untrained_scenarios_never_fire(model):
     probabilities = model.message_probabilities(["我要找记者曝光你们"])
     assert probabilities.shape == (1, len(LABELS))
     assert probabilities[0, COL[L.MEDIA_EXPOSURE]] < 1e-9
+    # and the model says which it can never raise, so training can say so
+    assert L.MEDIA_EXPOSURE in model.undetected_labels
+    assert set(model.undetected_labels).isdisjoint(model.trained_labels_)
 
 
 # -- assessing ---------------------------------------------------------------------------------
