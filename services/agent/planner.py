@@ -39,6 +39,15 @@ _RISK_NAMES_ZH = {
     "abusive_language": "辱骂", "extreme_negative_churn": "极端不满/流失",
     "repeated_contact": "重复进线",
 }  # fmt: skip
+#: "What can you do?", "help", or a word that asks nothing yet ("帮我看看", "嗯"): answered
+#: with what the butler can answer, rather than refused or guessed at.
+_CAPABILITIES = re.compile(
+    r"what (?:can|do) you (?:do|answer|help with|know)|what are you for|how do i use (?:you|this)|"
+    r"你(?:能|会|可以)(?:做|干|回答|帮我?做?|问)(?:什么|些什么|啥|哪些)|(?:有|能)(?:什么|哪些)功能|"
+    r"能问(?:什么|哪些|啥)|怎么用|使用说明|^\W*(?:help|帮助|帮我看看|看看|在吗|你好|您好|hi|hello|"
+    r"hey|嗯+|啊+|哦+|\?+|？+)\W*$",
+    re.IGNORECASE,
+)
 #: Requests to change data: the butler is read-only and refuses them outright.
 _WRITE = re.compile(
     r"\b(?:delete\s+from|drop\s+(?:table|database)|truncate|update\s+\w+\s+set|insert\s+into|"
@@ -148,6 +157,8 @@ class OfflinePlanner:
             intent, confidence = "match_member", max(confidence, 0.9)
         notes: list[str] = []
         head = question.strip().split("\n", 1)[0]
+        if not follow_up and _CAPABILITIES.search(head) and not _names_anything(slots):
+            return Plan("capabilities", 1.0, slots, None, {}, notes, follow_up)
         intent, confidence = _checked_intent(intent, confidence, slots, head)
         if intent in ("out_of_scope", "unclear") or confidence < self.min_confidence:
             return Plan(intent, confidence, slots, None, {}, notes, follow_up)
@@ -250,6 +261,8 @@ class OfflinePlanner:
         elif plan.slots.impossible_dates:  # not "last week" in place of a date that is wrong
             dates = ", ".join(plan.slots.impossible_dates)
             text = t["failed"].format(error=f"{dates}: no such date; write dates as YYYY-MM-DD")
+        elif plan.intent == "capabilities":
+            text = t["capabilities"]
         elif plan.tool is None and plan.intent in ("forecast_sku",):
             text = t["forecast_need_sku"]
         elif plan.tool is None and plan.intent == "match_member":
@@ -497,6 +510,15 @@ def _checked_intent(intent: str, confidence: float, slots: Slots, head: str) -> 
     if intent == "unclear" and (slots.scenarios or slots.severity) and _ALERT_WORDS.search(head):
         return "risk_alerts", _SURE_OUT_OF_SCOPE  # a risk to look for was named
     return intent, confidence
+
+
+def _names_anything(slots: Slots) -> bool:
+    """Whether the question names something to look up: then it is a question, not a
+    request for help."""
+    named = (slots.platforms, slots.period, slots.skus, slots.unknown_skus, slots.warehouses,
+             slots.products, slots.categories, slots.phone, slots.email, slots.pasted,
+             slots.scenarios)  # fmt: skip
+    return any(value not in (None, [], "") for value in named)
 
 
 def _last_week(today: dt.date) -> Period:

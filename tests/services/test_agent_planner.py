@@ -187,6 +187,29 @@ def test_a_marketplace_that_is_not_a_channel_is_said_not_answered_for_all(
     assert said in answer.answer and "amazon" in answer.answer and "tmall" in answer.answer
 
 
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("what can you do?", "I am the business butler"),
+        ("How do I use this", "hot items"),
+        ("你能做什么？", "我是业务管家"),
+        ("帮我看看", "补货计划"),
+        ("嗯", "会员统计"),
+        ("?", "I am the business butler"),
+    ],
+)
+def test_a_request_for_help_gets_what_the_butler_answers(planner, sales_world, question, said):
+    agent, _ = planner
+    answer, _ = agent.answer(question, [], _today(sales_world))
+    assert answer.tool_calls == [] and not answer.refused and said in answer.answer
+
+
+def test_help_words_around_a_real_question_do_not_hide_it(planner, sales_world):
+    agent, _ = planner
+    answer, _ = agent.answer("帮我看看上周天猫卖了多少", [], _today(sales_world))
+    assert [c.name for c in answer.tool_calls] == ["sales_metrics"]
+
+
 def test_a_warehouse_the_store_lacks_is_said_not_answered_for_all(planner, sales_world):
     agent, _ = planner
     today = _today(sales_world)
