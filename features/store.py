@@ -58,8 +58,14 @@ class Store:
         try:
             con = duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
+            message = str(exc).lower()
+            if "lock" in message:
                 fix = "Another Butler process is using it; wait for it to finish."
+            elif "read-only" in message or "permission denied" in message:
+                fix = (
+                    "The Butler home cannot be written here; give Butler write access to it "
+                    "(commands that only read, such as status, still work)."
+                )
             else:
                 fix = (
                     "The file is not a Butler store, or it is damaged (e.g. empty, or cut "

@@ -165,9 +165,16 @@ def backtest(
     cfg = config or ForecastConfig()
     weeks = np.sort(panel["ds"].unique())
     if len(weeks) < n_windows * h + 20:
+        least = n_windows * h + 20
+        fix = (
+            "Ingest more history (20 weeks to learn from, then the windows)"
+            if len(weeks) < 21  # not even one window of one week
+            else "Use fewer windows (--windows) or shorter ones (--horizon), or ingest more history"
+        )
         raise InvalidParameterError(
-            f"{name} covers {len(weeks)} weeks; a backtest of {n_windows} windows of "
-            f"{h} weeks needs at least {n_windows * h + 20}. Use fewer windows or a shorter h."
+            f"{name} covers {len(weeks)} weeks; a backtest of {n_windows} "
+            f"window{'s' if n_windows != 1 else ''} of {h} week{'s' if h != 1 else ''} needs at "
+            f"least {least}. {fix}."
         )
     cutoffs = [pd.Timestamp(weeks[-1 - k * h]) for k in range(n_windows, 0, -1)]
     started = time.perf_counter()

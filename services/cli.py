@@ -410,6 +410,11 @@ def _service_measure(value: str) -> str:
     return measure
 
 
+def _lower(reduction: float) -> str:
+    """A WAPE reduction as words: ``12.5% lower than`` or ``10.2% higher than``."""
+    return f"{abs(reduction):.1%} {'lower' if reduction >= 0 else 'higher'} than"
+
+
 def _fmt(value: object, pct: bool = False) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return "–"
@@ -445,9 +450,9 @@ def _print_backtest(result: object, title: str) -> None:
     if "reduction_vs_best_naive" in targets:
         console.print(
             f"butler WAPE {targets['butler_wape']:.1%}: "
-            f"{targets['reduction_vs_best_naive']:+.1%} lower than the best naive "
-            f"({targets['best_naive']}), {targets['reduction_vs_best_baseline']:+.1%} lower than "
-            f"the best statsforecast model ({targets['best_baseline']}); P90 coverage "
+            f"{_lower(targets['reduction_vs_best_naive'])} the best naive "
+            f"({targets['best_naive']}), {_lower(targets['reduction_vs_best_baseline'])} the "
+            f"best statsforecast model ({targets['best_baseline']}); P90 coverage "
             f"{_fmt(targets.get('coverage_p90'), pct=True)}. "
             f"Cutoffs: {', '.join(str(c.date()) for c in result.cutoffs)}; "
             f"{result.seconds:.0f} s in all."

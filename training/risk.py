@@ -93,10 +93,17 @@ def train(
         sizes["dev_conversations"] = len(dev.conversations)
     texts, labels = weak_messages(weak)
     if not texts:
+        n = sizes["store_conversations"]
+        held = (
+            f"the store's {n:,} conversations hold no buyer message (only the agents'; check "
+            "the exports' sender or role column)"
+            if n
+            else "the store holds no customer chats"
+        )
         raise InvalidParameterError(
-            "There are no buyer messages to learn from: the store holds no customer chats. "
-            "Ingest the platforms' chat exports (`butler ingest`), or add the real chat pool "
-            "with --pool ../shared/data/chats."
+            f"There are no buyer messages to learn from: {held}. Ingest the platforms' chat "
+            "exports (`butler ingest`), or add the real chat pool with --pool "
+            "../shared/data/chats."
         )
     sizes["weak_messages"] = len(texts)
     started = time.perf_counter()

@@ -56,6 +56,21 @@ def test_a_store_file_that_is_not_a_store_says_to_move_it_aside(tmp_path):
         Store.open(settings)
 
 
+def test_a_store_on_a_read_only_disk_is_not_called_damaged(tmp_path, monkeypatch):
+    import duckdb
+
+    settings = Settings(home=tmp_path)
+
+    def read_only_disk(*args, **kwargs):  # what DuckDB says on a read-only mount, even to root
+        raise duckdb.IOException('Cannot open file "butler.duckdb.wal": Read-only file system')
+
+    monkeypatch.setattr(duckdb, "connect", read_only_disk)
+    with pytest.raises(StoreError) as raised:
+        Store.open(settings)
+    assert "give Butler write access" in str(raised.value)
+    assert "move it aside" not in str(raised.value)
+
+
 def test_a_store_another_process_holds_says_to_wait(tmp_path):
     import subprocess
     import sys

@@ -185,8 +185,11 @@ def test_backtest_rejects_a_bad_horizon(panel, h):
 
 def test_backtest_rejects_too_little_history_and_no_windows():
     short = make_panel(27)
-    with pytest.raises(InvalidParameterError, match="covers 27 weeks.*at least 28"):
+    with pytest.raises(InvalidParameterError, match="covers 27 weeks.*at least 28. Use fewer"):
         backtest(short, 4, n_windows=2, config=CFG, baselines=BASELINES)
+    # too short for any window: more history is the only fix
+    with pytest.raises(InvalidParameterError, match="1 window of 1 week needs.*more history"):
+        backtest(make_panel(3), 1, n_windows=1, config=CFG, baselines=BASELINES)
     with pytest.raises(InvalidParameterError, match="n_windows"):
         backtest(make_panel(40), 4, n_windows=0, config=CFG, baselines=BASELINES)
 
