@@ -16,13 +16,16 @@ from pydantic import Field
 
 from features.errors import ButlerError, InvalidParameterError, StoreError
 from features.settings import Settings
+from models.intent import REGISTERED_NAME as PLANNER_NAME
 from services.agent.tools import ServiceClients
 from services.agent.types import AgentAnswer
 from services.http import behind_gateway, prepare_to_serve
 from services.http.errors import bad_request, forbid_unknown_fields
 from services.http.forecast_service import Forecasting
 from services.http.identity_service import Identity
+from services.http.media import JSON
 from services.http.risk_service import ChatRisk
+from services.registry import registered_version
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +55,11 @@ class Agent:
         )
         self.agent = ButlerAgent(self.settings, models)
         self.agent.today()
+        #: the planner answering offline (also the fallback when an LLM endpoint fails)
+        self.version: dict[str, str] | None = None
         if not self.settings.llm_configured:
             self.agent.planner()  # fail at start-up, naming `butler train planner`
+            self.version = registered_version(self.settings, PLANNER_NAME)
 
     # served only: the CLI's in-process use of the class keeps its collector
     _prepare_to_serve = bentoml.on_startup(prepare_to_serve)
@@ -75,6 +81,12 @@ class Agent:
             raise ServiceUnavailable(f"store: {exc}") from exc
         except ButlerError as exc:
             raise ServiceUnavailable(str(exc)) from exc
+
+    @bentoml.api
+    def info(self) -> JSON[dict | None]:
+        """The registered planner version the offline answers come from (None when an LLM
+        endpoint is configured: the planner is then loaded on its first fallback)."""
+        return self.version
 
     @bentoml.api
     def ask_stream(

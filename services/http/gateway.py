@@ -215,6 +215,7 @@ class Butler:
             "forecasting": await _forward(lambda: self.forecasting.to_async.info()),
             "identity": await _forward(lambda: self.identity.to_async.info()),
             "chat_risk": await _forward(lambda: self.risk.to_async.info()),
+            "planner": await _forward(lambda: self.agent.to_async.info()),
         }
 
     @bentoml.api

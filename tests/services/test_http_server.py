@@ -141,6 +141,7 @@ def test_info_reports_every_model_version(url):
     assert info["chat_risk"]["name"] == "butler-chat-risk"
     assert info["forecasting"]["name"] == "butler-forecast-sku-warehouse"
     assert info["identity"]["name"] == "butler-identity"
+    assert info["planner"]["name"] == "butler-planner"  # the agent's offline answers
     assert {m["alias"] for m in info.values()} == {"champion"}
 
 
