@@ -259,7 +259,7 @@ def _print_queue(
             f"{row.probability:.2f}",
             f"{row.risk_score:.2f}",
             row.platform,
-            str(row.shop_id or ""),
+            str(row.shop_name or row.shop_id or ""),
             row.session_id,
             *([row.status] if with_status else []),
             f"msg {','.join(map(str, seqs))}: {text}",

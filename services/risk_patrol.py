@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 QUEUE_COLUMNS = (
     "platform",
     "shop_id",
+    "shop_name",  # from the shops table; None for a shop no export names
     "session_id",
     "scenario",
     "severity",
@@ -245,7 +246,8 @@ def alert_queue(
     if not _has_alerts(store):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in QUEUE_COLUMNS})
     frame = store.sql(
-        f"SELECT {', '.join(QUEUE_COLUMNS)} FROM risk_alerts {where} "
+        f"SELECT {', '.join(QUEUE_COLUMNS)} FROM risk_alerts "
+        f"LEFT JOIN shops USING (platform, shop_id) {where} "
         "ORDER BY severity = 'high' DESC, risk_score DESC, probability DESC, raised_at DESC, "
         f"platform, session_id, scenario {tail}",
         params,

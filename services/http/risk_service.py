@@ -72,6 +72,7 @@ class Alert(BaseModel):
 
     platform: str
     shop_id: str | None
+    shop_name: str | None = Field(description="The shop's name, where an export gives it.")
     session_id: str
     scenario: str
     severity: str

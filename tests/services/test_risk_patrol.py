@@ -318,6 +318,17 @@ def test_an_empty_store_patrols_nothing():
 # -- the queue ------------------------------------------------------------------------------------
 
 
+def test_queue_names_the_shop_where_the_store_knows_its_name(chats):
+    chats.sql(
+        "INSERT INTO shops (platform, shop_id, shop_name) VALUES ('jd', 'jdshop', '森屿京东店')"
+    )
+    patrol(chats, FakeClassifier())
+    queue = alert_queue(chats)
+    names = dict(zip(queue["shop_id"], queue["shop_name"], strict=False))
+    assert names["jdshop"] == "森屿京东店"
+    assert queue.loc[queue["platform"] == "tmall", "shop_name"].isna().all()  # no name known
+
+
 def test_queue_puts_high_severity_first_then_score_then_probability(chats):
     add_chat(chats, "tmall", "S4", ["我要退款", "亲"])  # medium, but the highest probability
     patrol(chats, FakeClassifier())
