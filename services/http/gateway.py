@@ -91,7 +91,37 @@ def check_ready_to_serve(settings: Settings) -> dict[str, dict[str, str]]:
             "does all of it on a fictional sample world: in its own --home, never in one "
             "that holds your data.)"
         )
+    # each model loaded once as its service will load it: one trained by another Butler
+    # version, or whose files are gone, fails here with its fix, not in a worker that
+    # restarts in a loop behind a server that says it is serving
+    unusable = []
+    for name, load in _loaders().items():
+        try:
+            load(settings)
+        except ButlerError as exc:
+            unusable.append(str(exc))
+        except Exception as exc:  # an unpickling error of a model from older code
+            unusable.append(
+                f"The registered {name}@{settings.model_alias} cannot be loaded "
+                f"({type(exc).__name__}: {exc}); run `{REQUIRED_MODELS[name]}` to retrain it."
+            )
+    if unusable:
+        raise ModelNotRegisteredError("Cannot serve: " + " ".join(unusable))
     return versions
+
+
+def _loaders() -> dict[str, Any]:
+    from services.agent.runtime import load_intent_model
+    from services.forecasting import load_forecaster
+    from services.identity import registered_model
+    from services.risk import load_risk_model
+
+    return {
+        registered_name("sku_warehouse"): load_forecaster,
+        IDENTITY_MODEL: registered_model,
+        RISK_MODEL: load_risk_model,
+        PLANNER_MODEL: load_intent_model,
+    }
 
 
 #: Attempts at a dependency call whose connection broke. BentoML 1.4's client can reuse a

@@ -24,6 +24,7 @@ from models.forecast import ForecastConfig, WeeklyDemandForecaster, registered_n
 from services.cli import app
 from services.http.launch import served
 from services.http.middleware import max_body_bytes
+from services.registry import ModelNotRegisteredError
 
 pytestmark = [
     pytest.mark.slow,
@@ -408,6 +409,29 @@ def test_serve_with_nothing_registered_names_the_commands(tmp_path, monkeypatch)
     for command in ("butler train forecast", "butler train identity", "butler train risk",
                     "butler train planner"):  # fmt: skip
         assert command in said
+
+
+def test_a_registered_model_that_cannot_load_stops_serve_before_it_starts(home, monkeypatch):
+    import services.forecasting
+    import services.risk
+    from services.http.gateway import check_ready_to_serve
+
+    settings = Settings(home=home, api_key=KEY)
+    assert set(check_ready_to_serve(settings)) >= {"butler-chat-risk", "butler-planner"}
+
+    def old_settings(_settings):
+        raise ModelNotRegisteredError("trained with chat risk settings 2025.1; retrain it")
+
+    def old_code(_settings):
+        raise AttributeError("'WeeklyDemandForecaster' object has no attribute 'tail_'")
+
+    monkeypatch.setattr(services.risk, "load_risk_model", old_settings)
+    monkeypatch.setattr(services.forecasting, "load_forecaster", old_code)
+    with pytest.raises(ModelNotRegisteredError) as raised:
+        check_ready_to_serve(settings)
+    said = str(raised.value)
+    assert said.startswith("Cannot serve: ") and "chat risk settings 2025.1" in said
+    assert "cannot be loaded (AttributeError" in said and "`butler train forecast`" in said
 
 
 def test_serve_without_a_key_refuses(tmp_path, monkeypatch):
