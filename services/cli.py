@@ -86,6 +86,12 @@ def main(
         raise _fail(f"A Butler setting cannot be read — {exc}. Give it as JSON.") from None
     if ctx.obj.home.exists() and not ctx.obj.home.is_dir():
         raise _fail(f"The Butler home {ctx.obj.home} is a file; give a folder with --home.")
+    if os.environ.get("MLFLOW_TRACKING_URI") and not ctx.obj.mlflow_tracking_uri:
+        logging.getLogger(__name__).warning(
+            "MLFLOW_TRACKING_URI is set, but Butler reads BUTLER_MLFLOW_TRACKING_URI: the "
+            "registry is %s. Set BUTLER_MLFLOW_TRACKING_URI to use that server.",
+            ctx.obj.tracking_uri,
+        )
 
 
 def _setting_problem(error: Any) -> str:

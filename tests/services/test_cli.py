@@ -48,6 +48,14 @@ def test_the_demo_refuses_a_home_that_holds_real_exports(tmp_path, write_export,
     assert (home / "butler.duckdb").exists() and not (home / "sample_world").exists()
 
 
+def test_mlflows_own_variable_is_said_to_be_unread(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    monkeypatch.delenv("BUTLER_MLFLOW_TRACKING_URI", raising=False)
+    result = runner.invoke(app, ["--home", str(tmp_path / "h"), "status"])
+    assert result.exit_code == 1  # no store yet; the warning comes first
+    assert "Butler reads BUTLER_MLFLOW_TRACKING_URI" in " ".join(result.output.split())
+
+
 def test_unreadable_file_exits_non_zero_and_names_it(tmp_path):
     bad = tmp_path / "订单.csv"
     bad.write_bytes(b"")
