@@ -954,7 +954,9 @@ def replenish(
     try:
         config = ReplenishmentConfig(
             service_level=service_level,
-            service_measure=service_measure,
+            # the callback's spelling again: `butler demo` invokes this command, and an
+            # invoked command's defaults do not pass through option callbacks
+            service_measure=_service_measure(service_measure),
             review_period_weeks=review_weeks,
         )
         pos = read_positions(positions) if positions else None

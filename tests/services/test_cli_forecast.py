@@ -94,6 +94,23 @@ def test_replenish_takes_either_spelling_of_a_service_measure_and_names_them(tmp
         assert result.exit_code == 1 and "butler train forecast" in result.output
 
 
+def test_replenish_invoked_by_another_command_takes_its_defaults(tmp_path):
+    # `butler demo` invokes replenish; an invoked command's defaults skip option callbacks
+    import click
+    import typer
+
+    from features.settings import Settings
+    from services import cli
+    from services.registry import ModelNotRegisteredError
+
+    command = typer.main.get_command(app)
+    with click.Context(command, obj=Settings(home=tmp_path / "home")) as ctx:
+        with pytest.raises(typer.Exit) as stopped:
+            ctx.invoke(cli.replenish, ctx=ctx, out=tmp_path / "plan.xlsx")
+    # past the settings, as far as the model: here, none is registered
+    assert isinstance(stopped.value.__cause__, ModelNotRegisteredError)
+
+
 def test_replenish_with_a_missing_or_thin_supply_file_says_what_is_wrong(tmp_path):
     out = tmp_path / "plan.csv"
     args = ["--home", str(tmp_path / "home"), "replenish", "--out", str(out), "--supply"]
