@@ -282,7 +282,7 @@ class ReplenishmentPolicy:
             {key: _ids(pos[key]) for key in ("sku_id", "warehouse_id")}, index=pos.index
         )
         for col in POSITION_COLUMNS[2:]:
-            out[col] = _numbers(pos[col])
+            out[col] = as_numbers(pos[col])
         defaults = {
             "review_period_weeks": cfg.review_period_weeks,
             "service_level": cfg.service_level,
@@ -293,7 +293,7 @@ class ReplenishmentPolicy:
             if col not in pos:
                 out[col] = float(default)
                 continue
-            given = _numbers(pos[col])
+            given = as_numbers(pos[col])
             # a blank override takes the default; text that is not a number stays NaN → error
             out[col] = given.where(given.notna() | pos[col].notna(), float(default))
         return out
@@ -906,8 +906,9 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str, func: str
         )
 
 
-def _numbers(values: pd.Series) -> pd.Series:
-    """Numbers as floats; text such as ``" 1,200 "`` (thousands separated) is read too."""
+def as_numbers(values: pd.Series) -> pd.Series:
+    """Numbers as floats, NaN where a value is none; text such as ``" 1,200 "`` (thousands
+    separated, as a spreadsheet shows them) is read too."""
     if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
         text = values.astype("string").str.strip()
         grouped = text.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", na=False)

@@ -35,6 +35,7 @@ from models.replenishment import (
     ReplenishmentPlan,
     ReplenishmentPolicy,
     allocate,
+    as_numbers,
 )
 from services.registry import load_registered
 
@@ -398,7 +399,7 @@ def _usable_supply(supply: pd.DataFrame, skus: set[str]) -> tuple[pd.DataFrame, 
         )
     sku = supply["sku_id"].astype("string").str.strip().reset_index(drop=True)
     given = supply["supply"].reset_index(drop=True)
-    units = pd.to_numeric(given, errors="coerce")
+    units = as_numbers(given)
     no_id = (sku.isna() | (sku == "")).fillna(True).to_numpy(bool)
     unknown = ~no_id & ~sku.isin(skus).fillna(False).to_numpy(bool)
     counts = sku.map(sku.value_counts()).fillna(0).to_numpy(int)

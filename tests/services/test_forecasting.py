@@ -417,6 +417,15 @@ def test_read_supply_from_csv_and_xlsx_keeps_sku_ids_as_text(tmp_path):
         pd.testing.assert_frame_equal(got, frame, check_dtype=False)
 
 
+def test_supply_typed_with_thousands_separators_is_read_as_positions_are():
+    from services.forecasting import _usable_supply
+
+    supply = pd.DataFrame({"sku_id": ["A", "B"], "supply": ["1,200", "1.200,5"]})
+    usable, errors = _usable_supply(supply, {"A", "B"})
+    assert usable.set_index("sku_id")["supply"].to_dict() == {"A": 1200}
+    assert errors["sku_id"].tolist() == ["B"] and "'1.200,5'" in errors["reason"].iat[0]
+
+
 def test_read_supply_names_a_missing_file_missing_columns_and_unreadable_files(tmp_path):
     with pytest.raises(UnreadableFileError, match="supply file .*missing.csv: it does not exist"):
         read_supply(tmp_path / "missing.csv")
