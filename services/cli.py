@@ -25,6 +25,7 @@ from features.errors import ButlerError
 from features.settings import Settings
 from models.replenishment import ServiceMeasure as ReplenishmentMeasure
 from services._console import (
+    _count,
     _fail,
     _output_file,
     _output_folder,
@@ -788,8 +789,8 @@ def members_dedupe(
         )
     if len(result.rejected):
         console.print(
-            f"[yellow]{len(result.rejected):,} {'row' if len(result.rejected) == 1 else 'rows'} "
-            "could not be used[/] (their reasons are in "
+            f"[yellow]{_count(len(result.rejected), 'row')} could not be used[/] (their "
+            "reasons are in "
             f"the {result.added_columns['rejected_reason']} column)."
         )
     console.print(f"{len(result.rows):,} rows written to {escape(str(path))}.")
@@ -990,8 +991,8 @@ def replenish(
     console.print(table)
     console.print(
         f"{len(plan):,} SKU × warehouse lines planned, {len(ordering):,} with an order "
-        f"({ordering['order_qty'].sum():,.0f} units); {len(result.errors):,} "
-        f"{'row' if len(result.errors) == 1 else 'rows'} could not be planned. "
+        f"({ordering['order_qty'].sum():,.0f} units); {_count(len(result.errors), 'row')} "
+        "could not be planned. "
         f"Written to {', '.join(str(f) for f in files)}."
     )
     if len(result.errors):
