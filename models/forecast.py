@@ -147,6 +147,9 @@ class ForecastConfig:
             from all of them; the backtest scores ``quantiles`` only.
         n_jobs: threads for LightGBM and statsforecast.
         seed: random seed.
+        version: version of these settings and of the fitted object's attributes; change it
+            when either changes meaning, so a registered model of another version is
+            retrained, not served.
     """
 
     freq: str = "W-MON"
@@ -175,6 +178,7 @@ class ForecastConfig:
     n_jobs: int = 2
     seed: int = 0
     extra_lgb_params: dict[str, Any] = field(default_factory=dict)
+    version: str = "2026.11.1"
 
     def __post_init__(self) -> None:
         def bad(param: str, rule: str, got: Any) -> InvalidParameterError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Annotated, Protocol
 
 import typer
 from rich.console import Console
@@ -20,6 +21,17 @@ from rich.progress import (
 
 from features.settings import Settings
 
+
+class _Registration(Protocol):
+    """What a training run registered (``training.tracking.RegisteredModel``)."""
+
+    name: str
+    version: str
+    alias: str | None
+    run_id: str
+    previous: str | None
+
+
 # Piped or captured output (CI logs, `| less`) gets room for the wide tables instead of 80 columns.
 _PIPED_WIDTH = 160
 console = Console(width=None if sys.stdout.isatty() else _PIPED_WIDTH)
@@ -30,6 +42,32 @@ def _settings(ctx: typer.Context) -> Settings:
     settings = ctx.obj
     assert isinstance(settings, Settings)
     return settings
+
+
+#: The ``--promote/--no-promote`` option of every `butler train …` command.
+Promote = Annotated[
+    bool,
+    typer.Option(
+        "--promote/--no-promote",
+        help="Point the alias the services load (champion) at the new version. "
+        "--no-promote registers it only: compare it in `butler models list`, then "
+        "`butler models promote` it.",
+    ),
+]
+
+
+def _registered(reg: _Registration, *, fitted_seconds: float | None = None) -> str:
+    """The line a `butler train …` command ends with: what was registered, and whether the
+    services will load it."""
+    fitted = f"Fitted in {fitted_seconds:.1f} s. " if fitted_seconds is not None else ""
+    said = f"{fitted}Registered [bold]{escape(reg.name)}[/] version {reg.version}"
+    if reg.alias is not None:
+        return f"{said} as @{reg.alias} (run {reg.run_id})."
+    kept = f"stays on version {reg.previous}" if reg.previous else "is on no version yet"
+    return (
+        f"{said}, not promoted (run {reg.run_id}): the alias the services load {kept}. "
+        f"`butler models promote {reg.name} {reg.version}` serves it."
+    )
 
 
 def _count(n: int, noun: str) -> str:

@@ -25,17 +25,20 @@ from features.errors import ButlerError
 from features.settings import Settings
 from models.replenishment import ServiceMeasure as ReplenishmentMeasure
 from services._console import (
+    Promote,
     _count,
     _fail,
     _output_file,
     _output_folder,
     _probability,
     _progress,
+    _registered,
     _settings,
     console,
     err_console,
 )
 from services.cli_agent import ask, chat, demo_ask, eval_agent, train_planner
+from services.cli_models import models_app
 from services.cli_risk import eval_risk, risk_app, risk_patrol, train_risk
 from services.cli_serve import demo_calls, serve
 
@@ -391,6 +394,7 @@ eval_app = typer.Typer(help="Evaluate models on real data folders.")
 app.add_typer(train_app, name="train")
 app.add_typer(eval_app, name="eval")
 app.add_typer(risk_app, name="risk")
+app.add_typer(models_app, name="models")
 app.command("serve")(serve)
 train_app.command("risk")(train_risk)
 eval_app.command("risk")(eval_risk)
@@ -477,15 +481,17 @@ def train_forecast(
         int, typer.Option(min=1, max=13, help="Weeks of each backtest window (1–13).")
     ] = 8,
     windows: Annotated[int, typer.Option(min=1, help="Backtest origins.")] = 2,
+    promote: Promote = True,
 ) -> None:
     """Backtest, fit and register the weekly demand forecaster of each series level.
 
     Logs parameters, metrics per model and segment, plots and the model to MLflow, and
-    points the alias the services load (champion) at the new version.
+    points the alias the services load (champion) at the new version (not with --no-promote).
 
     Examples:
         butler train forecast
         butler train forecast --level sku_warehouse --horizon 8
+        butler train forecast --no-promote
     """
     from training.forecast import train
 
@@ -501,6 +507,7 @@ def train_forecast(
                     horizon=horizon,
                     n_windows=windows,
                     on_progress=lambda d, t, task=task: progress.update(task, completed=d, total=t),
+                    promote=promote,
                 )
         except ButlerError as exc:
             raise _fail(str(exc)) from exc
@@ -513,11 +520,7 @@ def train_forecast(
                 "needs its quantiles). A short or very sparse history often does this: check "
                 "`butler status`, or forecast at a coarser --level."
             )
-        reg = run.registered
-        console.print(
-            f"Registered [bold]{reg.name}[/] version {reg.version} as @{reg.alias} "
-            f"(run {reg.run_id}, tracking {settings.tracking_uri})."
-        )
+        console.print(_registered(run.registered))
 
 
 @eval_app.command("forecast")
@@ -595,6 +598,7 @@ def train_identity(
             callback=_probability,
         ),
     ] = None,
+    promote: Promote = True,
 ) -> None:
     """Fit the member identity model (splink) on the store's member accounts and register it.
 
@@ -612,15 +616,11 @@ def train_identity(
         with _progress() as progress:
             progress.add_task("Training the identity model", total=None)
             config = IdentityConfig(threshold="auto" if threshold is None else threshold)
-            run = train(settings, config)
+            run = train(settings, config, promote=promote)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     _print_member_summary(run.summary, costs=settings.recruitment_cost)
-    reg = run.registered
-    console.print(
-        f"Fitted in {run.fit_seconds:.1f} s. Registered [bold]{reg.name}[/] version "
-        f"{reg.version} as @{reg.alias} (run {reg.run_id})."
-    )
+    console.print(_registered(run.registered, fitted_seconds=run.fit_seconds))
 
 
 def _print_member_summary(summary: dict[str, float], *, costs: dict[str, float]) -> None:

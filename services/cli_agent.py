@@ -12,7 +12,16 @@ import typer
 from rich.markup import escape
 
 from features.errors import ButlerError
-from services._console import _fail, _output_file, _progress, _settings, console, err_console
+from services._console import (
+    Promote,
+    _fail,
+    _output_file,
+    _progress,
+    _registered,
+    _settings,
+    console,
+    err_console,
+)
 
 #: What `butler demo` asks the butler at the end, in both languages, with a follow-up.
 DEMO_QUESTIONS = (
@@ -96,7 +105,7 @@ def chat(
         console.print(answer.answer, markup=False, highlight=False)
 
 
-def train_planner(ctx: typer.Context) -> None:
+def train_planner(ctx: typer.Context, promote: Promote = True) -> None:
     """Train the offline planner's intent model on its example questions and register it."""
     from training.planner import train_planner as train
 
@@ -104,15 +113,14 @@ def train_planner(ctx: typer.Context) -> None:
     try:
         with _progress(transient=True) as progress:
             progress.add_task("Training the intent model", total=None)
-            run = train(settings)
+            run = train(settings, promote=promote)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     console.print(
         f"Intent model: {run.examples:,} example questions from {run.templates} templates; "
-        f"cross-validated accuracy {run.cv_accuracy:.3f} (templates kept whole per fold). "
-        f"Registered {run.registered.name} version {run.registered.version} "
-        f"as @{run.registered.alias}."
+        f"cross-validated accuracy {run.cv_accuracy:.3f} (templates kept whole per fold)."
     )
+    console.print(_registered(run.registered))
 
 
 def demo_ask(ctx: typer.Context) -> None:

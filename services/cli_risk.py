@@ -12,7 +12,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from features.errors import ButlerError
-from services._console import _fail, _output_file, _progress, _settings, console, err_console
+from services._console import (
+    Promote,
+    _fail,
+    _output_file,
+    _progress,
+    _registered,
+    _settings,
+    console,
+    err_console,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,6 +74,7 @@ def _print_report(title: str, model: RiskReport, keywords: RiskReport | None = N
 def train_risk(
     ctx: typer.Context,
     pool: Annotated[Path | None, typer.Option(help=_POOL_HELP)] = None,
+    promote: Promote = True,
 ) -> None:
     """Fit the chat risk classifier on the store's conversations and register it.
 
@@ -76,6 +86,7 @@ def train_risk(
     Examples:
         butler train risk
         butler train risk --pool ../shared/data/chats
+        butler train risk --pool ../shared/data/chats --no-promote
     """
     from training.risk import train
 
@@ -83,17 +94,13 @@ def train_risk(
     try:
         with _progress() as progress:
             progress.add_task("Training the chat risk classifier", total=None)
-            run = train(settings, pool=pool)
+            run = train(settings, pool=pool, promote=promote)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     console.print(", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in run.sizes.items()))
     if run.dev_report is not None:
         _print_report("Development set, at the chosen thresholds", run.dev_report)
-    reg = run.registered
-    console.print(
-        f"Fitted in {run.fit_seconds:.1f} s. Registered [bold]{reg.name}[/] version "
-        f"{reg.version} as @{reg.alias} (run {reg.run_id})."
-    )
+    console.print(_registered(run.registered, fitted_seconds=run.fit_seconds))
     if run.undetected:
         names = ", ".join(s.replace("_", " ") for s in run.undetected)
         console.print(

@@ -61,9 +61,10 @@ def load_forecaster(settings: Settings, level: str = "sku_warehouse") -> Any:
     """The ``@champion`` forecaster of a level, loaded from the MLflow registry.
 
     Raises:
-        ModelNotRegisteredError: nothing is registered yet (the fix: ``butler train forecast``).
+        ModelNotRegisteredError: nothing is registered yet (the fix: ``butler train forecast``),
+            or the registered one was trained with other forecaster settings.
     """
-    return load_registered(settings, registered_name(level), train_command="butler train forecast")
+    return load_registered(settings, registered_name(level))
 
 
 def planned_covariates(store: Store, model: Any, level: str) -> pd.DataFrame | None:

@@ -28,7 +28,7 @@ from models.identity import (
     golden_records,
     resolution_summary,
 )
-from services.registry import ModelNotRegisteredError, load_registered
+from services.registry import load_registered
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +62,7 @@ def registered_model(settings: Settings) -> IdentityResolver:
         ModelNotRegisteredError: nothing is registered, or the model's settings version is
             not this Butler's (its comparisons and fields would not match).
     """
-    command = "butler train identity"
-    model: IdentityResolver = load_registered(settings, REGISTERED_NAME, train_command=command)
-    trained, current = model.config.version, IdentityConfig().version
-    if trained != current:
-        raise ModelNotRegisteredError(
-            f"The registered {REGISTERED_NAME}@{settings.model_alias} was trained with identity "
-            f"settings {trained}; this Butler uses {current}. Run `{command}` to retrain it."
-        )
-    return model
+    return load_registered(settings, REGISTERED_NAME)
 
 
 def resolve_store(settings: Settings, threshold: float | None = None) -> ResolvedMembers:

@@ -15,8 +15,8 @@ from typing import Any
 
 from features.chats import JSONL_ERRORS, Conversation, LineProblem, parse_conversation_line
 from features.settings import Settings
-from models.chat_risk import REGISTERED_NAME, RiskAssessment, RiskClassifier, RiskConfig
-from services.registry import ModelNotRegisteredError, load_registered
+from models.chat_risk import REGISTERED_NAME, RiskAssessment, RiskClassifier
+from services.registry import load_registered
 
 #: Conversations scored per batch while classifying a file.
 BATCH = 1_000
@@ -30,17 +30,7 @@ def load_risk_model(settings: Settings) -> RiskClassifier:
         ModelNotRegisteredError: nothing is registered under the settings' alias, or the
             model was trained with another version of the classifier's settings.
     """
-    command = "butler train risk"
-    model: RiskClassifier = load_registered(settings, REGISTERED_NAME, train_command=command)
-    trained = getattr(getattr(model, "config", None), "version", None)
-    current = RiskConfig().version
-    if trained != current:
-        raise ModelNotRegisteredError(
-            f"The registered {REGISTERED_NAME}@{settings.model_alias} was trained with chat "
-            f"risk settings {trained!s:.20}; this Butler uses {current}. Run `{command}` to "
-            "retrain it."
-        )
-    return model
+    return load_registered(settings, REGISTERED_NAME)
 
 
 def assessment_fields(assessment: RiskAssessment) -> dict[str, Any]:

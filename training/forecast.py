@@ -54,6 +54,7 @@ def train(
     n_windows: int = 2,
     baselines: Sequence[str] = BASELINES,
     on_progress: Callable[[int, int], None] | None = None,
+    promote: bool = True,
 ) -> ForecastRun:
     """Backtest, fit and register the forecaster of one series level of the store.
 
@@ -65,6 +66,8 @@ def train(
         n_windows: backtest origins.
         baselines: statsforecast models the backtest compares.
         on_progress: called with (done, total) steps (backtest fits, then the final fit).
+        promote: point the alias the services load at the new version (False: register
+            it only; `butler models promote` moves the alias later).
 
     Returns:
         The run: its id, the registered version and the backtest figures.
@@ -132,7 +135,10 @@ def train(
         for name, figure in backtest_figures(result).items():
             tracking.log_figure(figure, f"plots/{name}.png")
         registered = tracking.log_and_register(
-            settings, model, name=registered_name(level), alias=settings.model_alias
+            settings,
+            model,
+            name=registered_name(level),
+            alias=settings.model_alias if promote else None,
         )
     return ForecastRun(
         level=level,

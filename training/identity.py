@@ -38,8 +38,11 @@ class IdentityRun:
     fit_seconds: float
 
 
-def train(settings: Settings, config: IdentityConfig | None = None) -> IdentityRun:
-    """Fit the identity model on every member account of the store and register it.
+def train(
+    settings: Settings, config: IdentityConfig | None = None, *, promote: bool = True
+) -> IdentityRun:
+    """Fit the identity model on every member account of the store and register it (and,
+    with ``promote``, point the alias the services load at it).
 
     Raises:
         StoreError: the store holds no member accounts.
@@ -63,7 +66,7 @@ def train(settings: Settings, config: IdentityConfig | None = None) -> IdentityR
         tracking.log_dict(model.settings_, "splink_model.json")
         tracking.log_metrics(summary | {"fit_seconds": model.fit_seconds_})
         registered = tracking.log_and_register(
-            settings, model, name=REGISTERED_NAME, alias=settings.model_alias
+            settings, model, name=REGISTERED_NAME, alias=settings.model_alias if promote else None
         )
     return IdentityRun(
         run_id=run_id, registered=registered, summary=summary, fit_seconds=model.fit_seconds_

@@ -99,8 +99,11 @@ class PlannerRun:
     cv_accuracy: float
 
 
-def train_planner(settings: Settings, config: IntentConfig | None = None) -> PlannerRun:
-    """Fit the intent model on every example, log the cross-validated accuracy, register it."""
+def train_planner(
+    settings: Settings, config: IntentConfig | None = None, *, promote: bool = True
+) -> PlannerRun:
+    """Fit the intent model on every example, log the cross-validated accuracy, register it
+    (and, with ``promote``, point the alias the services load at it)."""
     config = config or IntentConfig()
     tracking.check_writable(settings)
     examples = read_examples()
@@ -112,7 +115,7 @@ def train_planner(settings: Settings, config: IntentConfig | None = None) -> Pla
         tracking.log_metrics({"cv_accuracy": accuracy})
         tracking.log_dict(counts, "examples_per_intent.json")
         registered = tracking.log_and_register(
-            settings, model, name=REGISTERED_NAME, alias=settings.model_alias
+            settings, model, name=REGISTERED_NAME, alias=settings.model_alias if promote else None
         )
     logger.info(
         "planner intent model: cv accuracy %.3f on %d examples", accuracy, len(examples.texts)

@@ -67,9 +67,14 @@ def weak_messages(conversations: Sequence[Conversation]) -> tuple[list[str], np.
 
 
 def train(
-    settings: Settings, *, pool: Path | None = None, config: RiskConfig | None = None
+    settings: Settings,
+    *,
+    pool: Path | None = None,
+    config: RiskConfig | None = None,
+    promote: bool = True,
 ) -> RiskRun:
-    """Fit the chat risk classifier on the store's chats (and the pool's) and register it.
+    """Fit the chat risk classifier on the store's chats (and the pool's) and register it
+    (and, with ``promote``, point the alias the services load at it).
 
     Raises:
         InvalidParameterError: there is no buyer message to learn from.
@@ -146,7 +151,7 @@ def train(
             metrics |= {f"dev_{k}": v for k, v in report.summary().items()}
         tracking.log_metrics(metrics)
         registered = tracking.log_and_register(
-            settings, model, name=REGISTERED_NAME, alias=settings.model_alias
+            settings, model, name=REGISTERED_NAME, alias=settings.model_alias if promote else None
         )
     return RiskRun(
         run_id=run_id,

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import mlflow
 import mlflow.pyfunc
@@ -29,17 +31,21 @@ logger = logging.getLogger(__name__)
 
 #: File name of the model object inside a logged model's artifacts.
 MODEL_FILE = "model.joblib"
+#: Folder under the Butler home where the default registry keeps artifacts.
+ARTIFACTS = "mlartifacts"
 
 
 @dataclass(frozen=True, slots=True)
 class RegisteredModel:
-    """A registered model version."""
+    """A registered model version; ``alias`` is None when it was registered without moving
+    the alias the services load (``previous`` is the version that alias stays on, if any)."""
 
     name: str
     version: str
-    alias: str
+    alias: str | None
     run_id: str
     uri: str
+    previous: str | None = None
 
 
 def check_writable(settings: Settings) -> None:
@@ -60,12 +66,44 @@ def _mlflow(settings: Settings) -> Any:
 
 def _experiment(mlflow: Any, settings: Settings, name: str) -> str:
     found = mlflow.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
     location = None
     if settings.tracking_uri.startswith("sqlite:"):
-        location = (settings.home / "mlartifacts").resolve().as_uri()
+        location = (settings.home / ARTIFACTS).resolve().as_uri()
+    moved = settings.mlflow_tracking_uri is None and location is not None
+    if found is not None and moved and _elsewhere(found, location):
+        # a home moved or copied keeps, in its registry, the artifact folder of where it was
+        # made: new runs would write there (into the other home). The experiment keeps its
+        # runs under a name that says so, and a new one writes under this home.
+        made_in = url2pathname(urlparse(found.artifact_location).path).removesuffix("/" + ARTIFACTS)
+        mlflow.MlflowClient().rename_experiment(
+            found.experiment_id, _free_name(mlflow, f"{name} (made in {made_in})")
+        )
+        logger.warning(
+            "experiment %s wrote its files under %s, not this home; its runs stay listed as "
+            "'%s (made in …)', new runs go to a new %s",
+            name,
+            found.artifact_location,
+            name,
+            name,
+        )
+        found = None
+    if found is not None:
+        return found.experiment_id
     return mlflow.create_experiment(name, artifact_location=location)
+
+
+def _elsewhere(experiment: Any, location: str) -> bool:
+    """Whether a local experiment keeps its files outside ``location`` (this home's)."""
+    where = str(experiment.artifact_location or "")
+    return where.startswith("file:") and where.rstrip("/") != location.rstrip("/")
+
+
+def _free_name(mlflow: Any, name: str) -> str:
+    taken, n = name, 1
+    while mlflow.get_experiment_by_name(taken) is not None:
+        n += 1
+        taken = f"{name} {n}"
+    return taken
 
 
 @contextmanager
@@ -120,14 +158,17 @@ def log_dict(data: Mapping[str, Any], name: str) -> None:
     mlflow.log_dict(dict(data), name)
 
 
-def log_and_register(settings: Settings, model: Any, *, name: str, alias: str) -> RegisteredModel:
+def log_and_register(
+    settings: Settings, model: Any, *, name: str, alias: str | None
+) -> RegisteredModel:
     """Log ``model`` to the active run, register a new version of ``name``, move ``alias``.
 
     Args:
         settings: runtime settings (tracking URI).
         model: the fitted model object (picklable with joblib).
         name: registered model name, e.g. ``butler-forecast``.
-        alias: alias to point at the new version.
+        alias: alias to point at the new version; None registers it and leaves the alias
+            where it is (``butler models promote`` moves it later).
 
     Returns:
         The registered version.
@@ -147,13 +188,28 @@ def log_and_register(settings: Settings, model: Any, *, name: str, alias: str) -
         )
     version = mlflow.register_model(info.model_uri, name)
     client = mlflow.MlflowClient()
+    run_id = active.info.run_id if active else ""
+    if alias is None:
+        try:
+            kept = str(client.get_model_version_by_alias(name, settings.model_alias).version)
+        except mlflow.exceptions.MlflowException:
+            kept = None
+        logger.info("registered %s version %s (not promoted)", name, version.version)
+        return RegisteredModel(
+            name=name,
+            version=str(version.version),
+            alias=None,
+            run_id=run_id,
+            uri=f"models:/{name}/{version.version}",
+            previous=kept,
+        )
     client.set_registered_model_alias(name, alias, version.version)
     logger.info("registered %s version %s as @%s", name, version.version, alias)
     return RegisteredModel(
         name=name,
         version=str(version.version),
         alias=alias,
-        run_id=active.info.run_id if active else "",
+        run_id=run_id,
         uri=f"models:/{name}@{alias}",
     )
 

@@ -19,7 +19,7 @@ from features.store import Store
 from services.agent.memory import ConversationMemory
 from services.agent.tools import ModelClients, Toolbox
 from services.agent.types import AgentAnswer, Turn
-from services.registry import ModelNotRegisteredError, load_registered
+from services.registry import load_registered
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +31,9 @@ def load_intent_model(settings: Settings) -> Any:
         ModelNotRegisteredError: nothing registered (run ``butler train planner``), or it
             was trained with another intent config version.
     """
-    from models.intent import REGISTERED_NAME, IntentConfig
+    from models.intent import REGISTERED_NAME
 
-    command = "butler train planner"
-    model = load_registered(settings, REGISTERED_NAME, train_command=command)
-    if model.config.version != IntentConfig().version:
-        raise ModelNotRegisteredError(
-            f"The registered {REGISTERED_NAME}@{settings.model_alias} was trained with intent "
-            f"config {model.config.version}; this Butler uses {IntentConfig().version}. "
-            f"Run `{command}` to retrain it."
-        )
-    return model
+    return load_registered(settings, REGISTERED_NAME)
 
 
 class ButlerAgent:

@@ -51,16 +51,14 @@ from services.http.identity_service import (
 from services.http.media import JSON
 from services.http.middleware import ButlerMiddleware
 from services.http.risk_service import Alert, ChatRisk, RiskResult, StrictConversation
-from services.registry import ModelNotRegisteredError, registered_version
+from services.registry import ModelNotRegisteredError, registered_version, retrain_command
 
 logger = logging.getLogger(__name__)
 
 #: The registered models the services load, and the command that registers each.
 REQUIRED_MODELS = {
-    registered_name("sku_warehouse"): "butler train forecast",
-    IDENTITY_MODEL: "butler train identity",
-    RISK_MODEL: "butler train risk",
-    PLANNER_MODEL: "butler train planner",
+    name: retrain_command(name)
+    for name in (registered_name("sku_warehouse"), IDENTITY_MODEL, RISK_MODEL, PLANNER_MODEL)
 }
 
 

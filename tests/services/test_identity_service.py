@@ -336,18 +336,6 @@ def test_duplicated_recruitment_is_a_share_of_spend_when_costs_are_set(settings)
     assert of_accounts < 0.7 and of_spend > 0.9
 
 
-def test_a_model_trained_with_older_identity_settings_asks_for_retraining(settings, monkeypatch):
-    import dataclasses
-
-    import services.identity as identity
-    from models.identity import IdentityConfig, IdentityResolver
-
-    old = IdentityResolver(dataclasses.replace(IdentityConfig(), version="2000.1.1"))
-    monkeypatch.setattr(identity, "load_registered", lambda *args, **kwargs: old)
-    with pytest.raises(ModelNotRegisteredError, match="settings 2000.1.1.*butler train identity"):
-        resolve_store(settings)
-
-
 def test_write_table_by_suffix(tmp_path: Path):
     frame = pd.DataFrame({"a": [1, 2]})
     for name in ("x.csv", "x.parquet", "x.xlsx"):
