@@ -39,6 +39,8 @@ from features.text import to_simplified, visible_text
 MAX_MESSAGE_CHARS = 5_000
 #: Most messages accepted in one conversation.
 MAX_MESSAGES = 500
+#: Longest session id (or shop id) accepted, in characters: platforms' ids are a few dozen.
+MAX_ID_CHARS = 200
 
 
 class ChatMessage(BaseModel):
@@ -62,6 +64,7 @@ class Conversation(BaseModel):
 
     session_id: str = Field(
         description="The platform's session id (surrounding spaces are dropped; not blank).",
+        max_length=MAX_ID_CHARS,
         json_schema_extra={"minLength": 1},
     )
     platform: str | None = Field(
@@ -71,7 +74,9 @@ class Conversation(BaseModel):
             "京东; case and surrounding spaces do not matter); null when not known."
         ),
     )
-    shop_id: str | None = Field(default=None, description="Shop the buyer wrote to.")
+    shop_id: str | None = Field(
+        default=None, max_length=MAX_ID_CHARS, description="Shop the buyer wrote to."
+    )
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
 
     @field_validator("session_id")

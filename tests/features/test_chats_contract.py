@@ -279,6 +279,13 @@ def test_a_blank_session_id_is_refused_with_the_fix(given):
     )
 
 
+def test_an_oversized_session_or_shop_id_is_refused():
+    problem = _read(_line("S" * 201))
+    assert isinstance(problem, LineProblem)
+    assert problem.reason.startswith("session_id: String should have at most 200 characters")
+    assert isinstance(_read(_line("S" * 200)), Conversation)
+
+
 def test_a_session_id_is_read_stripped():
     assert _read(_line(" S1\t")).session_id == "S1"
 
