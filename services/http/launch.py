@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -45,15 +45,40 @@ def server_env(home: Path) -> dict[str, str]:
     return {"BENTOML_HOME": str(home / "bentoml")} | os.environ | {"BUTLER_HOME": str(home)}
 
 
-def stop_server(server: subprocess.Popen) -> None:
-    """Stop a server started in its own session, with every process it started."""
-    if server.poll() is None:
+def stop_server(server: subprocess.Popen, *, grace: float = 30.0) -> None:
+    """Stop a server started in its own session, with every process it started: its
+    workers too when the server itself has already exited (a failed start leaves them)."""
+    try:
         os.killpg(server.pid, signal.SIGTERM)
+    except ProcessLookupError:  # nothing of the session is left
+        server.wait()
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if server.poll() is not None and not _group_alive(server.pid):
+            return
+        time.sleep(0.1)
+    with suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group ``pgid`` still runs (a zombie counts as gone)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    if not Path("/proc/self/stat").exists():  # no /proc to tell zombies by: alive
+        return True
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
 
 
 @contextmanager
