@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ContractViolation, InvalidParameterError
-from features.text import CJK, opencc, to_simplified, visible_text
+from features.text import CJK, EXCEL_NUMBER, opencc, to_simplified, visible_text, whole_number
 
 __all__ = ["MEMBER_FIELDS", "NORMALISED_COLUMNS", "normalise_members"]
 
@@ -559,7 +559,6 @@ def _name_row(full: object, family: object, given: object) -> _Name:
 # -- phones --------------------------------------------------------------------------------
 
 _PHONE_JUNK = re.compile(r"[\s\-().·/]")
-_FLOAT_PHONE = re.compile(r"^(\+?\d{7,})\.0+$")
 _MASK = str.maketrans({c: "*" for c in "xX×•●#?"})
 _GREATER_CHINA = ("86", "852", "853", "886")
 
@@ -651,8 +650,14 @@ def _phone(value: object, region: str) -> tuple[str | None, str | None, str | No
     text = _text(value)
     if text is None:
         return None, None, None, None
-    # a phone a spreadsheet stored as a number comes back as 13812345678.0
-    text = _PHONE_JUNK.sub("", _FLOAT_PHONE.sub(r"\1", text)).translate(_MASK)
+    # a phone a spreadsheet took for a number comes back as 13812345678.0 or 1.3812345678E10;
+    # one whose digits it cut (1.38123E+10) is no phone
+    if EXCEL_NUMBER.fullmatch(text):
+        digits = whole_number(text)
+        if digits is None:
+            return None, None, None, False
+        text = digits
+    text = _PHONE_JUNK.sub("", text).translate(_MASK)
     if not re.fullmatch(r"\+?[\d*]+", text) or not any(c.isdigit() for c in text):
         return None, None, None, "*" in text
     if "*" in text:

@@ -32,6 +32,7 @@ import pandas as pd
 from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
 from features.identity import MEMBER_FIELDS
 from features.masking import mask_phone
+from features.text import EXCEL_NUMBER, whole_number
 
 __all__ = [
     "MAPPABLE_FIELDS",
@@ -91,12 +92,6 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)
 #: The first birth date a serial day number is read as (serial 3654): nobody alive was born
 #: before, and every smaller number, a four-digit birth year among them, is left alone.
 _FIRST_SERIAL_DATE = dt.date(1910, 1, 1)
-#: A number Excel wrote in scientific notation, e.g. ``1.3812345678E10`` or ``1.38123E+10``.
-_SCIENTIFIC = re.compile(r"\+?\d+(?:\.\d*)?[eE][+-]?\d+")
-#: A whole number written as a float, e.g. ``13812345678.0`` (a float column saved as CSV).
-_FLOAT_TEXT = re.compile(r"(\+?\d+)\.0+")
-#: Either of the two ways Excel writes a phone as a number.
-_EXCEL_NUMBER = re.compile(f"{_SCIENTIFIC.pattern}|{_FLOAT_TEXT.pattern}")
 #: A number as a serial day number is written (today's is 5 digits until the year 2173).
 _SERIAL = re.compile(r"(\d{1,5})(?:\.0+)?")
 
@@ -590,9 +585,9 @@ def _mend_phones(text: pd.Series, column: str) -> tuple[pd.Series, _Mend]:
     converted: list[int] = []
     blanked: list[int] = []
     examples: dict[str, str] = {}
-    for pos in _matching(text, _EXCEL_NUMBER):
+    for pos in _matching(text, EXCEL_NUMBER):
         raw = values[pos]
-        digits = _whole_number(raw)
+        digits = whole_number(raw)
         values[pos] = digits
         row = f"row {pos + 1}: {_mask_number(raw)} → "
         if digits is None:
@@ -609,24 +604,6 @@ def _mend_phones(text: pd.Series, column: str) -> tuple[pd.Series, _Mend]:
         examples=tuple((k, examples[k]) for k in ("converted", "blanked") if k in examples),
     )
     return pd.Series(values, index=text.index, dtype=object, name=text.name), mend
-
-
-def _whole_number(text: str) -> str | None:
-    """The digits of a number written as a float or in scientific notation, or None when
-    the text does not hold them all (a cut mantissa) or the number is not whole."""
-    sign = "+" if text.startswith("+") else ""
-    plain = _FLOAT_TEXT.fullmatch(text)
-    if plain:
-        return plain.group(1)
-    number = decimal.Decimal(text.lstrip("+"))
-    exponent = number.as_tuple().exponent
-    # a positive exponent left after the mantissa's last digit means digits Excel dropped;
-    # no phone has 20 digits (E.164 allows 15), and a huge one would not even print
-    if not isinstance(exponent, int) or exponent > 0 or number.adjusted() >= 20:
-        return None
-    if number != number.to_integral_value():
-        return None
-    return sign + str(int(number))
 
 
 def _mend_birth_dates(text: pd.Series, column: str) -> tuple[pd.Series, _Mend]:

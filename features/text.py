@@ -1,11 +1,12 @@
-"""Text helpers shared by the normalisers: characters that show nothing, and traditional →
-simplified Chinese by OpenCC.
+"""Text helpers shared by the normalisers: characters that show nothing, numbers as a
+spreadsheet writes them, and traditional → simplified Chinese by OpenCC.
 
 OpenCC loads its dictionaries on first use, never at import time.
 """
 
 from __future__ import annotations
 
+import decimal
 import re
 from functools import cache
 from typing import Any
@@ -28,6 +29,39 @@ def visible_text(text: str) -> str:
         '投诉'
     """
     return INVISIBLE.sub("", text)
+
+
+#: A number Excel wrote in scientific notation, e.g. ``1.3812345678E10`` or ``1.38123E+10``.
+SCIENTIFIC = re.compile(r"\+?\d+(?:\.\d*)?[eE][+-]?\d+")
+#: A whole number written as a float, e.g. ``13812345678.0`` (a float column saved as CSV).
+FLOAT_TEXT = re.compile(r"(\+?\d+)\.0+")
+#: Either of the two ways a spreadsheet writes a phone it took for a number.
+EXCEL_NUMBER = re.compile(f"{SCIENTIFIC.pattern}|{FLOAT_TEXT.pattern}")
+
+
+def whole_number(text: str) -> str | None:
+    """The digits of a number written as a float or in scientific notation, or None when
+    the text does not hold them all (a cut mantissa) or the number is not whole.
+
+    Examples:
+        >>> whole_number("1.3812345678E10"), whole_number("13812345678.0")
+        ('13812345678', '13812345678')
+        >>> whole_number("1.38123E+10") is None  # Excel kept six digits of eleven
+        True
+    """
+    sign = "+" if text.startswith("+") else ""
+    plain = FLOAT_TEXT.fullmatch(text)
+    if plain:
+        return plain.group(1)
+    number = decimal.Decimal(text.lstrip("+"))
+    exponent = number.as_tuple().exponent
+    # a positive exponent left after the mantissa's last digit means digits Excel dropped;
+    # no phone has 20 digits (E.164 allows 15), and a huge one would not even print
+    if not isinstance(exponent, int) or exponent > 0 or number.adjusted() >= 20:
+        return None
+    if number != number.to_integral_value():
+        return None
+    return sign + str(int(number))
 
 
 @cache

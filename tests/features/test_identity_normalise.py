@@ -278,10 +278,15 @@ def test_masked_phone_is_compatible_but_not_equal() -> None:
 @pytest.mark.parametrize(
     "raw",
     ["13812345678", "+86 138 1234 5678", "0086-138-1234-5678", "8613812345678", 13812345678.0,
-     "13812345678.0", "+8613812345678.00"],
+     "13812345678.0", "+8613812345678.00", "1.3812345678E10", "1.3812345678e+10"],
 )  # fmt: skip
 def test_cn_prefixes_and_separators(raw: object) -> None:
     assert one(phone=raw)["phone_e164"] == "+8613812345678"
+
+
+def test_a_phone_whose_digits_a_spreadsheet_cut_is_no_phone() -> None:
+    row = one(phone="1.38123E+10")  # any of 13812250000 … 13812349999
+    assert (row["phone_e164"], row["phone_prefix"], row["phone_last4"]) == (None, None, None)
 
 
 @pytest.mark.parametrize(
