@@ -32,7 +32,7 @@ import pandas as pd
 from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
 from features.identity import MEMBER_FIELDS
 from features.masking import mask_phone
-from features.text import EXCEL_NUMBER, whole_number
+from features.text import EXCEL_NUMBER, counted, whole_number
 
 __all__ = [
     "MAPPABLE_FIELDS",
@@ -649,10 +649,10 @@ def _birth_date_warning(mends: list[_Mend]) -> str:
     left = sum(len(m.left) for m in mends)
     kept = ""
     if left:
-        kept = f" {_count(left, 'other number')} outside {_FIRST_SERIAL_DATE} … today left as is."
+        kept = f" {counted(left, 'other number')} outside {_FIRST_SERIAL_DATE} … today left as is."
     dates = "a date" if converted == 1 else "dates"
     return (
-        f"{_where('Birth-date', mends)}: {_count(converted, 'Excel serial day number')} "
+        f"{_where('Birth-date', mends)}: {counted(converted, 'Excel serial day number')} "
         f"(days since {EXCEL_EPOCH.isoformat()}) converted to {dates} and {blanked:,} "
         f"blanked; e.g. {'; '.join(_examples(mends))}.{kept}"
     )
@@ -676,10 +676,6 @@ def _examples(mends: list[_Mend]) -> list[str]:
         for change, example in mend.examples:
             seen.setdefault(change, example)
     return list(seen.values())
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _mask_number(text: str) -> str:

@@ -64,6 +64,16 @@ def whole_number(text: str) -> str | None:
     return sign + str(int(number))
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``1,200 rows``: a count and its noun, in its number.
+
+    Examples:
+        >>> counted(1, "row"), counted(1200, "row")
+        ('1 row', '1,200 rows')
+    """
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 @cache
 def opencc(config: str) -> Any:
     """The OpenCC converter of ``config`` (``t2s``, ``s2t``), built once."""

@@ -70,11 +70,6 @@ def _registered(reg: _Registration, *, fitted_seconds: float | None = None) -> s
     )
 
 
-def _count(n: int, noun: str) -> str:
-    """``1 row``, ``2 rows``, ``1,200 rows``: a count and its noun, in its number."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
 def _fail(message: str) -> typer.Exit:
     """Print ``message`` as the command's error (as text: brackets in a path stay) and exit 1."""
     err_console.print(f"[bold red]error:[/] {escape(message)}")

@@ -23,10 +23,10 @@ from rich.table import Table
 
 from features.errors import ButlerError
 from features.settings import Settings
+from features.text import counted
 from models.replenishment import ServiceMeasure as ReplenishmentMeasure
 from services._console import (
     Promote,
-    _count,
     _fail,
     _output_file,
     _output_folder,
@@ -789,7 +789,7 @@ def members_dedupe(
         )
     if len(result.rejected):
         console.print(
-            f"[yellow]{_count(len(result.rejected), 'row')} could not be used[/] (their "
+            f"[yellow]{counted(len(result.rejected), 'row')} could not be used[/] (their "
             "reasons are in "
             f"the {result.added_columns['rejected_reason']} column)."
         )
@@ -991,7 +991,7 @@ def replenish(
     console.print(table)
     console.print(
         f"{len(plan):,} SKU × warehouse lines planned, {len(ordering):,} with an order "
-        f"({ordering['order_qty'].sum():,.0f} units); {_count(len(result.errors), 'row')} "
+        f"({ordering['order_qty'].sum():,.0f} units); {counted(len(result.errors), 'row')} "
         "could not be planned. "
         f"Written to {', '.join(str(f) for f in files)}."
     )
