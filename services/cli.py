@@ -131,7 +131,12 @@ def generate(
         Scale.small
     ),
     seed: Annotated[
-        int, typer.Option(min=0, help="Random seed; the same seed gives the same world.")
+        int,
+        typer.Option(
+            min=0,
+            help="Random seed; the same seed, scale and --days give the same world (another "
+            "--days is another world, not the same one made longer).",
+        ),
     ] = 0,
     days: Annotated[
         int,

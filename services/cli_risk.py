@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from features.errors import ButlerError
+from features.text import counted
 from services._console import (
     Promote,
     _fail,
@@ -298,8 +299,9 @@ def risk_patrol(
     """Scan the conversations that arrived since the last patrol and raise new alerts.
 
     Incremental and restart-safe: only new sessions, or sessions that gained messages, are
-    read; an alert already raised is never raised again. Prints the open alerts, most
-    urgent first, with the message that drove each.
+    read; an alert already raised is never raised again. Prints this patrol's new alerts,
+    most urgent first, with the message that drove each (the open queue when it raised
+    none); `butler risk alerts` lists every open one.
 
     Examples:
         butler risk patrol
@@ -319,16 +321,27 @@ def risk_patrol(
                     progress.update(task, completed=done, total=total)
 
                 report = patrol(store, model, progress=advance)
-            queue = alert_queue(store, limit=limit)
+            since = report.started_at if report.alerts_raised else None
+            queue = alert_queue(store, limit=limit, raised_since=since)
             snippets = _evidence_snippets(store, queue)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     console.print(
-        f"{report.sessions_scanned:,} sessions ({report.messages_scanned:,} messages) scanned "
-        f"in {report.seconds:.1f} s; {report.alerts_raised:,} new alerts, "
-        f"{report.alerts_open:,} open."
+        f"{counted(report.sessions_scanned, 'session')} "
+        f"({counted(report.messages_scanned, 'message')}) scanned in {report.seconds:.1f} s; "
+        f"{counted(report.alerts_raised, 'new alert')}, {report.alerts_open:,} open in all."
     )
-    _print_queue(queue, snippets, f"Open alerts, most urgent first (top {limit})")
+    if since is None:
+        _print_queue(queue, snippets, f"Open alerts, most urgent first (top {limit})")
+        return
+    shown = min(limit, len(queue))
+    _print_queue(
+        queue,
+        snippets,
+        f"This patrol's new alerts, most urgent first ({shown} of {report.alerts_raised:,})",
+    )
+    if report.alerts_open > shown:
+        console.print("`butler risk alerts` lists every open alert, most urgent first.")
 
 
 class AlertStatus(StrEnum):

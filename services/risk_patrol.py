@@ -119,6 +119,8 @@ class PatrolReport:
         alerts_raised: alerts this patrol created; findings of existing alerts do not count.
         alerts_open: open alerts in the store after the patrol.
         seconds: wall time of the patrol.
+        started_at: when it started (naive UTC): its new alerts were raised at or after it
+            (``alert_queue(raised_since=...)`` lists them).
     """
 
     sessions_scanned: int
@@ -126,6 +128,7 @@ class PatrolReport:
     alerts_raised: int
     alerts_open: int
     seconds: float
+    started_at: dt.datetime | None = None
 
 
 def patrol(
@@ -165,7 +168,7 @@ def patrol(
             "The `batch_sessions` parameter of `patrol` must be a positive integer. "
             f"Got {batch_sessions!r} instead."
         )
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), _utc_now()
     version = str(classifier.version_)
     pending = _sessions_to_scan(store)
     total = len(pending)
@@ -201,6 +204,7 @@ def patrol(
         alerts_raised=raised,
         alerts_open=open_alerts,
         seconds=time.perf_counter() - started,
+        started_at=started_at,
     )
     logger.info(
         "Risk patrol: %d sessions, %d messages, %d alerts raised, %d open",
@@ -213,7 +217,11 @@ def patrol(
 
 
 def alert_queue(
-    store: Store, *, status: AlertStatus | str | None = AlertStatus.OPEN, limit: int | None = 50
+    store: Store,
+    *,
+    status: AlertStatus | str | None = AlertStatus.OPEN,
+    limit: int | None = 50,
+    raised_since: dt.datetime | None = None,
 ) -> pd.DataFrame:
     """The alerts in the order a supervisor should look at them.
 
@@ -224,6 +232,8 @@ def alert_queue(
         store: the store.
         status: ``"open"``, ``"acknowledged"``, or ``None`` for both.
         limit: most rows returned; ``None`` for all.
+        raised_since: only alerts raised at or after this moment (naive UTC), e.g. a
+            patrol's ``started_at``; ``None`` for all.
 
     Returns:
         One row per alert with :data:`QUEUE_COLUMNS`; ``evidence`` is a list of the seq
@@ -232,9 +242,12 @@ def alert_queue(
     Raises:
         InvalidParameterError: an unknown ``status`` or a ``limit`` below 1.
     """
-    where, params = "", []
+    conditions, params = [], []
     if status is not None:
-        where, params = "WHERE status = ?", [_status(status).value]
+        conditions, params = ["status = ?"], [_status(status).value]
+    if raised_since is not None:
+        conditions, params = [*conditions, "raised_at >= ?"], [*params, raised_since]
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidParameterError(
             "The `limit` parameter of `alert_queue` must be a positive integer or None. "

@@ -120,7 +120,8 @@ def generate(
         scale: ``small`` (~300 SKUs, ~200k order lines over two years, 5k member accounts),
             ``medium`` (~3k SKUs, ~1.5M lines) or ``large`` (~30k SKUs, ~10M lines, 500k
             accounts).
-        seed: the same seed writes the same files.
+        seed: the same seed (with the same scale, start and days) writes the same files;
+            other days draw another world, not the same one made longer.
         start: first day (Asia/Shanghai); default :data:`DEFAULT_START`, 2024-01-01.
         days: number of days; the world covers ``start`` … ``start + days - 1`` and "now" is
             the end of its last day. Order volume scales with it.

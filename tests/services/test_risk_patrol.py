@@ -200,6 +200,10 @@ def test_a_session_that_gains_messages_is_rescanned_and_raises_only_its_new_scen
         "SELECT messages_scanned FROM risk_patrol_log "
         "WHERE platform = 'tmall' AND session_id = 'S1'"
     ).fetchall() == [(5,)]
+    # the queue of this patrol's new alerts holds that one alert only
+    new = alert_queue(chats, raised_since=report.started_at)
+    assert list(zip(new["session_id"], new["scenario"], strict=True)) == [("S1", "legal_threat")]
+    assert len(alert_queue(chats)) == 5
 
 
 def test_evidence_names_the_messages_by_seq_even_when_an_export_starts_mid_session():

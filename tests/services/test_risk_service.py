@@ -93,8 +93,11 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     first = invoke(settings, "risk", "patrol")
     assert first.exit_code == 0, first.output
     assert "120 sessions" in first.output
+    said = " ".join(first.output.split())
+    assert "This patrol's new alerts, most urgent first" in said and " open in all." in said
     again = invoke(settings, "risk", "patrol")
     assert "0 sessions" in again.output and "0 new alerts" in again.output
+    assert "Open alerts, most urgent first" in again.output
     listed = invoke(settings, "risk", "alerts", "--status", "all", "--limit", "2")
     assert listed.exit_code == 0, listed.output
     said = " ".join(listed.output.split())
