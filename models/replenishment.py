@@ -711,8 +711,10 @@ def _reason(
     pack: float,
     moq: float,
 ) -> str:
-    """One line a buyer can read: the level the target asks for, the stock, the order."""
-    weeks = f"{lead + review:g} weeks"
+    """One line a buyer can read: the level the target asks for, the stock, the order.
+    Weeks are shown to a tenth (a lead time of 45 days is 6.4 weeks, not 6.42857)."""
+    weeks = f"{round(lead + review, 1):g} weeks"
+    lead, review = round(lead, 1), round(review, 1)
     if measure == "fill_rate":
         need = f"order-up-to {_fmt(up_to)} for a {100 * level:g}% fill rate"
         if qty <= 0:

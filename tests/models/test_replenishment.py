@@ -147,6 +147,11 @@ def test_fractional_interval_counts_part_of_the_last_week():
     assert "over 2.5 weeks (lead time 1.5 + review 1)" in row.reason
 
 
+def test_a_lead_time_given_in_days_reads_to_a_tenth_of_a_week():
+    row = plan_one(lead_time_weeks=45 / 7, review_period_weeks=1)
+    assert "over 7.4 weeks (lead time 6.4 + review 1)" in row.reason
+
+
 def test_config_defaults_and_row_overrides():
     config = ReplenishmentConfig(service_level=0.9, review_period_weeks=2, case_pack=6)
     row = plan_one(config=config, on_hand=0)
