@@ -975,6 +975,8 @@ def replenish(
         files = write_plan(result, out)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
     plan = result.plan
     ordering = plan[plan["order_qty"] > 0].sort_values("stockout_probability", ascending=False)
     start = f"forecast from {result.forecast_start}" if result.forecast_start else "no forecast"

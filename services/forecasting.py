@@ -120,6 +120,27 @@ class PlanResult:
     errors: pd.DataFrame
     as_of: dt.date
     forecast_start: dt.date | None  # None: no row could be planned, so nothing was forecast
+    warnings: tuple[str, ...] = ()  # what the plan should be read with (a stale forecaster)
+
+
+def stale_forecast(as_of: dt.date | None, forecast_start: dt.date | None) -> str | None:
+    """Why a plan from stock of ``as_of`` and a forecast from ``forecast_start`` (a Monday)
+    counts demand that is past: the forecaster was trained before the newest sales, and its
+    first weeks ended on or before the stock day. None when none did."""
+    if as_of is None or forecast_start is None:
+        return None
+    days = (as_of - forecast_start).days
+    if days < 6:  # the first forecast week still reaches past the stock day
+        return None
+    passed = (days - 6) // 7 + 1
+    last = forecast_start + dt.timedelta(days=7 * passed - 1)
+    return (
+        f"The forecaster was trained on sales up to {forecast_start - dt.timedelta(days=1)}, "
+        f"but the stock is of {as_of}: its first {passed} forecast week(s) "
+        f"({forecast_start} … {last}) have passed, and the plan counts their demand on top "
+        "of stock that has already been through them. Run `butler train forecast` to train "
+        "on the newest sales."
+    )
 
 
 def store_positions(store: Store, as_of: dt.date | str | None = None) -> pd.DataFrame:
@@ -319,7 +340,14 @@ def replenishment_plan(
         problems.append(supply_errors)
     errors = pd.concat(problems, ignore_index=True)
     start = pd.Timestamp(fc["ds"].min()).date() if len(fc) else dt.date.today()
-    return PlanResult(plan=plan, errors=errors, as_of=day, forecast_start=start)
+    stale = stale_forecast(day if as_of is None else pd.Timestamp(as_of).date(), start)
+    return PlanResult(
+        plan=plan,
+        errors=errors,
+        as_of=day,
+        forecast_start=start,
+        warnings=(stale,) if stale else (),
+    )
 
 
 def _with_promotion_notes(

@@ -548,6 +548,8 @@ class Toolbox:
             "rows": [{k: r[k] for k in keep} for r in plan[: a.limit]],
             "errors": answer["errors"][:20],
         }
+        if answer.get("warnings"):
+            data["warnings"] = answer["warnings"]
         return data, _model_source(answer)
 
     def _match_member(self, a: MatchMemberArgs) -> tuple[Any, str]:

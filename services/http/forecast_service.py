@@ -151,6 +151,11 @@ class PlanAnswer(BaseModel):
     service_measure: ServiceMeasure
     plan: list[PlanRow]
     errors: list[PlanError]
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What to read the plan with, e.g. a forecaster trained before the newest "
+        "sales, whose first forecast weeks have passed.",
+    )
 
 
 @forbid_unknown_fields
@@ -286,6 +291,7 @@ class Forecasting:
             service_measure=config.service_measure,
             plan=[PlanRow(**row) for row in _records(result.plan, PlanRow)] if result else [],
             errors=errors + [_no_position(sku) for sku in unplaced],
+            warnings=list(result.warnings) if result else [],
         )
 
 

@@ -22,6 +22,7 @@ from services.forecasting import (
     read_positions,
     read_supply,
     replenishment_plan,
+    stale_forecast,
     store_positions,
     write_plan,
 )
@@ -233,6 +234,35 @@ def test_plan_from_the_store_positions(settings, sales_store, champion):
     ordered = result.plan[result.plan["order_qty"] > 0]
     # orders respect the SKU master's MOQ and case pack
     assert (ordered["order_qty"] >= 12).all() and (ordered["order_qty"] % 6 == 0).all()
+    assert result.warnings == ()  # trained on the store's newest sales
+
+
+def test_a_forecaster_trained_before_the_newest_sales_is_said_to_be_stale(settings, sales_store):
+    with Store.open(settings, read_only=True) as store:
+        panel = store_panel(store)
+    older = panel[panel["ds"] < panel["ds"].max() - pd.Timedelta(weeks=1)]
+    model = WeeklyDemandForecaster(CFG).fit(older)
+    result = replenishment_plan(settings, positions=None, model=model)
+    (warning,) = result.warnings
+    assert "its first 2 forecast week(s)" in warning and "`butler train forecast`" in warning
+
+
+@pytest.mark.parametrize(
+    ("as_of", "start", "said"),
+    [
+        ("2025-03-01", "2025-02-24", None),  # the first week still reaches past the stock day
+        ("2025-03-02", "2025-02-24", "sales up to 2025-02-23, but the stock is of 2025-03-02: "
+         "its first 1 forecast week(s) (2025-02-24 … 2025-03-02) have passed"),
+        ("2025-03-10", "2025-02-24", "its first 2 forecast week(s) (2025-02-24 … 2025-03-09)"),
+        ("2025-02-20", "2025-02-24", None),
+    ],
+)  # fmt: skip
+def test_stale_forecast_counts_the_forecast_weeks_the_stock_day_has_passed(as_of, start, said):
+    import datetime as dt
+
+    got = stale_forecast(dt.date.fromisoformat(as_of), dt.date.fromisoformat(start))
+    assert got is None if said is None else said in got
+    assert stale_forecast(None, dt.date(2025, 2, 24)) is None
 
 
 def test_plan_reads_the_forecast_tail(settings, sales_store, champion, monkeypatch):
