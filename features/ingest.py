@@ -75,6 +75,9 @@ class FileReport:
     rows_read: int = 0
     rows_accepted: int = 0
     rows_quarantined: int = 0
+    #: of those, rows an earlier file (an overlapping export) had put in quarantine already:
+    #: they are kept there once, not twice
+    rows_known_bad: int = 0
     skipped: bool = False  # already ingested (same content)
     error: str | None = None
     seconds: float = 0.0
@@ -115,6 +118,10 @@ class IngestReport:
     @property
     def rows_quarantined(self) -> int:
         return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def rows_known_bad(self) -> int:
+        return sum(f.rows_known_bad for f in self.files)
 
 
 def find_export_files(paths: Iterable[Path]) -> list[Path]:
@@ -399,6 +406,11 @@ def _write_file(
             result.path, writer.malformed_rows, lines, more, first.line, first.reason,
         )  # fmt: skip
     result.rows_quarantined = result.rows_read - result.rows_accepted
+    if result.rows_quarantined:
+        kept = store.sql(
+            "SELECT count(DISTINCT line) FROM quarantine_rows WHERE file_sha256 = ?", [sha]
+        ).fetchall()[0][0]
+        result.rows_known_bad = max(result.rows_quarantined - int(kept), 0)
     store.sql(
         "INSERT INTO ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
         [
@@ -422,7 +434,7 @@ def _fail(result: FileReport, exc: Exception) -> None:
             f"{path}: the store refused the file ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0]}); nothing from it was kept. Report this with the file."
         )
-    result.rows_accepted = result.rows_quarantined = 0
+    result.rows_accepted = result.rows_quarantined = result.rows_known_bad = 0
     logger.error("%s", result.error)
 
 

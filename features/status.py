@@ -67,8 +67,6 @@ DERIVED_FIELDS = frozenset({("order_lines", "sku_id")})
 FRESHNESS_DAYS = (2.0, 7.0, 30.0)
 QUARANTINE_RATE = (0.01, 0.05, 0.15)
 MISSING_RATE = (0.05, 0.20, 0.50)
-#: Overlapping exports are replaced by key and cost time, not accuracy: at worst a B.
-DUPLICATE_RATE_B = 0.5
 
 
 class Grade(StrEnum):
@@ -136,9 +134,12 @@ class FileStats:
     files: int
     rows_read: int
     rows_accepted: int
-    rows_quarantined: int
+    rows_quarantined: int  # each file's bad rows, summed over the files
     rows_in_table: int | None  # distinct rows the kind's table holds now (None: not tracked)
     last_ingested_at: dt.datetime | None
+    #: distinct rows kept in ``quarantine_rows``: a bad row an overlapping export sent again
+    #: counts in each file's ``rows_quarantined`` but is kept once
+    rows_kept_in_quarantine: int = 0
 
     @property
     def quarantine_rate(self) -> float | None:
@@ -166,6 +167,7 @@ class FileStats:
             "rows_read": self.rows_read,
             "rows_accepted": self.rows_accepted,
             "rows_quarantined": self.rows_quarantined,
+            "rows_kept_in_quarantine": self.rows_kept_in_quarantine,
             "quarantine_rate": self.quarantine_rate,
             "duplicate_rate": self.duplicate_rate,
             "last_ingested_at": self.last_ingested_at,
@@ -308,8 +310,9 @@ def status_report(
       taken as not offered by that channel and left out (listed in ``not_exported``);
       ``order_lines.sku_id`` always counts. A ≤ 5 %, B ≤ 20 %, C ≤ 50 %, D beyond.
     * **duplicate rate**: (rows accepted across files − distinct rows in the table) / rows
-      accepted, i.e. rows an overlapping export replaced. Harmless to the data, so it can
-      only lower an A to B, when above 50 %.
+      accepted, i.e. rows an overlapping export replaced. Shown, not graded: a re-sent row
+      is replaced by key and harms nothing, and weekly exports that overlap (or a month
+      downloaded again) would otherwise mark down every channel that is run that way.
 
     The grade is the worst of these; a metric without data (no files ingested) is skipped.
 
@@ -440,6 +443,13 @@ def _file_stats(store: Store) -> tuple[FileStats, ...]:
         """
     ).df()
     counts = _table_counts(store)
+    kept = {
+        (platform, kind): int(n)
+        for platform, kind, n in store.sql(
+            "SELECT platform, kind, count(DISTINCT file_sha256 || ':' || line) "
+            "FROM quarantine_rows GROUP BY ALL"
+        ).fetchall()
+    }
     out = []
     for row in frame.itertuples(index=False):
         table = KIND_TABLES.get(row.kind)
@@ -459,6 +469,7 @@ def _file_stats(store: Store) -> tuple[FileStats, ...]:
                 rows_quarantined=int(row.rows_quarantined),
                 rows_in_table=in_table,
                 last_ingested_at=row.last_ingested_at.to_pydatetime(),
+                rows_kept_in_quarantine=kept.get((row.platform, row.kind), 0),
             )
         )
     return tuple(out)
@@ -603,9 +614,6 @@ def _score(
     tracked = [f for f in files if f.duplicates is not None]
     accepted = sum(f.rows_accepted for f in tracked)
     duplicate_rate = sum(f.duplicates or 0 for f in tracked) / accepted if accepted else None
-    if duplicate_rate is not None and duplicate_rate > DUPLICATE_RATE_B:
-        levels.append(Grade.B)
-        notes.append(f"{duplicate_rate:.0%} of accepted rows were re-sent by overlapping exports")
 
     return ChannelScore(
         platform=platform,

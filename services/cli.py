@@ -247,17 +247,30 @@ def _print_ingest_report(report: object) -> None:
             f.kind,
             f"{f.rows_read:,}",
             f"{f.rows_accepted:,}",
-            f"[yellow]{f.rows_quarantined:,}[/]" if f.rows_quarantined else "0",
+            _quarantined(f.rows_quarantined, f.rows_known_bad),
             result,
         )
+    known = (
+        f" ({report.rows_known_bad:,} of them already in quarantine from an earlier export, "
+        "kept once)"
+        if report.rows_known_bad
+        else ""
+    )
     table.caption = (
         f"{len(report.files)} files, {report.rows_accepted:,} rows accepted, "
-        f"{report.rows_quarantined:,} quarantined, {len(report.failed)} failed, "
+        f"{report.rows_quarantined:,} quarantined{known}, {len(report.failed)} failed, "
         f"{report.seconds:.1f} s"
     )
     if report.unsupported:
         table.caption += f"; {len(report.unsupported)} file(s) skipped (not .csv or .xlsx)"
     console.print(table)
+
+
+def _quarantined(rows: int, known: int) -> str:
+    """A file's quarantined rows, and how many of them an earlier file had quarantined."""
+    if not rows:
+        return "0"
+    return f"[yellow]{rows:,}[/]" + (f" ({known:,} known)" if known else "")
 
 
 # -- status --------------------------------------------------------------------------------
@@ -351,13 +364,20 @@ def _print_status(report: object) -> None:
     files = Table(title="Files ingested and rows rejected")
     for name, justify in [("platform", "left"), ("kind", "left"), ("files", "right"),
                           ("read", "right"), ("accepted", "right"), ("quarantined", "right"),
-                          ("quarantine rate", "right"), ("duplicate rate", "right")]:  # fmt: skip
+                          ("kept in quarantine", "right"), ("quarantine rate", "right"),
+                          ("duplicate rate", "right")]:  # fmt: skip
         files.add_column(name, justify=justify)  # type: ignore[arg-type]
     for f in report.files:
         files.add_row(
             f.platform, f.kind, f"{f.files:,}", f"{f.rows_read:,}", f"{f.rows_accepted:,}",
-            f"{f.rows_quarantined:,}", _pct(f.quarantine_rate), _pct(f.duplicate_rate),
+            f"{f.rows_quarantined:,}", f"{f.rows_kept_in_quarantine:,}",
+            _pct(f.quarantine_rate), _pct(f.duplicate_rate),
         )  # fmt: skip
+    if any(f.rows_kept_in_quarantine < f.rows_quarantined for f in report.files):
+        files.caption = (
+            "Read, accepted and quarantined count every file; a row an overlapping export "
+            "sent again counts in each, and is kept once (in the store, or in quarantine)."
+        )
     console.print(files)
 
     if report.quarantine_reasons:

@@ -429,15 +429,18 @@ def test_the_same_bad_rows_saved_again_are_quarantined_once(
     earlier.write_bytes(_csv_text(pd.concat([head, raw]), long={8}).encode("gbk"))
     report = ingest([resaved, earlier], store, settings)
 
-    assert [(f.ok, f.skipped, f.rows_quarantined) for f in report.files] == [
-        (True, False, 3),
-        (True, False, 3),
+    # each file had its three bad rows, and says that an earlier file had quarantined them
+    assert [(f.ok, f.skipped, f.rows_quarantined, f.rows_known_bad) for f in report.files] == [
+        (True, False, 3, 3),
+        (True, False, 3, 3),
     ]
     after = _counts(store)
     assert after["quarantine_rows"] == before["quarantine_rows"]
     assert after["order_lines"] == before["order_lines"] + 3
-    reasons = status_report(store).quarantine_reasons
-    assert sum(r.rows for r in reasons) == 3
+    status = status_report(store)
+    assert sum(r.rows for r in status.quarantine_reasons) == 3
+    (files,) = status.files
+    assert (files.rows_quarantined, files.rows_kept_in_quarantine) == (9, 3)
 
 
 # -- folders ---------------------------------------------------------------------------------
