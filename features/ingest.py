@@ -42,7 +42,7 @@ from features.adapters.readers import (
 )
 from features.adapters.registry import detect
 from features.errors import ButlerError
-from features.schema.vocab import ExportKind, OrderStatus, Platform
+from features.schema.vocab import ExportKind, OrderStatus, Platform, RefundStatus
 from features.settings import Settings
 from features.store import Store
 
@@ -78,6 +78,9 @@ class FileReport:
     #: of those, rows an earlier file (an overlapping export) had put in quarantine already:
     #: they are kept there once, not twice
     rows_known_bad: int = 0
+    #: of those, order lines at an earlier stage than the store holds (an older export
+    #: loaded after a newer one): the store's newer rows are kept
+    rows_older: int = 0
     skipped: bool = False  # already ingested (same content)
     error: str | None = None
     seconds: float = 0.0
@@ -406,6 +409,14 @@ def _write_file(
             result.path, writer.malformed_rows, lines, more, first.line, first.reason,
         )  # fmt: skip
     result.rows_quarantined = result.rows_read - result.rows_accepted
+    result.rows_older = writer.older_orders
+    if writer.older_orders:
+        logger.warning(
+            "%s: %d order line(s) are at an earlier stage than the store holds (an older "
+            "export loaded after a newer one); the store's newer rows were kept, these went "
+            "to quarantine.",
+            result.path, writer.older_orders,
+        )  # fmt: skip
     if result.rows_quarantined:
         kept = store.sql(
             "SELECT count(DISTINCT line) FROM quarantine_rows WHERE file_sha256 = ?", [sha]
@@ -435,6 +446,7 @@ def _fail(result: FileReport, exc: Exception) -> None:
             f"{str(exc).splitlines()[0]}); nothing from it was kept. Report this with the file."
         )
     result.rows_accepted = result.rows_quarantined = result.rows_known_bad = 0
+    result.rows_older = 0
     logger.error("%s", result.error)
 
 
@@ -497,6 +509,9 @@ class _Writer:
         self.remap = False  # the SKU mapping changed: resolve unmapped rows again
         self.malformed_rows = 0
         self.malformed: list[MalformedRow] = []  # the first few, for the log
+        mapping = adapter.resolve_headers(contract, headers)
+        self.status_header = next((h for h, f in mapping.items() if f == "status"), "*")
+        self.older_orders = 0  # order lines set aside: the store holds a later stage
 
     def write(self, batch: Batch) -> tuple[int, int]:
         """Parse and write one batch; return (rows read, rows accepted)."""
@@ -532,11 +547,69 @@ class _Writer:
                 JOIN raw USING (_row)
                 """
             )
+        if accepted and self.kind is ExportKind.ORDERS:
+            accepted -= self._set_aside_older_orders()
         if accepted:
             self._note_newest()
             getattr(self, f"_write_{self.kind.value}")()
         con.unregister("raw")
         return batch.num_rows, accepted
+
+    def _set_aside_older_orders(self) -> int:
+        """Quarantine the orders this batch holds at an earlier stage than the store does
+        (``shipped`` where the store has ``completed``): an older export loaded after a newer
+        one must not take orders back. Returns the order lines set aside; the view ``fresh``
+        holds the rest of ``accepted``."""
+        con = self.store.con
+        con.execute("CREATE OR REPLACE TEMP VIEW fresh AS SELECT * FROM accepted")
+        if "status" not in self.parse.fields:
+            return 0
+        lo, hi = con.execute("SELECT min(created_at), max(created_at) FROM accepted").fetchall()[0]
+        # a file without the refund column is compared on the status alone
+        refunded = _REFUNDED if "refund_status" in self.parse.fields else ""
+        stage = {s: _STAGE.format(t=s, refunded=refunded.format(t=s)) for s in ("a", "t")}
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE older AS
+            WITH mine AS (
+                SELECT platform, order_id, max({stage["a"]}) AS stage,
+                       arg_max(a.status, {stage["a"]}) AS status
+                FROM accepted a GROUP BY ALL
+            ), stored AS (
+                SELECT t.platform, t.order_id, max({stage["t"]}) AS stage,
+                       arg_max(t.status, {stage["t"]}) AS status,
+                       arg_max(t.source_file, {stage["t"]}) AS source_file
+                FROM order_lines t SEMI JOIN mine USING (platform, order_id)
+                WHERE t.platform = $platform AND t.created_at BETWEEN $lo AND $hi
+                GROUP BY ALL
+            )
+            SELECT m.platform, m.order_id, m.status AS said, s.status AS stored, s.source_file
+            FROM mine m JOIN stored s USING (platform, order_id) WHERE m.stage < s.stage
+            """,
+            {"platform": self.platform, "lo": lo, "hi": hi},
+        )
+        if not con.execute("SELECT count(*) FROM older").fetchall()[0][0]:
+            return 0  # the usual case: `fresh` stays all of `accepted`
+        older = int(
+            con.execute(
+                "SELECT count(*) FROM accepted SEMI JOIN older USING (platform, order_id)"
+            ).fetchall()[0][0]
+        )
+        view = "SELECT * FROM accepted ANTI JOIN older USING (platform, order_id)"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW fresh AS {view}")
+        if older:
+            self.older_orders += older
+            self._quarantine(
+                f"""
+                SELECT a._row + 2 AS line, {quote_literal(self.status_header)} AS field,
+                       'an older export of this order: it says ' || o.said
+                       || ', the store holds ' || o.stored || ' (from ' || o.source_file
+                       || '); the newer row is kept' AS reason,
+                       {self.raw_json} AS raw
+                FROM accepted a JOIN older o USING (platform, order_id) JOIN raw USING (_row)
+                """
+            )
+        return older
 
     def _quarantine_malformed(self, rows: tuple[MalformedRow, ...]) -> None:
         """Keep aside CSV rows that have no columns: the whole row (``*``), as text."""
@@ -608,8 +681,9 @@ class _Writer:
         )
 
     def _write_orders(self) -> None:
-        self.store.upsert("order_lines", "accepted", {"sku_id": _SKU_LOOKUP}, order_by="_row")
-        self.store.upsert("orders", "accepted", order_by="_row")
+        # `fresh`: the accepted rows less the orders an older export holds (see above)
+        self.store.upsert("order_lines", "fresh", {"sku_id": _SKU_LOOKUP}, order_by="_row")
+        self.store.upsert("orders", "fresh", order_by="_row")
         self._note_shops()
         lo, hi = self.store.sql(
             f"SELECT min({_BUSINESS_DAY.format(col='created_at')}), "
@@ -668,6 +742,20 @@ class _Writer:
     def _write_purchase_orders(self) -> None:
         self.store.upsert("purchase_orders", "accepted", order_by="_row")
 
+
+# How far an order line has gone: pending payment < paid < shipped < completed < cancelled or
+# refunded (an end), each a step above the same status without a refund. A later export of
+# an order never holds an earlier stage; an older export loaded after a newer one does.
+_ON_THE_WAY = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, OrderStatus.SHIPPED)
+_STAGE = (
+    "(CASE {t}.status "
+    + " ".join(
+        f"WHEN '{status.value}' THEN {rank}"
+        for rank, status in enumerate((*_ON_THE_WAY, OrderStatus.COMPLETED))
+    )
+    + " ELSE 4 END * 2{refunded})"
+)
+_REFUNDED = f" + ({{t}}.refund_status = '{RefundStatus.REFUNDED.value}')::INT"
 
 # The internal SKU of a platform row: the ERP's mapping of the platform SKU id first, then
 # the merchant's own code when it is an internal SKU.

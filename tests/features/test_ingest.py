@@ -68,6 +68,37 @@ def test_overlapping_export_updates_by_natural_key(store, settings, write_export
     assert store.count("orders") == 8
 
 
+def test_an_older_export_loaded_after_a_newer_one_takes_no_order_back(
+    store, settings, write_export, make_orders
+):
+    newer = make_orders(10, status="completed")
+    newer.loc[newer["order_id"] == "O1", "refund_status"] = "refunded"
+    ingest([write_export("tmall", "orders", newer, "march.csv")], store, settings)
+    # the same orders as they stood earlier, and four lines the newer export does not hold
+    older = make_orders(14, status="shipped")
+    older.loc[older["order_id"] == "O1", "status"] = "completed"  # no refund yet
+    report = ingest([write_export("tmall", "orders", older, "february.csv")], store, settings)
+
+    (file,) = report.files
+    assert (file.rows_read, file.rows_accepted, file.rows_older) == (14, 4, 10)
+    lines = dict(store.sql("SELECT line_id, status FROM order_lines").fetchall())
+    assert {lines[f"L{i}"] for i in range(10)} == {"completed"}  # nothing taken back
+    assert {lines[f"L{i}"] for i in range(10, 14)} == {"shipped"}  # the new orders kept
+    refunds = dict(store.sql("SELECT line_id, refund_status FROM order_lines").fetchall())
+    assert refunds["L2"] == refunds["L3"] == "refunded"
+    (kept_from,) = store.sql(
+        "SELECT DISTINCT source_file FROM order_lines WHERE line_id = 'L0'"
+    ).fetchone()
+    reasons = store.sql(
+        "SELECT DISTINCT field, reason FROM quarantine_rows WHERE source_file LIKE '%february%'"
+    ).fetchall()
+    assert (
+        "订单状态",
+        "an older export of this order: it says shipped, the store holds "
+        f"completed (from {kept_from}); the newer row is kept",
+    ) in reasons
+
+
 def test_interrupted_ingest_leaves_the_store_as_it_was(
     store, settings, write_export, monkeypatch, make_orders
 ):
