@@ -1890,8 +1890,10 @@ def cluster_pairs(
 
     Returns:
         ``unique_id, person_id, cluster_size, match_probability`` per id, in ``ids`` order;
-        ``person_id`` is the smallest account id of the person; ``match_probability`` is the
-        strongest link of the account inside its person (NaN when alone).
+        ``person_id`` is the smallest account id of the person (a store's ids are carried
+        across resolutions by :func:`models.person_ids.carry_person_ids`);
+        ``match_probability`` is the strongest link of the account inside its person (NaN
+        when alone).
     """
     from models.linkage_metrics import connected_components
 

@@ -241,6 +241,9 @@ def _print_ingest_report(report: object) -> None:
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for f in report.files:
         result = "[red]failed[/]" if not f.ok else "[dim]already ingested[/]" if f.skipped else "ok"
+        if f.rows_older:
+            older = counted(f.rows_older, "line")
+            result += f" [yellow]({older} older than the store's, quarantined)[/]"
         table.add_row(
             escape(f.path.name),
             f.platform,
@@ -704,6 +707,13 @@ def members_resolve(
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     _print_member_summary(result.summary, costs=settings.recruitment_cost)
+    ids = result.person_ids
+    if ids.get("kept") or ids.get("merged"):  # a resolution before this one gave ids
+        console.print(
+            f"{len(result.persons):,} persons: {ids['kept']:,} kept their id, "
+            f"{ids['new']:,} new, {ids['merged']:,} ids merged into others (listed in "
+            "former_person_ids)."
+        )
     console.print(f"{len(result.persons):,} persons written to {escape(str(path))}.")
 
 

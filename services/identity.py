@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +28,7 @@ from models.identity import (
     golden_records,
     resolution_summary,
 )
+from models.person_ids import carry_person_ids
 from services.registry import load_registered
 
 logger = logging.getLogger(__name__)
@@ -41,18 +42,24 @@ class ResolvedMembers:
     """The deduplicated member list and its summary.
 
     Attributes:
-        persons: one row per person: ``person_id``, golden fields (with ``<field>_from``),
-            ``source_accounts``, ``cluster_size`` (accounts), ``platforms`` and
-            ``match_probability`` (the lowest, over the person's accounts, of each account's
-            strongest link inside the person; NaN for a person with one account).
+        persons: one row per person: ``person_id``, ``former_person_ids`` (the ids of the
+            last resolution merged into this person, a list, empty for most), golden fields
+            (with ``<field>_from``), ``source_accounts``, ``cluster_size`` (accounts),
+            ``platforms`` and ``match_probability`` (the lowest, over the person's accounts,
+            of each account's strongest link inside the person; NaN for a person with one
+            account).
         accounts: one row per account: ``unique_id, person_id, cluster_size,
             match_probability``.
         summary: see :func:`models.identity.resolution_summary`.
+        person_ids: how the ids compare with the last resolution's (``member_persons``):
+            ``kept, new, merged, split, dropped`` (see
+            :class:`models.person_ids.CarriedIds`).
     """
 
     persons: pd.DataFrame
     accounts: pd.DataFrame
     summary: dict[str, float]
+    person_ids: dict[str, int] = field(default_factory=dict)
 
 
 def registered_model(settings: Settings) -> IdentityResolver:
@@ -68,6 +75,10 @@ def registered_model(settings: Settings) -> IdentityResolver:
 def resolve_store(settings: Settings, threshold: float | None = None) -> ResolvedMembers:
     """Resolve every member account of the store with the registered identity model.
 
+    Persons keep the ids the store's last resolution (``member_persons``) gave them, as
+    :func:`models.person_ids.carry_person_ids` carries them; ids merged into another person
+    are listed in its ``former_person_ids``.
+
     Raises:
         ModelNotRegisteredError: no identity model is registered yet, or the registered one
             was trained with other identity settings than this Butler's.
@@ -76,9 +87,13 @@ def resolve_store(settings: Settings, threshold: float | None = None) -> Resolve
     model = registered_model(settings)
     with Store.open(settings, read_only=True) as store:
         raw = store_members(store)
+        previous = stored_person_ids(store)
     resolution = model.resolve(normalise_members(raw), threshold)
-    accounts = resolution.clusters
+    carried = carry_person_ids(resolution.clusters, previous)
+    accounts = carried.accounts
     persons = golden_records(raw, accounts)
+    former = persons["person_id"].map(carried.former)
+    persons.insert(1, "former_person_ids", [f if isinstance(f, list) else [] for f in former])
     weakest = accounts.groupby("person_id")["match_probability"].min()
     persons["match_probability"] = persons["person_id"].map(weakest)
     return ResolvedMembers(
@@ -87,7 +102,24 @@ def resolve_store(settings: Settings, threshold: float | None = None) -> Resolve
         summary=resolution_summary(
             raw, accounts, cost_per_account=settings.recruitment_cost or None
         ),
+        person_ids=carried.counts,
     )
+
+
+def stored_person_ids(store: Store) -> pd.Series:
+    """Each account's person in the store's last resolution (``member_persons``): a series
+    ``unique_id`` (``<platform>:<platform_user_id>``) → ``person_id``, empty when the
+    members were never resolved."""
+    exists = store.sql(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'member_persons'"
+    ).fetchall()[0][0]
+    if not exists:  # a store opened read-only before its migration to version 3
+        return pd.Series(dtype=object, name="person_id")
+    rows = store.sql(
+        f"SELECT platform || '{ID_SEP}' || platform_user_id AS unique_id, person_id "
+        "FROM member_persons"
+    ).df()
+    return rows.set_index("unique_id")["person_id"]
 
 
 #: Fields shown beside an explanation, masked (see :func:`masked_account`).
@@ -326,14 +358,31 @@ TABLE_SUFFIXES = (".csv", ".xlsx", ".parquet")
 
 
 def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as CSV (UTF-8 with BOM, for Excel), XLSX or parquet by suffix."""
+    """Write ``frame`` as CSV (UTF-8 with BOM, for Excel), XLSX or parquet by suffix.
+
+    A column of lists (``former_person_ids``) is a list of strings in parquet, and
+    ``;``-separated text in CSV and XLSX, as ``source_accounts`` is.
+    """
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
+    lists = [c for c in frame.columns if len(frame) and isinstance(frame[c].iloc[0], list)]
+    if suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        # a column of empty lists only would be list<null>: the same schema every week
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        schema = table.schema
+        for col in lists:
+            at = schema.get_field_index(col)
+            schema = schema.set(at, pa.field(col, pa.list_(pa.string())))
+        pq.write_table(table.cast(schema), out)
+        return out
+    if lists:
+        frame = frame.assign(**{c: frame[c].map(";".join) for c in lists})
     if suffix == ".csv":
         frame.to_csv(out, index=False, encoding="utf-8-sig")
-    elif suffix == ".parquet":
-        frame.to_parquet(out, index=False)
     elif suffix == ".xlsx":
         frame.to_excel(out, index=False)
     else:

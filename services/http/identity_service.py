@@ -25,6 +25,7 @@ from features.members import store_members
 from features.settings import Settings
 from features.store import Store
 from models.identity import REGISTERED_NAME, IdentityResolver
+from models.person_ids import carry_person_ids
 from services.http import behind_gateway, prepare_to_serve
 from services.http.batching import ContinuousBatcher
 from services.http.errors import (
@@ -35,7 +36,7 @@ from services.http.errors import (
     forbid_unknown_fields,
 )
 from services.http.media import JSON
-from services.identity import registered_model
+from services.identity import registered_model, stored_person_ids
 from services.registry import registered_version
 
 logger = logging.getLogger(__name__)
@@ -162,8 +163,10 @@ class Identity:
         self.version = registered_version(self.settings, REGISTERED_NAME)
         with Store.open(self.settings, read_only=True) as store:
             members = normalise_members(store_members(store))
+            previous = stored_person_ids(store)
         resolution = self.model.resolve(members)
-        clusters = resolution.clusters  # in the order of `members`
+        # in the order of `members`, with the ids `butler members resolve` keeps in the store
+        clusters = carry_person_ids(resolution.clusters, previous).accounts
         #: the threshold the store was resolved at (chosen from its pairs by default); a new
         #: member at or above it to a person is that person
         self.threshold = resolution.threshold

@@ -254,6 +254,62 @@ def test_train_register_then_resolve_the_store(settings):
     assert result.persons["cluster_size"].sum() == len(frame)
 
 
+def test_resolving_again_keeps_the_persons_ids(settings, tmp_path):
+    # marketing keeps person ids in its CRM: a new week's members must not rename anyone
+    from training.identity import train
+
+    frame = people_list(80)
+    with Store.open(settings) as store:
+        _store_members(store, frame)
+    train(settings)
+    first = resolve_store(settings)
+    assert first.person_ids["kept"] == 0 and first.person_ids["new"] == len(first.persons)
+    assert first.persons["former_person_ids"].map(len).eq(0).all()
+    # as if the persons had been named before they gained the accounts that sort first
+    largest = first.accounts.groupby("person_id")["unique_id"].transform("max")
+    before = first.accounts.assign(person_id=largest)
+    assert (before["person_id"] != first.accounts["person_id"]).sum() > 50  # the model's differ
+    save_persons(settings, before, "butler-identity/1")
+    with Store.open(settings) as store:  # the new week: ten more people
+        newcomers = people_list(10, seed=7)
+        _store_members(store, newcomers.assign(record_id="new" + newcomers["record_id"]))
+
+    second = resolve_store(settings)
+    same = second.accounts.merge(before, on="unique_id", suffixes=("", "_before"))
+    assert (same["person_id"] == same["person_id_before"]).all()
+    assert second.person_ids == {
+        "kept": len(first.persons), "new": 10, "merged": 0, "split": 0, "dropped": 0
+    }  # fmt: skip
+    assert second.person_ids["new"] == len(second.persons) - second.person_ids["kept"]
+    assert second.persons["person_id"].is_unique
+    assert set(second.persons["person_id"]) == set(second.accounts["person_id"])
+    # what the store keeps and the file marketing reads say the same
+    save_persons(settings, second.accounts, "butler-identity/1")
+    with Store.open(settings, read_only=True) as store:
+        stored = store.sql("SELECT count(DISTINCT person_id) FROM member_persons").fetchall()
+    assert stored[0][0] == len(second.persons)
+    write_table(second.persons, tmp_path / "persons.parquet")
+    assert (
+        pd.read_parquet(tmp_path / "persons.parquet")["former_person_ids"]
+        .map(len)
+        .eq(second.persons["former_person_ids"].map(len))
+        .all()
+    )
+
+
+def test_write_table_writes_a_list_column_as_text_or_a_list_of_strings(tmp_path: Path):
+    frame = pd.DataFrame({"person_id": ["a", "c"], "former_person_ids": [[], ["b", "d"]]})
+    write_table(frame, tmp_path / "p.csv")
+    text = pd.read_csv(tmp_path / "p.csv", keep_default_na=False)
+    assert text["former_person_ids"].tolist() == ["", "b;d"]
+    write_table(frame.assign(former_person_ids=[[], []]), tmp_path / "p.parquet")
+    import pyarrow.parquet as pq
+
+    assert str(pq.read_schema(tmp_path / "p.parquet").field("former_person_ids").type) == (
+        "list<element: string>"
+    )
+
+
 def test_eval_against_a_truth_file_scores_only_the_accounts_it_labels(settings, tmp_path):
     frame = people_list(40)
     with Store.open(settings) as store:
