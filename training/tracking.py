@@ -188,29 +188,23 @@ def log_and_register(
         )
     version = mlflow.register_model(info.model_uri, name)
     client = mlflow.MlflowClient()
-    run_id = active.info.run_id if active else ""
+    kept = None
     if alias is None:
         try:
             kept = str(client.get_model_version_by_alias(name, settings.model_alias).version)
         except mlflow.exceptions.MlflowException:
             kept = None
         logger.info("registered %s version %s (not promoted)", name, version.version)
-        return RegisteredModel(
-            name=name,
-            version=str(version.version),
-            alias=None,
-            run_id=run_id,
-            uri=f"models:/{name}/{version.version}",
-            previous=kept,
-        )
-    client.set_registered_model_alias(name, alias, version.version)
-    logger.info("registered %s version %s as @%s", name, version.version, alias)
+    else:
+        client.set_registered_model_alias(name, alias, version.version)
+        logger.info("registered %s version %s as @%s", name, version.version, alias)
     return RegisteredModel(
         name=name,
         version=str(version.version),
         alias=alias,
-        run_id=run_id,
-        uri=f"models:/{name}@{alias}",
+        run_id=active.info.run_id if active else "",
+        uri=f"models:/{name}@{alias}" if alias else f"models:/{name}/{version.version}",
+        previous=kept,
     )
 
 
