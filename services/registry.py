@@ -34,13 +34,40 @@ PREFIX = "butler-"
 #: Folder under the Butler home where the default registry keeps artifacts.
 ARTIFACTS = "mlartifacts"
 
-#: Run metrics `butler models list` shows per model family, to compare versions by.
-HEADLINE_METRICS = {
-    "butler-forecast-": ("target.butler_wape", "target.reduction_vs_best_baseline"),
-    "butler-identity": ("accounts", "persons"),
-    "butler-chat-risk": ("dev_macro_f1", "dev_micro_f1", "undetected_scenarios"),
-    "butler-planner": ("cv_accuracy",),
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    """What Butler knows of the models registered under a name prefix: the command that
+    trains them, the settings class whose ``version`` they must carry (``module:Class``,
+    imported only when asked), and the run metrics `butler models list` shows."""
+
+    command: str
+    config: str
+    headline: tuple[str, ...]
+
+
+_FAMILIES = {
+    "butler-forecast-": _Family(
+        "butler train forecast",
+        "models.forecast:ForecastConfig",
+        ("target.butler_wape", "target.reduction_vs_best_baseline"),
+    ),
+    "butler-identity": _Family(
+        "butler train identity", "models.identity:IdentityConfig", ("accounts", "persons")
+    ),
+    "butler-chat-risk": _Family(
+        "butler train risk",
+        "models.chat_risk:RiskConfig",
+        ("dev_macro_f1", "dev_micro_f1", "undetected_scenarios"),
+    ),
+    "butler-planner": _Family(
+        "butler train planner", "models.intent:IntentConfig", ("cv_accuracy",)
+    ),
 }
+
+
+def _family(name: str) -> _Family | None:
+    return next((f for prefix, f in _FAMILIES.items() if name.startswith(prefix)), None)
 
 
 class ModelNotRegisteredError(ButlerError):
@@ -62,38 +89,25 @@ class ModelVersion:
 
 def retrain_command(name: str) -> str:
     """The command that registers a new version of ``name``."""
-    families = {
-        "butler-forecast-": "butler train forecast",
-        "butler-identity": "butler train identity",
-        "butler-chat-risk": "butler train risk",
-        "butler-planner": "butler train planner",
-    }
-    for prefix, command in families.items():
-        if name.startswith(prefix):
-            return command
-    return "butler train"
+    family = _family(name)
+    return family.command if family else "butler train"
 
 
 def _config_version(name: str) -> str | None:
     """The settings version this code gives models of ``name``; None for a name it does not
     know (nothing to check). Imports only that model's module."""
-    if name.startswith("butler-forecast-"):
-        from models.forecast import ForecastConfig
+    import importlib
 
-        return ForecastConfig().version
-    if name == "butler-identity":
-        from models.identity import IdentityConfig
+    family = _family(name)
+    if family is None:
+        return None
+    module, cls = family.config.split(":")
+    return getattr(importlib.import_module(module), cls)().version
 
-        return IdentityConfig().version
-    if name == "butler-chat-risk":
-        from models.chat_risk import RiskConfig
 
-        return RiskConfig().version
-    if name == "butler-planner":
-        from models.intent import IntentConfig
-
-        return IntentConfig().version
-    return None
+def _butler_names(client: Any) -> list[str]:
+    """Registered names of Butler's models, sorted (a shared server may hold others)."""
+    return sorted(m.name for m in client.search_registered_models() if m.name.startswith(PREFIX))
 
 
 def _client(settings: Settings) -> Any:
@@ -230,14 +244,15 @@ def model_versions(settings: Settings, name: str | None = None) -> list[ModelVer
     from mlflow.exceptions import MlflowException
 
     client = _client(settings)
-    names = sorted(m.name for m in client.search_registered_models() if m.name.startswith(PREFIX))
+    names = _butler_names(client)
     if name is not None:
         if name not in names:
             raise ModelNotRegisteredError(_unknown_name(name, names))
         names = [name]
     rows = []
     for each in names:
-        headline = next((m for p, m in HEADLINE_METRICS.items() if each.startswith(p)), ())
+        family = _family(each)
+        headline = family.headline if family else ()
         # a version found by search does not carry its aliases; the registered model does
         aliases = client.get_registered_model(each).aliases or {}
         for found in client.search_model_versions(f"name='{each}'"):
@@ -280,7 +295,7 @@ def promote(settings: Settings, name: str, version: int) -> Promotion:
     from mlflow.exceptions import MlflowException
 
     client = _client(settings)
-    names = sorted(m.name for m in client.search_registered_models() if m.name.startswith(PREFIX))
+    names = _butler_names(client)
     if name not in names:
         raise ModelNotRegisteredError(_unknown_name(name, names))
     versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{name}'"))
