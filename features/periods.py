@@ -1,9 +1,9 @@
 """Period words in operators' questions → exact business days.
 
 "上周", "近四周", "last month", "2025-11-01 到 2025-11-30": each becomes a first and last day
-counted from a reference day (the newest day of data, or a configured one). Weeks start on
-Monday; "last N weeks" are the N complete weeks before the current one; "last N days" end on
-the reference day.
+counted from a reference day (:func:`asking_day`: the day an operator asks about the newest
+data, or a configured one). Weeks start on Monday; "last N weeks" are the N complete weeks
+before the current one; "last N days" end on the reference day.
 """
 
 from __future__ import annotations
@@ -35,6 +35,23 @@ class Period:
         days = (self.end - self.start).days + 1
         delta = dt.timedelta(days=days * back)
         return Period(self.start - delta, self.end - delta, self.words)
+
+
+def asking_day(newest: dt.date) -> dt.date:
+    """The day period words count from, for data whose newest day is ``newest``.
+
+    That day itself, unless it closes a week (a Sunday) or a month: then the day after. An
+    export that runs through Sunday is read on Monday, and "上周" / "last week" then means
+    the week it holds, not the one before; the same for "上个月" after a month-end.
+
+    Examples:
+        >>> asking_day(dt.date(2025, 12, 30)), asking_day(dt.date(2025, 12, 28))
+        (datetime.date(2025, 12, 30), datetime.date(2025, 12, 29))
+        >>> asking_day(dt.date(2025, 11, 30))
+        datetime.date(2025, 12, 1)
+    """
+    after = newest + dt.timedelta(days=1)
+    return after if newest.weekday() == 6 or after.day == 1 else newest
 
 
 def count_of(text: str) -> int:

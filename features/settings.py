@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     agent_today: str | None = Field(
         default=None,
         description="The day period words count from (上周, last week); None = the newest "
-        "sales day in the store.",
+        "sales day in the store, or the day after it when it closes a week or a month.",
     )
     sql_max_rows: int = Field(default=200, ge=1, le=10_000, description="Rows a SQL query returns.")
     sql_timeout_s: float = Field(default=5.0, gt=0, description="Seconds a SQL query may run.")

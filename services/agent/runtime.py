@@ -57,8 +57,10 @@ class ButlerAgent:
     # -- what the answers count from --------------------------------------------------------
 
     def today(self) -> dt.date:
-        """The day period words count from: configured, else the newest sales day."""
+        """The day period words count from: configured, else the day an operator asks about
+        the newest sales day (:func:`features.periods.asking_day`)."""
         if self._today is None:
+            from features.periods import asking_day
             from features.views import data_period
 
             with Store.open(self.settings, read_only=True) as store:
@@ -67,7 +69,7 @@ class ButlerAgent:
             configured = self.settings.agent_today
             self._today = (
                 dt.date.fromisoformat(configured) if configured
-                else covered[1] if covered else dt.date.today()
+                else asking_day(covered[1]) if covered else dt.date.today()
             )  # fmt: skip
         return self._today
 

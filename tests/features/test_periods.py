@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-from features.periods import Period, find_period, period_spans
+from features.periods import Period, asking_day, find_period, period_spans
 
 D = dt.date
 TODAY = D(2025, 12, 30)  # a Tuesday
@@ -24,6 +24,26 @@ def days(text: str, today: dt.date = TODAY) -> tuple[dt.date, dt.date]:
 
 def test_reference_day_is_a_tuesday():
     assert TODAY.weekday() == 1  # the expected days below rely on it
+
+
+# -- the day questions count from ------------------------------------------------------------
+
+
+def test_data_ending_midweek_is_asked_about_that_day():
+    assert asking_day(TODAY) == TODAY
+
+
+def test_data_through_a_sunday_is_asked_about_on_the_monday_so_last_week_is_that_week():
+    today = asking_day(D(2025, 12, 28))
+    assert today == D(2025, 12, 29)
+    assert days("上周", today) == (D(2025, 12, 22), D(2025, 12, 28))
+
+
+def test_data_through_a_month_end_is_asked_about_on_the_first_so_last_month_is_that_month():
+    today = asking_day(D(2025, 11, 30))  # a Sunday too; 2025-10-31 is a Friday
+    assert today == D(2025, 12, 1)
+    assert days("上个月", today) == (D(2025, 11, 1), D(2025, 11, 30))
+    assert days("last month", asking_day(D(2025, 10, 31))) == (D(2025, 10, 1), D(2025, 10, 31))
 
 
 # -- weeks ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ tool results fed back as ``tool`` messages.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 import threading
@@ -18,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from features.errors import InvalidParameterError
@@ -614,3 +616,19 @@ def test_the_runtime_streams_in_llm_mode(server, home):
     agent = ButlerAgent(settings, models=FakeModels())
     server.script = [text("上周天猫卖得最多。")]
     assert "".join(agent.ask_stream("上周哪个平台卖得最多？")) == "上周天猫卖得最多。"
+
+
+def test_the_runtime_counts_last_week_from_the_monday_after_data_through_a_sunday(tmp_path):
+    from services.agent.runtime import ButlerAgent
+
+    settings = Settings(home=tmp_path / "home")
+    with Store.open(settings) as store:
+        week = pd.date_range("2025-12-15", "2025-12-28", freq="D")  # Monday .. Sunday
+        store.upsert("sales_daily", pd.DataFrame({
+            "day": week.date, "platform": "tmall", "shop_id": "shop1", "sku_id": "SKU01",
+            "warehouse_id": "WH-GZ", "units": 1, "orders": 1, "returned_units": 0,
+            "gross_fen": 1990, "refund_fen": 0, "avg_price_fen": 1990,
+        }))  # fmt: skip
+    assert ButlerAgent(settings).today() == dt.date(2025, 12, 29)  # last week = 12-22..12-28
+    configured = Settings(home=settings.home, agent_today="2025-12-28")
+    assert ButlerAgent(configured).today() == dt.date(2025, 12, 28)  # a configured day is kept
