@@ -123,21 +123,32 @@ class PlanResult:
     warnings: tuple[str, ...] = ()  # what the plan should be read with (a stale forecaster)
 
 
-def stale_forecast(as_of: dt.date | None, forecast_start: dt.date | None) -> str | None:
-    """Why a plan from stock of ``as_of`` and a forecast from ``forecast_start`` (a Monday)
-    counts demand that is past: the forecaster was trained before the newest sales, and its
-    first weeks ended on or before the stock day. None when none did."""
+def passed_forecast_weeks(
+    as_of: dt.date | None, forecast_start: dt.date | None
+) -> tuple[dt.date, dt.date, int] | None:
+    """The forecast weeks from ``forecast_start`` (a Monday) that ended on or before the
+    stock day ``as_of``: (their first day, their last day, how many); None when none did."""
     if as_of is None or forecast_start is None:
         return None
     days = (as_of - forecast_start).days
     if days < 6:  # the first forecast week still reaches past the stock day
         return None
     passed = (days - 6) // 7 + 1
-    last = forecast_start + dt.timedelta(days=7 * passed - 1)
+    return forecast_start, forecast_start + dt.timedelta(days=7 * passed - 1), passed
+
+
+def stale_forecast(as_of: dt.date | None, forecast_start: dt.date | None) -> str | None:
+    """Why a plan from stock of ``as_of`` and a forecast from ``forecast_start`` (a Monday)
+    counts demand that is past: the forecaster was trained before the newest sales, and its
+    first weeks ended on or before the stock day. None when none did."""
+    weeks = passed_forecast_weeks(as_of, forecast_start)
+    if weeks is None:
+        return None
+    first, last, passed = weeks
     return (
-        f"The forecaster was trained on sales up to {forecast_start - dt.timedelta(days=1)}, "
+        f"The forecaster was trained on sales up to {first - dt.timedelta(days=1)}, "
         f"but the stock is of {as_of}: its first {passed} forecast week(s) "
-        f"({forecast_start} … {last}) have passed, and the plan counts their demand on top "
+        f"({first} … {last}) have passed, and the plan counts their demand on top "
         "of stock that has already been through them. Run `butler train forecast` to train "
         "on the newest sales."
     )

@@ -16,16 +16,24 @@ from features.views.detectors import (
     oversell_as_of,
     oversell_risk,
 )
-from features.views.metrics import MetricsResult, data_period, sales_metrics
+from features.views.metrics import (
+    DataCoverage,
+    MetricsResult,
+    data_coverage,
+    data_period,
+    sales_metrics,
+)
 from features.views.sales import sales_weekly
 from features.views.stock import stock_position
 
 __all__ = [
+    "DataCoverage",
     "InvalidParameterError",
     "MetricsResult",
     "StockRisk",
     "hot_items",
     "hot_items_week",
+    "data_coverage",
     "data_period",
     "oversell_as_of",
     "oversell_risk",

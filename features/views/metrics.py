@@ -86,6 +86,48 @@ def data_period(store: Store) -> tuple[dt.date, dt.date] | None:
     return (first, last) if first is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class DataCoverage:
+    """How far each kind of data in the store reaches ("数据最新到哪天？").
+
+    Attributes:
+        sales: first and last business day with sales, or None.
+        sales_by_platform: each platform's last business day with sales, newest first.
+        stock: the newest inventory snapshot's day, or None.
+        chats: the newest chat message's time, or None.
+        members: the newest member registration's time, or None.
+        last_ingest: when a file was last ingested (UTC), or None.
+    """
+
+    sales: tuple[dt.date, dt.date] | None
+    sales_by_platform: dict[str, dt.date]
+    stock: dt.date | None
+    chats: dt.datetime | None
+    members: dt.datetime | None
+    last_ingest: dt.datetime | None
+
+
+def data_coverage(store: Store) -> DataCoverage:
+    """The first and newest day of sales (per platform too) and the newest stock, chats,
+    members and ingest: what an operator needs before reading any figure."""
+    newest = store.sql(
+        "SELECT (SELECT max(snapshot_date) FROM inventory_snapshots), "
+        "(SELECT max(sent_at) FROM chat_messages), (SELECT max(registered_at) FROM members), "
+        "(SELECT max(ingested_at) FROM ingested_files)"
+    ).fetchall()[0]
+    by_platform = store.sql(
+        "SELECT platform, max(day) FROM sales_daily GROUP BY 1 ORDER BY 2 DESC, 1"
+    ).fetchall()
+    return DataCoverage(
+        sales=data_period(store),
+        sales_by_platform=dict(by_platform),
+        stock=newest[0],
+        chats=newest[1],
+        members=newest[2],
+        last_ingest=newest[3],
+    )
+
+
 def sales_metrics(
     store: Store,
     *,

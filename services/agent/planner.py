@@ -17,11 +17,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from features.periods import Period
+from features.periods import Period, find_period
 from features.question_slots import Catalogue, Slots, find_slots
 from features.schema.vocab import PLATFORM_NAMES, Platform, RiskLabel
 from services.agent.tools import Toolbox, ToolResult
 from services.agent.types import CJK, AgentAnswer, Language, ToolCallRecord, Turn, language_of
+from services.forecasting import passed_forecast_weeks
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,27 @@ _CAPABILITIES = re.compile(
     r"hey|嗯+|啊+|哦+|\?+|？+)\W*$",
     re.IGNORECASE,
 )
+#: "数据最新到哪天？", "how up to date is the data?": answered with how far the data reaches.
+_COVERAGE = re.compile(
+    r"数据.{0,6}(?:最新|截止|截至|更新|导入)(?:到|至|于|在)?.{0,3}(?:哪|什么时候|几号|几月几|多久|何时)|"
+    r"数据.{0,4}(?:到|至)(?:哪|什么时候|几号|何时)|"
+    r"(?:最新|最近)的?(?:数据|销售数据|销量数据).{0,2}(?:是|到)(?:哪|什么时候|几号|何时)|"
+    r"数据.{0,4}(?:什么时候|何时|哪天)(?:更新|导入|同步)|"
+    r"(?:什么时候|何时|哪天).{0,4}(?:更新|导入)的?(?:数据|文件)|"
+    r"数据(?:的)?(?:时间)?(?:范围|覆盖)|数据(?:新不新|是最新的吗|多新)|"
+    r"\bhow (?:recent|fresh|up[- ]to[- ]date|current|old|stale) is (?:the |your |our |this )?"
+    r"(?:data|store|sales data)\b|"
+    r"\b(?:data|sales) (?:goes|runs|go|run|reach(?:es)?) (?:up )?(?:to|through|until|till) "
+    r"(?:when|which|what)|"
+    r"\bup to (?:which|what) (?:day|date)\b|"
+    r"\b(?:when|what day) (?:was|were|is|did) (?:the )?(?:data|sales|files?|store) (?:last )?"
+    r"(?:updated|loaded|ingested|refreshed|update|load)\b|"
+    r"\bwhat(?:'s| is) the (?:latest|newest|last|most recent) (?:date|day) (?:in|of|with) "
+    r"(?:the )?(?:data|store|sales)\b|"
+    r"\bdata coverage\b|\b(?:date|time) range of (?:the |your )?data\b|"
+    r"\bis the data up[- ]to[- ]date\b",
+    re.IGNORECASE,
+)  # fmt: skip
 #: Requests to change data: the butler is read-only and refuses them outright.
 _WRITE = re.compile(
     r"\b(?:delete\s+from|drop\s+(?:table|database)|truncate|update\s+\w+\s+set|insert\s+into|"
@@ -108,6 +130,7 @@ class Plan:
     args: dict[str, Any]
     notes: list[str]
     follow_up: bool
+    today: dt.date | None = None  # the day period words counted from
 
 
 class OfflinePlanner:
@@ -159,6 +182,8 @@ class OfflinePlanner:
         head = question.strip().split("\n", 1)[0]
         if not follow_up and _CAPABILITIES.search(head) and not _names_anything(slots):
             return Plan("capabilities", 1.0, slots, None, {}, notes, follow_up)
+        if not follow_up and _COVERAGE.search(head) and not _WRITE.search(head):
+            return Plan("data_coverage", 1.0, slots, "data_coverage", {}, notes, False, today)
         intent, confidence = _checked_intent(intent, confidence, slots, head)
         if intent in ("out_of_scope", "unclear") or confidence < self.min_confidence:
             return Plan(intent, confidence, slots, None, {}, notes, follow_up)
@@ -307,6 +332,39 @@ class OfflinePlanner:
         sep = "、" if lang == "zh" else ", "
         return sep.join(_platform_name(p, lang) for p in platforms)
 
+    def _render_data_coverage(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
+        if d["sales_last_day"] is None:
+            return t["coverage_empty"]
+        last = d["sales_last_day"]
+        text = t["coverage_sales"].format(first=d["sales_first_day"], last=last)
+        by_platform = d["sales_last_day_by_platform"]
+        if set(by_platform.values()) == {last}:
+            text += t["coverage_same"].format(last=last)
+        else:
+            sep = "、" if lang == "zh" else ", "
+            text += t["coverage_lagging"].format(by_platform=sep.join(
+                f"{_platform_name(p, lang)} {day}" for p, day in by_platform.items()
+            ))  # fmt: skip
+        newest = {
+            "stock": d["stock_last_day"],
+            "chats": d["chats_last_at"],
+            "members": d["members_last_registered_at"],
+            "ingested": d["last_ingested_at_utc"],
+        }
+        others = [t["coverage_other"][k].format(value=v) for k, v in newest.items() if v]
+        if others:
+            sentence = ("，" if lang == "zh" else "; ").join(others)
+            text += "\n" + (
+                sentence + "。" if lang == "zh" else sentence[0].upper() + sentence[1:] + "."
+            )
+        if plan.today is not None:
+            week = find_period("上周", plan.today)
+            month = find_period("上个月", plan.today)
+            text += "\n" + t["coverage_counting"].format(
+                start=week.start, end=week.end, month_start=month.start, month_end=month.end
+            )
+        return text
+
     def _render_sales_metrics(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
         metrics = plan.args["metrics"]
         words = plan.slots.period.words if plan.slots.period else (
@@ -321,7 +379,11 @@ class OfflinePlanner:
         common = {"period_words": words, "start": d["start"], "end": d["end"], "scope": scope}
         rows = d["rows"]
         if not rows:
-            return t["sales_empty"].format(**common)
+            text = t["sales_empty"].format(**common)
+            covered = d.get("data_period")
+            if covered and (d["end"] > covered[1] or d["start"] < covered[0]):
+                text += t["sales_outside"].format(first=covered[0], last=covered[1])
+            return text
         by = plan.args["by"]
         lines = []
         if not by:
@@ -402,7 +464,24 @@ class OfflinePlanner:
         if d["errors"]:
             reasons = "; ".join(e["reason"] for e in d["errors"][:5])
             text += "\n" + t["plan_errors"].format(n=len(d["errors"]), reasons=reasons)
+        for warning in d.get("warnings", []):
+            text += "\n" + self._plan_warning(warning, d, t)
         return text
+
+    @staticmethod
+    def _plan_warning(warning: str, d: dict, t: dict) -> str:
+        """A plan's warning in the answer's language: the stale forecaster's from the plan's
+        own days, any other as the service wrote it."""
+        as_of = dt.date.fromisoformat(str(d["as_of"])) if d.get("as_of") else None
+        start = dt.date.fromisoformat(str(d["forecast_start"])) if d.get("forecast_start") else None
+        weeks = passed_forecast_weeks(as_of, start)
+        if weeks is None:
+            return t["plan_warning"].format(warning=warning)
+        first, last, passed = weeks
+        return t["plan_stale"].format(
+            trained_until=first - dt.timedelta(days=1), as_of=as_of, passed=passed, first=first,
+            last=last,
+        )  # fmt: skip
 
     def _render_member_stats(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
         sep = "、" if lang == "zh" else ", "

@@ -147,6 +147,10 @@ class ClassifyConversationArgs(_Args):
     )
 
 
+class DataCoverageArgs(_Args):
+    pass
+
+
 class QueryStoreArgs(_Args):
     sql: str = Field(
         min_length=1,
@@ -285,6 +289,7 @@ class Toolbox:
             "match_member": (MatchMemberArgs, self._match_member),
             "risk_alerts": (RiskAlertsArgs, self._risk_alerts),
             "classify_conversation": (ClassifyConversationArgs, self._classify_conversation),
+            "data_coverage": (DataCoverageArgs, self._data_coverage),
             "query_store": (QueryStoreArgs, self._query_store),
         }
         missing = sorted(set(runs) - set(descriptions))
@@ -335,19 +340,37 @@ class Toolbox:
         with Store.open(self.settings, read_only=True) as store:
             return read(store)
 
-    def _sales_metrics(self, a: SalesMetricsArgs) -> tuple[Any, str]:
-        from features.views import sales_metrics
+    def _data_coverage(self, _: DataCoverageArgs) -> tuple[Any, str]:
+        from features.views import data_coverage
 
-        result = self._read(
-            lambda store: sales_metrics(
+        c = self._read(data_coverage)
+        data = {
+            "sales_first_day": _iso(c.sales[0]) if c.sales else None,
+            "sales_last_day": _iso(c.sales[1]) if c.sales else None,
+            "sales_last_day_by_platform": {p: _iso(d) for p, d in c.sales_by_platform.items()},
+            "stock_last_day": _iso(c.stock),
+            "chats_last_at": _minute(c.chats),
+            "members_last_registered_at": _minute(c.members),
+            "last_ingested_at_utc": _minute(c.last_ingest),
+        }
+        return data, (
+            "store: sales_daily, inventory_snapshots, chat_messages, members, ingested_files"
+        )
+
+    def _sales_metrics(self, a: SalesMetricsArgs) -> tuple[Any, str]:
+        from features.views import data_period, sales_metrics
+
+        result, covered = self._read(
+            lambda store: (sales_metrics(
                 store, metrics=a.metrics, by=a.by, platforms=a.platforms, skus=a.skus,
                 categories=a.categories, warehouses=a.warehouses, start=a.start, end=a.end,
                 compare=a.compare, top=a.top, ascending=a.ascending,
-            )
+            ), data_period(store))
         )  # fmt: skip
         data = {
             "start": result.start.isoformat(),
             "end": result.end.isoformat(),
+            "data_period": [d.isoformat() for d in covered] if covered else None,
             "previous": [d.isoformat() for d in result.previous] if result.previous else None,
             "platforms": result.platforms,
             "rows": records(result.rows),
@@ -668,6 +691,10 @@ def _iso(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return pd.Timestamp(value).date().isoformat()
+
+
+def _minute(value: Any) -> str | None:
+    return None if value is None else f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
 
 
 def _model_source(answer: dict[str, Any]) -> str:

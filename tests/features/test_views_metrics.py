@@ -14,7 +14,7 @@ import pytest
 
 from features.errors import UnknownEntityError, UnknownPlatformError
 from features.store import Store
-from features.views import InvalidParameterError, data_period, sales_metrics
+from features.views import InvalidParameterError, data_coverage, data_period, sales_metrics
 
 D = dt.date
 
@@ -134,6 +134,21 @@ def test_defaults_cover_every_day_with_sales(store):
     assert (result.start, result.end) == (D(2024, 12, 10), D(2025, 12, 22))
     assert only_row(result)["units"] == sum(r[6] for r in ROWS)
     assert data_period(store) == (D(2024, 12, 10), D(2025, 12, 22))
+
+
+def test_coverage_gives_each_platforms_last_sales_day_newest_first(store):
+    store.upsert("inventory_snapshots", pd.DataFrame({
+        "snapshot_date": [D(2025, 12, 20)], "warehouse_id": ["WH1"], "sku_id": ["A1"],
+        "on_hand": [3], "reserved": [0], "source_file": ["stock.xlsx"],
+    }))  # fmt: skip
+    coverage = data_coverage(store)
+    assert coverage.sales == (D(2024, 12, 10), D(2025, 12, 22))
+    assert coverage.sales_by_platform == {
+        "tmall": D(2025, 12, 22), "jd": D(2025, 12, 15), "douyin": D(2025, 12, 10),
+    }  # fmt: skip
+    assert list(coverage.sales_by_platform) == ["tmall", "jd", "douyin"]
+    assert coverage.stock == D(2025, 12, 20)
+    assert (coverage.chats, coverage.members, coverage.last_ingest) == (None, None, None)
 
 
 def test_no_sales_in_the_period_gives_no_rows(store):
@@ -388,6 +403,7 @@ def test_store_without_sales():
     empty = Store.in_memory()
     try:
         assert data_period(empty) is None
+        assert data_coverage(empty).sales is None and data_coverage(empty).sales_by_platform == {}
         with pytest.raises(InvalidParameterError, match="no sales"):
             sales_metrics(empty)
     finally:

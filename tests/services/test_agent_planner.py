@@ -44,7 +44,18 @@ class FakeModels:
         }
 
     def replenishment(self, *, skus, warehouses, service_level):
-        raise AssertionError("not used here")
+        self.calls.append(("replenishment", {"skus": skus, "warehouses": warehouses}))
+        # a forecaster trained to 2024-04-28 and stock of 2024-05-16: two weeks have passed
+        return {
+            "model": {"name": "butler-forecast-sku-warehouse", "alias": "champion",
+                      "version": "7", "run_id": "r"},
+            "as_of": "2024-05-16", "forecast_start": "2024-04-29", "service_level": service_level,
+            "plan": [{"sku_id": "SKU03", "warehouse_id": "WH-SH", "on_hand": 4.0,
+                      "in_transit": 0.0, "order_qty": 24.0, "cases": 2, "weeks_of_cover": 0.4,
+                      "stockout_probability": 0.7, "reason": "below the reorder point"}],
+            "errors": [],
+            "warnings": ["The forecaster was trained on sales up to 2024-04-28, …"],
+        }  # fmt: skip
 
     def match_member(self, *, record, top):
         self.calls.append(("match", record.model_dump(exclude_none=True)))
@@ -263,6 +274,57 @@ def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     assert "SKU03 @ WH-SH" in answer.answer and "21.0件" in answer.answer  # 2 weeks × 10.5
     assert "SKU03 @ WH-GZ" in answer.answer  # missing pairs are named, not hidden
     assert "butler-forecast-sku-warehouse v7" in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [("数据最新到哪天？", ["各平台都到", "问“上周”按"]),
+     ("How up to date is the data?", ["on every platform", '"Last week" means'])],
+)  # fmt: skip
+def test_how_far_the_data_reaches_is_answered_from_the_store(planner, sales_world, question, said):
+    agent, _ = planner
+    days = pd.to_datetime(sales_world.daily["day"]).dt.date
+    first, last = days.min(), days.max()
+    answer, _ = agent.answer(question, [], last)
+    (call,) = answer.tool_calls
+    assert call.name == "data_coverage" and call.ok
+    assert f"{first}" in answer.answer and f"{last}" in answer.answer
+    assert f"{sales_world.snapshots['snapshot_date'].max()}" in answer.answer
+    monday = last - dt.timedelta(days=last.weekday())
+    assert all(words in answer.answer for words in said)
+    assert f"{monday - dt.timedelta(days=7)}" in answer.answer  # last week's Monday
+
+
+def test_a_platform_whose_sales_stop_earlier_is_named_with_its_last_day(planner):
+    from services.agent.planner import Plan
+
+    agent, _ = planner
+    data = {"sales_first_day": "2024-01-01", "sales_last_day": "2024-05-08",
+            "sales_last_day_by_platform": {"tmall": "2024-05-08", "jd": "2024-05-01"},
+            "stock_last_day": None, "chats_last_at": None, "members_last_registered_at": None,
+            "last_ingested_at_utc": "2024-05-09 06:12"}  # fmt: skip
+    plan = Plan("data_coverage", 1.0, None, "data_coverage", {}, [], False, None)
+    text = agent._render_data_coverage(plan, data, agent.templates["zh"], "zh")
+    assert "各平台最新一天：天猫/淘宝 2024-05-08、京东 2024-05-01" in text
+    assert "最近一次导入文件在2024-05-09 06:12（UTC）" in text and "库存" not in text
+
+
+def test_no_sales_in_a_period_outside_the_data_says_where_the_data_is(planner, sales_world):
+    agent, _ = planner
+    days = pd.to_datetime(sales_world.daily["day"]).dt.date
+    answer, _ = agent.answer("2022-01-01到2022-01-31天猫卖了多少？", [], _today(sales_world))
+    assert "没有找到销售记录" in answer.answer
+    assert f"库里的销售数据从{days.min()}到{days.max()}" in answer.answer
+
+
+def test_a_replenishment_answer_renders_the_stale_forecaster_warning(planner, sales_world):
+    agent, _ = planner
+    answer, _ = agent.answer("SKU03 需要补多少货？", [], _today(sales_world))
+    assert [c.name for c in answer.tool_calls] == ["replenishment_plan"]
+    assert "预测模型只用到2024-04-28的销售训练，库存却是2024-05-16的" in answer.answer
+    assert "前2周的预测（2024-04-29至2024-05-12）" in answer.answer
+    english, _ = agent.answer("How much of SKU03 should we reorder?", [], _today(sales_world))
+    assert "its first 2 forecast week(s) (2024-04-29 to 2024-05-12) have passed" in english.answer
 
 
 def test_a_forecast_question_without_a_sku_asks_for_one(planner, sales_world):

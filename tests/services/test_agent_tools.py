@@ -77,11 +77,24 @@ def toolbox(settings: Settings) -> Toolbox:
 def test_every_tool_has_a_description_and_a_typed_schema(toolbox):
     expected = {"sales_metrics", "hot_items", "oversell_risk", "forecast_sku",
                 "replenishment_plan", "member_stats", "match_member", "risk_alerts",
-                "classify_conversation", "query_store"}  # fmt: skip
+                "classify_conversation", "data_coverage", "query_store"}  # fmt: skip
     assert set(toolbox.tools) == expected
     for tool in toolbox.tools.values():
         assert len(tool.description) > 40, tool.name
         assert tool.args.model_json_schema()["type"] == "object"
+
+
+def test_data_coverage_says_how_far_sales_and_stock_reach(toolbox, sales_world):
+    result = toolbox.call("data_coverage", {})
+    assert result.ok and "sales_daily" in result.source
+    days = pd.to_datetime(sales_world.daily["day"]).dt.date
+    assert result.data["sales_first_day"] == days.min().isoformat()
+    assert result.data["sales_last_day"] == days.max().isoformat()
+    last = sales_world.daily.assign(day=days).groupby("platform")["day"].max()
+    assert result.data["sales_last_day_by_platform"] == {p: d.isoformat() for p, d in last.items()}
+    assert result.data["stock_last_day"] == sales_world.snapshots["snapshot_date"].max().isoformat()
+    assert not toolbox.call("data_coverage", {"platform": "tmall"}).ok  # takes no arguments
+    json.loads(result.for_model())
 
 
 def test_sales_metrics_answers_with_its_period_and_source(toolbox, sales_world):
