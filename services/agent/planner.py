@@ -322,6 +322,10 @@ class OfflinePlanner:
             text = t["assumed_period"].format(words=words, start=d["start"], end=d["end"]) + (
                 "\n" + text
             )
+        if result.name in ("forecast_sku", "replenishment_plan") and plan.slots.platforms:
+            # the forecaster sees each warehouse's demand from every channel together
+            names = self._scope(plan.slots.platforms, t, lang)
+            text = t["all_channels"].format(platforms=names) + "\n" + text
         return text
 
     # one renderer per tool ----------------------------------------------------------------

@@ -327,6 +327,17 @@ def test_a_replenishment_answer_renders_the_stale_forecaster_warning(planner, sa
     assert "its first 2 forecast week(s) (2024-04-29 to 2024-05-12) have passed" in english.answer
 
 
+def test_a_forecast_question_naming_a_platform_says_forecasts_cover_every_channel(
+    planner, sales_world
+):
+    agent, models = planner
+    answer, _ = agent.answer("SKU03 在天猫未来2周能卖多少？", [], _today(sales_world))
+    assert [c.name for c in answer.tool_calls] == ["forecast_sku"]
+    assert "包含所有平台的销量，不单独按天猫/淘宝预测" in answer.answer
+    english, _ = agent.answer("Forecast SKU03 on JD for 2 weeks", [], _today(sales_world))
+    assert "there is none for JD alone" in english.answer
+
+
 def test_a_forecast_question_without_a_sku_asks_for_one(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("预测一下下周的销量", [], _today(sales_world))
