@@ -8,7 +8,7 @@ continue them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,7 +39,11 @@ class CarriedIds:
     counts: dict[str, int]
 
 
-def carry_person_ids(accounts: pd.DataFrame, previous: Mapping[str, str] | pd.Series) -> CarriedIds:
+def carry_person_ids(
+    accounts: pd.DataFrame,
+    previous: Mapping[str, str] | pd.Series,
+    retired: Iterable[str] = (),
+) -> CarriedIds:
     """Keep the person ids of a previous resolution for the persons that continue it.
 
     The model names a person after its smallest account id, so a person that gains an
@@ -51,12 +55,16 @@ def carry_person_ids(accounts: pd.DataFrame, previous: Mapping[str, str] | pd.Se
       in it (ties: the smallest id); the others are retired, listed in ``former``;
     * a person given none takes the model's id, unless a previous id is that id (a
       previous person's id must never name someone else): then its smallest account id no
-      previous person had, as a last resort the model's id with ``~2`` (``~3`` …).
+      previous person had, as a last resort the model's id with ``~2`` (``~3`` …). Ids
+      retired by resolutions before the previous one (``retired``) are never given again
+      either.
 
     Args:
         accounts: one row per account: ``unique_id, person_id`` (as the model gave it).
         previous: account ``unique_id`` → the person id the previous resolution gave it;
             accounts it does not hold are new.
+        retired: ids that earlier resolutions retired (merged into another person, or left
+            without accounts): no new person may take one.
 
     Returns:
         The accounts with their carried ids, per person its retired ids, and the counts.
@@ -89,10 +97,12 @@ def carry_person_ids(accounts: pd.DataFrame, previous: Mapping[str, str] | pd.Se
                 accounts["person_id"].astype(str).to_numpy(dtype=object),
                 pd.Series(uid).map(prev).to_numpy(dtype=object),
                 prev.to_numpy(dtype=object),
+                np.asarray([str(r) for r in retired], dtype=object),
             ]
         ),
         sort=True,
     )
+    n_prev = len(prev)
     vocab = np.asarray(vocab, dtype=object)
     frame = pd.DataFrame(
         {"unique_id": codes[:n], "new": codes[n : 2 * n], "prev": codes[2 * n : 3 * n]}
@@ -125,7 +135,9 @@ def carry_person_ids(accounts: pd.DataFrame, previous: Mapping[str, str] | pd.Se
     carried = persons.copy()
     carried[np.searchsorted(persons, kept["new"].to_numpy())] = kept["prev"].to_numpy()
     fresh = ~np.isin(persons, kept["new"].to_numpy())
-    # a previous id (kept or retired) names its person: a new person must not reuse one
+    # a previous id (kept or retired), or one retired before, names its person: a new
+    # person must not reuse one
+    previous_ids = np.unique(codes[3 * n : 3 * n + n_prev])
     reserved = np.unique(codes[3 * n :])
     clash = persons[fresh & np.isin(persons, reserved)]
     final = vocab[carried]
@@ -163,7 +175,7 @@ def carry_person_ids(accounts: pd.DataFrame, previous: Mapping[str, str] | pd.Se
         "new": len(persons) - len(kept),
         "merged": len(retired),
         "split": int((overlap.groupby("prev").size() >= 2).sum()),
-        "dropped": len(reserved) - len(claims),
+        "dropped": len(previous_ids) - len(claims),
     }
     return CarriedIds(accounts=out, person_ids=carried_ids, former=former, counts=counts)
 

@@ -703,7 +703,9 @@ def members_resolve(
             result = resolve_store(settings, threshold)
             path = write_table(result.persons, out)
             version = registered_version(settings, REGISTERED_NAME)["version"]
-            save_persons(settings, result.accounts, f"{REGISTERED_NAME}/{version}")
+            save_persons(
+                settings, result.accounts, f"{REGISTERED_NAME}/{version}", result.id_history
+            )
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     _print_member_summary(result.summary, costs=settings.recruitment_cost)

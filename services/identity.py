@@ -42,8 +42,9 @@ class ResolvedMembers:
     """The deduplicated member list and its summary.
 
     Attributes:
-        persons: one row per person: ``person_id``, ``former_person_ids`` (the ids of the
-            last resolution merged into this person, a list, empty for most), golden fields
+        persons: one row per person: ``person_id``, ``former_person_ids`` (every id an
+            earlier resolution gave this person's accounts and later retired, as
+            ``person_id_history`` will hold it; a list, empty for most), golden fields
             (with ``<field>_from``), ``source_accounts``, ``cluster_size`` (accounts),
             ``platforms`` and ``match_probability`` (the lowest, over the person's accounts,
             of each account's strongest link inside the person; NaN for a person with one
@@ -54,12 +55,17 @@ class ResolvedMembers:
         person_ids: how the ids compare with the last resolution's (``member_persons``):
             ``kept, new, merged, split, dropped`` (see
             :class:`models.person_ids.CarriedIds`).
+        id_history: every retired id after this resolution, for ``person_id_history``:
+            ``former_person_id, person_id`` (the id holding its accounts now, None when
+            none is left), ``retired_at`` and ``model_version`` (NaT and None for the ids
+            this resolution retires; :func:`save_persons` stamps them).
     """
 
     persons: pd.DataFrame
     accounts: pd.DataFrame
     summary: dict[str, float]
     person_ids: dict[str, int] = field(default_factory=dict)
+    id_history: pd.DataFrame = field(default_factory=lambda: _history_frame([]))
 
 
 def registered_model(settings: Settings) -> IdentityResolver:
@@ -76,8 +82,9 @@ def resolve_store(settings: Settings, threshold: float | None = None) -> Resolve
     """Resolve every member account of the store with the registered identity model.
 
     Persons keep the ids the store's last resolution (``member_persons``) gave them, as
-    :func:`models.person_ids.carry_person_ids` carries them; ids merged into another person
-    are listed in its ``former_person_ids``.
+    :func:`models.person_ids.carry_person_ids` carries them; an id merged into another person
+    is listed in its ``former_person_ids``, and no id retired before is given again
+    (``person_id_history``).
 
     Raises:
         ModelNotRegisteredError: no identity model is registered yet, or the registered one
@@ -88,11 +95,15 @@ def resolve_store(settings: Settings, threshold: float | None = None) -> Resolve
     with Store.open(settings, read_only=True) as store:
         raw = store_members(store)
         previous = stored_person_ids(store)
+        history = stored_id_history(store)
     resolution = model.resolve(normalise_members(raw), threshold)
-    carried = carry_person_ids(resolution.clusters, previous)
+    carried = carry_person_ids(resolution.clusters, previous, history["former_person_id"])
     accounts = carried.accounts
+    history = _next_history(history, carried.former, set(previous), set(carried.person_ids))
     persons = golden_records(raw, accounts)
-    former = persons["person_id"].map(carried.former)
+    former = persons["person_id"].map(
+        history.dropna(subset=["person_id"]).groupby("person_id")["former_person_id"].agg(sorted)
+    )
     persons.insert(1, "former_person_ids", [f if isinstance(f, list) else [] for f in former])
     weakest = accounts.groupby("person_id")["match_probability"].min()
     persons["match_probability"] = persons["person_id"].map(weakest)
@@ -103,6 +114,48 @@ def resolve_store(settings: Settings, threshold: float | None = None) -> Resolve
             raw, accounts, cost_per_account=settings.recruitment_cost or None
         ),
         person_ids=carried.counts,
+        id_history=history,
+    )
+
+
+def _history_frame(rows: list[tuple]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        rows, columns=["former_person_id", "person_id", "retired_at", "model_version"]
+    )
+    return frame.astype({"former_person_id": object, "person_id": object,
+                         "retired_at": "datetime64[us]", "model_version": object})  # fmt: skip
+
+
+def _next_history(
+    history: pd.DataFrame, merged: pd.Series, previous: set[str], kept: set[str]
+) -> pd.DataFrame:
+    """The retired ids after a resolution: the earlier ones following their person (to the
+    person it was merged into, or None when its accounts are gone), then the ids this
+    resolution merged (``merged``: person → its retired ids) or left without accounts."""
+    into = {old: person for person, olds in merged.items() for old in olds}
+    gone = previous - kept - set(into)
+    older = history.assign(
+        person_id=[into.get(p, None if p in gone else p) if p else None
+                   for p in history["person_id"]]
+    )  # fmt: skip
+    new = [(old, person, pd.NaT, None) for old, person in sorted(into.items())]
+    new += [(old, None, pd.NaT, None) for old in sorted(gone)]
+    return pd.concat([older, _history_frame(new)], ignore_index=True)
+
+
+def stored_id_history(store: Store) -> pd.DataFrame:
+    """The store's retired person ids (``person_id_history``): ``former_person_id,
+    person_id, retired_at, model_version``; empty before any id was retired."""
+    exists = store.sql(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'person_id_history'"
+    ).fetchall()[0][0]
+    if not exists:  # a store opened read-only before its migration to version 4
+        return _history_frame([])
+    return _history_frame(
+        store.sql(
+            "SELECT former_person_id, person_id, retired_at, model_version "
+            "FROM person_id_history ORDER BY retired_at, former_person_id"
+        ).fetchall()
     )
 
 
@@ -225,13 +278,20 @@ def explain_accounts(settings: Settings, left: str, right: str) -> PairExplanati
     )
 
 
-def save_persons(settings: Settings, accounts: pd.DataFrame, model_version: str) -> int:
-    """Replace the store's ``member_persons`` with a resolution's accounts.
+def save_persons(
+    settings: Settings,
+    accounts: pd.DataFrame,
+    model_version: str,
+    id_history: pd.DataFrame | None = None,
+) -> int:
+    """Replace the store's ``member_persons`` with a resolution's accounts, and its
+    ``person_id_history`` with the resolution's retired ids, in one transaction.
 
     Args:
         settings: runtime settings.
         accounts: ``unique_id, person_id, cluster_size, match_probability`` per account.
         model_version: the identity model version that resolved them.
+        id_history: :attr:`ResolvedMembers.id_history`; None = leave the history as it is.
 
     Returns:
         The number of accounts written.
@@ -251,6 +311,16 @@ def save_persons(settings: Settings, accounts: pd.DataFrame, model_version: str)
     with Store.open(settings) as store, store.transaction():
         store.sql("DELETE FROM member_persons")
         store.upsert("member_persons", rows)
+        if id_history is not None:
+            new = id_history["retired_at"].isna()
+            history = id_history.assign(
+                retired_at=id_history["retired_at"].where(~new, rows["resolved_at"].iloc[0]
+                                                          if len(rows) else pd.Timestamp.now()),
+                model_version=id_history["model_version"].where(~new, model_version),
+            )  # fmt: skip
+            store.sql("DELETE FROM person_id_history")
+            if len(history):
+                store.upsert("person_id_history", history)
     return len(rows)
 
 

@@ -36,7 +36,7 @@ from services.http.errors import (
     forbid_unknown_fields,
 )
 from services.http.media import JSON
-from services.identity import registered_model, stored_person_ids
+from services.identity import registered_model, stored_id_history, stored_person_ids
 from services.registry import registered_version
 
 logger = logging.getLogger(__name__)
@@ -164,9 +164,10 @@ class Identity:
         with Store.open(self.settings, read_only=True) as store:
             members = normalise_members(store_members(store))
             previous = stored_person_ids(store)
+            retired = stored_id_history(store)["former_person_id"]
         resolution = self.model.resolve(members)
         # in the order of `members`, with the ids `butler members resolve` keeps in the store
-        clusters = carry_person_ids(resolution.clusters, previous).accounts
+        clusters = carry_person_ids(resolution.clusters, previous, retired).accounts
         #: the threshold the store was resolved at (chosen from its pairs by default); a new
         #: member at or above it to a person is that person
         self.threshold = resolution.threshold

@@ -111,6 +111,16 @@ def test_previous_persons_whose_accounts_are_gone_are_counted_as_dropped():
     assert out.counts["dropped"] == 1 and ids(out) == {"a": "a", "b": "a"}
 
 
+def test_an_id_retired_by_an_earlier_resolution_is_never_given_again():
+    # run 1: a = {a, b}, c = {c, d}; run 2 merged them into c and retired "a"; now run 3
+    # splits {a} off again: it may not be called "a", which the CRM knows as c's old id
+    out = carry_person_ids(resolved("a", "bcd"), previous(c="abcd"), retired=["a"])
+    assert ids(out) == {"a": "a~2", "b": "c", "c": "c", "d": "c"}
+    assert out.counts == {"kept": 1, "new": 1, "merged": 0, "split": 1, "dropped": 0}
+    # without the history the old id would name the split-off account again
+    assert ids(carry_person_ids(resolved("a", "bcd"), previous(c="abcd")))["a"] == "a"
+
+
 def test_accounts_listed_twice_are_refused_with_the_fix():
     with pytest.raises(ContractViolation, match="listed more than once.*Drop the repeated"):
         carry_person_ids(resolved("ab", "b"), {})

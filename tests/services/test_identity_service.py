@@ -297,6 +297,59 @@ def test_resolving_again_keeps_the_persons_ids(settings, tmp_path):
     )
 
 
+def test_retired_ids_are_kept_in_the_store_and_listed_on_every_later_resolution(settings):
+    from services.identity import stored_id_history
+    from training.identity import train
+
+    frame = people_list(80)
+    with Store.open(settings) as store:
+        _store_members(store, frame)
+    train(settings)
+    first = resolve_store(settings)
+    # as if an earlier resolution had split one person in two: this one merges them again
+    person, accounts = next((p, g) for p, g in first.accounts.groupby("person_id") if len(g) >= 2)
+    split_off = accounts["unique_id"].max()
+    before = first.accounts.copy()
+    before.loc[before["unique_id"] == split_off, "person_id"] = split_off
+    save_persons(settings, before, "butler-identity/1")
+
+    second = resolve_store(settings)
+    assert second.person_ids["merged"] == 1
+    assert second.persons.set_index("person_id").loc[person, "former_person_ids"] == [split_off]
+    save_persons(settings, second.accounts, "butler-identity/2", second.id_history)
+    with Store.open(settings, read_only=True) as store:
+        history = stored_id_history(store)
+    assert history[["former_person_id", "person_id", "model_version"]].values.tolist() == [
+        [split_off, person, "butler-identity/2"]
+    ]
+    assert history["retired_at"].notna().all()
+
+    third = resolve_store(settings)  # nothing changed: the old id is still listed, once
+    assert third.person_ids["merged"] == 0
+    assert third.persons.set_index("person_id").loc[person, "former_person_ids"] == [split_off]
+    save_persons(settings, third.accounts, "butler-identity/3", third.id_history)
+    with Store.open(settings, read_only=True) as store:
+        again = stored_id_history(store)
+    assert again.equals(history)  # the retirement keeps its first time and model version
+
+
+def test_an_earlier_retired_id_follows_its_person_when_that_person_is_merged_or_gone():
+    from services.identity import _history_frame, _next_history
+
+    history = _history_frame([
+        ("a", "b", pd.Timestamp("2026-01-01"), "m/1"),   # b was merged into c now
+        ("q", "r", pd.Timestamp("2026-01-01"), "m/1"),   # r's accounts are all gone now
+        ("x", None, pd.Timestamp("2026-01-01"), "m/1"),  # gone long ago
+        ("s", "t", pd.Timestamp("2026-01-01"), "m/1"),   # t is unchanged
+    ])  # fmt: skip
+    merged = pd.Series({"c": ["b"]})
+    out = _next_history(history, merged, previous={"b", "c", "r", "t"}, kept={"c", "t"})
+    assert out[["former_person_id", "person_id"]].values.tolist() == [
+        ["a", "c"], ["q", None], ["x", None], ["s", "t"], ["b", "c"], ["r", None]
+    ]  # fmt: skip
+    assert out["retired_at"].iloc[:4].notna().all() and out["retired_at"].iloc[4:].isna().all()
+
+
 def test_write_table_writes_a_list_column_as_text_or_a_list_of_strings(tmp_path: Path):
     frame = pd.DataFrame({"person_id": ["a", "c"], "former_person_ids": [[], ["b", "d"]]})
     write_table(frame, tmp_path / "p.csv")
