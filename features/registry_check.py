@@ -16,6 +16,10 @@ from features.settings import Settings
 #: Seconds to wait for a tracking server's first answer, or for a SQLite registry's lock.
 PROBE_SECONDS = 5.0
 
+#: The run tag that says, in a few words, which data a model was trained on: written by the
+#: training pipelines, shown by `butler models list`.
+TRAINED_ON_TAG = "data.trained_on"
+
 
 class RegistryUnavailableError(ButlerError):
     """The MLflow registry cannot be reached, read or written."""

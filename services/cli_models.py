@@ -24,7 +24,8 @@ def models_list(
     ] = None,
 ) -> None:
     """Every registered version, newest first: which one the services load (the alias),
-    when it was trained, and the figures of its training run to compare versions by.
+    when it was trained and on which data, and the figures of its training run to compare
+    versions by.
 
     Examples:
         butler models list
@@ -41,7 +42,7 @@ def models_list(
         console.print("No model is registered yet: `butler train …` registers them.")
         return
     table = Table(title=f"Registered models (tracking {escape(settings.tracking_uri)})")
-    for column in ("model", "version", "alias", "trained (UTC)", "run", "figures"):
+    for column in ("model", "version", "alias", "trained (UTC)", "trained on", "run", "figures"):
         table.add_column(column, justify="right" if column == "version" else "left")
     for row in rows:
         served = settings.model_alias in row.aliases
@@ -50,6 +51,7 @@ def models_list(
             str(row.version),
             ("[bold green]" if served else "") + escape(", ".join(f"@{a}" for a in row.aliases)),
             row.created.strftime("%Y-%m-%d %H:%M"),
+            escape(row.trained_on) or "–",
             row.run_id[:8],
             " · ".join(f"{k.removeprefix('target.')} {v:.4g}" for k, v in row.metrics.items()),
         )

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 from features.errors import ButlerError
-from features.registry_check import check_registry
+from features.registry_check import TRAINED_ON_TAG, check_registry
 from features.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ class ModelVersion:
     created: datetime
     run_id: str
     metrics: dict[str, float] = field(default_factory=dict)
+    trained_on: str = ""  # which data, as its training run says (empty for older runs)
 
 
 def retrain_command(name: str) -> str:
@@ -257,9 +258,11 @@ def model_versions(settings: Settings, name: str | None = None) -> list[ModelVer
         aliases = client.get_registered_model(each).aliases or {}
         for found in client.search_model_versions(f"name='{each}'"):
             try:
-                metrics = client.get_run(found.run_id).data.metrics if found.run_id else {}
+                data = client.get_run(found.run_id).data if found.run_id else None
             except MlflowException:  # the run was deleted; the version stays listed
-                metrics = {}
+                data = None
+            metrics = data.metrics if data else {}
+            trained_on = data.tags.get(TRAINED_ON_TAG, "") if data else ""
             rows.append(
                 ModelVersion(
                     name=each,
@@ -270,6 +273,7 @@ def model_versions(settings: Settings, name: str | None = None) -> list[ModelVer
                     created=datetime.fromtimestamp(found.creation_timestamp / 1000, tz=UTC),
                     run_id=str(found.run_id or ""),
                     metrics={k: float(metrics[k]) for k in headline if k in metrics},
+                    trained_on=trained_on,
                 )
             )
     return sorted(rows, key=lambda row: (row.name, -row.version))

@@ -114,6 +114,9 @@ def train(
             | {"n_series": n_series, "n_weeks": n_weeks}
         )
         tracking.log_tags({f"data.{k}": str(v) for k, v in snapshot.items()})
+        tracking.log_trained_on(
+            f"sales {snapshot['first_sale']} … {snapshot['newest_sale']}, {n_series:,} series"
+        )
         tracking.log_metrics(_flat_metrics(result))
         targets = result.targets()
         tracking.log_metrics({f"target.{k}": v for k, v in targets.items()})
@@ -162,12 +165,15 @@ def _flat_metrics(result: BacktestResult) -> dict[str, float]:
 
 
 def _snapshot(store: Store) -> dict[str, object]:
-    """Which data the model saw: schema version, row counts, newest sales day."""
+    """Which data the model saw: schema version, row counts, first and newest sales day."""
     from features.schema import current_version
 
     counts = {
         table: store.sql(f"SELECT count(*) FROM {table}").fetchall()[0][0]
         for table in ("order_lines", "sales_daily", "inventory_snapshots")
     }
-    newest = store.sql("SELECT max(day) FROM sales_daily").fetchall()[0][0]
-    return {"schema_version": current_version(store.con), "newest_sale": newest, **counts}
+    first, newest = store.sql("SELECT min(day), max(day) FROM sales_daily").fetchall()[0]
+    return {
+        "schema_version": current_version(store.con), "first_sale": first, "newest_sale": newest,
+        **counts,
+    }  # fmt: skip

@@ -51,6 +51,7 @@ def train(
     tracking.check_writable(settings)
     with Store.open(settings, read_only=True) as store:
         raw = store_members(store)
+        newest = store.sql("SELECT max(registered_at)::DATE FROM members").fetchall()[0][0]
     members = normalise_members(raw)
     model = IdentityResolver(cfg).fit(members)
     resolution = model.resolve(members)
@@ -64,6 +65,9 @@ def train(
             | {"columns": ",".join(model.columns_), "blocking_rules": "; ".join(rules)}
         )
         tracking.log_dict(model.settings_, "splink_model.json")
+        tracking.log_trained_on(
+            f"{len(raw):,} member accounts" + (f", newest sign-up {newest}" if newest else "")
+        )
         tracking.log_metrics(summary | {"fit_seconds": model.fit_seconds_})
         registered = tracking.log_and_register(
             settings, model, name=REGISTERED_NAME, alias=settings.model_alias if promote else None

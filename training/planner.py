@@ -112,6 +112,7 @@ def train_planner(
     counts = {i: examples.intents.count(i) for i in sorted(set(examples.intents))}
     with tracking.run(settings, EXPERIMENT, run_name="intent-model"):
         tracking.log_params(config.to_params() | {"examples": len(examples.texts)})
+        tracking.log_trained_on(f"{len(examples.texts):,} example questions (prompts)")
         tracking.log_metrics({"cv_accuracy": accuracy})
         tracking.log_dict(counts, "examples_per_intent.json")
         registered = tracking.log_and_register(

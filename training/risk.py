@@ -84,6 +84,7 @@ def train(
     tracking.check_writable(settings)
     with Store.open(settings, read_only=True) as store:
         weak = store_conversations(store)
+        newest = store.sql("SELECT max(sent_at)::DATE FROM chat_messages").fetchall()[0][0]
     sizes = {"store_conversations": len(weak)}
     hand: LabelledSet | None = None
     dev: LabelledSet | None = None
@@ -134,6 +135,11 @@ def train(
     thresholds = {label.value: t for label, t in model.thresholds_.items()}
     with tracking.run(settings, EXPERIMENT, run_name="chat-risk") as run_id:
         tracking.log_params(cfg.to_params() | {f"size_{k}": v for k, v in sizes.items()})
+        tracking.log_trained_on(
+            f"{sizes['store_conversations']:,} store chats"
+            + (f" to {newest}" if newest else "")
+            + (f" + {sizes['pool_conversations']:,} pool chats" if pool is not None else "")
+        )
         tracking.log_dict(
             {
                 "thresholds": thresholds,

@@ -24,7 +24,7 @@ from urllib.request import url2pathname
 import mlflow
 import mlflow.pyfunc
 
-from features.registry_check import check_registry
+from features.registry_check import TRAINED_ON_TAG, check_registry
 from features.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -138,6 +138,12 @@ def log_metrics(metrics: Mapping[str, float]) -> None:
 def log_tags(tags: Mapping[str, str]) -> None:
     """Tag the active run."""
     mlflow.set_tags(dict(tags))
+
+
+def log_trained_on(description: str) -> None:
+    """Say which data the active run's model was trained on ("sales 2024-01-01 … 2025-12-28,
+    112 series"): `butler models list` shows it beside each version."""
+    mlflow.set_tag(TRAINED_ON_TAG, description[:500])
 
 
 def log_artifact(path: str | Path, folder: str | None = None) -> None:

@@ -29,12 +29,16 @@ def butler(home, *args: str):
     return CliRunner().invoke(app, ["--home", str(home), *args])
 
 
-def _register(settings: Settings, accuracy: float, *, promote: bool) -> None:
+def _register(
+    settings: Settings, accuracy: float, *, promote: bool, trained_on: str | None = None
+) -> None:
     from models.intent import IntentConfig
 
     stand_in = SimpleNamespace(config=SimpleNamespace(version=IntentConfig().version))
     with tracking.run(settings, "tests", "planner"):
         tracking.log_metrics({"cv_accuracy": accuracy})
+        if trained_on is not None:
+            tracking.log_trained_on(trained_on)
         tracking.log_and_register(
             settings, stand_in, name="butler-planner", alias="champion" if promote else None
         )
@@ -43,14 +47,15 @@ def _register(settings: Settings, accuracy: float, *, promote: bool) -> None:
 def test_list_then_promote_and_roll_back(tmp_path):
     settings = Settings(home=tmp_path / "home")
     assert "No model is registered yet" in butler(settings.home, "models", "list").output
-    _register(settings, 0.91, promote=True)
-    _register(settings, 0.87, promote=False)
+    _register(settings, 0.91, promote=True)  # a run from before the tag: "–"
+    _register(settings, 0.87, promote=False, trained_on="412 example questions (prompts)")
 
     listed = butler(settings.home, "models", "list")
     assert listed.exit_code == 0, listed.output
     rows = [line for line in listed.output.splitlines() if "butler-planner" in line]
     assert "2" in rows[0] and "@champion" not in rows[0] and "cv_accuracy 0.87" in rows[0]
-    assert "@champion" in rows[1] and "cv_accuracy 0.91" in rows[1]
+    assert "412 example questions (prompts)" in rows[0]
+    assert "@champion" in rows[1] and "cv_accuracy 0.91" in rows[1] and "–" in rows[1]
 
     promoted = butler(settings.home, "models", "promote", "butler-planner", "2")
     assert promoted.exit_code == 0, promoted.output

@@ -29,7 +29,7 @@ from services.identity import (
     save_persons,
     write_table,
 )
-from services.registry import ModelNotRegisteredError
+from services.registry import ModelNotRegisteredError, model_versions
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -247,6 +247,8 @@ def test_train_register_then_resolve_the_store(settings):
         _store_members(store, frame)
     run = train(settings)
     assert run.registered.name == "butler-identity" and run.summary["accounts"] == len(frame)
+    (listed,) = model_versions(settings, "butler-identity")
+    assert listed.trained_on.startswith(f"{len(frame):,} member accounts")
     result = resolve_store(settings)
     assert result.summary["persons"] == pytest.approx(frame["person"].nunique(), rel=0.1)
     golden = {"person_id", "full_name", "source_accounts", "cluster_size", "match_probability"}

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from features.store import Store
 from services.cli import app
-from services.registry import ModelNotRegisteredError
+from services.registry import ModelNotRegisteredError, model_versions
 from services.risk import load_risk_model
 
 
@@ -42,6 +42,12 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     result = invoke(settings, "train", "risk")
     assert result.exit_code == 0, result.output
     assert "Registered butler-chat-risk" in result.output
+    (listed,) = model_versions(settings, "butler-chat-risk")
+    with Store.open(settings, read_only=True) as store:
+        sessions, newest = store.sql(
+            "SELECT count(DISTINCT (platform, session_id)), max(sent_at)::DATE FROM chat_messages"
+        ).fetchall()[0]
+    assert listed.trained_on == f"{sessions:,} store chats to {newest}"
 
     lines = [
         {

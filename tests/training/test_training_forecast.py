@@ -58,6 +58,10 @@ def test_train_registers_a_champion_the_services_load_and_plan_from(
     assert logged.data.params["n_estimators"] == "20"
     assert logged.data.params["dynamic_features"] == "promo_days,price_ratio"
     assert "butler.all.wape" in logged.data.metrics
+    days = pd.to_datetime(sales_store.daily["day"]).dt.date
+    assert logged.data.tags["data.trained_on"] == (
+        f"sales {days.min()} … {days.max()}, 16 series"
+    )  # what `butler models list` shows
     # the run says which model the backtest found best, Butler's or a baseline
     targets = run.backtest.targets()
     beaten = targets["reduction_vs_best_baseline"] < 0
