@@ -792,13 +792,30 @@ def resolve_unmapped_skus(store: Store) -> None:
         refresh_sales_daily(store, platform, lo, hi)
 
 
-def refresh_sales_daily(store: Store, platform: str, first: dt.date, last: dt.date) -> None:
-    """Rebuild ``sales_daily`` for ``platform`` over business days ``first``..``last``."""
+def sold_lines(first: dt.date, last: dt.date) -> str:
+    """The SQL of the sold order lines of business days ``first``..``last``: the rows
+    ``sales_daily`` sums, with ``day`` (Beijing) and ``warehouse_id`` ('' when the platform
+    names none) as ``sales_daily`` has them. The bounds are written in (dates, never text a
+    caller gave), so the SQL nests in a query with parameters of either style."""
     day = _BUSINESS_DAY.format(col="created_at")
     # bounds on the raw column let DuckDB skip row groups by their min/max (order files are
-    # written month by month), so a refresh costs the days it covers, not the whole table
+    # written month by month), so a read costs the days it covers, not the whole table
     lo = dt.datetime.combine(first, dt.time()) - dt.timedelta(hours=8)
     hi = dt.datetime.combine(last, dt.time()) + dt.timedelta(hours=16)
+    return f"""
+        SELECT {day} AS day, platform, shop_id, sku_id,
+               coalesce(warehouse_id, '') AS warehouse_id, order_id, quantity, returned_qty,
+               paid_fen, refund_fen
+        FROM order_lines
+        WHERE sku_id IS NOT NULL AND status IN ({_SOLD})
+          AND created_at >= TIMESTAMP '{lo:%Y-%m-%d %H:%M:%S}'
+          AND created_at < TIMESTAMP '{hi:%Y-%m-%d %H:%M:%S}'
+    """
+
+
+def refresh_sales_daily(store: Store, platform: str, first: dt.date, last: dt.date) -> None:
+    """Rebuild ``sales_daily`` for ``platform`` over business days ``first``..``last``."""
+    lines = sold_lines(first, last)
     store.sql(
         "DELETE FROM sales_daily WHERE platform = ? AND day BETWEEN ? AND ?",
         [platform, first, last],
@@ -806,13 +823,12 @@ def refresh_sales_daily(store: Store, platform: str, first: dt.date, last: dt.da
     store.sql(
         f"""
         INSERT INTO sales_daily
-        SELECT {day} AS day, platform, shop_id, sku_id, coalesce(warehouse_id, '') AS wh,
+        SELECT day, platform, shop_id, sku_id, warehouse_id,
                count(DISTINCT order_id), sum(quantity), sum(returned_qty), sum(paid_fen),
                sum(refund_fen), round(sum(paid_fen) / sum(quantity))::BIGINT
-        FROM order_lines
-        WHERE platform = ? AND sku_id IS NOT NULL AND status IN ({_SOLD})
-          AND created_at >= ? AND created_at < ?
+        FROM ({lines}) AS l
+        WHERE platform = ?
         GROUP BY ALL
         """,
-        [platform, lo, hi],
+        [platform],
     )

@@ -34,7 +34,8 @@ METRICS: dict[str, tuple[str, str]] = {
     "returned_units": ("sum(d.returned_units)", "units returned"),
     "revenue_yuan": ("sum(d.gross_fen) / 100.0", "paid amount in yuan (GMV)"),
     "refund_yuan": ("sum(d.refund_fen) / 100.0", "refunded amount in yuan"),
-    "orders": ("sum(d.orders)", "orders holding the SKUs (per SKU)"),
+    # read from the order lines: an order holding two SKUs is one order in a total
+    "orders": ("count(DISTINCT (d.platform, d.order_id))", "paid orders, each counted once"),
     "avg_price_yuan": (
         "sum(d.gross_fen) / nullif(sum(d.units), 0) / 100.0",
         "paid amount per unit in yuan",
@@ -251,7 +252,37 @@ def _query(
     first: dt.date,
     last: dt.date,
 ) -> pd.DataFrame:
+    if "orders" in names:  # counted over the order lines, the rest over sales_daily
+        others = [m for m in names if m != "orders"]
+        counted = _query_source(store, ["orders"], dims, filters, categories, first, last,
+                                lines=True)  # fmt: skip
+        if not others:
+            return counted
+        summed = _query_source(store, others, dims, filters, categories, first, last)
+        if not dims:
+            return summed.assign(orders=counted["orders"].iloc[0]) if len(summed) else summed
+        keys = [d for d in dims if d != "product"]
+        merged = summed.merge(counted[[*keys, "orders"]], on=keys, how="left")
+        return merged[[*dims, *names]]
+    return _query_source(store, names, dims, filters, categories, first, last)
+
+
+def _query_source(
+    store: Store,
+    names: list[str],
+    dims: list[str],
+    filters: dict[str, list[str] | None],
+    categories: list[str] | None,
+    first: dt.date,
+    last: dt.date,
+    *,
+    lines: bool = False,
+) -> pd.DataFrame:
+    """One query over ``sales_daily``, or (``lines``) over the sold order lines it sums."""
+    from features.ingest import sold_lines
+
     params: list[object] = [first, last]
+    source = f"({sold_lines(first, last)})" if lines else "sales_daily"
     where = ["d.day BETWEEN $1 AND $2"]
     for column, values in filters.items():
         if values is not None:
@@ -265,7 +296,7 @@ def _query(
     group = "GROUP BY ALL" if dims else ""
     query = f"""
         SELECT {", ".join([*selected, *measures])}
-        FROM sales_daily d
+        FROM {source} d
         LEFT JOIN skus s ON s.sku_id = d.sku_id
         LEFT JOIN products p ON p.product_id = s.product_id
         WHERE {" AND ".join(where)}

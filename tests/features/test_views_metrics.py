@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from features.errors import UnknownEntityError, UnknownPlatformError
+from features.ingest import refresh_sales_daily
 from features.store import Store
 from features.views import InvalidParameterError, data_coverage, data_period, sales_metrics
 
@@ -65,11 +66,32 @@ def store():
     s.upsert(
         "warehouses", pd.DataFrame({"warehouse_id": ["WH1", "WH2"], "name": ["一号仓", "二号仓"]})
     )
-    daily = pd.DataFrame(ROWS, columns=COLUMNS)
-    daily["avg_price_fen"] = daily["gross_fen"] // daily["units"]
-    s.upsert("sales_daily", daily)
+    s.upsert("order_lines", order_lines(ROWS))
+    for platform in {row[1] for row in ROWS}:
+        refresh_sales_daily(s, platform, min(r[0] for r in ROWS), max(r[0] for r in ROWS))
     yield s
     s.close()
+
+
+def order_lines(rows) -> pd.DataFrame:
+    """Order lines that ``sales_daily`` sums to ``rows``: each row's orders, one line each,
+    at noon Beijing time; the first line takes the units, money and returns the others
+    (one unit each) leave."""
+    lines = []
+    for day, platform, shop, sku, wh, orders, units, returned, gross, refund in rows:
+        each = gross // units
+        for k in range(orders):
+            first = k == 0
+            qty = units - (orders - 1) if first else 1
+            lines.append({
+                "platform": platform, "order_id": f"{platform}-{day}-{sku}-{k}", "line_id": "1",
+                "shop_id": shop, "sku_id": sku, "quantity": qty, "unit_price_fen": each,
+                "paid_fen": gross - each * (orders - 1) if first else each, "status": "paid",
+                "refund_fen": refund if first else 0, "returned_qty": returned if first else 0,
+                "created_at": pd.Timestamp(day) + pd.Timedelta(hours=4),
+                "warehouse_id": wh or None, "source_file": "orders.csv",
+            })  # fmt: skip
+    return pd.DataFrame(lines)
 
 
 def only_row(result) -> dict:
@@ -134,6 +156,26 @@ def test_defaults_cover_every_day_with_sales(store):
     assert (result.start, result.end) == (D(2024, 12, 10), D(2025, 12, 22))
     assert only_row(result)["units"] == sum(r[6] for r in ROWS)
     assert data_period(store) == (D(2024, 12, 10), D(2025, 12, 22))
+
+
+def test_an_order_holding_two_skus_is_one_order_in_a_total_and_one_per_sku(store):
+    day = D(2025, 12, 9)
+    basket = pd.DataFrame([
+        {"platform": "tmall", "order_id": "basket", "line_id": str(i), "shop_id": "s1",
+         "sku_id": sku, "quantity": 1, "unit_price_fen": 100, "paid_fen": 100, "status": "paid",
+         "created_at": pd.Timestamp(day) + pd.Timedelta(hours=4), "warehouse_id": "WH1",
+         "source_file": "orders.csv"} for i, sku in enumerate(["A1", "B1"])
+    ])  # fmt: skip
+    store.upsert("order_lines", basket)
+    refresh_sales_daily(store, "tmall", day, day)
+    total = only_row(sales_metrics(store, metrics=["orders", "units"], **WEEK))
+    assert total["orders"] == 1 + 4 + 1 + 1 and total["units"] == 2 + 5 + 1 + 2
+    per_sku = by_key(sales_metrics(store, metrics=["units", "orders"], by="sku_id", **WEEK),
+                     "sku_id")  # fmt: skip
+    assert per_sku["A1"]["orders"] == 1 + 1 and per_sku["B1"]["orders"] == 4 + 1 + 1
+    assert per_sku["A1"]["product"] == "燕麦面霜"  # the order count joins the other columns
+    by_platform = by_key(sales_metrics(store, metrics="orders", by="platform", **WEEK), "platform")
+    assert by_platform["tmall"]["orders"] == 1 + 1 + 1 and by_platform["douyin"]["orders"] == 4
 
 
 def test_coverage_gives_each_platforms_last_sales_day_newest_first(store):
