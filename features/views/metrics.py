@@ -48,12 +48,16 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "product": ("p.name", "product name"),
     "category": ("p.category", "product category"),
     "platform": ("d.platform", "sales channel"),
-    "shop_id": ("d.shop_id", "shop on its platform"),
+    "shop_id": ("d.shop_id", "shop on its platform (rows also carry platform and shop)"),
+    "shop": ("coalesce(sh.shop_name, d.shop_id)", "shop name (rows also carry platform, shop_id)"),
     "warehouse_id": ("d.warehouse_id", "shipping warehouse ('' when the platform does not say)"),
     "week": ("CAST(date_trunc('week', d.day) AS DATE)", "week starting Monday"),
     "month": ("CAST(date_trunc('month', d.day) AS DATE)", "calendar month"),
     "day": ("d.day", "business day (Asia/Shanghai)"),
 }
+
+#: Dimensions that only name another's key (a SKU's product, a shop's name): never joined on.
+_LABELS = ("product", "shop")
 
 Compare = Literal["none", "previous_period", "previous_year"]
 
@@ -213,6 +217,12 @@ def sales_metrics(
     last = last or covered[1]
     if "sku_id" in dims and "product" not in dims:
         dims.insert(dims.index("sku_id") + 1, "product")
+    if "shop_id" in dims or "shop" in dims:
+        # a shop id (and a name: 森屿官方旗舰店 is on five platforms) is one shop per platform
+        first_shop = min(dims.index(d) for d in ("shop_id", "shop") if d in dims)
+        at = len([d for d in dims[:first_shop] if d != "platform"])
+        dims = [d for d in dims if d not in ("platform", "shop_id", "shop")]
+        dims[at:at] = ["platform", "shop_id", "shop"]
 
     filters = {"platform": platform_list, "sku_id": sku_list, "warehouse_id": wh_list}
     current = _query(store, names, dims, filters, cat_list, first, last)
@@ -261,7 +271,7 @@ def _query(
         summed = _query_source(store, others, dims, filters, categories, first, last)
         if not dims:
             return summed.assign(orders=counted["orders"].iloc[0]) if len(summed) else summed
-        keys = [d for d in dims if d != "product"]
+        keys = [d for d in dims if d not in _LABELS]
         merged = summed.merge(counted[[*keys, "orders"]], on=keys, how="left")
         return merged[[*dims, *names]]
     return _query_source(store, names, dims, filters, categories, first, last)
@@ -299,6 +309,7 @@ def _query_source(
         FROM {source} d
         LEFT JOIN skus s ON s.sku_id = d.sku_id
         LEFT JOIN products p ON p.product_id = s.product_id
+        LEFT JOIN shops sh ON sh.platform = d.platform AND sh.shop_id = d.shop_id
         WHERE {" AND ".join(where)}
         {group}
     """
@@ -350,7 +361,7 @@ def _compare(
     current: pd.DataFrame, before: pd.DataFrame, names: list[str], dims: list[str]
 ) -> pd.DataFrame:
     """``current`` with each metric's previous figure and relative change."""
-    keys = [d for d in dims if d != "product"]
+    keys = [d for d in dims if d not in _LABELS]
     renamed = before.rename(columns={m: f"{m}_previous" for m in names})
     if keys:
         merged = current.merge(renamed[[*keys, *renamed.columns.difference(current.columns)]],

@@ -687,9 +687,14 @@ def _compare_text(row: dict, metrics: list[str], d: dict, t: dict) -> str:
 
 def _label(row: dict, by: list[str], lang: Language) -> str:
     parts = []
+    if "shop_id" in by or "shop" in by:  # a shop by its name and its platform
+        by = [d for d in by if d not in ("platform", "shop_id", "shop")] + ["shop"]
     for dim in by:
         value = row.get(dim)
-        if dim == "platform":
+        if dim == "shop":
+            platform = _platform_name(str(row.get("platform")), lang)
+            value = f"{value}（{platform}）" if lang == "zh" else f"{value} ({platform})"
+        elif dim == "platform":
             value = _platform_name(str(value), lang)
         elif dim == "warehouse_id" and not value:
             value = "未指定仓库" if lang == "zh" else "no warehouse"

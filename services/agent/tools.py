@@ -38,8 +38,8 @@ Metric = Literal[
     "avg_price_yuan",
 ]  # fmt: skip
 Dimension = Literal[
-    "sku_id", "product", "category", "platform", "shop_id", "warehouse_id", "week", "month",
-    "day",
+    "sku_id", "product", "category", "platform", "shop_id", "shop", "warehouse_id", "week",
+    "month", "day",
 ]  # fmt: skip
 
 

@@ -178,6 +178,25 @@ def test_an_order_holding_two_skus_is_one_order_in_a_total_and_one_per_sku(store
     assert by_platform["tmall"]["orders"] == 1 + 1 + 1 and by_platform["douyin"]["orders"] == 4
 
 
+def test_shops_of_one_name_on_two_platforms_are_two_shops_with_their_names(store):
+    # the same shop id on JD as on Tmall (a name both exports use as the id): two shops
+    day = D(2025, 12, 9)
+    store.upsert("shops", pd.DataFrame({"platform": ["tmall", "douyin"], "shop_id": ["s1", "s3"],
+                                        "shop_name": ["官方旗舰店", "直播间"]}))  # fmt: skip
+    store.upsert("order_lines", order_lines([(day, "jd", "s1", "A1", "WH2", 1, 6, 0, 600, 0)]))
+    refresh_sales_daily(store, "jd", day, day)
+    result = sales_metrics(store, metrics=["units", "orders"], by="shop_id", **WEEK)
+    rows = result.rows.to_dict("records")
+    assert [(r["platform"], r["shop_id"], r["shop"], r["units"], r["orders"]) for r in rows] == [
+        ("jd", "s1", "s1", 6, 1),  # no name declared: the id
+        ("douyin", "s3", "直播间", 5, 4),
+        ("tmall", "s1", "官方旗舰店", 3, 2),
+    ]
+    by_name = sales_metrics(store, metrics="units", by=["shop", "week"], **WEEK)
+    assert list(by_name.rows.columns[:4]) == ["platform", "shop_id", "shop", "week"]
+    assert len(by_name.rows) == 3
+
+
 def test_coverage_gives_each_platforms_last_sales_day_newest_first(store):
     store.upsert("inventory_snapshots", pd.DataFrame({
         "snapshot_date": [D(2025, 12, 20)], "warehouse_id": ["WH1"], "sku_id": ["A1"],

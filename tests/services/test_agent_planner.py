@@ -265,6 +265,20 @@ def test_out_of_scope_and_hostile_questions_are_refused_without_a_tool(
         assert store.count("sales_daily") == before
 
 
+def test_a_shop_ranking_names_each_shop_with_its_platform(planner, sales_world):
+    agent, _ = planner
+    answer, _ = agent.answer("哪家店上周卖得最好？", [], _today(sales_world))
+    (call,) = answer.tool_calls
+    assert call.args["by"] == ["shop_id"]
+    days = pd.to_datetime(sales_world.daily["day"]).dt.date
+    monday = sales_world.last_week.date()
+    week = sales_world.daily[(days >= monday) & (days <= monday + dt.timedelta(days=6))]
+    units = week.groupby(["platform", "shop_id"])["units"].sum().sort_values(ascending=False)
+    (platform, shop), best = units.index[0], units.iloc[0]
+    name = {"tmall": "天猫/淘宝", "jd": "京东"}[platform]
+    assert f"1. {shop}（{name}）：销量 {best:,}件" in answer.answer
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))
