@@ -161,8 +161,9 @@ def sales_metrics(
             count only when this is None).
         start: first day (inclusive); None = the first day with sales.
         end: last day (inclusive); None = the last day with sales.
-        compare: ``previous_period`` (the same number of days just before) or
-            ``previous_year`` (the same days a year earlier).
+        compare: ``previous_period`` (the same number of days just before; of whole
+            calendar months when the period is whole months) or ``previous_year`` (the same
+            days a year earlier).
         top: keep the first ``top`` rows after ordering; None = all.
         ascending: order by the first metric ascending (worst sellers first).
 
@@ -230,8 +231,7 @@ def sales_metrics(
     rows = current
     if compare != "none":
         if compare == "previous_period":
-            days = (last - first).days + 1
-            previous = (first - dt.timedelta(days=days), first - dt.timedelta(days=1))
+            previous = _previous_period(first, last)
         else:
             previous = (_year_before(first), _year_before(last))
         before = _query(store, names, dims, filters, cat_list, *previous)
@@ -342,6 +342,18 @@ def _aligned(
         else:
             before[dim] = [d + shift for d in before[dim]]
     return before
+
+
+def _previous_period(first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
+    """The period just before ``first``..``last``: as many whole calendar months when it is
+    whole months (November against all of October, a quarter against the one before), else
+    as many days."""
+    if first.day == 1 and (last + dt.timedelta(days=1)).day == 1:
+        months = (last.year - first.year) * 12 + last.month - first.month + 1
+        back = first.year * 12 + first.month - 1 - months
+        return dt.date(back // 12, back % 12 + 1, 1), first - dt.timedelta(days=1)
+    days = (last - first).days + 1
+    return first - dt.timedelta(days=days), first - dt.timedelta(days=1)
 
 
 def _year_after(day: dt.date) -> dt.date:

@@ -330,6 +330,29 @@ def test_previous_period_has_the_same_number_of_days(store):
     assert only_row(result)["units_previous"] == 1  # r1
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "previous"),
+    [
+        ("2025-11-01", "2025-11-30", (D(2025, 10, 1), D(2025, 10, 31))),  # not 10-02..10-31
+        ("2025-03-01", "2025-03-31", (D(2025, 2, 1), D(2025, 2, 28))),
+        ("2025-10-01", "2025-12-31", (D(2025, 7, 1), D(2025, 9, 30))),  # a quarter
+        ("2025-01-01", "2025-01-31", (D(2024, 12, 1), D(2024, 12, 31))),
+        ("2025-11-01", "2025-11-29", (D(2025, 10, 3), D(2025, 10, 31))),  # not a whole month
+    ],
+)
+def test_previous_period_of_whole_months_is_the_whole_months_before(store, start, end, previous):
+    result = sales_metrics(store, metrics="units", start=start, end=end, compare="previous_period")
+    assert result.previous == previous
+
+
+def test_month_over_month_by_month_pairs_each_month_with_the_one_before(store):
+    result = sales_metrics(store, metrics="units", by="month", start="2025-12-01",
+                           end="2025-12-31", compare="previous_period")  # fmt: skip
+    assert result.previous == (D(2025, 11, 1), D(2025, 11, 30))
+    (row,) = result.rows.to_dict("records")
+    assert row["month"] == D(2025, 12, 1) and row["units_previous"] == 0  # no November sales
+
+
 def test_compare_with_the_previous_year(store):
     result = sales_metrics(store, metrics="units", compare="previous_year", **WEEK)
     assert result.previous == (D(2024, 12, 8), D(2024, 12, 14))
