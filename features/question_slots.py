@@ -329,6 +329,8 @@ _LOOSE_NAME = re.compile(
 )
 #: Words that a loose name match may catch but that are never a person's name.
 _NOT_NAMES = ("手机", "电话", "号码", "会员", "邮箱", "查", "帮", "是不是", "核验", "客户", "用户")
+#: How a loose match that is a pointing word, not a name, starts: "这个手机号…", "该用户".
+_NOT_NAME_START = re.compile(r"^(?:这|那|该|此|哪|某|每|请问|麻烦|新注册|新的)")
 _NAME = re.compile(
     r"(?:我叫|姓名[:：]?|名字(?:是|叫)?[:：]?|客户|会员|顾客|[Cc]ustomer|[Mm]ember)\s*"
     r"([\u4e00-\u9fff]{2,3})(?=[，,、\s手电邮]|$)|"
@@ -426,7 +428,9 @@ def _person(question: str, slots: Slots) -> None:
     found = _NAME.search(question) or _LOOSE_NAME.search(question)
     if found:
         name = next((g for g in found.groups() if g), None)
-        if name and not any(word in name for word in _NOT_NAMES):
+        if name and not any(word in name for word in _NOT_NAMES) and not (
+            found.re is _LOOSE_NAME and _NOT_NAME_START.match(name)
+        ):
             slots.person_name = name.strip()
     if (m := _BIRTH.search(question)) is not None:
         try:

@@ -442,6 +442,16 @@ def test_person_name_with_a_phone_or_email(question, name, catalogue):
     assert slots(question, catalogue).person_name == name
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["这个手机号 18187098454 是老会员吗？", "wulong6665@qq.com 这个邮箱是会员吗？",
+     "该用户 13812345678 是不是会员", "那个电话13900001111呢"],
+)  # fmt: skip
+def test_a_pointing_word_before_a_phone_or_email_is_no_name(question, catalogue):
+    found = slots(question, catalogue)
+    assert found.person_name is None and (found.phone or found.email)
+
+
 def test_no_person_name_without_a_phone_or_email(catalogue):
     assert slots("客户张三 最近买了什么", catalogue).person_name is None
 
