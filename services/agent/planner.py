@@ -499,12 +499,18 @@ class OfflinePlanner:
             accounts=_num(d["accounts"]), by_platform=by_platform, persons=_num(d["persons"]),
             multi=_num(d["persons_on_2plus_platforms"]), per_person=d["accounts_per_person"],
         )]  # fmt: skip
+        asked = []  # what the question asked about first: all the platforms, then each pair
+        if d.get("persons_on_all") is not None:
+            names = sep.join(_platform_name(p, lang) for p in d["persons_by_platform"])
+            asked.append(t["members_all"].format(names=names, both=_num(d["persons_on_all"])))
         for pair in d.get("overlap", []):
             a, b = (_platform_name(p, lang) for p in pair["platforms"])
-            lines.append(t["members_overlap"].format(a=a, b=b, both=_num(pair["persons_on_both"])))
-        if d.get("overlap"):
-            lines.insert(0, lines.pop())  # the pair asked about first
-        return "\n".join(lines)
+            both = pair["persons_on_both"]
+            shares = [f"{both / n:.1%}" if n else "—" for n in pair["persons_on"]]
+            asked.append(t["members_overlap"].format(
+                a=a, b=b, both=_num(both), share_a=shares[0], share_b=shares[1]
+            ))  # fmt: skip
+        return "\n".join([*asked, *lines])
 
     def _render_match_member(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
         best = d["candidates"][0] if d["candidates"] else None

@@ -453,18 +453,26 @@ class Toolbox:
                 "SELECT person_id, list(DISTINCT platform) AS platforms FROM member_persons "
                 "GROUP BY 1"
             ).df()
-            on = persons["platforms"].map(set)
+            everywhere = persons["platforms"].map(set)
+            on = everywhere
             if platforms is not None:
-                on = on.map(lambda s: s & set(platforms))
-                on = on[on.map(len) > 0]
+                on = everywhere.map(lambda s: s & set(platforms))
+                everywhere, on = everywhere[on.map(len) > 0], on[on.map(len) > 0]
             out["persons"] = len(on)
-            out["persons_on_2plus_platforms"] = int((on.map(len) >= 2).sum())
+            # on two or more platforms of all, not only of those asked: "抖音有多少会员" asks
+            # how many of Douyin's persons are on another platform too
+            out["persons_on_2plus_platforms"] = int((everywhere.map(len) >= 2).sum())
             out["accounts_per_person"] = round(out["accounts"] / len(on), 3) if len(on) else None
             if platforms is not None and len(platforms) >= 2:
+                persons_on = {p: int(on.map(lambda s, p=p: p in s).sum()) for p in platforms}
+                out["persons_by_platform"] = persons_on
                 out["overlap"] = [
-                    {"platforms": [x, y], "persons_on_both": int(on.map({x, y}.issubset).sum())}
+                    {"platforms": [x, y], "persons_on_both": int(on.map({x, y}.issubset).sum()),
+                     "persons_on": [persons_on[x], persons_on[y]]}
                     for i, x in enumerate(platforms) for y in platforms[i + 1:]
                 ]  # fmt: skip
+            if platforms is not None and len(platforms) >= 3:
+                out["persons_on_all"] = int(on.map(set(platforms).issubset).sum())
             version = store.sql(
                 "SELECT any_value(model_version), max(resolved_at) FROM member_persons"
             ).fetchall()[0]

@@ -279,6 +279,24 @@ def test_a_shop_ranking_names_each_shop_with_its_platform(planner, sales_world):
     assert f"1. {shop}（{name}）：销量 {best:,}件" in answer.answer
 
 
+def test_member_overlaps_give_the_share_of_each_platform_and_all_three_first(planner):
+    from services.agent.planner import Plan
+
+    agent, _ = planner
+    data = {"accounts": 9, "accounts_by_platform": {"tmall": 4, "jd": 3, "douyin": 2},
+            "persons": 6, "persons_on_2plus_platforms": 3, "accounts_per_person": 1.5,
+            "persons_by_platform": {"tmall": 4, "jd": 3, "douyin": 2}, "persons_on_all": 1,
+            "overlap": [{"platforms": ["tmall", "jd"], "persons_on_both": 2,
+                         "persons_on": [4, 3]}]}  # fmt: skip
+    plan = Plan("member_stats", 1.0, None, "member_stats", {}, [], False)
+    zh = agent._render_member_stats(plan, data, agent.templates["zh"], "zh").splitlines()
+    assert zh[0] == "天猫/淘宝、京东、抖音都有账号的有1人。"
+    assert zh[1] == "天猫/淘宝和京东都有账号的有2人（占天猫/淘宝会员的50.0%，占京东会员的66.7%）。"
+    assert zh[2].startswith("会员账号共9个")
+    en = agent._render_member_stats(plan, data, agent.templates["en"], "en")
+    assert "2 persons have accounts on both Tmall/Taobao and JD (50.0% of" in en
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))

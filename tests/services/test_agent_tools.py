@@ -172,9 +172,20 @@ def test_member_stats_before_and_after_resolution(toolbox, settings):
     after = toolbox.call("member_stats", {"platforms": ["Tmall", "京东"]})
     assert after.ok and after.data["accounts_by_platform"] == {"jd": 2, "tmall": 2}
     assert after.data["persons"] == 3  # A, B, C among Tmall and JD accounts
-    assert after.data["overlap"] == [{"platforms": ["jd", "tmall"], "persons_on_both": 1}]
+    assert after.data["overlap"] == [
+        {"platforms": ["jd", "tmall"], "persons_on_both": 1, "persons_on": [2, 2]}
+    ]
     everyone = toolbox.call("member_stats", {})
     assert everyone.data["persons"] == 3 and everyone.data["persons_on_2plus_platforms"] == 2
+    # one platform: its persons that are on another platform too (B is also on Douyin)
+    douyin = toolbox.call("member_stats", {"platforms": ["douyin"]})
+    assert douyin.data["persons"] == 1 and douyin.data["persons_on_2plus_platforms"] == 1
+    tmall = toolbox.call("member_stats", {"platforms": ["tmall"]})
+    assert tmall.data["persons"] == 2 and tmall.data["persons_on_2plus_platforms"] == 2
+    three = toolbox.call("member_stats", {"platforms": ["tmall", "jd", "douyin"]})
+    assert three.data["persons_on_all"] == 0 and three.data["persons_by_platform"] == {
+        "tmall": 2, "jd": 2, "douyin": 1
+    }  # fmt: skip
 
 
 def test_risk_alerts_filter_by_severity_scenario_platform_and_day(toolbox):
