@@ -233,6 +233,7 @@ class Slots:
     person_name: str | None = None
     pasted: str | None = None
     severity: str | None = None
+    alert_status: str | None = None  # acknowledged / all (alerts); None = the open ones
     scenarios: list[str] = field(default_factory=list)
     cover_days: float | None = None
     percent: float | None = None  # a bare percentage ("same at 90%")
@@ -337,6 +338,10 @@ _NAME = re.compile(
     r"(?:name(?: is)?[:：]?|named)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,3})"
 )
 _PASTED = re.compile(r"[:：]\s*\n|\n|(?:买家|顾客|客户|buyer|customer)\s*[:：]", re.I)
+_ALERT_STATUS = [
+    ("acknowledged", r"已处理|处理过|已确认|已解决|已关闭|acknowledged|handled|dealt with|closed"),
+    ("all", r"全部预警|所有预警|所有的预警|all (?:the )?alerts|every alert"),
+]
 _SEVERITY = [("high", r"高风险|严重|紧急|high[- ](?:risk|severity)|severe|urgent|critical|serious"),
              ("medium", r"中风险|medium")]  # fmt: skip
 _SCENARIOS = [
@@ -419,6 +424,7 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
     bad_figure = slots.metric in ("refund_yuan", "returned_units")
     slots.ascending = bool(_LEAST.search(head)) or (bool(_WORST.search(head)) and not bad_figure)
     slots.severity = next((name for name, p in _SEVERITY if re.search(p, head)), None)
+    slots.alert_status = next((n for n, p in _ALERT_STATUS if re.search(p, head, re.I)), None)
     slots.scenarios = [name for name, p in _SCENARIOS if re.search(p, head)]
     return slots
 
@@ -428,8 +434,10 @@ def _person(question: str, slots: Slots) -> None:
     found = _NAME.search(question) or _LOOSE_NAME.search(question)
     if found:
         name = next((g for g in found.groups() if g), None)
-        if name and not any(word in name for word in _NOT_NAMES) and not (
-            found.re is _LOOSE_NAME and _NOT_NAME_START.match(name)
+        if (
+            name
+            and not any(word in name for word in _NOT_NAMES)
+            and not (found.re is _LOOSE_NAME and _NOT_NAME_START.match(name))
         ):
             slots.person_name = name.strip()
     if (m := _BIRTH.search(question)) is not None:

@@ -96,6 +96,9 @@ _MEMBER_WORDS = re.compile(r"会员|用户|客户|顾客|粉丝|member|customer|
 #: Words that make a question about the chat patrol's alerts.
 _ALERT_WORDS = re.compile(r"预警|告警|客诉|投诉|风险|alert|threat|complaint|escalation|risk",
                           re.IGNORECASE)  # fmt: skip
+#: Words that name the patrol's alerts themselves: a question holding one asks about them,
+#: whatever else it names (a platform, a period, "how many").
+_ALERT_NOUNS = re.compile(r"预警|告警|\balerts?\b", re.IGNORECASE)
 #: A follow-up asking for the period just before the previous one.
 _SHIFT_BACK = re.compile(
     r"the (?:week|month|day|period|quarter|year) before|(?:前|上)一(?:周|个?月|天|期|个?季度|年)|"
@@ -205,7 +208,7 @@ class OfflinePlanner:
             for name in ("platforms", "period", "skus", "unknown_skus", "warehouses",
                          "unknown_warehouses", "categories", "by", "metric", "compare",
                          "ascending", "top", "cover_days", "horizon", "service_level",
-                         "percent", "phone", "email", "severity")
+                         "percent", "phone", "email", "severity", "alert_status")
         )  # fmt: skip
         changes = changes or bool(_SHIFT_BACK.search(question))
         if not short or not changes or _WRITE.search(question):
@@ -263,8 +266,11 @@ class OfflinePlanner:
             return ("match_member", args) if args else (None, {})
         if intent == "risk_alerts":
             since = s.period.start.isoformat() if s.period else None
+            # a period that ends before today ends there ("上周的客诉" is not "since Monday")
+            until = s.period.end.isoformat() if s.period and s.period.end < today else None
             return "risk_alerts", _given(severity=s.severity, scenarios=s.scenarios,
-                                         platforms=s.platforms, since=since)  # fmt: skip
+                                         platforms=s.platforms, since=since, until=until,
+                                         status=s.alert_status)  # fmt: skip
         if intent == "classify_conversation":
             return "classify_conversation", {"text": s.pasted or ""}
         return None, {}
@@ -542,16 +548,30 @@ class OfflinePlanner:
         scope = self._scope(plan.args.get("platforms"), t, lang)
         status = t["status"].get(d["status"], d["status"])
         since = t["since"].format(since=d["since"]) if d["since"] else ""
-        if not d["alerts"]:
-            return t["alerts_empty"].format(scope=scope, status=status, since=since)
-        sep = "，" if lang == "zh" else ", "
-        breakdown = sep.join(
-            f"{_scenario_name(k, lang)} {v}" for k, v in list(d["by_scenario"].items())[:6]
+        if d.get("until"):
+            since = t["between"].format(since=d["since"] or "…", until=d["until"])
+        kind = t["alert_kind"][d.get("severity") or "any"]
+        names = ("、" if lang == "zh" else ", ").join(
+            _scenario_name(s, lang) for s in plan.args.get("scenarios", [])
         )
+        scenarios = t["alert_scenarios"].format(names=names) if names else ""
+        said = {"scope": scope, "status": status, "since": since, "kind": kind,
+                "scenarios": scenarios}  # fmt: skip
+        if not d["alerts"]:
+            return t["alerts_empty"].format(**said)
+        sep = "，" if lang == "zh" else ", "
+        if getattr(plan.slots, "by", None) == "platform" and d.get("by_platform"):
+            # "哪个平台的预警最多" / "alerts on each platform": every platform, most first
+            breakdown = sep.join(
+                f"{_platform_name(k, lang)} {v}" for k, v in d["by_platform"].items()
+            )
+        else:
+            breakdown = sep.join(
+                f"{_scenario_name(k, lang)} {v}" for k, v in list(d["by_scenario"].items())[:6]
+            )
         breakdown = (("：" if lang == "zh" else ": ") + breakdown) if breakdown else ""
         lines = [t["alerts_header"].format(
-            scope=scope, status=status, alerts=d["alerts"], conversations=d["conversations"],
-            since=since, breakdown=breakdown,
+            **said, alerts=d["alerts"], conversations=d["conversations"], breakdown=breakdown,
         )]  # fmt: skip
         for rank, r in enumerate(d["rows"][:10], 1):
             lines.append(t["alerts_row"].format(
@@ -594,6 +614,8 @@ def _checked_intent(intent: str, confidence: float, slots: Slots, head: str) -> 
         return "out_of_scope", 1.0  # read-only, and no one's personal data, however asked
     if intent == "member_stats" and slots.metrics and not _MEMBER_WORDS.search(head):
         intent = "sales_metrics"  # units or revenue asked for, and no member in sight
+    if intent not in ("risk_alerts", "classify_conversation") and _ALERT_NOUNS.search(head):
+        return "risk_alerts", max(confidence, _SURE_OUT_OF_SCOPE)  # "alerts on Tmall since…"
     if intent == "out_of_scope" and confidence < _SURE_OUT_OF_SCOPE:
         intent = "unclear"  # ask to rephrase rather than refuse a question half understood
     if intent == "unclear" and (slots.scenarios or slots.severity) and _ALERT_WORDS.search(head):

@@ -135,6 +135,9 @@ class RiskAlertsArgs(_Args):
     since: dt.date | None = Field(
         None, description="Only conversations started on or after this day."
     )
+    until: dt.date | None = Field(
+        None, description="Only conversations started on or before this day; null = to now."
+    )
     limit: int = Field(10, ge=1, le=100)
 
 
@@ -509,18 +512,22 @@ class Toolbox:
             keep &= queue["scenario"].isin(a.scenarios)
         if platforms:
             keep &= queue["platform"].isin(platforms)
+        started = (pd.to_datetime(queue["started_at"]) + pd.Timedelta(hours=8)).dt.date  # Beijing
         if a.since:
-            started = pd.to_datetime(queue["started_at"]) + pd.Timedelta(hours=8)  # Beijing
-            keep &= started.dt.date >= a.since
+            keep &= started >= a.since
+        if a.until:
+            keep &= started <= a.until
         found = queue[keep]
         sessions_found = found[["platform", "session_id"]].drop_duplicates()
         data = {
             "status": a.status,
             "severity": a.severity,
             "since": _iso(a.since),
+            "until": _iso(a.until),
             "alerts": int(len(found)),
             "conversations": int(len(sessions_found)),
             "by_scenario": found["scenario"].value_counts().astype(int).to_dict(),
+            "by_platform": found["platform"].value_counts().astype(int).to_dict(),
             "rows": records(found.drop(columns=["started_at"]).head(a.limit)),
         }
         return data, "store: risk_alerts (the chat patrol's queue), chat_sessions"

@@ -297,6 +297,53 @@ def test_member_overlaps_give_the_share_of_each_platform_and_all_three_first(pla
     assert "2 persons have accounts on both Tmall/Taobao and JD (50.0% of" in en
 
 
+def test_alerts_of_a_past_period_end_with_it_and_the_answer_names_the_filters(planner):
+    agent, _ = planner
+    today = dt.date(2024, 5, 8)  # a Wednesday: last week is 04-29..05-05
+    answer, _ = agent.answer("上周抖音的高风险客诉有哪些？", [], today)
+    (call,) = answer.tool_calls
+    assert call.name == "risk_alerts" and call.args["since"] == "2024-04-29"
+    assert call.args["until"] == "2024-05-05" and call.args["severity"] == "high"
+    assert "抖音没有未处理的高风险预警" in answer.answer
+    assert "（2024-04-29至2024-05-05开始的会话）" in answer.answer
+    english, _ = agent.answer("open high-severity alerts on Douyin since 2024-05-01", [], today)
+    assert english.tool_calls[0].args.get("until") is None  # "since" runs to today
+    assert "no open high-severity risk alerts" in english.answer
+
+
+@pytest.mark.parametrize(
+    "question", ["哪个平台的预警最多？", "How many alerts are open on each platform?"]
+)
+def test_alerts_per_platform_are_counted_per_platform(planner, question):
+    agent, _ = planner
+    answer, turn = agent.answer(question, [], dt.date(2024, 5, 8))
+    assert [c.name for c in answer.tool_calls] == ["risk_alerts"]  # not sales, not members
+    assert turn.slots["by"] == "platform"
+    from features.question_slots import Slots
+    from services.agent.planner import Plan
+
+    data = {"status": "open", "severity": None, "since": None, "until": None, "alerts": 5,
+            "conversations": 4, "by_scenario": {"refund_dispute": 5},
+            "by_platform": {"kuaishou": 3, "jd": 2}, "rows": []}  # fmt: skip
+    plan = Plan("risk_alerts", 1.0, Slots(by="platform"), "risk_alerts", {}, [], False)
+    text = agent._render_risk_alerts(plan, data, agent.templates["zh"], "zh")
+    assert "：快手 3，京东 2" in text
+
+
+@pytest.mark.parametrize(
+    ("question", "status", "said"),
+    [("已处理的预警有多少？", "acknowledged", "没有已处理的风险预警"),
+     ("Show acknowledged alerts", "acknowledged", "no acknowledged risk alerts"),
+     ("所有预警一共多少条", "all", "全部平台没有风险预警")],
+)  # fmt: skip
+def test_acknowledged_or_all_alerts_are_asked_for_by_status(planner, question, status, said):
+    agent, _ = planner
+    answer, _ = agent.answer(question, [], dt.date(2024, 5, 8))
+    (call,) = answer.tool_calls
+    assert call.name == "risk_alerts" and call.args["status"] == status
+    assert said in answer.answer
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))

@@ -198,6 +198,12 @@ def test_risk_alerts_filter_by_severity_scenario_platform_and_day(toolbox):
     assert legal.data["by_scenario"] == {"legal_threat": 1}
     recent = toolbox.call("risk_alerts", {"since": "2024-05-01"})
     assert {r["session_id"] for r in recent.data["rows"]} == {"s1"}
+    # s2 started on 04-28, s1 on 05-01 (Beijing): a period that ends leaves s1 out
+    earlier = toolbox.call("risk_alerts", {"since": "2024-04-27", "until": "2024-04-30"})
+    assert {r["session_id"] for r in earlier.data["rows"]} == {"s2"}
+    assert earlier.data["until"] == "2024-04-30"
+    everyone = toolbox.call("risk_alerts", {})
+    assert everyone.data["by_platform"] == {"jd": 2, "tmall": 1}
 
 
 def test_query_store_runs_a_select_and_refuses_anything_else(toolbox, settings):
