@@ -213,10 +213,47 @@ def _today(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return today, today
 
 
-@_rule(r"双十一|双11|singles'? day|double (?:11|eleven)|11\.11")
-def _singles_day(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
-    year = today.year if today >= dt.date(today.year, 11, 11) else today.year - 1
-    return dt.date(year, 11, 1), dt.date(year, 11, 11)
+#: Shopping festivals: their words and their (month, first day, last day), presale included.
+_FESTIVALS = {
+    (11, 1, 11): r"双十一|双11|singles'? day|double (?:11|eleven)|11\.11",
+    (12, 1, 12): r"双十二|双12|double (?:12|twelve)|12\.12",
+    (6, 1, 18): r"(?<![\d.])618(?!\d)|六一八|6\.18",
+}
+_YEAR_BEFORE = r"(?:(今年|去年|前年|this year'?s?|last year'?s?)|(\d{4})\s*年?)?\s*的?\s*"
+
+
+@_rule(_YEAR_BEFORE + "(?:" + "|".join(f"({p})" for p in _FESTIVALS.values()) + ")")
+def _festival(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
+    """双十一 (11-01..11-11), 双12, 618: the latest whose main day has come, or the year
+    named before it ("去年双十一", "2024年618")."""
+    month, first, last = next(days for i, days in enumerate(_FESTIVALS) if m[3 + i])
+    year = _named_year(m[1], m[2], today)
+    if year is None:
+        year = today.year if today >= dt.date(today.year, month, last) else today.year - 1
+    return dt.date(year, month, first), dt.date(year, month, last)
+
+
+def _named_year(word: str | None, digits: str | None, today: dt.date) -> int | None:
+    if digits:
+        return int(digits)
+    if not word:
+        return None
+    word = word.lower()
+    back = 2 if word == "前年" else 1 if word.startswith(("去年", "last")) else 0
+    return today.year - back
+
+
+@_rule(_YEAR_BEFORE + r"(?:(上半年|first half|\bh1\b)|(下半年|second half|\bh2\b))")
+def _half_year(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | None:
+    """上半年 / 下半年 (H1, H2) of the year named, else of this year (the last one when
+    this year's has not started)."""
+    first_month = 1 if m[3] else 7
+    year = _named_year(m[1], m[2], today)
+    if year is None:
+        year = today.year if dt.date(today.year, first_month, 1) <= today else today.year - 1
+    first = dt.date(year, first_month, 1)
+    last = _month(year, first_month + 5)[1]
+    return first, min(last, today) if first <= today else last
 
 
 _MONTH_WORD = (r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
@@ -323,7 +360,7 @@ def _quarter(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     return first, min(last, today) if first <= today else last
 
 
-@_rule(r"上个?季度|last quarter|previous quarter")
+@_rule(r"(?:上|前)一?个?季度|last quarter|previous quarter")
 def _last_quarter(_: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
     start = _month_start(today, (today.month - 1) % 3 + 3)
     return start, _month(start.year, start.month + 2)[1]

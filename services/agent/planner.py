@@ -239,8 +239,14 @@ class OfflinePlanner:
             )  # fmt: skip
             return "sales_metrics", args
         if intent == "hot_items":
-            week = s.period.start.isoformat() if s.period else None
-            return "hot_items", _given(platforms=s.platforms, week=week)
+            # hot items are weekly: a longer period ("上个月", 双十一) is its last week
+            day = None
+            if s.period is not None:
+                longer = (s.period.end - s.period.start).days >= 7
+                day = s.period.end if longer else s.period.start
+                if longer:
+                    notes.append("last_week_of_period")
+            return "hot_items", _given(platforms=s.platforms, week=day and day.isoformat())
         if intent == "oversell_risk":
             as_of = s.period.end.isoformat() if s.period else None
             return "oversell_risk", _given(as_of=as_of, min_cover_days=s.cover_days)
@@ -415,9 +421,14 @@ class OfflinePlanner:
 
     def _render_hot_items(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
         scope = self._scope(d["platforms"], t, lang)
+        said = []
+        if "last_week_of_period" in plan.notes and plan.slots.period is not None:
+            said.append(t["hot_last_week_of"].format(period_words=plan.slots.period.words))
+        if not d.get("week_complete", True):
+            said.append(t["hot_partial"].format(newest=d["newest_day"]))
         if not d["rows"]:
-            return t["hot_empty"].format(week=d["week"], scope=scope)
-        lines = [t["hot_header"].format(week=d["week"], scope=scope, total=d["total_rows"])]
+            return "\n".join([*said, t["hot_empty"].format(week=d["week"], scope=scope)])
+        lines = [*said, t["hot_header"].format(week=d["week"], scope=scope, total=d["total_rows"])]
         for rank, r in enumerate(d["rows"], 1):
             lines.append(t["hot_row"].format(
                 rank=rank, sku_id=r["sku_id"], name=r["name"] or "",

@@ -384,14 +384,17 @@ class Toolbox:
     def _hot_items(self, a: HotItemsArgs) -> tuple[Any, str]:
         from features.views import hot_items, hot_items_week
 
-        frame, week = self._read(
+        frame, week, newest = self._read(
             lambda store: (
                 hot_items(store, week=a.week, platforms=a.platforms),
                 hot_items_week(store, a.week),
+                store.sql("SELECT max(day) FROM sales_daily").fetchall()[0][0],
             )
         )
         data = {
             "week": _iso(week),
+            "week_complete": bool(week + dt.timedelta(days=6) <= newest),
+            "newest_day": _iso(newest),
             "platforms": a.platforms,
             "rows": records(frame.head(a.limit)),
             "total_rows": len(frame),

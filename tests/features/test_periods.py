@@ -175,6 +175,32 @@ def test_double_eleven_is_the_latest_one_that_has_started(text):
     assert days(text, D(2025, 11, 5)) == (D(2024, 11, 1), D(2024, 11, 11))
 
 
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        ("去年双十一天猫卖了多少件？", D(2024, 11, 1), D(2024, 11, 11)),  # not all of 2024
+        ("今年双十一比去年双十一涨了多少", D(2025, 11, 1), D(2025, 11, 11)),
+        ("last year's Singles Day", D(2024, 11, 1), D(2024, 11, 11)),
+        ("2024年双11", D(2024, 11, 1), D(2024, 11, 11)),
+        ("618期间全平台销量", D(2025, 6, 1), D(2025, 6, 18)),
+        ("去年618", D(2024, 6, 1), D(2024, 6, 18)),
+        ("双12抖音销量", D(2025, 12, 1), D(2025, 12, 12)),
+        ("上半年全平台销量", D(2025, 1, 1), D(2025, 6, 30)),
+        ("下半年", D(2025, 7, 1), TODAY),
+        ("去年下半年", D(2024, 7, 1), D(2024, 12, 31)),
+        ("H1 revenue", D(2025, 1, 1), D(2025, 6, 30)),
+        ("上一季度总销量", D(2025, 7, 1), D(2025, 9, 30)),  # not the first quarter
+        ("前一个季度", D(2025, 7, 1), D(2025, 9, 30)),
+    ],
+)
+def test_festivals_half_years_and_the_year_named_before_them(text, start, end):
+    assert days(text) == (start, end)
+
+
+def test_a_number_holding_618_is_no_festival():
+    assert find_period("SKU 6180 和 16180 的销量", TODAY) is None
+
+
 @pytest.mark.parametrize("text", ["11月", "11月份", "2025年11月", "November 2025", "november"])
 def test_named_month(text):
     assert days(text) == (D(2025, 11, 1), D(2025, 11, 30))

@@ -344,6 +344,21 @@ def test_acknowledged_or_all_alerts_are_asked_for_by_status(planner, question, s
     assert said in answer.answer
 
 
+def test_hot_items_of_a_month_look_at_its_last_week_and_an_unfinished_week_is_said(
+    planner, sales_world
+):
+    agent, _ = planner
+    today = _today(sales_world)  # a Wednesday
+    answer, _ = agent.answer("上个月的爆款有哪些？", [], today)
+    (call,) = answer.tool_calls
+    month_end = today.replace(day=1) - dt.timedelta(days=1)
+    assert call.name == "hot_items" and call.args["week"] == month_end.isoformat()
+    assert "爆款按周计算：上个月看的是其中最后一周" in answer.answer
+    assert "不完整" not in answer.answer
+    this_week, _ = agent.answer("这周天猫有什么爆款？", [], today)
+    assert f"这一周的数据只到{today}，还不完整" in this_week.answer
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))
