@@ -14,6 +14,7 @@ from features.errors import InvalidParameterError
 from features.store import Store
 from features.views._params import (
     check_date,
+    check_entities,
     check_number,
     check_platforms,
     monday,
@@ -166,6 +167,9 @@ def oversell_risk(
     *,
     as_of: dt.date | str | None = None,
     min_cover_days: float = 3.0,
+    platforms: Iterable[str] | str | None = None,
+    warehouses: Iterable[str] | str | None = None,
+    skus: Iterable[str] | str | None = None,
 ) -> pd.DataFrame:
     """Listed, selling SKUs whose stock is gone or about to be.
 
@@ -181,6 +185,12 @@ def oversell_risk(
         as_of: the business day (Asia/Shanghai) to look from; None = the newest day in
             ``sales_daily`` or ``inventory_snapshots``, whichever is later.
         min_cover_days: days of recent sales below which available stock counts as low.
+        platforms: only SKUs these platforms list (values or names such as 抖音); None =
+            any platform. The cover still counts every platform's sales: they share stock.
+        warehouses: only these warehouses' stock, against the sales shipped from them
+            (sales whose platform names no warehouse are left out); None = every warehouse
+            against all sales.
+        skus: only these SKUs; None = all.
 
     Returns:
         One row per SKU at risk, most severe first (out of stock, then fewest days of cover,
@@ -194,15 +204,23 @@ def oversell_risk(
     Raises:
         StoreError: ``as_of`` is None and the store has no inventory snapshot.
         InvalidParameterError: a bad ``as_of`` or ``min_cover_days``.
+        UnknownPlatformError: a platform is not a sales channel.
+        UnknownEntityError: a SKU or warehouse is not in the store.
 
     Examples:
         >>> oversell_risk(store, min_cover_days=5)                      # doctest: +SKIP
+        >>> oversell_risk(store, platforms="抖音", warehouses="WH-SW01")  # doctest: +SKIP
     """
     func = "oversell_risk"
     day = oversell_as_of(store, as_of)
     check_number(min_cover_days, param="min_cover_days", func=func, low=0)
+    platform_list = check_platforms(platforms, func=func)
+    wh_list = check_entities(store, warehouses, kind="warehouse", param="warehouses",
+                             func=func, sources=("warehouses.warehouse_id",))  # fmt: skip
+    sku_list = check_entities(store, skus, kind="SKU", param="skus", func=func,
+                              sources=("skus.sku_id",))  # fmt: skip
 
-    stock = _stock_position(store, day, None, None)
+    stock = _stock_position(store, day, wh_list, sku_list)
     per_sku = stock.groupby("sku_id").agg(
         name=("name", "first"),
         available=("available", "sum"),
@@ -217,16 +235,19 @@ def oversell_risk(
         SELECT sku_id, string_agg(DISTINCT platform, ', ' ORDER BY platform) AS platforms,
                max(platform_stock)::DOUBLE AS platform_stock
         FROM listings WHERE listed AND sku_id IS NOT NULL
+          AND ($1::VARCHAR[] IS NULL OR list_contains($1::VARCHAR[], platform))
         GROUP BY sku_id
-        """
+        """,
+        [platform_list],
     ).df()
     sold = store.sql(
         """
         SELECT sku_id, sum(units)::BIGINT AS units_7d
         FROM sales_daily WHERE day > $1::DATE - 7 AND day <= $1
+          AND ($2::VARCHAR[] IS NULL OR list_contains($2::VARCHAR[], warehouse_id))
         GROUP BY sku_id HAVING sum(units) > 0
         """,
-        [day],
+        [day, wh_list],
     ).df()
     frame = per_sku.reset_index().merge(listed, on="sku_id").merge(sold, on="sku_id")
     frame["daily_units"] = frame["units_7d"] / 7.0

@@ -118,8 +118,8 @@ TOOL_INTENTS = (
     "member_stats", "match_member", "risk_alerts", "classify_conversation",
 )  # fmt: skip
 #: Tools that take ``platforms`` (and refuse one that is not a channel).
-_PLATFORM_TOOLS = ("sales_metrics", "hot_items", "member_stats", "risk_alerts")
-_WAREHOUSE_TOOLS = ("sales_metrics", "forecast_sku", "replenishment_plan")
+_PLATFORM_TOOLS = ("sales_metrics", "hot_items", "member_stats", "risk_alerts", "oversell_risk")
+_WAREHOUSE_TOOLS = ("sales_metrics", "forecast_sku", "replenishment_plan", "oversell_risk")
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +249,10 @@ class OfflinePlanner:
             return "hot_items", _given(platforms=s.platforms, week=day and day.isoformat())
         if intent == "oversell_risk":
             as_of = s.period.end.isoformat() if s.period else None
-            return "oversell_risk", _given(as_of=as_of, min_cover_days=s.cover_days)
+            return "oversell_risk", _given(
+                as_of=as_of, min_cover_days=s.cover_days, platforms=s.platforms,
+                warehouses=s.warehouses, skus=(s.skus + s.unknown_skus)[:200],
+            )  # fmt: skip
         if intent == "forecast_sku":
             if not s.skus and not s.unknown_skus:
                 return None, {}
@@ -438,10 +441,21 @@ class OfflinePlanner:
         return "\n".join(lines)
 
     def _render_oversell_risk(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
+        s = t["oversell_scope"]
+        sep = "、" if lang == "zh" else ", "
+        names = {
+            "platforms": [_platform_name(p, lang) for p in d.get("platforms") or []],
+            "warehouses": d.get("warehouses") or [],
+            "skus": d.get("skus") or [],
+        }
+        parts = [s[k].format(names=sep.join(v)) for k, v in names.items() if v]
+        scope = s["open"] + s["sep"].join(parts) + s["close"] if parts else ""
         if not d["rows"]:
-            return t["oversell_empty"].format(as_of=d["as_of"], min_cover_days=d["min_cover_days"])
+            return t["oversell_empty"].format(
+                as_of=d["as_of"], scope=scope, min_cover_days=d["min_cover_days"]
+            )
         lines = [t["oversell_header"].format(
-            as_of=d["as_of"], total=d["total_rows"], out_of_stock=d["out_of_stock"]
+            as_of=d["as_of"], scope=scope, total=d["total_rows"], out_of_stock=d["out_of_stock"]
         )]  # fmt: skip
         for rank, r in enumerate(d["rows"], 1):
             lines.append(t["oversell_row"].format(

@@ -84,6 +84,13 @@ class OversellRiskArgs(_Args):
     min_cover_days: float = Field(
         3.0, ge=0, le=60, description="Days of cover below which stock is low."
     )
+    platforms: list[str] | None = Field(
+        None, description="Only SKUs these sales channels list; null = any."
+    )
+    warehouses: list[str] | None = Field(
+        None, description="Only these warehouses' stock, against sales shipped from them."
+    )
+    skus: list[str] | None = Field(None, max_length=200, description="Internal SKU ids.")
     limit: int = Field(20, ge=1, le=200)
 
 
@@ -405,7 +412,10 @@ class Toolbox:
         from features.views import oversell_risk
 
         def read(store: Store) -> tuple[pd.DataFrame, Any]:
-            frame = oversell_risk(store, as_of=a.as_of, min_cover_days=a.min_cover_days)
+            frame = oversell_risk(
+                store, as_of=a.as_of, min_cover_days=a.min_cover_days, platforms=a.platforms,
+                warehouses=a.warehouses, skus=a.skus,
+            )  # fmt: skip
             day = (
                 a.as_of
                 or store.sql(
@@ -419,6 +429,9 @@ class Toolbox:
         data = {
             "as_of": _iso(day),
             "min_cover_days": a.min_cover_days,
+            "platforms": a.platforms,
+            "warehouses": a.warehouses,
+            "skus": a.skus,
             "rows": records(frame.head(a.limit)),
             "total_rows": len(frame),
             "out_of_stock": int((frame["risk"] == "out_of_stock").sum()) if len(frame) else 0,

@@ -387,14 +387,26 @@ class Butler:
         self,
         as_of: dt.date | None = None,
         min_cover_days: float = Field(default=3.0, ge=0, le=60),
+        platforms: list[str] | None = None,
+        warehouses: list[str] | None = None,
+        skus: list[str] | None = Field(default=None, max_length=1_000),
         limit: int = Field(default=200, ge=1, le=5_000),
     ) -> ViewAnswer:
-        """Listed, selling SKUs whose stock is gone or covers only a few days."""
+        """Listed, selling SKUs whose stock is gone or covers only a few days: of the SKUs
+        the platforms list, the warehouses' stock against the sales they shipped, or the
+        SKUs given (each None = all)."""
         from features.views import oversell_risk
 
         return self._view(
             "oversell_risk",
-            lambda store: oversell_risk(store, as_of=as_of, min_cover_days=min_cover_days),
+            lambda store: oversell_risk(
+                store,
+                as_of=as_of,
+                min_cover_days=min_cover_days,
+                platforms=platforms,
+                warehouses=warehouses,
+                skus=skus,
+            ),  # fmt: skip
             limit,
         )
 

@@ -565,6 +565,24 @@ def test_oversell_risk_threshold_and_as_of():
     assert oversell_risk(store, as_of="2024-07-31").empty
 
 
+def test_oversell_risk_for_a_platform_a_warehouse_or_some_skus():
+    store = oversell_store()
+    store.upsert("warehouses", pd.DataFrame({"warehouse_id": ["W1", "W2"], "name": ["一", "二"]}))
+    jd = oversell_risk(store, platforms="京东")  # only ZERO is listed on JD
+    assert jd["sku_id"].tolist() == ["ZERO"] and jd.iloc[0]["platforms"] == "jd"
+    assert jd.iloc[0]["units_7d"] == 14 + 7  # every platform's sales draw on the stock
+    assert oversell_risk(store, skus=["LOW", "PLENTY"])["sku_id"].tolist() == ["LOW"]
+    # no sale names a warehouse yet: no warehouse's stock is drawn on
+    assert oversell_risk(store, warehouses="W2").empty
+    add_lines(store, [{"order_id": "W1-order", "sku_id": "TWOWH", "quantity": 3,
+                       "warehouse_id": "W1", "created_at": T(2024, 6, 29, 3)}])  # fmt: skip
+    w1 = oversell_risk(store, warehouses=["W1"])  # W1 holds none of TWOWH; W2 holds 20
+    assert w1["sku_id"].tolist() == ["TWOWH"] and w1.iloc[0]["risk"] == StockRisk.OUT_OF_STOCK
+    assert oversell_risk(store, warehouses="W2").empty
+    with pytest.raises(UnknownEntityError, match="W9"):
+        oversell_risk(store, warehouses="W9")
+
+
 def test_oversell_risk_rejects_negative_cover():
     with pytest.raises(InvalidParameterError, match="min_cover_days"):
         oversell_risk(oversell_store(), min_cover_days=-1)

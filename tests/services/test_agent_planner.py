@@ -359,6 +359,18 @@ def test_hot_items_of_a_month_look_at_its_last_week_and_an_unfinished_week_is_sa
     assert f"这一周的数据只到{today}，还不完整" in this_week.answer
 
 
+def test_an_oversell_question_keeps_the_platform_warehouse_and_sku_it_names(planner, sales_world):
+    agent, _ = planner
+    answer, _ = agent.answer("抖音上有哪些SKU可能超卖？", [], _today(sales_world))
+    (call,) = answer.tool_calls
+    assert call.name == "oversell_risk" and call.args["platforms"] == ["douyin"]
+    assert "（只看抖音上架的SKU）" in answer.answer
+    answer, _ = agent.answer("WH-SH 的 SKU03 会不会断货？", [], _today(sales_world))
+    (call,) = answer.tool_calls
+    assert call.args["warehouses"] == ["WH-SH"] and call.args["skus"] == ["SKU03"]
+    assert "（只看WH-SH的库存及其发货的销量，SKU03）" in answer.answer
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))

@@ -336,6 +336,10 @@ def test_views_over_the_store(url):
     assert len(sales.json()["rows"]) == 3 and sales.json()["total_rows"] >= 3
     assert post(url, "hot_items", {}).status_code == 200
     assert post(url, "oversell_risk", {}).status_code == 200
+    scoped = post(url, "oversell_risk", {"platforms": ["抖音"], "warehouses": ["WH-SH"]})
+    assert scoped.status_code == 200
+    unknown = post(url, "oversell_risk", {"warehouses": ["火星仓"]})
+    assert unknown.status_code == 404 and "火星仓" in _error(unknown)  # as an unknown SKU
     bad = post(url, "sales", {"platforms": ["myspace"]})
     assert bad.status_code == 400 and "myspace" in _error(bad)
     later = post(url, "hot_items", {"week": "2099-01-05"})
