@@ -232,6 +232,7 @@ class Slots:
     email: str | None = None
     person_name: str | None = None
     pasted: str | None = None
+    trend: bool = False  # by day/week/month in time order, not ranked
     severity: str | None = None
     alert_status: str | None = None  # acknowledged / all (alerts); None = the open ones
     scenarios: list[str] = field(default_factory=list)
@@ -259,7 +260,8 @@ class Slots:
 
 _METRICS = [
     ("refund_yuan", r"退款|退了多少钱|refund"),
-    ("returned_units", r"退货|退了多少件|returns?\b|returned"),
+    ("return_rate", r"退货率|退货比例|return rate|rate of returns?"),
+    ("returned_units", r"退货(?!率|比例)|退了多少件|returns?\b(?! rate)|returned"),
     ("avg_price_yuan", r"均价|平均价|平均售价|客单价|(?:average|avg\.?) (?:selling |sale )?price|"
                        r"\basp\b"),
     ("orders", r"订单数|订单量|多少单|几单|orders?\b"),
@@ -291,6 +293,16 @@ _BY = [
                r"least|slowest|highest|lowest|ranking|rank"),
 ]  # fmt: skip
 _EACH = re.compile(r"各自|分别|各是|each|respectively|separately", re.I)
+#: "抖音和快手哪个卖得多": of the platforms named, which one (not which SKU).
+_WHICH_OF_THEM = re.compile(
+    r"哪个(?:平台)?(?:卖得|更|多|高|好)|哪家(?:卖得|更|多)|谁(?:卖得)?(?:多|更)|"
+    r"which (?:one|of (?:them|the two))|which sold more|who sold more", re.I)  # fmt: skip
+#: A time series asked for in order ("每天的销量趋势"), not the best day.
+_TREND = re.compile(
+    r"趋势|走势|每天|每日|逐日|每周|每月|变化|trend|over time|day by day|daily|weekly|monthly|"
+    r"per day|per week|per month|each (?:day|week|month)",
+    re.I,
+)
 _COMPARE = [
     ("previous_year", r"同比|去年同期|去年同一|比去年|和去年比|year over year|yoy|"
                       r"same (?:day|week|month|period|time) (?:last|a) year|(?:vs|than) last year|"
@@ -404,8 +416,13 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
         slots.metrics.remove("units")
     slots.metric = slots.metrics[0] if slots.metrics else None
     slots.by = next((name for name, p in _BY if re.search(p, head, re.I)), None)
-    if len(slots.platforms) >= 2 and _EACH.search(head) and slots.by in (None, "sku_id"):
-        slots.by = "platform"  # "抖音和快手各自是多少": one row per platform named
+    if (
+        len(slots.platforms) >= 2
+        and slots.by in (None, "sku_id")
+        and (_EACH.search(head) or _WHICH_OF_THEM.search(head))
+    ):
+        slots.by = "platform"  # "抖音和快手各自是多少", "…哪个卖得多": a row per platform named
+    slots.trend = slots.by in ("day", "week", "month") and bool(_TREND.search(head))
     platforms_compared = len(slots.platforms) >= 2 and re.search(
         r"\bvs\.?|versus|against|compared?|对比|比较|相比|和.{1,6}比", head, re.I
     )
@@ -421,7 +438,7 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
     if platforms_compared and slots.compare == "previous_period":
         # "PDD vs Tmall" compares the platforms named, not this period with the last
         slots.by, slots.compare = "platform", None
-    bad_figure = slots.metric in ("refund_yuan", "returned_units")
+    bad_figure = slots.metric in ("refund_yuan", "returned_units", "return_rate")
     slots.ascending = bool(_LEAST.search(head)) or (bool(_WORST.search(head)) and not bad_figure)
     slots.severity = next((name for name, p in _SEVERITY if re.search(p, head)), None)
     slots.alert_status = next((n for n, p in _ALERT_STATUS if re.search(p, head, re.I)), None)

@@ -22,6 +22,7 @@ from features.views.metrics import (
     data_coverage,
     data_period,
     sales_metrics,
+    unsold_listed,
 )
 from features.views.sales import sales_weekly
 from features.views.stock import stock_position
@@ -40,4 +41,5 @@ __all__ = [
     "sales_metrics",
     "sales_weekly",
     "stock_position",
+    "unsold_listed",
 ]

@@ -32,6 +32,10 @@ METRICS: dict[str, tuple[str, str]] = {
     "units": ("sum(d.units)", "paid units"),
     "net_units": ("sum(d.units) - sum(d.returned_units)", "paid units minus returned units"),
     "returned_units": ("sum(d.returned_units)", "units returned"),
+    "return_rate": (
+        "sum(d.returned_units) / nullif(sum(d.units), 0)",
+        "units returned / paid units (a share, 0..1)",
+    ),
     "revenue_yuan": ("sum(d.gross_fen) / 100.0", "paid amount in yuan (GMV)"),
     "refund_yuan": ("sum(d.refund_fen) / 100.0", "refunded amount in yuan"),
     # read from the order lines: an order holding two SKUs is one order in a total
@@ -131,6 +135,39 @@ def data_coverage(store: Store) -> DataCoverage:
         members=newest[2],
         last_ingest=newest[3],
     )
+
+
+def unsold_listed(
+    store: Store,
+    start: dt.date,
+    end: dt.date,
+    *,
+    platforms: Iterable[str] | str | None = None,
+    categories: Iterable[str] | str | None = None,
+) -> list[str]:
+    """The SKUs a platform lists (``listings.listed``) that sold nothing from ``start`` to
+    ``end`` (on those platforms): the slowest sellers a sales ranking cannot show, as it
+    ranks only what sold. Sorted by id."""
+    func = "unsold_listed"
+    platform_list = check_platforms(platforms, func=func)
+    cat_list = _categories(store, categories, func)
+    rows = store.sql(
+        """
+        SELECT DISTINCT l.sku_id FROM listings l
+        LEFT JOIN skus s ON s.sku_id = l.sku_id
+        LEFT JOIN products p ON p.product_id = s.product_id
+        WHERE l.listed AND l.sku_id IS NOT NULL
+          AND ($3::VARCHAR[] IS NULL OR list_contains($3::VARCHAR[], l.platform))
+          AND ($4::VARCHAR[] IS NULL OR list_contains($4::VARCHAR[], p.category))
+          AND NOT EXISTS (
+              SELECT 1 FROM sales_daily d WHERE d.sku_id = l.sku_id AND d.units > 0
+                AND d.day BETWEEN $1 AND $2
+                AND ($3::VARCHAR[] IS NULL OR list_contains($3::VARCHAR[], d.platform)))
+        ORDER BY 1
+        """,
+        [start, end, platform_list, cat_list],
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def sales_metrics(
@@ -317,7 +354,7 @@ def _query_source(
     if not dims and len(frame) and frame[names].isna().all(axis=None):
         frame = frame.iloc[0:0]  # no sale in the period: no row, not a row of NULLs
     for name in names:
-        if name not in ("revenue_yuan", "refund_yuan", "avg_price_yuan"):
+        if name not in ("revenue_yuan", "refund_yuan", "avg_price_yuan", "return_rate"):
             frame[name] = frame[name].astype("Int64")
     for dim in ("week", "month", "day"):
         if dim in frame:

@@ -227,10 +227,12 @@ class OfflinePlanner:
             by = [s.by] if s.by else []
             if s.by == "sku_id" and s.skus and len(s.skus) == 1:
                 by = []
+            top = s.top or (20 if s.by == "platform" else 5)  # every platform when by platform
+            if s.trend:
+                top = 100  # the whole series, in time order
             args: dict[str, Any] = {
                 "metrics": metrics, "by": by,
-                "start": period.start.isoformat(), "end": period.end.isoformat(),
-                "top": s.top or 5,
+                "start": period.start.isoformat(), "end": period.end.isoformat(), "top": top,
             } | _given(
                 platforms=s.platforms,
                 skus=s.skus + s.unknown_skus,  # an unknown id fails in the tool, saying so
@@ -411,6 +413,15 @@ class OfflinePlanner:
                 + _compare_text(rows[0], metrics, d, t)
             )
             return "\n".join(lines)
+        if getattr(plan.slots, "trend", False) and by[0] in ("day", "week", "month"):
+            lines.append(t["sales_trend"].format(
+                **common, metric=t["metrics"][metrics[0]], unit=t["time_units"][by[0]]
+            ))  # fmt: skip
+            for row in sorted(rows, key=lambda r: str(r[by[0]])):
+                lines.append(t["sales_trend_row"].format(
+                    label=_label(row, by, lang), figures=_figures(row, metrics, t)
+                ) + _compare_text(row, metrics, d, t))  # fmt: skip
+            return "\n".join(lines)
         lines.append(t["sales_ranking"].format(
             **common, metric=t["metrics"][metrics[0]], n=len(rows), total=d["total_rows"]
         ))  # fmt: skip
@@ -420,6 +431,13 @@ class OfflinePlanner:
                 t["sales_row"].format(rank=rank, label=label, figures=_figures(row, metrics, t))
                 + _compare_text(row, metrics, d, t)
             )
+        unsold = d.get("unsold_listed")
+        if unsold and unsold["skus"]:
+            sep = "、" if lang == "zh" else ", "
+            lines.append(t["sales_unsold"].format(
+                n=unsold["skus"], examples=sep.join(unsold["examples"][:5]),
+                more="…" if unsold["skus"] > 5 else "",
+            ))  # fmt: skip
         return "\n".join(lines)
 
     def _render_hot_items(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
@@ -710,6 +728,8 @@ def _num(value: Any, decimals: int = 0) -> str:
 
 
 def _figure(value: Any, metric: str, t: dict) -> str:
+    if metric.endswith("_rate"):
+        return "—" if value is None else f"{float(value):.1%}"
     if metric.endswith("_yuan"):
         return f"¥{float(value or 0):,.2f}"
     return _num(value) + t["units_suffix"].get(metric, "")

@@ -34,8 +34,8 @@ from features.store import Store
 logger = logging.getLogger(__name__)
 
 Metric = Literal[
-    "units", "net_units", "returned_units", "revenue_yuan", "refund_yuan", "orders",
-    "avg_price_yuan",
+    "units", "net_units", "returned_units", "return_rate", "revenue_yuan", "refund_yuan",
+    "orders", "avg_price_yuan",
 ]  # fmt: skip
 Dimension = Literal[
     "sku_id", "product", "category", "platform", "shop_id", "shop", "warehouse_id", "week",
@@ -368,15 +368,22 @@ class Toolbox:
         )
 
     def _sales_metrics(self, a: SalesMetricsArgs) -> tuple[Any, str]:
-        from features.views import data_period, sales_metrics
+        from features.views import data_period, sales_metrics, unsold_listed
 
-        result, covered = self._read(
-            lambda store: (sales_metrics(
+        def read(store: Store) -> tuple[Any, Any, list[str] | None]:
+            result = sales_metrics(
                 store, metrics=a.metrics, by=a.by, platforms=a.platforms, skus=a.skus,
                 categories=a.categories, warehouses=a.warehouses, start=a.start, end=a.end,
                 compare=a.compare, top=a.top, ascending=a.ascending,
-            ), data_period(store))
-        )  # fmt: skip
+            )  # fmt: skip
+            unsold = None
+            if a.ascending and "sku_id" in a.by and a.skus is None and a.warehouses is None:
+                # the slowest sellers of all sold nothing, and a ranking of sales omits them
+                unsold = unsold_listed(store, result.start, result.end, platforms=a.platforms,
+                                       categories=a.categories)  # fmt: skip
+            return result, data_period(store), unsold
+
+        result, covered, unsold = self._read(read)
         data = {
             "start": result.start.isoformat(),
             "end": result.end.isoformat(),
@@ -386,6 +393,8 @@ class Toolbox:
             "rows": records(result.rows),
             "total_rows": result.total_rows,
         }
+        if unsold is not None:
+            data["unsold_listed"] = {"skus": len(unsold), "examples": unsold[:10]}
         return data, "store: sales_daily (paid order lines), semantic layer sales_metrics"
 
     def _hot_items(self, a: HotItemsArgs) -> tuple[Any, str]:

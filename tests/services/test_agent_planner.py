@@ -371,6 +371,55 @@ def test_an_oversell_question_keeps_the_platform_warehouse_and_sku_it_names(plan
     assert "（只看WH-SH的库存及其发货的销量，SKU03）" in answer.answer
 
 
+def test_two_platforms_which_sold_more_is_answered_per_platform(planner, sales_world):
+    agent, _ = planner
+    answer, _ = agent.answer("上周天猫和京东哪个卖得多？", [], _today(sales_world))
+    (call,) = answer.tool_calls
+    assert call.args["by"] == ["platform"] and call.args["top"] == 20
+    days = pd.to_datetime(sales_world.daily["day"]).dt.date
+    monday = sales_world.last_week.date()
+    week = sales_world.daily[(days >= monday) & (days <= monday + dt.timedelta(days=6))]
+    units = week.groupby("platform")["units"].sum()
+    assert f"1. 天猫/淘宝：销量 {units['tmall']:,}件" in answer.answer
+    assert f"2. 京东：销量 {units['jd']:,}件" in answer.answer
+
+
+def test_a_daily_trend_lists_every_day_in_order(planner, sales_world):
+    agent, _ = planner
+    today = _today(sales_world)
+    answer, _ = agent.answer("最近两周每天的销量趋势", [], today)
+    (call,) = answer.tool_calls
+    assert call.args["by"] == ["day"] and call.args["top"] == 100
+    lines = [line for line in answer.answer.splitlines() if line[:4].isdigit()]
+    assert len(lines) == 14 and lines == sorted(lines)  # every day, oldest first
+    assert "每天的销量" in answer.answer
+
+
+def test_return_rate_is_a_share(planner, sales_world):
+    agent, _ = planner
+    answer, _ = agent.answer("上周天猫的退货率是多少？", [], _today(sales_world))
+    (call,) = answer.tool_calls
+    assert call.args["metrics"][0] == "return_rate"
+    assert "退货率 0.0%" in answer.answer  # the test world returns nothing
+
+
+def test_the_slowest_sellers_name_the_listed_skus_that_sold_nothing(planner, sales_world, home):
+    agent, _ = planner
+    with Store.open(home) as store:
+        store.upsert("listings", pd.DataFrame({
+            "platform": "tmall", "shop_id": "shop1", "platform_sku_id": ["L1", "L2"],
+            "sku_id": ["SKU01", "NEVER1"], "listed": True,
+            "updated_at": pd.Timestamp("2024-05-01"), "source_file": "l.csv",
+        }))  # fmt: skip
+    try:
+        answer, _ = agent.answer("上周卖得最差的5个SKU", [], _today(sales_world))
+    finally:
+        with Store.open(home) as store:
+            store.sql("DELETE FROM listings")
+    assert answer.tool_calls[0].args["ascending"] is True
+    assert "另有1个在售SKU这期间一件没卖（NEVER1）" in answer.answer
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))
