@@ -93,6 +93,12 @@ _PII = re.compile(
 #: Words that make a question about members, not sales.
 _MEMBER_WORDS = re.compile(r"会员|用户|客户|顾客|粉丝|member|customer|people|person|account|user",
                            re.IGNORECASE)  # fmt: skip
+#: Words that ask about members joining.
+_SIGN_UPS = re.compile(
+    r"新增|新注册|注册|新会员|拉新|new (?:members?|customers?|sign-?ups?|accounts?)|"
+    r"sign(?:ed)?[- ]?ups?|joined|registered",
+    re.IGNORECASE,
+)
 #: Words that make a question about the chat patrol's alerts.
 _ALERT_WORDS = re.compile(r"预警|告警|客诉|投诉|风险|alert|threat|complaint|escalation|risk",
                           re.IGNORECASE)  # fmt: skip
@@ -268,7 +274,10 @@ class OfflinePlanner:
                 service_level=level, limit=None if s.top is None else min(s.top, 200),
             )  # fmt: skip
         if intent == "member_stats":
-            return "member_stats", _given(platforms=s.platforms)
+            period = {}
+            if s.period is not None:  # "上个月新增了多少会员": the accounts registered then
+                period = {"since": s.period.start.isoformat(), "until": s.period.end.isoformat()}
+            return "member_stats", _given(platforms=s.platforms) | period
         if intent == "match_member":
             args = _given(full_name=s.person_name, phone=s.phone, email=s.email,
                           birth_date=s.birth_date, city=s.city)  # fmt: skip
@@ -542,12 +551,17 @@ class OfflinePlanner:
             f"{_platform_name(p, lang)} {_num(n)}" for p, n in d["accounts_by_platform"].items()
         )
         if d.get("persons") is None:
-            return t["members_unresolved"].format(accounts=_num(d["accounts"]),
+            text = t["members_unresolved"].format(accounts=_num(d["accounts"]),
                                                   by_platform=by_platform)  # fmt: skip
+            if d.get("registered"):
+                text = self._registered(d["registered"], plan, t, lang) + "\n" + text
+            return text
         lines = [t["members_overview"].format(
             accounts=_num(d["accounts"]), by_platform=by_platform, persons=_num(d["persons"]),
             multi=_num(d["persons_on_2plus_platforms"]), per_person=d["accounts_per_person"],
         )]  # fmt: skip
+        if d.get("registered"):
+            lines.insert(0, self._registered(d["registered"], plan, t, lang))
         asked = []  # what the question asked about first: all the platforms, then each pair
         if d.get("persons_on_all") is not None:
             names = sep.join(_platform_name(p, lang) for p in d["persons_by_platform"])
@@ -560,6 +574,18 @@ class OfflinePlanner:
                 a=a, b=b, both=_num(both), share_a=shares[0], share_b=shares[1]
             ))  # fmt: skip
         return "\n".join([*asked, *lines])
+
+    @staticmethod
+    def _registered(r: dict, plan: Plan, t: dict, lang: Language) -> str:
+        """ "上个月（11-01至11-30）新注册会员账号113个（天猫 30、…）"."""
+        period = getattr(plan.slots, "period", None)
+        words = period.words if period is not None else ""
+        sep = "、" if lang == "zh" else ", "
+        by = sep.join(f"{_platform_name(p, lang)} {_num(n)}" for p, n in r["by_platform"].items())
+        return t["members_registered"].format(
+            period_words=words, start=r["since"] or "…", end=r["until"] or "…",
+            accounts=_num(r["accounts"]), by_platform=by or "—",
+        )  # fmt: skip
 
     def _render_match_member(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
         best = d["candidates"][0] if d["candidates"] else None
@@ -657,6 +683,8 @@ def _checked_intent(intent: str, confidence: float, slots: Slots, head: str) -> 
         return "out_of_scope", 1.0  # read-only, and no one's personal data, however asked
     if intent == "member_stats" and slots.metrics and not _MEMBER_WORDS.search(head):
         intent = "sales_metrics"  # units or revenue asked for, and no member in sight
+    if intent == "sales_metrics" and _MEMBER_WORDS.search(head) and _SIGN_UPS.search(head):
+        intent = "member_stats"  # "上个月新增了多少会员": sign-ups, not sales
     if intent not in ("risk_alerts", "classify_conversation") and _ALERT_NOUNS.search(head):
         return "risk_alerts", max(confidence, _SURE_OUT_OF_SCOPE)  # "alerts on Tmall since…"
     if intent == "out_of_scope" and confidence < _SURE_OUT_OF_SCOPE:

@@ -115,6 +115,12 @@ class MemberStatsArgs(_Args):
         description="Platforms to count; with two or more, also how many persons are on "
         "each pair of them. Null = every platform.",
     )
+    since: dt.date | None = Field(
+        None, description="Also count the accounts registered from this day (new members)."
+    )
+    until: dt.date | None = Field(
+        None, description="… up to this day, inclusive; null = the newest registration."
+    )
 
 
 class MatchMemberArgs(_Args):
@@ -471,6 +477,18 @@ class Toolbox:
                     p: out["accounts_by_platform"].get(p, 0) for p in platforms
                 }
                 out["accounts"] = sum(out["accounts_by_platform"].values())
+            if a.since is not None or a.until is not None:
+                # registration days in Beijing time, as every business day here
+                new = store.sql(
+                    "SELECT platform, count(*) FROM members WHERE registered_at IS NOT NULL "
+                    "AND ($1::DATE IS NULL OR CAST(registered_at + INTERVAL 8 HOUR AS DATE) >= $1) "
+                    "AND ($2::DATE IS NULL OR CAST(registered_at + INTERVAL 8 HOUR AS DATE) <= $2) "
+                    "GROUP BY 1 ORDER BY 2 DESC, 1",
+                    [a.since, a.until],
+                ).fetchall()
+                by = {p: int(n) for p, n in new if platforms is None or p in platforms}
+                out["registered"] = {"since": _iso(a.since), "until": _iso(a.until),
+                                     "accounts": sum(by.values()), "by_platform": by}  # fmt: skip
             if not has_persons:
                 out["persons"] = None
                 out["note"] = (

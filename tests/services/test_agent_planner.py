@@ -420,6 +420,30 @@ def test_the_slowest_sellers_name_the_listed_skus_that_sold_nothing(planner, sal
     assert "另有1个在售SKU这期间一件没卖（NEVER1）" in answer.answer
 
 
+@pytest.mark.parametrize(
+    "question", ["上个月新增了多少会员？", "How many new members signed up last month?"]
+)
+def test_new_members_in_a_period_are_counted_by_sign_up_day(planner, question):
+    agent, _ = planner
+    answer, _ = agent.answer(question, [], dt.date(2024, 5, 8))
+    (call,) = answer.tool_calls
+    assert call.name == "member_stats"  # not sales
+    assert (call.args["since"], call.args["until"]) == ("2024-04-01", "2024-04-30")
+    from features.periods import Period
+    from features.question_slots import Slots
+    from services.agent.planner import Plan
+
+    data = {"accounts": 9, "accounts_by_platform": {"tmall": 9}, "persons": None,
+            "registered": {"since": "2024-04-01", "until": "2024-04-30", "accounts": 3,
+                           "by_platform": {"tmall": 2, "jd": 1}}}  # fmt: skip
+    period = Period(dt.date(2024, 4, 1), dt.date(2024, 4, 30), "上个月")
+    plan = Plan("member_stats", 1.0, Slots(period=period), "member_stats", {}, [], False)
+    text = agent._render_member_stats(plan, data, agent.templates["zh"], "zh")
+    assert text.startswith(
+        "上个月（2024-04-01至2024-04-30）新注册的会员账号有3个（天猫/淘宝 2、京东 1）"
+    )
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))

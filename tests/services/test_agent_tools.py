@@ -29,9 +29,19 @@ def settings(tmp_path_factory: pytest.TempPathFactory, sales_world) -> Settings:
             {
                 "platform": ["tmall", "tmall", "jd", "jd", "douyin"],
                 "platform_user_id": ["t1", "t2", "j1", "j2", "d1"],
+                # t2 signed up on 2024-01-01 in Beijing (UTC: the evening before)
+                "registered_at": pd.to_datetime(
+                    [
+                        "2024-03-01 02:00",
+                        "2023-12-31 17:00",
+                        "2024-06-01 02:00",
+                        None,
+                        "2025-01-01 02:00",
+                    ]
+                ),
                 "raw": ["{}"] * 5,
                 "source_file": ["m.csv"] * 5,
-            }
+            }  # fmt: skip
         )
         store.upsert("members", members)
         now = pd.Timestamp("2024-05-01 08:00")
@@ -182,6 +192,9 @@ def test_member_stats_before_and_after_resolution(toolbox, settings):
     assert douyin.data["persons"] == 1 and douyin.data["persons_on_2plus_platforms"] == 1
     tmall = toolbox.call("member_stats", {"platforms": ["tmall"]})
     assert tmall.data["persons"] == 2 and tmall.data["persons_on_2plus_platforms"] == 2
+    new = toolbox.call("member_stats", {"since": "2024-01-01", "until": "2024-12-31"})
+    assert new.data["registered"]["by_platform"] == {"tmall": 2, "jd": 1}
+    assert new.data["registered"]["accounts"] == 3
     three = toolbox.call("member_stats", {"platforms": ["tmall", "jd", "douyin"]})
     assert three.data["persons_on_all"] == 0 and three.data["persons_by_platform"] == {
         "tmall": 2, "jd": 2, "douyin": 1
