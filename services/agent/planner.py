@@ -93,6 +93,23 @@ _PII = re.compile(
 #: Words that make a question about members, not sales.
 _MEMBER_WORDS = re.compile(r"会员|用户|客户|顾客|粉丝|member|customer|people|person|account|user",
                            re.IGNORECASE)  # fmt: skip
+#: Other companies' figures: the store holds only this retailer's own channels.
+_COMPETITORS = re.compile(r"竞争对手|竞品|同行|友商|对手|competitors?'?s?\b|rivals?\b", re.I)
+#: Figures the store cannot give (no visits, costs or repeat-purchase model), named so the
+#: answer says which, rather than answering another figure.
+_UNSUPPORTED = re.compile(
+    r"复购率?|回购率?|留存|转化率|访客|流量|浏览量|点击率|毛利|利润|roi\b|roas\b|"
+    r"repurchase|repeat (?:purchase|buyer|customer)s?|retention|churn rate|conversion|"
+    r"traffic|visitors?|page ?views|click[- ]?through|\bctr\b|profit|margin",
+    re.IGNORECASE,
+)
+#: One person's purchases: personal data, refused however it is asked.
+_PERSON_ORDERS = re.compile(
+    r"买了(?:什么|哪些|啥)|购买记录|订单记录|买过(?:什么|哪些|啥)|下过(?:什么|哪些)单|"
+    r"purchase history|what (?:did|has) .{1,40} (?:buy|bought|order)|orders? of (?:this|that) "
+    r"(?:customer|member|person)",
+    re.IGNORECASE,
+)
 #: Words that ask about members joining.
 _SIGN_UPS = re.compile(
     r"新增|新注册|注册|新会员|拉新|new (?:members?|customers?|sign-?ups?|accounts?)|"
@@ -193,6 +210,9 @@ class OfflinePlanner:
             return Plan("capabilities", 1.0, slots, None, {}, notes, follow_up)
         if not follow_up and _COVERAGE.search(head) and not _WRITE.search(head):
             return Plan("data_coverage", 1.0, slots, "data_coverage", {}, notes, False, today)
+        if not follow_up and (_COMPETITORS.search(head) or _UNSUPPORTED.search(head)):
+            # answered with what the store cannot give, not with another figure
+            return Plan("not_in_store", 1.0, slots, None, {}, notes, False, today)
         intent, confidence = _checked_intent(intent, confidence, slots, head)
         if intent in ("out_of_scope", "unclear") or confidence < self.min_confidence:
             return Plan(intent, confidence, slots, None, {}, notes, follow_up)
@@ -314,6 +334,12 @@ class OfflinePlanner:
             text = t["failed"].format(error=f"{dates}: no such date; write dates as YYYY-MM-DD")
         elif plan.intent == "capabilities":
             text = t["capabilities"]
+        elif plan.intent == "not_in_store":
+            head = question.strip().split("\n", 1)[0]
+            if (found := _COMPETITORS.search(head)) is not None:
+                text = t["no_competitors"].format(word=found[0])
+            else:
+                text = t["unsupported_figure"].format(word=_UNSUPPORTED.search(head)[0])
         elif plan.tool is None and plan.intent in ("forecast_sku",):
             text = t["forecast_need_sku"]
         elif plan.tool is None and plan.intent == "match_member":
@@ -681,6 +707,8 @@ def _checked_intent(intent: str, confidence: float, slots: Slots, head: str) -> 
     """The intent model's guess, checked against what the question's first line says."""
     if _WRITE.search(head) or (_PII.search(head) and not (slots.phone or slots.email)):
         return "out_of_scope", 1.0  # read-only, and no one's personal data, however asked
+    if (slots.phone or slots.email or slots.person_name) and _PERSON_ORDERS.search(head):
+        return "out_of_scope", 1.0  # what one customer bought is their personal data
     if intent == "member_stats" and slots.metrics and not _MEMBER_WORDS.search(head):
         intent = "sales_metrics"  # units or revenue asked for, and no member in sight
     if intent == "sales_metrics" and _MEMBER_WORDS.search(head) and _SIGN_UPS.search(head):

@@ -444,6 +444,25 @@ def test_new_members_in_a_period_are_counted_by_sign_up_day(planner, question):
     )
 
 
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [("我们的竞争对手上周卖了多少？", "没有“竞争对手”的销售数据"),
+     ("How much did our competitors sell last week?", 'nothing on "competitors"'),
+     ("小红书会员复购率多少？", "“复购率”这个指标现在的数据算不出来"),
+     ("What is our conversion rate on Tmall?", 'I cannot compute "conversion"')],
+)  # fmt: skip
+def test_figures_the_store_does_not_hold_are_said_not_replaced(planner, question, said):
+    agent, _ = planner
+    answer, _ = agent.answer(question, [], dt.date(2024, 5, 8))
+    assert answer.tool_calls == [] and said in answer.answer
+
+
+def test_what_one_customer_bought_is_refused(planner):
+    agent, _ = planner
+    answer, _ = agent.answer("客户张三 13812345678 上周在天猫买了什么？", [], dt.date(2024, 5, 8))
+    assert answer.refused and answer.tool_calls == []
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))
