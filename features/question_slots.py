@@ -349,6 +349,13 @@ _NAME = re.compile(
     r"([\u4e00-\u9fff]{2,3})(?=[，,、\s手电邮]|$)|"
     r"(?:name(?: is)?[:：]?|named)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,3})"
 )
+#: One quoted turn written inline: 买家说"再不退款我就投诉"，customer said "…".
+_QUOTED_TURN = re.compile(
+    r"(买家|顾客|客户|用户|客服|商家|buyer|customer|agent|seller)\s*"
+    r"(?:说|问|回复|回答|表示|said|says|asked|replied|wrote)?\s*[:：]?\s*[“\"「『](.+?)[”\"」』]",
+    re.IGNORECASE,
+)
+_CHAT_WORDS = re.compile(r"对话|聊天|会话|客服记录|conversation|chat|transcript", re.I)
 _PASTED = re.compile(r"[:：]\s*\n|\n|(?:买家|顾客|客户|buyer|customer)\s*[:：]", re.I)
 _ALERT_STATUS = [
     ("acknowledged", r"已处理|处理过|已确认|已解决|已关闭|acknowledged|handled|dealt with|closed"),
@@ -467,9 +474,16 @@ def _person(question: str, slots: Slots) -> None:
 
 
 def _pasted_text(question: str) -> str | None:
-    """A conversation pasted into the question: what follows the first colon or line break."""
+    """A conversation pasted into the question: what follows the first colon or line break,
+    or its quoted turns written inline (买家说"…"，客服说"…") as one line each."""
+    quoted = _QUOTED_TURN.findall(question)
+    if quoted:
+        return "\n".join(f"{role}：{text.strip()}" for role, text in quoted)
     found = _PASTED.search(question)
     if not found:
+        head, colon, rest = question.partition("：" if "：" in question else ":")
+        if colon and _CHAT_WORDS.search(head) and len(rest.strip()) >= 4:
+            return rest.strip()  # "对话：买家…" on one line
         return None
     role_first = re.match(r"\s*(?:买家|顾客|客户|buyer|customer)", found[0], re.I)
     start = found.start() if role_first else found.end()

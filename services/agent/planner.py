@@ -312,7 +312,9 @@ class OfflinePlanner:
                                          platforms=s.platforms, since=since, until=until,
                                          status=s.alert_status)  # fmt: skip
         if intent == "classify_conversation":
-            return "classify_conversation", {"text": s.pasted or ""}
+            if not s.pasted:  # asked to classify, and nothing pasted to classify
+                return None, {}
+            return "classify_conversation", {"text": s.pasted}
         return None, {}
 
     # -- answering ---------------------------------------------------------------------------
@@ -344,6 +346,8 @@ class OfflinePlanner:
             text = t["forecast_need_sku"]
         elif plan.tool is None and plan.intent == "match_member":
             text = t["match_need_fields"]
+        elif plan.tool is None and plan.intent == "classify_conversation":
+            text = t["classify_need_text"]
         elif plan.tool is None:  # unclear, or not confident enough to call a tool
             text = t["clarify"]
         else:
@@ -680,8 +684,10 @@ class OfflinePlanner:
     def _render_classify_conversation(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
         common = {"messages": d["messages"], "buyer": d["buyer_messages"],
                   "score": f"{d['risk_score']:.2f}"}  # fmt: skip
+        # the model learnt from Chinese customer service: other text it mostly cannot read
+        caveat = [] if CJK.search(plan.args.get("text", "")) else [t["classify_not_chinese"]]
         if not d["risks"]:
-            return t["classify_none"].format(**common)
+            return "\n".join([t["classify_none"].format(**common), *caveat])
         lines = [t["classify_header"].format(**common)]
         for r in d["risks"]:
             evidence = " / ".join(e[:60] for e in r["evidence"][:2])
@@ -690,7 +696,7 @@ class OfflinePlanner:
                 severity=t["severity"].get(r["severity"], r["severity"]),
                 probability=f"{r['probability']:.2f}", evidence=evidence,
             ))  # fmt: skip
-        return "\n".join(lines)
+        return "\n".join([*lines, *caveat])
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -463,6 +463,31 @@ def test_what_one_customer_bought_is_refused(planner):
     assert answer.refused and answer.tool_calls == []
 
 
+def test_a_conversation_quoted_inline_is_classified_turn_by_turn(planner, sales_world):
+    agent, models = planner
+    question = '客服对话：买家说"再不给我退款我就去黑猫投诉"，客服说"正在处理"'
+    answer, _ = agent.answer(question, [], _today(sales_world))
+    assert [c.name for c in answer.tool_calls] == ["classify_conversation"]
+    assert models.calls[-1] == (
+        "classify", {"texts": ["再不给我退款我就去黑猫投诉", "正在处理"]}
+    )  # fmt: skip
+    assert "不是中文" not in answer.answer
+
+
+def test_an_english_conversation_is_scored_with_a_warning(planner, sales_world):
+    agent, _ = planner
+    question = "Classify this chat:\nbuyer: this is fake, I will sue you\nagent: sorry"
+    answer, _ = agent.answer(question, [], _today(sales_world))
+    assert [c.name for c in answer.tool_calls] == ["classify_conversation"]
+    assert "the risk model learnt from Chinese customer-service chats" in answer.answer
+
+
+def test_asked_to_classify_with_nothing_pasted_asks_for_the_text(planner, sales_world):
+    agent, models = planner
+    answer, _ = agent.answer("帮我判断一下这段对话有没有风险", [], _today(sales_world))
+    assert answer.tool_calls == [] and "请把要判断的对话贴在问题后面" in answer.answer
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))
