@@ -178,10 +178,13 @@ class Catalogue:
     skus: pd.DataFrame  # sku_id, product_id, name (product), category, spec
     warehouses: pd.DataFrame  # warehouse_id, name, region, province, city
     brand_prefixes: tuple[str, ...] = ()
+    shops: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["platform", "shop_id", "shop_name"])
+    )
 
     @classmethod
     def from_store(cls, store: Store) -> Catalogue:
-        """Read SKUs, products and warehouses from the store."""
+        """Read SKUs, products, warehouses and shops from the store."""
         skus = store.sql(
             "SELECT s.sku_id, s.product_id, p.name, p.category, s.spec, p.brand "
             "FROM skus s LEFT JOIN products p USING (product_id) ORDER BY s.sku_id"
@@ -191,7 +194,25 @@ class Catalogue:
             "ORDER BY warehouse_id"
         ).df()
         brands = tuple(sorted({str(b) for b in skus["brand"].dropna()}, key=len, reverse=True))
-        return cls(skus=skus, warehouses=warehouses, brand_prefixes=brands)
+        shops = store.sql(
+            "SELECT platform, shop_id, coalesce(shop_name, shop_id) AS shop_name FROM shops "
+            "ORDER BY platform, shop_id"
+        ).df()
+        return cls(skus=skus, warehouses=warehouses, brand_prefixes=brands, shops=shops)
+
+    def shop_names(self, text: str) -> list[tuple[str, str, str]]:
+        """The shops whose name (or the name without the brand: 京东自营旗舰店) the text
+        holds, as ``(platform, shop_id, the words matched)``; a longer name wins."""
+        found: list[tuple[str, str, str]] = []
+        for row in self.shops.itertuples(index=False):
+            name = str(row.shop_name)
+            short = next((name[len(b) :] for b in self.brand_prefixes if name.startswith(b)), name)
+            for words in dict.fromkeys([name, short]):
+                if len(words) >= 4 and words.lower() in text:
+                    found.append((str(row.platform), str(row.shop_id), words))
+                    break
+        # "森屿官方旗舰店" also holds "官方旗舰店": a name inside a longer one said is not said
+        return [f for f in found if not any(f[2] != g[2] and f[2] in g[2] for g in found)]
 
     @cached_property
     def romanised_warehouses(self) -> dict[str, list[str]]:
@@ -221,6 +242,8 @@ class Slots:
     products: list[str] = field(default_factory=list)  # product names matched
     categories: list[str] = field(default_factory=list)
     warehouses: list[str] = field(default_factory=list)
+    shops: list[str] = field(default_factory=list)  # shop ids named (with their platforms)
+    shop_words: list[str] = field(default_factory=list)  # the words that named them
     top: int | None = None
     horizon: int | None = None
     metric: str | None = None  # the first figure asked for
@@ -538,6 +561,14 @@ def _entities(text: str, catalogue: Catalogue, slots: Slots) -> None:
     slots.warehouses = list(dict.fromkeys(slots.warehouses))
     if not slots.warehouses:
         slots.unknown_warehouses = _unknown_warehouses(text)
+    named = catalogue.shop_names(text)
+    if slots.platforms:  # "天猫官方旗舰店": that platform's shop of that name
+        named = [s for s in named if s[0] in slots.platforms] or named
+    if named:
+        slots.shops = list(dict.fromkeys(shop_id for _, shop_id, _ in named))
+        slots.shop_words = list(dict.fromkeys(words for _, _, words in named))
+        if not slots.platforms:
+            slots.platforms = list(dict.fromkeys(platform for platform, _, _ in named))
 
 
 # "<place>仓" names a warehouse; a word before 仓 with one of these characters is an action

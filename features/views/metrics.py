@@ -179,6 +179,7 @@ def sales_metrics(
     skus: Iterable[str] | str | None = None,
     categories: Iterable[str] | str | None = None,
     warehouses: Iterable[str] | str | None = None,
+    shops: Iterable[str] | str | None = None,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
     compare: Compare = "none",
@@ -196,6 +197,8 @@ def sales_metrics(
         categories: product categories; None = all.
         warehouses: warehouse ids; None = all (sales whose platform names no warehouse
             count only when this is None).
+        shops: shop ids (each platform's own; with ``platforms`` to tell apart shops of one
+            id on two platforms); None = all.
         start: first day (inclusive); None = the first day with sales.
         end: last day (inclusive); None = the last day with sales.
         compare: ``previous_period`` (the same number of days just before; of whole
@@ -241,6 +244,9 @@ def sales_metrics(
         sources=("warehouses.warehouse_id",),
     )
     cat_list = _categories(store, categories, func)
+    shop_list = check_entities(
+        store, shops, kind="shop", param="shops", func=func, sources=("shops.shop_id",)
+    )
     first, last = check_period(
         check_date(start, param="start", func=func),
         check_date(end, param="end", func=func),
@@ -262,7 +268,8 @@ def sales_metrics(
         dims = [d for d in dims if d not in ("platform", "shop_id", "shop")]
         dims[at:at] = ["platform", "shop_id", "shop"]
 
-    filters = {"platform": platform_list, "sku_id": sku_list, "warehouse_id": wh_list}
+    filters = {"platform": platform_list, "sku_id": sku_list, "warehouse_id": wh_list,
+               "shop_id": shop_list}  # fmt: skip
     current = _query(store, names, dims, filters, cat_list, first, last)
     previous = None
     rows = current

@@ -234,7 +234,7 @@ class OfflinePlanner:
             for name in ("platforms", "period", "skus", "unknown_skus", "warehouses",
                          "unknown_warehouses", "categories", "by", "metric", "compare",
                          "ascending", "top", "cover_days", "horizon", "service_level",
-                         "percent", "phone", "email", "severity", "alert_status")
+                         "percent", "phone", "email", "severity", "alert_status", "shops")
         )  # fmt: skip
         changes = changes or bool(_SHIFT_BACK.search(question))
         if not short or not changes or _WRITE.search(question):
@@ -262,8 +262,8 @@ class OfflinePlanner:
             } | _given(
                 platforms=s.platforms,
                 skus=s.skus + s.unknown_skus,  # an unknown id fails in the tool, saying so
-                categories=s.categories, warehouses=s.warehouses, compare=s.compare,
-                ascending=s.ascending,
+                categories=s.categories, warehouses=s.warehouses, shops=s.shops,
+                compare=s.compare, ascending=s.ascending,
             )  # fmt: skip
             return "sales_metrics", args
         if intent == "hot_items":
@@ -431,7 +431,8 @@ class OfflinePlanner:
             "上周" if lang == "zh" else "last week"
         )  # fmt: skip
         scope = self._scope(d["platforms"], t, lang)
-        extra = [*plan.slots.products, *plan.slots.categories, *plan.args.get("warehouses", [])]
+        extra = [*plan.slots.shop_words, *plan.slots.products, *plan.slots.categories,
+                 *plan.args.get("warehouses", [])]  # fmt: skip
         if plan.args.get("skus") and not plan.slots.products:
             extra = [*plan.args["skus"], *extra]
         if extra:

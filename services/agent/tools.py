@@ -62,6 +62,9 @@ class SalesMetricsArgs(_Args):
     skus: list[str] | None = Field(None, description="Internal SKU ids; null = all.")
     categories: list[str] | None = Field(None, description="Product categories; null = all.")
     warehouses: list[str] | None = Field(None, description="Warehouse ids; null = all.")
+    shops: list[str] | None = Field(
+        None, description="Shop ids (give platforms too: one id can be a shop on two)."
+    )
     start: dt.date | None = Field(None, description="First day, inclusive (YYYY-MM-DD).")
     end: dt.date | None = Field(None, description="Last day, inclusive (YYYY-MM-DD).")
     compare: Literal["none", "previous_period", "previous_year"] = Field(
@@ -379,8 +382,8 @@ class Toolbox:
         def read(store: Store) -> tuple[Any, Any, list[str] | None]:
             result = sales_metrics(
                 store, metrics=a.metrics, by=a.by, platforms=a.platforms, skus=a.skus,
-                categories=a.categories, warehouses=a.warehouses, start=a.start, end=a.end,
-                compare=a.compare, top=a.top, ascending=a.ascending,
+                categories=a.categories, warehouses=a.warehouses, shops=a.shops, start=a.start,
+                end=a.end, compare=a.compare, top=a.top, ascending=a.ascending,
             )  # fmt: skip
             unsold = None
             if a.ascending and "sku_id" in a.by and a.skus is None and a.warehouses is None:

@@ -53,7 +53,16 @@ def catalogue() -> Catalogue:
             "city": ["嘉兴市", "上海市", "广州市", "天津市"],
         }
     )
-    return Catalogue(skus=skus, warehouses=warehouses, brand_prefixes=("森屿",))
+    shops = pd.DataFrame(
+        {
+            "platform": ["jd", "tmall", "jd", "douyin", "miniprogram"],
+            "shop_id": ["森屿京东自营旗舰店", "森屿官方旗舰店", "森屿官方旗舰店", "森屿官方旗舰店",
+                        "16103177"],
+            "shop_name": ["森屿京东自营旗舰店", "森屿官方旗舰店", "森屿官方旗舰店",
+                          "森屿官方旗舰店", "森屿官方商城"],
+        }
+    )  # fmt: skip
+    return Catalogue(skus=skus, warehouses=warehouses, brand_prefixes=("森屿",), shops=shops)
 
 
 def slots(question: str, catalogue: Catalogue):
@@ -423,6 +432,21 @@ def test_phone_country_code_is_stripped(catalogue):
 def test_no_phone_in_a_sku_or_a_period(catalogue):
     found = slots("SYMS01000-01 在 2025-11-01 到 2025-11-30 卖了多少", catalogue)
     assert found.phone is None and found.email is None
+
+
+@pytest.mark.parametrize(
+    ("question", "shops", "platforms"),
+    [
+        ("京东自营旗舰店上周卖了多少？", ["森屿京东自营旗舰店"], ["jd"]),
+        ("天猫官方旗舰店上周卖了多少", ["森屿官方旗舰店"], ["tmall"]),
+        ("森屿官方旗舰店上周卖了多少", ["森屿官方旗舰店"], ["tmall", "jd", "douyin"]),
+        ("官方商城的销量", ["16103177"], ["miniprogram"]),  # by its name, not its id
+        ("上周天猫卖了多少", [], ["tmall"]),
+    ],
+)
+def test_a_named_shop_is_a_shop_of_its_platforms(catalogue, question, shops, platforms):
+    found = slots(question, catalogue)
+    assert found.shops == shops and sorted(found.platforms) == sorted(platforms)
 
 
 def test_email(catalogue):

@@ -192,6 +192,10 @@ def test_shops_of_one_name_on_two_platforms_are_two_shops_with_their_names(store
         ("douyin", "s3", "直播间", 5, 4),
         ("tmall", "s1", "官方旗舰店", 3, 2),
     ]
+    one = sales_metrics(store, metrics="units", platforms="tmall", shops="s1", **WEEK)
+    assert only_row(one)["units"] == 3
+    with pytest.raises(UnknownEntityError, match="s9"):
+        sales_metrics(store, shops="s9")
     by_name = sales_metrics(store, metrics="units", by=["shop", "week"], **WEEK)
     assert list(by_name.rows.columns[:4]) == ["platform", "shop_id", "shop", "week"]
     assert len(by_name.rows) == 3

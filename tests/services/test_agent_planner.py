@@ -488,6 +488,26 @@ def test_asked_to_classify_with_nothing_pasted_asks_for_the_text(planner, sales_
     assert answer.tool_calls == [] and "请把要判断的对话贴在问题后面" in answer.answer
 
 
+def test_a_named_shop_is_answered_for_that_shop(home, intent_model, sales_world):
+    with Store.open(home) as store:
+        store.upsert("shops", pd.DataFrame({"platform": ["tmall"], "shop_id": ["shop1"],
+                                            "shop_name": ["森屿天猫旗舰店"]}))  # fmt: skip
+        catalogue = Catalogue.from_store(store)
+    agent = OfflinePlanner(Toolbox(home, FakeModels()), intent_model, catalogue, 0.35)
+    try:
+        answer, _ = agent.answer("森屿天猫旗舰店上周卖了多少？", [], _today(sales_world))
+    finally:  # the module's other tests see the shop without a name
+        with Store.open(home) as store:
+            store.sql("DELETE FROM shops WHERE shop_id = 'shop1'")
+    (call,) = answer.tool_calls
+    assert call.args["shops"] == ["shop1"] and call.args["platforms"] == ["tmall"]
+    days = pd.to_datetime(sales_world.daily["day"]).dt.date
+    monday = sales_world.last_week.date()
+    week = sales_world.daily[(days >= monday) & (days <= monday + dt.timedelta(days=6))]
+    units = week.loc[week["shop_id"] == "shop1", "units"].sum()
+    assert f"天猫/淘宝 森屿天猫旗舰店：销量 {units:,}件" in answer.answer
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))
