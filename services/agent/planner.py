@@ -27,6 +27,7 @@ from services.forecasting import passed_forecast_weeks
 logger = logging.getLogger(__name__)
 
 _FOLLOW_UP = re.compile(
+    r"^\s*(?:看看?|按)\S{1,6}\s*[?？]?\s*$|"  # "看销售额", "按平台看": a few words only
     r"^\s*(?:那|那么|还有|再看看?|换成|改成|改为|放宽|只看|只要|仅看|and\b|what about|"
     r"how about|then\b|same for|now\b|make it|change it|instead|just\b|only\b)|"
     r"(?:呢|的呢)\s*[?？]?\s*$|\b(?:instead|too)\s*[?？]?\s*$",
@@ -122,6 +123,13 @@ _ALERT_WORDS = re.compile(r"预警|告警|客诉|投诉|风险|alert|threat|comp
 #: Words that name the patrol's alerts themselves: a question holding one asks about them,
 #: whatever else it names (a platform, a period, "how many").
 _ALERT_NOUNS = re.compile(r"预警|告警|\balerts?\b", re.IGNORECASE)
+#: A follow-up comparing the previous answer's period with the one before ("和上上周比呢？").
+_COMPARE_BACK = re.compile(
+    r"(?:和|跟|与|同|对比|比较|相比)\s*(?:上上周|上上个?月|前一(?:周|个?月|期)|上一期)|"
+    r"(?:compared? (?:with|to)|vs\.?|versus|against) (?:the )?(?:week|month|period) before|"
+    r"(?:compared? (?:with|to)|vs\.?|versus|against) (?:the )?previous (?:week|month|period)",
+    re.IGNORECASE,
+)
 #: A follow-up asking for the period just before the previous one.
 _SHIFT_BACK = re.compile(
     r"the (?:week|month|day|period|quarter|year) before|(?:前|上)一(?:周|个?月|天|期|个?季度|年)|"
@@ -192,7 +200,10 @@ class OfflinePlanner:
         follow_up = False
         if previous is not None and self._is_follow_up(question, slots, confidence, intent):
             intent, confidence, follow_up = str(previous.intent), 1.0, True
-            back = slots.period is None and _SHIFT_BACK.search(question)
+            if _COMPARE_BACK.search(question) and intent == "sales_metrics":
+                # "和上上周比呢": the same period as before, against the one before it
+                slots.period, slots.compare = None, "previous_period"
+            back = slots.period is None and _SHIFT_BACK.search(question) and not slots.compare
             slots = _merge(previous.slots, slots)
             if back and slots.period is not None:  # "and the week before?"
                 slots.period = slots.period.shifted(1)

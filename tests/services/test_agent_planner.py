@@ -508,6 +508,21 @@ def test_a_named_shop_is_answered_for_that_shop(home, intent_model, sales_world)
     assert f"天猫/淘宝 森屿天猫旗舰店：销量 {units:,}件" in answer.answer
 
 
+def test_follow_ups_change_the_figure_or_compare_with_the_period_before(planner, sales_world):
+    agent, _ = planner
+    today = _today(sales_world)
+    first, turn = agent.answer("上周天猫哪个SKU卖得最好？", [], today)
+    revenue, turn2 = agent.answer("看销售额", [turn], today)
+    (call,) = revenue.tool_calls
+    assert call.args["metrics"][0] == "revenue_yuan" and call.args["platforms"] == ["tmall"]
+    assert call.args["by"] == ["sku_id"] and call.args["start"] == first.tool_calls[0].args["start"]
+    compared, _ = agent.answer("和上上周比呢？", [turn, turn2], today)
+    (call,) = compared.tool_calls
+    assert call.args["compare"] == "previous_period"
+    assert call.args["start"] == first.tool_calls[0].args["start"]  # still last week
+    assert "上一期" in compared.answer
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))
