@@ -46,6 +46,7 @@ CATEGORY_WORDS: dict[str, str] = {
     "scent": "香氛", "tissue": "纸品", "tissues": "纸品", "paper": "纸品", "wipes": "湿巾",
 }  # fmt: skip
 
+CJK_WORD = re.compile(r"[\u4e00-\u9fff]+")
 _PHONE = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d[\s-]?(?:\d{4}|\*{4})[\s-]?\d{4}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _SKU = re.compile(r"[A-Za-z]{1,6}\d{2,}(?:-\d{1,3})?")
@@ -145,6 +146,39 @@ def find_platforms(text: str) -> list[str]:
     """Platforms named in the text, in order of mention, without repeats."""
     found = [platform_of(m[0]) for m in _PLATFORMS.finditer(normalise(text))]
     return list(dict.fromkeys(p for p in found if p))
+
+
+#: Platform names a misspelling is matched against: Chinese by sound, English by spelling.
+_SPELT_ZH = ("天猫", "淘宝", "京东", "抖音", "快手", "拼多多", "小红书")
+_SPELT_EN = ("tmall", "taobao", "jingdong", "pinduoduo", "douyin", "tiktok", "kuaishou",
+             "xiaohongshu", "rednote", "miniprogram")  # fmt: skip
+
+
+def misspelt_platforms(text: str) -> list[tuple[str, str]]:
+    """Platform names written wrong, as ``(the words, platform)``: a Chinese word that
+    sounds like one (天毛 → 天猫, 京冬 → 京东), or an English one a letter or two off (tmal).
+    For a question that names no platform rightly, so the answer can say how it read it."""
+    import difflib
+
+    from pypinyin import lazy_pinyin
+
+    text = normalise(text)
+    found: list[tuple[str, str]] = []
+    sounds = {"".join(lazy_pinyin(name)): name for name in _SPELT_ZH}
+    sound_of = {c: lazy_pinyin(c)[0] for c in set(text) if CJK_WORD.fullmatch(c)}
+    for size in (3, 2):
+        for start in range(len(text) - size + 1):
+            words = text[start : start + size]
+            if not CJK_WORD.fullmatch(words) or any(words in w for w, _ in found):
+                continue
+            name = sounds.get("".join(sound_of[c] for c in words))
+            if name is not None and name != words:
+                found.append((words, PLATFORM_ALIASES[name]))
+    for token in re.findall(r"[a-z]{4,}", text):
+        close = difflib.get_close_matches(token, _SPELT_EN, n=1, cutoff=0.8)
+        if close and close[0] != token:
+            found.append((token, PLATFORM_ALIASES.get(close[0], close[0])))
+    return list(dict.fromkeys(found))
 
 
 def delexicalise(text: str) -> str:
@@ -265,6 +299,7 @@ class Slots:
     birth_date: str | None = None
     city: str | None = None
     unknown_platforms: list[str] = field(default_factory=list)  # amazon: not a channel
+    platform_guesses: list[tuple[str, str]] = field(default_factory=list)  # (天毛, tmall)
     unknown_warehouses: list[str] = field(default_factory=list)  # 火星仓: not a warehouse
     impossible_dates: list[str] = field(default_factory=list)  # 2024-13-45
 
@@ -413,6 +448,9 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
     head = normalise(question.split("\n", 1)[0]) if slots.pasted else text
     slots.platforms = find_platforms(head)
     slots.unknown_platforms = find_other_marketplaces(head)
+    if not slots.platforms and not slots.unknown_platforms:
+        slots.platform_guesses = misspelt_platforms(head)
+        slots.platforms = list(dict.fromkeys(p for _, p in slots.platform_guesses))
     slots.impossible_dates = impossible_dates(head)
     slots.period = find_period(head, today)
     slots.phone = (m := _PHONE.search(question)) and _national(m[0])

@@ -383,6 +383,13 @@ class OfflinePlanner:
     def _render(self, plan: Plan, result: ToolResult, t: dict, lang: Language) -> str:
         render = getattr(self, f"_render_{result.name}")
         text = render(plan, result.data, t, lang)
+        guesses = getattr(plan.slots, "platform_guesses", [])
+        if guesses and result.name in _PLATFORM_TOOLS:
+            said = ("、" if lang == "zh" else ", ").join(
+                t["platform_guess"].format(word=w, platform=_platform_name(p, lang))
+                for w, p in guesses
+            )
+            text = t["platform_guesses"].format(guesses=said) + "\n" + text
         if "assumed_period" in plan.notes and result.name == "sales_metrics":
             d = result.data
             words = "上周" if lang == "zh" else "last week"

@@ -449,6 +449,21 @@ def test_a_named_shop_is_a_shop_of_its_platforms(catalogue, question, shops, pla
     assert found.shops == shops and sorted(found.platforms) == sorted(platforms)
 
 
+@pytest.mark.parametrize(
+    ("question", "guesses"),
+    [("上周天毛卖了多少件？", [("天毛", "tmall")]), ("京冬上周销量", [("京冬", "jd")]),
+     ("tmal sales last week", [("tmal", "tmall")]), ("小红树的会员", [("小红树", "xiaohongshu")]),
+     ("上周天猫卖了多少", []), ("online sales last week", []), ("有哪些高风险对话", [])],
+)  # fmt: skip
+def test_a_misspelt_platform_is_read_as_the_platform_it_sounds_or_looks_like(
+    catalogue, question, guesses
+):
+    found = slots(question, catalogue)
+    assert found.platform_guesses == guesses
+    if guesses:
+        assert found.platforms == [p for _, p in guesses]
+
+
 def test_email(catalogue):
     assert slots("email me at li.si@example.com", catalogue).email == "li.si@example.com"
 

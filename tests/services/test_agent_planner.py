@@ -523,6 +523,15 @@ def test_follow_ups_change_the_figure_or_compare_with_the_period_before(planner,
     assert "上一期" in compared.answer
 
 
+def test_a_misspelt_platform_is_answered_for_the_platform_and_the_reading_is_said(
+    planner, sales_world
+):
+    agent, _ = planner
+    answer, _ = agent.answer("上周天毛卖了多少件？", [], _today(sales_world))
+    assert answer.tool_calls[0].args["platforms"] == ["tmall"]
+    assert answer.answer.startswith("（“天毛”按天猫/淘宝理解；不对的话请写对平台名再问。）")
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))
