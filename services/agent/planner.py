@@ -123,6 +123,35 @@ _ALERT_WORDS = re.compile(r"预警|告警|客诉|投诉|风险|alert|threat|comp
 #: Words that name the patrol's alerts themselves: a question holding one asks about them,
 #: whatever else it names (a platform, a period, "how many").
 _ALERT_NOUNS = re.compile(r"预警|告警|\balerts?\b", re.IGNORECASE)
+#: What each kind of question is about, to notice a question that asks two at once.
+_ASKS = {
+    "sales_metrics": r"销量|销售额|卖了|卖得|订单数|gmv|units|revenue|sold|sales",
+    "member_stats": r"会员|用户数|粉丝|members?|customers? count",
+    "risk_alerts": r"预警|告警|客诉|投诉|alerts?|complaints?",
+    "replenishment_plan": r"补货|补多少|下单|reorder|replenish",
+    "forecast_sku": r"预测|能卖多少|forecast",
+    "oversell_risk": r"超卖|断货|缺货|oversell|stock-?out|run out",
+}
+_AND = re.compile(r"和|以及|还有|另外|同时|顺便|\band\b|\bplus\b|as well as|also", re.IGNORECASE)
+
+
+def _second_question(head: str, answered: str) -> str | None:
+    """The kind of question a two-part question asks besides the one answered: the parts
+    either side of a joining word ask about different things ("天猫的销量和京东的会员数")."""
+    parts = _AND.split(head)
+    if len(parts) < 2:
+        return None
+    kinds = [{k for k, p in _ASKS.items() if re.search(p, part, re.I)} for part in parts]
+    asked = [k for part in kinds for k in sorted(part) if k != answered]
+    if (
+        any(answered in part for part in kinds)
+        and asked
+        and any(part and answered not in part for part in kinds)
+    ):
+        return asked[0]
+    return None
+
+
 #: A follow-up comparing the previous answer's period with the one before ("和上上周比呢？").
 _COMPARE_BACK = re.compile(
     r"(?:和|跟|与|同|对比|比较|相比)\s*(?:上上周|上上个?月|前一(?:周|个?月|期)|上一期)|"
@@ -367,6 +396,9 @@ class OfflinePlanner:
             if result.ok:
                 sources.append(f"{result.name}: {result.source}")
                 text = self._render(plan, result, t, lang)
+                other = _second_question(question.strip().split("\n", 1)[0], plan.tool)
+                if other is not None:
+                    text += "\n" + t["second_question"].format(kind=t["kinds"][other])
                 text += "\n" + t["source"].format(tool=result.name, source=result.source)
             else:
                 text = t["failed"].format(error=result.error)

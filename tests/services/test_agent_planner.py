@@ -532,6 +532,20 @@ def test_a_misspelt_platform_is_answered_for_the_platform_and_the_reading_is_sai
     assert answer.answer.startswith("（“天毛”按天猫/淘宝理解；不对的话请写对平台名再问。）")
 
 
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [("上周天猫的销量和京东的会员数", "这个问题还问了会员"),
+     ("Which SKU sold best last week, and how many members do we have?",
+      "also asks about members")],
+)  # fmt: skip
+def test_a_two_part_question_says_which_part_is_left(planner, sales_world, question, said):
+    agent, _ = planner
+    answer, _ = agent.answer(question, [], _today(sales_world))
+    assert [c.name for c in answer.tool_calls] == ["sales_metrics"] and said in answer.answer
+    one, _ = agent.answer("上周天猫和京东的销量", [], _today(sales_world))
+    assert "这个问题还问了" not in one.answer
+
+
 def test_a_forecast_question_calls_the_forecast_service(planner, sales_world):
     agent, models = planner
     answer, _ = agent.answer("SKU03 未来2周能卖多少？", [], _today(sales_world))
