@@ -183,7 +183,7 @@ class QuarantineReason:
     field: str
     reason: str
     rows: int
-    example: str  # one full reason as recorded, value included
+    example: str  # where one such row is and its value: 订单报表_202407.csv:402 "待核算"
 
     def row(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -495,9 +495,16 @@ def _quarantine_reasons(store: Store, top: int) -> tuple[QuarantineReason, ...]:
         r"regexp_replace(regexp_replace(reason, '^(cannot read .*?): .*$', '\1'), "
         r"'^value .*? (must .*|fails check .*)$', '\1')"
     )
+    # the example: the first such row's file and line and the value it held there (the
+    # reason already says what is wrong: repeating it in full said nothing new)
     rows = store.sql(
         f"""
-        SELECT platform, kind, field, {norm} AS reason, count(*) AS n, min(reason) AS example
+        SELECT platform, kind, field, {norm} AS reason, count(*) AS n,
+               arg_min(
+                   regexp_extract(source_file, '[^/\\\\]+$') || ':' || line
+                   || coalesce(' ' || to_json(raw ->> field)::VARCHAR, ''),
+                   (source_file, line)
+               ) AS example
         FROM quarantine_rows
         GROUP BY ALL
         ORDER BY n DESC, platform, kind, field, reason

@@ -385,10 +385,10 @@ def _print_status(report: object) -> None:
 
     if report.quarantine_reasons:
         reasons = Table(title="Why rows were quarantined (table quarantine_rows)")
-        for name in ("platform", "kind", "field", "reason", "rows", "example"):
+        for name in ("platform", "kind", "field", "reason", "rows", "first (file:line value)"):
             reasons.add_column(name, justify="right" if name == "rows" else "left")
         for r in report.quarantine_reasons:
-            reasons.add_row(r.platform, r.kind, r.field, r.reason, f"{r.rows:,}", r.example)
+            reasons.add_row(r.platform, r.kind, r.field, r.reason, f"{r.rows:,}", escape(r.example))
         console.print(reasons)
 
     card = Table(title="Touchpoint scorecard")

@@ -131,16 +131,20 @@ def world() -> Store:
     )
     time = "cannot read a time in format %Y-%m-%d %H:%M:%S: "
     quarantined = [
-        ("sha0", 2, "订单创建时间", time + "'2024-13-01'"),
-        ("sha0", 3, "订单创建时间", time + "soon"),
-        ("sha0", 4, "购买数量", "value -1 must be more than 0"),
-        ("sha0", 5, "购买数量", "value -20 must be more than 0"),
-        ("sha0", 6, "订单编号", "required value is empty"),
+        ("sha0", 3, "订单创建时间", time + "soon", '{"订单创建时间": "soon"}'),
+        ("sha0", 2, "订单创建时间", time + "'2024-13-01'", '{"订单创建时间": "2024-13-01"}'),
+        ("sha0", 4, "购买数量", "value -1 must be more than 0", '{"购买数量": "-1"}'),
+        ("sha0", 5, "购买数量", "value -20 must be more than 0", '{"购买数量": "-20"}'),
+        ("sha0", 6, "订单编号", "required value is empty", "{}"),
     ]
+    columns = ["file_sha256", "line", "field", "reason", "raw"]
     store.upsert(
         "quarantine_rows",
-        pd.DataFrame(quarantined, columns=["file_sha256", "line", "field", "reason"]).assign(
-            source_file="tmall.csv", platform="tmall", kind="orders", raw="{}", quarantined_at=NOW
+        pd.DataFrame(quarantined, columns=columns).assign(
+            source_file="/exports/tmall.csv",
+            platform="tmall",
+            kind="orders",
+            quarantined_at=NOW,
         ),
     )
     return store
@@ -275,7 +279,8 @@ def test_quarantine_reasons_group_like_with_like():
     ]
     top = report.quarantine_reasons[0]
     assert (top.platform, top.kind) == ("tmall", "orders")
-    assert top.example.startswith("cannot read a time in format")
+    assert top.example == 'tmall.csv:2 "2024-13-01"'  # the first such row, and its value
+    assert report.quarantine_reasons[2].example == "tmall.csv:6"  # an empty value: no value
     assert len(status_report(world(), now=NOW, top_reasons=1).quarantine_reasons) == 1
 
 
