@@ -442,11 +442,13 @@ def test_a_store_from_before_the_patrol_gains_its_tables():
     con.execute("DROP TABLE risk_alerts")
     con.execute("DROP TABLE risk_patrol_log")
     con.execute("DROP TABLE member_persons")  # version 3 came later still
+    con.execute("DROP TABLE person_id_history")  # and version 4
     con.execute("DELETE FROM schema_version WHERE version >= 2")
     assert current_version(con) == 1
     assert migrate(con) == list_migrations()[-1].version >= 2
     assert con.execute("SELECT count(*) FROM risk_alerts").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) FROM member_persons").fetchall() == [(0,)]
+    assert con.execute("SELECT count(*) FROM person_id_history").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) FROM platforms").fetchall() == [(9,)]
 
 
