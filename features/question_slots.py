@@ -419,6 +419,12 @@ _ALERT_STATUS = [
     ("acknowledged", r"已处理|处理过|已确认|已解决|已关闭|acknowledged|handled|dealt with|closed"),
     ("all", r"全部预警|所有预警|所有的预警|all (?:the )?alerts|every alert"),
 ]
+#: "…that nobody has handled yet", "还没处理的": the open ones, whatever word follows.
+_NOT_HANDLED = re.compile(
+    r"未处理|没处理|没有处理|还没|尚未|待处理|nobody|no one|not (?:yet )?(?:been )?"
+    r"(?:handled|acknowledged|dealt with)|unhandled|unacknowledged|yet to be|still open",
+    re.IGNORECASE,
+)
 _SEVERITY = [("high", r"高风险|严重|紧急|high[- ](?:risk|severity)|severe|urgent|critical|serious"),
              ("medium", r"中风险|medium")]  # fmt: skip
 _SCENARIOS = [
@@ -510,6 +516,8 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
     slots.ascending = bool(_LEAST.search(head)) or (bool(_WORST.search(head)) and not bad_figure)
     slots.severity = next((name for name, p in _SEVERITY if re.search(p, head)), None)
     slots.alert_status = next((n for n, p in _ALERT_STATUS if re.search(p, head, re.I)), None)
+    if slots.alert_status == "acknowledged" and _NOT_HANDLED.search(head):
+        slots.alert_status = None
     slots.scenarios = [name for name, p in _SCENARIOS if re.search(p, head)]
     return slots
 

@@ -382,6 +382,7 @@ class OfflinePlanner:
                 text = t["no_competitors"].format(word=found[0])
             else:
                 text = t["unsupported_figure"].format(word=_UNSUPPORTED.search(head)[0])
+            refused = True  # nothing answered: said why
         elif plan.tool is None and plan.intent in ("forecast_sku",):
             text = t["forecast_need_sku"]
         elif plan.tool is None and plan.intent == "match_member":
@@ -774,8 +775,12 @@ def _checked_intent(intent: str, confidence: float, slots: Slots, head: str) -> 
         return "risk_alerts", max(confidence, _SURE_OUT_OF_SCOPE)  # "alerts on Tmall since…"
     if intent == "out_of_scope" and confidence < _SURE_OUT_OF_SCOPE:
         intent = "unclear"  # ask to rephrase rather than refuse a question half understood
-    if intent == "unclear" and (slots.scenarios or slots.severity) and _ALERT_WORDS.search(head):
-        return "risk_alerts", _SURE_OUT_OF_SCOPE  # a risk to look for was named
+    if (
+        intent in ("unclear", "risk_alerts")
+        and (slots.scenarios or slots.severity)
+        and _ALERT_WORDS.search(head)
+    ):
+        return "risk_alerts", max(confidence, _SURE_OUT_OF_SCOPE)  # a risk to look for named
     return intent, confidence
 
 
