@@ -11,9 +11,11 @@ freshness and data quality; see :func:`status_report` for the thresholds.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from dataclasses import dataclass, fields
 from enum import StrEnum
+from pathlib import PureWindowsPath
 
 import pandas as pd
 
@@ -500,11 +502,8 @@ def _quarantine_reasons(store: Store, top: int) -> tuple[QuarantineReason, ...]:
     rows = store.sql(
         f"""
         SELECT platform, kind, field, {norm} AS reason, count(*) AS n,
-               arg_min(
-                   regexp_extract(source_file, '[^/\\\\]+$') || ':' || line
-                   || coalesce(' ' || to_json(raw ->> field)::VARCHAR, ''),
-                   (source_file, line)
-               ) AS example
+               arg_min(source_file, (source_file, line)), min_by(line, (source_file, line)),
+               arg_min(raw::VARCHAR, (source_file, line))
         FROM quarantine_rows
         GROUP BY ALL
         ORDER BY n DESC, platform, kind, field, reason
@@ -512,7 +511,21 @@ def _quarantine_reasons(store: Store, top: int) -> tuple[QuarantineReason, ...]:
         """,
         [top],
     ).fetchall()
-    return tuple(QuarantineReason(p, k, f, r, int(n), e) for p, k, f, r, n, e in rows)
+    return tuple(
+        QuarantineReason(p, k, f, r, int(n), _where_and_what(f, source, line, raw))
+        for p, k, f, r, n, source, line, raw in rows
+    )
+
+
+def _where_and_what(field: str, source: str, line: int, raw: str | None) -> str:
+    """ "订单报表_202407.csv:402 "待核算"": a quarantined row's file, line and the value its
+    field held (none for a whole-row problem or an empty value)."""
+    where = f"{PureWindowsPath(source).name}:{line}"  # either kind of separator
+    try:
+        value = json.loads(raw).get(field) if raw else None
+    except (ValueError, AttributeError):  # raw is not a JSON object: show where only
+        value = None
+    return f"{where} {json.dumps(str(value), ensure_ascii=False)}" if value else where
 
 
 def _missing(store: Store) -> dict[str, dict[str, tuple[int, int]]]:
