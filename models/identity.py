@@ -784,7 +784,7 @@ class IdentityResolver:
             InvalidParameterError: fewer than 10 records, or no comparable field.
         """
         from splink import Linker, SettingsCreator
-        from splink.internals.exceptions import EMTrainingException
+        from splink.internals.exceptions import EMTrainingException, SplinkException
 
         started = time.perf_counter()
         data = self._check(members, "fit")
@@ -856,9 +856,10 @@ class IdentityResolver:
                     linker.training.estimate_parameters_using_expectation_maximisation(
                         _block(rule), fix_u_probabilities=True
                     )
-                except (ValueError, EMTrainingException) as exc:
+                except (ValueError, EMTrainingException, SplinkException) as exc:
                     # splink refuses an m that underflowed to 0 in a large pass, or a pass that
-                    # blocks no pair at all, and leaves the linker without the pass's blocked
+                    # blocks no pair at all, or fails on a level whose m came out 0/0 (its
+                    # SQL then reads "nan"), and leaves the linker without the pass's blocked
                     # comparisons: go on from the model before it
                     dropped.append(f"{', '.join(rule)} ({_em_failure(exc)})")
                     linker = linkers.enter_context(
@@ -1607,6 +1608,8 @@ def _em_failure(exc: Exception) -> str:
     text = " ".join(str(exc).split())
     if "resulted in no record pairs" in text:
         return "no pair of records agrees on it"
+    if "cast(nan as" in text.lower():
+        return "a level's m probability came out undefined (0/0)"
     return text[:120] or type(exc).__name__
 
 
