@@ -674,6 +674,23 @@ def _phone(value: object, region: str) -> tuple[str | None, str | None, str | No
     return e164, national[:3], national[-4:], False
 
 
+def contact_phone(value: object, region: str = "CN") -> str | None:
+    """A phone as one can dial or text it: the national number for the region's own
+    (``+86 138-1234-5678`` → ``13812345678``), E.164 for another country's; None for a
+    masked (``138****5678``) or unreadable one."""
+    e164, _, _, masked = _phone(value, region)
+    if e164 is None or masked:
+        return None
+    code = "+" + _region_info(region)[0]
+    return e164.removeprefix(code) if e164.startswith(code) else e164
+
+
+def contact_email(value: object) -> str | None:
+    """An e-mail in lower case, or None when it is not one (no domain, masked)."""
+    email = _email(value)
+    return email if email is not None and "*" not in email else None
+
+
 # -- e-mail, dates, gender, plain strings --------------------------------------------------
 
 

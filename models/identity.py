@@ -47,6 +47,7 @@ from features.errors import (
     NotFittedError,
     UnknownEntityError,
 )
+from features.identity import contact_email, contact_phone
 
 logger = logging.getLogger(__name__)
 
@@ -2015,6 +2016,10 @@ def resolution_summary(
 # -- survivorship -------------------------------------------------------------------------------
 
 
+#: Fields a golden record writes as one reaches a person with them (None: not reachable).
+_CONTACT = {"phone": contact_phone, "email": contact_email}
+
+
 def golden_records(
     members: pd.DataFrame,
     clusters: pd.DataFrame,
@@ -2027,7 +2032,10 @@ def golden_records(
     For each field, the value comes from the person's accounts ranked by: the most trusted
     channel (``trust_order``; unknown channels last), then the most complete account (most
     non-null fields), then the most recent (``registered_at``, when present), then the
-    account id; the first account with a non-null value wins.
+    account id; the first account with a non-null value wins. A phone or e-mail one can
+    reach comes before a masked or unreadable one, whatever the channel, and is written as
+    it is dialled or mailed (``13812345678``, lower case); ``phone_reachable`` says whether
+    the golden phone is one.
 
     Args:
         members: raw member records: ``unique_id`` + any of ``fields`` + optional
@@ -2062,9 +2070,17 @@ def golden_records(
     out = pd.DataFrame(index=grouped.size().index)
     for f in present:
         has = data[data[f].notna()]
+        contact = _CONTACT.get(f)
+        if contact is not None:  # a reachable value first, in its clean form
+            clean = has[f].map(contact)
+            has = has.assign(**{f: clean.fillna(has[f]), "_unreachable": clean.isna()})
+            has = has.sort_values(["person_id", "_unreachable"], kind="stable")
         first = has.groupby("person_id")[[f, "unique_id"]].first()
         out[f] = first[f]
         out[f"{f}_from"] = first["unique_id"]
+        if f == "phone":
+            reachable = ~has.groupby("person_id")["_unreachable"].first()
+            out["phone_reachable"] = reachable.reindex(out.index).fillna(False).astype(bool)
     out["source_accounts"] = grouped["unique_id"].agg(lambda s: ";".join(sorted(s)))
     out["cluster_size"] = grouped.size()
     if "platform" in data.columns:

@@ -919,6 +919,25 @@ def test_golden_record_takes_the_trusted_then_complete_then_recent_value():
     assert gold.loc["d", "full_name"] == "李雷"
 
 
+def test_golden_phone_and_email_are_ones_that_reach_the_person_in_their_clean_form():
+    raw = pd.DataFrame(
+        {
+            "unique_id": ["a", "b", "c", "d"],
+            "platform": ["miniprogram", "tmall", "jd", "douyin"],
+            # the most trusted channel shows the phone masked: the full one wins
+            "phone": ["187****0244", "+86 187-1767-0244", "13800000001", "139****0000"],
+            "email": ["LI.WEI@EXAMPLE.COM", None, "wei@example.com", None],
+        }
+    )
+    clusters = pd.DataFrame({"unique_id": list("abcd"), "person_id": ["a", "a", "c", "d"]})
+    gold = golden_records(raw, clusters).set_index("person_id")
+    assert gold.loc["a", "phone"] == "18717670244" and gold.loc["a", "phone_from"] == "b"
+    assert gold.loc["a", "email"] == "li.wei@example.com" and gold.loc["a", "email_from"] == "a"
+    assert bool(gold.loc["a", "phone_reachable"])
+    # nothing better than a masked phone: it is kept as exported, and said unreachable
+    assert gold.loc["d", "phone"] == "139****0000" and not gold.loc["d", "phone_reachable"]
+
+
 def test_summary_counts_recruitment_of_people_already_recruited_elsewhere():
     raw = pd.DataFrame(
         {
