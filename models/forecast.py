@@ -145,6 +145,11 @@ class ForecastConfig:
         tail_quantiles: upper-tail levels calibrated the same way and output after
             ``quantiles`` (empty = none). Replenishment reads the weekly demand distribution
             from all of them; the backtest scores ``quantiles`` only.
+        min_tail_errors: a calibrated level needs this many errors above it (n × (1 − q));
+            a thinner level is extrapolated from the highest level that has them, with an
+            exponential tail as steep as the quantiles below it rise. Else a small group's
+            P99.9 is its single largest error (one viral week), and a fill-rate plan orders
+            against it on every series of the group.
         n_jobs: threads for LightGBM and statsforecast.
         seed: random seed.
         version: version of these settings and of the fitted object's attributes; change it
@@ -179,6 +184,9 @@ class ForecastConfig:
     seed: int = 0
     extra_lgb_params: dict[str, Any] = field(default_factory=dict)
     version: str = "2026.11.1"
+    # after `version`: a slotted dataclass unpickles its fields by position, so a field
+    # added before it would shift a registered model's settings by one
+    min_tail_errors: int = 5
 
     def __post_init__(self) -> None:
         def bad(param: str, rule: str, got: Any) -> InvalidParameterError:
@@ -212,6 +220,8 @@ class ForecastConfig:
             raise bad("interval_scale", "> 0", self.interval_scale)
         if self.size_bands < 1:
             raise bad("size_bands", "≥ 1", self.size_bands)
+        if self.min_tail_errors < 1:
+            raise bad("min_tail_errors", "≥ 1", self.min_tail_errors)
         if self.n_models < 1:
             raise bad("n_models", "≥ 1", self.n_models)
         if self.n_estimators < 1 or not 0 < self.learning_rate <= 1:
@@ -586,7 +596,10 @@ class WeeklyDemandForecaster:
                 rows[name] = [0.0] * (1 + len(cols))
                 continue
             s = group["score"].to_numpy()
-            rows[name] = [float(np.mean(s)), *np.quantile(s, levels)]
+            quantiles = _thin_tail_extrapolated(
+                s, levels, getattr(self.config, "min_tail_errors", 5), len(self.config.quantiles)
+            )
+            rows[name] = [float(np.mean(s)), *quantiles]
         table = pd.DataFrame.from_dict(rows, orient="index", columns=["mean", *cols])
         # quantiles must rise with the level even when a segment's sample is small
         table[cols] = np.maximum.accumulate(table[cols].to_numpy(), axis=1)
@@ -746,6 +759,37 @@ class WeeklyDemandForecaster:
         out[cols] = np.maximum.accumulate(qs, axis=1)
         out["expected"] = np.maximum(point + scores["mean"].to_numpy() * scale[:, 0], 0.0)
         return out.reset_index(drop=True)
+
+
+def _thin_tail_extrapolated(
+    scores: np.ndarray, levels: tuple[float, ...], min_errors: int, first_tail: int = 0
+) -> list[float]:
+    """The scores' quantiles at ``levels``. A tail level (index ≥ ``first_tail``) with fewer
+    than ``min_errors`` scores above it is extrapolated from the highest level q0 that has
+    them: Q(q) = Q(q0) + σ·ln((1 − q0) / (1 − q)), an exponential tail whose σ is the rise
+    per unit of ln(1 − q) between q0 and the level two below it. The levels before
+    ``first_tail`` (the ones a backtest scores) stay the data's own.
+
+    Examples:
+        >>> s = np.r_[np.linspace(0, 1, 98), 30.0, 40.0]   # two wild errors in 100
+        >>> [round(q, 2) for q in _thin_tail_extrapolated(s, (0.5, 0.8, 0.9, 0.99), 10)]
+        [0.51, 0.82, 0.92, 1.5]
+    """
+    empirical = [float(v) for v in np.quantile(scores, levels)]
+    n = len(scores)
+    reliable = [i for i, q in enumerate(levels) if n * (1 - q) >= min_errors - 1e-9]
+    if not reliable:
+        return empirical
+    top = reliable[-1]
+    low = max(top - 2, 0)
+    q0, q_low = levels[top], levels[low]
+    rise = empirical[top] - empirical[low]
+    sigma = max(rise / np.log((1 - q_low) / (1 - q0)), 0.0) if top > low else 0.0
+    return [
+        empirical[i] if i <= top or i < first_tail
+        else float(empirical[top] + sigma * np.log((1 - q0) / (1 - q)))
+        for i, q in enumerate(levels)
+    ]  # fmt: skip
 
 
 def _band_edges(scale: pd.Series, segment: pd.Series, bands: int) -> dict[str, np.ndarray]:

@@ -274,6 +274,34 @@ def test_a_second_fit_replaces_the_first():
         model.predict(2, ids=["A00"])
 
 
+def test_a_tail_level_with_too_few_errors_above_it_is_extrapolated_not_the_largest_error():
+    from models.forecast import _thin_tail_extrapolated
+
+    rng = np.random.default_rng(0)
+    scores = np.r_[rng.exponential(1.0, 590), 60.0, 80.0]  # 592 errors, two wild weeks
+    levels = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999)
+    got = _thin_tail_extrapolated(scores, levels, min_errors=10)
+    empirical = np.quantile(scores, levels)
+    # levels with ≥ 10 errors above them are the data's own quantiles
+    assert got[:5] == pytest.approx(empirical[:5])
+    # the thin ones follow an exponential tail: for Exp(1), Q(q) = −ln(1 − q)
+    assert got[-1] == pytest.approx(-np.log(0.001), rel=0.25) and got[-1] < 15 < empirical[-1]
+    assert got == sorted(got)
+    # with errors enough everywhere nothing is extrapolated
+    many = rng.exponential(1.0, 20_000)
+    assert _thin_tail_extrapolated(many, levels, 10) == pytest.approx(np.quantile(many, levels))
+
+
+def test_a_config_pickled_before_min_tail_errors_keeps_its_settings_in_place():
+    # a slotted dataclass unpickles by position: the new field must come last
+    cfg = ForecastConfig(n_jobs=1, seed=7)
+    old_state = cfg.__getstate__()[:-1]  # as pickled before the field was added
+    old = ForecastConfig.__new__(ForecastConfig)
+    old.__setstate__(old_state)
+    assert (old.version, old.n_jobs, old.seed) == (cfg.version, 1, 7)
+    assert not hasattr(old, "min_tail_errors")  # fitting reads it with its default
+
+
 def test_no_calibration_means_quantiles_equal_the_point():
     model = WeeklyDemandForecaster(small_config(calibration_weeks=0)).fit(make_panel(14, 30))
     fc = model.predict(3)
