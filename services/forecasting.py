@@ -154,6 +154,20 @@ def stale_forecast(as_of: dt.date | None, forecast_start: dt.date | None) -> str
     )
 
 
+def unplanned_weeks(as_of: dt.date | None, forecast_start: dt.date | None) -> str | None:
+    """Why a plan from stock of ``as_of`` misses demand: the forecast starts a week or more
+    after the stock day (a past ``--as-of``), so the weeks between are in neither. None
+    when it starts within the week after."""
+    if as_of is None or forecast_start is None or (forecast_start - as_of).days <= 7:
+        return None
+    return (
+        f"The stock is of {as_of}, but the forecast starts on {forecast_start}: the demand "
+        f"of {as_of + dt.timedelta(days=1)} … {forecast_start - dt.timedelta(days=1)} is in "
+        "no week of the plan, so it orders too little. A plan as of a past day needs a "
+        "forecaster trained on the sales up to that day."
+    )
+
+
 def store_positions(store: Store, as_of: dt.date | str | None = None) -> pd.DataFrame:
     """Positions per SKU × warehouse from the store: stock, in transit, lead time, MOQ, pack.
 
@@ -302,7 +316,12 @@ def replenishment_plan(
             positions = store_positions(store, as_of)
         known_skus = set(store.sql("SELECT sku_id FROM skus").df()["sku_id"])
         known_wh = set(store.sql("SELECT warehouse_id FROM warehouses").df()["warehouse_id"])
-        day = store.sql("SELECT max(snapshot_date) FROM inventory_snapshots").fetchall()[0][0]
+        # the day of the stock planned from: the newest snapshot on or before `as_of`
+        day, newest = store.sql(
+            "SELECT max(snapshot_date) FILTER (WHERE $1::DATE IS NULL OR snapshot_date <= $1), "
+            "max(snapshot_date) FROM inventory_snapshots",
+            [None if as_of is None else pd.Timestamp(as_of).date()],
+        ).fetchall()[0]
         if future is None:
             future = planned_covariates(store, model, "sku_warehouse")
     supply_errors = None
@@ -320,7 +339,7 @@ def replenishment_plan(
             return PlanResult(plan=plan, errors=errors, as_of=day, forecast_start=None)
         raise InvalidParameterError(
             f"The store has no stock position on or before {as_of} to plan from (its newest "
-            f"inventory snapshot is of {day}). Plan as of a later day."
+            f"inventory snapshot is of {newest}). Plan as of a later day."
             if as_of is not None
             else "There are no stock positions to plan from: the store holds no inventory "
             "snapshot or open purchase order. Ingest the ERP's inventory export."
@@ -351,13 +370,13 @@ def replenishment_plan(
         problems.append(supply_errors)
     errors = pd.concat(problems, ignore_index=True)
     start = pd.Timestamp(fc["ds"].min()).date() if len(fc) else dt.date.today()
-    stale = stale_forecast(day if as_of is None else pd.Timestamp(as_of).date(), start)
+    warnings = [stale_forecast(day, start), unplanned_weeks(day, start)]
     return PlanResult(
         plan=plan,
         errors=errors,
         as_of=day,
         forecast_start=start,
-        warnings=(stale,) if stale else (),
+        warnings=tuple(w for w in warnings if w),
     )
 
 

@@ -24,6 +24,7 @@ from services.forecasting import (
     replenishment_plan,
     stale_forecast,
     store_positions,
+    unplanned_weeks,
     write_plan,
 )
 from services.registry import ModelNotRegisteredError
@@ -263,6 +264,30 @@ def test_stale_forecast_counts_the_forecast_weeks_the_stock_day_has_passed(as_of
     got = stale_forecast(dt.date.fromisoformat(as_of), dt.date.fromisoformat(start))
     assert got is None if said is None else said in got
     assert stale_forecast(None, dt.date(2025, 2, 24)) is None
+
+
+def test_a_plan_as_of_a_past_day_says_which_stock_day_and_which_demand_it_misses(
+    settings, sales_store, champion
+):
+    snapshots = sorted(sales_store.snapshots["snapshot_date"].unique())
+    past = snapshots[-22]  # three weeks before the newest snapshot
+    result = replenishment_plan(settings, positions=None, model=champion, as_of=past)
+    assert result.as_of == past  # the stock planned from, not the store's newest
+    (warning,) = result.warnings
+    assert f"The stock is of {past}, but the forecast starts on {result.forecast_start}" in warning
+    # a day after the newest snapshot plans from the newest: said as its own day
+    later = replenishment_plan(settings, positions=None, model=champion,
+                               as_of=snapshots[-1] + pd.Timedelta(days=30))  # fmt: skip
+    assert later.as_of == snapshots[-1] and later.warnings == ()
+
+
+def test_unplanned_weeks_start_a_week_after_the_stock_day():
+    import datetime as dt
+
+    assert unplanned_weeks(dt.date(2025, 2, 17), dt.date(2025, 2, 24)) is None
+    said = unplanned_weeks(dt.date(2025, 2, 10), dt.date(2025, 2, 24))
+    assert "the demand of 2025-02-11 … 2025-02-23 is in no week of the plan" in said
+    assert unplanned_weeks(None, dt.date(2025, 2, 24)) is None
 
 
 def test_plan_reads_the_forecast_tail(settings, sales_store, champion, monkeypatch):
