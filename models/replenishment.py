@@ -265,10 +265,12 @@ class ReplenishmentPolicy:
         out["cases"] = cases.astype(np.int64)
         out["weeks_of_cover"] = cover
         out["stockout_probability"] = p_out
+        with np.errstate(all="ignore"):
+            weekly = np.where(lr > 0, mu_lr / lr, np.nan)
         out["reason"] = [
             _reason(cfg.service_measure, *row)
             for row in zip(level, lead, lr - lead, up_to, stock, cases * pack, cases, pack,
-                           np.where(raised, moq, 0.0), strict=True)
+                           np.where(raised, moq, 0.0), weekly, strict=True)
         ]  # fmt: skip
         if log.rows:
             logger.warning("%d of %d positions could not be planned", log.n_bad, len(log.bad))
@@ -699,6 +701,10 @@ def _check_positions(pos: pd.DataFrame, log: _ErrorLog, given: pd.DataFrame) -> 
         )
 
 
+#: An order the MOQ raised to more than this many weeks of a pair's demand says so.
+MOQ_WARN_WEEKS = 26
+
+
 def _reason(
     measure: str,
     level: float,
@@ -710,9 +716,12 @@ def _reason(
     cases: float,
     pack: float,
     moq: float,
+    weekly: float = float("nan"),
 ) -> str:
     """One line a buyer can read: the level the target asks for, the stock, the order.
-    Weeks are shown to a tenth (a lead time of 45 days is 6.4 weeks, not 6.42857)."""
+    Weeks are shown to a tenth (a lead time of 45 days is 6.4 weeks, not 6.42857). An
+    order the MOQ raised past :data:`MOQ_WARN_WEEKS` of the pair's mean weekly demand
+    (``weekly``) says so: the MOQ is the supplier's, per order, not per warehouse."""
     weeks = f"{round(lead + review, 1):g} weeks"
     lead, review = round(lead, 1), round(review, 1)
     if measure == "fill_rate":
@@ -735,7 +744,13 @@ def _reason(
             f"{_fmt(up_to)}, stock + in transit is {_fmt(stock)}, order {_fmt(qty)}"
         )
     if moq > 0:
-        text += f" (raised to the MOQ of {_fmt(moq)})"
+        many = weekly > 0 and qty / weekly > MOQ_WARN_WEEKS
+        text += f" (raised to the MOQ of {_fmt(moq)}" + (
+            f": {qty / weekly:.0f} weeks of this warehouse's demand; order it with the other "
+            "warehouses' in one purchase order)"
+            if many
+            else ")"
+        )
     if pack > 1:
         text += f" = {cases:.0f} cases of {pack:.0f}"
     return text

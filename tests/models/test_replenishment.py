@@ -106,6 +106,13 @@ def test_moq_raises_a_positive_order_before_case_rounding():
     # the rules the order was rounded to are columns a buyer can filter on, next to it
     assert (row.moq, row.case_pack) == (30, 12)
     assert PLAN_COLUMNS.index("moq") == PLAN_COLUMNS.index("order_qty") + 1
+    assert "weeks of this warehouse's demand" not in row.reason  # 36 units: 3.6 weeks
+
+
+def test_an_moq_of_months_of_a_warehouses_demand_says_to_order_it_together():
+    row = plan_one(on_hand=12, moq=400)  # 10 a week: 400 units are 40 weeks
+    assert row.order_qty == 400
+    assert "(raised to the MOQ of 400: 40 weeks of this warehouse's demand; order it" in row.reason
 
 
 def test_moq_and_case_pack_columns_show_the_config_when_a_row_gives_none():
