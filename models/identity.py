@@ -2001,6 +2001,14 @@ def resolution_summary(
         if cost_per_account
         else pd.Series(1.0, index=data.index)
     )
+    if cost_per_account:
+        free = data.loc[data["platform"].notna() & ~data["platform"].isin(cost_per_account)]
+        if len(free):
+            logger.warning(
+                "%d accounts are on platforms without a recruitment cost (%s): they count as "
+                "free in the share of spend; give each platform a cost",
+                len(free), ", ".join(sorted(free["platform"].astype(str).unique())),
+            )  # fmt: skip
     platforms = data.groupby("person_id")["platform"].nunique()
     persons = data["person_id"].nunique()
     total = float(cost.sum())

@@ -957,6 +957,14 @@ def test_summary_counts_recruitment_of_people_already_recruited_elsewhere():
     assert costly["duplicate_recruitment_share"] == pytest.approx(6 / 9)
 
 
+def test_platforms_without_a_recruitment_cost_are_said_to_count_as_free(caplog):
+    raw = pd.DataFrame({"unique_id": list("abc"), "platform": ["tmall", "jd", "douyin"]})
+    clusters = pd.DataFrame({"unique_id": list("abc"), "person_id": list("aac")})
+    with caplog.at_level("WARNING", logger="models.identity"):
+        resolution_summary(raw, clusters, cost_per_account={"tmall": 35})
+    assert "2 accounts are on platforms without a recruitment cost (douyin, jd)" in caplog.text
+
+
 def test_blocking_rules_past_the_pair_budget_are_left_out(world, caplog):
     _, members, _ = world
     roomy = IdentityResolver(IdentityConfig(u_max_pairs=2e5)).fit(members)
