@@ -416,10 +416,19 @@ def _with_promotion_notes(
 
 
 def _unknown_rows(positions: pd.DataFrame, skus: set[str], warehouses: set[str]) -> pd.DataFrame:
-    """One error row per position naming a SKU or warehouse the store does not know."""
-    sku = positions["sku_id"].astype(str)
-    wh = positions["warehouse_id"].astype(str)
-    bad_sku, bad_wh = ~sku.isin(skus), ~wh.isin(warehouses)
+    """One error row per position naming a SKU or warehouse the store does not know (a
+    blank one is the policy's to report as missing); the reason suggests the id in other
+    letter case or without spaces when the store knows that one."""
+    sku = positions["sku_id"].astype("string").str.strip().fillna("")
+    wh = positions["warehouse_id"].astype("string").str.strip().fillna("")
+    bad_sku = (sku != "") & ~sku.isin(skus)
+    bad_wh = (wh != "") & ~wh.isin(warehouses)
+
+    def hint(ids: pd.Series, known: set[str]) -> pd.Series:
+        folded = {k.upper(): k for k in known}
+        return ids.map(lambda i: f" (did you mean '{folded[i.upper()]}'?)"
+                       if i.upper() in folded else "")  # fmt: skip
+
     parts = [
         pd.DataFrame(
             {
@@ -427,7 +436,7 @@ def _unknown_rows(positions: pd.DataFrame, skus: set[str], warehouses: set[str])
                 "warehouse_id": wh[bad_sku],
                 "field": "sku_id",
                 "reason": "unknown SKU '" + sku[bad_sku] + "': not in the store's SKU master; "
-                "check the id",
+                "check the id" + hint(sku[bad_sku], skus),
             }
         ),
         pd.DataFrame(
@@ -435,7 +444,10 @@ def _unknown_rows(positions: pd.DataFrame, skus: set[str], warehouses: set[str])
                 "sku_id": sku[bad_wh],
                 "warehouse_id": wh[bad_wh],
                 "field": "warehouse_id",
-                "reason": "unknown warehouse '" + wh[bad_wh] + "': not in the store; check the id",
+                "reason": "unknown warehouse '"
+                + wh[bad_wh]
+                + "': not in the store; check the id"
+                + hint(wh[bad_wh], warehouses),
             }
         ),
     ]

@@ -145,6 +145,21 @@ def test_forecast_with_a_fitted_model_passes_horizon_and_ids(settings, champion)
         forecast(settings, horizon=3, ids=["SKU99|WH-GZ"], model=champion)
 
 
+def test_a_blank_or_miscased_id_is_reported_as_such(settings, sales_store, champion):
+    positions = pd.DataFrame(
+        [("sku01", "WH-SH", 5, 0, 2.0), (None, "WH-SH", 5, 0, 2.0), ("SKU02", "wh-gz", 5, 0, 2.0)],
+        columns=POSITION_COLUMNS,
+    )
+    reasons = replenishment_plan(settings, positions=positions, model=champion).errors["reason"]
+    said = " | ".join(reasons)
+    assert (
+        "unknown SKU 'sku01': not in the store's SKU master; check the id (did you mean "
+        "'SKU01'?)" in said
+    )
+    assert "unknown warehouse 'wh-gz'" in said and "(did you mean 'WH-GZ'?)" in said
+    assert "SKU id is missing" in said and "'nan'" not in said and "<NA>" not in said
+
+
 def test_plan_reports_bad_rows_with_reasons_and_plans_the_rest(settings, sales_store, champion):
     positions = pd.DataFrame(
         [
