@@ -368,7 +368,8 @@ def replenishment_plan(
     problems = [unknown[list(ERROR_COLUMNS)], result.errors]
     if supply_errors is not None and len(supply_errors):
         problems.append(supply_errors)
-    errors = pd.concat(problems, ignore_index=True)
+    found = [p.astype(object) for p in problems if len(p)]
+    errors = pd.concat(found, ignore_index=True) if found else result.errors
     start = pd.Timestamp(fc["ds"].min()).date() if len(fc) else dt.date.today()
     warnings = [stale_forecast(day, start), unplanned_weeks(day, start)]
     return PlanResult(
