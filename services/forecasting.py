@@ -314,6 +314,9 @@ def replenishment_plan(
     with Store.open(settings, read_only=True) as store:
         if positions is None:
             positions = store_positions(store, as_of)
+        else:  # a file's blank MOQ or case pack is the SKU master's, as for the store's
+            master = store.sql("SELECT sku_id, moq, case_pack FROM skus").df()
+            positions = _with_master_rules(positions, master)
         known_skus = set(store.sql("SELECT sku_id FROM skus").df()["sku_id"])
         known_wh = set(store.sql("SELECT warehouse_id FROM warehouses").df()["warehouse_id"])
         # the day of the stock planned from: the newest snapshot on or before `as_of`
@@ -413,6 +416,19 @@ def _with_promotion_notes(
             else ""
         )
     out["reason"] = out["reason"] + notes
+    return out
+
+
+def _with_master_rules(positions: pd.DataFrame, master: pd.DataFrame) -> pd.DataFrame:
+    """``positions`` with each blank (or absent) ``moq`` and ``case_pack`` taken from the
+    SKU master; a value the file gives is kept as given."""
+    out = positions.copy()
+    rules = master.drop_duplicates("sku_id").set_index("sku_id")
+    sku = out["sku_id"].astype("string").str.strip()
+    for col in ("moq", "case_pack"):
+        given = out[col] if col in out else pd.Series(pd.NA, index=out.index, dtype=object)
+        blank = given.isna() | (given.astype("string").str.strip() == "")
+        out[col] = given.astype(object).where(~blank, sku.map(rules[col]).astype(object))
     return out
 
 

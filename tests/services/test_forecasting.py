@@ -145,6 +145,23 @@ def test_forecast_with_a_fitted_model_passes_horizon_and_ids(settings, champion)
         forecast(settings, horizon=3, ids=["SKU99|WH-GZ"], model=champion)
 
 
+def test_a_positions_file_without_moq_or_case_pack_takes_the_sku_masters(
+    settings, sales_store, champion
+):
+    positions = pd.DataFrame(
+        [("SKU01", "WH-SH", 0, 0, 2.0), ("SKU02", "WH-SH", 0, 0, 2.0)], columns=POSITION_COLUMNS
+    ).assign(moq=[None, 1], case_pack=["", 1])  # SKU02's own rules stay
+    plan = replenishment_plan(settings, positions=positions, model=champion).plan
+    rules = plan.set_index("sku_id")[["moq", "case_pack"]]
+    assert rules.loc["SKU01"].tolist() == [12, 6]  # the master's (sales_world)
+    assert rules.loc["SKU02"].tolist() == [1, 1]
+    assert plan.set_index("sku_id").loc["SKU01", "order_qty"] % 6 == 0
+    no_columns = replenishment_plan(
+        settings, positions=positions.drop(columns=["moq", "case_pack"]), model=champion
+    ).plan
+    assert (no_columns["case_pack"] == 6).all()
+
+
 def test_a_blank_or_miscased_id_is_reported_as_such(settings, sales_store, champion):
     positions = pd.DataFrame(
         [("sku01", "WH-SH", 5, 0, 2.0), (None, "WH-SH", 5, 0, 2.0), ("SKU02", "wh-gz", 5, 0, 2.0)],
