@@ -416,7 +416,7 @@ class OfflinePlanner:
     def _render(self, plan: Plan, result: ToolResult, t: dict, lang: Language) -> str:
         render = getattr(self, f"_render_{result.name}")
         text = render(plan, result.data, t, lang)
-        guesses = getattr(plan.slots, "platform_guesses", [])
+        guesses = plan.slots.platform_guesses
         if guesses and result.name in _PLATFORM_TOOLS:
             said = ("、" if lang == "zh" else ", ").join(
                 t["platform_guess"].format(word=w, platform=_platform_name(p, lang))
@@ -504,7 +504,7 @@ class OfflinePlanner:
                 + _compare_text(rows[0], metrics, d, t)
             )
             return "\n".join(lines)
-        if getattr(plan.slots, "trend", False) and by[0] in ("day", "week", "month"):
+        if plan.slots.trend and by[0] in ("day", "week", "month"):
             lines.append(t["sales_trend"].format(
                 **common, metric=t["metrics"][metrics[0]], unit=t["time_units"][by[0]]
             ))  # fmt: skip
@@ -660,7 +660,7 @@ class OfflinePlanner:
     @staticmethod
     def _registered(r: dict, plan: Plan, t: dict, lang: Language) -> str:
         """ "上个月（11-01至11-30）新注册会员账号113个（天猫 30、…）"."""
-        period = getattr(plan.slots, "period", None)
+        period = plan.slots.period
         words = period.words if period is not None else ""
         sep = "、" if lang == "zh" else ", "
         by = sep.join(f"{_platform_name(p, lang)} {_num(n)}" for p, n in r["by_platform"].items())
@@ -711,7 +711,7 @@ class OfflinePlanner:
         if not d["alerts"]:
             return t["alerts_empty"].format(**said)
         sep = "，" if lang == "zh" else ", "
-        if getattr(plan.slots, "by", None) == "platform" and d.get("by_platform"):
+        if plan.slots.by == "platform" and d.get("by_platform"):
             # "哪个平台的预警最多" / "alerts on each platform": every platform, most first
             breakdown = sep.join(
                 f"{_platform_name(k, lang)} {v}" for k, v in d["by_platform"].items()

@@ -12,7 +12,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from features.question_slots import Catalogue
+from features.question_slots import Catalogue, Slots
 from features.settings import Settings
 from features.store import Store
 from models.intent import IntentClassifier
@@ -288,7 +288,7 @@ def test_member_overlaps_give_the_share_of_each_platform_and_all_three_first(pla
             "persons_by_platform": {"tmall": 4, "jd": 3, "douyin": 2}, "persons_on_all": 1,
             "overlap": [{"platforms": ["tmall", "jd"], "persons_on_both": 2,
                          "persons_on": [4, 3]}]}  # fmt: skip
-    plan = Plan("member_stats", 1.0, None, "member_stats", {}, [], False)
+    plan = Plan("member_stats", 1.0, Slots(), "member_stats", {}, [], False)
     zh = agent._render_member_stats(plan, data, agent.templates["zh"], "zh").splitlines()
     assert zh[0] == "天猫/淘宝、京东、抖音都有账号的有1人。"
     assert zh[1] == "天猫/淘宝和京东都有账号的有2人（占天猫/淘宝会员的50.0%，占京东会员的66.7%）。"
@@ -319,7 +319,6 @@ def test_alerts_per_platform_are_counted_per_platform(planner, question):
     answer, turn = agent.answer(question, [], dt.date(2024, 5, 8))
     assert [c.name for c in answer.tool_calls] == ["risk_alerts"]  # not sales, not members
     assert turn.slots["by"] == "platform"
-    from features.question_slots import Slots
     from services.agent.planner import Plan
 
     data = {"status": "open", "severity": None, "since": None, "until": None, "alerts": 5,
@@ -432,7 +431,6 @@ def test_new_members_in_a_period_are_counted_by_sign_up_day(planner, question):
     assert call.name == "member_stats"  # not sales
     assert (call.args["since"], call.args["until"]) == ("2024-04-01", "2024-04-30")
     from features.periods import Period
-    from features.question_slots import Slots
     from services.agent.planner import Plan
 
     data = {"accounts": 9, "accounts_by_platform": {"tmall": 9}, "persons": None,
@@ -586,7 +584,7 @@ def test_a_platform_whose_sales_stop_earlier_is_named_with_its_last_day(planner)
             "sales_last_day_by_platform": {"tmall": "2024-05-08", "jd": "2024-05-01"},
             "stock_last_day": None, "chats_last_at": None, "members_last_registered_at": None,
             "last_ingested_at_utc": "2024-05-09 06:12"}  # fmt: skip
-    plan = Plan("data_coverage", 1.0, None, "data_coverage", {}, [], False, None)
+    plan = Plan("data_coverage", 1.0, Slots(), "data_coverage", {}, [], False, None)
     text = agent._render_data_coverage(plan, data, agent.templates["zh"], "zh")
     assert "各平台最新一天：天猫/淘宝 2024-05-08、京东 2024-05-01" in text
     assert "最近一次导入文件在2024-05-09 06:12（UTC）" in text and "库存" not in text
