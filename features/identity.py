@@ -685,6 +685,19 @@ def contact_phone(value: object, region: str = "CN") -> str | None:
     return e164.removeprefix(code) if e164.startswith(code) else e164
 
 
+def full_chinese_name(value: object) -> str | None:
+    """A name written out in Chinese characters, as a letter is addressed (韦琴静, 欧阳娜娜),
+    the spaces between its characters dropped; None for pinyin ("Lin Hong"), a surname
+    with an honorific (韦女士, 陈生) or a single character."""
+    text = _text(value)
+    if text is None:
+        return None
+    chars = re.sub(r"\s+", "", text)
+    if not re.fullmatch(r"[\u4e00-\u9fff][\u4e00-\u9fff·]{1,}", chars):
+        return None
+    return chars if _strip_honorific(chars)[1] is None else None
+
+
 def contact_email(value: object) -> str | None:
     """An e-mail in lower case, or None when it is not one (no domain, masked)."""
     email = _email(value)

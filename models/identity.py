@@ -47,7 +47,7 @@ from features.errors import (
     NotFittedError,
     UnknownEntityError,
 )
-from features.identity import contact_email, contact_phone
+from features.identity import contact_email, contact_phone, full_chinese_name
 
 logger = logging.getLogger(__name__)
 
@@ -2024,8 +2024,9 @@ def resolution_summary(
 # -- survivorship -------------------------------------------------------------------------------
 
 
-#: Fields a golden record writes as one reaches a person with them (None: not reachable).
-_CONTACT = {"phone": contact_phone, "email": contact_email}
+#: Fields a golden record writes as one reaches (or addresses) a person with them, first
+#: when any account has such a value (None: not usable that way).
+_CONTACT = {"phone": contact_phone, "email": contact_email, "full_name": full_chinese_name}
 
 
 def golden_records(
@@ -2043,7 +2044,8 @@ def golden_records(
     account id; the first account with a non-null value wins. A phone or e-mail one can
     reach comes before a masked or unreadable one, whatever the channel, and is written as
     it is dialled or mailed (``13812345678``, lower case); ``phone_reachable`` says whether
-    the golden phone is one.
+    the golden phone is one. A full name in Chinese characters comes before pinyin or a
+    surname with an honorific (韦琴静 before 韦女士 or "Wei Qinjing").
 
     Args:
         members: raw member records: ``unique_id`` + any of ``fields`` + optional

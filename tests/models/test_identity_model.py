@@ -938,6 +938,21 @@ def test_golden_phone_and_email_are_ones_that_reach_the_person_in_their_clean_fo
     assert gold.loc["d", "phone"] == "139****0000" and not gold.loc["d", "phone_reachable"]
 
 
+def test_golden_name_is_the_full_chinese_name_before_pinyin_or_an_honorific():
+    raw = pd.DataFrame(
+        {
+            "unique_id": ["a", "b", "c", "d", "e", "f"],
+            "platform": ["pos", "tmall", "jd", "pos", "xiaohongshu", "pos"],
+            "full_name": ["韦女士", "Wei Qinjing", "韦琴静", "田 平超", "田平超", "Lin Hong"],
+        }
+    )
+    clusters = pd.DataFrame({"unique_id": list("abcdef"), "person_id": list("aaaddf")})
+    gold = golden_records(raw, clusters).set_index("person_id")
+    assert gold.loc["a", "full_name"] == "韦琴静" and gold.loc["a", "full_name_from"] == "c"
+    assert gold.loc["d", "full_name"] == "田平超" and gold.loc["d", "full_name_from"] == "d"
+    assert gold.loc["f", "full_name"] == "Lin Hong"  # the only name it has, as given
+
+
 def test_summary_counts_recruitment_of_people_already_recruited_elsewhere():
     raw = pd.DataFrame(
         {
