@@ -73,6 +73,9 @@ SERVICE_MEASURES: tuple[str, ...] = get_args(ServiceMeasure)
 #: Columns ``positions`` must have; ``OVERRIDE_COLUMNS`` may be added per row.
 POSITION_COLUMNS = ("sku_id", "warehouse_id", "on_hand", "in_transit", "lead_time_weeks")
 OVERRIDE_COLUMNS = ("review_period_weeks", "service_level", "moq", "case_pack")
+#: Optional column of ``positions``: why the pair must not be ordered now (a delisted SKU);
+#: blank = order as planned. A held pair is still planned, with no order and the reason.
+HOLD_COLUMN = "hold"
 #: Columns of :attr:`ReplenishmentPlan.plan`, in order.
 PLAN_COLUMNS = (
     "sku_id", "warehouse_id", "on_hand", "in_transit", "lead_time_weeks", "review_period_weeks",
@@ -206,6 +209,10 @@ class ReplenishmentPolicy:
         * ``weeks_of_cover`` = ``S`` / mean weekly demand over L+R (NaN when it is zero);
         * ``stockout_probability`` = P(D(L) > S): running out before this order arrives.
 
+        A pair whose :data:`HOLD_COLUMN` is not blank is planned the same way but not
+        ordered: ``order_qty`` and ``cases`` are 0 and the reason gives the hold and the
+        order the target would have asked for.
+
         The first forecast week of a pair is the first week of the protection interval;
         the forecast must cover ``ceil(L + R)`` consecutive weeks. Quantiles that cross
         (``p80 < p50``) are put back in order, with a warning.
@@ -213,7 +220,7 @@ class ReplenishmentPolicy:
         Args:
             positions: one row per SKU × warehouse with :data:`POSITION_COLUMNS` (stock in
                 units, lead time in weeks) and optionally :data:`OVERRIDE_COLUMNS`; a missing
-                override takes the config's value.
+                override takes the config's value. Optionally :data:`HOLD_COLUMN`.
             forecasts: :data:`FORECAST_COLUMNS`, units per week, one row per pair × week.
 
         Returns:
@@ -250,6 +257,8 @@ class ReplenishmentPolicy:
         raised = (raw > 0) & (moq > raw)
         qty = np.where(raised, moq, raw)
         cases = np.ceil(qty / pack - _EPS) + 0.0  # + 0.0: no order is 0, not ceil's -0.0
+        held = pos["hold"].to_numpy(object)
+        ordered = np.where(held == "", cases, 0.0)
         with np.errstate(all="ignore"):
             cover = stock * lr / mu_lr
         cover[~np.isfinite(cover)] = np.nan
@@ -258,11 +267,11 @@ class ReplenishmentPolicy:
         out["demand_mean_lr"] = mu_lr
         out["demand_q_lr"] = q_lr
         out["order_up_to"] = up_to
-        out["order_qty"] = cases * pack
+        out["order_qty"] = ordered * pack
         # the MOQ and case pack the order was rounded to, so a spreadsheet can filter on them
         out["moq"] = moq
         out["case_pack"] = pack.astype(np.int64)
-        out["cases"] = cases.astype(np.int64)
+        out["cases"] = ordered.astype(np.int64)
         out["weeks_of_cover"] = cover
         out["stockout_probability"] = p_out
         with np.errstate(all="ignore"):
@@ -272,6 +281,10 @@ class ReplenishmentPolicy:
             for row in zip(level, lead, lr - lead, up_to, stock, cases * pack, cases, pack,
                            np.where(raised, moq, 0.0), weekly, strict=True)
         ]  # fmt: skip
+        out["reason"] = [
+            reason if hold == "" else _held(hold, reason)
+            for hold, reason in zip(held, out["reason"], strict=True)
+        ]
         if log.rows:
             logger.warning("%d of %d positions could not be planned", log.n_bad, len(log.bad))
         return ReplenishmentPlan(plan=out, errors=log.frame())
@@ -298,6 +311,8 @@ class ReplenishmentPolicy:
             given = as_numbers(pos[col])
             # a blank override takes the default; text that is not a number stays NaN → error
             out[col] = given.where(given.notna() | pos[col].notna(), float(default))
+        hold = pos[HOLD_COLUMN] if HOLD_COLUMN in pos else pd.Series("", index=pos.index)
+        out[HOLD_COLUMN] = hold.fillna("").astype(str).str.strip()
         return out
 
 
@@ -754,6 +769,13 @@ def _reason(
     if pack > 1:
         text += f" = {cases:.0f} cases of {pack:.0f}"
     return text
+
+
+def _held(hold: str, reason: str) -> str:
+    """The reason of a held pair: the hold, then what the target would have ordered."""
+    if reason.startswith("no order: "):
+        return f"not ordered: {hold}; it would not need an order anyway ({reason[10:]})"
+    return f"not ordered: {hold}; the target would have ordered: {reason}"
 
 
 def allocate(

@@ -971,6 +971,16 @@ def replenish(
     as_of: Annotated[
         str | None, typer.Option(help="Day of the stock position (default: newest).")
     ] = None,
+    sku: Annotated[
+        list[str] | None,
+        typer.Option("--sku", help="Plan only this SKU (repeat for more; default: all)."),
+    ] = None,
+    warehouse: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--warehouse", help="Plan only this warehouse (repeat for more; default: all)."
+        ),
+    ] = None,
 ) -> None:
     """Write the replenishment plan per SKU × warehouse, with a reason per line.
 
@@ -981,6 +991,7 @@ def replenish(
         butler replenish --out plan.xlsx
         butler replenish --out plan.csv --service-level 0.98 --supply supply.csv
         butler replenish --out plan.csv --service-measure cycle
+        butler replenish --out plan.csv --sku SYSK01003-04 --warehouse WH-EC01
     """
     import pandas as pd
 
@@ -1002,7 +1013,13 @@ def replenish(
         with _progress(transient=True) as progress:
             progress.add_task("Planning", total=None)
             result = replenishment_plan(
-                settings, config=config, positions=pos, supply=sup, as_of=as_of
+                settings,
+                config=config,
+                positions=pos,
+                supply=sup,
+                as_of=as_of,
+                skus=_ids_given(sku),
+                warehouses=_ids_given(warehouse),
             )
         files = write_plan(result, out)
     except ButlerError as exc:
@@ -1028,10 +1045,12 @@ def replenish(
             str(row["reason"]),
         )
     console.print(table)
+    held = int(plan["reason"].str.startswith("not ordered: ").sum()) if len(plan) else 0
     console.print(
         f"{len(plan):,} SKU × warehouse lines planned, {len(ordering):,} with an order "
-        f"({ordering['order_qty'].sum():,.0f} units); {counted(len(result.errors), 'row')} "
-        "could not be planned. "
+        f"({ordering['order_qty'].sum():,.0f} units)"
+        + (f", {counted(held, 'line')} held (delisted SKUs)" if held else "")
+        + f"; {counted(len(result.errors), 'row')} could not be planned. "
         f"Written to {', '.join(str(f) for f in files)}."
     )
     if len(result.errors):
@@ -1045,6 +1064,12 @@ def replenish(
         console.print(err)
     if plan.empty and len(result.errors):
         raise _fail("No SKU × warehouse line could be planned; the reasons are above.")
+
+
+def _ids_given(values: list[str] | None) -> list[str] | None:
+    """Repeated id options as a list of stripped ids; None when none was given."""
+    ids = [v.strip() for v in values or () if v.strip()]
+    return ids or None
 
 
 def _own_exports(settings: Settings) -> list[str]:

@@ -19,14 +19,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
+from features.errors import (
+    ContractViolation,
+    InvalidParameterError,
+    UnknownEntityError,
+    UnreadableFileError,
+)
 from features.forecast import ID_SEP, future_covariates
 from features.settings import Settings
 from features.store import Store
-from features.views import stock_position
+from features.views import delisted_skus, stock_position
+from features.views.stock import latest_snapshot_date
 from models.forecast import MAX_HORIZON, registered_name
 from models.replenishment import (
     ERROR_COLUMNS,
+    HOLD_COLUMN,
     MAX_COVER_WEEKS,
     PLAN_COLUMNS,
     QUANTILES,
@@ -173,11 +180,15 @@ def store_positions(store: Store, as_of: dt.date | str | None = None) -> pd.Data
 
     ``on_hand`` is the stock available to sell (on hand minus reserved, floored at 0); lead
     time is the SKU's ``lead_time_days`` / 7 (missing when the ERP gives none: that row is
-    reported, not guessed).
+    reported, not guessed). ``hold`` says why a delisted SKU is not reordered
+    (:func:`~features.views.delisted_skus`; blank otherwise), and ``overdue_in_transit``
+    and ``next_expected_on`` which part of ``in_transit`` is late and since when.
     """
     stock = stock_position(store, as_of=as_of)
-    skus = store.sql("SELECT sku_id, lead_time_days, moq, case_pack FROM skus").df()
-    pos = stock.merge(skus, on="sku_id", how="left")
+    day = pd.Timestamp(as_of).date() if as_of is not None else latest_snapshot_date(store)
+    master = store.sql("SELECT sku_id, lead_time_days, moq, case_pack FROM skus").df()
+    pos = stock.merge(master, on="sku_id", how="left")
+    delisted = delisted_skus(store, day).set_index("sku_id")
     return pd.DataFrame(
         {
             "sku_id": pos["sku_id"],
@@ -187,7 +198,25 @@ def store_positions(store: Store, as_of: dt.date | str | None = None) -> pd.Data
             "lead_time_weeks": pos["lead_time_days"] / 7.0,
             "moq": pos["moq"].fillna(0),
             "case_pack": pos["case_pack"].fillna(1),
+            HOLD_COLUMN: [
+                _delisted_hold(delisted.loc[sku]) if sku in delisted.index else ""
+                for sku in pos["sku_id"]
+            ],
+            "overdue_in_transit": pos["overdue_in_transit"],
+            "next_expected_on": pos["next_expected_on"],
         }
+    )
+
+
+def _delisted_hold(row: pd.Series) -> str:
+    """Why a delisted SKU is not reordered, for its plan lines."""
+    n = int(row["listings"])
+    sold = (
+        f"last sold on {row['last_sale']:%Y-%m-%d}" if pd.notna(row["last_sale"]) else "never sold"
+    )
+    return (
+        f"delisted: none of its {n} platform listing{'s' if n > 1 else ''} is listed and it "
+        f"{sold}; sell off the stock or list it again before reordering"
     )
 
 
@@ -280,6 +309,8 @@ def replenishment_plan(
     as_of: dt.date | str | None = None,
     model: Any = None,
     future: pd.DataFrame | None = None,
+    skus: list[str] | None = None,
+    warehouses: list[str] | None = None,
 ) -> PlanResult:
     """The order plan per SKU × warehouse from the champion forecaster and the store.
 
@@ -295,6 +326,9 @@ def replenishment_plan(
         model: a fitted forecaster (tests); None = the registered champion.
         future: the known-ahead covariates of the weeks ahead; None = the store's now
             (:func:`planned_covariates`).
+        skus, warehouses: plan only these (None = all); with ``supply``, a short SKU is
+            split across the warehouses planned. A SKU asked for that has no position is
+            an error row.
 
     Returns:
         The plan (one row per plannable pair, with ``reason``) and one error row per
@@ -308,6 +342,8 @@ def replenishment_plan(
         ContractViolation: ``supply`` lacks ``sku_id`` or ``supply``.
         InvalidParameterError: there is no stock position at all (none on or before
             ``as_of``, or an empty store).
+        UnknownEntityError: a SKU or warehouse in ``skus`` or ``warehouses`` is not in the
+            store.
     """
     cfg = config or ReplenishmentConfig()
     model = model if model is not None else load_forecaster(settings, "sku_warehouse")
@@ -317,6 +353,7 @@ def replenishment_plan(
         else:  # a file's blank MOQ or case pack is the SKU master's, as for the store's
             master = store.sql("SELECT sku_id, moq, case_pack FROM skus").df()
             positions = _with_master_rules(positions, master)
+        positions = _selected(store, positions, skus, warehouses)
         known_skus = set(store.sql("SELECT sku_id FROM skus").df()["sku_id"])
         known_wh = set(store.sql("SELECT warehouse_id FROM warehouses").df()["warehouse_id"])
         # the day of the stock planned from: the newest snapshot on or before `as_of`
@@ -332,14 +369,25 @@ def replenishment_plan(
         supply, supply_errors = _usable_supply(supply, known_skus)
     unknown = _unknown_rows(positions, known_skus, known_wh)
     positions = positions.drop(index=unknown.index.unique()) if len(unknown) else positions
+    unknown = unknown[list(ERROR_COLUMNS)]
+    unplaced = _unplaced(skus or [], positions)
+    if len(unplaced):  # the SKUs asked for with no position: an error row each
+        unknown = pd.concat([unknown, unplaced]) if len(unknown) else unplaced
     if positions.empty:
         if len(unknown):  # every row named an unknown SKU or warehouse: they are the answer
-            problems = [unknown[list(ERROR_COLUMNS)]]
+            problems = [unknown]
             if supply_errors is not None and len(supply_errors):
                 problems.append(supply_errors)
             errors = pd.concat(problems, ignore_index=True)
             plan = pd.DataFrame(columns=list(PLAN_COLUMNS))
             return PlanResult(plan=plan, errors=errors, as_of=day, forecast_start=None)
+        if skus or warehouses:
+            raise InvalidParameterError(
+                "There is no stock position to plan for the SKUs "
+                f"{', '.join(skus or ['(all)'])} in the warehouses "
+                f"{', '.join(warehouses or ['(all)'])}: no inventory snapshot or open purchase "
+                "order names that pair. Ask for other SKUs or warehouses."
+            )
         raise InvalidParameterError(
             f"The store has no stock position on or before {as_of} to plan from (its newest "
             f"inventory snapshot is of {newest}). Plan as of a later day."
@@ -366,15 +414,16 @@ def replenishment_plan(
     )
     result: ReplenishmentPlan = ReplenishmentPolicy(cfg).plan(positions, forecasts)
     plan = _with_promotion_notes(result.plan, future, pd.Timestamp(fc["ds"].min()))
+    plan = _with_overdue_notes(plan, positions)
     if supply is not None and len(plan):
         plan = allocate(supply, plan)
-    problems = [unknown[list(ERROR_COLUMNS)], result.errors]
+    problems = [unknown, result.errors]
     if supply_errors is not None and len(supply_errors):
         problems.append(supply_errors)
     found = [p.astype(object) for p in problems if len(p)]
     errors = pd.concat(found, ignore_index=True) if found else result.errors
     start = pd.Timestamp(fc["ds"].min()).date() if len(fc) else dt.date.today()
-    warnings = [stale_forecast(day, start), unplanned_weeks(day, start)]
+    warnings = [stale_forecast(day, start), unplanned_weeks(day, start), overdue_orders(plan)]
     return PlanResult(
         plan=plan,
         errors=errors,
@@ -417,6 +466,95 @@ def _with_promotion_notes(
         )
     out["reason"] = out["reason"] + notes
     return out
+
+
+def _with_overdue_notes(plan: pd.DataFrame, positions: pd.DataFrame) -> pd.DataFrame:
+    """Add to each reason the part of its stock in transit that is past its expected day:
+    "; 40 of the 120 in transit were due by 2025-12-24 and have not arrived: chase the
+    supplier (counted as coming)". Positions without ``overdue_in_transit`` (a file) get
+    none."""
+    if plan.empty or "overdue_in_transit" not in positions:
+        return plan
+    late = positions.set_index(["sku_id", "warehouse_id"])[
+        ["overdue_in_transit", "next_expected_on"]
+    ]
+    keys = pd.MultiIndex.from_frame(plan[["sku_id", "warehouse_id"]])
+    units = late["overdue_in_transit"].reindex(keys).fillna(0).to_numpy(float)
+    due = late["next_expected_on"].reindex(keys).to_numpy()
+    out = plan.copy()
+    out["overdue_in_transit"] = units
+    notes = [
+        f"; {_units(n)} of the {_units(t)} in transit were due by {pd.Timestamp(d):%Y-%m-%d} "
+        "and have not arrived: chase the supplier (counted as coming)"
+        if n > 0
+        else ""
+        for n, t, d in zip(units, out["in_transit"], due, strict=True)
+    ]
+    out["reason"] = out["reason"] + notes
+    return out
+
+
+def overdue_orders(plan: pd.DataFrame) -> str | None:
+    """What a plan that counts late purchase orders as coming should be read with; None
+    when it counts none."""
+    if "overdue_in_transit" not in plan or not (plan["overdue_in_transit"] > 0).any():
+        return None
+    late = plan[plan["overdue_in_transit"] > 0]
+    return (
+        f"{len(late)} SKU × warehouse line(s) count as coming "
+        f"{_units(late['overdue_in_transit'].sum())} units of purchase orders that are past "
+        "their expected day and not received; their reasons say so. If they will not come, close them in the ERP, ingest "
+        "its purchase-order export again and plan again."
+    )
+
+
+def _units(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _selected(
+    store: Store,
+    positions: pd.DataFrame,
+    skus: list[str] | None,
+    warehouses: list[str] | None,
+) -> pd.DataFrame:
+    """The rows of ``positions`` for ``skus`` and ``warehouses`` (None = all).
+
+    Raises:
+        UnknownEntityError: an id asked for is not in the store.
+    """
+    keep = pd.Series(True, index=positions.index)
+    for ids, col, table in ((skus, "sku_id", "skus"), (warehouses, "warehouse_id", "warehouses")):
+        if ids is None:
+            continue
+        known = set(store.sql(f"SELECT {col} FROM {table}").df()[col])
+        unknown = sorted(set(ids) - known)
+        if unknown:
+            folded = {k.upper(): k for k in known}
+            hints = [f"'{u}'" + (f" (did you mean '{folded[u.upper()]}'?)"
+                                 if u.upper() in folded else "") for u in unknown]  # fmt: skip
+            kind = "SKU" if col == "sku_id" else "warehouse"
+            raise UnknownEntityError(
+                f"The store does not know the {kind}s asked for: {', '.join(hints)}. Check the "
+                f"ids (internal {kind} codes, as in the ERP master data)."
+            )
+        keep &= positions[col].astype("string").str.strip().isin(ids).fillna(False)
+    return positions[keep]
+
+
+def _unplaced(skus: list[str], positions: pd.DataFrame) -> pd.DataFrame:
+    """An error row per SKU asked for that has no position to plan from."""
+    missing = sorted(set(skus) - set(positions["sku_id"].astype("string").str.strip()))
+    return pd.DataFrame(
+        {
+            "sku_id": missing,
+            "warehouse_id": None,
+            "field": "sku_id",
+            "reason": "no stock position for this SKU in the warehouses asked; ingest a stock "
+            "snapshot (or a purchase order) that names it",
+        },
+        columns=list(ERROR_COLUMNS),
+    )
 
 
 def _with_master_rules(positions: pd.DataFrame, master: pd.DataFrame) -> pd.DataFrame:

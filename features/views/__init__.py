@@ -25,7 +25,7 @@ from features.views.metrics import (
     unsold_listed,
 )
 from features.views.sales import sales_weekly
-from features.views.stock import stock_position
+from features.views.stock import delisted_skus, stock_position
 
 __all__ = [
     "DataCoverage",
@@ -35,6 +35,7 @@ __all__ = [
     "hot_items",
     "hot_items_week",
     "data_coverage",
+    "delisted_skus",
     "data_period",
     "oversell_as_of",
     "oversell_risk",

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from features.errors import InvalidParameterError
 from features.store import Store
 from features.views._params import check_date, check_entities
 
@@ -30,7 +31,8 @@ WITH snap AS (
 po AS (
     SELECT warehouse_id, sku_id,
            sum(qty_ordered - qty_received) AS in_transit,
-           min(expected_on) AS next_expected_on
+           min(expected_on) AS next_expected_on,
+           sum(qty_ordered - qty_received) FILTER (WHERE expected_on < $1) AS overdue
     FROM purchase_orders
     WHERE list_contains($2, status) AND qty_ordered > qty_received AND ordered_on <= $1
           {po_filter}
@@ -53,6 +55,7 @@ SELECT pairs.sku_id, pr.name, pairs.warehouse_id, snap.snapshot_date,
        (coalesce(snap.on_hand, 0) - coalesce(snap.reserved, 0))::BIGINT AS available,
        coalesce(po.in_transit, 0)::BIGINT AS in_transit,
        po.next_expected_on,
+       coalesce(po.overdue, 0)::BIGINT AS overdue_in_transit,
        coalesce(sales.avg4, 0)::DOUBLE AS avg_weekly_units_4w,
        coalesce(sales.avg8, 0)::DOUBLE AS avg_weekly_units_8w
 FROM pairs
@@ -97,8 +100,10 @@ def stock_position(
         (on_hand − reserved; negative when reservations exceed stock), ``in_transit`` (units
         ordered and not yet received on open or in-transit purchase orders placed by
         ``as_of``), ``next_expected_on`` (earliest expected date of those, possibly already
-        past), ``avg_weekly_units_4w`` and ``avg_weekly_units_8w`` (paid units shipped from
-        the warehouse over the 28 or 56 days ending on ``as_of``, per week) and
+        past), ``overdue_in_transit`` (the part of ``in_transit`` expected before ``as_of``
+        and not received: late, or never coming), ``avg_weekly_units_4w`` and
+        ``avg_weekly_units_8w`` (paid units shipped from the warehouse over the 28 or 56 days
+        ending on ``as_of``, per week) and
         ``weeks_of_cover`` (available / avg_weekly_units_4w; NaN without sales in those 4
         weeks, as the cover is then unbounded).
 
@@ -161,4 +166,51 @@ def _stock_position(
     rate = frame["avg_weekly_units_4w"]
     frame["weeks_of_cover"] = np.where(rate > 0, frame["available"] / rate.where(rate > 0), np.nan)
     logger.debug("stock_position on %s: %d pairs", day, len(frame))
+    return frame
+
+
+#: A SKU no platform lists counts as delisted once it has not sold for this many days.
+DELISTED_QUIET_DAYS = 28
+
+_DELISTED = """
+WITH listed AS (
+    SELECT sku_id, bool_or(listed) AS listed, count(*) AS listings
+    FROM listings WHERE sku_id IS NOT NULL GROUP BY ALL
+),
+sold AS (
+    SELECT sku_id, max(day) AS last_sale
+    FROM sales_daily WHERE day <= $1 AND units > 0 GROUP BY ALL
+)
+SELECT listed.sku_id, listed.listings, sold.last_sale
+FROM listed LEFT JOIN sold USING (sku_id)
+WHERE NOT listed.listed AND (sold.last_sale IS NULL OR sold.last_sale <= $1::DATE - $2)
+ORDER BY listed.sku_id
+"""
+
+
+def delisted_skus(
+    store: Store, as_of: dt.date | str, quiet_days: int = DELISTED_QUIET_DAYS
+) -> pd.DataFrame:
+    """The SKUs no platform lists any more and that sold nothing in the ``quiet_days``
+    days up to ``as_of``: stock of them is sold off, not reordered.
+
+    A SKU with no listing at all (an export that carries none, an offline-only SKU) is not
+    delisted, and neither is one that still sells somewhere (an offline store). Listings
+    carry only their latest state, so for a past ``as_of`` this is today's listing.
+
+    Returns:
+        ``sku_id``, ``listings`` (how many platform listings name it, none listed) and
+        ``last_sale`` (its last day with units sold on or before ``as_of``; NaT if never).
+
+    Raises:
+        InvalidParameterError: ``as_of`` is not a date, or ``quiet_days`` < 1.
+    """
+    day = check_date(as_of, param="as_of", func="delisted_skus")
+    if day is None or quiet_days < 1:
+        raise InvalidParameterError(
+            "delisted_skus needs a day (as_of) and quiet_days >= 1, e.g. as_of='2025-12-30', "
+            f"quiet_days=28; got {as_of!r} and {quiet_days!r}."
+        )
+    frame = store.sql(_DELISTED, [day, quiet_days]).df()
+    frame["last_sale"] = pd.to_datetime(frame["last_sale"]).astype("datetime64[ns]")
     return frame

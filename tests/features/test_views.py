@@ -15,6 +15,7 @@ from features.store import Store
 from features.views import (
     InvalidParameterError,
     StockRisk,
+    delisted_skus,
     hot_items,
     oversell_risk,
     sales_weekly,
@@ -370,6 +371,78 @@ def test_stock_position_defaults_to_latest_snapshot_and_filters():
 def test_stock_position_rejects_bad_parameters(kwargs, error, match):
     with pytest.raises(error, match=match):
         stock_position(stock_store(), **kwargs)
+
+
+def test_stock_position_counts_what_is_past_its_expected_day_as_overdue():
+    store = stock_store()
+    on_time = stock_position(store, as_of="2024-06-15").set_index(["sku_id", "warehouse_id"])
+    assert (on_time["overdue_in_transit"] == 0).all()
+
+    late = stock_position(store, as_of="2024-06-21").set_index(["sku_id", "warehouse_id"])
+    a = late.loc[("A1", "W1")]
+    # P1 (30 owed, due 2024-06-20) is late; P2 (due 06-25) and P5 (06-30) are not yet
+    assert (a["in_transit"], a["overdue_in_transit"]) == (30 + 40 + 90, 30)
+    assert a["next_expected_on"] == pd.Timestamp("2024-06-20")
+    assert late.loc[("C1", "W3"), "overdue_in_transit"] == 25  # P6, due 06-18
+    # due on the day itself is not late yet
+    due = stock_position(store, as_of="2024-06-20").set_index(["sku_id", "warehouse_id"])
+    assert due.loc[("A1", "W1"), "overdue_in_transit"] == 0
+
+
+def _listings(store: Store, rows: list[tuple[str, str, bool]]) -> None:
+    store.upsert(
+        "listings",
+        pd.DataFrame(
+            [
+                {
+                    "platform": p,
+                    "shop_id": "shop1",
+                    "platform_sku_id": f"{p}-{s}",
+                    "sku_id": s,
+                    "listed": listed,
+                    "updated_at": T(2024, 6, 1),
+                    "source_file": "l.csv",
+                }
+                for p, s, listed in rows
+            ]
+        ),
+    )
+
+
+def test_delisted_skus_are_unlisted_everywhere_and_quiet():
+    store = Store.in_memory()
+    _listings(
+        store,
+        [
+            ("tmall", "GONE", False), ("jd", "GONE", False),  # unlisted twice, quiet
+            ("tmall", "OFFLINE", False),  # unlisted online, still sells (a store)
+            ("tmall", "HALF", False), ("jd", "HALF", True),  # still listed on JD
+            ("tmall", "NEVER", False),  # unlisted and never sold
+        ],
+    )  # fmt: skip
+    # NOLIST sells nowhere and has no listing at all: nothing says it is delisted
+    lines = [
+        {"sku_id": sku, "quantity": 1, "created_at": T(day.year, day.month, day.day, 4)}
+        for sku, day in [
+            ("GONE", D(2024, 5, 1)),
+            ("OFFLINE", D(2024, 6, 10)),
+            ("HALF", D(2024, 3, 1)),
+            ("NOLIST", D(2024, 1, 1)),
+        ]
+    ]
+    add_lines(store, lines)
+
+    got = delisted_skus(store, "2024-06-15")
+    assert got["sku_id"].tolist() == ["GONE", "NEVER"]
+    assert got["listings"].tolist() == [2, 1]
+    assert got["last_sale"].iloc[0] == pd.Timestamp("2024-05-01")
+    assert pd.isna(got["last_sale"].iloc[1])
+    # a sale inside the quiet days keeps it; a past day reads the sales up to that day
+    assert delisted_skus(store, "2024-06-15", quiet_days=60)["sku_id"].tolist() == ["NEVER"]
+    # on 2024-05-10 GONE had sold 9 days before, and OFFLINE not yet
+    assert delisted_skus(store, "2024-05-10")["sku_id"].tolist() == ["NEVER", "OFFLINE"]
+    with pytest.raises(InvalidParameterError, match="quiet_days"):
+        delisted_skus(store, "2024-06-15", quiet_days=0)
 
 
 def test_stock_position_without_snapshots_says_what_to_ingest():

@@ -126,6 +126,32 @@ def test_moq_and_case_pack_columns_show_the_config_when_a_row_gives_none():
     assert plan.plan["case_pack"].dtype == np.int64
 
 
+def test_a_held_pair_is_planned_but_not_ordered_and_says_why():
+    hold = "delisted: none of its 2 platform listings is listed"
+    row = plan_one(on_hand=12, case_pack=12, hold=hold)
+    # planned as before: the level and the risk are there for the buyer to see
+    assert (row.order_up_to, row.stockout_probability) == (30, 1)
+    assert (row.order_qty, row.cases) == (0, 0)
+    assert row.reason == (
+        f"not ordered: {hold}; the target would have ordered: order-up-to 30 for a 95% fill "
+        "rate over 3 weeks (lead time 2 + review 1), stock + in transit is 12, order 24 = 2 "
+        "cases of 12"
+    )
+    covered = plan_one(on_hand=500, hold=hold)
+    assert covered.reason.startswith(f"not ordered: {hold}; it would not need an order anyway (")
+    # a blank hold (a spreadsheet's empty cell) is no hold
+    for blank in ("", "  ", None, np.nan):
+        assert plan_one(on_hand=12, case_pack=12, hold=blank).order_qty == 24
+
+
+def test_held_pairs_get_no_supply():
+    positions = pd.DataFrame([position("A", "W1"), position("A", "W2", hold="delisted")])
+    fc = pd.concat([forecast("A", "W1"), forecast("A", "W2")])
+    plan = ReplenishmentPolicy().plan(positions, fc).plan
+    got = allocate({"A": 100}, plan).set_index("warehouse_id")
+    assert got.loc["W1", "allocated_qty"] == 30 and got.loc["W2", "allocated_qty"] == 0
+
+
 def test_moq_does_not_create_an_order():
     row = plan_one(on_hand=30, moq=50)
     assert row.order_qty == 0

@@ -135,3 +135,40 @@ def test_replenish_options_out_of_range_name_the_option(tmp_path, option, value,
         app, ["--home", str(tmp_path / "home"), "replenish", "--out", "p.csv", option, value]
     )
     assert result.exit_code == 2 and option in result.output and said in result.output
+
+
+def test_replenish_passes_the_skus_and_warehouses_asked_and_counts_held_lines(
+    tmp_path, monkeypatch
+):
+    import datetime as dt
+
+    from models.replenishment import ERROR_COLUMNS, PLAN_COLUMNS
+    from services import forecasting
+
+    asked = {}
+    line = dict.fromkeys(PLAN_COLUMNS, 0.0) | {"sku_id": "SKU01", "warehouse_id": "WH-GZ"}
+
+    def plan(settings, **kwargs):
+        asked.update(kwargs)
+        rows = [line | {"reason": "not ordered: delisted: …"}, line | {"reason": "no order: …"}]
+        return forecasting.PlanResult(
+            plan=pd.DataFrame(rows, columns=list(PLAN_COLUMNS)),
+            errors=pd.DataFrame(columns=list(ERROR_COLUMNS)),
+            as_of=dt.date(2025, 12, 30),
+            forecast_start=dt.date(2025, 12, 29),
+        )
+
+    monkeypatch.setattr(forecasting, "replenishment_plan", plan)
+    out = tmp_path / "plan.csv"
+    args = ["--home", str(tmp_path / "home"), "replenish", "--out", str(out)]
+    result = runner.invoke(
+        app, [*args, "--sku", " SKU01 ", "--sku", "SKU02", "--warehouse", "WH-GZ"]
+    )
+    assert result.exit_code == 0, result.output
+    assert asked["skus"] == ["SKU01", "SKU02"] and asked["warehouses"] == ["WH-GZ"]
+    assert "2 SKU × warehouse lines planned, 0 with an order (0 units), 1 line held" in (
+        " ".join(result.output.split())
+    )
+    result = runner.invoke(app, args)
+    assert asked["skus"] is None and asked["warehouses"] is None
+    assert len(pd.read_csv(out)) == 2

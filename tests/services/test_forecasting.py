@@ -10,7 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
+from features.errors import (
+    ContractViolation,
+    InvalidParameterError,
+    UnknownEntityError,
+    UnreadableFileError,
+)
 from features.forecast import COVARIATES, future_covariates, store_panel
 from features.store import Store
 from models.forecast import ForecastConfig, WeeklyDemandForecaster
@@ -268,6 +273,124 @@ def test_plan_from_the_store_positions(settings, sales_store, champion):
     # orders respect the SKU master's MOQ and case pack
     assert (ordered["order_qty"] >= 12).all() and (ordered["order_qty"] % 6 == 0).all()
     assert result.warnings == ()  # trained on the store's newest sales
+
+
+def _delist_and_quiet(settings, sku: str, quiet_weeks: int = 6) -> None:
+    """Take ``sku`` off every platform and drop its last ``quiet_weeks`` weeks of sales."""
+    with Store.open(settings) as store:
+        store.upsert(
+            "listings",
+            pd.DataFrame(
+                {
+                    "platform": ["tmall", "jd"],
+                    "shop_id": ["shop1", "shop2"],
+                    "platform_sku_id": [f"tm-{sku}", f"jd-{sku}"],
+                    "sku_id": sku,
+                    "listed": False,
+                    "updated_at": pd.Timestamp("2024-05-01"),
+                    "source_file": "listings.csv",
+                }
+            ),
+        )
+        store.sql(
+            "DELETE FROM sales_daily WHERE sku_id = $1 "
+            "AND day > (SELECT max(day) FROM sales_daily) - $2::INTEGER",
+            [sku, 7 * quiet_weeks],
+        )
+
+
+def test_a_delisted_sku_is_planned_but_not_reordered(settings, sales_store, champion):
+    _delist_and_quiet(settings, "SKU08")
+    with Store.open(settings, read_only=True) as store:
+        last = store.sql("SELECT max(day) FROM sales_daily WHERE sku_id = 'SKU08'").fetchone()[0]
+    # on_hand 0 at both warehouses: the forecast (fitted before) would order
+    positions = _zero_stock_positions(settings)
+    plan = replenishment_plan(settings, positions=positions, model=champion).plan
+    assert (plan.loc[plan["sku_id"] == "SKU08", "order_qty"] > 0).all()  # a file carries no hold
+
+    plan = replenishment_plan(settings, model=champion).plan.set_index("sku_id")
+    held = plan.loc["SKU08"]
+    assert len(held) == 2 and (held["order_qty"] == 0).all() and (held["cases"] == 0).all()
+    assert (
+        held["reason"]
+        .str.startswith(
+            "not ordered: delisted: none of its 2 platform listings is listed and it last sold on "
+            f"{last:%Y-%m-%d}; sell off the stock or list it again before reordering; "
+        )
+        .all()
+    )
+    assert not plan.drop(index="SKU08")["reason"].str.startswith("not ordered").any()
+
+
+def _zero_stock_positions(settings) -> pd.DataFrame:
+    with Store.open(settings, read_only=True) as store:
+        positions = store_positions(store)
+    return positions.drop(columns=["hold"]).assign(on_hand=0, in_transit=0)
+
+
+def test_purchase_orders_past_their_expected_day_are_named_in_the_plan(
+    settings, sales_store, champion
+):
+    newest = sales_store.snapshots["snapshot_date"].max()
+    with Store.open(settings) as store:
+        store.upsert(
+            "purchase_orders",
+            pd.DataFrame(
+                {
+                    "po_id": ["PO-LATE", "PO-SOON"],
+                    "line_no": [1, 1],
+                    "sku_id": ["SKU03", "SKU03"],
+                    "warehouse_id": ["WH-GZ", "WH-GZ"],
+                    "qty_ordered": [60, 24],
+                    "qty_received": [12, 0],
+                    "ordered_on": [newest - pd.Timedelta(days=40)] * 2,
+                    "expected_on": [newest - pd.Timedelta(days=9), newest + pd.Timedelta(days=3)],
+                    "status": ["in_transit", "open"],
+                    "source_file": ["po.xlsx", "po.xlsx"],
+                }
+            ),
+        )
+    result = replenishment_plan(settings, model=champion)
+    plan = result.plan.set_index(["sku_id", "warehouse_id"])
+    due = newest - pd.Timedelta(days=9)
+    assert plan.loc[("SKU03", "WH-GZ"), "in_transit"] == 48 + 24  # still counted as coming
+    assert plan.loc[("SKU03", "WH-GZ"), "reason"].endswith(
+        f"; 48 of the 72 in transit were due by {due:%Y-%m-%d} and have not arrived: chase "
+        "the supplier (counted as coming)"
+    )
+    assert plan.loc[("SKU02", "WH-SH"), "overdue_in_transit"] == 0  # PO1 gives no day
+    assert plan["reason"].str.contains("have not arrived").sum() == 1
+    (warning,) = result.warnings
+    assert warning.startswith("1 SKU × warehouse line(s) count as coming 48 units of purchase")
+
+
+def test_a_plan_for_some_skus_and_warehouses(settings, sales_store, champion, tmp_path):
+    result = replenishment_plan(
+        settings, model=champion, skus=["SKU01", "SKU03"], warehouses=["WH-GZ"]
+    )
+    assert sorted(zip(result.plan["sku_id"], result.plan["warehouse_id"], strict=True)) == [
+        ("SKU01", "WH-GZ"),
+        ("SKU03", "WH-GZ"),
+    ]
+    whole = replenishment_plan(settings, model=champion).plan.set_index(["sku_id", "warehouse_id"])
+    part = result.plan.set_index(["sku_id", "warehouse_id"])
+    assert part["order_qty"].equals(whole.loc[part.index, "order_qty"])
+    # a positions file is filtered the same way
+    positions = _zero_stock_positions(settings)
+    from_file = replenishment_plan(settings, model=champion, positions=positions, skus=["SKU04"])
+    assert sorted(from_file.plan["warehouse_id"]) == ["WH-GZ", "WH-SH"]
+    assert set(from_file.plan["sku_id"]) == {"SKU04"}
+    # an id the store does not know is an error naming it; a known SKU with no position there
+    # is an error row
+    with pytest.raises(UnknownEntityError, match="'SKU99', 'sku01' \\(did you mean 'SKU01'"):
+        replenishment_plan(settings, model=champion, skus=["SKU99", "sku01"])
+    with pytest.raises(UnknownEntityError, match="WH-XX"):
+        replenishment_plan(settings, model=champion, positions=positions, warehouses=["WH-XX"])
+    file_part = positions[positions["sku_id"] != "SKU06"]
+    got = replenishment_plan(settings, model=champion, positions=file_part, skus=["SKU06", "SKU07"])
+    assert set(got.plan["sku_id"]) == {"SKU07"}
+    assert got.errors[["sku_id", "field"]].values.tolist() == [["SKU06", "sku_id"]]
+    assert "no stock position for this SKU" in got.errors["reason"].iloc[0]
 
 
 def test_a_forecaster_trained_before_the_newest_sales_is_said_to_be_stale(settings, sales_store):
