@@ -503,8 +503,8 @@ def overdue_orders(plan: pd.DataFrame) -> str | None:
     return (
         f"{len(late)} SKU × warehouse line(s) count as coming "
         f"{_units(late['overdue_in_transit'].sum())} units of purchase orders that are past "
-        "their expected day and not received; their reasons say so. If they will not come, close them in the ERP, ingest "
-        "its purchase-order export again and plan again."
+        "their expected day and not received; their reasons say so. If they will not come, "
+        "close them in the ERP, ingest its purchase-order export again and plan again."
     )
 
 
