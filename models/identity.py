@@ -24,6 +24,7 @@ when a long list passes ``IdentityConfig.duckdb_memory_gb``.
 from __future__ import annotations
 
 import copy
+import difflib
 import itertools
 import logging
 import math
@@ -134,9 +135,15 @@ class IdentityConfig:
         duckdb_memory_gb: memory splink's DuckDB may use; beyond it, DuckDB spills to a
             temporary folder.
         seed: seed of the u sampling and of the EM samples.
+        birth_gap_years: two accounts whose birth dates are at least this many years apart
+            (and more than one typed digit apart) and whose given names are unalike are two
+            people, whatever else they share: no link joins their persons. Relatives who
+            share a phone and a family name (a mother and her daughter) otherwise score as
+            one person. None = no such rule.
     """
 
-    version: str = "2026.11.8"
+    version: str = "2026.11.9"
+    birth_gap_years: int | None = 10
     threshold: float | str = "auto"
     one_account_per_platform: bool = True
     min_group_probability: float = 0.3
@@ -175,6 +182,8 @@ class IdentityConfig:
             raise bad("max_pairs_per_record", "≥ 1", self.max_pairs_per_record)
         if self.duckdb_memory_gb < 0.25:
             raise bad("duckdb_memory_gb", "≥ 0.25", self.duckdb_memory_gb)
+        if self.birth_gap_years is not None and self.birth_gap_years < 1:
+            raise bad("birth_gap_years", "≥ 1 year, or None", self.birth_gap_years)
         for name in ("em_max_pairs", "pairs_per_chunk"):
             if getattr(self, name) < 1e4:
                 raise bad(name, "≥ 10,000", getattr(self, name))
@@ -1109,14 +1118,16 @@ class IdentityResolver:
         (links are taken strongest first), so one pass serves every threshold above it."""
         platforms = self._platforms(members)
         average = _min_group_probability(self.config)
-        if platforms is None and average <= 0:
+        apart = BirthGap.of(members, getattr(self.config, "birth_gap_years", None))
+        if platforms is None and average <= 0 and apart is None:
             return None
         blocking = None
         if average > 0:  # the pairs scored too low to keep count against a join
             blocking = BlockingKeys.of(members, getattr(self, "blocking_rules_", ()))
         return joinable_pairs(
-            members["unique_id"], pairs, platforms, lowest, min_average=average, blocking=blocking
-        )
+            members["unique_id"], pairs, platforms, lowest, min_average=average,
+            blocking=blocking, apart=apart,
+        )  # fmt: skip
 
     # -- explanations --------------------------------------------------------------------------
 
@@ -1219,6 +1230,13 @@ class IncrementalMatcher:
             held = platform.notna()
             by_person = platform[held].groupby(data.loc[held, "person_id"].astype(str))
             self.platforms_of_ = by_person.agg(frozenset).to_dict()
+        #: birth dates and given names of each person's accounts (:class:`BirthGap`)
+        self.births_of_: dict[str, list[BirthKey]] = {}
+        self._birth_gap = getattr(model.config, "birth_gap_years", None)
+        if (gap := BirthGap.of(data, self._birth_gap)) is not None:
+            for person, key in zip(data["person_id"].astype(str), gap.keys, strict=True):
+                if key is not None:
+                    self.births_of_.setdefault(person, []).append(key)
         existing = data.drop(columns=["person_id"])
         with model._trained_linker(existing, tf_tables=True) as linker:
             self._tf = {
@@ -1321,15 +1339,18 @@ class IncrementalMatcher:
 
         Returns:
             Up to ``top`` rows ``person_id, unique_id, match_probability, match_weight,
-            same_platform, person_probability``, best first, one per person (empty when no
-            candidate passes blocking): the person's best-matching account.
+            same_platform, person_probability, told_apart``, best first, one per person
+            (empty when no candidate passes blocking): the person's best-matching account.
             ``same_platform``: the person already holds an account on the record's platform.
             With ``one_account_per_platform``, resolving keeps such a record apart from that
             person, so :meth:`person` does not take it; it is still listed, as a possible
             second account. ``person_probability``: the mean probability over the person's
             accounts the record was compared with (shares a blocking key with), those
             scored below ``keep_probability`` counted as 0 as resolving counts them, which
-            :meth:`person` holds to ``min_group_probability``.
+            :meth:`person` holds to ``min_group_probability``. ``told_apart``: the record's
+            birth date and given name say it is someone else than one of the person's
+            accounts (:class:`BirthGap`: a relative on the same phone); :meth:`person` does
+            not take it, as resolving would not join it.
         """
         return self.match_many([record], top=top)[0]
 
@@ -1393,6 +1414,7 @@ class IncrementalMatcher:
         probability = scored["match_probability"].tolist()
         weight = scored["match_weight"].tolist()
         people = [self.person_of_[uid] for uid in ids]
+        births = [BirthKey.of(row) if self.births_of_ else None for row in rows]
         keep = self.model.config.keep_probability
         kept: list[dict[str, list[float]]] = [{} for _ in rows]
         for i, person, p in zip(owner, people, probability, strict=True):
@@ -1406,7 +1428,12 @@ class IncrementalMatcher:
             platform = rows[i].get("platform")
             held = platform is not None and platform in self.platforms_of_.get(person, ())
             average = float(np.mean(kept[i].pop(person)))
-            answers[i].append(Match(person, ids[j], probability[j], weight[j], held, average))
+            apart = births[i] is not None and any(
+                births[i].two_people(k, self._birth_gap) for k in self.births_of_.get(person, ())
+            )
+            answers[i].append(
+                Match(person, ids[j], probability[j], weight[j], held, average, apart)
+            )
 
     def person(
         self,
@@ -1416,18 +1443,21 @@ class IncrementalMatcher:
         min_average: float | None = None,
     ) -> str | None:
         """The person ``match`` found the record to be, as resolving would join it: the best
-        candidate at or above ``threshold`` that holds no account on the record's platform
-        and whose compared accounts average at least ``min_average`` (None: the model's
-        ``min_group_probability``); None for a new person. ``found``: an answer of
+        candidate at or above ``threshold`` that holds no account on the record's platform,
+        whose compared accounts average at least ``min_average`` (None: the model's
+        ``min_group_probability``) and whom the record's birth date and given name do not
+        tell apart (a relative on the same phone); None for a new person. ``found``: an answer of
         :meth:`match` or of :meth:`match_rows`."""
         if min_average is None:
             min_average = self.min_group_probability
         if isinstance(found, pd.DataFrame):
-            found = [Match(*row) for row in found[list(Match._fields)].itertuples(index=False)]
+            given = [f for f in Match._fields if f in found.columns]  # told_apart may be left out
+            found = [Match(**row) for row in found[given].to_dict("records")]
         for match in found:
             if (
                 match.match_probability >= threshold
                 and not match.same_platform
+                and not match.told_apart
                 and match.person_probability >= min_average
             ):
                 return str(match.person_id)
@@ -1444,6 +1474,7 @@ class Match(NamedTuple):
     match_weight: float
     same_platform: bool
     person_probability: float
+    told_apart: bool = False
 
 
 class _ArrowSource:
@@ -1755,6 +1786,104 @@ def choose_threshold(
     return float(best), table
 
 
+class BirthKey(NamedTuple):
+    """What :class:`BirthGap` reads of an account: birth year, ``YYYY-MM-DD`` and the given
+    name's characters and readings."""
+
+    year: int
+    date: str
+    given: frozenset[str]
+
+    @classmethod
+    def of(cls, record: Mapping[str, Any]) -> BirthKey | None:
+        """The key of one normalised record; None without a birth date or a given name in
+        characters."""
+        chars, date = record.get("given_chars"), record.get("birth_date")
+        year = pd.to_numeric(record.get("birth_year"), errors="coerce")
+        if not (isinstance(chars, str) and chars and isinstance(date, str) and date):
+            return None
+        if pd.isna(year):
+            return None
+        keys = record.get("given_keys")
+        readings = (k for k in (keys if _is_list(keys) else ()) if k)
+        return cls(int(year), date, frozenset([chars, *readings]))
+
+    def two_people(self, other: BirthKey, years: int) -> bool:
+        """Whether this account and ``other`` are two people: born at least ``years``
+        apart, dates not one typo apart, given names unalike."""
+        if abs(self.year - other.year) < years or _one_typo(self.date, other.date):
+            return False
+        if self.given & other.given:
+            return False
+        return all(
+            difflib.SequenceMatcher(None, x, y).ratio() < 0.8
+            for x in self.given
+            for y in other.given
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BirthGap:
+    """Which accounts are two people whatever the model scores: birth dates at least
+    ``years`` apart, more than one typed digit apart, and given names in Chinese characters
+    that are unalike (:meth:`BirthKey.two_people`).
+
+    A mother and her daughter who share a phone, a family name and a city score as one
+    person (the phone alone is worth about 16 bits; a birth date that differs costs about
+    5, as the model meets typed-over dates among one person's accounts too). Dates one digit
+    or one swap apart (1985 ~ 1958, 1985 ~ 1995) and given names read alike or spelt alike
+    (difflib ratio ≥ 0.8 between their readings) are not told apart. Only names written in
+    characters count: a romanised given name is too often a nickname (Bob, Robert), a
+    swapped field or a spelling of the other (the FEBRL and historical lists lost recall
+    when they counted).
+
+    ``keys``: each account's :class:`BirthKey` (None = nothing to tell it apart by).
+    """
+
+    keys: tuple[BirthKey | None, ...]
+    years: int
+
+    @classmethod
+    def of(cls, members: pd.DataFrame, years: int | None) -> BirthGap | None:
+        """The rule over ``members`` (normalised, in row order); None when it cannot tell
+        anybody apart (``years`` None, or fewer than two accounts with a birth date and a
+        given name in characters)."""
+        need = {"birth_year", "birth_date", "given_chars"}
+        if years is None or not need <= set(members.columns):
+            return None
+        cols = [c for c in (*need, "given_keys") if c in members]
+        keys = tuple(
+            BirthKey.of(dict(zip(cols, row, strict=True)))
+            for row in zip(*(members[c] for c in cols), strict=True)
+        )
+        if sum(k is not None for k in keys) < 2:
+            return None
+        return cls(keys, int(years))
+
+    def any_apart(self, left: Sequence[int], right: Sequence[int]) -> bool:
+        """Whether an account of ``left`` and one of ``right`` are two people."""
+        mine = [k for u in left if (k := self.keys[u]) is not None]
+        if not mine:
+            return False
+        yours = [k for u in right if (k := self.keys[u]) is not None]
+        return any(a.two_people(b, self.years) for a in mine for b in yours)
+
+
+def _is_list(value: object) -> bool:
+    return value is not None and not isinstance(value, str | float)
+
+
+def _one_typo(a: str, b: str) -> bool:
+    """Two dates of one format that differ in one character or one adjacent swap."""
+    if len(a) != len(b):
+        return False
+    diff = [k for k, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    if len(diff) <= 1:
+        return True
+    i, j = diff[0], diff[-1]
+    return len(diff) == 2 and j == i + 1 and a[i] == b[j] and a[j] == b[i]
+
+
 def joinable_pairs(
     ids: pd.Series,
     pairs: pd.DataFrame,
@@ -1763,6 +1892,7 @@ def joinable_pairs(
     *,
     min_average: float = 0.0,
     blocking: BlockingKeys | None = None,
+    apart: BirthGap | None = None,
 ) -> np.ndarray:
     """Which pairs at or above ``threshold`` join two persons, taken strongest first.
 
@@ -1791,6 +1921,9 @@ def joinable_pairs(
         blocking: the accounts' blocking keys (:meth:`BlockingKeys.of`, in ``ids``
             order), to count the compared pairs ``pairs`` left out; None = count only
             ``pairs``.
+        apart: the accounts' birth dates and given names (:meth:`BirthGap.of`, in ``ids``
+            order): two persons holding two accounts it tells apart are not joined; None =
+            no such rule.
 
     Returns:
         One boolean per row of ``pairs``: True where the pair joined two persons.
@@ -1804,7 +1937,7 @@ def joinable_pairs(
     out = np.zeros(len(pairs), dtype=bool)
     out[known] = _joins(
         left[known], right[known], p[known], np.asarray(named, dtype=object), threshold,
-        min_average=min_average, blocking=blocking,
+        min_average=min_average, blocking=blocking, apart=apart,
     )  # fmt: skip
     return out
 
@@ -1818,6 +1951,7 @@ def _joins(
     *,
     min_average: float = 0.0,
     blocking: BlockingKeys | None = None,
+    apart: BirthGap | None = None,
 ) -> np.ndarray:
     """:func:`joinable_pairs` on integer account positions.
 
@@ -1866,6 +2000,8 @@ def _joins(
         if len(accounts_a) < len(accounts_b):
             a, b, accounts_a, accounts_b = b, a, accounts_b, accounts_a
         if min_average > 0 and len(accounts_a) > 1 and average(accounts_b, a) < min_average:
+            continue
+        if apart is not None and apart.any_apart(accounts_a, accounts_b):
             continue
         label[accounts_b] = a  # the smaller person takes the larger one's label
         members[a] = accounts_a + accounts_b

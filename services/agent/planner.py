@@ -685,6 +685,10 @@ class OfflinePlanner:
                 platform=_platform_name(d.get("platform") or "", lang), person_id=best["person_id"],
                 unique_id=best["unique_id"], probability=probability,
             )  # fmt: skip
+        if best and best.get("told_apart"):  # a relative on the same phone
+            return t["match_told_apart"].format(
+                person_id=best["person_id"], unique_id=best["unique_id"], probability=probability
+            )
         # close enough, but the person's other accounts say someone else
         average = best.get("person_probability") if best else None
         floor = d.get("min_group_probability", 0.0)

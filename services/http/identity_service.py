@@ -95,6 +95,12 @@ class Candidate(BaseModel):
         "only when it also reaches `min_group_probability`: one close account does not "
         "outweigh the others.",
     )
+    told_apart: bool = Field(
+        False,
+        description="The record's birth date (10 years or more from one of the person's "
+        "accounts) and given name (unalike, in characters) say it is someone else, such as a "
+        "relative who shares the phone: the record is not taken as this person.",
+    )
 
 
 class MemberMatch(BaseModel):

@@ -24,6 +24,7 @@ from features.errors import (
 from features.identity import normalise_members
 from models.identity import (
     AUTO_THRESHOLDS,
+    BirthGap,
     BlockingKeys,
     IdentityConfig,
     IdentityResolver,
@@ -435,6 +436,73 @@ def test_a_pair_scored_too_low_to_keep_counts_against_a_join():
     assert joined.tolist() == [True, False, True]
 
 
+def _family() -> pd.DataFrame:
+    """A mother and her daughter on one phone, the daughter's second account, and one
+    person whose birth year was typed over (one digit) on her second account."""
+    return normalise_members(
+        pd.DataFrame(
+            {
+                "unique_id": ["mum", "girl", "girl2", "x1", "x2", "y", "z"],
+                "full_name": ["张秀英", "张月", "张月", "李娜", "李娜", "张玥", "Zhang Xiuying"],
+                "phone": ["13290656837"] * 3 + ["13800000001", "13800000001", None, None],
+                "birth_date": ["1964-08-18", "2000-10-22", None, "1985-03-12", "1995-03-12",
+                               "1964-08-18", "2000-10-22"],
+            }
+        )
+    )  # fmt: skip
+
+
+def test_birth_dates_decades_apart_and_unalike_given_names_are_two_people():
+    members = _family()
+    gap = BirthGap.of(members, 10)
+    pos = {u: k for k, u in enumerate(members["unique_id"])}
+
+    def apart(u: str, v: str) -> bool:
+        return gap.any_apart([pos[u]], [pos[v]])
+
+    assert apart("mum", "girl")  # 36 years, 秀英 against 月
+    assert not apart("x1", "x2")  # one typed digit: 1985 ~ 1995
+    assert not apart("girl", "y")  # 36 years, but 月 and 玥 read alike (yue)
+    # a romanised given name is never told apart (a nickname, a swapped field, a spelling)
+    assert not apart("z", "mum")
+    # an account without a birth date is never told apart: the daughter's second account
+    assert not apart("girl2", "mum")
+    assert gap.any_apart([pos["girl2"], pos["girl"]], [pos["mum"]])
+    # a swapped pair of digits (1958 ~ 1985) is one typo; so is a date typed once
+    one = normalise_members(
+        pd.DataFrame({"unique_id": ["a", "b"], "full_name": ["王芳", "王伟"],
+                      "birth_date": ["1985-03-12", "1958-03-12"]})
+    )  # fmt: skip
+    assert not BirthGap.of(one, 10).any_apart([0], [1])
+    # nothing to tell apart: no rule
+    assert BirthGap.of(members, None) is None
+    assert BirthGap.of(members.drop(columns=["birth_year", "birth_date"]), 10) is None
+
+
+def test_relatives_sharing_a_phone_stay_two_people():
+    members = _family()
+    ids = members["unique_id"]
+    pairs = _pairs([("mum", "girl2", 0.99), ("girl", "girl2", 0.98), ("mum", "girl", 0.97),
+                    ("x1", "x2", 0.9)])  # fmt: skip
+    gap = BirthGap.of(members, 10)
+    # mum–girl2 joins first (girl2 has no birth date); girl then cannot join that person
+    assert joinable_pairs(ids, pairs, None, 0.5).tolist() == [True, True, False, True]
+    assert joinable_pairs(ids, pairs, None, 0.5, apart=gap).tolist() == [True, False, False, True]
+
+
+def test_the_resolver_keeps_relatives_apart_unless_told_not_to(fitted):
+    members = _family()
+    pairs = _pairs([("mum", "girl", 0.97), ("x1", "x2", 0.9)])
+    persons = fitted.persons(members, pairs, 0.5)[0].set_index("unique_id")["person_id"]
+    assert persons["mum"] != persons["girl"] and persons["x1"] == persons["x2"]
+    plain = copy.copy(fitted)
+    plain.config = dataclasses.replace(fitted.config, birth_gap_years=None)
+    persons = plain.persons(members, pairs, 0.5)[0].set_index("unique_id")["person_id"]
+    assert persons["mum"] == persons["girl"]
+    with pytest.raises(InvalidParameterError, match="birth_gap_years"):
+        IdentityConfig(birth_gap_years=0)
+
+
 def test_group_check_and_platform_rule_work_together():
     ids = pd.Series(["a", "b1", "b2", "c"])
     platforms = pd.Series(["jd", "tmall", "tmall", "douyin"])
@@ -736,6 +804,33 @@ def test_a_new_signup_is_matched_to_the_person_it_is(fitted, world):
     assert found.empty or found["match_probability"].max() < 0.5
     with pytest.raises(ContractViolation, match="person_id"):
         fitted.matcher(members)
+
+
+def test_a_relative_signing_up_on_the_same_phone_is_told_apart(fitted, world):
+    raw, members, _ = world
+    clusters = fitted.resolve(members).clusters
+    matcher = fitted.matcher(members.merge(clusters[["unique_id", "person_id"]], on="unique_id"))
+    mother = raw.iloc[0].to_dict()
+    year = int(mother["birth_date"][:4])
+    given = next(g for g in GIVEN if g not in mother["full_name"])
+    child = mother | {
+        "unique_id": "new-child",
+        "full_name": mother["full_name"][0] + given,
+        "email": None,
+        "birth_date": f"{year + 30}-06-15",
+        "platform": "xiaohongshu",
+    }
+    (found,) = matcher.match_rows(normalise_members(pd.DataFrame([child])).to_dict("records"))
+    person = clusters.set_index("unique_id").loc[mother["unique_id"], "person_id"]
+    best = next(m for m in found if m.person_id == person)
+    assert best.told_apart
+    # however high the phone alone scores, the record is not taken as the mother
+    assert matcher.person([best], 0.01, min_average=0) is None
+    assert matcher.person([best._replace(told_apart=False)], 0.01, min_average=0) == person
+    # the mother's own second account is hers
+    again = child | {"full_name": mother["full_name"], "birth_date": mother["birth_date"]}
+    (found,) = matcher.match_rows(normalise_members(pd.DataFrame([again])).to_dict("records"))
+    assert not found[0].told_apart and matcher.person(found, 0.5) == person
 
 
 def test_match_rows_are_the_rows_of_match_many_and_name_the_same_person(fitted, world):

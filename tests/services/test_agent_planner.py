@@ -63,6 +63,17 @@ class FakeModels:
         second = known and record.platform == "tmall"  # P000042's account is a Tmall one
         # a close account whose person's other accounts disagree
         doubtful = record.phone == "13700002222"
+        if record.phone == "13700004444":  # a relative on the same phone
+            return {
+                "record_id": record.record_id,
+                "person_id": None,
+                "threshold": 0.9,
+                "min_group_probability": 0.4,
+                "candidates": [
+                    {"person_id": "P000042", "unique_id": "tmall:u42", "match_probability": 0.99,
+                     "same_platform": False, "person_probability": 0.99, "told_apart": True},
+                ],
+            }  # fmt: skip
         if record.phone == "13700003333":  # the same close account, and a person taken after it
             return {
                 "record_id": record.record_id,
@@ -645,6 +656,15 @@ def test_a_member_match_says_when_the_persons_other_accounts_disagree(planner, s
     # the person taken is named with its own account, not the closest one's
     taken, _ = agent.answer("Is 13700003333 already one of our members?", [], today)
     assert "matches P000077 (account jd:u77, match probability 0.93" in taken.answer
+
+
+def test_a_member_match_says_a_relative_on_the_same_phone_is_someone_else(planner, sales_world):
+    agent, _ = planner
+    today = _today(sales_world)
+    zh, _ = agent.answer("手机号13700004444的是不是老会员？", [], today)
+    assert "新会员" in zh.answer and "家人" in zh.answer and "P000042" in zh.answer
+    en, _ = agent.answer("Is 13700004444 already one of our members?", [], today)
+    assert "a relative sharing the phone" in en.answer and "not merged" in en.answer
 
 
 def test_a_member_match_sends_the_platform_and_flags_a_second_account_there(planner, sales_world):

@@ -223,7 +223,8 @@ def test_a_stranger_is_a_new_person(service):
 def test_a_match_answer_carries_ids_probabilities_and_flags_only(service):
     asked = variant("P7")
     answer = service.match_now(asked).model_dump_json()
-    fields = {"person_id", "unique_id", "match_probability", "same_platform", "person_probability"}
+    fields = {"person_id", "unique_id", "match_probability", "same_platform", "person_probability",
+              "told_apart"}  # fmt: skip
     assert set(Candidate.model_fields) == fields  # no member data
     pii = {asked.full_name, asked.phone, asked.birth_date}
     for column in ("full_name", "phone", "email", "birth_date"):
