@@ -305,7 +305,9 @@ def status(ctx: typer.Context) -> None:
         return
     _print_status(report)
     if any(alerts.values()):
-        counts = ", ".join(f"{n:,} {status}" for status, n in alerts.items())
+        counts = ", ".join(
+            f"{n:,} {status}" for status, n in alerts.items() if n or status != "withdrawn"
+        )
         console.print(f"Chat risk alerts: {counts}. List the open ones with `butler risk alerts`.")
     elif report.rows_per_table().get("chat_messages"):
         console.print(

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from evaluation.risk import RiskEvaluation
     from features.corpora import LabelledSet
+    from features.settings import Settings
     from features.store import Store
     from models.risk_metrics import RiskReport
 
@@ -102,6 +103,8 @@ def train_risk(
     if run.dev_report is not None:
         _print_report("Development set, at the chosen thresholds", run.dev_report)
     console.print(_registered(run.registered, fitted_seconds=run.fit_seconds))
+    if promote:
+        _rescan_hint(settings)
     if run.undetected:
         names = ", ".join(s.replace("_", " ") for s in run.undetected)
         console.print(
@@ -253,7 +256,8 @@ def _print_queue(
     with_status: bool = False,
 ) -> None:
     table = Table(title=title)
-    columns = ["#", "severity", "scenario", "p", "score", "platform", "shop", "session"]
+    columns = ["#", "severity", "scenario", "p", "score", "last message", "platform", "shop",
+               "session"]  # fmt: skip
     for column in columns + ["status"] * with_status:
         table.add_column(column)
     table.add_column("evidence", overflow="fold")
@@ -266,6 +270,7 @@ def _print_queue(
             row.scenario,
             f"{row.probability:.2f}",
             f"{row.risk_score:.2f}",
+            _beijing(row.last_message_at),
             row.platform,
             str(row.shop_name or row.shop_id or ""),
             row.session_id,
@@ -273,6 +278,15 @@ def _print_queue(
             f"msg {','.join(map(str, seqs))}: {text}",
         )
     console.print(table)
+
+
+def _beijing(stamp: object) -> str:
+    """A stored UTC time as Beijing's ``2025-12-31 09:30``; blank when unknown."""
+    import pandas as pd
+
+    if stamp is None or pd.isna(stamp):
+        return ""
+    return f"{pd.Timestamp(stamp) + pd.Timedelta(hours=8):%Y-%m-%d %H:%M}"
 
 
 def _evidence_snippets(store: Store, queue: pd.DataFrame, width: int = 60) -> dict:
@@ -295,6 +309,14 @@ def _evidence_snippets(store: Store, queue: pd.DataFrame, width: int = 60) -> di
 def risk_patrol(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(min=1, help="Open alerts to show.")] = 20,
+    rescan: Annotated[
+        bool,
+        typer.Option(
+            help="Read every conversation again with the registered classifier (after "
+            "`butler train risk`): open alerts get its figures, and those it no longer "
+            "finds are withdrawn."
+        ),
+    ] = False,
 ) -> None:
     """Scan the conversations that arrived since the last patrol and raise new alerts.
 
@@ -305,9 +327,10 @@ def risk_patrol(
 
     Examples:
         butler risk patrol
+        butler risk patrol --rescan
     """
     from features.store import Store
-    from services.risk import load_risk_model
+    from services.risk import load_risk_model, patrol_label
     from services.risk_patrol import alert_queue, patrol
 
     settings = _settings(ctx)
@@ -320,7 +343,13 @@ def risk_patrol(
                 def advance(done: int, total: int) -> None:
                     progress.update(task, completed=done, total=total)
 
-                report = patrol(store, model, progress=advance)
+                report = patrol(
+                    store,
+                    model,
+                    progress=advance,
+                    rescan=rescan,
+                    version=patrol_label(settings, model),
+                )
             since = report.started_at if report.alerts_raised else None
             queue = alert_queue(store, limit=limit, raised_since=since)
             snippets = _evidence_snippets(store, queue)
@@ -329,8 +358,16 @@ def risk_patrol(
     console.print(
         f"{counted(report.sessions_scanned, 'session')} "
         f"({counted(report.messages_scanned, 'message')}) scanned in {report.seconds:.1f} s; "
-        f"{counted(report.alerts_raised, 'new alert')}, {report.alerts_open:,} open in all."
+        f"{counted(report.alerts_raised, 'new alert')}"
+        + (f", {counted(report.alerts_withdrawn, 'alert')} withdrawn" if rescan else "")
+        + f", {report.alerts_open:,} open in all."
     )
+    if report.older_open:
+        console.print(
+            f"[yellow]{counted(report.older_open, 'open alert')} were raised by an earlier "
+            "classifier[/] and keep its figures: `butler risk patrol --rescan` reads every "
+            "conversation again with this one."
+        )
     if since is None:
         _print_queue(queue, snippets, f"Open alerts, most urgent first (top {limit})")
         return
@@ -349,7 +386,15 @@ class AlertStatus(StrEnum):
 
     open = "open"
     acknowledged = "acknowledged"
+    withdrawn = "withdrawn"
     all = "all"
+
+
+class ShownSeverity(StrEnum):
+    """Severities `butler risk alerts --severity` takes."""
+
+    high = "high"
+    medium = "medium"
 
 
 @risk_app.command("alerts")
@@ -357,29 +402,83 @@ def risk_alerts(
     ctx: typer.Context,
     status: Annotated[AlertStatus, typer.Option(help="Which alerts to show.")] = AlertStatus.open,
     limit: Annotated[int, typer.Option(min=1, help="Alerts to show.")] = 50,
+    platform: Annotated[
+        list[str] | None,
+        typer.Option("--platform", help="Only this platform (jd, 京东; repeat for more)."),
+    ] = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option("--scenario", help="Only this scenario, e.g. legal_threat (repeat)."),
+    ] = None,
+    severity: Annotated[
+        ShownSeverity | None, typer.Option(help="Only high or medium alerts.")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only conversations whose last message is on or after this day."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Only conversations whose last message is on or before this day."),
+    ] = None,
 ) -> None:
-    """Show the alert queue, most urgent first.
+    """Show the alert queue, most urgent first: high severity, then the newest
+    conversations, then the most probable.
 
     Examples:
         butler risk alerts --status acknowledged
+        butler risk alerts --severity high --since 2025-12-30 --platform jd
     """
     from features.store import Store
+    from features.views._params import check_date, check_platforms
     from services.risk_patrol import alert_counts, alert_queue
 
     settings = _settings(ctx)
     try:
+        filters = {
+            "platforms": check_platforms(platform, func="risk alerts --platform")
+            if platform
+            else None,
+            "scenarios": scenario or None,
+            "severity": severity.value if severity else None,
+            "since": check_date(since, param="since", func="risk alerts"),
+            "until": check_date(until, param="until", func="risk alerts"),
+        }
         with Store.open(settings, read_only=True) as store:
             shown = None if status is AlertStatus.all else status.value
-            queue = alert_queue(store, status=shown, limit=limit)
+            queue = alert_queue(store, status=shown, limit=limit, **filters)
             snippets = _evidence_snippets(store, queue)
             counts = alert_counts(store)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     total = sum(counts.values()) if shown is None else counts[shown]
-    title = f"{status.value.capitalize()} alerts, most urgent first: {len(queue):,} of {total:,}"
+    narrowed = any(v is not None for v in filters.values())
+    title = (
+        f"{status.value.capitalize()} alerts, most urgent first: {len(queue):,} of {total:,}"
+        + (" (filtered)" if narrowed else "")
+    )
     _print_queue(queue, snippets, title, with_status=shown is None)
     if shown is None:
         console.print(", ".join(f"{n:,} {name}" for name, n in counts.items()) + ".")
+
+
+def _rescan_hint(settings: Settings) -> None:
+    """Say so when the open queue was raised by another classifier than the champion."""
+    from features.store import Store
+    from services.risk import load_risk_model, patrol_label
+    from services.risk_patrol import older_open_alerts
+
+    try:
+        version = patrol_label(settings, load_risk_model(settings))
+        with Store.open(settings, read_only=True) as store:
+            older = older_open_alerts(store, version)
+    except ButlerError:
+        return  # no store yet, or a locked one: nothing to say
+    if older:
+        console.print(
+            f"{counted(older, 'open alert')} in the queue were raised by an earlier classifier: "
+            "`butler risk patrol --rescan` reads every conversation again with this one."
+        )
 
 
 @risk_app.command("ack")

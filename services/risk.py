@@ -16,7 +16,7 @@ from typing import Any
 from features.chats import JSONL_ERRORS, Conversation, LineProblem, parse_conversation_line
 from features.settings import Settings
 from models.chat_risk import REGISTERED_NAME, RiskAssessment, RiskClassifier
-from services.registry import load_registered
+from services.registry import load_registered, registered_version
 
 #: Conversations scored per batch while classifying a file.
 BATCH = 1_000
@@ -31,6 +31,13 @@ def load_risk_model(settings: Settings) -> RiskClassifier:
             model was trained with another version of the classifier's settings.
     """
     return load_registered(settings, REGISTERED_NAME)
+
+
+def patrol_label(settings: Settings, model: RiskClassifier) -> str:
+    """How the patrol names the registered classifier in its alerts' ``model_version``: its
+    registry version and its own (retrained on the same data, the own one repeats)."""
+    found = registered_version(settings, REGISTERED_NAME)
+    return f"v{found['version']} ({model.version_})"
 
 
 def assessment_fields(assessment: RiskAssessment) -> dict[str, Any]:

@@ -9,7 +9,11 @@ a session the store already holds. A patrol reads only what changed since the la
 * **Idempotent.** ``risk_alerts`` holds one row per (platform, session_id, scenario). A
   scenario found again in a session that already has its alert raises nothing new: an open
   alert gets the newest probability, score and evidence, an acknowledged one is left as it
-  is. Alerts are never withdrawn by a patrol; a supervisor acknowledges them.
+  is. A supervisor acknowledges alerts; a patrol withdraws one only on a rescan.
+* **Rescan after retraining.** ``patrol(rescan=True)`` reads every session again with the
+  current classifier: its open alerts get that classifier's figures, and an open alert it
+  no longer finds is withdrawn (status ``withdrawn``, kept for the record). Without it, a
+  queue raised by an earlier classifier keeps that classifier's findings.
 * **Restart-safe.** Sessions are scanned in batches. Each batch's new alerts and its log
   rows commit in one transaction, after the classifier has assessed the whole batch. If the
   process dies, every committed batch is in the log and the next patrol redoes only the
@@ -45,6 +49,7 @@ __all__ = [
     "acknowledge",
     "alert_counts",
     "alert_queue",
+    "older_open_alerts",
     "patrol",
 ]
 
@@ -63,6 +68,8 @@ QUEUE_COLUMNS = (
     "evidence",
     "status",
     "raised_at",
+    "last_message_at",  # the session's newest message (naive UTC): how recent the risk is
+    "model_version",  # the classifier that raised or last refreshed the alert
 )
 
 
@@ -71,6 +78,7 @@ class AlertStatus(StrEnum):
 
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
+    WITHDRAWN = "withdrawn"  # a rescan by a newer classifier no longer found it
 
 
 class _Finding(Protocol):
@@ -121,6 +129,9 @@ class PatrolReport:
         seconds: wall time of the patrol.
         started_at: when it started (naive UTC): its new alerts were raised at or after it
             (``alert_queue(raised_since=...)`` lists them).
+        alerts_withdrawn: open alerts a rescan no longer found (0 without a rescan).
+        older_open: open alerts afterwards that an earlier classifier raised and this one
+            has not read again (a queue from before retraining: rescan).
     """
 
     sessions_scanned: int
@@ -129,6 +140,8 @@ class PatrolReport:
     alerts_open: int
     seconds: float
     started_at: dt.datetime | None = None
+    alerts_withdrawn: int = 0
+    older_open: int = 0
 
 
 def patrol(
@@ -137,6 +150,8 @@ def patrol(
     *,
     batch_sessions: int = 2000,
     progress: Callable[[int, int], None] | None = None,
+    rescan: bool = False,
+    version: str | None = None,
 ) -> PatrolReport:
     """Scan the chat sessions that are new or gained messages, and raise their new alerts.
 
@@ -145,6 +160,11 @@ def patrol(
         classifier: a fitted chat-risk classifier (see :class:`RiskClassifierLike`).
         batch_sessions: sessions assessed, and committed, together.
         progress: called after each batch with (sessions done, sessions to scan).
+        rescan: read every session again, not only new ones, and withdraw the open alerts
+            this classifier no longer finds (after retraining it). An interrupted rescan is
+            finished by running it again.
+        version: the classifier's name in the alerts' ``model_version`` (the CLI gives its
+            registry version too); None = ``classifier.version_``.
 
     Returns:
         The :class:`PatrolReport`.
@@ -169,8 +189,8 @@ def patrol(
             f"Got {batch_sessions!r} instead."
         )
     started, started_at = time.perf_counter(), _utc_now()
-    version = str(classifier.version_)
-    pending = _sessions_to_scan(store)
+    version = version or str(classifier.version_)
+    pending = _sessions_to_scan(store, everything=rescan)
     total = len(pending)
     logger.info("Risk patrol: %d sessions to scan with model %s", total, version)
     messages_scanned = raised = 0
@@ -193,18 +213,29 @@ def patrol(
         logger.debug("Risk patrol: %d of %d sessions scanned", done, total)
         if progress is not None:
             progress(done, total)
-    open_alerts = int(
-        store.sql(
-            "SELECT count(*) FROM risk_alerts WHERE status = ?", [AlertStatus.OPEN.value]
-        ).fetchall()[0][0]
-    )
+    withdrawn = 0
+    if rescan:  # every session was read again: an open alert not refreshed was not found
+        with store.transaction():
+            withdrawn = int(
+                store.sql(
+                    "UPDATE risk_alerts SET status = ? WHERE status = ? AND model_version <> ?",
+                    [AlertStatus.WITHDRAWN.value, AlertStatus.OPEN.value, version],
+                ).fetchall()[0][0]
+            )
+    open_alerts, older = store.sql(
+        "SELECT count(*), count(*) FILTER (WHERE model_version <> ?) FROM risk_alerts "
+        "WHERE status = ?",
+        [version, AlertStatus.OPEN.value],
+    ).fetchall()[0]
     report = PatrolReport(
         sessions_scanned=total,
         messages_scanned=messages_scanned,
         alerts_raised=raised,
-        alerts_open=open_alerts,
+        alerts_open=int(open_alerts),
         seconds=time.perf_counter() - started,
         started_at=started_at,
+        alerts_withdrawn=withdrawn,
+        older_open=int(older),
     )
     logger.info(
         "Risk patrol: %d sessions, %d messages, %d alerts raised, %d open",
@@ -222,11 +253,17 @@ def alert_queue(
     status: AlertStatus | str | None = AlertStatus.OPEN,
     limit: int | None = 50,
     raised_since: dt.datetime | None = None,
+    platforms: Sequence[str] | None = None,
+    scenarios: Sequence[RiskLabel | str] | None = None,
+    severity: Severity | str | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
 ) -> pd.DataFrame:
     """The alerts in the order a supervisor should look at them.
 
-    High severity first, then the session's risk score, then the scenario's probability,
-    then the newest.
+    High severity first; then the newest conversations (by the day, in Asia/Shanghai, of
+    the session's last message: a threat made today comes before one made last year); then
+    the scenario's probability, the session's risk score, and the newest alert.
 
     Args:
         store: the store.
@@ -234,19 +271,35 @@ def alert_queue(
         limit: most rows returned; ``None`` for all.
         raised_since: only alerts raised at or after this moment (naive UTC), e.g. a
             patrol's ``started_at``; ``None`` for all.
+        platforms: only these platform codes (``jd``); None = all.
+        scenarios: only these scenarios; None = all.
+        severity: only ``"high"`` or ``"medium"`` alerts; None = both.
+        since, until: only sessions whose last message fell on these days or between
+            them (Asia/Shanghai); None = open-ended.
 
     Returns:
         One row per alert with :data:`QUEUE_COLUMNS`; ``evidence`` is a list of the seq
         numbers (``chat_messages.seq``) of the messages that show the risk.
 
     Raises:
-        InvalidParameterError: an unknown ``status`` or a ``limit`` below 1.
+        InvalidParameterError: an unknown ``status``, scenario or severity, or a ``limit``
+            below 1.
     """
     conditions, params = [], []
     if status is not None:
         conditions, params = ["status = ?"], [_status(status).value]
     if raised_since is not None:
         conditions, params = [*conditions, "raised_at >= ?"], [*params, raised_since]
+    if platforms is not None:
+        conditions, params = [*conditions, "list_contains(?, platform)"], [*params, list(platforms)]
+    if scenarios is not None:
+        wanted = [_scenario(s, "alert_queue").value for s in scenarios]
+        conditions, params = [*conditions, "list_contains(?, scenario)"], [*params, wanted]
+    if severity is not None:
+        conditions, params = [*conditions, "severity = ?"], [*params, _severity(severity).value]
+    for day, op in ((since, ">="), (until, "<=")):
+        if day is not None:
+            conditions, params = [*conditions, f"{_LAST_DAY} {op} ?"], [*params, day]
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidParameterError(
@@ -259,14 +312,23 @@ def alert_queue(
     if not _has_alerts(store):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in QUEUE_COLUMNS})
     frame = store.sql(
+        "WITH last AS ("
+        "  SELECT platform, session_id, max(sent_at) AS last_message_at FROM chat_messages "
+        "  SEMI JOIN risk_alerts USING (platform, session_id) GROUP BY ALL"
+        ") "
         f"SELECT {', '.join(QUEUE_COLUMNS)} FROM risk_alerts "
-        f"LEFT JOIN shops USING (platform, shop_id) {where} "
-        "ORDER BY severity = 'high' DESC, risk_score DESC, probability DESC, raised_at DESC, "
+        f"LEFT JOIN shops USING (platform, shop_id) LEFT JOIN last USING (platform, session_id) "
+        f"{where} ORDER BY severity = 'high' DESC, {_LAST_DAY} DESC NULLS LAST, "
+        "probability DESC, risk_score DESC, raised_at DESC, "
         f"platform, session_id, scenario {tail}",
         params,
     ).df()
     frame["evidence"] = [json.loads(e) for e in frame["evidence"]]
     return frame.reset_index(drop=True)
+
+
+#: The day (Asia/Shanghai) of a queued alert's last message, in SQL.
+_LAST_DAY = "CAST(last_message_at + INTERVAL 8 HOUR AS DATE)"
 
 
 def alert_counts(store: Store) -> dict[str, int]:
@@ -276,6 +338,19 @@ def alert_counts(store: Store) -> dict[str, int]:
         rows = store.sql("SELECT status, count(*) FROM risk_alerts GROUP BY status").fetchall()
         counts |= {status: int(n) for status, n in rows}
     return counts
+
+
+def older_open_alerts(store: Store, version: str) -> int:
+    """How many open alerts a classifier other than ``version`` raised or last refreshed
+    (0 before the first patrol)."""
+    if not _has_alerts(store):
+        return 0
+    return int(
+        store.sql(
+            "SELECT count(*) FROM risk_alerts WHERE status = ? AND model_version <> ?",
+            [AlertStatus.OPEN.value, version],
+        ).fetchall()[0][0]
+    )
 
 
 def acknowledge(
@@ -331,8 +406,9 @@ def _has_alerts(store: Store) -> bool:
     return bool(found.fetchall()[0][0])
 
 
-def _sessions_to_scan(store: Store) -> pd.DataFrame:
-    """Sessions with more messages than the log says were scanned, in key order."""
+def _sessions_to_scan(store: Store, *, everything: bool = False) -> pd.DataFrame:
+    """Sessions with more messages than the log says were scanned (every session with
+    ``everything``), in key order."""
     return store.sql(
         "WITH have AS ("
         "  SELECT platform, session_id, count(*) AS n_messages"
@@ -340,8 +416,9 @@ def _sessions_to_scan(store: Store) -> pd.DataFrame:
         ") "
         "SELECT h.platform, h.session_id, h.n_messages FROM have h "
         "LEFT JOIN risk_patrol_log l USING (platform, session_id) "
-        "WHERE l.messages_scanned IS NULL OR h.n_messages > l.messages_scanned "
-        "ORDER BY h.platform, h.session_id"
+        "WHERE ? OR l.messages_scanned IS NULL OR h.n_messages > l.messages_scanned "
+        "ORDER BY h.platform, h.session_id",
+        [everything],
     ).df()
 
 
@@ -414,17 +491,21 @@ def _alert_rows(
 
 
 def _write_batch(store: Store, alerts: pd.DataFrame, scanned: pd.DataFrame, version: str) -> int:
-    """Insert the batch's new alerts, refresh its open ones and log its sessions; return the
-    number of new alerts. Runs inside the caller's transaction."""
+    """Insert the batch's new alerts, refresh its open ones, open again the withdrawn ones
+    it finds and log its sessions; return the number of new (or reopened) alerts. Runs
+    inside the caller's transaction."""
     now = _utc_now()
     raised = 0
     if not alerts.empty:
         store.con.register("_patrol_alerts", alerts)
         try:
+            # new: no alert of that key yet, or one a rescan withdrew and this finds again
             raised = int(
                 store.sql(
-                    "SELECT count(*) FROM _patrol_alerts a ANTI JOIN risk_alerts r "
-                    "USING (platform, session_id, scenario)"
+                    "SELECT count(*) FROM _patrol_alerts a LEFT JOIN risk_alerts r "
+                    "USING (platform, session_id, scenario) "
+                    "WHERE r.status IS NULL OR r.status = ?",
+                    [AlertStatus.WITHDRAWN.value],
                 ).fetchall()[0][0]
             )
             store.sql(
@@ -435,10 +516,14 @@ def _write_batch(store: Store, alerts: pd.DataFrame, scanned: pd.DataFrame, vers
                 "risk_score, evidence, ?, ?, NULL, model_version FROM _patrol_alerts "
                 "ON CONFLICT (platform, session_id, scenario) DO UPDATE SET "
                 "probability = excluded.probability, risk_score = excluded.risk_score, "
-                "evidence = excluded.evidence, model_version = excluded.model_version "
-                "WHERE risk_alerts.status = ?",
-                [AlertStatus.OPEN.value, now, AlertStatus.OPEN.value],
-            )
+                "evidence = excluded.evidence, model_version = excluded.model_version, "
+                "status = ?, raised_at = CASE WHEN risk_alerts.status = ? THEN ? "
+                "ELSE risk_alerts.raised_at END "
+                "WHERE risk_alerts.status IN (?, ?)",
+                [AlertStatus.OPEN.value, now, AlertStatus.OPEN.value,
+                 AlertStatus.WITHDRAWN.value, now, AlertStatus.OPEN.value,
+                 AlertStatus.WITHDRAWN.value],
+            )  # fmt: skip
         finally:
             store.con.unregister("_patrol_alerts")
     if not scanned.empty:
@@ -464,13 +549,23 @@ def _status(status: AlertStatus | str) -> AlertStatus:
         ) from None
 
 
-def _scenario(scenario: RiskLabel | str) -> RiskLabel:
+def _scenario(scenario: RiskLabel | str, func: str = "acknowledge") -> RiskLabel:
     try:
         return RiskLabel(scenario)
     except ValueError:
         raise InvalidParameterError(
-            "The `scenario` parameter of `acknowledge` must be a risk scenario, one of "
+            f"The `scenario` parameter of `{func}` must be a risk scenario, one of "
             f"{[s.value for s in RiskLabel]}, or None for all. Got {scenario!r} instead."
+        ) from None
+
+
+def _severity(severity: Severity | str) -> Severity:
+    try:
+        return Severity(severity)
+    except ValueError:
+        raise InvalidParameterError(
+            "The `severity` parameter of `alert_queue` must be one of "
+            f"{[s.value for s in Severity]} or None. Got {severity!r} instead."
         ) from None
 
 

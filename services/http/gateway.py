@@ -24,6 +24,7 @@ from bentoml.exceptions import BentoMLException, ServiceUnavailable
 from pydantic import BaseModel, Field
 
 from features.errors import ButlerError, StoreError
+from features.schema.vocab import RiskLabel
 from features.settings import Settings
 from features.store import Store
 from models.chat_risk import REGISTERED_NAME as RISK_MODEL
@@ -273,11 +274,31 @@ class Butler:
     @bentoml.api
     async def risk_alerts(
         self,
-        status: Literal["open", "acknowledged", "all"] = "open",
+        status: Literal["open", "acknowledged", "withdrawn", "all"] = "open",
         limit: int = Field(default=50, ge=1, le=1_000),
+        platforms: list[str] | None = Field(default=None, max_length=20),
+        scenarios: list[RiskLabel] | None = Field(default=None, max_length=20),
+        severity: Literal["high", "medium"] | None = None,
+        since: dt.date | None = Field(
+            default=None, description="Only sessions whose last message is on or after it."
+        ),
+        until: dt.date | None = Field(
+            default=None, description="Only sessions whose last message is on or before it."
+        ),
     ) -> JSON[list[Alert]]:
-        """The patrol's alerts, most urgent first."""
-        return await _forward(lambda: self.risk.to_async.alerts(status=status, limit=limit))
+        """The patrol's alerts, most urgent first: high severity, then the newest
+        conversations, then the most probable."""
+        return await _forward(
+            lambda: self.risk.to_async.alerts(
+                status=status,
+                limit=limit,
+                platforms=platforms,
+                scenarios=scenarios,
+                severity=severity,
+                since=since,
+                until=until,
+            )  # fmt: skip
+        )
 
     @bentoml.api
     async def forecast(

@@ -13,19 +13,23 @@ of the API sends what it means, and a misspelt optional key (``platfrom``, ``tim
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 import bentoml
+import pandas as pd
 from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.chats import MAX_MESSAGES, ChatMessage, Conversation
-from features.errors import StoreError
+from features.errors import ButlerError, StoreError
+from features.schema.vocab import RiskLabel
 from features.settings import Settings
 from features.store import Store
+from features.views._params import check_platforms
 from models.chat_risk import REGISTERED_NAME
 from services.http import behind_gateway, prepare_to_serve
-from services.http.errors import KnownFieldsOnly, forbid_unknown_fields
+from services.http.errors import KnownFieldsOnly, client_error, forbid_unknown_fields
 from services.http.media import JSON
 from services.registry import registered_version
 from services.risk import assessment_fields, load_risk_model
@@ -81,6 +85,12 @@ class Alert(BaseModel):
     evidence: list[int] = Field(description="seq numbers of the evidence messages.")
     status: str
     raised_at: str
+    last_message_at: str | None = Field(
+        None, description="When the session's newest message was sent (UTC)."
+    )
+    model_version: str | None = Field(
+        None, description="The classifier version that raised or last refreshed the alert."
+    )
 
 
 @forbid_unknown_fields
@@ -112,20 +122,47 @@ class ChatRisk:
     @bentoml.api
     def alerts(
         self,
-        status: Literal["open", "acknowledged", "all"] = "open",
+        status: Literal["open", "acknowledged", "withdrawn", "all"] = "open",
         limit: int = Field(default=50, ge=1, le=1_000),
+        platforms: list[str] | None = Field(default=None, max_length=20),
+        scenarios: list[RiskLabel] | None = Field(default=None, max_length=20),
+        severity: Literal["high", "medium"] | None = None,
+        since: dt.date | None = Field(
+            default=None, description="Only sessions whose last message is on or after it."
+        ),
+        until: dt.date | None = Field(
+            default=None, description="Only sessions whose last message is on or before it."
+        ),
     ) -> JSON[list[Alert]]:
-        """The patrol's alerts, most urgent first."""
+        """The patrol's alerts, most urgent first: high severity, then the newest
+        conversations, then the most probable."""
+        try:
+            shown = check_platforms(platforms, func="risk_alerts") if platforms else None
+        except ButlerError as exc:
+            raise client_error(exc, "platforms") from exc
         try:
             with Store.open(self.settings, read_only=True) as store:
-                queue = alert_queue(store, status=None if status == "all" else status, limit=limit)
+                queue = alert_queue(
+                    store,
+                    status=None if status == "all" else status,
+                    limit=limit,
+                    platforms=shown,
+                    scenarios=scenarios,
+                    severity=severity,
+                    since=since,
+                    until=until,
+                )
         except StoreError as exc:  # no store yet, or locked by a running ingest
             raise ServiceUnavailable(f"store: {exc}") from exc
+        times = ("raised_at", "last_message_at")
         return [
             Alert(
-                **{k: row[k] for k in Alert.model_fields if k not in ("evidence", "raised_at")},
+                **{k: row[k] for k in Alert.model_fields if k not in ("evidence", *times)},
                 evidence=list(row["evidence"]),
                 raised_at=str(row["raised_at"]),
+                last_message_at=None
+                if pd.isna(row["last_message_at"])
+                else str(row["last_message_at"]),
             )
             for row in queue.to_dict("records")
         ]

@@ -189,6 +189,15 @@ def test_risk_alerts_are_listed(url):
     response = post(url, "risk_alerts", {"status": "all", "limit": 5})
     assert response.status_code == 200 and isinstance(response.json(), list)
     assert post(url, "risk_alerts", {"status": "closed"}).status_code == 400
+    asked = {"status": "all", "severity": "high", "platforms": ["京东", "tmall"],
+             "since": "2020-01-01", "limit": 1000}  # fmt: skip
+    narrowed = post(url, "risk_alerts", asked)
+    assert narrowed.status_code == 200, narrowed.text
+    for alert in narrowed.json():
+        assert alert["severity"] == "high" and alert["platform"] in ("jd", "tmall")
+        assert alert["last_message_at"] >= "2019-12-31" and alert["model_version"]
+    assert post(url, "risk_alerts", {"platforms": ["亚马逊"]}).status_code == 400
+    assert post(url, "risk_alerts", {"scenarios": ["fire"]}).status_code == 400
 
 
 # -- forecasting and replenishment --------------------------------------------------------------

@@ -85,6 +85,7 @@ def add_chat(
     *,
     shop_id: str = "shop1",
     first_seq: int = 0,
+    at: pd.Timestamp = T0,
 ) -> None:
     """Append buyer/agent turns (buyer on even seq) to a session, after the messages it has."""
     start = store.sql(
@@ -92,7 +93,7 @@ def add_chat(
         [first_seq, platform, session_id],
     ).fetchall()[0][0]
     seq = list(range(start, start + len(texts)))
-    sent = [T0 + pd.Timedelta(minutes=s) for s in seq]
+    sent = [at + pd.Timedelta(minutes=s) for s in seq]
     store.upsert(
         "chat_messages",
         pd.DataFrame(
@@ -376,13 +377,72 @@ def test_queue_order_matches_a_pandas_sort_of_random_alerts():
     expected = (
         frame.assign(high=frame["severity"] == "high")
         .sort_values(
-            ["high", "risk_score", "probability", "raised_at", "session_id"],
+            ["high", "probability", "risk_score", "raised_at", "session_id"],
             ascending=[False, False, False, False, True],
         )["session_id"]
         .tolist()
     )
     assert alert_queue(store, limit=None)["session_id"].tolist() == expected
     assert alert_queue(store, limit=7)["session_id"].tolist() == expected[:7]
+
+
+def test_queue_puts_todays_conversations_first_and_shows_when_they_spoke(chats):
+    # a year-old lawyer threat, and one made this morning (01:30 UTC is 09:30 in Beijing)
+    add_chat(chats, "jd", "OLD", ["我要找律师"], at=pd.Timestamp("2023-06-01 08:00"))
+    add_chat(chats, "jd", "NOW", ["再不退款我就找律师"], at=pd.Timestamp("2024-06-02 01:30"))
+    patrol(chats, FakeClassifier())
+    queue = alert_queue(chats, severity="high")
+    assert queue["session_id"].tolist()[0] == "NOW"  # newest day first, whatever the score
+    assert queue["session_id"].tolist()[-1] == "OLD"
+    last = queue.set_index(["platform", "session_id"])["last_message_at"].drop_duplicates()
+    assert last[("jd", "NOW")] == pd.Timestamp("2024-06-02 01:30")
+    assert set(queue["model_version"]) == {"fake-1"}
+    # filters: platform, scenario, severity, and the day of the last message (Beijing)
+    assert set(alert_queue(chats, platforms=["jd"])["platform"]) == {"jd"}
+    legal = alert_queue(chats, scenarios=["legal_threat"])
+    assert set(legal["scenario"]) == {"legal_threat"} and len(legal) == 4
+    assert alert_queue(chats, severity="medium")["session_id"].tolist() == ["NOW"]
+    today = alert_queue(chats, since=dt.date(2024, 6, 2))
+    assert set(today["session_id"]) == {"NOW"}
+    assert "OLD" not in set(alert_queue(chats, since=dt.date(2024, 6, 1))["session_id"])
+    assert alert_queue(chats, until=dt.date(2023, 12, 31))["session_id"].tolist() == ["OLD"]
+    with pytest.raises(InvalidParameterError, match="severity"):
+        alert_queue(chats, severity="urgent")
+    with pytest.raises(InvalidParameterError, match="scenario"):
+        alert_queue(chats, scenarios=["fire"])
+
+
+def test_a_rescan_refreshes_the_queue_with_the_new_classifier_and_withdraws_the_rest(chats):
+    patrol(chats, FakeClassifier())
+    acknowledge(chats, "tmall", "S2")
+
+    # retrained: the new classifier no longer reads 12315 as a threat
+    class Retrained(FakeClassifier):
+        def assess(self, conversations):
+            out = super().assess(conversations)
+            return [
+                Assessment(a.session_id, a.platform,
+                           [f for f in a.risks if f.scenario != RiskLabel.COMPLAINT_THREAT],
+                           a.risk_score)
+                for a in out
+            ]  # fmt: skip
+
+    plain = patrol(chats, Retrained(version_="fake-2"))
+    assert (plain.sessions_scanned, plain.older_open) == (0, 3)  # nothing new: not re-read
+    report = patrol(chats, Retrained(version_="fake-2"), rescan=True)
+    assert report.sessions_scanned == 4 and report.alerts_withdrawn == 2
+    assert report.older_open == 0 and report.alerts_open == 1
+    assert alert_queue(chats)[["session_id", "scenario", "model_version"]].values.tolist() == [
+        ["S1", "legal_threat", "fake-2"]
+    ]
+    withdrawn = alert_queue(chats, status="withdrawn")
+    assert set(withdrawn["scenario"]) == {"complaint_threat"}
+    # the acknowledged alert is left as it was
+    assert alert_queue(chats, status="acknowledged")["session_id"].tolist() == ["S2"]
+    # a withdrawn alert found again is open again, and counts as raised
+    again = patrol(chats, FakeClassifier(version_="fake-3"), rescan=True)
+    assert again.alerts_raised == 2 and again.alerts_withdrawn == 0
+    assert len(alert_queue(chats, status="withdrawn")) == 0
 
 
 def test_queue_filters_by_status(chats):
@@ -443,13 +503,35 @@ def test_a_store_from_before_the_patrol_gains_its_tables():
     con.execute("DROP TABLE risk_patrol_log")
     con.execute("DROP TABLE member_persons")  # version 3 came later still
     con.execute("DROP TABLE person_id_history")  # and version 4
-    con.execute("DELETE FROM schema_version WHERE version >= 2")
+    con.execute("DELETE FROM schema_version WHERE version >= 2")  # version 5 rebuilt alerts
     assert current_version(con) == 1
     assert migrate(con) == list_migrations()[-1].version >= 2
     assert con.execute("SELECT count(*) FROM risk_alerts").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) FROM member_persons").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) FROM person_id_history").fetchall() == [(0,)]
     assert con.execute("SELECT count(*) FROM platforms").fetchall() == [(9,)]
+
+
+def test_a_version_4_store_keeps_its_alerts_and_may_withdraw_them():
+    con = Store.in_memory().con
+    con.execute("DROP TABLE risk_alerts")
+    con.execute(
+        list_migrations()[1].sql.split("CREATE TABLE risk_patrol_log")[0]
+    )  # risk_alerts as version 2 made it
+    con.execute(
+        "INSERT INTO risk_alerts VALUES ('jd', 'S1', 'legal_threat', NULL, 'high', 0.5, 0.5, "
+        "'[]', 'open', TIMESTAMP '2024-06-01', NULL, 'v')"
+    )
+    con.execute("DELETE FROM schema_version WHERE version >= 5")
+    assert current_version(con) == 4
+    migrate(con)
+    assert con.execute("SELECT session_id, status FROM risk_alerts").fetchall() == [("S1", "open")]
+    con.execute("UPDATE risk_alerts SET status = 'withdrawn'")
+    with pytest.raises(Exception, match="PRIMARY KEY|Duplicate key|constraint"):
+        con.execute(
+            "INSERT INTO risk_alerts VALUES ('jd', 'S1', 'legal_threat', NULL, 'high', 0.5, "
+            "0.5, '[]', 'open', TIMESTAMP '2024-06-01', NULL, 'v')"
+        )
 
 
 def test_alert_status_is_checked_by_the_schema():

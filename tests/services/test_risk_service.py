@@ -121,6 +121,22 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     status = " ".join(invoke(settings, "status").output.split())
     assert f"Chat risk alerts: {open_alerts - n_acked:,} open, {n_acked:,} acknowledged." in status
 
+    # the queue narrowed as a supervisor asks for it, with the conversation's last message
+    narrowed = invoke(settings, "risk", "alerts", "--severity", "high", "--platform", "京东",
+                      "--since", "2020-01-01", "--limit", "500")  # fmt: skip
+    assert narrowed.exit_code == 0, narrowed.output
+    said = " ".join(narrowed.output.split())
+    assert "(filtered)" in said and "last message" in said and "medium" not in said
+    bad = invoke(settings, "risk", "alerts", "--scenario", "fire")
+    assert bad.exit_code == 1 and "must be a risk scenario" in " ".join(bad.output.split())
+    # retrained: the queue is the old classifier's until a rescan reads it all again
+    retrained = invoke(settings, "train", "risk")
+    assert "raised by an earlier classifier" in " ".join(retrained.output.split())
+    plain = " ".join(invoke(settings, "risk", "patrol").output.split())
+    assert "0 sessions" in plain and "--rescan" in plain
+    rescan = " ".join(invoke(settings, "risk", "patrol", "--rescan").output.split())
+    assert "120 sessions" in rescan and " withdrawn, " in rescan and "--rescan" not in rescan
+
     truth_csv = tmp_path / "truth.csv"
     truth.to_csv(truth_csv, index=False)
     figures = tmp_path / "figures.json"
