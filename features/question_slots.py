@@ -416,7 +416,11 @@ _QUOTED_TURN = re.compile(
 _CHAT_WORDS = re.compile(r"对话|聊天|会话|客服记录|conversation|chat|transcript", re.I)
 _PASTED = re.compile(r"[:：]\s*\n|\n|(?:买家|顾客|客户|buyer|customer)\s*[:：]", re.I)
 _ALERT_STATUS = [
-    ("acknowledged", r"已处理|处理过|已确认|已解决|已关闭|acknowledged|handled|dealt with|closed"),
+    (
+        "acknowledged",
+        r"已经?处理|处理过|处理完|已经?确认|确认过|已经?解决|已经?关闭|"
+        r"acknowledged|handled|dealt with|closed",
+    ),
     ("all", r"全部预警|所有预警|所有的预警|all (?:the )?alerts|every alert"),
 ]
 #: "…that nobody has handled yet", "还没处理的": the open ones, whatever word follows.
@@ -429,7 +433,7 @@ _SEVERITY = [("high", r"高风险|严重|紧急|high[- ](?:risk|severity)|severe
              ("medium", r"中风险|medium")]  # fmt: skip
 _SCENARIOS = [
     ("complaint_threat", r"(?<!\d)(?:12315|12345)(?!\d)|投诉|监管|消协|工商|regulator|"
-                         r"formal complaint"),
+                         r"formal complaint"),  # 投诉 alone: see _COMPLAINT_WORD
     ("media_exposure", r"媒体|曝光|微博|记者|media|press|viral|expos"),
     ("legal_threat", r"律师|起诉|法院|报警|告你们|lawyer|lawsuit|sue|legal|police|court"),
     ("safety_injury", r"安全|受伤|过敏|烫伤|爆炸|injur|safety|allerg|burn"),
@@ -444,6 +448,10 @@ _SCENARIOS = [
     ("extreme_negative_churn", r"流失|再也不买|极端|churn|never again"),
     ("repeated_contact", r"反复|多次联系|重复进线|repeated|again and again"),
 ]  # fmt: skip
+
+
+#: The everyday word for a complaint, which also names the complaint-threat scenario.
+_COMPLAINT_WORD = re.compile(r"投诉")
 
 
 def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
@@ -519,6 +527,11 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
     if slots.alert_status == "acknowledged" and _NOT_HANDLED.search(head):
         slots.alert_status = None
     slots.scenarios = [name for name, p in _SCENARIOS if re.search(p, head)]
+    if len(slots.scenarios) > 1 and "complaint_threat" in slots.scenarios:
+        # "投诉假货" asks for counterfeit complaints: 投诉 alone names no scenario of its own
+        # beside another one
+        if not re.search(_SCENARIOS[0][1], _COMPLAINT_WORD.sub("", head)):
+            slots.scenarios.remove("complaint_threat")
     return slots
 
 

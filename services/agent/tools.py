@@ -544,26 +544,21 @@ class Toolbox:
             )
         platforms = check_platforms(a.platforms, func="risk_alerts")
 
-        def read(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
-            queue = alert_queue(store, status=None if a.status == "all" else a.status, limit=None)
-            sessions = store.sql("SELECT platform, session_id, started_at FROM chat_sessions").df()
-            return queue, sessions
+        def read(store: Store) -> pd.DataFrame:
+            # the days are those of each conversation's last message (Beijing): a threat
+            # written today in a session opened last year is today's
+            return alert_queue(
+                store,
+                status=None if a.status == "all" else a.status,
+                limit=None,
+                platforms=platforms,
+                scenarios=a.scenarios or None,
+                severity=a.severity,
+                since=a.since,
+                until=a.until,
+            )
 
-        queue, sessions = self._read(read)
-        queue = queue.merge(sessions, on=["platform", "session_id"], how="left")
-        keep = pd.Series(True, index=queue.index)
-        if a.severity:
-            keep &= queue["severity"] == a.severity
-        if a.scenarios:
-            keep &= queue["scenario"].isin(a.scenarios)
-        if platforms:
-            keep &= queue["platform"].isin(platforms)
-        started = (pd.to_datetime(queue["started_at"]) + pd.Timedelta(hours=8)).dt.date  # Beijing
-        if a.since:
-            keep &= started >= a.since
-        if a.until:
-            keep &= started <= a.until
-        found = queue[keep]
+        found = self._read(read)
         sessions_found = found[["platform", "session_id"]].drop_duplicates()
         data = {
             "status": a.status,
@@ -574,9 +569,9 @@ class Toolbox:
             "conversations": int(len(sessions_found)),
             "by_scenario": found["scenario"].value_counts().astype(int).to_dict(),
             "by_platform": found["platform"].value_counts().astype(int).to_dict(),
-            "rows": records(found.drop(columns=["started_at"]).head(a.limit)),
+            "rows": records(found.head(a.limit)),
         }
-        return data, "store: risk_alerts (the chat patrol's queue), chat_sessions"
+        return data, "store: risk_alerts (the chat patrol's queue), chat_messages"
 
     def _query_store(self, a: QueryStoreArgs) -> tuple[Any, str]:
         from services.agent.sql_guard import run_readonly_sql

@@ -525,7 +525,11 @@ def test_no_pasted_text_in_a_plain_question(catalogue):
     [
         ("高风险 会话 律师 曝光", "high", ["media_exposure", "legal_threat"]),
         ("最近有没有12315投诉的高风险会话", "high", ["complaint_threat"]),
-        ("中风险的过敏投诉", "medium", ["complaint_threat", "safety_injury"]),
+        # 投诉 beside another scenario asks for complaints of that scenario
+        ("中风险的过敏投诉", "medium", ["safety_injury"]),
+        ("有多少顾客投诉假货？", None, ["counterfeit"]),
+        ("假货投诉有多少条？", None, ["counterfeit"]),
+        ("假货的12315投诉", None, ["complaint_threat", "counterfeit"]),
         ("urgent counterfeit complaints", "high", ["counterfeit"]),
         ("上周天猫卖了多少", None, []),
     ],
@@ -533,6 +537,20 @@ def test_no_pasted_text_in_a_plain_question(catalogue):
 def test_severity_and_scenarios(question, severity, scenarios, catalogue):
     found = slots(question, catalogue)
     assert (found.severity, found.scenarios) == (severity, scenarios)
+
+
+@pytest.mark.parametrize(
+    ("question", "status"),
+    [
+        ("已处理的预警有多少？", "acknowledged"),
+        ("已经处理的预警有哪些？", "acknowledged"),
+        ("我们已经确认过的风险会话有几个？", "acknowledged"),
+        ("还没处理的预警", None),
+        ("全部预警", "all"),
+    ],
+)
+def test_alert_status(question, status, catalogue):
+    assert slots(question, catalogue).alert_status == status
 
 
 def test_phone_digits_are_not_a_hotline(catalogue):

@@ -59,6 +59,21 @@ def settings(tmp_path_factory: pytest.TempPathFactory, sales_world) -> Settings:
             ),
         )
         store.upsert(
+            "chat_messages",
+            pd.DataFrame(
+                {
+                    "platform": ["jd", "tmall"],
+                    "session_id": ["s1", "s2"],
+                    "seq": [0, 0],
+                    "shop_id": ["x", "y"],
+                    "role": ["buyer", "buyer"],
+                    "sent_at": [now, now - pd.Timedelta(days=3)],
+                    "text": ["我要找律师", "我要打12315"],
+                    "source_file": ["c.csv", "c.csv"],
+                }  # fmt: skip
+            ),
+        )
+        store.upsert(
             "risk_alerts",
             pd.DataFrame(
                 {
@@ -204,19 +219,35 @@ def test_member_stats_before_and_after_resolution(toolbox, settings):
 def test_risk_alerts_filter_by_severity_scenario_platform_and_day(toolbox):
     high = toolbox.call("risk_alerts", {"severity": "high"})
     assert high.ok and high.data["alerts"] == 2 and high.data["conversations"] == 2
-    assert high.data["rows"][0]["scenario"] == "complaint_threat"  # highest risk score first
+    assert high.data["rows"][0]["scenario"] == "legal_threat"  # the newest conversation first
     jd = toolbox.call("risk_alerts", {"platforms": ["京东"]})
     assert jd.data["alerts"] == 2 and jd.data["conversations"] == 1
     legal = toolbox.call("risk_alerts", {"scenarios": ["legal_threat"]})
     assert legal.data["by_scenario"] == {"legal_threat": 1}
     recent = toolbox.call("risk_alerts", {"since": "2024-05-01"})
     assert {r["session_id"] for r in recent.data["rows"]} == {"s1"}
-    # s2 started on 04-28, s1 on 05-01 (Beijing): a period that ends leaves s1 out
+    # s2 last spoke on 04-28, s1 on 05-01 (Beijing): a period that ends leaves s1 out
     earlier = toolbox.call("risk_alerts", {"since": "2024-04-27", "until": "2024-04-30"})
     assert {r["session_id"] for r in earlier.data["rows"]} == {"s2"}
     assert earlier.data["until"] == "2024-04-30"
     everyone = toolbox.call("risk_alerts", {})
     assert everyone.data["by_platform"] == {"jd": 2, "tmall": 1}
+
+
+def test_an_alert_counts_on_the_day_its_conversation_last_spoke(toolbox, settings):
+    # s2 began on 04-28; the buyer wrote again on 05-02: it is among that day's alerts
+    with Store.open(settings) as store:
+        store.upsert(
+            "chat_messages",
+            pd.DataFrame(
+                {"platform": ["tmall"], "session_id": ["s2"], "seq": [1], "shop_id": ["y"],
+                 "role": ["buyer"], "sent_at": [pd.Timestamp("2024-05-02 02:00")],
+                 "text": ["已经联系了记者"], "source_file": ["c2.csv"]}
+            ),
+        )  # fmt: skip
+    today = toolbox.call("risk_alerts", {"since": "2024-05-02", "until": "2024-05-02"})
+    assert {r["session_id"] for r in today.data["rows"]} == {"s2"}
+    assert today.data["rows"][0]["last_message_at"].startswith("2024-05-02")
 
 
 def test_query_store_runs_a_select_and_refuses_anything_else(toolbox, settings):
