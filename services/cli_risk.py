@@ -263,7 +263,7 @@ def _print_queue(
     table.add_column("evidence", overflow="fold")
     for rank, row in enumerate(queue.itertuples(), start=1):
         seqs = list(row.evidence)
-        text = snippets.get((row.platform, row.session_id, seqs[0]), "") if seqs else ""
+        text = snippets.get((row.platform, row.session_id, seqs[-1]), "") if seqs else ""
         table.add_row(
             str(rank),
             row.severity,
@@ -290,10 +290,11 @@ def _beijing(stamp: object) -> str:
 
 
 def _evidence_snippets(store: Store, queue: pd.DataFrame, width: int = 60) -> dict:
-    """The first evidence message of each queued alert, cut to ``width`` characters."""
+    """The latest evidence message of each queued alert (where a conversation escalated),
+    cut to ``width`` characters."""
     if queue.empty:
         return {}
-    wanted = queue.assign(seq=[list(e)[0] if len(e) else -1 for e in queue["evidence"]])
+    wanted = queue.assign(seq=[list(e)[-1] if len(e) else -1 for e in queue["evidence"]])
     store.con.register("_queue_evidence", wanted[["platform", "session_id", "seq"]])
     try:
         rows = store.sql(
