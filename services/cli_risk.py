@@ -240,6 +240,14 @@ def risk_classify(
         raise _fail(str(exc)) from exc
     for problem in report.problems:
         err_console.print(f"[yellow]line {problem.line} skipped:[/] {escape(problem.reason)}")
+    if report.not_chinese:
+        shown = ", ".join(map(str, report.not_chinese[:10]))
+        more = f" and {len(report.not_chinese) - 10:,} more" if len(report.not_chinese) > 10 else ""
+        err_console.print(
+            f"[yellow]warning:[/] the buyer's turns on line(s) {shown}{more} hold no Chinese: "
+            "the classifier learnt from Chinese customer service, so a risk there (English, "
+            "blank text) goes unread. Read those conversations yourself."
+        )
     console.print(
         f"{report.scored:,} conversations scored, {report.flagged:,} with a risk; "
         f"{len(report.problems):,} lines skipped. Written to {escape(str(out))}."

@@ -15,6 +15,7 @@ from typing import Any
 
 from features.chats import JSONL_ERRORS, Conversation, LineProblem, parse_conversation_line
 from features.settings import Settings
+from features.text import CJK
 from models.chat_risk import REGISTERED_NAME, RiskAssessment, RiskClassifier
 from services.registry import load_registered, registered_version
 
@@ -63,6 +64,9 @@ class ClassifyReport:
     scored: int
     flagged: int
     problems: list[LineProblem]
+    #: lines scored whose buyer turns hold no Chinese (English, blank): the classifier
+    #: learnt from Chinese customer service, so "no risk" there means "not read"
+    not_chinese: tuple[int, ...] = ()
 
 
 def classify_file(
@@ -80,6 +84,7 @@ def classify_file(
         FileNotFoundError: ``source`` does not exist.
     """
     problems: list[LineProblem] = []
+    unread: list[int] = []
     scored = flagged = 0
     batch: list[tuple[Conversation, dict[str, Any]]] = []
 
@@ -107,9 +112,13 @@ def classify_file(
             if isinstance(item, LineProblem):
                 problems.append(item)
                 continue
+            if not any(CJK.search(text) for _, text in item.buyer_turns()):
+                unread.append(number)
             batch.append((item, payload))
             if len(batch) >= BATCH:
                 flush(out)
         if batch:
             flush(out)
-    return ClassifyReport(scored=scored, flagged=flagged, problems=problems)
+    return ClassifyReport(
+        scored=scored, flagged=flagged, problems=problems, not_chinese=tuple(unread)
+    )

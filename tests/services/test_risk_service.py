@@ -65,6 +65,7 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
         {"session_id": "c2", "messages": []},
         {"session_id": "c3", "messages": [{"role": "customer", "text": "x"}]},
         {"session_id": "c4", "messages": [{"role": "buyer", "text": "有没有优惠券"}]},
+        {"session_id": "c5", "messages": [{"role": "buyer", "text": "My lawyer will call."}]},
     ]
     source = tmp_path / "in.jsonl"
     source.write_text(
@@ -77,7 +78,9 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     assert "line 2 skipped" in result.output and "line 3 skipped" in result.output
     assert "line 4 skipped" in result.output and "messages.0.role" in result.output
     scored = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
-    assert [s["session_id"] for s in scored] == ["c1", "c4"]
+    assert [s["session_id"] for s in scored] == ["c1", "c4", "c5"]
+    # scored, but said to be unread: the classifier reads Chinese
+    assert "line(s) 6 hold no Chinese" in " ".join(result.output.split())
     assert scored[0]["ticket"] == "T-7" and scored[0]["messages"][1]["role"] == "agent"
     risks = {r["scenario"]: r for r in scored[0]["risks"]}
     assert {"complaint_threat", "counterfeit"} <= set(risks)
