@@ -493,7 +493,7 @@ def _rescan_hint(settings: Settings) -> None:
 @risk_app.command("ack")
 def risk_ack(
     ctx: typer.Context,
-    platform: Annotated[str, typer.Argument(help="Platform code, e.g. jd.")],
+    platform: Annotated[str, typer.Argument(help="Platform, e.g. jd or 京东.")],
     session_id: Annotated[str, typer.Argument(help="The session's id.")],
     scenario: Annotated[
         str | None, typer.Option(help="Only this scenario (default: all of the session's).")
@@ -505,12 +505,15 @@ def risk_ack(
         butler risk ack jd JD20261101001 --scenario refund_dispute
     """
     from features.store import Store
+    from features.views._params import check_platforms
     from services.risk_patrol import acknowledge
 
     settings = _settings(ctx)
     try:
+        # 拼多多, PDD and pinduoduo are one platform; an unknown name is said as such
+        (code,) = check_platforms(platform, func="risk ack")
         with Store.open(settings) as store:
-            count = acknowledge(store, platform, session_id, scenario)
+            count = acknowledge(store, code, session_id, scenario)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     if count:

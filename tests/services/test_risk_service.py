@@ -117,8 +117,13 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
         first_alert = store.sql("SELECT platform, session_id FROM risk_alerts LIMIT 1").fetchall()
     ((platform, session),) = first_alert
     acked = invoke(settings, "risk", "ack", platform, session)
+    unknown = invoke(settings, "risk", "ack", "亚马逊", session)
+    assert unknown.exit_code == 1 and "must name sales channels" in " ".join(unknown.output.split())
     assert acked.exit_code == 0 and "alert(s) acknowledged." in acked.output
-    again = invoke(settings, "risk", "ack", platform, session)
+    from features.schema.vocab import PLATFORM_NAMES, Platform
+
+    chinese = PLATFORM_NAMES[Platform(platform)][0].split("/")[0]  # 京东 for jd
+    again = invoke(settings, "risk", "ack", chinese, session)
     assert again.exit_code == 0 and "had been acknowledged already" in again.output
     n_acked = int(acked.output.split(" alert(s)")[0].split()[-1])
     status = " ".join(invoke(settings, "status").output.split())
