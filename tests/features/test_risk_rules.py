@@ -32,9 +32,13 @@ POSITIVES: list[tuple[RiskLabel, str]] = [
     (L.COMPLAINT_THREAT, "我要投訴你們"),  # traditional
     (L.COMPLAINT_THREAT, "我要打１２３１５"),  # full-width digits
     (L.COMPLAINT_THREAT, "我要举报你们店"),
+    (L.COMPLAINT_THREAT, "不给解决我就找市场监督管理局"),  # the regulator's full name
     (L.MEDIA_EXPOSURE, "我要找记者曝光你们"),
     (L.MEDIA_EXPOSURE, "大家帮忙转发扩散"),
     (L.MEDIA_EXPOSURE, "@新浪财经 你们管管"),
+    (L.MEDIA_EXPOSURE, "我已经在微博上发了帖子，等着上热搜吧"),
+    (L.MASS_COMPLAINT, "已经拉了一个维权群，一百多人了"),
+    (L.MASS_COMPLAINT, "我们这一大片都停电了"),
     (L.LEGAL_THREAT, "我要起诉你们"),
     (L.LEGAL_THREAT, "我已经报警了"),
     (L.LEGAL_THREAT, "再不解决就打110"),
@@ -42,6 +46,10 @@ POSITIVES: list[tuple[RiskLabel, str]] = [
     (L.SAFETY_INJURY, "用了以后脸上过敏红肿"),
     (L.SAFETY_INJURY, "充电宝炸了"),
     (L.SAFETY_INJURY, "吃了拉肚子进了急诊"),
+    (L.SAFETY_INJURY, "孩子脸上起了一大片红疹，已经去医院了"),
+    (L.SAFETY_INJURY, "孩子误食了你们的洗衣凝珠，现在在医院洗胃"),
+    (L.SAFETY_INJURY, "精华液我用了三天脸就烂了，已经在皮肤科住院"),
+    (L.SAFETY_INJURY, "我是敏感肌，用了你们的面霜脸上红肿"),  # a veto word, a clear injury
     (L.COUNTERFEIT, "你们卖的是假货"),
     (L.COUNTERFEIT, "收到的手机是翻新机"),
     (L.COUNTERFEIT, "这不是正品"),
@@ -99,6 +107,12 @@ NEAR_MISSES: list[tuple[RiskLabel, str]] = [
     (L.LEGAL_THREAT, "律师费是谁出"),
     (L.SAFETY_INJURY, "这个会过敏吗?"),
     (L.SAFETY_INJURY, "会不会漏电?"),
+    # questions before buying (the supervisor audit found them raised as injuries)
+    (L.SAFETY_INJURY, "我皮肤容易过敏，这个刺激吗"),
+    (L.SAFETY_INJURY, "敏感肌能用吗？会不会过敏"),
+    (L.SAFETY_INJURY, "孕妇能用吗"),
+    (L.MASS_COMPLAINT, "孩子脸上起了一大片红疹"),  # a rash, not an area
+    (L.MEDIA_EXPOSURE, "我发了个微博"),  # a post by itself is no exposure
     (L.COUNTERFEIT, "这个是正品吗"),
     (L.COUNTERFEIT, "请问是正品吗"),
     (L.FRAUD_SCAM, "谨防诈骗"),
