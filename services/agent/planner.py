@@ -722,7 +722,7 @@ class OfflinePlanner:
             )
         else:
             breakdown = sep.join(
-                f"{_scenario_name(k, lang)} {v}" for k, v in list(d["by_scenario"].items())[:6]
+                f"{_scenario_name(k, lang)} {v}" for k, v in d["by_scenario"].items()
             )
         breakdown = (("：" if lang == "zh" else ": ") + breakdown) if breakdown else ""
         lines = [t["alerts_header"].format(
@@ -733,7 +733,7 @@ class OfflinePlanner:
                 rank=rank, severity=t["severity"].get(r["severity"], r["severity"]),
                 scenario_name=_scenario_name(r["scenario"], lang),
                 platform=_platform_name(r["platform"], lang), session_id=r["session_id"],
-                probability=f"{r['probability']:.2f}",
+                probability=f"{r['probability']:.2f}", when=_last_message(r, t),
             ))  # fmt: skip
         return "\n".join(lines)
 
@@ -756,6 +756,15 @@ class OfflinePlanner:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _last_message(row: dict, t: dict) -> str:
+    """ ", last message 2025-12-31 09:30" (Beijing) of an alert row; blank when unknown."""
+    try:
+        stamp = dt.datetime.fromisoformat(str(row.get("last_message_at")))
+    except ValueError:  # None, NaT or nothing
+        return ""
+    return t["alerts_when"].format(when=f"{stamp + dt.timedelta(hours=8):%Y-%m-%d %H:%M}")
 
 
 def _given(**values: Any) -> dict[str, Any]:

@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 
 from features.question_slots import Catalogue, Slots
+from features.schema.vocab import RiskLabel
 from features.settings import Settings
 from features.store import Store
 from models.intent import IntentClassifier
-from services.agent.planner import OfflinePlanner, language_of
+from services.agent.planner import OfflinePlanner, _scenario_name, language_of
 from services.agent.tools import Toolbox
 from training.planner import read_examples
 
@@ -338,6 +339,14 @@ def test_alerts_per_platform_are_counted_per_platform(planner, question):
     plan = Plan("risk_alerts", 1.0, Slots(by="platform"), "risk_alerts", {}, [], False)
     text = agent._render_risk_alerts(plan, data, agent.templates["zh"], "zh")
     assert "：快手 3，京东 2" in text
+    # every scenario is counted, and each alert says when its conversation last spoke
+    row = {"severity": "high", "scenario": "legal_threat", "platform": "jd", "session_id": "S9",
+           "probability": 0.9, "last_message_at": "2025-12-31T01:30:00"}  # fmt: skip
+    many = data | {"by_scenario": {s.value: 1 for s in RiskLabel}, "rows": [row]}
+    plan = Plan("risk_alerts", 1.0, Slots(), "risk_alerts", {}, [], False)
+    text = agent._render_risk_alerts(plan, many, agent.templates["zh"], "zh")
+    assert all(_scenario_name(s.value, "zh") in text for s in RiskLabel)
+    assert "最后消息 2025-12-31 09:30" in text
 
 
 @pytest.mark.parametrize(
