@@ -67,6 +67,11 @@ class WeekForecast(BaseModel):
     p90: float
     p95: float
     expected: float = Field(description="Expected demand; sum this over weeks for a total.")
+    p98: float | None = Field(None, description="The upper tail a fill-rate plan reads.")
+    p99: float | None = None
+    p99_5: float | None = None
+    p99_8: float | None = None
+    p99_9: float | None = Field(None, description="None from a model without a tail.")
 
 
 class SeriesForecast(BaseModel):
@@ -321,7 +326,11 @@ class _CachedForecaster:
         # what an answer reads, as arrays: a request slices them (pandas' per-call cost was
         # most of a one-SKU request)
         self._weeks = pd.to_datetime(self.frame["ds"]).to_numpy(dtype="datetime64[D]")
-        self._values = {c: self.frame[c].to_numpy(dtype=float) for c in _WEEK_VALUES}
+        # a model without the upper tail (a stand-in) gives NaN there, answered as null
+        self._values = {
+            c: self.frame[c].to_numpy(dtype=float) if c in self.frame else np.full(len(ids), np.nan)
+            for c in _WEEK_VALUES
+        }
 
     def predict(
         self, h: int, ids: Sequence[str] | None = None, future: pd.DataFrame | None = None
@@ -344,7 +353,10 @@ class _CachedForecaster:
         out = []
         for uid in ids:
             at = slice(self.rows[uid], self.rows[uid] + h)
-            values = [self._values[c][at].tolist() for c in _WEEK_VALUES]
+            values = [
+                [None if v != v else v for v in self._values[c][at].tolist()]  # NaN → null
+                for c in _WEEK_VALUES
+            ]
             weeks = [
                 WeekForecast(week=week, **dict(zip(_WEEK_VALUES, row, strict=True)))
                 for week, row in zip(

@@ -96,7 +96,7 @@ def test_forecast_of_one_sku_in_every_warehouse(service, sales_world):
         assert all(w.weekday() == 0 for w in weeks)
         assert [(b - a).days for a, b in pairwise(weeks)] == [7] * 4
         for w in series.weeks:
-            assert 0 <= w.p50 <= w.p80 <= w.p90 <= w.p95
+            assert 0 <= w.p50 <= w.p80 <= w.p90 <= w.p95 <= w.p98 <= w.p99 <= w.p99_9
     assert answer.series[0].weeks[0].week == (sales_world.START + pd.Timedelta(weeks=70)).date()
 
 
@@ -125,8 +125,10 @@ def test_forecast_is_the_models_own_prediction(service, settings_of):
     )
     assert got["unique_id"].tolist() == direct["unique_id"].tolist()
     assert got["week"].tolist() == pd.to_datetime(direct["ds"]).dt.date.tolist()
-    for column in ("mean", "p50", "p80", "p90", "p95", "expected"):
+    # the upper tail a fill-rate plan reads is answered too
+    for column in ("mean", "p50", "p80", "p90", "p95", "expected", "p98", "p99", "p99_9"):
         np.testing.assert_allclose(got[column], direct[column], rtol=1e-9)
+    assert (got["p99_9"] >= got["p95"]).all()
     assert answer.missing == []
 
 
