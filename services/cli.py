@@ -944,6 +944,82 @@ def _positive_weeks(value: float) -> float:
     return value
 
 
+@app.command("forecast")
+def forecast_command(
+    ctx: typer.Context,
+    sku: Annotated[list[str], typer.Option("--sku", help="A SKU to forecast (repeat for more).")],
+    warehouse: Annotated[
+        list[str] | None,
+        typer.Option("--warehouse", help="Only this warehouse (repeat; default: every one)."),
+    ] = None,
+    horizon: Annotated[int, typer.Option(min=1, max=13, help="Weeks ahead (1–13).")] = 8,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write the weeks to this CSV or XLSX file.")
+    ] = None,
+) -> None:
+    """Weekly demand forecast of some SKUs per warehouse, from the champion forecaster:
+    the point forecast, expected demand and quantiles up to P99.9.
+
+    Examples:
+        butler forecast --sku SYSK01003-04
+        butler forecast --sku SYSK01003-04 --warehouse WH-EC01 --horizon 13 --out fc.csv
+    """
+    import pandas as pd
+
+    from features.forecast import ID_SEP
+    from services.forecasting import forecast, load_forecaster
+
+    _output_file(out, "--out", (".csv", ".xlsx"))
+    settings = _settings(ctx)
+    skus, houses = _ids_given(sku) or [], _ids_given(warehouse)
+    try:
+        model = load_forecaster(settings, "sku_warehouse")
+        pairs = [uid.split(ID_SEP, 1) for uid in model.series_]
+        ids = [f"{s}{ID_SEP}{w}" for s, w in pairs if s in skus and (houses is None or w in houses)]
+        unknown = sorted(set(skus) - {s for s, _ in pairs})
+        if unknown:
+            raise _fail(
+                f"The forecaster has no series of {', '.join(unknown)}: the SKU is unknown "
+                "(check the id) or never sold from a warehouse before it was trained "
+                "(`butler train forecast` after new sales)."
+            )
+        if not ids:
+            raise _fail(
+                f"The forecaster has no series of {', '.join(skus)} in "
+                f"{', '.join(houses or [])}: none sold from there. `butler forecast --sku "
+                f"{skus[0]}` lists the warehouses it has."
+            )
+        frame = forecast(settings, horizon=horizon, level="sku_warehouse", ids=ids, model=model)
+    except ButlerError as exc:
+        raise _fail(str(exc)) from exc
+    columns = [c for c in ("mean", "expected", "p50", "p80", "p90", "p95", "p99", "p99_9")
+               if c in frame]  # fmt: skip
+    table = Table(title=f"Weekly forecast, {horizon} weeks (units)", title_justify="left")
+    for head in ("SKU", "warehouse", "week", *columns):
+        table.add_column(head, justify="left" if head in ("SKU", "warehouse", "week") else "right")
+    for _, row in frame.iterrows():
+        table.add_row(
+            str(row["sku_id"]),
+            str(row["warehouse_id"]),
+            f"{pd.Timestamp(row['ds']):%Y-%m-%d}",
+            *(f"{row[c]:,.1f}" for c in columns),
+        )
+    console.print(table)
+    console.print(
+        "mean: the point forecast; expected: the expected demand (sum it over weeks); pNN: "
+        "the demand a week stays under with that probability."
+    )
+    if out is not None:
+        keep = frame[["sku_id", "warehouse_id", "ds", *[c for c in frame if c.startswith("p")],
+                      *[c for c in ("mean", "expected") if c in frame]]]  # fmt: skip
+        keep = keep.rename(columns={"ds": "week"})
+        if out.suffix.lower() == ".xlsx":
+            keep.to_excel(out, index=False)
+        else:
+            keep.to_csv(out, index=False)
+        console.print(f"Written to {escape(str(out))}.")
+
+
 @app.command()
 def replenish(
     ctx: typer.Context,

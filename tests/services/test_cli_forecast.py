@@ -172,3 +172,36 @@ def test_replenish_passes_the_skus_and_warehouses_asked_and_counts_held_lines(
     result = runner.invoke(app, args)
     assert asked["skus"] is None and asked["warehouses"] is None
     assert len(pd.read_csv(out)) == 2
+
+
+def test_forecast_command_prints_and_writes_the_weeks_of_the_asked_pairs(
+    settings, sales_store, monkeypatch, tmp_path
+):
+    from features.store import Store
+    from models.forecast import ForecastConfig, WeeklyDemandForecaster
+    from services import forecasting
+
+    with Store.open(settings, read_only=True) as store:
+        from features.forecast import store_panel
+
+        panel = store_panel(store)
+    model = WeeklyDemandForecaster(
+        ForecastConfig(n_estimators=20, n_jobs=1, calibration_weeks=4, min_child_samples=10)
+    ).fit(panel)
+    monkeypatch.setattr(forecasting, "load_forecaster", lambda settings, level: model)
+    home = ["--home", str(settings.home)]
+    out = tmp_path / "fc.csv"
+    args = [*home, "forecast", "--sku", "SKU03", "--horizon", "3", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(out)
+    assert sorted(set(written["warehouse_id"])) == ["WH-GZ", "WH-SH"] and len(written) == 6
+    assert {"mean", "expected", "p50", "p95", "p99_9"} <= set(written.columns)
+    assert (written["p99_9"] >= written["p95"]).all()
+    assert "WH-GZ" in result.output and "p99_9" in result.output
+    one = runner.invoke(app, [*home, "forecast", "--sku", "SKU03", "--warehouse", "WH-SH"])
+    assert one.exit_code == 0 and "WH-GZ" not in one.output
+    unknown = runner.invoke(app, [*home, "forecast", "--sku", "SKU99"])
+    assert unknown.exit_code == 1 and "no series of SKU99" in " ".join(unknown.output.split())
+    nowhere = runner.invoke(app, [*home, "forecast", "--sku", "SKU03", "--warehouse", "WH-XX"])
+    assert nowhere.exit_code == 1 and "lists the warehouses it has" in nowhere.output
