@@ -86,7 +86,8 @@ class RiskConfig:
     conversation_c: float = 4.0
     conversation_min_positives: int = 30
     conversation_max_features: int = 100_000
-    version: str = "2026.11.4"
+    # 2026.11.5: the labelling functions, whose votes the conversation stage reads, changed
+    version: str = "2026.11.5"
 
     def to_params(self) -> dict[str, str | float | int]:
         """Flat parameters for experiment tracking."""
