@@ -70,6 +70,8 @@ FORECAST_COLUMNS = ("sku_id", "warehouse_id", "week", "mean", *QUANTILES)
 #: What ``service_level`` is a target for (module docstring).
 ServiceMeasure = Literal["fill_rate", "cycle"]
 SERVICE_MEASURES: tuple[str, ...] = get_args(ServiceMeasure)
+#: What the MOQ is a minimum of (``ReplenishmentConfig.moq_scope``).
+MOQ_SCOPES = ("warehouse", "sku")
 #: Columns ``positions`` must have; ``OVERRIDE_COLUMNS`` may be added per row.
 POSITION_COLUMNS = ("sku_id", "warehouse_id", "on_hand", "in_transit", "lead_time_weeks")
 OVERRIDE_COLUMNS = ("review_period_weeks", "service_level", "moq", "case_pack")
@@ -104,6 +106,11 @@ class ReplenishmentConfig:
         service_measure: ``fill_rate`` (default) or ``cycle``; see the module docstring.
         review_period_weeks: weeks between two orders (``R``).
         moq: minimum order quantity in units; a positive order is raised to it.
+        moq_scope: what the MOQ is a minimum of: ``warehouse`` (default), each SKU ×
+            warehouse order alone; or ``sku``, the SKU's orders across its warehouses
+            together (one purchase order delivered to several warehouses): a SKU whose
+            orders add up to less is raised to it as a whole, the extra split by each
+            warehouse's demand over lead time + review.
         case_pack: units per case; orders are rounded up to whole cases.
         n_draws: Monte-Carlo draws per row for demand over lead time + review; quantiles are
             read to about ``1 / n_draws``.
@@ -114,6 +121,7 @@ class ReplenishmentConfig:
     service_measure: str = "fill_rate"
     review_period_weeks: float = 1.0
     moq: float = 0.0
+    moq_scope: str = "warehouse"
     case_pack: int = 1
     n_draws: int = 1000
     seed: int = 0
@@ -125,6 +133,11 @@ class ReplenishmentConfig:
             raise InvalidParameterError(
                 f"The `service_level` parameter of `{func}` must be in ({low}, {high}]. "
                 f"Got {self.service_level!r} instead."
+            )
+        if self.moq_scope not in MOQ_SCOPES:
+            raise InvalidParameterError(
+                f"The `moq_scope` parameter of `{func}` must be one of "
+                f"{', '.join(MOQ_SCOPES)}. Got {self.moq_scope!r} instead."
             )
         if self.service_measure not in SERVICE_MEASURES:
             raise InvalidParameterError(
@@ -254,10 +267,15 @@ class ReplenishmentPolicy:
         raw = np.where(up_to - stock > _EPS, np.ceil(up_to - stock - _EPS), 0.0)
         moq = pos["moq"].to_numpy(float)
         pack = pos["case_pack"].to_numpy(float)
-        raised = (raw > 0) & (moq > raw)
-        qty = np.where(raised, moq, raw)
-        cases = np.ceil(qty / pack - _EPS) + 0.0  # + 0.0: no order is 0, not ceil's -0.0
         held = pos["hold"].to_numpy(object)
+        if cfg.moq_scope == "sku":  # the SKU's orders together reach the MOQ
+            qty = _pooled_moq(pos["sku_id"].to_numpy(object), raw, moq, mu_lr, held != "")
+            qty = np.where(held != "", np.where((raw > 0) & (moq > raw), moq, raw), qty)
+            raised = qty > raw
+        else:
+            raised = (raw > 0) & (moq > raw)
+            qty = np.where(raised, moq, raw)
+        cases = np.ceil(qty / pack - _EPS) + 0.0  # + 0.0: no order is 0, not ceil's -0.0
         ordered = np.where(held == "", cases, 0.0)
         with np.errstate(all="ignore"):
             cover = stock * lr / mu_lr
@@ -276,10 +294,11 @@ class ReplenishmentPolicy:
         out["stockout_probability"] = p_out
         with np.errstate(all="ignore"):
             weekly = np.where(lr > 0, mu_lr / lr, np.nan)
+        pooled = cfg.moq_scope == "sku"
         out["reason"] = [
-            _reason(cfg.service_measure, *row)
+            _reason(cfg.service_measure, *row, pooled=pooled)
             for row in zip(level, lead, lr - lead, up_to, stock, cases * pack, cases, pack,
-                           np.where(raised, moq, 0.0), weekly, strict=True)
+                           np.where(raised, moq, 0.0), weekly, qty - raw, strict=True)
         ]  # fmt: skip
         out["reason"] = [
             reason if hold == "" else _held(hold, reason)
@@ -732,6 +751,9 @@ def _reason(
     pack: float,
     moq: float,
     weekly: float = float("nan"),
+    extra: float = 0.0,
+    *,
+    pooled: bool = False,
 ) -> str:
     """One line a buyer can read: the level the target asks for, the stock, the order.
     Weeks are shown to a tenth (a lead time of 45 days is 6.4 weeks, not 6.42857). An
@@ -758,7 +780,12 @@ def _reason(
             f"{name} demand over {weeks} (lead time {lead:g} + review {review:g}) is "
             f"{_fmt(up_to)}, stock + in transit is {_fmt(stock)}, order {_fmt(qty)}"
         )
-    if moq > 0:
+    if moq > 0 and pooled:  # the SKU's orders across warehouses raised together
+        text += (
+            f" (+{_fmt(extra)} so the SKU's orders across its warehouses reach its MOQ of "
+            f"{_fmt(moq)})"
+        )
+    elif moq > 0:
         many = weekly > 0 and qty / weekly > MOQ_WARN_WEEKS
         text += f" (raised to the MOQ of {_fmt(moq)}" + (
             f": {qty / weekly:.0f} weeks of this warehouse's demand; order it with the other "
@@ -769,6 +796,37 @@ def _reason(
     if pack > 1:
         text += f" = {cases:.0f} cases of {pack:.0f}"
     return text
+
+
+def _pooled_moq(
+    sku: np.ndarray, raw: np.ndarray, moq: np.ndarray, demand: np.ndarray, held: np.ndarray
+) -> np.ndarray:
+    """Orders with each SKU's MOQ applied to its warehouses' orders together.
+
+    A SKU whose orders (held pairs left out) add up to more than 0 and less than its MOQ
+    (the largest its rows give) is raised to the MOQ; the extra units go to its ordering
+    warehouses in proportion to their mean demand over lead time + review (equally when
+    that is 0), as whole units by largest remainder. Other rows keep ``raw``."""
+    out = raw.copy()
+    live = ~held
+    for key in pd.unique(sku[live & (raw > 0)]):
+        rows = np.flatnonzero((sku == key) & live)
+        total, floor = raw[rows].sum(), moq[rows].max()
+        if not 0 < total < floor:
+            continue
+        takers = rows[raw[rows] > 0]
+        weight = np.maximum(demand[takers], 0.0)
+        weight = (
+            weight / weight.sum() if weight.sum() > 0 else np.full(len(takers), 1 / len(takers))
+        )
+        extra = floor - total
+        share = np.floor(extra * weight + _EPS)
+        left = int(round(extra - share.sum()))
+        if left > 0:  # largest remainders first, ties to the earlier row
+            order = np.argsort(-(extra * weight - share), kind="stable")[:left]
+            share[order] += 1
+        out[takers] += share
+    return out
 
 
 def _held(hold: str, reason: str) -> str:

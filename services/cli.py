@@ -938,6 +938,13 @@ def _service_level(value: float) -> float:
     return value
 
 
+class MoqScope(StrEnum):
+    """What `butler replenish --moq-per` takes."""
+
+    warehouse = "warehouse"
+    sku = "sku"
+
+
 def _positive_weeks(value: float) -> float:
     if not value > 0:
         raise typer.BadParameter(f"{value:g} weeks: give more than 0, e.g. 1 for weekly orders.")
@@ -1038,6 +1045,13 @@ def replenish(
     review_weeks: Annotated[
         float, typer.Option(help="Weeks between orders (> 0).", callback=_positive_weeks)
     ] = 1.0,
+    moq_per: Annotated[
+        MoqScope,
+        typer.Option(
+            help="What the SKU master's MOQ is a minimum of: each warehouse's order, or the "
+            "SKU's orders across its warehouses together (one purchase order for all)."
+        ),
+    ] = MoqScope.warehouse,
     positions: Annotated[
         Path | None,
         typer.Option(help="Stock per SKU × warehouse to plan from (default: the store)."),
@@ -1070,6 +1084,7 @@ def replenish(
         butler replenish --out plan.csv --service-level 0.98 --supply supply.csv
         butler replenish --out plan.csv --service-measure cycle
         butler replenish --out plan.csv --sku SYSK01003-04 --warehouse WH-EC01
+        butler replenish --out plan.csv --moq-per sku
     """
     import pandas as pd
 
@@ -1085,6 +1100,7 @@ def replenish(
             # invoked command's defaults do not pass through option callbacks
             service_measure=_service_measure(service_measure),
             review_period_weeks=review_weeks,
+            moq_scope=MoqScope(moq_per).value,
         )
         pos = read_positions(positions) if positions else None
         sup = read_supply(supply) if supply else None

@@ -152,6 +152,36 @@ def test_held_pairs_get_no_supply():
     assert got.loc["W1", "allocated_qty"] == 30 and got.loc["W2", "allocated_qty"] == 0
 
 
+def test_an_moq_of_the_whole_sku_raises_its_warehouses_orders_together():
+    # A needs 10 at W1 and 35 at W2: 45 together, below the supplier's 60
+    positions = pd.DataFrame(
+        [position("A", "W1", on_hand=20, moq=60), position("A", "W2", on_hand=25, moq=60),
+         position("A", "W3", on_hand=500, moq=60), position("B", "W1", on_hand=0, moq=10)]
+    )  # fmt: skip
+    fc = pd.concat(
+        [forecast("A", "W1"), forecast("A", "W2", mean=20.0), forecast("A", "W3"),
+         forecast("B", "W1")]
+    )  # fmt: skip
+    per_warehouse = ReplenishmentPolicy().plan(positions, fc).plan.set_index("warehouse_id")
+    assert per_warehouse.loc["W1"].query("sku_id == 'A'")["order_qty"].item() == 60
+    plan = ReplenishmentPolicy(ReplenishmentConfig(moq_scope="sku")).plan(positions, fc).plan
+    a = plan[plan["sku_id"] == "A"].set_index("warehouse_id")
+    # 15 more, split by demand over lead time + review (30 : 60), none to W3, which orders 0
+    assert a["order_qty"].tolist() == [15, 45, 0] and a["order_qty"].sum() == 60
+    assert a.loc["W1", "reason"].endswith(
+        "order 15 (+5 so the SKU's orders across its warehouses reach its MOQ of 60)"
+    )
+    # B alone already passes its MOQ: untouched
+    assert plan.loc[plan["sku_id"] == "B", "order_qty"].item() == 30
+    # a held pair neither takes part nor counts
+    held = positions.assign(hold=["", "delisted", "", ""])
+    plan = ReplenishmentPolicy(ReplenishmentConfig(moq_scope="sku")).plan(held, fc).plan
+    a = plan[plan["sku_id"] == "A"].set_index("warehouse_id")
+    assert a["order_qty"].tolist() == [60, 0, 0]
+    with pytest.raises(InvalidParameterError, match="moq_scope"):
+        ReplenishmentConfig(moq_scope="order")
+
+
 def test_moq_does_not_create_an_order():
     row = plan_one(on_hand=30, moq=50)
     assert row.order_qty == 0

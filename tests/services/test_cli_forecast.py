@@ -171,6 +171,10 @@ def test_replenish_passes_the_skus_and_warehouses_asked_and_counts_held_lines(
     )
     result = runner.invoke(app, args)
     assert asked["skus"] is None and asked["warehouses"] is None
+    assert asked["config"].moq_scope == "warehouse"
+    result = runner.invoke(app, [*args, "--moq-per", "sku"])
+    assert result.exit_code == 0 and asked["config"].moq_scope == "sku"
+    assert runner.invoke(app, [*args, "--moq-per", "order"]).exit_code == 2
     assert len(pd.read_csv(out)) == 2
 
 
