@@ -13,7 +13,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import bentoml
 import numpy as np
@@ -230,16 +230,19 @@ class Forecasting:
         warehouses: list[str] | None = None,
         service_level: float = Field(default=0.95, gt=0.5, lt=1.0),
         service_measure: RequestedMeasure = "fill_rate",
+        moq_scope: Literal["warehouse", "sku"] = "warehouse",
     ) -> PlanAnswer:
         """The order plan per SKU × warehouse from the store's newest stock, with errors.
 
         ``service_measure``: ``fill_rate`` (share of demand served from stock) or ``cycle``
-        (share of order cycles without a stock-out).
+        (share of order cycles without a stock-out). ``moq_scope``: the MOQ is met by each
+        warehouse's order (``warehouse``) or by the SKU's orders to the warehouses asked
+        together (``sku``).
         """
         sku_ids, wh_ids = self._ids(skus, warehouses, skus_required=False)
         try:
             config = ReplenishmentConfig(
-                service_level=service_level, service_measure=service_measure
+                service_level=service_level, service_measure=service_measure, moq_scope=moq_scope
             )
             return self._plan(config, None if skus is None else sku_ids, wh_ids)
         except InvalidParameterError as exc:

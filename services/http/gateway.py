@@ -322,6 +322,7 @@ class Butler:
         warehouses: list[str] | None = None,
         service_level: float = Field(default=0.95, gt=0.5, lt=1.0),
         service_measure: RequestedMeasure = "fill_rate",
+        moq_scope: Literal["warehouse", "sku"] = "warehouse",
     ) -> PlanAnswer:
         """The order plan per SKU × warehouse, with a reason per line and per-row errors."""
         return await _forward(
@@ -330,6 +331,7 @@ class Butler:
                 warehouses=warehouses,
                 service_level=service_level,
                 service_measure=service_measure,
+                moq_scope=moq_scope,
             )
         )
 

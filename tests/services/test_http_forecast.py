@@ -230,6 +230,9 @@ def test_replenishment_filters_by_warehouse_and_raises_the_service_level(service
     assert high.plan[0].order_up_to > low.plan[0].order_up_to
     everything = service.replenishment()
     assert len(everything.plan) == 14 and len(everything.errors) == 2  # 16 pairs, SKU05 × 2
+    # the MOQ (12 in the master) met by a SKU's warehouses together never orders more
+    pooled = service.replenishment(moq_scope="sku")
+    assert sum(r.order_qty for r in pooled.plan) <= sum(r.order_qty for r in everything.plan)
 
 
 def test_replenishment_targets_a_fill_rate_unless_asked_for_a_cycle_target(service):
