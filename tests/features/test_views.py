@@ -29,6 +29,29 @@ T = dt.datetime
 # -- builders ------------------------------------------------------------------------------
 
 
+def add_listings(store: Store, rows: list[tuple], *, updated_at: dt.datetime | None = None) -> None:
+    """rows: (platform, sku_id, listed) or (platform, sku_id, listed, platform_stock);
+    ``updated_at`` defaults to 2024-06-01."""
+    store.upsert(
+        "listings",
+        pd.DataFrame(
+            [
+                {
+                    "platform": row[0],
+                    "shop_id": "shop1",
+                    "platform_sku_id": f"{row[0]}-{row[1]}",
+                    "sku_id": row[1],
+                    "listed": row[2],
+                    "platform_stock": row[3] if len(row) > 3 else None,
+                    "updated_at": updated_at or T(2024, 6, 1),
+                    "source_file": "l.csv",
+                }
+                for row in rows
+            ]
+        ),
+    )
+
+
 def add_catalog(store: Store, skus: dict[str, tuple[str, str]]) -> None:
     """skus: sku_id -> (product_id, category); each product is named after itself."""
     frame = pd.DataFrame(
@@ -389,29 +412,9 @@ def test_stock_position_counts_what_is_past_its_expected_day_as_overdue():
     assert due.loc[("A1", "W1"), "overdue_in_transit"] == 0
 
 
-def _listings(store: Store, rows: list[tuple[str, str, bool]]) -> None:
-    store.upsert(
-        "listings",
-        pd.DataFrame(
-            [
-                {
-                    "platform": p,
-                    "shop_id": "shop1",
-                    "platform_sku_id": f"{p}-{s}",
-                    "sku_id": s,
-                    "listed": listed,
-                    "updated_at": T(2024, 6, 1),
-                    "source_file": "l.csv",
-                }
-                for p, s, listed in rows
-            ]
-        ),
-    )
-
-
 def test_delisted_skus_are_unlisted_everywhere_and_quiet():
     store = Store.in_memory()
-    _listings(
+    add_listings(
         store,
         [
             ("tmall", "GONE", False), ("jd", "GONE", False),  # unlisted twice, quiet
@@ -578,24 +581,7 @@ def oversell_store() -> Store:
         ("tmall", "UNTRACKED", True, 9),
         ("tmall", "TWOWH", True, 20),
     ]
-    store.upsert(
-        "listings",
-        pd.DataFrame(
-            [
-                {
-                    "platform": p,
-                    "shop_id": "shop1",
-                    "platform_sku_id": f"{p}-{s}",
-                    "sku_id": s,
-                    "listed": listed,
-                    "platform_stock": stock_shown,
-                    "updated_at": T(2024, 6, 29),
-                    "source_file": "l.csv",
-                }
-                for p, s, listed, stock_shown in listings
-            ]
-        ),
-    )
+    add_listings(store, listings, updated_at=T(2024, 6, 29))
     lines = []
     for sku in ["ZERO", "LOW", "PLENTY", "DELISTED", "UNTRACKED", "TWOWH"]:
         for k in range(7):  # 2 units a day on the 7 days ending AS_OF
