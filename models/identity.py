@@ -2226,7 +2226,7 @@ def golden_records(
         out[f"{f}_from"] = first["unique_id"]
         if f == "phone":
             reachable = ~has.groupby("person_id")["_unreachable"].first()
-            out["phone_reachable"] = reachable.reindex(out.index).fillna(False).astype(bool)
+            out["phone_reachable"] = reachable.astype(bool).reindex(out.index, fill_value=False)
     out["source_accounts"] = grouped["unique_id"].agg(lambda s: ";".join(sorted(s)))
     out["cluster_size"] = grouped.size()
     if "platform" in data.columns:
