@@ -519,4 +519,4 @@ def risk_ack(
     if count:
         console.print(f"{count} alert(s) acknowledged.")
     else:  # the session has alerts (else acknowledge raised): all acknowledged before
-        console.print("0 alert(s) acknowledged: they had been acknowledged already.")
+        console.print("0 alert(s) acknowledged: they had been acknowledged (or withdrawn) already.")

@@ -124,7 +124,7 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
 
     chinese = PLATFORM_NAMES[Platform(platform)][0].split("/")[0]  # 京东 for jd
     again = invoke(settings, "risk", "ack", chinese, session)
-    assert again.exit_code == 0 and "had been acknowledged already" in again.output
+    assert again.exit_code == 0 and "had been acknowledged (or withdrawn) already" in again.output
     n_acked = int(acked.output.split(" alert(s)")[0].split()[-1])
     status = " ".join(invoke(settings, "status").output.split())
     assert f"Chat risk alerts: {open_alerts - n_acked:,} open, {n_acked:,} acknowledged." in status
