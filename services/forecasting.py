@@ -530,9 +530,7 @@ def _selected(
         known = set(store.sql(f"SELECT {col} FROM {table}").df()[col])
         unknown = sorted(set(ids) - known)
         if unknown:
-            folded = {k.upper(): k for k in known}
-            hints = [f"'{u}'" + (f" (did you mean '{folded[u.upper()]}'?)"
-                                 if u.upper() in folded else "") for u in unknown]  # fmt: skip
+            hints = [f"'{u}'{_did_you_mean(u, known)}" for u in unknown]
             kind = "SKU" if col == "sku_id" else "warehouse"
             raise UnknownEntityError(
                 f"The store does not know the {kind}s asked for: {', '.join(hints)}. Check the "
@@ -540,6 +538,12 @@ def _selected(
             )
         keep &= positions[col].astype("string").str.strip().isin(ids).fillna(False)
     return positions[keep]
+
+
+def _did_you_mean(value: str, known: set[str]) -> str:
+    """ " (did you mean 'SKU01'?)" when the store knows ``value`` in other letter case."""
+    folded = {k.upper(): k for k in known}
+    return f" (did you mean '{folded[value.upper()]}'?)" if value.upper() in folded else ""
 
 
 def _unplaced(skus: list[str], positions: pd.DataFrame) -> pd.DataFrame:
@@ -580,9 +584,7 @@ def _unknown_rows(positions: pd.DataFrame, skus: set[str], warehouses: set[str])
     bad_wh = (wh != "") & ~wh.isin(warehouses)
 
     def hint(ids: pd.Series, known: set[str]) -> pd.Series:
-        folded = {k.upper(): k for k in known}
-        return ids.map(lambda i: f" (did you mean '{folded[i.upper()]}'?)"
-                       if i.upper() in folded else "")  # fmt: skip
+        return ids.map(lambda i: _did_you_mean(i, known))
 
     parts = [
         pd.DataFrame(
