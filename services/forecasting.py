@@ -348,20 +348,28 @@ def replenishment_plan(
     cfg = config or ReplenishmentConfig()
     model = model if model is not None else load_forecaster(settings, "sku_warehouse")
     with Store.open(settings, read_only=True) as store:
-        if positions is None:
-            positions = store_positions(store, as_of)
-        else:  # a file's blank MOQ or case pack is the SKU master's, as for the store's
-            master = store.sql("SELECT sku_id, moq, case_pack FROM skus").df()
-            positions = _with_master_rules(positions, master)
-        positions = _selected(store, positions, skus, warehouses)
-        known_skus = set(store.sql("SELECT sku_id FROM skus").df()["sku_id"])
-        known_wh = set(store.sql("SELECT warehouse_id FROM warehouses").df()["warehouse_id"])
         # the day of the stock planned from: the newest snapshot on or before `as_of`
         day, newest = store.sql(
             "SELECT max(snapshot_date) FILTER (WHERE $1::DATE IS NULL OR snapshot_date <= $1), "
             "max(snapshot_date) FROM inventory_snapshots",
             [None if as_of is None else pd.Timestamp(as_of).date()],
         ).fetchall()[0]
+        if positions is None:
+            positions = store_positions(store, as_of)
+        else:  # a file's blank MOQ or case pack is the SKU master's, as for the store's
+            master = store.sql("SELECT sku_id, moq, case_pack FROM skus").df()
+            positions = _with_master_rules(positions, master)
+            # a delisted SKU is held whatever the stock figures came from
+            sold = store.sql("SELECT max(day) FROM sales_daily").fetchall()[0][0]
+            if newest or sold:
+                held = delisted_skus(store, newest or sold).set_index("sku_id")
+                ids = positions["sku_id"].astype("string").str.strip()
+                positions[HOLD_COLUMN] = [
+                    _delisted_hold(held.loc[i]) if i in held.index else "" for i in ids
+                ]
+        positions = _selected(store, positions, skus, warehouses)
+        known_skus = set(store.sql("SELECT sku_id FROM skus").df()["sku_id"])
+        known_wh = set(store.sql("SELECT warehouse_id FROM warehouses").df()["warehouse_id"])
         if future is None:
             future = planned_covariates(store, model, "sku_warehouse")
     supply_errors = None

@@ -303,10 +303,14 @@ def test_a_delisted_sku_is_planned_but_not_reordered(settings, sales_store, cham
     _delist_and_quiet(settings, "SKU08")
     with Store.open(settings, read_only=True) as store:
         last = store.sql("SELECT max(day) FROM sales_daily WHERE sku_id = 'SKU08'").fetchone()[0]
-    # on_hand 0 at both warehouses: the forecast (fitted before) would order
-    positions = _zero_stock_positions(settings)
+    # on_hand 0 at both warehouses: the forecast (fitted before) would order, but a
+    # positions file's delisted SKU is held as the store's is
+    positions = _zero_stock_positions(settings).assign(sku_id=lambda f: f["sku_id"] + " ")
     plan = replenishment_plan(settings, positions=positions, model=champion).plan
-    assert (plan.loc[plan["sku_id"] == "SKU08", "order_qty"] > 0).all()  # a file carries no hold
+    held = plan[plan["sku_id"] == "SKU08"]
+    assert len(held) == 2 and (held["order_qty"] == 0).all()
+    assert held["reason"].str.startswith("not ordered: delisted").all()
+    assert (plan.loc[plan["sku_id"] != "SKU08", "order_qty"] > 0).any()
 
     plan = replenishment_plan(settings, model=champion).plan.set_index("sku_id")
     held = plan.loc["SKU08"]
