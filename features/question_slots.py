@@ -421,6 +421,7 @@ _ALERT_STATUS = [
         r"已经?处理|处理过|处理完|已经?确认|确认过|已经?解决|已经?关闭|"
         r"acknowledged|handled|dealt with|closed",
     ),
+    ("withdrawn", r"撤回|撤销的预警|withdrawn"),
     ("all", r"全部预警|所有预警|所有的预警|all (?:the )?alerts|every alert"),
 ]
 #: "…that nobody has handled yet", "还没处理的": the open ones, whatever word follows.

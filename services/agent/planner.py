@@ -759,12 +759,9 @@ class OfflinePlanner:
 
 
 def _last_message(row: dict, t: dict) -> str:
-    """ ", last message 2025-12-31 09:30" (Beijing) of an alert row; blank when unknown."""
-    try:
-        stamp = dt.datetime.fromisoformat(str(row.get("last_message_at")))
-    except ValueError:  # None, NaT or nothing
-        return ""
-    return t["alerts_when"].format(when=f"{stamp + dt.timedelta(hours=8):%Y-%m-%d %H:%M}")
+    """ ", last message 2025-12-31 09:30" (Beijing, as the tool gives it); blank when
+    unknown."""
+    return t["alerts_when"].format(when=row["last_message"]) if row.get("last_message") else ""
 
 
 def _given(**values: Any) -> dict[str, Any]:

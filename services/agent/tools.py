@@ -142,17 +142,21 @@ class MatchMemberArgs(_Args):
 
 
 class RiskAlertsArgs(_Args):
-    status: Literal["open", "acknowledged", "all"] = "open"
+    status: Literal["open", "acknowledged", "withdrawn", "all"] = Field(
+        "open", description="all = open and acknowledged (withdrawn ones only when asked)."
+    )
     severity: Literal["high", "medium"] | None = Field(None, description="null = both.")
     scenarios: list[str] | None = Field(
         None, description="Risk scenarios, e.g. ['complaint_threat']; null = all."
     )
     platforms: list[str] | None = Field(None, description="Sales channels; null = all.")
     since: dt.date | None = Field(
-        None, description="Only conversations started on or after this day."
+        None, description="Only conversations whose last message is on or after this day."
     )
     until: dt.date | None = Field(
-        None, description="Only conversations started on or before this day; null = to now."
+        None,
+        description="Only conversations whose last message is on or before this day; "
+        "null = to now.",
     )
     limit: int = Field(10, ge=1, le=100)
 
@@ -547,7 +551,7 @@ class Toolbox:
         def read(store: Store) -> pd.DataFrame:
             # the days are those of each conversation's last message (Beijing): a threat
             # written today in a session opened last year is today's
-            return alert_queue(
+            queue = alert_queue(
                 store,
                 status=None if a.status == "all" else a.status,
                 limit=None,
@@ -557,8 +561,15 @@ class Toolbox:
                 since=a.since,
                 until=a.until,
             )
+            # "all" is every alert a supervisor deals with: a withdrawn one only when asked
+            return queue[queue["status"] != "withdrawn"] if a.status == "all" else queue
 
         found = self._read(read)
+        # when each conversation last spoke, as Beijing's wall clock (records keep only days)
+        last = pd.to_datetime(found["last_message_at"]) + pd.Timedelta(hours=8)
+        found = found.drop(columns=["last_message_at"]).assign(
+            last_message=last.dt.strftime("%Y-%m-%d %H:%M").where(last.notna(), None)
+        )
         sessions_found = found[["platform", "session_id"]].drop_duplicates()
         data = {
             "status": a.status,

@@ -547,6 +547,8 @@ def test_severity_and_scenarios(question, severity, scenarios, catalogue):
         ("我们已经确认过的风险会话有几个？", "acknowledged"),
         ("还没处理的预警", None),
         ("全部预警", "all"),
+        ("被撤回的预警有哪些？", "withdrawn"),
+        ("Which alerts were withdrawn?", "withdrawn"),
     ],
 )
 def test_alert_status(question, status, catalogue):

@@ -317,7 +317,7 @@ def test_alerts_of_a_past_period_end_with_it_and_the_answer_names_the_filters(pl
     assert call.name == "risk_alerts" and call.args["since"] == "2024-04-29"
     assert call.args["until"] == "2024-05-05" and call.args["severity"] == "high"
     assert "抖音没有未处理的高风险预警" in answer.answer
-    assert "（2024-04-29至2024-05-05开始的会话）" in answer.answer
+    assert "（最后消息在2024-04-29至2024-05-05的会话）" in answer.answer
     english, _ = agent.answer("open high-severity alerts on Douyin since 2024-05-01", [], today)
     assert english.tool_calls[0].args.get("until") is None  # "since" runs to today
     assert "no open high-severity risk alerts" in english.answer
@@ -341,7 +341,7 @@ def test_alerts_per_platform_are_counted_per_platform(planner, question):
     assert "：快手 3，京东 2" in text
     # every scenario is counted, and each alert says when its conversation last spoke
     row = {"severity": "high", "scenario": "legal_threat", "platform": "jd", "session_id": "S9",
-           "probability": 0.9, "last_message_at": "2025-12-31T01:30:00"}  # fmt: skip
+           "probability": 0.9, "last_message": "2025-12-31 09:30"}  # fmt: skip
     many = data | {"by_scenario": {s.value: 1 for s in RiskLabel}, "rows": [row]}
     plan = Plan("risk_alerts", 1.0, Slots(), "risk_alerts", {}, [], False)
     text = agent._render_risk_alerts(plan, many, agent.templates["zh"], "zh")

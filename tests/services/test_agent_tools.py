@@ -247,7 +247,14 @@ def test_an_alert_counts_on_the_day_its_conversation_last_spoke(toolbox, setting
         )  # fmt: skip
     today = toolbox.call("risk_alerts", {"since": "2024-05-02", "until": "2024-05-02"})
     assert {r["session_id"] for r in today.data["rows"]} == {"s2"}
-    assert today.data["rows"][0]["last_message_at"].startswith("2024-05-02")
+    assert today.data["rows"][0]["last_message"] == "2024-05-02 10:00"  # Beijing's clock
+    # withdrawn alerts only when asked for: "all" is open and acknowledged
+    with Store.open(settings) as store:
+        store.sql("UPDATE risk_alerts SET status = 'withdrawn' WHERE scenario = 'legal_threat'")
+    everything = toolbox.call("risk_alerts", {"status": "all"})
+    assert everything.data["alerts"] == 2
+    withdrawn = toolbox.call("risk_alerts", {"status": "withdrawn"})
+    assert [r["scenario"] for r in withdrawn.data["rows"]] == ["legal_threat"]
 
 
 def test_query_store_runs_a_select_and_refuses_anything_else(toolbox, settings):
