@@ -407,6 +407,12 @@ _NAME = re.compile(
     r"([\u4e00-\u9fff]{2,3})(?=[，,、\s手电邮]|$)|"
     r"(?:name(?: is)?[:：]?|named)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+){0,3})"
 )
+#: A name that follows a phone or e-mail ("手机号181…的陈秀英") or comes right before a birth
+#: date in brackets ("陈秀英（1972-03-08出生）").
+_NAME_NEAR = re.compile(
+    r"(?:\d{7,}|@[\w.-]+)\s*的\s*([\u4e00-\u9fff]{2,3})(?=[（(，,、\s]|是|出生|生日|$)|"
+    r"([\u4e00-\u9fff]{2,3})\s*[（(]\s*(?:生日|出生)?[:：]?\s*\d{4}[-/.年]"
+)
 #: One quoted turn written inline: 买家说"再不退款我就投诉"，customer said "…".
 _QUOTED_TURN = re.compile(
     r"(买家|顾客|客户|用户|客服|商家|buyer|customer|agent|seller)\s*"
@@ -538,13 +544,13 @@ def find_slots(question: str, catalogue: Catalogue, today: dt.date) -> Slots:
 
 def _person(question: str, slots: Slots) -> None:
     """Name, birth date and city of a member to look up, when the question gives them."""
-    found = _NAME.search(question) or _LOOSE_NAME.search(question)
+    found = _NAME.search(question) or _NAME_NEAR.search(question) or _LOOSE_NAME.search(question)
     if found:
         name = next((g for g in found.groups() if g), None)
         if (
             name
             and not any(word in name for word in _NOT_NAMES)
-            and not (found.re is _LOOSE_NAME and _NOT_NAME_START.match(name))
+            and not (found.re is not _NAME and _NOT_NAME_START.match(name))
         ):
             slots.person_name = name.strip()
     if (m := _BIRTH.search(question)) is not None:

@@ -475,6 +475,10 @@ def test_email(catalogue):
         ("我叫王小明，手机13912341234", "王小明"),
         ("my name is Li Lei, phone 13812345678", "Li Lei"),
         ("会员李四 li.si@example.com", "李四"),
+        # after the phone, or before a bracketed birth date (the re-audit's phrasings)
+        ("手机号18322478180的陈秀英（1972-03-08出生）是不是老会员？", "陈秀英"),
+        ("陈秀英（1972-03-08出生），手机18322478180，是老会员吗", "陈秀英"),
+        ("邮箱 li.na@example.com 的李娜是不是会员", "李娜"),
     ],
 )
 def test_person_name_with_a_phone_or_email(question, name, catalogue):
@@ -484,7 +488,8 @@ def test_person_name_with_a_phone_or_email(question, name, catalogue):
 @pytest.mark.parametrize(
     "question",
     ["这个手机号 18187098454 是老会员吗？", "wulong6665@qq.com 这个邮箱是会员吗？",
-     "该用户 13812345678 是不是会员", "那个电话13900001111呢"],
+     "该用户 13812345678 是不是会员", "那个电话13900001111呢",
+     "手机号13812345678的是老会员吗", "手机号13812345678的会员是不是老会员"],
 )  # fmt: skip
 def test_a_pointing_word_before_a_phone_or_email_is_no_name(question, catalogue):
     found = slots(question, catalogue)

@@ -668,12 +668,16 @@ def test_a_member_match_says_when_the_persons_other_accounts_disagree(planner, s
 
 
 def test_a_member_match_says_a_relative_on_the_same_phone_is_someone_else(planner, sales_world):
-    agent, _ = planner
+    agent, models = planner
     today = _today(sales_world)
     zh, _ = agent.answer("手机号13700004444的是不是老会员？", [], today)
     assert "新会员" in zh.answer and "家人" in zh.answer and "P000042" in zh.answer
     en, _ = agent.answer("Is 13700004444 already one of our members?", [], today)
     assert "a relative sharing the phone" in en.answer and "not merged" in en.answer
+    # the name and birth date the question gives are sent, so the model can tell them apart
+    agent.answer("手机号13700004444的张月（2000-10-22出生）是不是老会员？", [], today)
+    assert models.calls[-1][1] == {"record_id": "butler-ask", "phone": "13700004444",
+                                   "full_name": "张月", "birth_date": "2000-10-22"}  # fmt: skip
 
 
 def test_a_member_match_sends_the_platform_and_flags_a_second_account_there(planner, sales_world):
