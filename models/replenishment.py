@@ -269,7 +269,8 @@ class ReplenishmentPolicy:
         pack = pos["case_pack"].to_numpy(float)
         held = pos["hold"].to_numpy(object)
         if cfg.moq_scope == "sku":  # the SKU's orders together reach the MOQ
-            qty = _pooled_moq(pos["sku_id"].to_numpy(object), raw, moq, mu_lr, held != "")
+            sku = pos["sku_id"].to_numpy(object)
+            qty = _pooled_moq(sku, raw, moq, pack, mu_lr, held != "")
             qty = np.where(held != "", np.where((raw > 0) & (moq > raw), moq, raw), qty)
             raised = qty > raw
         else:
@@ -781,10 +782,12 @@ def _reason(
             f"{_fmt(up_to)}, stock + in transit is {_fmt(stock)}, order {_fmt(qty)}"
         )
     if moq > 0 and pooled:  # the SKU's orders across warehouses raised together
+        many = weekly > 0 and qty / weekly > MOQ_WARN_WEEKS
         text += (
             f" (+{_fmt(extra)} so the SKU's orders across its warehouses reach its MOQ of "
-            f"{_fmt(moq)})"
-        )
+            f"{_fmt(moq)}" + (f": {qty / weekly:.0f} weeks of this warehouse's demand)"
+                              if many else ")")
+        )  # fmt: skip
     elif moq > 0:
         many = weekly > 0 and qty / weekly > MOQ_WARN_WEEKS
         text += f" (raised to the MOQ of {_fmt(moq)}" + (
@@ -799,33 +802,34 @@ def _reason(
 
 
 def _pooled_moq(
-    sku: np.ndarray, raw: np.ndarray, moq: np.ndarray, demand: np.ndarray, held: np.ndarray
+    sku: np.ndarray,
+    raw: np.ndarray,
+    moq: np.ndarray,
+    pack: np.ndarray,
+    demand: np.ndarray,
+    held: np.ndarray,
 ) -> np.ndarray:
     """Orders with each SKU's MOQ applied to its warehouses' orders together.
 
-    A SKU whose orders (held pairs left out) add up to more than 0 and less than its MOQ
-    (the largest its rows give) is raised to the MOQ; the extra units go to its ordering
-    warehouses in proportion to their mean demand over lead time + review (equally when
-    that is 0), as whole units by largest remainder. Other rows keep ``raw``."""
+    A SKU whose orders (held pairs left out), each rounded up to whole cases, add up to more
+    than 0 and less than its MOQ (the largest its rows give) is raised to the MOQ one case
+    at a time, each case to the ordering warehouse whose demand over lead time + review its
+    order covers least; so the total passes the MOQ by less than one case. Other rows keep
+    ``raw``."""
     out = raw.copy()
     live = ~held
     for key in pd.unique(sku[live & (raw > 0)]):
         rows = np.flatnonzero((sku == key) & live)
-        total, floor = raw[rows].sum(), moq[rows].max()
-        if not 0 < total < floor:
-            continue
         takers = rows[raw[rows] > 0]
-        weight = np.maximum(demand[takers], 0.0)
-        weight = (
-            weight / weight.sum() if weight.sum() > 0 else np.full(len(takers), 1 / len(takers))
-        )
-        extra = floor - total
-        share = np.floor(extra * weight + _EPS)
-        left = int(round(extra - share.sum()))
-        if left > 0:  # largest remainders first, ties to the earlier row
-            order = np.argsort(-(extra * weight - share), kind="stable")[:left]
-            share[order] += 1
-        out[takers] += share
+        qty = np.ceil(raw[takers] / pack[takers] - _EPS) * pack[takers]
+        floor = moq[rows].max()
+        if not 0 < qty.sum() < floor:
+            continue
+        need = np.maximum(demand[takers], 0.0) + _EPS  # equal when no demand is known
+        while qty.sum() < floor - _EPS:
+            k = int(np.argmax(need / (qty + pack[takers])))
+            qty[k] += pack[takers][k]
+        out[takers] = qty
     return out
 
 

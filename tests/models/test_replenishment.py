@@ -166,11 +166,18 @@ def test_an_moq_of_the_whole_sku_raises_its_warehouses_orders_together():
     assert per_warehouse.loc["W1"].query("sku_id == 'A'")["order_qty"].item() == 60
     plan = ReplenishmentPolicy(ReplenishmentConfig(moq_scope="sku")).plan(positions, fc).plan
     a = plan[plan["sku_id"] == "A"].set_index("warehouse_id")
-    # 15 more, split by demand over lead time + review (30 : 60), none to W3, which orders 0
-    assert a["order_qty"].tolist() == [15, 45, 0] and a["order_qty"].sum() == 60
+    # 15 more, each unit to the warehouse whose order covers least of its demand over lead
+    # time + review (30 and 60): both end at two thirds of it; none to W3, which orders 0
+    assert a["order_qty"].tolist() == [20, 40, 0] and a["order_qty"].sum() == 60
     assert a.loc["W1", "reason"].endswith(
-        "order 15 (+5 so the SKU's orders across its warehouses reach its MOQ of 60)"
+        "order 20 (+10 so the SKU's orders across its warehouses reach its MOQ of 60)"
     )
+    # in whole cases: the total passes the MOQ by less than one case
+    cased = positions.assign(case_pack=[12, 12, 12, 1])
+    plan = ReplenishmentPolicy(ReplenishmentConfig(moq_scope="sku")).plan(cased, fc).plan
+    a = plan[plan["sku_id"] == "A"].set_index("warehouse_id")
+    assert 60 <= a["order_qty"].sum() < 72 and (a["order_qty"] % 12 == 0).all()
+    assert a.loc["W1", "reason"].endswith(f"= {a.loc['W1', 'cases']} cases of 12")
     # B alone already passes its MOQ: untouched
     assert plan.loc[plan["sku_id"] == "B", "order_qty"].item() == 30
     # a held pair neither takes part nor counts
