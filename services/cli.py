@@ -983,24 +983,38 @@ def forecast_command(
         model = load_forecaster(settings, "sku_warehouse")
         pairs = [uid.split(ID_SEP, 1) for uid in model.series_]
         ids = [f"{s}{ID_SEP}{w}" for s, w in pairs if s in skus and (houses is None or w in houses)]
-        unknown = sorted(set(skus) - {s for s, _ in pairs})
-        if unknown:
-            raise _fail(
-                f"The forecaster has no series of {', '.join(unknown)}: the SKU is unknown "
-                "(check the id) or never sold from a warehouse before it was trained "
-                "(`butler train forecast` after new sales)."
-            )
+        known = {s for s, _ in pairs}
+        folded = {k.upper(): k for k in known}
+        unknown = [
+            f"{s}" + (f" (did you mean {folded[s.upper()]}?)" if s.upper() in folded else "")
+            for s in skus
+            if s not in known
+        ]
+        had = {tuple(uid.split(ID_SEP, 1)) for uid in ids}
+        missing = [
+            f"{s} × {w}" for s in skus if s in known for w in houses or () if (s, w) not in had
+        ]
         if not ids:
             raise _fail(
-                f"The forecaster has no series of {', '.join(skus)} in "
-                f"{', '.join(houses or [])}: none sold from there. `butler forecast --sku "
-                f"{skus[0]}` lists the warehouses it has."
+                "Nothing to forecast: "
+                + "; ".join(
+                    [f"no series of {', '.join(unknown)}"] * bool(unknown)
+                    + [f"no sales of {', '.join(missing)}"] * bool(missing)
+                )
+                + ". A SKU has a series where it sold before the forecaster was trained "
+                "(`butler train forecast` after new sales); without --warehouse every "
+                "warehouse it has is listed."
             )
         frame = forecast(settings, horizon=horizon, level="sku_warehouse", ids=ids, model=model)
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
-    columns = [c for c in ("mean", "expected", "p50", "p80", "p90", "p95", "p99", "p99_9")
-               if c in frame]  # fmt: skip
+    for what, names in (("SKUs the forecaster has no series of", unknown),
+                        ("pairs without sales there", missing)):  # fmt: skip
+        if names:
+            err_console.print(f"[yellow]warning:[/] {what}, left out: {escape(', '.join(names))}")
+    columns = [
+        c for c in ("mean", "expected", "p50", "p80", "p90", "p95", "p99", "p99_9") if c in frame
+    ]  # fmt: skip  (--out writes p98, p99_5 and p99_8 too)
     table = Table(title=f"Weekly forecast, {horizon} weeks (units)", title_justify="left")
     for head in ("SKU", "warehouse", "week", *columns):
         table.add_column(head, justify="left" if head in ("SKU", "warehouse", "week") else "right")
@@ -1014,7 +1028,8 @@ def forecast_command(
     console.print(table)
     console.print(
         "mean: the point forecast; expected: the expected demand (sum it over weeks); pNN: "
-        "the demand a week stays under with that probability."
+        "the demand a week stays under with that probability (--out also writes p98, p99_5 "
+        "and p99_8)."
     )
     if out is not None:
         keep = frame[["sku_id", "warehouse_id", "ds", *[c for c in frame if c.startswith("p")],

@@ -208,4 +208,12 @@ def test_forecast_command_prints_and_writes_the_weeks_of_the_asked_pairs(
     unknown = runner.invoke(app, [*home, "forecast", "--sku", "SKU99"])
     assert unknown.exit_code == 1 and "no series of SKU99" in " ".join(unknown.output.split())
     nowhere = runner.invoke(app, [*home, "forecast", "--sku", "SKU03", "--warehouse", "WH-XX"])
-    assert nowhere.exit_code == 1 and "lists the warehouses it has" in nowhere.output
+    assert nowhere.exit_code == 1 and "no sales of SKU03 × WH-XX" in nowhere.output
+    # what can be forecast is, and the rest is named
+    some = runner.invoke(
+        app, [*home, "forecast", "--sku", "SKU03", "--sku", "sku04", "--warehouse", "WH-GZ",
+              "--warehouse", "WH-XX"]
+    )  # fmt: skip
+    said = " ".join(some.output.split())
+    assert some.exit_code == 0 and "SKU03" in said
+    assert "sku04 (did you mean SKU04?)" in said and "SKU03 × WH-XX" in said
