@@ -291,6 +291,7 @@ def status(ctx: typer.Context) -> None:
     """
     from features.status import status_report
     from features.store import Store
+    from services.risk import older_queue
     from services.risk_patrol import alert_counts
 
     settings = _settings(ctx)
@@ -298,6 +299,7 @@ def status(ctx: typer.Context) -> None:
         with Store.open(settings, read_only=True) as store:
             report = status_report(store)
             alerts = alert_counts(store)
+            older = older_queue(settings, store) if alerts["open"] else 0
     except ButlerError as exc:
         raise _fail(str(exc)) from exc
     if report.empty:
@@ -309,6 +311,12 @@ def status(ctx: typer.Context) -> None:
             f"{n:,} {status}" for status, n in alerts.items() if n or status != "withdrawn"
         )
         console.print(f"Chat risk alerts: {counts}. List the open ones with `butler risk alerts`.")
+        if older:
+            console.print(
+                f"{counted(older, 'open alert')} were raised by an earlier chat-risk "
+                "classifier: `butler risk patrol --rescan` reads every conversation again "
+                "with the registered one."
+            )
     elif report.rows_per_table().get("chat_messages"):
         console.print(
             "Chat risk alerts: none raised. `butler risk patrol` scans the chats for them."

@@ -474,13 +474,11 @@ def risk_alerts(
 def _rescan_hint(settings: Settings) -> None:
     """Say so when the open queue was raised by another classifier than the champion."""
     from features.store import Store
-    from services.risk import load_risk_model, patrol_label
-    from services.risk_patrol import older_open_alerts
+    from services.risk import older_queue
 
     try:
-        version = patrol_label(settings, load_risk_model(settings))
         with Store.open(settings, read_only=True) as store:
-            older = older_open_alerts(store, version)
+            older = older_queue(settings, store)
     except ButlerError:
         return  # no store yet, or a locked one: nothing to say
     if older:

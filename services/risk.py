@@ -17,7 +17,7 @@ from features.chats import JSONL_ERRORS, Conversation, LineProblem, parse_conver
 from features.settings import Settings
 from features.text import CJK
 from models.chat_risk import REGISTERED_NAME, RiskAssessment, RiskClassifier
-from services.registry import load_registered, registered_version
+from services.registry import ModelNotRegisteredError, load_registered, registered_version
 
 #: Conversations scored per batch while classifying a file.
 BATCH = 1_000
@@ -39,6 +39,18 @@ def patrol_label(settings: Settings, model: RiskClassifier) -> str:
     registry version and its own (retrained on the same data, the own one repeats)."""
     found = registered_version(settings, REGISTERED_NAME)
     return f"v{found['version']} ({model.version_})"
+
+
+def older_queue(settings: Settings, store: Any) -> int:
+    """Open alerts of ``store`` that a classifier other than the registered one raised (0
+    when none is registered): what a rescan would read again."""
+    from services.risk_patrol import older_open_alerts
+
+    try:
+        found = registered_version(settings, REGISTERED_NAME)
+    except ModelNotRegisteredError:
+        return 0
+    return older_open_alerts(store, f"v{found['version']} (")
 
 
 def assessment_fields(assessment: RiskAssessment) -> dict[str, Any]:

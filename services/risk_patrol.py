@@ -341,13 +341,14 @@ def alert_counts(store: Store) -> dict[str, int]:
 
 
 def older_open_alerts(store: Store, version: str) -> int:
-    """How many open alerts a classifier other than ``version`` raised or last refreshed
-    (0 before the first patrol)."""
+    """How many open alerts a classifier other than ``version`` raised or last refreshed:
+    their ``model_version`` does not start with it (0 before the first patrol)."""
     if not _has_alerts(store):
         return 0
     return int(
         store.sql(
-            "SELECT count(*) FROM risk_alerts WHERE status = ? AND model_version <> ?",
+            "SELECT count(*) FROM risk_alerts "
+            "WHERE status = ? AND NOT starts_with(model_version, ?)",
             [AlertStatus.OPEN.value, version],
         ).fetchall()[0][0]
     )

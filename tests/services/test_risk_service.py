@@ -142,8 +142,10 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
     assert "raised by an earlier classifier" in " ".join(retrained.output.split())
     plain = " ".join(invoke(settings, "risk", "patrol").output.split())
     assert "0 sessions" in plain and "--rescan" in plain
+    assert "raised by an earlier chat-risk classifier" in invoke(settings, "status").output
     rescan = " ".join(invoke(settings, "risk", "patrol", "--rescan").output.split())
     assert "120 sessions" in rescan and " withdrawn, " in rescan and "--rescan" not in rescan
+    assert "earlier chat-risk classifier" not in invoke(settings, "status").output
 
     truth_csv = tmp_path / "truth.csv"
     truth.to_csv(truth_csv, index=False)
