@@ -84,7 +84,11 @@ _FIELD_ALIASES = {
 }
 
 REASON_BLANK_ID = "blank id"
-REASON_NO_FIELD = "no usable field: every mapped column is blank"
+REASON_NO_FIELD = (
+    "no usable field: every mapped column is blank (a platform or gender alone compares nothing)"
+)
+#: Fields that say where or who in general, but match nobody by themselves.
+_CONTEXT_FIELDS = ("platform", "gender")
 
 #: Excel's day 0: a serial day number counts days from here (1 is 1899-12-31, 32874 is
 #: 1990-01-01), which also absorbs Excel's false 1900-02-29 for every date after it.
@@ -454,7 +458,9 @@ def _rejection_reasons(ids: pd.Series, values: pd.DataFrame) -> np.ndarray:
     A blank id wins over a repeated id, which wins over a row with no usable value.
     """
     reasons = np.full(len(ids), None, dtype=object)
-    reasons[~values.notna().any(axis=1).to_numpy()] = REASON_NO_FIELD
+    # a platform or a gender alone tells nobody apart: such a row has nothing to compare
+    telling = values.drop(columns=[c for c in _CONTEXT_FIELDS if c in values.columns])
+    reasons[~telling.notna().any(axis=1).to_numpy()] = REASON_NO_FIELD
     has_id = ids.notna().to_numpy()
     id_positions = np.flatnonzero(has_id)
     # factorize numbers ids in order of first appearance, so return_index finds first rows

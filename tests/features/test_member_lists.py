@@ -550,3 +550,21 @@ def test_excel_notation_is_read_back_only_when_it_holds_every_digit(number, show
 
     # never a number the member did not write: the whole phone, or nothing
     assert phone == (str(number) if shown >= 11 else None)
+
+
+def test_a_row_with_only_a_platform_or_gender_has_nothing_to_compare():
+    source = pd.DataFrame(
+        {
+            "id": ["1", "2", "3"],
+            "name": ["张月", None, None],
+            "shop": ["tmall", "jd", None],
+            "sex": [None, "F", "F"],
+        }
+    )
+    mapping = MemberMap.from_dict(
+        {"id": "id", "full_name": "name", "platform": "shop", "gender": "sex"}
+    )
+    result = map_members(source, mapping)
+    assert result.members["unique_id"].tolist() == ["1"]
+    assert result.rejected["reason"].tolist() == [REASON_NO_FIELD, REASON_NO_FIELD]
+    assert "a platform or gender alone compares nothing" in REASON_NO_FIELD
