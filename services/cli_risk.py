@@ -245,8 +245,8 @@ def risk_classify(
         more = f" and {len(report.not_chinese) - 10:,} more" if len(report.not_chinese) > 10 else ""
         err_console.print(
             f"[yellow]warning:[/] the buyer's turns on line(s) {shown}{more} hold no Chinese: "
-            "the classifier learnt from Chinese customer service, so a risk there (English, "
-            "blank text) goes unread. Read those conversations yourself."
+            "the classifier learnt from Chinese customer service, so a risk written there "
+            "(English, emoji, blank text) may go unread. Read those conversations yourself."
         )
     console.print(
         f"{report.scored:,} conversations scored, {report.flagged:,} with a risk; "

@@ -347,6 +347,7 @@ def replenishment_plan(
     """
     cfg = config or ReplenishmentConfig()
     model = model if model is not None else load_forecaster(settings, "sku_warehouse")
+    from_store = positions is None
     with Store.open(settings, read_only=True) as store:
         # the day of the stock planned from: the newest snapshot on or before `as_of`
         day, newest = store.sql(
@@ -378,7 +379,7 @@ def replenishment_plan(
     unknown = _unknown_rows(positions, known_skus, known_wh)
     positions = positions.drop(index=unknown.index.unique()) if len(unknown) else positions
     unknown = unknown[list(ERROR_COLUMNS)]
-    unplaced = _unplaced(skus or [], positions)
+    unplaced = _unplaced(skus or [], positions, from_file=not from_store)
     if len(unplaced):  # the SKUs asked for with no position: an error row each
         unknown = pd.concat([unknown, unplaced]) if len(unknown) else unplaced
     if positions.empty:
@@ -554,16 +555,20 @@ def _did_you_mean(value: str, known: set[str]) -> str:
     return f" (did you mean '{folded[value.upper()]}'?)" if value.upper() in folded else ""
 
 
-def _unplaced(skus: list[str], positions: pd.DataFrame) -> pd.DataFrame:
+def _unplaced(skus: list[str], positions: pd.DataFrame, *, from_file: bool) -> pd.DataFrame:
     """An error row per SKU asked for that has no position to plan from."""
     missing = sorted(set(skus) - set(positions["sku_id"].astype("string").str.strip()))
+    fix = (
+        "add its rows to the positions file"
+        if from_file
+        else "ingest a stock snapshot (or a purchase order) that names it"
+    )
     return pd.DataFrame(
         {
             "sku_id": missing,
             "warehouse_id": None,
             "field": "sku_id",
-            "reason": "no stock position for this SKU in the warehouses asked; ingest a stock "
-            "snapshot (or a purchase order) that names it",
+            "reason": f"no stock position for this SKU in the warehouses asked; {fix}",
         },
         columns=list(ERROR_COLUMNS),
     )

@@ -297,6 +297,11 @@ def alert_queue(
         conditions, params = [*conditions, "list_contains(?, scenario)"], [*params, wanted]
     if severity is not None:
         conditions, params = [*conditions, "severity = ?"], [*params, _severity(severity).value]
+    if since is not None and until is not None and since > until:
+        raise InvalidParameterError(
+            f"The `since` day of `alert_queue` ({since}) is after its `until` day ({until}): "
+            "give the earlier day first."
+        )
     for day, op in ((since, ">="), (until, "<=")):
         if day is not None:
             conditions, params = [*conditions, f"{_LAST_DAY} {op} ?"], [*params, day]

@@ -22,7 +22,7 @@ from bentoml.exceptions import ServiceUnavailable
 from pydantic import BaseModel, ConfigDict, Field
 
 from features.chats import MAX_MESSAGES, ChatMessage, Conversation
-from features.errors import ButlerError, StoreError
+from features.errors import ButlerError, InvalidParameterError, StoreError
 from features.schema.vocab import RiskLabel
 from features.settings import Settings
 from features.store import Store
@@ -154,6 +154,8 @@ class ChatRisk:
                 )
         except StoreError as exc:  # no store yet, or locked by a running ingest
             raise ServiceUnavailable(f"store: {exc}") from exc
+        except InvalidParameterError as exc:  # since after until
+            raise client_error(exc, "since") from exc
         times = ("raised_at", "last_message_at")
         return [
             Alert(

@@ -394,7 +394,7 @@ def test_a_plan_for_some_skus_and_warehouses(settings, sales_store, champion, tm
     got = replenishment_plan(settings, model=champion, positions=file_part, skus=["SKU06", "SKU07"])
     assert set(got.plan["sku_id"]) == {"SKU07"}
     assert got.errors[["sku_id", "field"]].values.tolist() == [["SKU06", "sku_id"]]
-    assert "no stock position for this SKU" in got.errors["reason"].iloc[0]
+    assert got.errors["reason"].iloc[0].endswith("add its rows to the positions file")
 
 
 def test_a_forecaster_trained_before_the_newest_sales_is_said_to_be_stale(settings, sales_store):

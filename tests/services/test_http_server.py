@@ -198,6 +198,8 @@ def test_risk_alerts_are_listed(url):
         assert alert["last_message_at"] >= "2019-12-31" and alert["model_version"]
     assert post(url, "risk_alerts", {"platforms": ["亚马逊"]}).status_code == 400
     assert post(url, "risk_alerts", {"scenarios": ["fire"]}).status_code == 400
+    backwards = {"since": "2025-12-31", "until": "2025-12-01"}
+    assert post(url, "risk_alerts", backwards).status_code == 400
 
 
 # -- forecasting and replenishment --------------------------------------------------------------

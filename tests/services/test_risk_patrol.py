@@ -408,6 +408,8 @@ def test_queue_puts_todays_conversations_first_and_shows_when_they_spoke(chats):
     assert alert_queue(chats, until=dt.date(2023, 12, 31))["session_id"].tolist() == ["OLD"]
     with pytest.raises(InvalidParameterError, match="severity"):
         alert_queue(chats, severity="urgent")
+    with pytest.raises(InvalidParameterError, match="give the earlier day first"):
+        alert_queue(chats, since=dt.date(2024, 6, 2), until=dt.date(2024, 6, 1))
     with pytest.raises(InvalidParameterError, match="scenario"):
         alert_queue(chats, scenarios=["fire"])
 
