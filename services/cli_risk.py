@@ -508,7 +508,7 @@ def risk_ack(
 
     settings = _settings(ctx)
     try:
-        # 拼多多, PDD and pinduoduo are one platform; an unknown name is said as such
+        # 拼多多, Pinduoduo and pinduoduo are one platform; an unknown name is said as such
         (code,) = check_platforms(platform, func="risk ack")
         with Store.open(settings) as store:
             count = acknowledge(store, code, session_id, scenario)
