@@ -58,7 +58,7 @@ def forecast(skus, warehouses, horizon):
     return ForecastResult(model=VERSION, horizon=horizon, series=[], missing=[])
 
 
-def replenishment(skus, warehouses, service_level, service_measure):
+def replenishment(skus, warehouses, service_level, service_measure, moq_scope):
     return PlanAnswer(
         model=VERSION, as_of=None, forecast_start=None, service_level=service_level,
         service_measure=service_measure, plan=[], errors=[],
@@ -132,6 +132,7 @@ def test_a_service_measure_is_read_as_the_cli_and_readme_spell_it(client, calls,
     response = client.post("/replenishment", json={"service_measure": given}, headers=AUTH)
     assert response.status_code == 200 and response.json()["service_measure"] == read
     assert calls[0][1]["service_measure"] == read
+    assert calls[0][1]["moq_scope"] == "warehouse"  # the default, passed on
     wrong = client.post("/replenishment", json={"service_measure": "fillrate"}, headers=AUTH)
     assert wrong.status_code == 400 and "fill_rate" in wrong.text
 
