@@ -371,6 +371,12 @@ def risk_patrol(
         + (f", {counted(report.alerts_withdrawn, 'alert')} withdrawn" if rescan else "")
         + f", {report.alerts_open:,} open in all."
     )
+    if report.high_withdrawn:
+        console.print(
+            f"[yellow]{counted(report.high_withdrawn, 'high-severity alert')} withdrawn[/]: "
+            "the registered classifier no longer finds them, which may be its miss. Review "
+            "them with `butler risk alerts --status withdrawn --severity high`."
+        )
     if report.older_open:
         console.print(
             f"[yellow]{counted(report.older_open, 'open alert')} were raised by an earlier "

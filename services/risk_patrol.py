@@ -130,6 +130,8 @@ class PatrolReport:
         started_at: when it started (naive UTC): its new alerts were raised at or after it
             (``alert_queue(raised_since=...)`` lists them).
         alerts_withdrawn: open alerts a rescan no longer found (0 without a rescan).
+        high_withdrawn: how many of those were high-severity: worth a supervisor's look, as
+            a retrained classifier can miss what the earlier one rightly found.
         older_open: open alerts afterwards that an earlier classifier raised and this one
             has not read again (a queue from before retraining: rescan).
     """
@@ -142,6 +144,7 @@ class PatrolReport:
     started_at: dt.datetime | None = None
     alerts_withdrawn: int = 0
     older_open: int = 0
+    high_withdrawn: int = 0
 
 
 def patrol(
@@ -213,14 +216,17 @@ def patrol(
         logger.debug("Risk patrol: %d of %d sessions scanned", done, total)
         if progress is not None:
             progress(done, total)
-    withdrawn = 0
+    withdrawn = high_withdrawn = 0
     if rescan:  # every session was read again: an open alert not refreshed was not found
         with store.transaction():
-            withdrawn = int(
-                store.sql(
-                    "UPDATE risk_alerts SET status = ? WHERE status = ? AND model_version <> ?",
-                    [AlertStatus.WITHDRAWN.value, AlertStatus.OPEN.value, version],
-                ).fetchall()[0][0]
+            withdrawn, high_withdrawn = store.sql(
+                "SELECT count(*), count(*) FILTER (WHERE severity = 'high') FROM risk_alerts "
+                "WHERE status = ? AND model_version <> ?",
+                [AlertStatus.OPEN.value, version],
+            ).fetchall()[0]
+            store.sql(
+                "UPDATE risk_alerts SET status = ? WHERE status = ? AND model_version <> ?",
+                [AlertStatus.WITHDRAWN.value, AlertStatus.OPEN.value, version],
             )
     open_alerts, older = store.sql(
         "SELECT count(*), count(*) FILTER (WHERE model_version <> ?) FROM risk_alerts "
@@ -234,7 +240,8 @@ def patrol(
         alerts_open=int(open_alerts),
         seconds=time.perf_counter() - started,
         started_at=started_at,
-        alerts_withdrawn=withdrawn,
+        alerts_withdrawn=int(withdrawn),
+        high_withdrawn=int(high_withdrawn),
         older_open=int(older),
     )
     logger.info(

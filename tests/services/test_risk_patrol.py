@@ -433,6 +433,7 @@ def test_a_rescan_refreshes_the_queue_with_the_new_classifier_and_withdraws_the_
     assert (plain.sessions_scanned, plain.older_open) == (0, 3)  # nothing new: not re-read
     report = patrol(chats, Retrained(version_="fake-2"), rescan=True)
     assert report.sessions_scanned == 4 and report.alerts_withdrawn == 2
+    assert report.high_withdrawn == 2  # complaint threats: high severity, worth a look
     assert report.older_open == 0 and report.alerts_open == 1
     assert alert_queue(chats)[["session_id", "scenario", "model_version"]].values.tolist() == [
         ["S1", "legal_threat", "fake-2"]
