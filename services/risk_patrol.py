@@ -261,6 +261,7 @@ def alert_queue(
     limit: int | None = 50,
     raised_since: dt.datetime | None = None,
     platforms: Sequence[str] | None = None,
+    shops: Sequence[str] | None = None,
     scenarios: Sequence[RiskLabel | str] | None = None,
     severity: Severity | str | None = None,
     since: dt.date | None = None,
@@ -279,6 +280,8 @@ def alert_queue(
         raised_since: only alerts raised at or after this moment (naive UTC), e.g. a
             patrol's ``started_at``; ``None`` for all.
         platforms: only these platform codes (``jd``); None = all.
+        shops: only these shop ids (give ``platforms`` too: one id can be a shop on two);
+            None = all.
         scenarios: only these scenarios; None = all.
         severity: only ``"high"`` or ``"medium"`` alerts; None = both.
         since, until: only sessions whose last message fell on these days or between
@@ -299,6 +302,8 @@ def alert_queue(
         conditions, params = [*conditions, "raised_at >= ?"], [*params, raised_since]
     if platforms is not None:
         conditions, params = [*conditions, "list_contains(?, platform)"], [*params, list(platforms)]
+    if shops is not None:
+        conditions, params = [*conditions, "list_contains(?, shop_id)"], [*params, list(shops)]
     if scenarios is not None:
         wanted = [_scenario(s, "alert_queue").value for s in scenarios]
         conditions, params = [*conditions, "list_contains(?, scenario)"], [*params, wanted]

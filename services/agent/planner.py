@@ -349,8 +349,8 @@ class OfflinePlanner:
             # a period that ends before today ends there ("上周的客诉" is not "since Monday")
             until = s.period.end.isoformat() if s.period and s.period.end < today else None
             return "risk_alerts", _given(severity=s.severity, scenarios=s.scenarios,
-                                         platforms=s.platforms, since=since, until=until,
-                                         status=s.alert_status)  # fmt: skip
+                                         platforms=s.platforms, shops=s.shops, since=since,
+                                         until=until, status=s.alert_status)  # fmt: skip
         if intent == "classify_conversation":
             if not s.pasted:  # asked to classify, and nothing pasted to classify
                 return None, {}
@@ -701,6 +701,8 @@ class OfflinePlanner:
 
     def _render_risk_alerts(self, plan: Plan, d: dict, t: dict, lang: Language) -> str:
         scope = self._scope(plan.args.get("platforms"), t, lang)
+        if plan.slots.shop_words:  # a named shop, as the question named it
+            scope += (" " if lang == "zh" else ", ") + " ".join(plan.slots.shop_words)
         status = t["status"].get(d["status"], d["status"])
         since = t["since"].format(since=d["since"]) if d["since"] else ""
         if d.get("until"):

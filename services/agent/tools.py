@@ -150,6 +150,9 @@ class RiskAlertsArgs(_Args):
         None, description="Risk scenarios, e.g. ['complaint_threat']; null = all."
     )
     platforms: list[str] | None = Field(None, description="Sales channels; null = all.")
+    shops: list[str] | None = Field(
+        None, description="Shop ids (give platforms too: one id can be a shop on two)."
+    )
     since: dt.date | None = Field(
         None, description="Only conversations whose last message is on or after this day."
     )
@@ -556,6 +559,7 @@ class Toolbox:
                 status=None if a.status == "all" else a.status,
                 limit=None,
                 platforms=platforms,
+                shops=a.shops,
                 scenarios=a.scenarios or None,
                 severity=a.severity,
                 since=a.since,

@@ -222,6 +222,8 @@ def test_risk_alerts_filter_by_severity_scenario_platform_and_day(toolbox):
     assert high.data["rows"][0]["scenario"] == "legal_threat"  # the newest conversation first
     jd = toolbox.call("risk_alerts", {"platforms": ["京东"]})
     assert jd.data["alerts"] == 2 and jd.data["conversations"] == 1
+    shop = toolbox.call("risk_alerts", {"platforms": ["tmall"], "shops": ["y"]})
+    assert shop.data["alerts"] == 1 and shop.data["rows"][0]["session_id"] == "s2"
     legal = toolbox.call("risk_alerts", {"scenarios": ["legal_threat"]})
     assert legal.data["by_scenario"] == {"legal_threat": 1}
     recent = toolbox.call("risk_alerts", {"since": "2024-05-01"})

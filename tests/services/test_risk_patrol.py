@@ -399,6 +399,7 @@ def test_queue_puts_todays_conversations_first_and_shows_when_they_spoke(chats):
     assert set(queue["model_version"]) == {"fake-1"}
     # filters: platform, scenario, severity, and the day of the last message (Beijing)
     assert set(alert_queue(chats, platforms=["jd"])["platform"]) == {"jd"}
+    assert set(alert_queue(chats, shops=["jdshop"])["shop_id"]) == {"jdshop"}
     legal = alert_queue(chats, scenarios=["legal_threat"])
     assert set(legal["scenario"]) == {"legal_threat"} and len(legal) == 4
     assert alert_queue(chats, severity="medium")["session_id"].tolist() == ["NOW"]
