@@ -982,7 +982,7 @@ def forecast_command(
     import pandas as pd
 
     from features.forecast import ID_SEP
-    from services.forecasting import forecast, load_forecaster
+    from services.forecasting import forecast, load_forecaster, same_but_case
 
     _output_file(out, "--out", (".csv", ".xlsx"))
     settings = _settings(ctx)
@@ -992,11 +992,10 @@ def forecast_command(
         pairs = [uid.split(ID_SEP, 1) for uid in model.series_]
         ids = [f"{s}{ID_SEP}{w}" for s, w in pairs if s in skus and (houses is None or w in houses)]
         known = {s for s, _ in pairs}
-        folded = {k.upper(): k for k in known}
+        absent = [s for s in skus if s not in known]
         unknown = [
-            f"{s}" + (f" (did you mean {folded[s.upper()]}?)" if s.upper() in folded else "")
-            for s in skus
-            if s not in known
+            s + (f" (did you mean {m}?)" if m else "")
+            for s, m in zip(absent, same_but_case(absent, known), strict=True)
         ]
         had = {tuple(uid.split(ID_SEP, 1)) for uid in ids}
         missing = [

@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import math
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -539,7 +540,9 @@ def _selected(
         known = set(store.sql(f"SELECT {col} FROM {table}").df()[col])
         unknown = sorted(set(ids) - known)
         if unknown:
-            hints = [f"'{u}'{_did_you_mean(u, known)}" for u in unknown]
+            hints = [
+                f"'{u}'{h}" for u, h in zip(unknown, _did_you_mean(unknown, known), strict=True)
+            ]
             kind = "SKU" if col == "sku_id" else "warehouse"
             raise UnknownEntityError(
                 f"The store does not know the {kind}s asked for: {', '.join(hints)}. Check the "
@@ -549,10 +552,16 @@ def _selected(
     return positions[keep]
 
 
-def _did_you_mean(value: str, known: set[str]) -> str:
-    """ " (did you mean 'SKU01'?)" when the store knows ``value`` in other letter case."""
+def same_but_case(values: Iterable[str], known: Iterable[str]) -> list[str | None]:
+    """For each of ``values``, the id of ``known`` it equals in other letter case (None
+    when none does): what a "did you mean" names. ``known`` is folded once."""
     folded = {k.upper(): k for k in known}
-    return f" (did you mean '{folded[value.upper()]}'?)" if value.upper() in folded else ""
+    return [folded.get(str(v).upper()) for v in values]
+
+
+def _did_you_mean(values: Iterable[str], known: Iterable[str]) -> list[str]:
+    """The " (did you mean 'SKU01'?)" of each of ``values`` the store knows in other case."""
+    return [f" (did you mean '{m}'?)" if m else "" for m in same_but_case(values, known)]
 
 
 def _unplaced(skus: list[str], positions: pd.DataFrame, *, from_file: bool) -> pd.DataFrame:
@@ -597,7 +606,7 @@ def _unknown_rows(positions: pd.DataFrame, skus: set[str], warehouses: set[str])
     bad_wh = (wh != "") & ~wh.isin(warehouses)
 
     def hint(ids: pd.Series, known: set[str]) -> pd.Series:
-        return ids.map(lambda i: _did_you_mean(i, known))
+        return pd.Series(_did_you_mean(ids, known), index=ids.index, dtype=object)
 
     parts = [
         pd.DataFrame(
