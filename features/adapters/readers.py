@@ -396,13 +396,25 @@ def _to_frame(table: pa.Table, rows: int | np.ndarray) -> pa.Table:
     empty = pa.array(_EMPTY_WORDS)
     columns = {}
     for name in table.column_names:
-        col = pc.utf8_trim_whitespace(table[name])
+        col = _unguarded(pc.utf8_trim_whitespace(table[name]))
         columns[name] = pc.if_else(pc.is_in(col, value_set=empty), None, col)
     if isinstance(rows, int):
         columns["_row"] = pa.array(range(rows, rows + table.num_rows), pa.int64())
     else:
         columns["_row"] = pa.array(rows, pa.int64())
     return pa.table(columns)
+
+
+def _unguarded(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The values as the back office meant them, without the guards some exports put around
+    long numbers so that Excel keeps them as text: ``="2543157870183585575"`` and a leading
+    apostrophe (``'13812345678``) are the text inside. Kept, the same order exported with
+    and without the guard would be two orders."""
+    if pc.any(pc.starts_with(col, '="')).as_py():
+        col = pc.utf8_trim_whitespace(pc.replace_substring_regex(col, r'^="(.*)"$', r"\1"))
+    if pc.any(pc.starts_with(col, "'")).as_py():
+        col = pc.replace_substring_regex(col, r"^'([0-9+])", r"\1")
+    return col
 
 
 def _read_sheet(path: Path) -> pa.Table:

@@ -68,6 +68,25 @@ def test_overlapping_export_updates_by_natural_key(store, settings, write_export
     assert store.count("orders") == 8
 
 
+def test_an_export_guarding_its_ids_against_excel_updates_the_same_orders(
+    store, settings, write_export, make_orders
+):
+    plain = write_export("tmall", "orders", make_orders(6, status="paid"), "a.csv")
+    guarded = write_export("tmall", "orders", make_orders(6, status="completed"), "b.csv")
+    raw = pd.read_csv(guarded, encoding="gbk", dtype=str)
+    raw["订单编号"] = '="' + raw["订单编号"] + '"'  # how some back offices keep long ids as text
+    raw["子订单编号"] = "\t" + raw["子订单编号"]
+    raw.to_csv(guarded, index=False, encoding="gbk")
+
+    ingest([plain, guarded], store, settings)
+
+    lines = store.sql("SELECT order_id, line_id, status FROM order_lines ORDER BY line_id").df()
+    assert lines["line_id"].tolist() == [f"L{i}" for i in range(6)]
+    assert set(lines["order_id"]) == {"O0", "O1", "O2"}
+    assert set(lines["status"]) == {"completed"}
+    assert store.count("orders") == 3
+
+
 def test_an_older_export_loaded_after_a_newer_one_takes_no_order_back(
     store, settings, write_export, make_orders
 ):

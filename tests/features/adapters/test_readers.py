@@ -185,3 +185,32 @@ def test_a_repeated_header_says_how_to_fix_it(tmp_path):
     path.write_text("id,name,id\n1,a,2\n", encoding="utf-8")
     with pytest.raises(UnreadableFileError, match=r"\['id'\] appear more than once. Rename"):
         open_export(path)
+
+
+# -- values guarded against Excel ---------------------------------------------------------------
+
+
+def test_values_guarded_against_excel_are_read_as_the_text_inside(tmp_path, read_mode):
+    import openpyxl
+
+    csv_path = tmp_path / "orders.csv"
+    csv_path.write_text(
+        'id,name,city\n"=""2543157870183585575""",杯子,上海\n'
+        "'13812345678,'s cup,\t0571\n"
+        "=\"\",'',=A1\n",
+        encoding="utf-8",
+    )
+    (batch,) = iter_batches(open_export(csv_path), 10)
+    rows = batch.rows.to_pylist()
+    assert rows[0]["id"] == "2543157870183585575"
+    assert rows[1] == {"id": "13812345678", "name": "'s cup", "city": "0571", "_row": 1}
+    assert rows[2]["id"] is None and rows[2]["name"] == "''" and rows[2]["city"] == "=A1"
+
+    book = openpyxl.Workbook()
+    book.active.append(["id", "name"])
+    book.active.append([None, "杯子"])
+    cell = book.active["A2"]
+    cell.value, cell.data_type = '="2543157870183585575"', "s"  # text, not a formula
+    book.save(tmp_path / "orders.xlsx")
+    (batch,) = iter_batches(open_export(tmp_path / "orders.xlsx"), 10)
+    assert batch.rows.to_pylist()[0]["id"] == "2543157870183585575"
