@@ -25,7 +25,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -395,6 +395,13 @@ def _write_file(
     """Write one opened file inside the caller's transaction."""
     export, adapter, contract, sha = opened
     writer = _Writer(store, adapter, contract, str(result.path), sha, export.headers)
+    export = replace(export, ids=frozenset(h for h, f in writer.mapping.items() if _is_id(f)))
+    if writer.unread:
+        logger.warning(
+            "%s: column(s) not read, no field of the %s %s export goes by that name: %s. "
+            "Rename a column to its field's header and ingest the file again.",
+            result.path, result.platform, result.kind, "; ".join(writer.unread),
+        )  # fmt: skip
     for batch in _with_progress(iter_batches(export, settings.ingest_batch_rows), progress):
         read, accepted = writer.write(batch)
         result.rows_read += read
@@ -429,6 +436,27 @@ def _write_file(
             result.rows_accepted, result.rows_quarantined, writer.newest,
         ],
     )  # fmt: skip
+
+
+def _is_id(field_name: str) -> bool:
+    return field_name.endswith(("_id", "_code"))
+
+
+def _unread_headers(
+    contract: ExportContract, headers: list[str], mapping: dict[str, str]
+) -> list[str]:
+    """The file's columns no field reads, each with the absent field's header it most
+    resembles (``退款金额(元)`` → ``退款金额``), if any."""
+    from difflib import get_close_matches
+
+    absent = [h for c in contract.columns if c.field not in mapping.values() for h in c.headers]
+    out = []
+    for header in headers:
+        if header in mapping or header.startswith("(blank column"):
+            continue
+        near = get_close_matches(header, absent, n=1, cutoff=0.5)
+        out.append(f"{header} (is it {near[0]}?)" if near else header)
+    return out
 
 
 def _fail(result: FileReport, exc: Exception) -> None:
@@ -509,7 +537,11 @@ class _Writer:
         self.remap = False  # the SKU mapping changed: resolve unmapped rows again
         self.malformed_rows = 0
         self.malformed: list[MalformedRow] = []  # the first few, for the log
-        mapping = adapter.resolve_headers(contract, headers)
+        self.mapping = mapping = adapter.resolve_headers(contract, headers)
+        #: fields the export declares but this file lacks (a narrower report): rows it
+        #: replaces keep their stored values of these
+        self.absent = {c.field for c in contract.columns} - set(mapping.values())
+        self.unread = _unread_headers(contract, headers, mapping)
         self.status_header = next((h for h, f in mapping.items() if f == "status"), "*")
         self.older_orders = 0  # order lines set aside: the store holds a later stage
 
@@ -682,8 +714,10 @@ class _Writer:
 
     def _write_orders(self) -> None:
         # `fresh`: the accepted rows less the orders an older export holds (see above)
-        self.store.upsert("order_lines", "fresh", {"sku_id": _SKU_LOOKUP}, order_by="_row")
-        self.store.upsert("orders", "fresh", order_by="_row")
+        self.store.upsert(
+            "order_lines", "fresh", {"sku_id": _SKU_LOOKUP}, order_by="_row", keep=self.absent
+        )
+        self.store.upsert("orders", "fresh", order_by="_row", keep=self.absent)
         self._note_shops()
         lo, hi = self.store.sql(
             f"SELECT min({_BUSINESS_DAY.format(col='created_at')}), "
@@ -692,10 +726,12 @@ class _Writer:
         self.days = (min(lo, self.days[0]), max(hi, self.days[1])) if self.days else (lo, hi)
 
     def _write_members(self) -> None:
-        self.store.upsert("members", "accepted", {"raw": "src._raw_json"}, order_by="_row")
+        self.store.upsert(
+            "members", "accepted", {"raw": "src._raw_json"}, order_by="_row", keep=self.absent
+        )
 
     def _write_chats(self) -> None:
-        self.store.upsert("chat_messages", "accepted", order_by="_row")
+        self.store.upsert("chat_messages", "accepted", order_by="_row", keep=self.absent)
         self._note_shops()
         self.store.sql(
             """
@@ -710,12 +746,20 @@ class _Writer:
         )
 
     def _write_listings(self) -> None:
-        self.store.upsert("listings", "accepted", {"sku_id": _SKU_LOOKUP}, order_by="_row")
+        self.store.upsert(
+            "listings", "accepted", {"sku_id": _SKU_LOOKUP}, order_by="_row", keep=self.absent
+        )
         self._note_shops()
 
     def _write_promotions(self) -> None:
         # promotions name platform SKUs only, so only the ERP mapping resolves them
-        self.store.upsert("promotions", "accepted", {"sku_id": _SKU_LOOKUP_BY_ID}, order_by="_row")
+        self.store.upsert(
+            "promotions",
+            "accepted",
+            {"sku_id": _SKU_LOOKUP_BY_ID},
+            order_by="_row",
+            keep=self.absent,
+        )
         self._note_shops()
 
     def _write_shops(self) -> None:
@@ -724,23 +768,23 @@ class _Writer:
         )
 
     def _write_warehouses(self) -> None:
-        self.store.upsert("warehouses", "accepted", order_by="_row")
+        self.store.upsert("warehouses", "accepted", order_by="_row", keep=self.absent)
 
     def _write_products(self) -> None:
         # one row per SKU carries its product; upsert ignores columns a table lacks
-        self.store.upsert("products", "accepted", order_by="_row")
-        self.store.upsert("skus", "accepted", order_by="_row")
+        self.store.upsert("products", "accepted", order_by="_row", keep=self.absent)
+        self.store.upsert("skus", "accepted", order_by="_row", keep=self.absent)
         self.remap = True  # order lines may name these SKUs by merchant code
 
     def _write_sku_map(self) -> None:
-        self.store.upsert("sku_map", "accepted", order_by="_row")
+        self.store.upsert("sku_map", "accepted", order_by="_row", keep=self.absent)
         self.remap = True
 
     def _write_inventory(self) -> None:
-        self.store.upsert("inventory_snapshots", "accepted", order_by="_row")
+        self.store.upsert("inventory_snapshots", "accepted", order_by="_row", keep=self.absent)
 
     def _write_purchase_orders(self) -> None:
-        self.store.upsert("purchase_orders", "accepted", order_by="_row")
+        self.store.upsert("purchase_orders", "accepted", order_by="_row", keep=self.absent)
 
 
 # How far an order line has gone: pending payment < paid < shipped < completed < cancelled or

@@ -8,7 +8,7 @@ and upserts frames by each table's primary key (read from the catalog, so the SQ
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
@@ -137,6 +137,7 @@ class Store:
         source: str | pd.DataFrame,
         computed: dict[str, str] | None = None,
         order_by: str | None = None,
+        keep: Iterable[str] = (),
     ) -> None:
         """Write ``source`` into ``table``, replacing rows with the same natural key.
 
@@ -150,29 +151,39 @@ class Store:
             computed: SQL expressions over the source (aliased ``src``) for some columns, such
                 as a lookup of the internal SKU.
             order_by: the source column that orders its rows (later wins).
+            keep: columns the source lacks whose stored values a replaced row keeps (a
+                narrower export of the same orders must not reset their refunds); a new
+                row takes the default.
         """
         if isinstance(source, pd.DataFrame):
             if source.empty:
                 return
             frame = source.assign(_upsert_order=range(len(source)))
             self.con.register("_upsert_frame", frame)
-            self.upsert(table, "_upsert_frame", computed, order_by="_upsert_order")
+            self.upsert(table, "_upsert_frame", computed, order_by="_upsert_order", keep=keep)
             self.con.unregister("_upsert_frame")
             return
         have = {d[0] for d in self.con.execute(f"SELECT * FROM {source} LIMIT 0").description}
         key, indexed = self.key(table)
         computed = computed or {}
+        kept = set(keep) - have - set(computed) - set(key)
         select = []
         for column, default in self.columns(table).items():
             if column in computed:
                 expr = computed[column]
             elif column in have:
                 expr = f"coalesce(src.{column}, {default})" if default else f"src.{column}"
+            elif column in kept:
+                expr = f"coalesce(old.{column}, {default})" if default else f"old.{column}"
             else:
                 expr = default or "NULL"
             select.append(f"{expr} AS {column}")
         keys = ", ".join(f"src.{k}" for k in key)
         latest = f"SELECT {', '.join(select)} FROM {source} src"
+        joined = bool(kept & set(self.columns(table)))
+        if joined:
+            on = " AND ".join(f"old.{k} = src.{k}" for k in key)
+            latest += f" LEFT JOIN {table} old ON {on}"
         repeated = self.con.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM {source} src GROUP BY {keys} HAVING count(*) > 1)"
         ).fetchall()[0][0]
@@ -183,11 +194,16 @@ class Store:
             self.con.execute(f"INSERT OR REPLACE INTO {table} {latest}")
             return
         match = " AND ".join(f"t.{k} = s.{k}" for k in key)
+        if joined:  # read the kept values before their rows are deleted
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE _upsert_latest AS {latest}")
+            latest = "SELECT * FROM _upsert_latest"
         self.con.execute(
             f"DELETE FROM {table} t USING (SELECT DISTINCT {keys} FROM {source} src) s "
             f"WHERE {match}"
         )
         self.con.execute(f"INSERT INTO {table} {latest}")
+        if joined:
+            self.con.execute("DROP TABLE _upsert_latest")
 
     def count(self, table: str) -> int:
         return int(self.con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])

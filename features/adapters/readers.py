@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.errors import UnreadableFileError
+from features.text import INVISIBLE
 
 if TYPE_CHECKING:
     import pyarrow.csv as pacsv
@@ -61,6 +62,9 @@ class ExportFile:
     #: an XLSX sheet's data rows as text, read with its header (a workbook cannot be
     #: read in part, so it is read once)
     sheet: pa.Table | None = field(default=None, repr=False, compare=False)
+    #: columns that hold ids: characters that show nothing are dropped from their values
+    #: (looking for them in every column would cost a tenth of the read)
+    ids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +237,7 @@ def _csv_batches(export: ExportFile, batch_rows: int) -> Iterator[Batch]:
             # than its streaming reader; a file this size fits well within the memory budget
             table = pacsv.read_csv(export.path, **options)
             for start in range(0, table.num_rows, batch_rows):
-                yield Batch(_to_frame(table.slice(start, batch_rows), start))
+                yield Batch(_to_frame(table.slice(start, batch_rows), start, export.ids))
             return
         pending: list[pa.RecordBatch] = []
         pending_rows = 0
@@ -241,12 +245,12 @@ def _csv_batches(export: ExportFile, batch_rows: int) -> Iterator[Batch]:
             pending.append(record_batch)
             pending_rows += record_batch.num_rows
             if pending_rows >= batch_rows:
-                frame = _to_frame(pa.Table.from_batches(pending), done)
+                frame = _to_frame(pa.Table.from_batches(pending), done, export.ids)
                 pending, pending_rows = [], 0
                 yield Batch(frame)
                 done += frame.num_rows
         if pending:
-            yield Batch(_to_frame(pa.Table.from_batches(pending), done))
+            yield Batch(_to_frame(pa.Table.from_batches(pending), done, export.ids))
         return
     except pa.ArrowInvalid as exc:
         if not watch.seen:
@@ -294,7 +298,9 @@ def _numbered_csv_batches(export: ExportFile, batch_rows: int, skip: int) -> Ite
             places.append(counts[first:] + np.searchsorted(shifts, counts[first:], "right"))
             pending_rows += record_batch.num_rows - first
             if pending_rows >= batch_rows:
-                frame = _to_frame(pa.Table.from_batches(pending), np.concatenate(places))
+                frame = _to_frame(
+                    pa.Table.from_batches(pending), np.concatenate(places), export.ids
+                )
                 yield Batch(frame, tuple(malformed))
                 pending, places, pending_rows, malformed = [], [], 0, []
         _check_runaway(export, invalid.rows)
@@ -303,7 +309,7 @@ def _numbered_csv_batches(export: ExportFile, batch_rows: int, skip: int) -> Ite
         if pending or malformed:
             table = pa.Table.from_batches(pending, schema=reader.schema)
             rows = np.concatenate(places) if places else np.empty(0, np.int64)
-            yield Batch(_to_frame(table, rows), tuple(malformed))
+            yield Batch(_to_frame(table, rows, export.ids), tuple(malformed))
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise _unreadable(export, good + len(shifts), exc) from exc
     bad = len(shifts) + len(invalid.rows)
@@ -391,12 +397,14 @@ def _unreadable(export: ExportFile, rows: int, exc: Exception) -> UnreadableFile
     )
 
 
-def _to_frame(table: pa.Table, rows: int | np.ndarray) -> pa.Table:
+def _to_frame(
+    table: pa.Table, rows: int | np.ndarray, ids: frozenset[str] = frozenset()
+) -> pa.Table:
     """The rows as trimmed text with ``_row``: from ``rows`` on, or the given numbers."""
     empty = pa.array(_EMPTY_WORDS)
     columns = {}
     for name in table.column_names:
-        col = _unguarded(pc.utf8_trim_whitespace(table[name]))
+        col = _unguarded(pc.utf8_trim_whitespace(table[name]), visible=name in ids)
         columns[name] = pc.if_else(pc.is_in(col, value_set=empty), None, col)
     if isinstance(rows, int):
         columns["_row"] = pa.array(range(rows, rows + table.num_rows), pa.int64())
@@ -405,15 +413,19 @@ def _to_frame(table: pa.Table, rows: int | np.ndarray) -> pa.Table:
     return pa.table(columns)
 
 
-def _unguarded(col: pa.ChunkedArray) -> pa.ChunkedArray:
+def _unguarded(col: pa.ChunkedArray, *, visible: bool = False) -> pa.ChunkedArray:
     """The values as the back office meant them, without the guards some exports put around
     long numbers so that Excel keeps them as text: ``="2543157870183585575"`` and a leading
-    apostrophe (``'13812345678``) are the text inside. Kept, the same order exported with
-    and without the guard would be two orders."""
+    apostrophe before a number (``'13812345678``) are the text inside. With ``visible``,
+    characters that show nothing (a zero-width space pasted after an id) are dropped too.
+    Kept, the same order exported with and without them would be two orders."""
+    invisible = INVISIBLE.pattern
+    if visible and pc.any(pc.match_substring_regex(col, invisible)).as_py():
+        col = pc.utf8_trim_whitespace(pc.replace_substring_regex(col, invisible, ""))
     if pc.any(pc.starts_with(col, '="')).as_py():
         col = pc.utf8_trim_whitespace(pc.replace_substring_regex(col, r'^="(.*)"$', r"\1"))
-    if pc.any(pc.starts_with(col, "'")).as_py():
-        col = pc.replace_substring_regex(col, r"^'([0-9+])", r"\1")
+    if pc.any(pc.starts_with(col, "'")).as_py():  # a number, not text ('12号能发货吗)
+        col = pc.replace_substring_regex(col, r"^'([+]?[0-9][0-9 *-]*)$", r"\1")
     return col
 
 
@@ -451,4 +463,4 @@ def _xlsx_batches(export: ExportFile, batch_rows: int) -> Iterator[Batch]:
     data = export.sheet if export.sheet is not None else _xlsx_export(export.path).sheet
     assert data is not None
     for start in range(0, data.num_rows, batch_rows):
-        yield Batch(_to_frame(data.slice(start, batch_rows), start))
+        yield Batch(_to_frame(data.slice(start, batch_rows), start, export.ids))

@@ -68,15 +68,39 @@ def test_overlapping_export_updates_by_natural_key(store, settings, write_export
     assert store.count("orders") == 8
 
 
-def test_an_export_guarding_its_ids_against_excel_updates_the_same_orders(
+def test_a_narrower_export_of_the_same_orders_keeps_what_it_lacks(
+    store, settings, write_export, make_orders, caplog
+):
+    wide = make_orders(4, status="refunded").assign(refund_status="refunded", refund_fen=1990)
+    first = write_export("tmall", "orders", wide, "wide.csv")
+    later = make_orders(6, status="refunded").assign(refund_status="none", refund_fen=0)
+    narrow = write_export("tmall", "orders", later, "narrow.csv")
+    raw = pd.read_csv(narrow, encoding="gbk", dtype=str)
+    raw = raw.drop(columns=["退款状态"]).rename(columns={"退款金额": "退款金额(元)"})
+    raw.to_csv(narrow, index=False, encoding="gbk")
+
+    ingest([first], store, settings)
+    with caplog.at_level("WARNING", logger="features.ingest"):
+        ingest([narrow], store, settings)
+
+    lines = store.sql(
+        "SELECT line_id, refund_status, refund_fen FROM order_lines ORDER BY line_id"
+    ).df()
+    assert lines["line_id"].tolist() == [f"L{i}" for i in range(6)]
+    assert lines["refund_fen"].tolist() == [1990] * 4 + [0, 0]  # kept; new lines: default
+    assert lines["refund_status"].tolist() == ["refunded"] * 4 + ["none"] * 2
+    assert "退款金额(元) (is it 退款金额?)" in caplog.text
+
+
+def test_an_export_guarding_its_ids_updates_the_same_orders(
     store, settings, write_export, make_orders
 ):
     plain = write_export("tmall", "orders", make_orders(6, status="paid"), "a.csv")
     guarded = write_export("tmall", "orders", make_orders(6, status="completed"), "b.csv")
     raw = pd.read_csv(guarded, encoding="gbk", dtype=str)
     raw["订单编号"] = '="' + raw["订单编号"] + '"'  # how some back offices keep long ids as text
-    raw["子订单编号"] = "\t" + raw["子订单编号"]
-    raw.to_csv(guarded, index=False, encoding="gbk")
+    raw["子订单编号"] = "\t" + raw["子订单编号"] + "\u200b"  # a zero-width space pasted in
+    raw.to_csv(guarded, index=False, encoding="utf-8")
 
     ingest([plain, guarded], store, settings)
 

@@ -6,6 +6,7 @@ blocks small enough that rows are handed out before the first malformed row is m
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -196,14 +197,14 @@ def test_values_guarded_against_excel_are_read_as_the_text_inside(tmp_path, read
     csv_path = tmp_path / "orders.csv"
     csv_path.write_text(
         'id,name,city\n"=""2543157870183585575""",杯子,上海\n'
-        "'13812345678,'s cup,\t0571\n"
+        "'13812345678,'12号能发货吗,\t0571\n"
         "=\"\",'',=A1\n",
         encoding="utf-8",
     )
     (batch,) = iter_batches(open_export(csv_path), 10)
     rows = batch.rows.to_pylist()
     assert rows[0]["id"] == "2543157870183585575"
-    assert rows[1] == {"id": "13812345678", "name": "'s cup", "city": "0571", "_row": 1}
+    assert rows[1] == {"id": "13812345678", "name": "'12号能发货吗", "city": "0571", "_row": 1}
     assert rows[2]["id"] is None and rows[2]["name"] == "''" and rows[2]["city"] == "=A1"
 
     book = openpyxl.Workbook()
@@ -214,3 +215,11 @@ def test_values_guarded_against_excel_are_read_as_the_text_inside(tmp_path, read
     book.save(tmp_path / "orders.xlsx")
     (batch,) = iter_batches(open_export(tmp_path / "orders.xlsx"), 10)
     assert batch.rows.to_pylist()[0]["id"] == "2543157870183585575"
+
+
+def test_characters_that_show_nothing_are_dropped_from_ids(tmp_path, read_mode):
+    path = tmp_path / "orders.csv"
+    path.write_text("id,text\n\ufeff123\u200b,投\u200b诉\n", encoding="utf-8")
+    export = replace(open_export(path), ids=frozenset({"id"}))
+    (batch,) = iter_batches(export, 10)
+    assert batch.rows.to_pylist() == [{"id": "123", "text": "投\u200b诉", "_row": 0}]
