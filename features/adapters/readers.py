@@ -429,17 +429,25 @@ def _unguarded(col: pa.ChunkedArray, *, visible: bool = False) -> pa.ChunkedArra
     return col
 
 
-def _read_sheet(path: Path) -> pa.Table:
-    """The workbook's first sheet, every cell as text (row 0 is the header).
+def _read_sheets(path: Path) -> list[tuple[str, pa.Table]]:
+    """The workbook's visible sheets by name, every cell as text (row 0 is the header).
 
-    fastexcel reads the sheet with calamine straight into Arrow; numbers come as their
-    shortest text (49.0 → ``49``), date cells as ``%Y-%m-%d %H:%M:%S``.
+    fastexcel reads each sheet with calamine straight into Arrow; numbers come as their
+    shortest text (49.0 → ``49``), date cells as ``%Y-%m-%d %H:%M:%S``. Hidden sheets (a
+    back office's notes or lookups) are left out.
     """
     import fastexcel
 
     try:
-        sheet = fastexcel.read_excel(path).load_sheet(0, header_row=None, dtypes="string")
-        return pa.Table.from_batches([sheet.to_arrow()])
+        reader = fastexcel.read_excel(path)
+        sheets = []
+        for name in reader.sheet_names:
+            sheet = reader.load_sheet(name, header_row=None, dtypes="string")
+            if sheet.visible == "visible":
+                sheets.append((name, pa.Table.from_batches([sheet.to_arrow()])))
+            else:
+                logger.info("%s: sheet '%s' is hidden; not read", path, name)
+        return sheets
     except fastexcel.FastExcelError as exc:
         raise UnreadableFileError(
             f"{path}: not a readable XLSX workbook ({str(exc).splitlines()[0]}); the file "
@@ -447,16 +455,47 @@ def _read_sheet(path: Path) -> pa.Table:
         ) from exc
 
 
-def _xlsx_export(path: Path) -> ExportFile:
-    sheet = _read_sheet(path)
-    if sheet.num_rows == 0:
-        raise UnreadableFileError(f"{path}: the workbook's first sheet is empty.")
+def _header_cells(sheet: pa.Table) -> list[str]:
     cells = [(h or "").strip() for h in sheet.slice(0, 1).to_pylist()[0].values()]
     while cells and cells[-1] == "":  # a workbook's used range often runs past its table
         cells.pop()
+    return cells
+
+
+def _xlsx_export(path: Path) -> ExportFile:
+    """The workbook's table: its first visible sheet, and every later visible sheet with the
+    same header row (back offices split a long export across sheets). Rows are numbered on
+    from one sheet to the next, so a quarantined row's line counts on too; the log gives
+    each sheet's lines. A visible sheet with another header is named and not read."""
+    sheets = _read_sheets(path)
+    if not sheets:
+        raise UnreadableFileError(f"{path}: the workbook has no visible sheet.")
+    first_name, first = sheets[0]
+    if first.num_rows == 0:
+        raise UnreadableFileError(f"{path}: the workbook's first sheet is empty.")
+    cells = _header_cells(first)
     headers = _named_headers(path, cells)
-    data = sheet.slice(1).select(range(len(headers))).rename_columns(headers)
-    return ExportFile(path, "xlsx", None, headers, data)
+    parts, read, other = [], [], []
+    for name, sheet in sheets:
+        if sheet.num_rows == 0:
+            continue
+        if parts and (_header_cells(sheet) != cells or sheet.num_columns < len(headers)):
+            other.append(name)
+            continue
+        start = sum(p.num_rows for p in parts) + 2
+        parts.append(sheet.slice(1).select(range(len(headers))).rename_columns(headers))
+        read.append(f"'{name}' (lines {start}–{start + parts[-1].num_rows - 1})")
+    if len(read) > 1:
+        logger.warning(
+            "%s: read %d sheets with the same header, their rows numbered on: %s",
+            path, len(read), ", ".join(read),
+        )  # fmt: skip
+    if other:
+        logger.warning(
+            "%s: sheet(s) %s not read: their first row is not the header of sheet '%s'.",
+            path, ", ".join(f"'{n}'" for n in other), first_name,
+        )  # fmt: skip
+    return ExportFile(path, "xlsx", None, headers, pa.concat_tables(parts))
 
 
 def _xlsx_batches(export: ExportFile, batch_rows: int) -> Iterator[Batch]:

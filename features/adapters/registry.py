@@ -113,20 +113,25 @@ def _no_match(
         scope = "any known export"
     if export.file_format == "xlsx":
         fix = f"{_sheet_hint(export.path)} {fix}"
+    else:
+        fix = f"Butler reads line 1 as the column headers: remove any title lines above them. {fix}"
     return UnknownPlatformError(f"{export.path}: its columns {shown} do not match {scope}. {fix}")
 
 
 def _sheet_hint(path: Path) -> str:
-    """Where Butler looked in a workbook: its first sheet, row 1 as the header."""
+    """Where Butler looked in a workbook: its first visible sheet, row 1 as the header."""
     import fastexcel
 
     try:
-        names = fastexcel.read_excel(path).sheet_names
+        reader = fastexcel.read_excel(path)
+        names = reader.sheet_names
+        visible = [n for n in names if reader.load_sheet(n, n_rows=0).visible == "visible"]
     except (fastexcel.FastExcelError, OSError):  # the hint is a courtesy; the error stands
-        names = []
+        names = visible = []
     others = f" (the workbook's sheets: {', '.join(names)})" if len(names) > 1 else ""
-    first = f" '{names[0]}'" if names else ""
+    first = f" '{visible[0]}'" if visible else ""
     return (
-        f"Butler reads the first sheet{first}{others}, with the column headers in row 1: "
+        f"Butler reads the first visible sheet{first}{others}, with the column headers in "
+        "row 1: "
         "move the export's table there (no title rows above it)."
     )

@@ -223,3 +223,29 @@ def test_characters_that_show_nothing_are_dropped_from_ids(tmp_path, read_mode):
     export = replace(open_export(path), ids=frozenset({"id"}))
     (batch,) = iter_batches(export, 10)
     assert batch.rows.to_pylist() == [{"id": "123", "text": "投\u200b诉", "_row": 0}]
+
+
+def test_a_workbook_reads_its_visible_sheets_that_share_the_header(tmp_path, caplog):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    notes = book.active
+    notes.title, notes.sheet_state = "说明", "hidden"
+    notes.append(["导出说明"])
+    for name, rows in (("订单1", ["r0", "r1"]), ("订单2", ["r2"])):
+        sheet = book.create_sheet(name)
+        sheet.append(["id", "city"])
+        for r in rows:
+            sheet.append([r, "上海"])
+    book.create_sheet("汇总").append(["店铺", "合计"])
+    path = tmp_path / "orders.xlsx"
+    book.save(path)
+
+    with caplog.at_level("WARNING", logger="features.adapters.readers"):
+        export = open_export(path)
+    (batch,) = iter_batches(export, 10)
+
+    assert export.headers == ["id", "city"]
+    assert batch.rows.to_pylist() == [{"id": f"r{i}", "city": "上海", "_row": i} for i in range(3)]
+    assert "'订单1' (lines 2–3), '订单2' (lines 4–4)" in caplog.text
+    assert "'汇总' not read" in caplog.text
