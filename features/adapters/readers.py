@@ -400,7 +400,11 @@ def _unreadable(export: ExportFile, rows: int, exc: Exception) -> UnreadableFile
 def _to_frame(
     table: pa.Table, rows: int | np.ndarray, ids: frozenset[str] = frozenset()
 ) -> pa.Table:
-    """The rows as trimmed text with ``_row``: from ``rows`` on, or the given numbers."""
+    """The rows as trimmed text with ``_row``: from ``rows`` on, or the given numbers.
+
+    A row with every cell empty (``,,,,`` where a spreadsheet padded the file, an empty row
+    of a sheet) is left out, as a blank line is: it holds nothing to keep. The other rows
+    keep their numbers."""
     empty = pa.array(_EMPTY_WORDS)
     columns = {}
     for name in table.column_names:
@@ -410,7 +414,15 @@ def _to_frame(
         columns["_row"] = pa.array(range(rows, rows + table.num_rows), pa.int64())
     else:
         columns["_row"] = pa.array(rows, pa.int64())
-    return pa.table(columns)
+    frame = pa.table(columns)
+    names = table.column_names
+    if names and frame[names[0]].null_count:  # only then can a row be empty throughout
+        blank = frame[names[0]].is_null()
+        for name in names[1:]:
+            blank = pc.and_(blank, frame[name].is_null())
+        if pc.any(blank).as_py():
+            frame = frame.filter(pc.invert(blank))
+    return frame
 
 
 def _unguarded(col: pa.ChunkedArray, *, visible: bool = False) -> pa.ChunkedArray:

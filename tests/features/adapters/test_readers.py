@@ -249,3 +249,10 @@ def test_a_workbook_reads_its_visible_sheets_that_share_the_header(tmp_path, cap
     assert batch.rows.to_pylist() == [{"id": f"r{i}", "city": "上海", "_row": i} for i in range(3)]
     assert "'订单1' (lines 2–3), '订单2' (lines 4–4)" in caplog.text
     assert "'汇总' not read" in caplog.text
+
+
+def test_rows_empty_throughout_are_left_out_and_the_rest_keep_their_numbers(tmp_path, read_mode):
+    path = tmp_path / "orders.csv"
+    path.write_text(HEADER + "r0,杯子,上海\n,,\n , - ,\nr3,,\n", encoding="utf-8")
+    rows, malformed = _read(path)
+    assert rows == {0: "r0", 3: "r3"} and not malformed
