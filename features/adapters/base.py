@@ -201,6 +201,14 @@ class PlatformAdapter:
                     f"CASE WHEN {given} IS NULL THEN "
                     f"{{'field': {label}, 'reason': 'required value is empty'}} END"
                 )
+            if col.kind == "money" and cls.money_unit == "fen":
+                problems.append(  # 139.00 in a column of fen is yuan: ¥139, not ¥1.39
+                    f"CASE WHEN contains({given}, '.') AND "
+                    f"regexp_full_match({given}, '.*[0-9][.][0-9]{{2}}') THEN "
+                    f"{{'field': {label}, 'reason': 'amount ' || {given} || "
+                    f"' has yuan decimals in a column of fen: check which unit the column is "
+                    f"in'}} END"
+                )
             for check in value_checks(contract.kind, fld):
                 problems.append(
                     f"CASE WHEN {value} IS NOT NULL AND NOT ({check.condition.format(v=value)}) "
@@ -272,13 +280,19 @@ class PlatformAdapter:
     @classmethod
     def _ts_expr(cls, raw: str) -> str:
         fmt = cls.ts_format
+        # Excel's 1.70404E+12 has lost the seconds: unreadable, not a time off by minutes
+        epoch = f"TRY_CAST(CASE WHEN NOT contains({raw}, 'E') THEN {raw} END AS BIGINT)"
         if fmt == "epoch_s":
-            return f"make_timestamp(TRY_CAST({raw} AS BIGINT) * 1000000)"
+            return f"make_timestamp({epoch} * 1000000)"
         if fmt == "epoch_ms":
-            return f"make_timestamp(TRY_CAST({raw} AS BIGINT) * 1000)"
+            return f"make_timestamp({epoch} * 1000)"
         if fmt == "iso8601":
             formats = "['%Y-%m-%dT%H:%M:%S%z', '%Y-%m-%dT%H:%M:%S.%f%z', '%Y-%m-%d %H:%M:%S%z']"
-            return f"timezone('UTC', try_strptime({raw}, {formats}))"
+            # 'Z' is UTC's own offset, which strptime's %z does not read
+            zoned = (
+                f"CASE WHEN suffix({raw}, 'Z') THEN rtrim({raw}, 'Z') || '+00:00' ELSE {raw} END"
+            )
+            return f"timezone('UTC', try_strptime({zoned}, {formats}))"
         # XLSX date cells arrive as '%Y-%m-%d %H:%M:%S[.%f]' whatever the platform's format
         xlsx = "'%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M:%S.%f'"
         local = f"try_strptime({raw}, [{quote_literal(fmt)}, {xlsx}])"

@@ -33,12 +33,25 @@ _NOT_FUTURE = ValueCheck(
     "{v} <= (now() AT TIME ZONE 'UTC') + INTERVAL 2 DAY",
     "is after today: check the export's dates, or its time zone",
 )
+# nor from before online shops existed: a time in seconds read as milliseconds (or the
+# other way round) lands in 1970, a date typed without its century in the 1900s
+_NOT_ANCIENT = ValueCheck(
+    "{v} >= DATE '2000-01-01'",
+    "is before 2000: check the export's dates, or whether its times are in seconds or milliseconds",
+)
+# Excel shows a long number it was given as text in scientific notation, and saves it so:
+# 2543157870183585575 becomes 2.54316E+18, its digits lost
+_NOT_EXCEL_NUMBER = ValueCheck(
+    "NOT contains({v}, 'E+') OR NOT regexp_full_match({v}, '-?[0-9]+([.][0-9]+)?E[+][0-9]+')",
+    "is a number Excel rewrote in scientific notation, which lost the id's digits: export "
+    "the file again, and if it must pass through Excel, import that column as text",
+)
 _PO_STATUS = ["open", "in_transit", "received", "cancelled"]
 
 #: kind → unified field → checks. Emptiness of required fields is the adapters' contract.
 VALUE_CHECKS: dict[ExportKind, dict[str, tuple[ValueCheck, ...]]] = {
     ExportKind.ORDERS: {
-        "created_at": (_NOT_FUTURE,),
+        "created_at": (_NOT_FUTURE, _NOT_ANCIENT),
         "quantity": (_POSITIVE,),
         "unit_price_fen": (_NON_NEGATIVE,),
         "paid_fen": (_NON_NEGATIVE,),
@@ -49,7 +62,7 @@ VALUE_CHECKS: dict[ExportKind, dict[str, tuple[ValueCheck, ...]]] = {
         "refund_status": (_one_of(list(RefundStatus)),),
     },
     ExportKind.CHATS: {
-        "sent_at": (_NOT_FUTURE,),
+        "sent_at": (_NOT_FUTURE, _NOT_ANCIENT),
         "seq": (_NON_NEGATIVE,),
         "role": (_one_of(list(ChatRole)),),
     },
@@ -66,7 +79,7 @@ VALUE_CHECKS: dict[ExportKind, dict[str, tuple[ValueCheck, ...]]] = {
         "lead_time_days": (_NON_NEGATIVE,),
     },
     ExportKind.INVENTORY: {
-        "snapshot_date": (_NOT_FUTURE,),
+        "snapshot_date": (_NOT_FUTURE, _NOT_ANCIENT),
         "on_hand": (_NON_NEGATIVE,),
         "reserved": (_NON_NEGATIVE,),
     },
@@ -109,5 +122,9 @@ def row_checks(kind: ExportKind) -> tuple[RowCheck, ...]:
 
 
 def value_checks(kind: ExportKind, field: str) -> tuple[ValueCheck, ...]:
-    """The checks the unified ``field`` of ``kind`` must pass."""
-    return VALUE_CHECKS.get(kind, {}).get(field, ())
+    """The checks the unified ``field`` of ``kind`` must pass; an id (``*_id``, ``*_code``)
+    also must not be a number Excel rewrote."""
+    checks = VALUE_CHECKS.get(kind, {}).get(field, ())
+    if field.endswith(("_id", "_code")):
+        checks = (*checks, _NOT_EXCEL_NUMBER)
+    return checks

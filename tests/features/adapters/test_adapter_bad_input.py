@@ -92,6 +92,40 @@ def test_bad_cells_are_quarantined_with_line_header_and_reason(
 
 
 @pytest.mark.parametrize(("platform", "kind"), CASES)
+def test_ids_excel_rewrote_times_before_2000_and_yuan_among_fen_are_quarantined(
+    platform, kind, tmp_path, settings, mem_store, unified_frame, write_table
+):
+    adapter = get_adapter(platform)
+    contract = adapter.contract(kind)
+    table = adapter.render(kind, unified_frame(adapter, kind))
+    expected: dict[int, tuple[str, str]] = {}
+    ident = next(c for c in contract.columns if c.required and c.field.endswith(("_id", "_code")))
+    table.loc[0, ident.header] = "2.54316E+18"
+    expected[2] = (ident.header, "scientific notation")
+    stamp = next((c for c in contract.columns if c.field in ("created_at", "sent_at")), None)
+    if stamp is not None:  # seconds read as milliseconds land in 1970
+        old = adapter._render_column(stamp, pd.Series([pd.Timestamp("1970-01-20 17:20:41")]))
+        table.loc[1, stamp.header] = old[0]
+        expected[3] = (stamp.header, "before 2000")
+    if adapter.money_unit == "fen" and (money := _first(contract, "money")):
+        table.loc[2, money.header] = "139.00"
+        expected[4] = (money.header, "yuan decimals in a column of fen")
+    path = write_table(
+        table,
+        tmp_path / f"excel.{contract.file_format}",
+        file_format=contract.file_format,
+        encoding=contract.encoding,
+    )
+
+    ingest([path], mem_store, settings)
+
+    rows = mem_store.sql("SELECT line, field, reason FROM quarantine_rows ORDER BY line").fetchall()
+    assert [(line, fld) for line, fld, _ in rows] == [(n, h) for n, (h, _) in expected.items()]
+    for line, _, reason in rows:
+        assert expected[line][1] in reason
+
+
+@pytest.mark.parametrize(("platform", "kind"), CASES)
 def test_file_without_a_required_column_is_rejected_whole(
     platform, kind, tmp_path, settings, mem_store, unified_frame, write_table
 ):
@@ -328,3 +362,20 @@ def test_a_workbook_whose_table_is_not_on_the_first_sheet_says_where_butler_look
     (file,) = ingest([tmp_path / "会员.xlsx"], mem_store, settings).files
     assert "reads the first visible sheet '说明' (the workbook's sheets: 说明, 会员)" in file.error
     assert "headers in row 1" in file.error
+
+
+def test_an_iso_time_in_utc_written_with_z_is_read(
+    tmp_path, settings, mem_store, unified_frame, write_table
+):
+    adapter = get_adapter(Platform.DOUYIN)
+    contract = adapter.contract(ExportKind.ORDERS)
+    table = adapter.render(ExportKind.ORDERS, unified_frame(adapter, ExportKind.ORDERS))
+    stamp = next(c for c in contract.columns if c.field == "created_at")
+    table[stamp.header] = "2024-01-01T01:11:49Z"
+    path = write_table(table, tmp_path / "orders.csv", file_format="csv", encoding="utf-8")
+
+    (file,) = ingest([path], mem_store, settings).files
+
+    assert file.rows_quarantined == 0
+    (created,) = mem_store.sql("SELECT DISTINCT created_at FROM order_lines").fetchall()[0]
+    assert str(created) == "2024-01-01 01:11:49"  # stored in UTC
