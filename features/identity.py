@@ -35,7 +35,15 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ContractViolation, InvalidParameterError
-from features.text import CJK, EXCEL_NUMBER, opencc, to_simplified, visible_text, whole_number
+from features.text import (
+    CJK,
+    EXCEL_NUMBER,
+    opencc,
+    to_simplified,
+    unguarded,
+    visible_text,
+    whole_number,
+)
 
 __all__ = ["MEMBER_FIELDS", "NORMALISED_COLUMNS", "normalise_members"]
 
@@ -644,12 +652,51 @@ def _placeholder(digits: str) -> bool:
     return len(set(digits)) < 3 or steps in ({1}, {9})
 
 
+_Phone = tuple[str | None, str | None, str | None, bool | None]
+_NO_PHONE: _Phone = (None, None, None, None)
+#: What ends one phone in a cell that holds more, or a note: any character a phone is not
+#: written with (``/``, ``,``, ``;``, ``、``, ``转``, ``微信同号``, ``手机:``).
+_NOT_PHONE = re.compile(r"[^\d+*\s\-().·xX×•●#?]+")
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
-def _phone(value: object, region: str) -> tuple[str | None, str | None, str | None, bool | None]:
-    """(E.164, first 3 national digits, last 4 digits, masked?) of one raw phone."""
+def _phone(value: object, region: str) -> _Phone:
+    """(E.164, first 3 national digits, last 4 digits, masked?) of one raw phone.
+
+    A spreadsheet's text guard (``="…"``, a leading ``'``) is read through. A cell that is
+    not one phone as a whole, such as two numbers (``13812345678/13987654321``) or a number
+    with a note (``13812345678转8``, ``138-1234-5678（微信同号）``, ``手机:13812345678``), gives
+    its first mobile number, or else its first valid number of another kind, or else its
+    first masked one: a member has one phone field, and the first number is the one the
+    member gave first.
+    """
     text = _text(value)
     if text is None:
-        return None, None, None, None
+        return _NO_PHONE
+    text = unguarded(text)
+    whole = _one_phone(text, region)
+    if whole[0] is not None or not _NOT_PHONE.search(text):
+        return whole
+    parts = [_one_phone(c, region) for c in _NOT_PHONE.split(text) if c.strip()]
+    found = [p for p in parts if p[0] is not None]
+    mobile = next((p for p in found if _is_mobile(p[0], region)), None)
+    masked = next((p for p in parts if p[3] and p[2] is not None), None)
+    return mobile or (found[0] if found else masked or whole)
+
+
+def _is_mobile(e164: str | None, region: str) -> bool:
+    """Whether ``e164`` is a mobile number of ``region`` or the mainland."""
+    for home in dict.fromkeys((region, "CN")):
+        code, _, mobile = _region_info(home)
+        prefix = "+" + code
+        if e164 and e164.startswith(prefix) and mobile is not None:
+            if mobile.fullmatch(e164[len(prefix) :]):
+                return True
+    return False
+
+
+def _one_phone(text: str, region: str) -> _Phone:
+    """:func:`_phone` of a text that holds at most one number."""
     # a phone a spreadsheet took for a number comes back as 13812345678.0 or 1.3812345678E10;
     # one whose digits it cut (1.38123E+10) is no phone
     if EXCEL_NUMBER.fullmatch(text):
@@ -700,20 +747,29 @@ def full_chinese_name(value: object) -> str | None:
 
 def contact_email(value: object) -> str | None:
     """An e-mail in lower case, or None when it is not one (no domain, masked)."""
-    email = _email(value)
-    return email if email is not None and "*" not in email else None
+    return _email(value)
 
 
 # -- e-mail, dates, gender, plain strings --------------------------------------------------
 
 
+#: Characters an export masks an e-mail's user name with (``zh***@qq.com``).
+_EMAIL_MASK = frozenset("*•●×")
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def _email(value: object) -> str | None:
+    """An e-mail in lower case, read through a spreadsheet's text guard; None when it is not
+    one, or is masked: ``zh***@qq.com`` is any of many people's address, so two masked ones
+    that read alike are no evidence of one person (a masked phone keeps its visible digits
+    for a weaker level; an e-mail's visible letters say too little to be worth one)."""
     text = _text(value)
     if text is None:
         return None
-    text = text.lower()
+    text = unguarded(text).lower()
     local, at, domain = text.rpartition("@")
+    if _EMAIL_MASK.intersection(text):
+        return None
     return text if at and local and "." in domain.strip(".") else None
 
 
@@ -743,20 +799,30 @@ def _to_date(value: object) -> dt.date | None:
     return None
 
 
+#: Dates a system or a spreadsheet fills an unknown birth date with: Excel's day 0 and day 1
+#: as pandas reads them (1899-12-30, 1899-12-31) and as Excel shows day 1 (1900-01-01).
+#: Kept, every member without a birth date would share one. 1970-01-01 (the Unix epoch) is
+#: not among them: people were born that day.
+_PLACEHOLDER_BIRTHS = frozenset({dt.date(1899, 12, 30), dt.date(1899, 12, 31), dt.date(1900, 1, 1)})
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def _birth(value: object) -> tuple[str | None, str | None, str | None]:
-    """(ISO date, year, "MM-DD"); None outside the years 1000–2100 (a mistyped year, and no
-    result depends on today; historical records do go back centuries)."""
+    """(ISO date, year, "MM-DD"); None for a placeholder date (:data:`_PLACEHOLDER_BIRTHS`)
+    and outside the years 1000–2100 (a mistyped year). Years before 1900 are kept, and no
+    result depends on today: historical records go back centuries."""
     date = _to_date(value)
-    if date is None or not 1000 <= date.year <= 2100:
+    if date is None or date in _PLACEHOLDER_BIRTHS or not 1000 <= date.year <= 2100:
         return None, None, None
     iso = date.isoformat()
     return iso, iso[:4], iso[5:]
 
 
+# 1 and 2 as the ID-number convention (and WeChat's) writes them; 0 says nothing (unknown in
+# WeChat, female in other systems)
 _GENDERS = {
-    **dict.fromkeys(("男", "男性", "m", "male", "man", "先生", "boy"), "m"),
-    **dict.fromkeys(("女", "女性", "f", "female", "woman", "女士", "小姐", "girl"), "f"),
+    **dict.fromkeys(("男", "男性", "m", "male", "man", "先生", "boy", "1"), "m"),
+    **dict.fromkeys(("女", "女性", "f", "female", "woman", "女士", "小姐", "girl", "2"), "f"),
 }
 
 
@@ -773,8 +839,11 @@ def _lower(value: object) -> str | None:
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
-def _upper(value: object) -> str | None:
+def _id_number(value: object) -> str | None:
+    """An id number in upper case (the X of a check digit), read through a spreadsheet's
+    text guard (``'310101199001051234``)."""
     text = _text(value)
+    text = unguarded(text) if text else None
     return text.upper() if text else None
 
 
@@ -1040,7 +1109,7 @@ def normalise_members(frame: pd.DataFrame, *, phone_region: str = "CN") -> pd.Da
     out.update(zip(_ADDRESS_COLUMNS[:4], _addresses(field), strict=True))
     out["flat_estate"], out["flat_road"] = _map_unique([out["street"]], _flat, 2)
     out["postcode"] = _map_one(field("postcode"), _text)
-    out["id_number"] = _map_one(field("id_number"), _upper)
+    out["id_number"] = _map_one(field("id_number"), _id_number)
     for name in _PLAIN_COLUMNS:
         out[name] = _map_one(field(name), _raw_text)
     out["handles"] = _handles(out["email"], out["nickname"])

@@ -64,6 +64,29 @@ def whole_number(text: str) -> str | None:
     return sign + str(int(number))
 
 
+#: The ways a spreadsheet user keeps a long number as text: ``="13812345678"`` (a formula
+#: that returns the text), and a leading apostrophe or backtick (``'310101199001051234``).
+_GUARD = re.compile(r'="(.*)"|[\'`](.*)', re.DOTALL)
+
+
+def unguarded(text: str) -> str:
+    """``text`` without the guard that kept it as text in a spreadsheet, stripped.
+
+    Only for fields no value of which starts with a quote (phones, e-mails, id numbers):
+    there any such wrapper is the guard, never part of the value. Kept, the same phone with
+    and without it would be two phones.
+
+    Examples:
+        >>> unguarded('="13812345678"'), unguarded("'310101199001051234"), unguarded("`a@qq.com")
+        ('13812345678', '310101199001051234', 'a@qq.com')
+    """
+    match = _GUARD.fullmatch(text)
+    if match is None:
+        return text
+    inside = match.group(1) if match.group(1) is not None else match.group(2)
+    return inside.strip()
+
+
 def counted(n: int, noun: str) -> str:
     """``1 row``, ``2 rows``, ``1,200 rows``: a count and its noun, in its number.
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.errors import ContractViolation, InvalidParameterError
-from features.identity import MEMBER_FIELDS, NORMALISED_COLUMNS, normalise_members
+from features.identity import MEMBER_FIELDS, NORMALISED_COLUMNS, contact_email, normalise_members
 from features.text import INVISIBLE
 
 
@@ -322,6 +322,32 @@ def test_a_number_in_a_range_the_metadata_lacks_is_kept_but_placeholders_are_not
     assert cn["phone_e164"].tolist() == [None, None, "+8613812345678"]
 
 
+@pytest.mark.parametrize("raw", ['="13812345678"', "'13812345678", "`13812345678", "＇13812345678"])
+def test_a_phone_kept_as_text_by_a_spreadsheet_guard_is_the_phone_inside(raw: str) -> None:
+    assert one(phone=raw)["phone_e164"] == "+8613812345678"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["13812345678/13987654321", "13812345678,13987654321", "13812345678，13987654321",
+     "13812345678；13987654321", "13812345678;13987654321", "13812345678、13987654321",
+     "13812345678 / 139 8765 4321", "13812345678转8", "138-1234-5678（微信同号）",
+     "手机:13812345678", "手机：138 1234 5678", "021-64371234/13812345678",
+     "138****5678/13812345678", "12345678901/13812345678"],
+)  # fmt: skip
+def test_a_cell_with_more_than_a_phone_gives_its_first_mobile_number(raw: str) -> None:
+    # a landline, a masked number or a placeholder before it does not win over a mobile
+    row = one(phone=raw)
+    assert (row["phone_e164"], row["phone_masked"]) == ("+8613812345678", False)
+
+
+def test_a_masked_phone_with_a_note_stays_masked_and_a_note_alone_is_no_phone() -> None:
+    out = norm("phone", ["138****5678（微信同号）", "微信同号", "N/A", "12345/67890"])
+    assert out["phone_prefix"].tolist() == ["138", None, None, None]
+    assert out["phone_last4"].tolist() == ["5678", None, None, None]
+    assert out["phone_e164"].isna().all()
+
+
 def test_invalid_phones_give_nothing() -> None:
     out = norm("phone", ["12345", "abc", None])
     assert out["phone_e164"].isna().all() and out["phone_last4"].isna().all()
@@ -344,6 +370,19 @@ def test_masking_never_invents_digits(phone: str) -> None:
 def test_email() -> None:
     out = norm("email", ["  Wang.Wei@QQ.com ", "no-at-sign", "a@localhost", "x@163.con"])
     assert out["email"].tolist() == ["wang.wei@qq.com", None, None, "x@163.con"]
+
+
+@pytest.mark.parametrize("raw", ['="a@qq.com"', "'a@qq.com", "`A@QQ.com"])
+def test_an_email_kept_as_text_by_a_spreadsheet_guard_is_the_email_inside(raw: str) -> None:
+    assert one(email=raw)["email"] == "a@qq.com"
+
+
+def test_a_masked_email_is_no_email_so_two_of_them_never_agree() -> None:
+    # zh***@qq.com is many people's address: like a masked phone it is not the same
+    # address as another one, and it has no full address to be compared at that level
+    out = norm("email", ["zh***@qq.com", "zh***@qq.com", "ZH＊＊＊@qq.com", "zh•••@163.com"])
+    assert out["email"].isna().all() and out["handles"].isna().all()
+    assert contact_email("zh***@qq.com") is None
 
 
 @pytest.mark.parametrize(
@@ -375,15 +414,35 @@ def test_invalid_birth_dates(raw: object) -> None:
     assert one(birth_date=raw)["birth_date"] is None
 
 
+@pytest.mark.parametrize(
+    "raw", ["1900-01-01", "1899-12-31", "1899-12-30", dt.date(1900, 1, 1), "1900年1月1日"]
+)
+def test_placeholder_birth_dates_are_missing(raw: object) -> None:
+    # Excel's day 1 (shown 1900-01-01, read 1899-12-31) and day 0: every member without a
+    # birth date would otherwise share one
+    row = one(birth_date=raw)
+    assert (row["birth_date"], row["birth_year"], row["birth_md"]) == (None, None, None)
+
+
+@pytest.mark.parametrize("raw", ["1970-01-01", "1901-01-01", "1850-06-01", "2091-05-01"])
+def test_plausible_or_historical_or_mistyped_birth_dates_are_kept(raw: str) -> None:
+    # 1970-01-01 is a real birthday; historical records go back centuries; a year mistyped
+    # into the future still meets the right date one digit off
+    assert one(birth_date=raw)["birth_date"] == raw
+
+
 def test_datetime_column() -> None:
     out = norm("birth_date", list(pd.to_datetime(["1990-05-01", None])))
     assert out["birth_date"].tolist() == ["1990-05-01", None]
 
 
 @pytest.mark.parametrize(
-    ("raw", "gender"), [("男", "m"), ("女", "f"), ("M", "m"), ("female", "f"), ("U", None)]
-)
-def test_gender_field(raw: str, gender: str | None) -> None:
+    ("raw", "gender"),
+    [("男", "m"), ("女", "f"), ("M", "m"), ("female", "f"), ("U", None),
+     ("1", "m"), ("2", "f"), (1, "m"), (2.0, "f"), ("0", None), (0, None)],
+)  # fmt: skip
+def test_gender_field(raw: object, gender: str | None) -> None:
+    # 1 and 2 as in ID numbers (and WeChat); 0 is unknown in one system, female in another
     assert one(gender=raw)["gender"] == gender
 
 
@@ -391,6 +450,13 @@ def test_plain_fields_are_stripped() -> None:
     row = one(id_number=" 44030519900501123x ", device_id=" AB12 ", platform_user_id=12345)
     assert row["id_number"] == "44030519900501123X"
     assert row["device_id"] == "AB12" and row["platform_user_id"] == "12345"
+
+
+@pytest.mark.parametrize(
+    "raw", ["'310101199001051234", '="310101199001051234"', "`310101199001051234"]
+)
+def test_an_id_number_kept_as_text_by_a_spreadsheet_guard_is_the_number_inside(raw: str) -> None:
+    assert one(id_number=raw)["id_number"] == "310101199001051234"
 
 
 # -- addresses --------------------------------------------------------------------------------
