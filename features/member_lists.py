@@ -4,8 +4,9 @@ A list is any CSV, Excel or parquet file of people, one row each, with a record-
 A small flat YAML file (a :class:`MemberMap`) says which of its columns feed which Butler
 member field. :func:`map_members` turns the rows into Butler member rows, and puts every
 row it cannot use in a ``rejected`` frame with the reason, so nothing is dropped silently.
-It also mends what Excel does to phones and birth dates (scientific notation, serial day
-numbers) and says so in one warning per kind (``MemberList.warnings``, also logged).
+It also mends what Excel does to phones, birth dates and id numbers (scientific notation,
+serial day numbers, digits past the 15th) and says so in one warning per kind
+(``MemberList.warnings``, also logged).
 
 Examples:
     >>> mapping = MemberMap.from_yaml("febrl.yaml")  # doctest: +SKIP
@@ -32,7 +33,7 @@ import pandas as pd
 from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
 from features.identity import MEMBER_FIELDS
 from features.masking import mask_phone
-from features.text import EXCEL_NUMBER, counted, whole_number
+from features.text import EXCEL_NUMBER, FLOAT_TEXT, SCIENTIFIC, counted, whole_number
 
 __all__ = [
     "MAPPABLE_FIELDS",
@@ -223,7 +224,8 @@ class MemberList:
         ids: every source row's id as the members carry it (``unique_id``: ``7`` for a
             7.0 a spreadsheet wrote, stripped; None for a blank), in file order.
         warnings: data-quality warnings that did not block, at most one per kind (phones
-            Excel wrote as numbers, birth dates given as Excel serial day numbers), each
+            Excel wrote as numbers, birth dates given as Excel serial day numbers, id
+            numbers Excel cut), each
             also logged; they name columns, counts and rows, never a whole value.
     """
 
@@ -289,15 +291,17 @@ def map_members(source: pd.DataFrame, mapping: MemberMap) -> MemberList:
     None. Rows with a blank id, a repeated id (second and later occurrences) or no usable
     mapped value are moved to ``rejected`` with the reason.
 
-    Columns mapped to ``phone`` and ``birth_date`` are mended where Excel damaged them
-    (``source`` keeps the values as they were):
+    Columns mapped to ``phone``, ``birth_date`` and ``id_number`` are mended where Excel
+    damaged them (``source`` keeps the values as they were):
 
     * a phone in scientific notation that holds every digit (``1.3812345678E10``) or
       written as a float (``13812345678.0``) becomes its digits; one whose digits Excel
       cut (``1.38123E+10``) is blanked, so it matches no other phone;
     * a birth date given as an Excel serial day number (``32874``) becomes an ISO date
       (``1990-01-01``) when it falls between 1910-01-01 and today; other numbers (a
-      four-digit birth year among them) are left as they are.
+      four-digit birth year among them) are left as they are;
+    * an id number stored as a number of 16 or more digits, or in scientific notation, is
+      blanked: Excel kept only its first 15 digits.
 
     Each kind that occurs gives one warning (``MemberList.warnings``, also logged): the
     columns, how many values were converted and blanked, and an example row, masked.
@@ -330,7 +334,7 @@ def map_members(source: pd.DataFrame, mapping: MemberMap) -> MemberList:
         for column in columns:
             text = _column_text(source[column])
             if field in _MENDERS:
-                text, mend = _MENDERS[field](text, str(column))
+                text, mend = _MENDERS[field](text, str(column), source[column])
                 if mend.changed:
                     mends.setdefault(field, []).append(mend)
             texts.append(text)
@@ -580,7 +584,7 @@ def _matching(text: pd.Series, pattern: re.Pattern[str]) -> np.ndarray:
     return np.flatnonzero(pc.fill_null(whole, False).to_numpy(zero_copy_only=False))
 
 
-def _mend_phones(text: pd.Series, column: str) -> tuple[pd.Series, _Mend]:
+def _mend_phones(text: pd.Series, column: str, _cells: pd.Series) -> tuple[pd.Series, _Mend]:
     """Phones Excel wrote as numbers, back to their digits; blanked where it cut digits.
 
     ``1.3812345678E10`` holds every digit (its last one is the units) and becomes
@@ -612,7 +616,7 @@ def _mend_phones(text: pd.Series, column: str) -> tuple[pd.Series, _Mend]:
     return pd.Series(values, index=text.index, dtype=object, name=text.name), mend
 
 
-def _mend_birth_dates(text: pd.Series, column: str) -> tuple[pd.Series, _Mend]:
+def _mend_birth_dates(text: pd.Series, column: str, _cells: pd.Series) -> tuple[pd.Series, _Mend]:
     """Excel serial day numbers of days from 1910-01-01 to today, as ISO dates.
 
     Any other number is left as it is: a four-digit birth year (as a serial it would be a
@@ -639,6 +643,66 @@ def _mend_birth_dates(text: pd.Series, column: str) -> tuple[pd.Series, _Mend]:
     return pd.Series(values, index=text.index, dtype=object, name=text.name), mend
 
 
+def _mend_id_numbers(text: pd.Series, column: str, cells: pd.Series) -> tuple[pd.Series, _Mend]:
+    """Id numbers a spreadsheet stored as numbers, blanked where they cannot be trusted.
+
+    Excel keeps 15 significant digits, so an 18-digit id number typed into a number cell
+    (``310101199001051234``) comes back as ``310101199001051000`` (or, through a double,
+    ``310101199001051328``) or as ``3.10101E+17``: another person's number, or nobody's.
+    Blanked: a number cell of 16 or more digits (in an Excel workbook, or a float column),
+    and any id in scientific notation. A shorter number written as a float
+    (``1804974.0``) becomes its digits. Integer columns (parquet ``int64``) hold every
+    digit and are left as they are.
+    """
+    values = text.to_numpy(dtype=object, copy=True)
+    numbers = _number_cells(cells)
+    long = np.array([len(str(values[pos]).lstrip("+-")) >= 16 for pos in numbers], dtype=bool)
+    untrusted = set(numbers[long].tolist()) | set(_matching(text, SCIENTIFIC).tolist())
+    converted: list[int] = []
+    for pos in _matching(text, FLOAT_TEXT):
+        digits = whole_number(values[pos])
+        if digits is None or len(digits.lstrip("+")) >= 16:
+            untrusted.add(int(pos))
+        elif pos not in untrusted:
+            values[pos] = digits
+            converted.append(int(pos))
+    blanked = np.array(sorted(untrusted), dtype=np.int64)
+    examples = []
+    if converted:
+        at = converted[0]
+        change = f"{_mask_number(text.iat[at])} → {_mask_number(values[at])}"
+        examples.append(("converted", f"row {at + 1}: {change}"))
+    if len(blanked):
+        at = int(blanked[0])
+        examples.append(("blanked", f"row {at + 1}: {_mask_number(str(values[at]))} → blank"))
+    values[blanked] = None
+    mend = _Mend(
+        column=column,
+        converted=np.array(converted, dtype=np.int64),
+        blanked=blanked,
+        left=np.array([], dtype=np.int64),
+        examples=tuple(examples),
+    )
+    return pd.Series(values, index=text.index, dtype=object, name=text.name), mend
+
+
+def _number_cells(cells: pd.Series) -> np.ndarray:
+    """Positions of the cells that hold a number a spreadsheet may have rounded: every
+    value of a float column, and the numbers of a column of mixed cells (an Excel sheet
+    read as objects gives its number cells as ``int`` or ``float``). An integer column is
+    exact and gives none."""
+    if pd.api.types.is_float_dtype(cells.dtype):
+        return np.flatnonzero(cells.notna().to_numpy())
+    if not pd.api.types.is_object_dtype(cells.dtype):
+        return np.array([], dtype=np.int64)
+    numeric = (int, float, decimal.Decimal, np.integer, np.floating)
+    found = [
+        isinstance(v, numeric) and not isinstance(v, bool | np.bool_) and v == v
+        for v in cells.to_numpy()
+    ]
+    return np.flatnonzero(np.array(found, dtype=bool))
+
+
 def _phone_warning(mends: list[_Mend]) -> str:
     converted, blanked = _totals(mends)
     return (
@@ -661,6 +725,18 @@ def _birth_date_warning(mends: list[_Mend]) -> str:
         f"{_where('Birth-date', mends)}: {counted(converted, 'Excel serial day number')} "
         f"(days since {EXCEL_EPOCH.isoformat()}) converted to {dates} and {blanked:,} "
         f"blanked; e.g. {'; '.join(_examples(mends))}.{kept}"
+    )
+
+
+def _id_number_warning(mends: list[_Mend]) -> str:
+    converted, blanked = _totals(mends)
+    return (
+        f"{_where('Id-number', mends)}: {counted(blanked, 'id number')} stored as a number "
+        f"of 16 or more digits or in scientific notation blanked (Excel keeps 15 significant "
+        f"digits, so the last ones are lost; a blanked id matches no other id) and "
+        f"{converted:,} written as a float converted back to their digits; e.g. "
+        f"{'; '.join(_examples(mends))}. To keep every digit, format the column as text in "
+        "Excel before typing or pasting the numbers."
     )
 
 
@@ -699,14 +775,16 @@ def _mask_number(text: str) -> str:
 
 
 #: Butler field → the mender of a column mapped to it.
-_MENDERS: dict[str, Callable[[pd.Series, str], tuple[pd.Series, _Mend]]] = {
+_MENDERS: dict[str, Callable[[pd.Series, str, pd.Series], tuple[pd.Series, _Mend]]] = {
     "phone": _mend_phones,
     "birth_date": _mend_birth_dates,
+    "id_number": _mend_id_numbers,
 }
 #: Butler field → the one warning for what its menders changed.
 _MEND_WARNINGS: dict[str, Callable[[list[_Mend]], str]] = {
     "phone": _phone_warning,
     "birth_date": _birth_date_warning,
+    "id_number": _id_number_warning,
 }
 
 

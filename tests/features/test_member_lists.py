@@ -552,6 +552,71 @@ def test_excel_notation_is_read_back_only_when_it_holds_every_digit(number, show
     assert phone == (str(number) if shown >= 11 else None)
 
 
+ID_MAP = MemberMap.from_dict({"id": "id", "full_name": "name", "id_number": "idn"})
+
+
+def _id_list(idn: list[object]) -> pd.DataFrame:
+    n = len(idn)
+    names = [f"Member {i}" for i in range(1, n + 1)]
+    return pd.DataFrame({"id": [f"m{i}" for i in range(1, n + 1)], "name": names, "idn": idn})
+
+
+def test_an_id_number_excel_stored_as_a_number_is_blanked_with_one_warning(tmp_path):
+    # Excel keeps 15 significant digits: 310101199001051234 comes back with other last digits
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["id", "name", "idn"])
+    for row in (["m1", "Ann", 310101199001051234], ["m2", "Bo", "310101199001051234"],
+                ["m3", "Cy", 1804974], ["m4", "Di", 320102198512311000]):  # fmt: skip
+        book.active.append(row)
+    path = tmp_path / "members.xlsx"
+    book.save(path)
+
+    result = map_members(read_member_file(path), ID_MAP)
+
+    assert result.members["id_number"].tolist() == [None, "310101199001051234", "1804974", None]
+    (warning,) = result.warnings
+    assert warning.startswith("Id-number column 'idn': 2 id numbers stored as a number of 16")
+    assert "row 1: 310*************** → blank" in warning  # masked: no whole id in a log
+    assert "format the column as text" in warning
+
+
+def test_an_id_number_in_csv_text_is_blanked_when_scientific_or_a_long_float():
+    source = _id_list(["3.10101E+17", "310101199001051000.0", "1804974.0", "44030519900501123X"])
+
+    result = map_members(source, ID_MAP)
+
+    assert result.members["id_number"].tolist() == [None, None, "1804974", "44030519900501123X"]
+    (warning,) = result.warnings
+    assert "2 id numbers stored as a number" in warning
+    assert "1 written as a float converted back to their digits" in warning
+
+
+def test_an_id_number_in_an_integer_or_text_column_is_exact_and_left_alone(tmp_path):
+    exact = pd.DataFrame({"id": ["m1", "m2"], "name": ["Ann", "Bo"]}).assign(
+        idn=pd.array([310101199001051234, 1804974], dtype="int64")
+    )
+    path = tmp_path / "members.parquet"
+    exact.to_parquet(path)
+
+    result = map_members(read_member_file(path), ID_MAP)
+    texts = map_members(_id_list(["310101199001051234", "1804974"]), ID_MAP)
+
+    assert result.members["id_number"].tolist() == ["310101199001051234", "1804974"]
+    assert texts.members["id_number"].tolist() == ["310101199001051234", "1804974"]
+    assert result.warnings == () and texts.warnings == ()
+
+
+def test_a_float_column_of_long_id_numbers_is_blanked():
+    source = _id_list([310101199001051234.0, 1804974.0, None])
+
+    result = map_members(source, ID_MAP)
+
+    assert result.members["id_number"].tolist() == [None, "1804974", None]
+    assert "1 id number stored as a number of 16" in result.warnings[0]
+
+
 def test_a_row_with_only_a_platform_or_gender_has_nothing_to_compare():
     source = pd.DataFrame(
         {
