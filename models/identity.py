@@ -142,7 +142,10 @@ class IdentityConfig:
             one person. None = no such rule.
     """
 
-    version: str = "2026.11.9"
+    # 2026.11.10: the normalised inputs changed (a phone cell with two numbers or a note
+    # gives its first mobile, spreadsheet text guards are read through, masked e-mails and
+    # placeholder birth dates are missing, gender 1/2 is read)
+    version: str = "2026.11.10"
     birth_gap_years: int | None = 10
     threshold: float | str = "auto"
     one_account_per_platform: bool = True
