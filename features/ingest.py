@@ -45,6 +45,7 @@ from features.errors import ButlerError
 from features.schema.vocab import ExportKind, OrderStatus, Platform, RefundStatus
 from features.settings import Settings
 from features.store import Store
+from features.text import counted
 
 logger = logging.getLogger(__name__)
 
@@ -277,6 +278,7 @@ def ingest(
             if on_progress:
                 on_progress(done, total)
         open_tx.commit()
+        _warn_unlisted_skus(store, report.files)
     except BaseException:
         open_tx.rollback()  # Ctrl-C or a bug: the store stays as the last commit left it
         raise
@@ -284,6 +286,43 @@ def ingest(
         pool.shutdown(cancel_futures=True)
     report.seconds = (dt.datetime.now() - started).total_seconds()
     return report
+
+
+def _warn_unlisted_skus(store: Store, files: list[FileReport], shown: int = 5) -> None:
+    """Warn of SKUs that stock or purchase-order files of this call name but the product
+    master does not list (``syld01000-01`` beside ``SYLD01000-01``): their rows are kept
+    under those ids, so that stock would count apart from its SKU's without a word."""
+    sources = [
+        str(f.path)
+        for f in files
+        if f.ok and not f.skipped and f.kind in ("inventory", "purchase_orders")
+    ]
+    if not sources:
+        return
+    rows = store.sql(
+        """
+        SELECT t.sku_id, min(k.sku_id) AS known
+        FROM (SELECT sku_id FROM inventory_snapshots WHERE list_contains($files, source_file)
+              UNION
+              SELECT sku_id FROM purchase_orders WHERE list_contains($files, source_file)) t
+        LEFT JOIN skus k ON upper(k.sku_id) = upper(t.sku_id)
+        WHERE t.sku_id NOT IN (SELECT sku_id FROM skus)
+        GROUP BY t.sku_id ORDER BY t.sku_id
+        """,
+        {"files": sources},
+    ).fetchall()
+    if not rows:
+        return
+    examples = ", ".join(
+        sku + (f" (did you mean {known}?)" if known else "") for sku, known in rows[:shown]
+    )
+    more = f" and {len(rows) - shown:,} more" if len(rows) > shown else ""
+    logger.warning(
+        "%s in stock or purchase-order files are not in the product master: %s%s. Their "
+        "rows are kept under these ids; correct them in the ERP export, or ingest the "
+        "product master that lists them.",
+        counted(len(rows), "SKU"), examples, more,
+    )  # fmt: skip
 
 
 class _OpenTransaction:

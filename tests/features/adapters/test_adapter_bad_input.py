@@ -379,3 +379,23 @@ def test_an_iso_time_in_utc_written_with_z_is_read(
     assert file.rows_quarantined == 0
     (created,) = mem_store.sql("SELECT DISTINCT created_at FROM order_lines").fetchall()[0]
     assert str(created) == "2024-01-01 01:11:49"  # stored in UTC
+
+
+def test_stock_of_skus_the_product_master_lacks_is_named_after_the_ingest(
+    tmp_path, settings, mem_store, unified_frame, write_rendered, caplog
+):
+    erp = get_adapter(Platform.ERP)
+    products = write_rendered(
+        erp, ExportKind.PRODUCTS, unified_frame(erp, ExportKind.PRODUCTS), tmp_path
+    )
+    stock = unified_frame(erp, ExportKind.INVENTORY)
+    stock.loc[0, "sku_id"] = "sku-002"  # typed in lower case in the ERP
+    stock.loc[1, "sku_id"] = "SKU-999"
+    inventory = write_rendered(erp, ExportKind.INVENTORY, stock, tmp_path)
+
+    with caplog.at_level("WARNING", logger="features.ingest"):
+        ingest([inventory, products], mem_store, settings)  # stock first, as a folder sorts
+
+    assert "2 SKUs in stock or purchase-order files are not in the product master" in caplog.text
+    assert "SKU-999, sku-002 (did you mean SKU-002?)" in caplog.text
+    assert _rows_in(mem_store, "inventory_snapshots") == len(stock)  # kept, not dropped
