@@ -20,6 +20,7 @@ lines are still read. Text is data: nothing in a message changes what Butler doe
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 import unicodedata
@@ -117,28 +118,66 @@ class Conversation(BaseModel):
 # -- the classifier's text --------------------------------------------------------------------
 
 _PLACEHOLDER = re.compile(r"\[(?:ORDERID_\d+|[^\[\]\s]{1,6}x)\]", re.IGNORECASE)
+#: What a chat tool writes in place of a message that is not text (an image, a sticker, a
+#: voice note, a product card): a token, like the anonymisation placeholders, never words.
+_MEDIA_PLACEHOLDER = re.compile(r"\[(?:图片|表情|语音|视频|文件|链接|商品卡片|订单链接)\]")
+#: An HTML tag, as web chat exports keep them (``<br>``, ``<br/>``, ``<div class="…">``): a
+#: letter must follow ``<``, so "价格<100" and "<3" stay text.
+_TAG = re.compile(r"</?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>", re.IGNORECASE)
+#: Rounds of unescaping: an export escaped twice writes ``&amp;nbsp;`` for ``&nbsp;``.
+_UNWRAP_ROUNDS = 4
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _LONG_NUMBER = re.compile(r"\d{6,}")  # order ids, phone and account numbers; keeps 12315, 110
 _SPACE = re.compile(r"\s+")
+
+
+def _as_shown(text: str) -> str:
+    """``text`` as the chat window shows it: entities decoded, tags and characters that show
+    nothing gone, full-width forms as ASCII (NFKC).
+
+    A tag goes without a trace: Chinese has no spaces between words, so ``律<br/>师`` is 律师.
+    Repeated until nothing changes, so that the result is stable (``&amp;lt;br&amp;gt;``).
+    """
+    for _ in range(_UNWRAP_ROUNDS):
+        shown = html.unescape(text)
+        shown = _TAG.sub("", unicodedata.normalize("NFKC", visible_text(shown)))
+        if shown == text:
+            break
+        text = shown
+    return text
 
 
 def chat_text(text: str) -> str:
     r"""A message as the classifier reads it.
 
     Characters that show nothing go (zero-width spaces, a soft hyphen, a BOM:
-    :func:`~features.text.visible_text`), so "投\u200b诉" reads as "投诉"; full-width forms
-    become ASCII (NFKC), traditional characters simplified, Latin letters lower-case;
-    anonymisation placeholders (``[数字x]``, ``[ORDERID_1]``), links and numbers of
-    six or more digits become ``#``, so an order number never counts as a word.
+    :func:`~features.text.visible_text`), so "投\u200b诉" reads as "投诉"; HTML entities are
+    decoded (``&nbsp;`` is a space, ``&amp;`` is &) and HTML tags dropped, so
+    "律<br/>师" reads as "律师"; full-width forms become ASCII (NFKC), traditional
+    characters simplified, Latin letters lower-case; anonymisation placeholders
+    (``[数字x]``, ``[ORDERID_1]``), the placeholders chat tools write for a message that is
+    not text (``[图片]``, ``[表情]``, ``[语音]``, ``[视频]``, ``[文件]``, ``[链接]``,
+    ``[商品卡片]``, ``[订单链接]``), links and numbers of six or more digits become ``#``,
+    so an order number never counts as a word.
+
+    Shared by training and serving: a change here changes what a trained model reads.
 
     Examples:
         >>> chat_text("我要打１２３１５投訴！訂單[ORDERID_10001352] 20180312001")
         '我要打12315投诉!订单# #'
+        >>> chat_text("[图片]再不退款我就找律<br/>师起诉&nbsp;")
+        '#再不退款我就找律师起诉'
     """
-    text = unicodedata.normalize("NFKC", visible_text(text))
-    text = _URL.sub("#", _PLACEHOLDER.sub("#", text))
-    text = _LONG_NUMBER.sub("#", to_simplified(text).lower())
-    return _SPACE.sub(" ", text).strip()
+    for _ in range(_UNWRAP_ROUNDS):
+        text = _as_shown(text)
+        text = _URL.sub("#", _MEDIA_PLACEHOLDER.sub("#", _PLACEHOLDER.sub("#", text)))
+        text = _LONG_NUMBER.sub("#", to_simplified(text).lower())
+        text = _SPACE.sub(" ", text).strip()
+        # a "#" put in may complete an entity ("&[图片]35;" → "&#35;"): read that one too, so
+        # that chat_text of its own output changes nothing
+        if "&" not in text or html.unescape(text) == text:
+            break
+    return text
 
 
 # -- speaker roles for sources that have none ---------------------------------------------------

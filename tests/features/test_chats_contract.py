@@ -48,10 +48,43 @@ from features.schema.vocab import ChatRole, Platform
         ("电话13812345678", "电话#"),
         ("看 https://item.jd.com/1.html 这个", "看 # 这个"),
         ("  多个   空格\n换行\t ", "多个 空格 换行"),
+        ("[图片]", "#"),  # what a chat tool writes for a message that is not text
+        ("[语音][视频][文件][链接][商品卡片][订单链接]好", "######好"),
+        ("我要去<br>12315投诉你们", "我要去12315投诉你们"),
+        ('<div><span style="color:red">投诉</span></div>', "投诉"),
+        ("律&nbsp;师 &amp; 媒体", "律 师 & 媒体"),
+        ("&amp;lt;br&amp;gt;好", "好"),  # escaped twice
+        ("价格<100元 <3 a<b", "价格<100元 <3 a<b"),  # not tags: no letter after <, no >
+        ("&#x6295;&#35785;", "投诉"),
+        ("＜ｂｒ＞好", "好"),  # a full-width tag is a tag once NFKC-normalised
     ],
 )
 def test_chat_text_normalises(raw, expected):
     assert chat_text(raw) == expected
+
+
+_RISKY = ["再不退款我就找律师起诉", "我要去12315投诉你们"]
+
+
+@pytest.mark.parametrize(
+    "dressed",
+    [
+        "再不退款我就找律<br/>师起<br>诉",
+        "<p>再不退款我就找律师起诉</p>",
+        "再不退款我就找律师起诉<br>",
+        "我要去12315投&#35785;你们",
+        "我要去&lt;br&gt;12315投诉你们",
+    ],
+)
+def test_html_in_a_message_reads_like_the_plain_sentence(dressed):
+    assert chat_text(dressed) in {chat_text(r) for r in _RISKY}
+
+
+def test_media_placeholders_read_like_the_other_placeholders():
+    assert chat_text("[图片][图片]再不退款我就找律师起诉[表情]") == "##再不退款我就找律师起诉#"
+    assert chat_text("[图片]") == chat_text("[ORDERID_1]") == "#"
+    assert chat_text("[图片x]") == "#"  # the anonymisation placeholder it already was
+    assert chat_text("&[图片]35;") == chat_text(chat_text("&[图片]35;"))
 
 
 # every character that shows nothing, as features.text.INVISIBLE lists them
@@ -87,6 +120,17 @@ def test_chat_text_is_idempotent_and_leaves_no_long_numbers(raw):
     assert not re.search(r"\d{6}", once)
     assert once == once.strip()
     assert once == once.lower()
+
+
+_MARKUP = st.sampled_from(["<br>", "<br/>", "</div>", "<", ">", "&", ";", "&nbsp;", "&amp;",
+                           "&lt;", "&gt;", "&#35;", "[图片]", "[表情]", "x", "[", "]"])  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_CHAT_ALPHABET, _MARKUP), max_size=30))
+def test_chat_text_of_markup_is_idempotent(pieces):
+    once = chat_text("".join(pieces))
+    assert chat_text(once) == once
 
 
 @settings(max_examples=300, deadline=None)
