@@ -9,8 +9,13 @@ The JSONL contract of ``butler risk classify`` is one conversation per line::
 
     {"session_id": "S1", "platform": "jd", "messages": [{"role": "buyer", "text": "…", "ts": "…"}]}
 
-``session_id`` is stripped and may not be blank; ``platform``, when given, must name one of
-Butler's sales channels, by code or name (``Taobao`` → ``tmall``). Keys the contract does
+``session_id`` is stripped and may not be blank (a number is read as its digits);
+``platform``, when given, must name one of Butler's sales channels, by code or name
+(``Taobao`` → ``tmall``). A message's ``role`` may be written as chat tools export it
+(买家, 客服, customer, SELLER; system and bot messages are agent-side context), its ``text``
+may be null (an image: no words) or a number, and a ``ts`` Butler cannot read is taken as
+not given: none of these is a reason to leave a conversation unscored
+(:class:`ChatMessage`). Keys the contract does
 not name are ignored, at every level: platform exports carry extra ones (the HTTP service
 refuses them instead, with a strict subclass of these models). A line that is not JSON, or
 breaks the contract, is reported with its line number and the field at fault; the other
@@ -29,7 +34,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from features.schema.vocab import ChatRole, Platform, channel_named
@@ -44,14 +56,77 @@ MAX_MESSAGES = 500
 MAX_ID_CHARS = 200
 
 
+#: How chat tools and exports name the two sides, lower-cased. A system notice ("会话开始",
+#: "买家已申请退款") or the shop's auto-reply bot is neither side; it is read as agent-side
+#: context: never as the buyer's words (which are what is scored), and kept in place, so a
+#: message's index still counts every message of the line.
+ROLE_SPELLINGS: dict[str, ChatRole] = {
+    **dict.fromkeys(("buyer", "用户", "买家", "顾客", "客户", "customer", "user"), ChatRole.BUYER),
+    **dict.fromkeys(("agent", "客服", "客服人员", "商家", "卖家", "seller", "staff", "service"),
+                    ChatRole.AGENT),
+    **dict.fromkeys(("system", "系统", "机器人", "bot"), ChatRole.AGENT),
+}  # fmt: skip
+
+#: Time formats read besides ISO 8601 and Unix seconds (which pydantic reads itself).
+_TS_FORMATS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y年%m月%d日 %H:%M:%S",
+               "%Y年%m月%d日 %H:%M", "%Y年%m月%d日")  # fmt: skip
+
+
 class ChatMessage(BaseModel):
-    """One message of a conversation."""
+    """One message of a conversation.
+
+    ``role`` is ``buyer`` or ``agent``, or a name chat tools use for either side, in any
+    case (:data:`ROLE_SPELLINGS`: 买家, 用户, customer → buyer; 客服, 商家, seller → agent);
+    a system or bot message (system, 系统, 机器人, bot) is read as the agent's side. Any
+    other role is refused, naming the two. ``text`` null (an image message) is empty text,
+    and a number is read as its digits. ``ts`` is not used for scoring: a time in no format
+    Butler reads ("", "soon") is read as not given (None) rather than refusing the message.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    role: ChatRole = Field(description="buyer or agent.")
+    role: ChatRole = Field(description="buyer or agent (买家/客服, customer/seller … too).")
     text: str = Field(max_length=MAX_MESSAGE_CHARS, description="The message as written.")
     ts: dt.datetime | None = Field(default=None, description="When it was sent.")
+
+    @field_validator("role", mode="before")
+    @classmethod
+    def _role_as_chat_tools_write_it(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        role = ROLE_SPELLINGS.get(value.strip().lower())
+        if role is None:
+            raise PydanticCustomError(
+                "unknown_role",
+                "unknown role {role}; use buyer or agent (买家/用户/customer or "
+                "客服/商家/seller are read too)",
+                {"role": repr(value[:40])},
+            )
+        return role
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text_of_a_message_without_words(cls, value: object) -> object:
+        if value is None:  # an image or a sticker: the message is kept, without words
+            return ""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("ts", mode="wrap")
+    @classmethod
+    def _ts_or_none(cls, value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(value)
+        except ValidationError:
+            pass
+        if isinstance(value, str):
+            for form in _TS_FORMATS:
+                try:
+                    return dt.datetime.strptime(value.strip(), form)
+                except ValueError:
+                    continue
+        return None
 
 
 def _channels() -> list[str]:
@@ -79,6 +154,14 @@ class Conversation(BaseModel):
         default=None, max_length=MAX_ID_CHARS, description="Shop the buyer wrote to."
     )
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_MESSAGES)
+
+    @field_validator("session_id", "shop_id", mode="before")
+    @classmethod
+    def _number_id_as_text(cls, value: object) -> object:
+        """An id a spreadsheet or a JSON writer left as a number (12345) is its digits."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
 
     @field_validator("session_id")
     @classmethod

@@ -257,7 +257,7 @@ def test_a_good_line_reads_every_field():
         ('"just a string"', "not a JSON object"),
         (json.dumps({"session_id": "S2"}), "messages: missing or empty"),
         (_line("S3", []), "messages: missing or empty"),
-        (_line("S4", [{"role": "customer", "text": "x"}]), "messages.0.role"),
+        (_line("S4", [{"role": "narrator", "text": "x"}]), "messages.0.role: unknown role"),
         (
             _line("S5", [{"role": "buyer", "text": "x" * (MAX_MESSAGE_CHARS + 1)}]),
             "messages.0.text",
@@ -266,7 +266,6 @@ def test_a_good_line_reads_every_field():
         (_line("", [{"role": "buyer", "text": "x"}]), "session_id"),
         (json.dumps({"messages": [{"role": "buyer", "text": "x"}]}), "session_id"),
         (_line("S7", [{"role": "buyer", "text": "ok"}, {"role": "buyer"}]), "messages.1.text"),
-        (_line("S8", [{"role": "buyer", "text": "x", "ts": "soon"}]), "messages.0.ts"),
         (_line("S9", "abc"), "messages:"),
     ],
 )
@@ -281,6 +280,77 @@ def test_each_broken_line_is_reported_with_the_field_at_fault(line, reason):
 def _read(line: str) -> Conversation | LineProblem:
     [(_, item)] = list(parse_conversation_lines([line]))
     return item
+
+
+@pytest.mark.parametrize(
+    ("given", "role"),
+    [("buyer", "buyer"), ("BUYER", "buyer"), (" Agent ", "agent"), ("用户", "buyer"),
+     ("买家", "buyer"), ("顾客", "buyer"), ("客户", "buyer"), ("Customer", "buyer"),
+     ("user", "buyer"), ("客服", "agent"), ("客服人员", "agent"), ("商家", "agent"),
+     ("卖家", "agent"), ("seller", "agent"), ("STAFF", "agent"), ("service", "agent")],
+)  # fmt: skip
+def test_a_role_is_read_the_way_chat_tools_write_it(given, role):
+    conversation = _read(_line(messages=[{"role": given, "text": "我要投诉"}]))
+    assert isinstance(conversation, Conversation)
+    assert conversation.messages[0].role == ChatRole(role)
+
+
+@pytest.mark.parametrize("given", ["system", "系统", "机器人", "BOT"])
+def test_a_system_or_bot_message_is_agent_side_context_kept_in_place(given):
+    messages = [{"role": given, "text": "会话开始"}, {"role": "买家", "text": "我要投诉"}]
+    conversation = _read(_line(messages=messages))
+    assert [m.role for m in conversation.messages] == [ChatRole.AGENT, ChatRole.BUYER]
+    # never the buyer's words, and the buyer's message keeps its index in the line
+    assert conversation.buyer_turns() == [(1, "我要投诉")]
+
+
+@pytest.mark.parametrize("given", ["narrator", "买卖家", "", 3])
+def test_an_unknown_role_is_refused_naming_the_two(given):
+    problem = _read(_line(messages=[{"role": given, "text": "x"}]))
+    assert isinstance(problem, LineProblem)
+    assert problem.reason.startswith("messages.0.role: ")
+    if isinstance(given, str):
+        assert problem.reason == (
+            f"messages.0.role: unknown role {given!r}; use buyer or agent "
+            "(买家/用户/customer or 客服/商家/seller are read too)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("given", "read"),
+    [("2024-01-05T08:03:00", dt.datetime(2024, 1, 5, 8, 3)),
+     ("2024-01-05 08:03", dt.datetime(2024, 1, 5, 8, 3)),
+     ("2024/1/5 8:03", dt.datetime(2024, 1, 5, 8, 3)),
+     ("2024/01/05 08:03:09", dt.datetime(2024, 1, 5, 8, 3, 9)),
+     ("2024年1月5日 08:03", dt.datetime(2024, 1, 5, 8, 3)),
+     (1704412980, dt.datetime(2024, 1, 5, 0, 3, tzinfo=dt.UTC)),
+     ("", None), ("soon", None), ("2024-13-45", None), (None, None), (True, None),
+     ([2024], None)],
+)  # fmt: skip
+def test_a_time_in_no_known_format_is_read_as_not_given(given, read):
+    conversation = _read(_line(messages=[{"role": "buyer", "text": "我要投诉", "ts": given}]))
+    assert isinstance(conversation, Conversation)
+    assert conversation.messages[0].ts == read
+
+
+def test_a_message_without_words_is_kept_and_a_number_is_its_digits():
+    messages = [{"role": "buyer", "text": None}, {"role": "buyer", "text": 12315},
+                {"role": "buyer", "text": "投诉"}]  # fmt: skip
+    conversation = _read(_line(messages=messages))
+    assert [m.text for m in conversation.messages] == ["", "12315", "投诉"]
+    assert conversation.buyer_turns() == [(1, "12315"), (2, "投诉")]
+
+
+@pytest.mark.parametrize("text", [True, {"text": "x"}, ["x"]])
+def test_a_text_that_is_no_text_nor_number_is_refused(text):
+    problem = _read(_line(messages=[{"role": "buyer", "text": text}]))
+    assert isinstance(problem, LineProblem) and problem.reason.startswith("messages.0.text: ")
+
+
+def test_a_numeric_session_or_shop_id_is_read_as_its_digits():
+    conversation = _read(_line(12345, shop_id=678))
+    assert (conversation.session_id, conversation.shop_id) == ("12345", "678")
+    assert isinstance(_read(_line(True)), LineProblem)  # true is no id
 
 
 @pytest.mark.parametrize(
@@ -378,7 +448,7 @@ def test_problems_carry_their_own_line_numbers_and_good_lines_still_read():
         "   ",
         _line("B"),
         "[]",
-        _line("C", [{"role": "customer", "text": "x"}]),
+        _line("C", [{"role": "narrator", "text": "x"}]),
         _line("D"),
     ]
     items = list(parse_conversation_lines(lines))

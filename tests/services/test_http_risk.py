@@ -189,3 +189,17 @@ def test_characters_that_show_nothing_do_not_move_the_answer(client):
     assert clean.status_code == pasted.status_code == 200
     assert clean.json() == pasted.json()
     assert clean.json()[0]["risks"] != []
+
+
+def test_roles_times_and_texts_are_read_over_http_as_in_files(client):
+    # the request model is the file contract's: 买家/客服, a null text, an unread time
+    messages = [
+        {"role": "客服", "text": "亲,在的", "ts": ""},
+        {"role": "买家", "text": None, "ts": "2024/1/5 8:03"},
+        {"role": "BUYER", "text": "我要去12315投诉你们", "ts": "soon"},
+    ]
+    response = _classify(client, _body({"session_id": 7, "messages": messages}))
+    assert response.status_code == 200, response.text
+    [answer] = response.json()
+    assert answer["session_id"] == "7"
+    assert [(r["scenario"], r["evidence"]) for r in answer["risks"]] == [("complaint_threat", [2])]

@@ -173,7 +173,7 @@ def test_classify_returns_risks_with_evidence(url):
             {"conversations": [_conversation("x", f"s{i}") for i in range(MAX_BATCH + 1)]},
             "conversations",
         ),  # fmt: skip
-        ({"conversations": [_conversation("x", role="customer")]}, "role"),
+        ({"conversations": [_conversation("x", role="narrator")]}, "role"),
         ({"conversations": [_conversation("字" * 5_001)]}, "text"),
         ({"conversations": [{"session_id": "x", "messages": []}]}, "messages"),
         ({"conversations": "not a list"}, "conversations"),

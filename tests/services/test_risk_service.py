@@ -63,7 +63,7 @@ def test_train_classify_patrol_and_evaluate(chat_home, tmp_path):
         },
         "this is not json",
         {"session_id": "c2", "messages": []},
-        {"session_id": "c3", "messages": [{"role": "customer", "text": "x"}]},
+        {"session_id": "c3", "messages": [{"role": "narrator", "text": "x"}]},
         {"session_id": "c4", "messages": [{"role": "buyer", "text": "有没有优惠券"}]},
         {"session_id": "c5", "messages": [{"role": "buyer", "text": "My lawyer will call."}]},
     ]
