@@ -10,16 +10,22 @@ The JSONL contract of ``butler risk classify`` is one conversation per line::
     {"session_id": "S1", "platform": "jd", "messages": [{"role": "buyer", "text": "…", "ts": "…"}]}
 
 ``session_id`` is stripped and may not be blank (a number is read as its digits);
-``platform``, when given, must name one of Butler's sales channels, by code or name
+``platform``, when given, names one of Butler's sales channels, by code or name
 (``Taobao`` → ``tmall``). A message's ``role`` may be written as chat tools export it
 (买家, 客服, customer, SELLER; system and bot messages are agent-side context), its ``text``
 may be null (an image: no words) or a number, and a ``ts`` Butler cannot read is taken as
-not given: none of these is a reason to leave a conversation unscored
-(:class:`ChatMessage`). Keys the contract does
-not name are ignored, at every level: platform exports carry extra ones (the HTTP service
-refuses them instead, with a strict subclass of these models). A line that is not JSON, or
-breaks the contract, is reported with its line number and the field at fault; the other
-lines are still read. Text is data: nothing in a message changes what Butler does with it.
+not given (:class:`ChatMessage`). Keys the contract does not name are ignored, at every
+level: platform exports carry extra ones (the HTTP service refuses them instead, with a
+strict subclass of these models).
+
+A file line is scored where a request would be refused, and the line is told how
+(:func:`parse_conversation_line`): a platform that is none of the channels is read as not
+given, a conversation over :data:`MAX_MESSAGES` keeps its last messages, a message over
+:data:`MAX_MESSAGE_CHARS` its two ends, and messages written as plain strings get guessed
+roles. A line that is not JSON, or breaks the contract, is reported with its line number
+and the field at fault; the other lines are still read. A file that is a JSON array or
+pretty-printed JSON is refused once (:func:`check_jsonl_layout`). Text is data: nothing in a
+message changes what Butler does with it.
 """
 
 from __future__ import annotations
@@ -44,9 +50,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from features.errors import UnreadableFileError
 from features.schema.vocab import ChatRole, Platform, channel_named
 from features.store import Store
-from features.text import to_simplified, visible_text
+from features.text import counted, to_simplified, visible_text
 
 #: Longest message text accepted, in characters (a chat message, not a document).
 MAX_MESSAGE_CHARS = 5_000
@@ -252,14 +259,16 @@ def chat_text(text: str) -> str:
         '#再不退款我就找律师起诉'
     """
     for _ in range(_UNWRAP_ROUNDS):
-        text = _as_shown(text)
-        text = _URL.sub("#", _MEDIA_PLACEHOLDER.sub("#", _PLACEHOLDER.sub("#", text)))
-        text = _LONG_NUMBER.sub("#", to_simplified(text).lower())
-        text = _SPACE.sub(" ", text).strip()
-        # a "#" put in may complete an entity ("&[图片]35;" → "&#35;"): read that one too, so
-        # that chat_text of its own output changes nothing
-        if "&" not in text or html.unescape(text) == text:
-            break
+        read = _as_shown(text)
+        read = _URL.sub("#", _MEDIA_PLACEHOLDER.sub("#", _PLACEHOLDER.sub("#", read)))
+        read = _LONG_NUMBER.sub("#", to_simplified(read).lower())
+        read = _SPACE.sub(" ", read).strip()
+        # a "#" put in may complete an entity or a placeholder ("&[图片]35;" → "&#35;",
+        # "[[图片]x]" → "[#x]"): read the result again, so that chat_text of its own output
+        # changes nothing
+        if read == text or ("&" not in read and "[" not in read):
+            return read
+        text = read
     return text
 
 
@@ -305,12 +314,104 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
-def parse_conversation_line(number: int, line: str) -> tuple[Conversation | LineProblem, dict]:
+@dataclass(frozen=True, slots=True)
+class LineNote:
+    """A JSONL line that was read, but not entirely as written, and how."""
+
+    line: int
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLine:
+    """What :func:`parse_conversation_line` made of one line."""
+
+    #: the conversation, or the problem that stops the line being one
+    item: Conversation | LineProblem
+    #: the line's JSON object as written ({} when it is not one)
+    payload: dict
+    #: how the conversation differs from the line as written (shortened, roles guessed, …)
+    notes: tuple[str, ...] = ()
+    #: index, among the line's messages, of the conversation's first message: a message index
+    #: of the conversation plus this is the index in the line
+    first_message: int = 0
+
+
+_MESSAGE_SHAPE = '{"role": "buyer"|"agent", "text": "…", "ts": "…"}'
+
+
+def _fit_file_line(payload: dict) -> tuple[dict, list[str], int] | str:
+    """The line's object as the file contract reads it, how that differs from what was
+    written, and the index of the first message kept; or why the messages cannot be read.
+
+    A file is scored even where an HTTP request would be refused: a conversation of more than
+    :data:`MAX_MESSAGES` messages keeps its last ones (a risk escalates late); a message over
+    :data:`MAX_MESSAGE_CHARS` characters keeps its first and last halves; a platform that is
+    none of Butler's channels is read as not given (it is only carried through: the output
+    line keeps it as written); messages written as plain strings get roles guessed from
+    their wording (:func:`guess_roles`, which takes an utterance without the agents' marks
+    for the buyer's, so a risk is never hidden as the agent's words).
+    """
+    notes: list[str] = []
+    messages = payload["messages"]
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        roles = guess_roles(messages)
+        messages = [{"role": r, "text": t} for r, t in zip(roles, messages, strict=True)]
+        notes.append(
+            "messages are plain strings: roles guessed from the wording (亲/您/稍等… → agent, "
+            f"else buyer); write each message as {_MESSAGE_SHAPE} for exact roles"
+        )
+    elif isinstance(messages, list):
+        for i, message in enumerate(messages):
+            if not isinstance(message, dict):
+                return (
+                    f"messages.{i}: a message is an object {_MESSAGE_SHAPE}; got "
+                    f"{type(message).__name__} {json.dumps(message, ensure_ascii=False)[:40]}"
+                )
+    first = 0
+    if isinstance(messages, list) and len(messages) > MAX_MESSAGES:
+        first = len(messages) - MAX_MESSAGES
+        notes.append(
+            f"shortened: kept the last {MAX_MESSAGES:,} of {len(messages):,} messages (a risk "
+            f"escalates late), so messages 0–{first - 1:,} were not read; evidence indices "
+            "still count the line's messages"
+        )
+        messages = messages[first:]
+    if isinstance(messages, list):
+        half = MAX_MESSAGE_CHARS // 2
+        cut = [
+            i
+            for i, m in enumerate(messages)
+            if isinstance(m.get("text"), str) and len(m["text"]) > MAX_MESSAGE_CHARS
+        ]
+        if cut:
+            messages = [
+                m | {"text": m["text"][:half] + m["text"][-half:]} if i in cut else m
+                for i, m in enumerate(messages)
+            ]
+            shown = ", ".join(str(first + i) for i in cut[:10]) + (" …" if len(cut) > 10 else "")
+            notes.append(
+                f"shortened: message(s) {shown} over {MAX_MESSAGE_CHARS:,} characters, read as "
+                f"their first and last {half:,}"
+            )
+    fitted = payload | {"messages": messages}
+    platform = payload.get("platform")
+    if isinstance(platform, str) and platform.strip() and channel_named(platform) is None:
+        fitted["platform"] = None
+        notes.append(
+            f"platform {platform[:40]!r} is none of Butler's channels "
+            f"({', '.join(_channels())}): scored without one; the output keeps it as written"
+        )
+    return fitted, notes, first
+
+
+def parse_conversation_line(number: int, line: str) -> ReadLine:
     """One JSONL line as a conversation (with its JSON object), or the problem with it.
 
     Read files with ``errors="surrogateescape"`` (:data:`JSONL_ERRORS`): a line in another
     encoding (a GBK export pasted in) then becomes that line's problem instead of an error
-    that stops the whole file.
+    that stops the whole file. A line is read even over the limits an HTTP request is held
+    to, and the notes say how (:func:`_fit_file_line`).
     """
     try:
         line.encode("utf-8")
@@ -321,19 +422,26 @@ def parse_conversation_line(number: int, line: str) -> tuple[Conversation | Line
             f"not UTF-8 (byte 0x{byte:02X} at column {exc.start + 1}); re-save the file as "
             "UTF-8 (a GBK export converts with `iconv -f GBK -t UTF-8 in.jsonl > out.jsonl`)"
         )
-        return LineProblem(number, reason), {}
+        return ReadLine(LineProblem(number, reason), {})
     try:
         payload = json.loads(line)
     except json.JSONDecodeError as exc:
-        return LineProblem(number, f"not valid JSON ({exc.msg} at column {exc.colno})"), {}
+        return ReadLine(
+            LineProblem(number, f"not valid JSON ({exc.msg} at column {exc.colno})"), {}
+        )
     if not isinstance(payload, dict):
-        return LineProblem(number, "not a JSON object"), {}
+        return ReadLine(LineProblem(number, "not a JSON object"), {})
     if not payload.get("messages"):
-        return LineProblem(number, "messages: missing or empty"), payload
+        return ReadLine(LineProblem(number, "messages: missing or empty"), payload)
+    fitted = _fit_file_line(payload)
+    if isinstance(fitted, str):
+        return ReadLine(LineProblem(number, fitted), payload)
+    read, notes, first = fitted
     try:
-        return Conversation.model_validate(payload), payload
+        conversation = Conversation.model_validate(read)
     except ValidationError as exc:
-        return LineProblem(number, _first_error(exc)), payload
+        return ReadLine(LineProblem(number, _first_error(exc)), payload)
+    return ReadLine(conversation, payload, tuple(notes), first)
 
 
 def parse_conversation_lines(
@@ -342,7 +450,7 @@ def parse_conversation_lines(
     """Each non-blank line as a conversation, or as the problem that stops it being one."""
     for number, line in enumerate(lines, start=1):
         if line.strip():
-            yield number, parse_conversation_line(number, line)[0]
+            yield number, parse_conversation_line(number, line).item
 
 
 def read_conversations_jsonl(path: Path) -> tuple[list[Conversation], list[LineProblem]]:
@@ -357,6 +465,64 @@ def read_conversations_jsonl(path: Path) -> tuple[list[Conversation], list[LineP
         for _, item in parse_conversation_lines(handle):
             (problems if isinstance(item, LineProblem) else conversations).append(item)
     return conversations, problems
+
+
+def check_jsonl_layout(path: Path) -> None:
+    """Refuse, once and with the fix, a file that is JSON but not JSON Lines: a JSON array,
+    or documents pretty-printed over many lines, would otherwise be one "not valid JSON"
+    problem per physical line.
+
+    Only a file whose first line is not a JSON object is read whole.
+
+    Raises:
+        UnreadableFileError: the file is one JSON array, or JSON documents spread over lines.
+        FileNotFoundError: ``path`` does not exist.
+    """
+    with path.open(encoding="utf-8-sig", errors=JSONL_ERRORS) as handle:
+        first = next((line for line in handle if line.strip()), None)
+    if first is None:
+        return
+    try:
+        if isinstance(json.loads(first), dict):
+            return
+    except json.JSONDecodeError:
+        pass
+    text = path.read_text(encoding="utf-8-sig", errors=JSONL_ERRORS)
+    documents = _json_documents(text)
+    if not documents:
+        return  # not JSON as a whole either: each line's problem says more
+    lines = sum(1 for line in text.splitlines() if line.strip())
+    one_array = len(documents) == 1 and isinstance(documents[0], list)
+    if not one_array and len(documents) == lines:
+        return  # a JSON value per line, some not objects: each such line's problem says so
+    target = path.with_suffix(".jsonl")
+    if target.name == path.name:
+        target = path.with_name(f"{path.stem}.lines.jsonl")
+    if one_array:
+        layout, fix = f"one JSON array of {len(documents[0]):,} items", f"jq -c '.[]' {path}"
+    else:
+        layout = f"{counted(len(documents), 'JSON document')} spread over {lines:,} lines"
+        fix = f"jq -c . {path}"
+    raise UnreadableFileError(
+        f"{path} is {layout}, not JSON Lines: give one conversation per line, each a JSON "
+        f"object on a single line. Convert it with `{fix} > {target}` and classify that."
+    )
+
+
+def _json_documents(text: str) -> list[object]:
+    """The JSON values ``text`` holds one after another, or [] when it is not only those."""
+    decoder = json.JSONDecoder()
+    documents, at = [], 0
+    while True:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        if at == len(text):
+            return documents
+        try:
+            value, at = decoder.raw_decode(text, at)
+        except json.JSONDecodeError:
+            return []
+        documents.append(value)
 
 
 def conversations_from_messages(messages: pd.DataFrame) -> list[Conversation]:

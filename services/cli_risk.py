@@ -25,9 +25,12 @@ from services._console import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
     from evaluation.risk import RiskEvaluation
+    from features.chats import LineNote
     from features.corpora import LabelledSet
     from features.settings import Settings
     from features.store import Store
@@ -214,11 +217,19 @@ def risk_classify(
     """Score each conversation of a JSONL file with the registered classifier.
 
     Each line is {"session_id", "platform", "messages": [{"role": "buyer"|"agent", "text",
-    "ts"}]}; "platform" is optional and one of Butler's sales channels (tmall, jd, …; a line
-    with another is reported with the full list). The output adds "risks" (scenario,
-    probability, severity, evidence message indices) and "risk_score". Bad lines (not
-    JSON, a blank session_id, an unknown platform, …) are reported with their number and
-    reason and skipped; the other lines are still scored.
+    "ts"}]}; roles may be written as chat tools export them (买家, 客服, customer, seller;
+    system and bot messages are read as the agent's side), "text" may be null (an image)
+    and "ts" is optional. "platform" is optional; one that is none of Butler's sales
+    channels (tmall, jd, …) is scored without one and reported. The output adds "risks"
+    (scenario, probability, severity, evidence message indices) and "risk_score".
+
+    Bad lines (not JSON, a blank session_id, an unknown role, …) are reported with their
+    number and reason and skipped; the other lines are still scored. A conversation over
+    500 messages is scored on its last 500, a message over 5,000 characters on its first
+    and last 2,500, and messages given as plain strings get roles guessed from their
+    wording: each such line is reported. A session on several lines is scored on each,
+    with one warning. A JSON array or pretty-printed JSON is refused once, with the command
+    that converts it.
 
     Examples:
         butler risk classify --in chats.jsonl --out scored.jsonl
@@ -240,6 +251,17 @@ def risk_classify(
         raise _fail(str(exc)) from exc
     for problem in report.problems:
         err_console.print(f"[yellow]line {problem.line} skipped:[/] {escape(problem.reason)}")
+    for note, lines in _lines_by_note(report.notes).items():
+        err_console.print(f"[yellow]{_line_list(lines)} scored, but[/] {escape(note)}")
+    if report.repeated:
+        n = len(report.repeated)
+        ids = ", ".join(escape(sid) for _, sid in report.repeated[:5]) + " …" * (n > 5)
+        err_console.print(
+            f"[yellow]warning:[/] {counted(n, 'line')} {'repeats' if n == 1 else 'repeat'} a "
+            f"session of an earlier line ({ids}; {_line_list([k for k, _ in report.repeated])}): "
+            "each line is scored as written, so the output holds the session more than once. "
+            "A later export of a session usually holds more of it: keep the line you mean."
+        )
     if report.not_chinese:
         shown = ", ".join(map(str, report.not_chinese[:10]))
         more = f" and {len(report.not_chinese) - 10:,} more" if len(report.not_chinese) > 10 else ""
@@ -254,6 +276,20 @@ def risk_classify(
     )
     if report.scored == 0 and report.problems:
         raise _fail(f"No line of {source} could be scored; each line's reason is above.")
+
+
+def _lines_by_note(notes: Sequence[LineNote]) -> dict[str, list[int]]:
+    """The lines of each note, in the order the notes first appear."""
+    out: dict[str, list[int]] = {}
+    for note in notes:
+        out.setdefault(note.note, []).append(note.line)
+    return out
+
+
+def _line_list(lines: Sequence[int], shown: int = 10) -> str:
+    """``line 3``, ``lines 3, 7``, ``lines 1, 2, … and 40 more``."""
+    more = f" and {len(lines) - shown:,} more" if len(lines) > shown else ""
+    return f"line{'s' * (len(lines) > 1)} {', '.join(map(str, lines[:shown]))}{more}"
 
 
 def _print_queue(

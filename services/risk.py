@@ -3,7 +3,8 @@
 ``classify_file`` reads the JSONL contract of :mod:`features.chats` line by line, scores the
 good lines in batches and writes each one back with ``risks`` and ``risk_score`` added; a
 line that is not UTF-8, not JSON or breaks the contract is reported with its number and left
-out.
+out. A line scored other than as written (shortened, roles guessed, an unknown platform read
+as none) is reported with its number and how.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from features.chats import JSONL_ERRORS, Conversation, LineProblem, parse_conversation_line
+from features.chats import (
+    JSONL_ERRORS,
+    Conversation,
+    LineNote,
+    LineProblem,
+    check_jsonl_layout,
+    parse_conversation_line,
+)
 from features.settings import Settings
 from features.text import CJK
 from models.chat_risk import REGISTERED_NAME, RiskAssessment, RiskClassifier
@@ -53,15 +61,20 @@ def older_queue(settings: Settings, store: Any) -> int:
     return older_open_alerts(store, f"v{found['version']} (")
 
 
-def assessment_fields(assessment: RiskAssessment) -> dict[str, Any]:
-    """The fields a classified conversation gains: ``risks`` and ``risk_score``."""
+def assessment_fields(assessment: RiskAssessment, *, first_message: int = 0) -> dict[str, Any]:
+    """The fields a classified conversation gains: ``risks`` and ``risk_score``.
+
+    ``first_message`` is the index, among the messages as sent, of the first message the
+    classifier read (a file line shortened to its last messages): evidence indices then
+    count the messages as sent.
+    """
     return {
         "risks": [
             {
                 "scenario": r.scenario.value,
                 "probability": r.probability,
                 "severity": r.severity.value,
-                "evidence": r.evidence,
+                "evidence": [first_message + i for i in r.evidence],
             }
             for r in assessment.risks
         ],
@@ -79,6 +92,11 @@ class ClassifyReport:
     #: lines scored whose buyer turns hold no Chinese (English, blank): the classifier
     #: learnt from Chinese customer service, so "no risk" there means "not read"
     not_chinese: tuple[int, ...] = ()
+    #: lines scored, but not entirely as written (:attr:`features.chats.ReadLine.notes`)
+    notes: tuple[LineNote, ...] = ()
+    #: ``(line, session_id)`` of each scored line whose platform and session id an earlier
+    #: scored line of the file has too; both lines are scored, as written
+    repeated: tuple[tuple[int, str], ...] = ()
 
 
 def classify_file(
@@ -91,21 +109,32 @@ def classify_file(
     Output lines keep every field of the input line, as given, and add ``risks`` and
     ``risk_score``, in input order. A line that cannot be scored (not UTF-8, not JSON, not a
     conversation) is left out of ``target`` and reported in :attr:`ClassifyReport.problems`.
+    A line over the limits of an HTTP request is scored shortened (its last
+    :data:`~features.chats.MAX_MESSAGES` messages, an over-long message's two ends) and
+    reported in :attr:`ClassifyReport.notes`; its evidence indices count its messages as
+    written. A session that appears on several lines is scored on each (a later export of a
+    session usually holds more of it) and reported in :attr:`ClassifyReport.repeated`.
 
     Raises:
         FileNotFoundError: ``source`` does not exist.
+        UnreadableFileError: ``source`` is a JSON array or pretty-printed JSON, not JSONL.
     """
+    check_jsonl_layout(source)
     problems: list[LineProblem] = []
+    notes: list[LineNote] = []
     unread: list[int] = []
+    seen: set[tuple[str | None, str]] = set()
+    repeated: list[tuple[int, str]] = []
     scored = flagged = 0
-    batch: list[tuple[Conversation, dict[str, Any]]] = []
+    batch: list[tuple[Conversation, dict[str, Any], int]] = []
 
     def flush(out: Any) -> None:
         nonlocal scored, flagged
-        for (_, payload), assessment in zip(
-            batch, model.assess([c for c, _ in batch]), strict=True
+        for (_, payload, first), assessment in zip(
+            batch, model.assess([c for c, _, _ in batch]), strict=True
         ):
-            out.write(json.dumps(payload | assessment_fields(assessment), ensure_ascii=False))
+            fields = assessment_fields(assessment, first_message=first)
+            out.write(json.dumps(payload | fields, ensure_ascii=False))
             out.write("\n")
             scored += 1
             flagged += bool(assessment.risks)
@@ -120,17 +149,28 @@ def classify_file(
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            item, payload = parse_conversation_line(number, line)
+            read = parse_conversation_line(number, line)
+            item = read.item
             if isinstance(item, LineProblem):
                 problems.append(item)
                 continue
+            notes.extend(LineNote(number, note) for note in read.notes)
+            key = (item.platform, item.session_id)
+            if key in seen:
+                repeated.append((number, item.session_id))
+            seen.add(key)
             if not any(CJK.search(text) for _, text in item.buyer_turns()):
                 unread.append(number)
-            batch.append((item, payload))
+            batch.append((item, read.payload, read.first_message))
             if len(batch) >= BATCH:
                 flush(out)
         if batch:
             flush(out)
     return ClassifyReport(
-        scored=scored, flagged=flagged, problems=problems, not_chinese=tuple(unread)
+        scored=scored,
+        flagged=flagged,
+        problems=problems,
+        not_chinese=tuple(unread),
+        notes=tuple(notes),
+        repeated=tuple(repeated),
     )

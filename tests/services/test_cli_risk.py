@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 import services.risk
-from features.chats import ChatMessage, Conversation
+from features.chats import MAX_MESSAGES, ChatMessage, Conversation
 from features.schema.vocab import ChatRole, Platform
 from models.chat_risk import RiskClassifier
 from services.cli import app
@@ -60,7 +60,7 @@ def _line(session_id: str, text: str = "我要投诉你们", **fields: object) -
     return {"session_id": session_id, "messages": [{"role": "buyer", "text": text}], **fields}
 
 
-def test_lines_with_an_unknown_platform_or_a_blank_session_are_skipped_by_number(classify):
+def test_a_blank_session_is_skipped_by_number_an_unknown_platform_scored(classify):
     result, scored = classify(
         [
             _line("A", platform="jd"),
@@ -74,15 +74,16 @@ def test_lines_with_an_unknown_platform_or_a_blank_session_are_skipped_by_number
     output = " ".join(result.output.split())  # rich wraps long lines
     known = ", ".join(p.value for p in Platform.channels())
     assert (
-        f"line 2 skipped: platform: unknown platform 'amazon'; use one of {known}, or leave it "
-        "out (null) when the channel is not known" in output
+        f"line 2 scored, but platform 'amazon' is none of Butler's channels ({known}): scored "
+        "without one; the output keeps it as written" in output
     )
     assert (
         "line 3 skipped: session_id: must not be empty or blank; give the conversation's "
         "session id" in output
     )
-    assert "3 conversations scored" in output and "2 lines skipped" in output
-    assert [s["session_id"] for s in scored] == ["A", "C", "D"]
+    assert "4 conversations scored" in output and "1 lines skipped" in output
+    assert [s["session_id"] for s in scored] == ["A", "B", "C", "D"]
+    assert scored[1]["platform"] == "amazon"
     assert all("risks" in s and "risk_score" in s for s in scored)
 
 
@@ -106,8 +107,64 @@ def test_characters_that_show_nothing_do_not_move_a_file_line_score(classify):
     )
 
 
-def test_a_file_of_only_bad_platforms_exits_1(classify):
-    result, scored = classify([_line("A", platform="amazon"), _line("B", platform="ebay")])
+def test_a_file_of_only_bad_lines_exits_1(classify):
+    result, scored = classify([_line(" "), {"session_id": "B", "messages": [{"role": "x"}]}])
     assert result.exit_code == 1 and scored == []
     assert "line 1 skipped" in result.output and "line 2 skipped" in result.output
     assert "No line of" in result.output
+
+
+def _risky_line(session_id: str, messages: list, **fields: object) -> dict:
+    return {"session_id": session_id, "messages": messages, **fields}
+
+
+def test_lines_over_the_limits_are_scored_shortened_and_said(classify):
+    filler = [{"role": "buyer", "text": "好的谢谢"}] * (MAX_MESSAGES + 20)
+    late = filler + [{"role": "买家", "text": "我要去12315投诉你们"}]
+    long = "我要去12315投诉你们" * 500  # 5,500 characters
+    result, scored = classify(
+        [
+            _risky_line("late", late),
+            _risky_line(
+                "long", [{"role": "客服", "text": "您好"}, {"role": "buyer", "text": long}]
+            ),
+            _risky_line("plain", ["亲,请问有什么可以帮您", "我要去12315投诉你们"]),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "3 conversations scored, 3 with a risk; 0 lines skipped" in output
+    assert f"line 1 scored, but shortened: kept the last {MAX_MESSAGES} of 521 messages" in output
+    assert "line 2 scored, but shortened: message(s) 1 over 5,000 characters" in output
+    assert "line 3 scored, but messages are plain strings: roles guessed" in output
+    # evidence indices count the messages of the line as written, not as read
+    assert [r["evidence"] for r in scored[0]["risks"]] == [[MAX_MESSAGES + 20]]
+    assert [r["evidence"] for r in scored[1]["risks"]] == [[1]]
+    assert [r["evidence"] for r in scored[2]["risks"]] == [[1]]
+    assert len(scored[0]["messages"]) == 521 and scored[1]["messages"][1]["text"] == long
+
+
+def test_a_repeated_session_is_scored_on_each_line_with_one_warning(classify):
+    result, scored = classify(
+        [
+            _line("A"),
+            _line("B"),
+            _line("A", "请问什么时候发货"),
+            _line("A"),
+            _line("A", platform="jd"),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert [s["session_id"] for s in scored] == ["A", "B", "A", "A", "A"]
+    assert output.count("warning:") == 1
+    assert "2 lines repeat a session of an earlier line (A, A; lines 3, 4)" in output
+
+
+def test_a_pretty_printed_file_is_refused_once(classify):
+    pretty = json.dumps(_line("A"), ensure_ascii=False, indent=2)
+    result, scored = classify([pretty])
+    assert result.exit_code == 1 and scored == []
+    output = " ".join(result.output.split())
+    assert "not valid JSON" not in output
+    assert output.count("1 JSON document spread over") == 1 and "jq -c ." in output
