@@ -228,6 +228,9 @@ def _as_shown(text: str) -> str:
     A tag goes without a trace: Chinese has no spaces between words, so ``律<br/>师`` is 律师.
     Repeated until nothing changes, so that the result is stable (``&amp;lt;br&amp;gt;``).
     """
+    shown = unicodedata.normalize("NFKC", visible_text(text))
+    if "&" not in shown and "<" not in shown:  # most messages: nothing to decode or drop
+        return shown
     for _ in range(_UNWRAP_ROUNDS):
         shown = html.unescape(text)
         shown = _TAG.sub("", unicodedata.normalize("NFKC", visible_text(shown)))
