@@ -6,7 +6,10 @@ Multi-label over :class:`~features.schema.vocab.RiskLabel`, in two stages.
   needs no word segmentation) and scored by one logistic regression per scenario, learnt
   from the labelling functions' votes (weak supervision, :mod:`features.risk_rules`): the
   regression picks up the n-grams around the rules' words and scores wordings the rules
-  never listed. A conversation's message score is the highest of its buyer messages, so a
+  never listed. A long message is also read clause by clause and scores, per scenario, the
+  highest of itself and its clauses, so a risk sentence after a paragraph of complaints is
+  not diluted away (the regressions still learn from whole messages, which the votes
+  label). A conversation's message score is the highest of its buyer messages, so a
   risk that appears only in the third message still counts; the messages that score at
   least half as high as the best are the evidence.
 * **Conversation stage** (:meth:`RiskClassifier.fit_conversations`). Learnt from
@@ -28,6 +31,7 @@ the rules over the buyer side: a conversation takes a few milliseconds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
@@ -72,6 +76,15 @@ class RiskConfig:
             conversation stage takes it over; rarer ones keep the message stage, whose
             rules cover them better than a handful of examples.
         conversation_max_features: n-grams the conversation stage keeps.
+        clause_min_chars: a buyer message longer than this (normalised) is also read clause
+            by clause, and each scenario takes the highest score of the message and its
+            clauses: one TF-IDF vector over a long message dilutes a risk sentence inside
+            it. ``0`` reads whole messages only.
+        clause_merge_chars: a clause shorter than this joins the next one (the last joins
+            the one before), so "好的," or "在吗?" is not read alone.
+        clause_max_chars: a clause longer than this (no punctuation in it) is also read in
+            windows of this many characters, each overlapping the next by half; ``0`` for
+            none.
     """
 
     ngram_range: tuple[int, int] = (1, 3)
@@ -87,7 +100,21 @@ class RiskConfig:
     conversation_min_positives: int = 30
     conversation_max_features: int = 100_000
     # 2026.11.5: the labelling functions, whose votes the conversation stage reads, changed
-    version: str = "2026.11.5"
+    # 2026.11.6: messages over clause_min_chars are also read clause by clause
+    version: str = "2026.11.6"
+    # after ``version``: a config pickled without them restores positionally, leaves them
+    # unset, and such a model reads whole messages as it did (``_clause_reading``)
+    clause_min_chars: int = 20
+    clause_merge_chars: int = 4
+    clause_max_chars: int = 40
+
+    def __post_init__(self) -> None:
+        for name in ("clause_min_chars", "clause_merge_chars", "clause_max_chars"):
+            if getattr(self, name) < 0:
+                raise InvalidParameterError(
+                    f"The `{name}` parameter of `RiskConfig` must be 0 or more. "
+                    f"Got {getattr(self, name)} instead."
+                )
 
     def to_params(self) -> dict[str, str | float | int]:
         """Flat parameters for experiment tracking."""
@@ -256,10 +283,31 @@ class RiskClassifier:
             raise NotFittedError("The risk classifier is not fitted; call fit() first.")
 
     def message_probabilities(self, texts: list[str]) -> np.ndarray:
-        """Probabilities of normalised buyer messages, messages × ``LABELS``."""
+        """Probabilities of normalised buyer messages, messages × ``LABELS``.
+
+        A message longer than ``config.clause_min_chars`` scores, per scenario, the highest
+        of the whole message and its clauses (:func:`clauses`), so "…客服也不回消息，再不退款
+        我就找律师起诉" scores as its last clause does. Scoring, the conversation stage's
+        training and the evidence all read these scores, one row per message.
+        """
         self._check()
         if not texts:
             return np.zeros((0, len(LABELS)))
+        out = self._probabilities(texts)
+        min_chars, merge_chars, max_chars = _clause_reading(self.config)
+        if min_chars:
+            owners: list[int] = []
+            parts: list[str] = []
+            for i, text in enumerate(texts):
+                if len(text) > min_chars:
+                    found = clauses(text, merge_chars=merge_chars, max_chars=max_chars)
+                    owners.extend([i] * len(found))
+                    parts.extend(found)
+            if parts:
+                np.maximum.at(out, np.array(owners), self._probabilities(parts))
+        return out
+
+    def _probabilities(self, texts: list[str]) -> np.ndarray:
         z = self.vectoriser_.transform(texts) @ self.weights_ + self.intercepts_
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
@@ -547,6 +595,55 @@ class RiskClassifier:
         self._check()
         hand = getattr(self, "n_conversations_", 0)
         return f"{self.config.version}+{self.n_messages_}msg+{hand}conv"
+
+
+_CLAUSE = re.compile(r"[^。！？!?；;，,\s]+[。！？!?；;，,\s]*")  # a clause and the marks ending it
+
+
+def clauses(text: str, *, merge_chars: int = 4, max_chars: int = 0) -> list[str]:
+    """The clauses of a normalised message, split after sentence punctuation and spaces
+    (:func:`~features.chats.chat_text` turns line breaks into spaces).
+
+    A clause shorter than ``merge_chars`` joins the next one (the last joins the one
+    before); a clause longer than ``max_chars`` (when not 0) is also given as windows of
+    ``max_chars`` overlapping by half, so a sentence without punctuation is read in parts.
+    A message of one clause has none: it is read whole.
+
+    Examples:
+        >>> clauses("好的,快递三天都没到,客服也不回,再不退款我就找律师起诉")
+        ['好的,快递三天都没到,', '客服也不回,', '再不退款我就找律师起诉']
+    """
+    merged: list[str] = []
+    carry = ""
+    for part in _CLAUSE.findall(text):
+        carry += part
+        if len(carry.strip()) >= merge_chars:
+            merged.append(carry.strip())
+            carry = ""
+    if carry.strip():
+        if merged:
+            merged[-1] += carry.rstrip()
+        else:
+            merged.append(carry.strip())
+    out = merged if len(merged) > 1 else []
+    if max_chars:
+        step = max(max_chars // 2, 1)
+        out += [
+            clause[i : i + max_chars]
+            for clause in merged
+            if len(clause) > max_chars
+            for i in range(0, len(clause) - step, step)
+        ]
+    return out
+
+
+def _clause_reading(config: RiskConfig) -> tuple[int, int, int]:
+    """The config's clause settings; a model pickled before they existed reads whole messages."""
+    return (
+        getattr(config, "clause_min_chars", 0),
+        getattr(config, "clause_merge_chars", 4),
+        getattr(config, "clause_max_chars", 0),
+    )
 
 
 def _evidence(

@@ -17,6 +17,7 @@ from models.chat_risk import (
     RiskClassifier,
     RiskConfig,
     choose_thresholds,
+    clauses,
     risk_score,
     severity_weighted,
 )
@@ -249,6 +250,93 @@ def test_characters_that_show_nothing_do_not_change_what_is_learnt(model):
     assert refit.vectoriser_.vocabulary_ == model.vectoriser_.vocabulary_
     np.testing.assert_array_equal(refit.weights_, model.weights_)
     np.testing.assert_array_equal(refit.intercepts_, model.intercepts_)
+
+
+# -- long messages, read clause by clause ------------------------------------------------------
+
+
+def _reading_whole(model: RiskClassifier) -> RiskClassifier:
+    """``model``'s fitted state, reading every message whole (as before clause reading)."""
+    whole = RiskClassifier(RiskConfig(clause_min_chars=0))
+    whole.__dict__.update({k: v for k, v in model.__dict__.items() if k != "config"})
+    return whole
+
+
+# a long message of routine questions, the words the model knows best as "no risk"
+LEAD_IN = "请问什么时候发货,有没有红色的,这个尺码合适吗,地址写错了能改吗,"
+
+
+def test_a_risk_clause_inside_a_long_message_is_raised(model):
+    whole = _reading_whole(model)
+    long = conversation("L", ["你好", LEAD_IN + "我要去12315投诉你们"])
+    [alone] = model.assess([conversation("S", ["我要去12315投诉你们"])])
+    [diluted] = whole.assess([long])  # one TF-IDF vector over the whole message
+    [assessment] = model.assess([long])
+    assert L.COMPLAINT_THREAT not in raised(diluted)
+    assert raised(assessment) == [L.COMPLAINT_THREAT]
+    # the message scores as its risk clause does, and the evidence names the message
+    assert assessment.probabilities["complaint_threat"] == alone.probabilities["complaint_threat"]
+    assert assessment.risks[0].evidence == [1]
+
+
+def test_short_messages_score_as_whole_messages(model):
+    whole = _reading_whole(model)
+    texts = ["好的,谢谢", "东西坏了,我打12315", "再不退款,我就找律师起诉", "请问什么时候发货"]
+    assert all(len(t) <= RiskConfig().clause_min_chars for t in texts)
+    np.testing.assert_array_equal(
+        model.message_probabilities(texts), whole.message_probabilities(texts)
+    )
+
+
+def test_a_long_message_scores_at_least_as_high_as_read_whole(model):
+    whole = _reading_whole(model)
+    texts = [LEAD_IN + "这是假货吧我要退", LEAD_IN * 3, "请问什么时候发货," * 5]
+    by_clause, read_whole = model.message_probabilities(texts), whole.message_probabilities(texts)
+    assert (by_clause >= read_whole).all()
+    assert (by_clause > read_whole).any()
+
+
+def test_a_model_pickled_before_clause_reading_reads_whole_messages(model):
+    old = pickle.loads(pickle.dumps(model))
+    for name in ("clause_min_chars", "clause_merge_chars", "clause_max_chars"):
+        object.__delattr__(old.config, name)  # as a config pickled before the fields existed
+    whole = _reading_whole(model)
+    texts = [LEAD_IN + "我要去12315投诉你们"]
+    np.testing.assert_array_equal(
+        old.message_probabilities(texts), whole.message_probabilities(texts)
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我要去12315投诉你们", []),  # one clause: read whole only
+        (
+            "好的,快递三天都没到,再不退款我就找律师起诉",
+            ["好的,快递三天都没到,", "再不退款我就找律师起诉"],
+        ),
+        (
+            "快递三天都没到。客服也不回!!! 我要投诉",
+            ["快递三天都没到。", "客服也不回!!!", "我要投诉"],
+        ),
+        ("快递三天都没到,客服也不回,好吧", ["快递三天都没到,", "客服也不回,好吧"]),
+    ],
+)
+def test_clauses_split_on_sentence_marks_and_merge_short_ones(text, expected):
+    assert clauses(text) == expected
+
+
+def test_clauses_of_a_sentence_without_punctuation_are_windows():
+    text = "商品规格颜色尺码" * 6 + "我要去12315投诉你们"
+    windows = clauses(text, max_chars=20)
+    assert all(len(w) <= 20 for w in windows)
+    assert any("12315投诉你们" in w for w in windows)
+    assert clauses(text) == []
+
+
+def test_config_rejects_negative_clause_lengths():
+    with pytest.raises(InvalidParameterError, match="clause_min_chars"):
+        RiskConfig(clause_min_chars=-1)
 
 
 def test_assess_of_no_conversations_is_empty(model):
