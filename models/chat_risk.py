@@ -100,7 +100,8 @@ class RiskConfig:
     conversation_min_positives: int = 30
     conversation_max_features: int = 100_000
     # 2026.11.5: the labelling functions, whose votes the conversation stage reads, changed
-    # 2026.11.6: messages over clause_min_chars are also read clause by clause
+    # 2026.11.6: messages over clause_min_chars are also read clause by clause (a clause
+    # counts where a rule recognises its scenario), and chat_text reads HTML and [图片]
     version: str = "2026.11.6"
     # after ``version``: a config pickled without them restores positionally, leaves them
     # unset, and such a model reads whole messages as it did (``_clause_reading``)
@@ -286,8 +287,9 @@ class RiskClassifier:
         """Probabilities of normalised buyer messages, messages × ``LABELS``.
 
         A message longer than ``config.clause_min_chars`` scores, per scenario, the highest
-        of the whole message and its clauses (:func:`clauses`), so "…客服也不回消息，再不退款
-        我就找律师起诉" scores as its last clause does. Scoring, the conversation stage's
+        of the whole message and those of its clauses (:func:`clauses`) in which a labelling
+        function recognises the scenario, so "…客服也不回消息，再不退款我就找律师起诉"
+        scores as its last clause does. Scoring, the conversation stage's
         training and the evidence all read these scores, one row per message.
         """
         self._check()
@@ -304,7 +306,11 @@ class RiskClassifier:
                     owners.extend([i] * len(found))
                     parts.extend(found)
             if parts:
-                np.maximum.at(out, np.array(owners), self._probabilities(parts))
+                # a clause counts alone only for a scenario a rule recognises in it: read
+                # alone, a short clause ("太过分了,") scores noise, and a scenario with a low
+                # threshold (legal threat, chosen on 5 examples) would take it as an alert
+                found = self._probabilities(parts) * (labelling_votes(parts) > 0)
+                np.maximum.at(out, np.array(owners), found)
         return out
 
     def _probabilities(self, texts: list[str]) -> np.ndarray:

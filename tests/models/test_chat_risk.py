@@ -11,6 +11,7 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 
 from features.chats import ChatMessage, Conversation
 from features.errors import InvalidParameterError, NotFittedError
+from features.risk_rules import labelling_votes
 from features.schema.vocab import ChatRole, RiskLabel, Severity
 from models.chat_risk import (
     LABELS,
@@ -294,6 +295,15 @@ def test_a_long_message_scores_at_least_as_high_as_read_whole(model):
     by_clause, read_whole = model.message_probabilities(texts), whole.message_probabilities(texts)
     assert (by_clause >= read_whole).all()
     assert (by_clause > read_whole).any()
+
+
+def test_a_clause_counts_alone_only_for_a_scenario_a_rule_recognises_in_it(model):
+    whole = _reading_whole(model)
+    text = LEAD_IN + "真的太过分了,你们看着办吧"  # no rule's word in any clause
+    assert not labelling_votes(clauses(text)).any()
+    np.testing.assert_array_equal(
+        model.message_probabilities([text]), whole.message_probabilities([text])
+    )
 
 
 def test_a_model_pickled_before_clause_reading_reads_whole_messages(model):
