@@ -630,15 +630,21 @@ class _Writer:
         """Quarantine the orders this batch holds at an earlier stage than the store does
         (``shipped`` where the store has ``completed``): an older export loaded after a newer
         one must not take orders back. Returns the order lines set aside; the view ``fresh``
-        holds the rest of ``accepted``."""
+        holds the rest of ``accepted``, ranked (``_rank``) by stage, then row."""
         con = self.store.con
-        con.execute("CREATE OR REPLACE TEMP VIEW fresh AS SELECT * FROM accepted")
         if "status" not in self.parse.fields:
+            con.execute(
+                "CREATE OR REPLACE TEMP VIEW fresh AS SELECT *, _row AS _rank FROM accepted"
+            )
             return 0
         lo, hi = con.execute("SELECT min(created_at), max(created_at) FROM accepted").fetchall()[0]
         # a file without the refund column is compared on the status alone
         refunded = _REFUNDED if "refund_status" in self.parse.fields else ""
         stage = {s: _STAGE.format(t=s, refunded=refunded.format(t=s)) for s in ("a", "t")}
+        # a line listed twice in the file keeps its later stage, as across files; of equal
+        # stages, its later row (``_rank`` orders the upsert)
+        ranked = f"SELECT a.*, {stage['a']} * 4294967296 + a._row AS _rank FROM accepted a"
+        con.execute(f"CREATE OR REPLACE TEMP VIEW fresh AS {ranked}")
         con.execute(
             f"""
             CREATE OR REPLACE TEMP TABLE older AS
@@ -666,7 +672,7 @@ class _Writer:
                 "SELECT count(*) FROM accepted SEMI JOIN older USING (platform, order_id)"
             ).fetchall()[0][0]
         )
-        view = "SELECT * FROM accepted ANTI JOIN older USING (platform, order_id)"
+        view = f"{ranked} ANTI JOIN older USING (platform, order_id)"
         con.execute(f"CREATE OR REPLACE TEMP VIEW fresh AS {view}")
         if older:
             self.older_orders += older
@@ -754,9 +760,9 @@ class _Writer:
     def _write_orders(self) -> None:
         # `fresh`: the accepted rows less the orders an older export holds (see above)
         self.store.upsert(
-            "order_lines", "fresh", {"sku_id": _SKU_LOOKUP}, order_by="_row", keep=self.absent
+            "order_lines", "fresh", {"sku_id": _SKU_LOOKUP}, order_by="_rank", keep=self.absent
         )
-        self.store.upsert("orders", "fresh", order_by="_row", keep=self.absent)
+        self.store.upsert("orders", "fresh", order_by="_rank", keep=self.absent)
         self._note_shops()
         lo, hi = self.store.sql(
             f"SELECT min({_BUSINESS_DAY.format(col='created_at')}), "

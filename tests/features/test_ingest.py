@@ -92,6 +92,26 @@ def test_a_narrower_export_of_the_same_orders_keeps_what_it_lacks(
     assert "退款金额(元) (is it 退款金额?)" in caplog.text
 
 
+def test_a_line_listed_twice_in_one_file_keeps_its_later_stage(
+    store, settings, write_export, make_orders
+):
+    done = make_orders(4, status="completed")
+    # line L1 listed again further down, as the export caught it earlier (shipped), and L2
+    # again at the same stage with a later payment: of equal stages the later row wins
+    again = pd.concat([done.iloc[[1]].assign(status="shipped"), done.iloc[[2]].assign(paid_fen=1)])
+    path = write_export("tmall", "orders", pd.concat([done, again]), "twice.csv")
+
+    ingest([path], store, settings)
+
+    lines = store.sql("SELECT line_id, status, paid_fen FROM order_lines ORDER BY line_id").df()
+    assert lines["line_id"].tolist() == ["L0", "L1", "L2", "L3"]
+    assert lines["status"].tolist() == ["completed"] * 4
+    assert lines.loc[2, "paid_fen"] == 1
+    assert store.sql("SELECT status FROM orders WHERE order_id = 'O0'").fetchall() == [
+        ("completed",)
+    ]
+
+
 def test_an_export_guarding_its_ids_updates_the_same_orders(
     store, settings, write_export, make_orders
 ):
