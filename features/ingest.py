@@ -42,6 +42,7 @@ from features.adapters.readers import (
 )
 from features.adapters.registry import detect
 from features.errors import ButlerError
+from features.schema.contracts import is_id
 from features.schema.vocab import ExportKind, OrderStatus, Platform, RefundStatus
 from features.settings import Settings
 from features.store import Store
@@ -434,7 +435,7 @@ def _write_file(
     """Write one opened file inside the caller's transaction."""
     export, adapter, contract, sha = opened
     writer = _Writer(store, adapter, contract, str(result.path), sha, export.headers)
-    export = replace(export, ids=frozenset(h for h, f in writer.mapping.items() if _is_id(f)))
+    export = replace(export, ids=frozenset(h for h, f in writer.mapping.items() if is_id(f)))
     if writer.unread:
         logger.warning(
             "%s: column(s) not read, no field of the %s %s export goes by that name: %s. "
@@ -475,10 +476,6 @@ def _write_file(
             result.rows_accepted, result.rows_quarantined, writer.newest,
         ],
     )  # fmt: skip
-
-
-def _is_id(field_name: str) -> bool:
-    return field_name.endswith(("_id", "_code"))
 
 
 def _unread_headers(

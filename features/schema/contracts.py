@@ -121,10 +121,15 @@ def row_checks(kind: ExportKind) -> tuple[RowCheck, ...]:
     return ROW_CHECKS.get(kind, ())
 
 
+def is_id(field: str) -> bool:
+    """Whether the unified ``field`` holds an id (``order_id``, ``outer_sku_code`` …)."""
+    return field.endswith(("_id", "_code"))
+
+
 def value_checks(kind: ExportKind, field: str) -> tuple[ValueCheck, ...]:
     """The checks the unified ``field`` of ``kind`` must pass; an id (``*_id``, ``*_code``)
     also must not be a number Excel rewrote."""
     checks = VALUE_CHECKS.get(kind, {}).get(field, ())
-    if field.endswith(("_id", "_code")):
+    if is_id(field):
         checks = (*checks, _NOT_EXCEL_NUMBER)
     return checks
