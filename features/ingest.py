@@ -37,6 +37,7 @@ from features.adapters.readers import (
     Batch,
     ExportFile,
     MalformedRow,
+    file_lines,
     iter_batches,
     open_export,
 )
@@ -447,15 +448,18 @@ def _write_file(
         result.rows_read += read
         result.rows_accepted += accepted
     writer.finish()
+    result.rows_quarantined = result.rows_read - result.rows_accepted
+    if result.rows_quarantined:
+        _renumber_quarantine(store, export, sha, writer.numbered)
     if writer.malformed:
+        at = file_lines(export, [r.row for r in writer.malformed], writer.numbered)
         first = writer.malformed[0]
-        lines = ", ".join(str(r.line) for r in writer.malformed)
+        lines = ", ".join(str(at[r.row]) for r in writer.malformed)
         more = ", …" if writer.malformed_rows > len(writer.malformed) else ""
         logger.warning(
             "%s: quarantined %d row(s) with the wrong number of fields (line %s%s). Line %d: %s.",
-            result.path, writer.malformed_rows, lines, more, first.line, first.reason,
+            result.path, writer.malformed_rows, lines, more, at[first.row], first.reason,
         )  # fmt: skip
-    result.rows_quarantined = result.rows_read - result.rows_accepted
     result.rows_older = writer.older_orders
     if writer.older_orders:
         logger.warning(
@@ -476,6 +480,38 @@ def _write_file(
             result.rows_accepted, result.rows_quarantined, writer.newest,
         ],
     )  # fmt: skip
+
+
+def _renumber_quarantine(store: Store, export: ExportFile, sha: str, numbered: int) -> None:
+    """Give the file's quarantined rows the lines they stand on in the file.
+
+    They are written with their row numbers (``_row + 2``), which a blank line or a value
+    holding line breaks sets apart from the line a text editor shows; only then, once
+    per file with rows set aside, is the file read again to find the lines."""
+    lines = [
+        int(line)
+        for (line,) in store.sql(
+            "SELECT DISTINCT line FROM quarantine_rows WHERE file_sha256 = ?", [sha]
+        ).fetchall()
+    ]
+    found = file_lines(export, [line - 2 for line in lines], numbered)
+    moved = {row + 2: line for row, line in found.items() if line != row + 2}
+    if not moved:
+        return
+    store.con.register("moved", pa.table({"old": list(moved), "new": list(moved.values())}))
+    # a row moves to a line another row held before: all of them go out, then back in
+    store.sql(
+        "CREATE OR REPLACE TEMP TABLE renumbered AS SELECT q.* REPLACE (m.new AS line) "
+        "FROM quarantine_rows q JOIN moved m ON q.line = m.old WHERE q.file_sha256 = ?",
+        [sha],
+    )
+    store.sql(
+        "DELETE FROM quarantine_rows WHERE file_sha256 = ? AND line IN (SELECT old FROM moved)",
+        [sha],
+    )
+    store.sql("INSERT INTO quarantine_rows SELECT * FROM renumbered")
+    store.sql("DROP TABLE renumbered")
+    store.con.unregister("moved")
 
 
 def _unread_headers(
@@ -580,11 +616,16 @@ class _Writer:
         self.unread = _unread_headers(contract, headers, mapping)
         self.status_header = next((h for h, f in mapping.items() if f == "status"), "*")
         self.older_orders = 0  # order lines set aside: the store holds a later stage
+        self.numbered = 0  # data rows the reader numbered (``_row`` + 1 of the last)
 
     def write(self, batch: Batch) -> tuple[int, int]:
         """Parse and write one batch; return (rows read, rows accepted)."""
         if batch.malformed:
             self._quarantine_malformed(batch.malformed)
+            self.numbered = max(self.numbered, batch.malformed[-1].row + 1)
+        if batch.rows.num_rows:
+            last = batch.rows["_row"][-1].as_py()
+            self.numbered = max(self.numbered, last + 1)
         if not batch.rows.num_rows:
             return batch.num_rows, 0
         rows = batch.rows

@@ -87,9 +87,10 @@ class ExportContract:
 class ParseSql:
     """The SQL that parses one file's batches (relation ``raw``) into unified rows.
 
-    ``select`` yields the unified fields, ``_row`` (data row number from 0, so file line =
-    ``_row + 2``) and ``_problems``: a list of ``{field, reason}`` structs, empty when the
-    row passed every check.
+    ``select`` yields the unified fields, ``_row`` (data row number from 0: line
+    ``_row + 2`` where each row is one line; see ``readers.file_lines``) and
+    ``_problems``: a list of ``{field, reason}`` structs, empty when the row passed every
+    check.
     """
 
     select: str

@@ -19,7 +19,7 @@ import codecs
 import csv
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -71,9 +71,10 @@ class ExportFile:
 class MalformedRow:
     """A CSV row whose number of fields is not the header's, so it has no columns.
 
-    ``row`` counts data rows from 0 like ``_row`` (file line = ``row + 2``: a value
+    ``row`` counts data rows from 0 like ``_row``, and ``line`` is ``row + 2``: a value
     holding line breaks counts as one line, blank lines are not counted, as pyarrow reads
-    them). ``text`` is the row as it stands in the file, decoded.
+    them (:func:`file_lines` gives the line of the file). ``text`` is the row as it stands
+    in the file, decoded.
     """
 
     row: int
@@ -169,8 +170,9 @@ def iter_batches(export: ExportFile, batch_rows: int) -> Iterator[Batch]:
     """Yield the file's data rows as batches of Arrow tables of text (null for empty cells).
 
     Each table has the file's columns plus ``_row``, counting data rows from 0 across the
-    whole file (file line = ``_row + 2``); a CSV row with the wrong number of fields
-    keeps its place in that count and comes in ``Batch.malformed`` instead.
+    whole file (line ``_row + 2`` where each row is one line; :func:`file_lines`); a CSV
+    row with the wrong number of fields keeps its place in that count and comes in
+    ``Batch.malformed`` instead.
 
     Raises:
         UnreadableFileError: the file breaks part-way (bad bytes, truncated archive), more
@@ -245,10 +247,10 @@ def _csv_batches(export: ExportFile, batch_rows: int) -> Iterator[Batch]:
             pending.append(record_batch)
             pending_rows += record_batch.num_rows
             if pending_rows >= batch_rows:
-                frame = _to_frame(pa.Table.from_batches(pending), done, export.ids)
+                table = pa.Table.from_batches(pending)
                 pending, pending_rows = [], 0
-                yield Batch(frame)
-                done += frame.num_rows
+                yield Batch(_to_frame(table, done, export.ids))
+                done += table.num_rows  # rows empty throughout keep their numbers too
         if pending:
             yield Batch(_to_frame(pa.Table.from_batches(pending), done, export.ids))
         return
@@ -314,7 +316,8 @@ def _numbered_csv_batches(export: ExportFile, batch_rows: int, skip: int) -> Ite
         raise _unreadable(export, good + len(shifts), exc) from exc
     bad = len(shifts) + len(invalid.rows)
     if bad > MALFORMED_SHARE_MAX * (good + bad):
-        shown = ", ".join(f"line {r.line} has {r.fields}" for r in examples)
+        at = file_lines(export, [r.row for r in examples])
+        shown = ", ".join(f"line {at[r.row]} has {r.fields}" for r in examples)
         raise UnreadableFileError(
             f"{export.path}: {bad:,} of {good + bad:,} data rows do not have the header's "
             f"{examples[0].expected} fields ({shown}{', …' if bad > len(examples) else ''}): "
@@ -323,12 +326,64 @@ def _numbered_csv_batches(export: ExportFile, batch_rows: int, skip: int) -> Ite
         )
 
 
+def file_lines(
+    export: ExportFile, rows: Iterable[int], numbered: int | None = None
+) -> dict[int, int]:
+    """The line of the file on which each data row of ``rows`` begins (``_row``, counted
+    from 0 as the readers count them).
+
+    In a CSV file a blank line is not a row, and a quoted value holding line breaks makes
+    its row span several lines, so past either a row's line is not ``row + 2``. The file is
+    read again with Python's csv reader to find them, as far as the last row asked for;
+    with ``numbered`` (how many data rows the reader numbered), a file with exactly one
+    line per row is known without that from a count of its line breaks. A sheet's rows are
+    its lines (``row + 2``).
+    """
+    wanted = sorted(set(rows))
+    same = {row: row + 2 for row in wanted}
+    if export.file_format != "csv" or not wanted:
+        return same
+    if numbered is not None and _physical_lines(export.path) == numbered + 1:
+        return same
+    found: dict[int, int] = {}
+    encoding = export.encoding or "utf-8"
+    with export.path.open(encoding=encoding, errors="replace", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            next(reader, None)  # the header
+            row, ended, want = 0, reader.line_num, iter(wanted)
+            target = next(want)
+            for record in reader:
+                if record:  # a blank line is not a row
+                    if row == target:
+                        found[row] = ended + 1
+                        target = next(want, None)
+                        if target is None:
+                            break
+                    row += 1
+                ended = reader.line_num
+        except csv.Error:  # a value past the csv module's size limit: keep the row numbers
+            pass
+    return same | found
+
+
+def _physical_lines(path: Path) -> int:
+    """How many lines the file holds (a last line without a line break counts)."""
+    lines, last = 0, b""
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            lines += block.count(b"\n")
+            last = block
+    return lines + (bool(last) and not last.endswith(b"\n"))
+
+
 def _check_runaway(export: ExportFile, rows: list[MalformedRow]) -> None:
     for r in rows:
         lines = r.text.count("\n") + 1
         if lines > MALFORMED_LINES_MAX or _swallowed(r) > 0:
             raise UnreadableFileError(
-                f"{export.path}: the row at line {r.line} runs over {lines:,} lines of the "
+                f"{export.path}: the row at line {file_lines(export, [r.row])[r.row]} runs "
+                f"over {lines:,} lines of the "
                 f"file and has {r.fields} fields where the header has {r.expected}: a quote "
                 '(") that is never closed has swallowed the rows after it. Re-export the '
                 "file whole, as UTF-8 or GBK CSV."

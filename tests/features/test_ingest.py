@@ -467,8 +467,8 @@ def test_a_row_with_the_wrong_number_of_fields_is_quarantined_and_the_rest_load(
     assert f.ok, f.error
     assert (f.rows_read, f.rows_accepted, f.rows_quarantined) == (n, n - 3, 3)
     q = store.sql("SELECT line, field, reason, raw FROM quarantine_rows ORDER BY line").df()
-    # line = data row + 2, as for every quarantined row: a quoted line break does not count
-    assert q["line"].tolist() == [k + 4, k + 6, k + 7]
+    # the lines of the file: the quoted line break in row k puts every later row a line on
+    assert q["line"].tolist() == [k + 5, k + 7, k + 8]
     assert q["field"].tolist() == ["*", "*", "买家实付金额"]
     assert f"{width + 1} fields but the header has {width}" in q["reason"][0]
     assert f"{width // 2} fields but the header has {width}" in q["reason"][1]
@@ -478,6 +478,36 @@ def test_a_row_with_the_wrong_number_of_fields_is_quarantined_and_the_rest_load(
     assert lines == {f"L{i}" for i in range(n)} - {f"L{k + i}" for i in (2, 4, 5)}
     title = store.sql(f"SELECT title FROM order_lines WHERE line_id = 'L{k}'").fetchall()
     assert title == [("保温杯\n白色",)]
+
+
+def test_quarantined_rows_name_the_line_they_stand_on_past_blank_lines(
+    store, settings, write_export, make_orders, csv_read_mode
+):
+    n = 1_300
+    k = 1_100 if csv_read_mode == "streamed" else 5
+    frame = make_orders(n)
+    frame["title"] = "保温杯"
+    path = write_export("tmall", "orders", frame)
+    raw = pd.read_csv(path, encoding="gbk", dtype=str, keep_default_na=False)
+    raw.loc[k, "宝贝标题"] = "保温杯\n白色\n大号"  # one row on three lines
+    raw.loc[k + 3, "买家实付金额"] = "12.3.4"
+    raw.loc[k + 6, "订单状态"] = "火星状态"
+    rows = _csv_text(raw).split("\n")
+    after = k + 4  # where row k + 1 begins in ``rows``: row k is on three lines
+    empty = "," * (len(raw.columns) - 1)  # a row empty throughout
+    text = "\n".join([*rows[:after], "", "", *rows[after : after + 3], empty, *rows[after + 3 :]])
+    path.write_bytes(text.encode("gbk"))
+    lines = text.split("\n")
+
+    report = ingest([path], store, settings)
+
+    f = report.files[0]
+    assert (f.rows_read, f.rows_accepted, f.rows_quarantined) == (n, n - 2, 2)
+    q = store.sql("SELECT line, raw FROM quarantine_rows ORDER BY line").df()
+    # row + 2, then + 2 for the quoted line breaks, + 2 blank lines, + 1 empty row
+    assert q["line"].tolist() == [k + 3 + 6, k + 6 + 7]
+    for line, kept in zip(q["line"], q["raw"], strict=True):  # the line a text editor shows
+        assert f",L{json.loads(kept)['子订单编号'][1:]}," in f",{lines[line - 1]}"
 
 
 def test_a_file_where_most_rows_have_the_wrong_number_of_fields_fails_whole(

@@ -15,7 +15,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from features.adapters import readers
-from features.adapters.readers import MalformedRow, iter_batches, open_export
+from features.adapters.readers import MalformedRow, file_lines, iter_batches, open_export
 from features.errors import UnreadableFileError
 
 HEADER = "id,name,city\n"
@@ -145,6 +145,21 @@ def test_every_row_keeps_its_place_in_the_file(
         assert rows == {i: f"r{i}" for i in range(len(kinds)) if i not in bad}, mode
         assert [m.row for m in malformed] == bad, mode
         assert all(m.text.startswith(f"r{m.row},") for m in malformed), mode
+    # every row's line in the file, as a text editor numbers them
+    lines = (HEADER + text).split("\n")
+    found = file_lines(open_export(path), range(len(kinds)))
+    assert all(lines[found[i] - 1].startswith(f"r{i},") for i in range(len(kinds)))
+
+
+def test_a_file_of_one_line_per_row_is_known_from_its_line_breaks(tmp_path, monkeypatch):
+    path = tmp_path / "orders.csv"
+    path.write_bytes((HEADER + "r0,杯子,上海\r\nr1,杯子,北京").encode("utf-8"))  # no last break
+    export = open_export(path)
+    monkeypatch.setattr(readers.csv, "reader", None)  # not read again
+    assert file_lines(export, [1, 0], numbered=2) == {0: 2, 1: 3}
+    monkeypatch.undo()
+    path.write_bytes((HEADER + "r0,杯子,上海\r\n\r\nr1,杯子,北京\r\n").encode("utf-8"))
+    assert file_lines(open_export(path), [1], numbered=2) == {1: 4}  # past a blank line
 
 
 # -- header cells -----------------------------------------------------------------------------
