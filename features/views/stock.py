@@ -174,7 +174,8 @@ DELISTED_QUIET_DAYS = 28
 
 _DELISTED = """
 WITH listed AS (
-    SELECT sku_id, bool_or(listed) AS listed, count(*) AS listings
+    -- a listing changed after the day says nothing of that day: it may have been listed
+    SELECT sku_id, bool_or(listed OR updated_at::DATE > $1) AS listed, count(*) AS listings
     FROM listings WHERE sku_id IS NOT NULL GROUP BY ALL
 ),
 sold AS (
@@ -196,7 +197,8 @@ def delisted_skus(
 
     A SKU with no listing at all (an export that carries none, an offline-only SKU) is not
     delisted, and neither is one that still sells somewhere (an offline store). Listings
-    carry only their latest state, so for a past ``as_of`` this is today's listing.
+    carry only their latest state, from their ``updated_at`` on: for a past ``as_of``, a
+    listing changed after it (taken down later) counts as listed then.
 
     Returns:
         ``sku_id``, ``listings`` (how many platform listings name it, none listed) and

@@ -442,6 +442,14 @@ def test_delisted_skus_are_unlisted_everywhere_and_quiet():
     assert pd.isna(got["last_sale"].iloc[1])
     # a sale inside the quiet days keeps it; a past day reads the sales up to that day
     assert delisted_skus(store, "2024-06-15", quiet_days=60)["sku_id"].tolist() == ["NEVER"]
+    # the listings changed on 2024-06-01: before that day nothing says they were unlisted
+    assert delisted_skus(store, "2024-05-31").empty
+    add_listings(
+        store,
+        [("tmall", "GONE", False), ("jd", "GONE", False), ("tmall", "NEVER", False),
+         ("tmall", "OFFLINE", False)],
+        updated_at=T(2024, 4, 1),
+    )  # fmt: skip
     # on 2024-05-10 GONE had sold 9 days before, and OFFLINE not yet
     assert delisted_skus(store, "2024-05-10")["sku_id"].tolist() == ["NEVER", "OFFLINE"]
     with pytest.raises(InvalidParameterError, match="quiet_days"):
