@@ -342,6 +342,29 @@ class ReadLine:
 
 _MESSAGE_SHAPE = '{"role": "buyer"|"agent", "text": "…", "ts": "…"}'
 
+#: what chat tools call a message's fields, where a file does not say ``role``/``text``/``ts``
+_MESSAGE_KEYS = {
+    "role": ("from", "sender", "speaker", "sender_type"),
+    "text": ("content", "message", "msg", "body"),
+    "ts": ("time", "timestamp", "sent_at", "created_at"),
+}
+
+
+def _with_contract_keys(messages: list[dict]) -> tuple[list[dict], list[str]]:
+    """The messages with the keys chat tools use instead of ``role``, ``text`` and ``ts``
+    (``from``, ``content``, …) read as those, and which were read so."""
+    renamed: dict[str, str] = {}
+    out = []
+    for message in messages:
+        for key, others in _MESSAGE_KEYS.items():
+            if key not in message:
+                other = next((k for k in others if k in message), None)
+                if other is not None:
+                    message = message | {key: message[other]}
+                    renamed.setdefault(other, key)
+        out.append(message)
+    return out, [f"`{other}` as `{key}`" for other, key in renamed.items()]
+
 
 def _fit_file_line(payload: dict) -> tuple[dict, list[str], int] | str:
     """The line's object as the file contract reads it, how that differs from what was
@@ -351,7 +374,9 @@ def _fit_file_line(payload: dict) -> tuple[dict, list[str], int] | str:
     :data:`MAX_MESSAGES` messages keeps its last ones (a risk escalates late); a message over
     :data:`MAX_MESSAGE_CHARS` characters keeps its first and last halves; a platform that is
     none of Butler's channels is read as not given (it is only carried through: the output
-    line keeps it as written); messages written as plain strings get roles guessed from
+    line keeps it as written); a message's fields named as chat tools name them (``from``,
+    ``content``, ``time``, …: :data:`_MESSAGE_KEYS`) are read as ``role``, ``text`` and
+    ``ts``; messages written as plain strings get roles guessed from
     their wording (:func:`guess_roles`, which takes an utterance without the agents' marks
     for the buyer's, so a risk is never hidden as the agent's words).
     """
@@ -371,6 +396,9 @@ def _fit_file_line(payload: dict) -> tuple[dict, list[str], int] | str:
                     f"messages.{i}: a message is an object {_MESSAGE_SHAPE}; got "
                     f"{type(message).__name__} {json.dumps(message, ensure_ascii=False)[:40]}"
                 )
+        messages, renamed = _with_contract_keys(messages)
+        if renamed:
+            notes.append(f"read {', '.join(renamed)}; the contract's message is {_MESSAGE_SHAPE}")
     first = 0
     if isinstance(messages, list) and len(messages) > MAX_MESSAGES:
         first = len(messages) - MAX_MESSAGES

@@ -494,6 +494,27 @@ def test_messages_as_plain_strings_get_guessed_roles_and_a_note():
     assert '{"role": "buyer"|"agent", "text": "…", "ts": "…"}' in read.notes[0]
 
 
+def test_message_fields_named_as_chat_tools_name_them_are_read_with_a_note():
+    messages = [
+        {"from": "客服", "content": "亲，在的", "time": "2026/11/20 10:00:00"},
+        {"from": "customer", "content": "再不退款我就找律师起诉"},
+        {"role": "buyer", "text": "快点", "content": "ignored: text is given"},
+    ]
+    read = parse_conversation_line(1, _line("S1", messages))
+    assert isinstance(read.item, Conversation)
+    got = [(m.role, m.text) for m in read.item.messages]
+    assert got == [
+        (ChatRole.AGENT, "亲，在的"),
+        (ChatRole.BUYER, "再不退款我就找律师起诉"),
+        (ChatRole.BUYER, "快点"),
+    ]
+    assert read.item.messages[0].ts == dt.datetime(2026, 11, 20, 10, 0)
+    assert read.notes == (
+        "read `from` as `role`, `content` as `text`, `time` as `ts`; the contract's message is "
+        '{"role": "buyer"|"agent", "text": "…", "ts": "…"}',
+    )
+
+
 def _layout_error(tmp_path: Path, text: str, name: str = "chats.jsonl") -> str | None:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
