@@ -84,9 +84,9 @@ class Alert(BaseModel):
     risk_score: float
     evidence: list[int] = Field(description="seq numbers of the evidence messages.")
     status: str
-    raised_at: str
+    raised_at: str = Field(description="When the alert was raised, ISO 8601 in UTC (…Z).")
     last_message_at: str | None = Field(
-        None, description="When the session's newest message was sent (UTC)."
+        None, description="When the session's newest message was sent, ISO 8601 in UTC (…Z)."
     )
     model_version: str | None = Field(
         None, description="The classifier version that raised or last refreshed the alert."
@@ -161,10 +161,8 @@ class ChatRisk:
             Alert(
                 **{k: row[k] for k in Alert.model_fields if k not in ("evidence", *times)},
                 evidence=list(row["evidence"]),
-                raised_at=str(row["raised_at"]),
-                last_message_at=None
-                if pd.isna(row["last_message_at"])
-                else str(row["last_message_at"]),
+                raised_at=_utc_iso(row["raised_at"]),
+                last_message_at=_utc_iso(row["last_message_at"]),
             )
             for row in queue.to_dict("records")
         ]
@@ -173,3 +171,10 @@ class ChatRisk:
     def info(self) -> JSON[dict]:
         """The registered model version this service answers with."""
         return self.version
+
+
+def _utc_iso(value: object) -> str | None:
+    """A store time (UTC without zone) as ISO 8601 that says so: ``2026-11-20T02:15:00Z``."""
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).isoformat() + "Z"

@@ -8,6 +8,7 @@ happy path and its bad inputs; a model promoted in the registry is served after 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -196,6 +197,8 @@ def test_risk_alerts_are_listed(url):
     for alert in narrowed.json():
         assert alert["severity"] == "high" and alert["platform"] in ("jd", "tmall")
         assert alert["last_message_at"] >= "2019-12-31" and alert["model_version"]
+        assert alert["raised_at"].endswith("Z") and alert["last_message_at"].endswith("Z")
+        assert dt.datetime.fromisoformat(alert["last_message_at"]).tzinfo == dt.UTC
     assert post(url, "risk_alerts", {"platforms": ["亚马逊"]}).status_code == 400
     assert post(url, "risk_alerts", {"scenarios": ["fire"]}).status_code == 400
     backwards = {"since": "2025-12-31", "until": "2025-12-01"}
