@@ -8,8 +8,18 @@ a session the store already holds. A patrol reads only what changed since the la
   reads each of them whole, because a risk often lies in how a conversation goes on.
 * **Idempotent.** ``risk_alerts`` holds one row per (platform, session_id, scenario). A
   scenario found again in a session that already has its alert raises nothing new: an open
-  alert gets the newest probability, score and evidence, an acknowledged one is left as it
-  is. A supervisor acknowledges alerts; a patrol withdraws one only on a rescan.
+  alert gets the newest probability, score and evidence. A supervisor acknowledges alerts;
+  a patrol withdraws one only on a rescan.
+* **Reopened when the conversation escalates.** An acknowledged alert stays acknowledged
+  while the patrol finds its scenario only in messages it had read before: the supervisor
+  has seen those. When its evidence holds a message the patrol had not read when it last
+  scanned the session (a later export added it), the alert opens again: status ``open``,
+  ``acknowledged_at`` cleared, the new probability, score, evidence and classifier, and
+  ``raised_at`` now, so it heads today's queue. The log counts messages, not which ones,
+  and ``seq`` is the platform's own numbering (it may start above 0 and skip), so the
+  messages read before are taken to be the session's first ``messages_scanned`` in ``seq``
+  order: exports add a session's later messages. A rescan reading old messages again
+  reopens nothing by itself.
 * **Rescan after retraining.** ``patrol(rescan=True)`` reads every session again with the
   current classifier: its open alerts get that classifier's figures, and an open alert it
   no longer finds is withdrawn (status ``withdrawn``, kept for the record). Without it, a
@@ -124,7 +134,8 @@ class PatrolReport:
     Attributes:
         sessions_scanned: sessions read and assessed (new ones and ones with new messages).
         messages_scanned: messages of those sessions, all of them (each is read whole).
-        alerts_raised: alerts this patrol created; findings of existing alerts do not count.
+        alerts_raised: alerts this patrol created (or found again after a rescan withdrew
+            them); findings of existing alerts do not count.
         alerts_open: open alerts in the store after the patrol.
         seconds: wall time of the patrol.
         started_at: when it started (naive UTC): its new alerts were raised at or after it
@@ -134,6 +145,9 @@ class PatrolReport:
             a retrained classifier can miss what the earlier one rightly found.
         older_open: open alerts afterwards that an earlier classifier raised and this one
             has not read again (a queue from before retraining: rescan).
+        alerts_reopened: acknowledged alerts this patrol opened again, because their
+            scenario's evidence now holds messages added since the session was last
+            scanned; like new ones, they were raised at or after ``started_at``.
     """
 
     sessions_scanned: int
@@ -145,6 +159,7 @@ class PatrolReport:
     alerts_withdrawn: int = 0
     older_open: int = 0
     high_withdrawn: int = 0
+    alerts_reopened: int = 0
 
 
 def patrol(
@@ -158,6 +173,10 @@ def patrol(
 ) -> PatrolReport:
     """Scan the chat sessions that are new or gained messages, and raise their new alerts.
 
+    An acknowledged alert whose scenario is found in messages added since its session was
+    last scanned opens again (see the module docstring); one found only in messages read
+    before stays acknowledged.
+
     Args:
         store: a writable store.
         classifier: a fitted chat-risk classifier (see :class:`RiskClassifierLike`).
@@ -165,7 +184,7 @@ def patrol(
         progress: called after each batch with (sessions done, sessions to scan).
         rescan: read every session again, not only new ones, and withdraw the open alerts
             this classifier no longer finds (after retraining it). An interrupted rescan is
-            finished by running it again.
+            finished by running it again. Messages read before reopen nothing.
         version: the classifier's name in the alerts' ``model_version`` (the CLI gives its
             registry version too); None = ``classifier.version_``.
 
@@ -179,8 +198,8 @@ def patrol(
 
     Examples:
         >>> report = patrol(store, registered_classifier)          # doctest: +SKIP
-        >>> report.alerts_raised, report.alerts_open                # doctest: +SKIP
-        (12, 40)
+        >>> report.alerts_raised, report.alerts_reopened, report.alerts_open  # doctest: +SKIP
+        (12, 1, 40)
     """
     if (
         isinstance(batch_sessions, bool)
@@ -196,13 +215,18 @@ def patrol(
     pending = _sessions_to_scan(store, everything=rescan)
     total = len(pending)
     logger.info("Risk patrol: %d sessions to scan with model %s", total, version)
-    messages_scanned = raised = 0
+    messages_scanned = raised = reopened = 0
     for start in range(0, total, batch_sessions):
         batch = pending.iloc[start : start + batch_sessions]
         messages = store_chat_messages(store, sessions=batch)
         conversations = conversations_from_messages(messages)
         assessments = classifier.assess(conversations) if conversations else []
-        alerts = _alert_rows(messages, conversations, assessments, version)
+        read_before = {
+            (p, s): int(n)
+            for p, s, n in zip(batch["platform"], batch["session_id"], batch["read_before"],
+                               strict=True)
+        }  # fmt: skip
+        alerts = _alert_rows(messages, conversations, assessments, version, read_before)
         scanned = (
             messages.groupby(["platform", "session_id"], sort=False)
             .size()
@@ -210,7 +234,8 @@ def patrol(
             .reset_index()
         )
         with store.transaction():
-            raised += _write_batch(store, alerts, scanned, version)
+            new, opened = _write_batch(store, alerts, scanned, version)
+        raised, reopened = raised + new, reopened + opened
         messages_scanned += len(messages)
         done = min(start + batch_sessions, total)
         logger.debug("Risk patrol: %d of %d sessions scanned", done, total)
@@ -243,12 +268,14 @@ def patrol(
         alerts_withdrawn=int(withdrawn),
         high_withdrawn=int(high_withdrawn),
         older_open=int(older),
+        alerts_reopened=reopened,
     )
     logger.info(
-        "Risk patrol: %d sessions, %d messages, %d alerts raised, %d open",
+        "Risk patrol: %d sessions, %d messages, %d alerts raised, %d reopened, %d open",
         report.sessions_scanned,
         report.messages_scanned,
         report.alerts_raised,
+        report.alerts_reopened,
         report.alerts_open,
     )
     return report
@@ -432,7 +459,8 @@ def _sessions_to_scan(store: Store, *, everything: bool = False) -> pd.DataFrame
         "  SELECT platform, session_id, count(*) AS n_messages"
         "  FROM chat_messages GROUP BY platform, session_id"
         ") "
-        "SELECT h.platform, h.session_id, h.n_messages FROM have h "
+        "SELECT h.platform, h.session_id, h.n_messages, "
+        "coalesce(l.messages_scanned, 0) AS read_before FROM have h "
         "LEFT JOIN risk_patrol_log l USING (platform, session_id) "
         "WHERE ? OR l.messages_scanned IS NULL OR h.n_messages > l.messages_scanned "
         "ORDER BY h.platform, h.session_id",
@@ -445,8 +473,11 @@ def _alert_rows(
     conversations: list[Conversation],
     assessments: Sequence[_Assessment],
     version: str,
+    read_before: dict[tuple[str, str], int],
 ) -> pd.DataFrame:
-    """One row per finding, evidence turned from message indices into ``seq`` numbers."""
+    """One row per finding, evidence turned from message indices into ``seq`` numbers;
+    ``fresh`` says whether the evidence holds a message past the first ``read_before`` of
+    its session (in ``seq`` order), i.e. one the patrol had not read before."""
     seqs = {
         key: rows.tolist()
         for key, rows in messages.groupby(["platform", "session_id"], sort=False)["seq"]
@@ -479,6 +510,7 @@ def _alert_rows(
                     len(seq),
                     sorted(set(finding.evidence)),
                 )
+            unread = set(seq[read_before.get(key, 0) :])
             rows.append(
                 {
                     "platform": key[0],
@@ -490,6 +522,7 @@ def _alert_rows(
                     "risk_score": float(assessment.risk_score),
                     "evidence": json.dumps([int(s) for s in evidence]),
                     "model_version": version,
+                    "fresh": not unread.isdisjoint(evidence),
                 }
             )
     columns = [
@@ -502,30 +535,45 @@ def _alert_rows(
         "risk_score",
         "evidence",
         "model_version",
+        "fresh",
     ]
     frame = pd.DataFrame(rows, columns=columns)
     # a classifier listing a scenario twice must not make the insert trip over its own key
     return frame.drop_duplicates(["platform", "session_id", "scenario"], keep="first")
 
 
-def _write_batch(store: Store, alerts: pd.DataFrame, scanned: pd.DataFrame, version: str) -> int:
+def _write_batch(
+    store: Store, alerts: pd.DataFrame, scanned: pd.DataFrame, version: str
+) -> tuple[int, int]:
     """Insert the batch's new alerts, refresh its open ones, open again the withdrawn ones
-    it finds and log its sessions; return the number of new (or reopened) alerts. Runs
-    inside the caller's transaction."""
+    it finds and the acknowledged ones it finds in messages not read before, and log its
+    sessions; return the numbers of new (or found again after withdrawal) and of reopened
+    acknowledged alerts. Runs inside the caller's transaction."""
     now = _utc_now()
-    raised = 0
+    raised = reopened = 0
     if not alerts.empty:
         store.con.register("_patrol_alerts", alerts)
         try:
             # new: no alert of that key yet, or one a rescan withdrew and this finds again
-            raised = int(
-                store.sql(
-                    "SELECT count(*) FROM _patrol_alerts a LEFT JOIN risk_alerts r "
-                    "USING (platform, session_id, scenario) "
-                    "WHERE r.status IS NULL OR r.status = ?",
-                    [AlertStatus.WITHDRAWN.value],
-                ).fetchall()[0][0]
+            raised, reopened = (
+                int(n)
+                for n in store.sql(
+                    "SELECT count(*) FILTER (WHERE r.status IS NULL OR r.status = ?), "
+                    "count(*) FILTER (WHERE r.status = ? AND a.fresh) "
+                    "FROM _patrol_alerts a LEFT JOIN risk_alerts r "
+                    "USING (platform, session_id, scenario)",
+                    [AlertStatus.WITHDRAWN.value, AlertStatus.ACKNOWLEDGED.value],
+                ).fetchall()[0]
             )
+            # the conversation went on after the supervisor looked: theirs to see again
+            store.sql(
+                "UPDATE risk_alerts SET status = ?, acknowledged_at = NULL, raised_at = ? "
+                "FROM _patrol_alerts a WHERE risk_alerts.platform = a.platform "
+                "AND risk_alerts.session_id = a.session_id "
+                "AND risk_alerts.scenario = a.scenario AND risk_alerts.status = ? AND a.fresh",
+                [AlertStatus.OPEN.value, now, AlertStatus.ACKNOWLEDGED.value],
+            )
+            # ...and, open now, it takes this patrol's figures with the open ones
             store.sql(
                 "INSERT INTO risk_alerts (platform, session_id, scenario, shop_id, severity, "
                 "probability, risk_score, evidence, status, raised_at, acknowledged_at, "
@@ -554,7 +602,7 @@ def _write_batch(store: Store, alerts: pd.DataFrame, scanned: pd.DataFrame, vers
             )
         finally:
             store.con.unregister("_patrol_scanned")
-    return raised
+    return raised, reopened
 
 
 def _status(status: AlertStatus | str) -> AlertStatus:

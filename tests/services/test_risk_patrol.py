@@ -229,7 +229,7 @@ def test_a_rescan_refreshes_an_open_alert_without_counting_it_as_raised(chats):
     assert row == [("[0, 2]", "fake-2", "open")]
 
 
-def test_acknowledged_alerts_stay_acknowledged_after_a_rescan(chats):
+def test_acknowledged_alerts_stay_acknowledged_when_new_messages_add_no_evidence(chats):
     patrol(chats, FakeClassifier())
     assert acknowledge(chats, "jd", "S1") == 2
     stamped = chats.sql(
@@ -246,6 +246,73 @@ def test_acknowledged_alerts_stay_acknowledged_after_a_rescan(chats):
         "WHERE platform = 'jd' AND status = 'acknowledged' ORDER BY 1"
     ).fetchall()
     assert got == stamped
+
+
+def test_an_acknowledged_alert_opens_again_when_a_later_export_adds_new_evidence(chats):
+    patrol(chats, FakeClassifier())
+    acknowledge(chats, "tmall", "S2")
+    # the conversation goes on after the supervisor looked: a new lawyer threat (seq 2)
+    add_chat(chats, "tmall", "S2", ["律师函明天就到"])
+    report = patrol(chats, FakeClassifier(version_="fake-2"))
+    assert (report.sessions_scanned, report.alerts_raised, report.alerts_reopened) == (1, 0, 1)
+    assert report.alerts_open == 4
+    ((status, acknowledged_at, evidence, version, raised_at),) = chats.sql(
+        "SELECT status, acknowledged_at, evidence, model_version, raised_at FROM risk_alerts "
+        "WHERE platform = 'tmall' AND session_id = 'S2'"
+    ).fetchall()
+    assert (status, acknowledged_at, evidence, version) == ("open", None, "[0, 2]", "fake-2")
+    assert raised_at >= report.started_at  # at the top of this patrol's queue, with new ones
+    fresh = alert_queue(chats, raised_since=report.started_at)
+    assert fresh[["session_id", "scenario"]].values.tolist() == [["S2", "legal_threat"]]
+    # acknowledged again, it stays so while nothing new is said
+    assert acknowledge(chats, "tmall", "S2") == 1
+    assert patrol(chats, FakeClassifier(), rescan=True).alerts_reopened == 0
+
+
+@pytest.mark.parametrize("first_seq", [0, 4])  # 4: the first export started mid-session
+def test_new_messages_without_evidence_of_the_scenario_do_not_reopen_it(first_seq):
+    store = Store.in_memory()
+    add_chat(store, "jd", "J1", ["在吗", "亲", "再不退我就打12315"], first_seq=first_seq)
+    patrol(store, FakeClassifier())
+    assert acknowledge(store, "jd", "J1") == 1
+    stamped = store.sql("SELECT acknowledged_at, evidence FROM risk_alerts").fetchall()
+    # more messages, the 12315 threat only in the old one (seq numbers above the count)
+    add_chat(store, "jd", "J1", ["12315的事您别急", "好吧"])
+    report = patrol(store, FakeClassifier(version_="fake-2"))
+    assert (report.sessions_scanned, report.alerts_reopened, report.alerts_open) == (1, 0, 0)
+    assert store.sql("SELECT status FROM risk_alerts").fetchall() == [("acknowledged",)]
+    assert store.sql("SELECT acknowledged_at, evidence FROM risk_alerts").fetchall() == stamped
+    # a later buyer message repeats the threat: now it is new evidence
+    add_chat(store, "jd", "J1", ["您好", "12315已经打了"])
+    report = patrol(store, FakeClassifier(version_="fake-3"))
+    assert (report.alerts_reopened, report.alerts_open) == (1, 1)
+    assert alert_queue(store)["evidence"].tolist() == [[first_seq + 2, first_seq + 6]]
+
+
+def test_a_rescan_reopens_only_what_messages_added_since_the_last_patrol_show(chats):
+    patrol(chats, FakeClassifier())
+    assert acknowledge(chats, "jd", "S1") == 2
+    assert acknowledge(chats, "tmall", "S2") == 1
+    add_chat(chats, "tmall", "S1", ["亲,我们会处理", "不处理我就找律师"])  # only a new scenario
+    add_chat(chats, "jd", "S1", ["您好", "律师在路上"])  # new evidence of a lawyer threat
+    report = patrol(chats, FakeClassifier(version_="fake-2"), rescan=True)
+    assert report.sessions_scanned == 4
+    assert (report.alerts_raised, report.alerts_reopened) == (1, 1)
+    status = chats.sql(
+        "SELECT platform, session_id, scenario, status FROM risk_alerts ORDER BY 1, 2, 3"
+    ).fetchall()
+    assert status == [
+        ("jd", "S1", "complaint_threat", "acknowledged"),  # its evidence is all old
+        ("jd", "S1", "legal_threat", "open"),
+        ("tmall", "S1", "complaint_threat", "open"),
+        ("tmall", "S1", "legal_threat", "open"),
+        ("tmall", "S2", "legal_threat", "acknowledged"),  # read again, nothing new
+    ]
+    # every message read now: rescanning again reopens nothing
+    assert acknowledge(chats, "jd", "S1") == 1
+    again = patrol(chats, FakeClassifier(version_="fake-3"), rescan=True)
+    assert (again.alerts_raised, again.alerts_reopened, again.alerts_withdrawn) == (0, 0, 0)
+    assert alert_queue(chats, status="acknowledged", limit=None).shape[0] == 3
 
 
 def test_a_patrol_that_dies_mid_way_is_finished_by_the_next_without_duplicates(chats):
