@@ -536,10 +536,17 @@ def risk_ack(
     platform: Annotated[str, typer.Argument(help="Platform, e.g. jd or 京东.")],
     session_id: Annotated[str, typer.Argument(help="The session's id.")],
     scenario: Annotated[
-        str | None, typer.Option(help="Only this scenario (default: all of the session's).")
+        str | None,
+        typer.Option(
+            help="Only this scenario, in any letter case (default: all of the session's)."
+        ),
     ] = None,
 ) -> None:
     """Acknowledge a session's open alerts, so they leave the queue.
+
+    An acknowledged alert comes back to the queue when a later patrol finds its scenario
+    in messages added to the session afterwards. The session id is matched exactly; when
+    it has no alert but one differing only in letter case has, the error names it.
 
     Examples:
         butler risk ack jd JD20261101001 --scenario refund_dispute

@@ -309,7 +309,7 @@ def alert_queue(
         platforms: only these platform codes (``jd``); None = all.
         shops: only these shop ids (give ``platforms`` too: one id can be a shop on two);
             None = all.
-        scenarios: only these scenarios; None = all.
+        scenarios: only these scenarios (any letter case); None = all.
         severity: only ``"high"`` or ``"medium"`` alerts; None = both.
         since, until: only sessions whose last message fell on these days or between
             them (Asia/Shanghai); None = open-ended.
@@ -404,20 +404,25 @@ def acknowledge(
     """Mark a session's open alerts acknowledged (one scenario's, or all of them).
 
     Acknowledging is idempotent: an alert acknowledged before keeps its first
-    ``acknowledged_at`` and is not counted again.
+    ``acknowledged_at`` and is not counted again. It holds for what the supervisor has
+    seen: a later patrol that finds the scenario in messages added afterwards opens the
+    alert again (see :func:`patrol`).
 
     Args:
         store: a writable store.
         platform: platform code of the session, e.g. ``jd``.
-        session_id: the platform's session id.
-        scenario: one risk scenario; ``None`` for every alert of the session.
+        session_id: the platform's session id, exactly (its letter case counts).
+        scenario: one risk scenario, in any letter case, spaces around it ignored;
+            ``None`` for every alert of the session.
 
     Returns:
         How many alerts this call acknowledged.
 
     Raises:
         InvalidParameterError: ``scenario`` is not a risk scenario.
-        UnknownEntityError: the session has no alert (for that scenario).
+        UnknownEntityError: the session has no alert (for that scenario); when it has
+            none at all but a session id differing only in letter case has, the message
+            names that one.
     """
     where = "platform = ? AND session_id = ?"
     params: list[object] = [platform, session_id]
@@ -431,8 +436,9 @@ def acknowledge(
             which = f" for scenario `{scenario}`" if scenario is not None else ""
             raise UnknownEntityError(
                 f"There is no risk alert{which} in session `{session_id}` on platform "
-                f"`{platform}`. List the alerts with `butler risk patrol` and copy the "
-                "platform, session id and scenario from there."
+                f"`{platform}`.{_other_case(store, platform, session_id)} List the alerts "
+                "with `butler risk patrol` and copy the platform, session id and scenario "
+                "from there."
             )
         changed = store.sql(
             f"UPDATE risk_alerts SET status = ?, acknowledged_at = ? WHERE {where} AND status = ?",
@@ -451,9 +457,24 @@ def _has_alerts(store: Store) -> bool:
     return bool(found.fetchall()[0][0])
 
 
+def _other_case(store: Store, platform: str, session_id: str) -> str:
+    """`` Did you mean `s1`?`` when the session has no alert and only ids differing from
+    it in letter case have; else empty. Session ids are the platforms' own, so the store
+    keeps their case: ``S1`` and ``s1`` may be two sessions."""
+    rows = store.sql(
+        "SELECT DISTINCT session_id FROM risk_alerts WHERE platform = ? "
+        "AND lower(session_id) = lower(?) ORDER BY session_id",
+        [platform, session_id],
+    ).fetchall()
+    others = [s for (s,) in rows if s != session_id]
+    if not others or len(others) < len(rows):  # none, or the session has alerts itself
+        return ""
+    return " Did you mean " + " or ".join(f"`{s}`" for s in others) + "?"
+
+
 def _sessions_to_scan(store: Store, *, everything: bool = False) -> pd.DataFrame:
     """Sessions with more messages than the log says were scanned (every session with
-    ``everything``), in key order."""
+    ``everything``), in key order, with ``read_before``: the log's count (0 if none)."""
     return store.sql(
         "WITH have AS ("
         "  SELECT platform, session_id, count(*) AS n_messages"
@@ -616,8 +637,10 @@ def _status(status: AlertStatus | str) -> AlertStatus:
 
 
 def _scenario(scenario: RiskLabel | str, func: str = "acknowledge") -> RiskLabel:
+    """The risk scenario named, in any letter case and with spaces around it allowed
+    (``Refund_Dispute``, `` legal_threat``), as supervisors type them."""
     try:
-        return RiskLabel(scenario)
+        return RiskLabel(scenario.strip().lower() if isinstance(scenario, str) else scenario)
     except ValueError:
         raise InvalidParameterError(
             f"The `scenario` parameter of `{func}` must be a risk scenario, one of "

@@ -565,6 +565,36 @@ def test_acknowledge_says_what_is_missing(chats):
     assert chats.sql("SELECT count(*) FROM risk_alerts WHERE status = 'open'").fetchall() == [(4,)]
 
 
+def test_acknowledge_takes_the_scenario_in_any_case_and_with_spaces(chats):
+    patrol(chats, FakeClassifier())
+    assert acknowledge(chats, "jd", "S1", " Legal_Threat ") == 1
+    assert acknowledge(chats, "jd", "S1", "COMPLAINT_THREAT") == 1
+    assert acknowledge(chats, "jd", "S1", "complaint_threat") == 0
+    assert len(alert_queue(chats, scenarios=[" legal_threat"], status=None)) == 2
+
+
+def test_acknowledge_names_a_session_differing_only_in_letter_case(chats):
+    add_chat(chats, "jd", "jd-abc", ["12315!"])
+    patrol(chats, FakeClassifier())
+    with pytest.raises(UnknownEntityError, match=r"session `s1` on .* Did you mean `S1`\?"):
+        acknowledge(chats, "jd", "s1")
+    with pytest.raises(UnknownEntityError, match=r"Did you mean `jd-abc`\?"):
+        acknowledge(chats, "jd", "JD-ABC", "complaint_threat")
+    # a session with alerts of its own is not second-guessed
+    with pytest.raises(UnknownEntityError) as raised:
+        acknowledge(chats, "tmall", "S2", "complaint_threat")
+    assert "Did you mean" not in str(raised.value)
+    add_chat(chats, "tmall", "s2", ["我要退款"])
+    patrol(chats, FakeClassifier())
+    with pytest.raises(UnknownEntityError) as raised:
+        acknowledge(chats, "tmall", "s2", "legal_threat")
+    assert "Did you mean" not in str(raised.value)
+    # nor one on another platform
+    with pytest.raises(UnknownEntityError) as raised:
+        acknowledge(chats, "pinduoduo", "s1")
+    assert "Did you mean" not in str(raised.value)
+
+
 # -- the schema -----------------------------------------------------------------------------------
 
 
