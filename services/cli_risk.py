@@ -366,9 +366,11 @@ def risk_patrol(
     """Scan the conversations that arrived since the last patrol and raise new alerts.
 
     Incremental and restart-safe: only new sessions, or sessions that gained messages, are
-    read; an alert already raised is never raised again. Prints this patrol's new alerts,
-    most urgent first, with the message that drove each (the open queue when it raised
-    none); `butler risk alerts` lists every open one.
+    read; an alert already raised is never raised again. An acknowledged alert opens again
+    when its scenario shows in messages added since its session was last read (the
+    conversation escalated), not for messages read before. Prints this patrol's new and
+    reopened alerts, most urgent first, with the message that drove each (the open queue
+    when there are none); `butler risk alerts` lists every open one.
 
     Examples:
         butler risk patrol
@@ -395,7 +397,8 @@ def risk_patrol(
                     rescan=rescan,
                     version=patrol_label(settings, model),
                 )
-            since = report.started_at if report.alerts_raised else None
+            fresh = report.alerts_raised + report.alerts_reopened
+            since = report.started_at if fresh else None
             queue = alert_queue(store, limit=limit, raised_since=since)
             snippets = _evidence_snippets(store, queue)
     except ButlerError as exc:
@@ -403,7 +406,8 @@ def risk_patrol(
     console.print(
         f"{counted(report.sessions_scanned, 'session')} "
         f"({counted(report.messages_scanned, 'message')}) scanned in {report.seconds:.1f} s; "
-        f"{counted(report.alerts_raised, 'new alert')}"
+        f"{counted(report.alerts_raised, 'new alert')}, "
+        f"{report.alerts_reopened:,} reopened"
         + (f", {counted(report.alerts_withdrawn, 'alert')} withdrawn" if rescan else "")
         + f", {report.alerts_open:,} open in all."
     )
@@ -423,10 +427,11 @@ def risk_patrol(
         _print_queue(queue, snippets, f"Open alerts, most urgent first (top {limit})")
         return
     shown = min(limit, len(queue))
+    which = "new and reopened" if report.alerts_reopened else "new"
     _print_queue(
         queue,
         snippets,
-        f"This patrol's new alerts, most urgent first ({shown} of {report.alerts_raised:,})",
+        f"This patrol's {which} alerts, most urgent first ({shown} of {fresh:,})",
     )
     if report.alerts_open > shown:
         console.print("`butler risk alerts` lists every open alert, most urgent first.")

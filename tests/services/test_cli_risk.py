@@ -1,16 +1,20 @@
 """`butler risk classify` on files with bad lines: each reported with its number and reason,
-the others scored. The registered model is replaced by a small classifier fitted here."""
+the others scored; `butler risk patrol` and `butler risk ack` as a supervisor uses them. The
+registered model is replaced by a small classifier fitted here, or a keyword fake."""
 
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 import services.risk
 from features.chats import MAX_MESSAGES, ChatMessage, Conversation
-from features.schema.vocab import ChatRole, Platform
+from features.schema.vocab import ChatRole, Platform, RiskLabel, Severity
+from features.store import Store
 from models.chat_risk import RiskClassifier
 from services.cli import app
 
@@ -168,3 +172,102 @@ def test_a_pretty_printed_file_is_refused_once(classify):
     output = " ".join(result.output.split())
     assert "not valid JSON" not in output
     assert output.count("1 JSON document spread over") == 1 and "jq -c ." in output
+
+
+# -- `butler risk patrol` and `butler risk ack` ------------------------------------------------
+
+
+class _Names12315:
+    """Flags a regulator-complaint threat in every buyer message naming 12315."""
+
+    version_ = "kw-1"
+
+    def assess(self, conversations: list[Conversation]) -> list[SimpleNamespace]:
+        out = []
+        for conv in conversations:
+            hits = [
+                i
+                for i, m in enumerate(conv.messages)
+                if m.role is ChatRole.BUYER and "12315" in m.text
+            ]
+            risk = SimpleNamespace(
+                scenario=RiskLabel.COMPLAINT_THREAT,
+                probability=0.9,
+                severity=Severity.HIGH,
+                evidence=hits,
+            )
+            out.append(
+                SimpleNamespace(
+                    session_id=conv.session_id,
+                    platform=conv.platform,
+                    risks=[risk] if hits else [],
+                    risk_score=0.9 if hits else 0.0,
+                )
+            )
+        return out
+
+
+@pytest.fixture
+def supervisor(settings, monkeypatch):
+    """Runs `butler risk …` over the chats it is told of, with the keyword fake registered."""
+    monkeypatch.setattr(services.risk, "load_risk_model", lambda _settings: _Names12315())
+    monkeypatch.setattr(services.risk, "patrol_label", lambda _settings, model: model.version_)
+
+    def say(session_id: str, *turns: tuple[str, str]) -> None:
+        """Append (role, text) turns to a tmall session, as a later export would."""
+        with Store.open(settings) as store:
+            start = store.sql(
+                "SELECT coalesce(max(seq) + 1, 0) FROM chat_messages WHERE session_id = ?",
+                [session_id],
+            ).fetchall()[0][0]
+            store.upsert(
+                "chat_messages",
+                pd.DataFrame(
+                    {
+                        "platform": "tmall",
+                        "session_id": session_id,
+                        "seq": range(start, start + len(turns)),
+                        "shop_id": "shop1",
+                        "role": [role for role, _ in turns],
+                        "sent_at": pd.Timestamp("2024-06-01 08:00"),
+                        "text": [text for _, text in turns],
+                        "source_file": "tmall_chats.csv",
+                    }
+                ),
+            )
+
+    def run(*args: str):
+        result = CliRunner().invoke(app, ["--home", str(settings.home), "risk", *args])
+        return result, " ".join(result.output.split())  # rich wraps long lines
+
+    return SimpleNamespace(say=say, run=run)
+
+
+def test_patrol_says_which_alerts_it_opened_again(supervisor):
+    supervisor.say("T1", ("buyer", "我要去12315投诉你们"), ("agent", "亲,马上处理"))
+    result, said = supervisor.run("patrol")
+    assert result.exit_code == 0, result.output
+    assert "1 new alert, 0 reopened, 1 open in all." in said
+    result, said = supervisor.run("ack", "tmall", "T1", "--scenario", " Complaint_Threat")
+    assert result.exit_code == 0, result.output
+    assert "1 alert(s) acknowledged." in said
+    supervisor.say("T1", ("buyer", "还不处理是吧"))  # nothing new of a complaint threat
+    result, said = supervisor.run("patrol")
+    assert "0 new alerts, 0 reopened, 0 open in all." in said
+    supervisor.say("T1", ("agent", "亲,在处理"), ("buyer", "12315已经打了"))
+    result, said = supervisor.run("patrol")
+    assert result.exit_code == 0, result.output
+    assert "0 new alerts, 1 reopened, 1 open in all." in said
+    assert "This patrol's new and reopened alerts, most urgent first (1 of 1)" in said
+    assert "msg 0,4: 12315已经打了" in said
+
+
+def test_ack_names_the_session_a_supervisor_meant_in_another_letter_case(supervisor):
+    supervisor.say("T1", ("buyer", "我要去12315投诉你们"))
+    supervisor.run("patrol")
+    result, said = supervisor.run("ack", "tmall", "t1", "--scenario", "complaint_threat")
+    assert result.exit_code == 1
+    assert "no risk alert for scenario `complaint_threat` in session `t1`" in said
+    assert "Did you mean `T1`?" in said
+    result, said = supervisor.run("ack", "tmall", "T1", "--scenario", "COMPLAINT_threat ")
+    assert result.exit_code == 0 and "1 alert(s) acknowledged." in said
