@@ -664,24 +664,65 @@ def _phone(value: object, region: str) -> _Phone:
     """(E.164, first 3 national digits, last 4 digits, masked?) of one raw phone.
 
     A spreadsheet's text guard (``="…"``, a leading ``'``) is read through. A cell that is
-    not one phone as a whole, such as two numbers (``13812345678/13987654321``) or a number
-    with a note (``13812345678转8``, ``138-1234-5678（微信同号）``, ``手机:13812345678``), gives
-    its first mobile number, or else its first valid number of another kind, or else its
-    first masked one: a member has one phone field, and the first number is the one the
-    member gave first.
+    not one phone as a whole, such as two numbers (``13812345678/13987654321``, or with only
+    a space between them: ``13812345678 13987654321``) or a number with a note
+    (``13812345678转8``, ``138-1234-5678（微信同号）``, ``手机:13812345678``), gives its first
+    mobile number, or else its first valid number of another kind, or else its first masked
+    one: a member has one phone field, and the first number is the one the member gave first.
     """
     text = _text(value)
     if text is None:
         return _NO_PHONE
     text = unguarded(text)
     whole = _one_phone(text, region)
-    if whole[0] is not None or not _NOT_PHONE.search(text):
+    if whole[0] is not None:
         return whole
-    parts = [_one_phone(c, region) for c in _NOT_PHONE.split(text) if c.strip()]
+    parts = [p for c in _NOT_PHONE.split(text) if c.strip() for p in _spaced_phones(c, region)]
     found = [p for p in parts if p[0] is not None]
     mobile = next((p for p in found if _is_mobile(p[0], region)), None)
     masked = next((p for p in parts if p[3] and p[2] is not None), None)
     return mobile or (found[0] if found else masked or whole)
+
+
+#: Most whitespace-separated groups a cell is split into numbers by (a longer run of groups
+#: is no list of phones, and splitting it would cost a parse per run of groups).
+_MAX_GROUPS = 12
+
+
+def _spaced_phones(text: str, region: str) -> list[_Phone]:
+    """The phones of ``text``, which holds only characters phones are written with: one
+    phone, or several separated by whitespace (``13812345678 13987654321``).
+
+    The groups between spaces are split into numbers only when every group belongs to one
+    (``138 1234 5678 139 8765 4321`` is two), so a number typed with spaces inside it
+    (``138 1234 5678``, ``0755 8888 6666``) or a digit too few or too many is never cut into
+    pieces that happen to read as phones. A masked number among them counts only written
+    without spaces (``138****5678``): spaced, its groups cannot be told from the next number's.
+    """
+    alone = _one_phone(text, region)
+    groups = text.split()
+    if alone[0] is not None or not 1 < len(groups) <= _MAX_GROUPS:
+        return [alone]
+    split = _split_groups(tuple(groups), region)
+    return list(split) if split and len(split) > 1 else [alone]
+
+
+def _split_groups(groups: tuple[str, ...], region: str) -> tuple[_Phone, ...] | None:
+    """``groups`` as consecutive runs that are each one number, the longest first run
+    first; None when they cannot all be read so."""
+    # readings[i]: the numbers groups[i:] split into, or None; filled from the end
+    readings: list[tuple[_Phone, ...] | None] = [None] * len(groups) + [()]
+    for start in range(len(groups) - 1, -1, -1):
+        for end in range(len(groups), start, -1):
+            rest = readings[end]
+            if rest is None:
+                continue
+            phone = _one_phone(" ".join(groups[start:end]), region)
+            masked = phone[3] and end == start + 1 and phone[2] is not None
+            if phone[0] is not None or masked:
+                readings[start] = (phone, *rest)
+                break
+    return readings[0]
 
 
 def _is_mobile(e164: str | None, region: str) -> bool:

@@ -7,7 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from features.errors import ContractViolation, InvalidParameterError
@@ -339,6 +339,53 @@ def test_a_cell_with_more_than_a_phone_gives_its_first_mobile_number(raw: str) -
     # a landline, a masked number or a placeholder before it does not win over a mobile
     row = one(phone=raw)
     assert (row["phone_e164"], row["phone_masked"]) == ("+8613812345678", False)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["13812345678 13987654321", "13812345678\u300013987654321", "13812345678  13987654321",
+     "13812345678\t13987654321", "138****5678 13812345678", "021 6437 1234 13812345678"],
+)  # fmt: skip
+def test_two_numbers_with_only_whitespace_between_give_the_first_mobile(raw: str) -> None:
+    # as with / or ; between them: a full-width space, a landline or a masked number first
+    row = one(phone=raw)
+    assert (row["phone_e164"], row["phone_masked"]) == ("+8613812345678", False)
+
+
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [("138 1234 5678 139 8765 4321", "+8613812345678"),
+     ("+86 138 1234 5678\u3000+86 139 8765 4321", "+8613812345678"),
+     ("0755 8888 6666 021 6437 1234", "+8675588886666"),
+     ("138****5678 139 8765 4321", "+8613987654321")],
+)  # fmt: skip
+def test_numbers_written_with_spaces_inside_are_kept_whole_beside_another(
+    raw: str, e164: str
+) -> None:
+    # cut at every space, no group of these would be a phone
+    assert one(phone=raw)["phone_e164"] == e164
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    first=st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+    second=st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+    cuts=st.lists(st.sets(st.integers(1, 10), max_size=3), min_size=2, max_size=2),
+    gap=st.sampled_from([" ", "\u3000", "  ", "\t"]),
+)
+def test_two_spaced_numbers_read_as_the_same_two_with_a_slash_between(
+    first: str, second: str, cuts: list[set[int]], gap: str
+) -> None:
+    def spaced(phone: str, at: set[int]) -> str:
+        return "".join(f" {c}" if i in at else c for i, c in enumerate(phone))
+
+    # each a number on its own (a placeholder such as 13333333333 is none, and a spaced
+    # cell is split only when every group belongs to a number)
+    assume(one(phone=first)["phone_e164"] and one(phone=second)["phone_e164"])
+    slash = one(phone=f"{first}/{second}")
+    both = one(phone=spaced(first, cuts[0]) + gap + spaced(second, cuts[1]))
+    columns = ["phone_e164", "phone_prefix", "phone_last4", "phone_masked"]
+    assert both[columns].tolist() == slash[columns].tolist()
 
 
 def test_a_masked_phone_with_a_note_stays_masked_and_a_note_alone_is_no_phone() -> None:
