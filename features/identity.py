@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from features.errors import ContractViolation, InvalidParameterError
+from features.resident_id import eighteen_digits
 from features.text import (
     CJK,
     EXCEL_NUMBER,
@@ -882,10 +883,14 @@ def _lower(value: object) -> str | None:
 @lru_cache(maxsize=_CACHE_SIZE)
 def _id_number(value: object) -> str | None:
     """An id number in upper case (the X of a check digit), read through a spreadsheet's
-    text guard (``'310101199001051234``)."""
+    text guard (``'310101199001051234``). An old 15-digit resident id number becomes its
+    18-digit form (``110105491231002`` → ``11010519491231002X``), so a person's old and new
+    numbers are one number."""
     text = _text(value)
     text = unguarded(text) if text else None
-    return text.upper() if text else None
+    if not text:
+        return None
+    return eighteen_digits(text) or text.upper()
 
 
 # -- addresses -------------------------------------------------------------------------------

@@ -506,6 +506,20 @@ def test_an_id_number_kept_as_text_by_a_spreadsheet_guard_is_the_number_inside(r
     assert one(id_number=raw)["id_number"] == "310101199001051234"
 
 
+@pytest.mark.parametrize(
+    "raw",
+    ["110105491231002", 110105491231002, "'110105491231002", "１１０１０５４９１２３１００２"],
+)
+def test_an_old_15_digit_id_number_is_its_18_digit_form(raw: object) -> None:
+    assert one(id_number=raw)["id_number"] == "11010519491231002X"
+
+
+def test_a_15_digit_id_number_and_the_18_digit_one_of_the_same_person_compare_equal() -> None:
+    out = norm("id_number", ["310101900105123", "310101199001051236", "310101900105124"])
+    old, new, other = out["id_number"].tolist()
+    assert old == new != other
+
+
 # -- addresses --------------------------------------------------------------------------------
 
 
