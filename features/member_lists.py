@@ -33,6 +33,7 @@ import pandas as pd
 from features.errors import ContractViolation, InvalidParameterError, UnreadableFileError
 from features.identity import MEMBER_FIELDS
 from features.masking import mask_phone
+from features.resident_id import check_char
 from features.text import EXCEL_NUMBER, FLOAT_TEXT, SCIENTIFIC, counted, whole_number
 
 __all__ = [
@@ -99,6 +100,8 @@ EXCEL_EPOCH = dt.date(1899, 12, 30)
 _FIRST_SERIAL_DATE = dt.date(1910, 1, 1)
 #: A number as a serial day number is written (today's is 5 digits until the year 2173).
 _SERIAL = re.compile(r"(\d{1,5})(?:\.0+)?")
+#: An 18-digit id number as Excel writes one it kept 15 digits of: the rest are zeros.
+_CUT_ID = re.compile(r"\d{15}000")
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +304,9 @@ def map_members(source: pd.DataFrame, mapping: MemberMap) -> MemberList:
       (``1990-01-01``) when it falls between 1910-01-01 and today; other numbers (a
       four-digit birth year among them) are left as they are;
     * an id number stored as a number of 16 or more digits, or in scientific notation, is
-      blanked: Excel kept only its first 15 digits.
+      blanked: Excel kept only its first 15 digits. So is an 18-digit one in a text cell
+      that ends in ``000`` with a check digit that does not match: Excel wrote it out so
+      before the file was saved as text (a CSV).
 
     Each kind that occurs gives one warning (``MemberList.warnings``, also logged): the
     columns, how many values were converted and blanked, and an example row, masked.
@@ -652,12 +657,17 @@ def _mend_id_numbers(text: pd.Series, column: str, cells: pd.Series) -> tuple[pd
     Blanked: a number cell of 16 or more digits (in an Excel workbook, or a float column),
     and any id in scientific notation. A shorter number written as a float
     (``1804974.0``) becomes its digits. Integer columns (parquet ``int64``) hold every
-    digit and are left as they are.
+    digit and are left as they are. Saved as text (a CSV), the number Excel rounded reads
+    ``310101199001051000``: blanked when its check digit (the last 0) does not match the
+    17 digits before it, as it does not for 10 of 11 such numbers; a true number ending in
+    000 always matches, and is kept.
     """
     values = text.to_numpy(dtype=object, copy=True)
     numbers = _number_cells(cells)
     long = np.array([len(str(values[pos]).lstrip("+-")) >= 16 for pos in numbers], dtype=bool)
     untrusted = set(numbers[long].tolist()) | set(_matching(text, SCIENTIFIC).tolist())
+    cut = [pos for pos in _matching(text, _CUT_ID) if check_char(values[pos][:17]) != "0"]
+    untrusted.update(int(pos) for pos in cut)
     converted: list[int] = []
     for pos in _matching(text, FLOAT_TEXT):
         digits = whole_number(values[pos])
@@ -732,8 +742,9 @@ def _id_number_warning(mends: list[_Mend]) -> str:
     converted, blanked = _totals(mends)
     return (
         f"{_where('Id-number', mends)}: {counted(blanked, 'id number')} stored as a number "
-        f"of 16 or more digits or in scientific notation blanked (Excel keeps 15 significant "
-        f"digits, so the last ones are lost; a blanked id matches no other id) and "
+        f"of 16 or more digits, in scientific notation, or as 18 digits ending in 000 whose "
+        f"check digit does not match blanked (Excel keeps 15 significant digits, so the last "
+        f"ones are lost; a blanked id matches no other id) and "
         f"{converted:,} written as a float converted back to their digits; e.g. "
         f"{'; '.join(_examples(mends))}. To keep every digit, format the column as text in "
         "Excel before typing or pasting the numbers."

@@ -608,6 +608,24 @@ def test_an_id_number_in_an_integer_or_text_column_is_exact_and_left_alone(tmp_p
     assert result.warnings == () and texts.warnings == ()
 
 
+def test_an_id_number_excel_cut_to_000_and_saved_as_text_is_blanked_unless_its_check_matches():
+    # 310101199001051000 is what Excel wrote of 310101199001051234 (check digit 9, not 0);
+    # 310101199001059000 is a number whose check digit is its last 0
+    source = _id_list(["310101199001051000", "310101199001059000", "310101199001051234"])
+
+    result = map_members(source, ID_MAP)
+
+    assert result.members["id_number"].tolist() == [
+        None,
+        "310101199001059000",
+        "310101199001051234",
+    ]
+    (warning,) = result.warnings
+    assert warning.startswith("Id-number column 'idn': 1 id number stored as a number of 16")
+    assert "or as 18 digits ending in 000 whose check digit does not match blanked" in warning
+    assert "row 1: 310*************** → blank" in warning
+
+
 def test_a_float_column_of_long_id_numbers_is_blanked():
     source = _id_list([310101199001051234.0, 1804974.0, None])
 
