@@ -145,7 +145,9 @@ class IdentityConfig:
     # 2026.11.10: the normalised inputs changed (a phone cell with two numbers or a note
     # gives its first mobile, spreadsheet text guards are read through, masked e-mails and
     # placeholder birth dates are missing, gender 1/2 is read)
-    version: str = "2026.11.10"
+    # 2026.11.11: a phone cell with two numbers and only whitespace between them gives its
+    # first mobile; a 15-digit resident id number is compared in its 18-digit form
+    version: str = "2026.11.11"
     birth_gap_years: int | None = 10
     threshold: float | str = "auto"
     one_account_per_platform: bool = True
