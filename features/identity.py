@@ -676,8 +676,8 @@ def _phone(value: object, region: str) -> _Phone:
         return _NO_PHONE
     text = unguarded(text)
     whole = _one_phone(text, region)
-    if whole[0] is not None:
-        return whole
+    if whole[0] is not None or (not _NOT_PHONE.search(text) and len(text.split()) < 2):
+        return whole  # one number, or a masked one: nothing to split
     parts = [p for c in _NOT_PHONE.split(text) if c.strip() for p in _spaced_phones(c, region)]
     found = [p for p in parts if p[0] is not None]
     mobile = next((p for p in found if _is_mobile(p[0], region)), None)
@@ -688,6 +688,9 @@ def _phone(value: object, region: str) -> _Phone:
 #: Most whitespace-separated groups a cell is split into numbers by (a longer run of groups
 #: is no list of phones, and splitting it would cost a parse per run of groups).
 _MAX_GROUPS = 12
+#: Fewest digits two numbers are written with (two 7-digit local numbers; two masked mobiles
+#: show 7 each): fewer are one number at most (``+86 154 1234 5678``), never split.
+_TWO_NUMBERS_DIGITS = 14
 
 
 def _spaced_phones(text: str, region: str) -> list[_Phone]:
@@ -702,7 +705,8 @@ def _spaced_phones(text: str, region: str) -> list[_Phone]:
     """
     alone = _one_phone(text, region)
     groups = text.split()
-    if alone[0] is not None or not 1 < len(groups) <= _MAX_GROUPS:
+    two = sum(c.isdigit() for c in text) >= _TWO_NUMBERS_DIGITS
+    if alone[0] is not None or not 1 < len(groups) <= _MAX_GROUPS or not two:
         return [alone]
     split = _split_groups(tuple(groups), region)
     return list(split) if split and len(split) > 1 else [alone]
