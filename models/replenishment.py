@@ -78,6 +78,8 @@ OVERRIDE_COLUMNS = ("review_period_weeks", "service_level", "moq", "case_pack")
 #: Optional column of ``positions``: why the pair must not be ordered now (a delisted SKU);
 #: blank = order as planned. A held pair is still planned, with no order and the reason.
 HOLD_COLUMN = "hold"
+#: How the reason of a held pair begins, and no other reason does.
+HELD_REASON = "not ordered: "
 #: Columns of :attr:`ReplenishmentPlan.plan`, in order.
 PLAN_COLUMNS = (
     "sku_id", "warehouse_id", "on_hand", "in_transit", "lead_time_weeks", "review_period_weeks",
@@ -836,8 +838,8 @@ def _pooled_moq(
 def _held(hold: str, reason: str) -> str:
     """The reason of a held pair: the hold, then what the target would have ordered."""
     if reason.startswith("no order: "):
-        return f"not ordered: {hold}; it would not need an order anyway ({reason[10:]})"
-    return f"not ordered: {hold}; the target would have ordered: {reason}"
+        return f"{HELD_REASON}{hold}; it would not need an order anyway ({reason[10:]})"
+    return f"{HELD_REASON}{hold}; the target would have ordered: {reason}"
 
 
 def allocate(

@@ -34,6 +34,7 @@ from features.views.stock import latest_snapshot_date
 from models.forecast import MAX_HORIZON, registered_name
 from models.replenishment import (
     ERROR_COLUMNS,
+    HELD_REASON,
     HOLD_COLUMN,
     MAX_COVER_WEEKS,
     PLAN_COLUMNS,
@@ -423,7 +424,7 @@ def replenishment_plan(
         }
     )
     result: ReplenishmentPlan = ReplenishmentPolicy(cfg).plan(positions, forecasts)
-    plan = _with_promotion_notes(result.plan, future, pd.Timestamp(fc["ds"].min()))
+    plan, conflicts = _with_promotion_notes(result.plan, future, pd.Timestamp(fc["ds"].min()))
     plan = _with_overdue_notes(plan, positions)
     if supply is not None and len(plan):
         plan = allocate(supply, plan)
@@ -433,7 +434,12 @@ def replenishment_plan(
     found = [p.astype(object) for p in problems if len(p)]
     errors = pd.concat(found, ignore_index=True) if found else result.errors
     start = pd.Timestamp(fc["ds"].min()).date() if len(fc) else dt.date.today()
-    warnings = [stale_forecast(day, start), unplanned_weeks(day, start), overdue_orders(plan)]
+    warnings = [
+        stale_forecast(day, start),
+        unplanned_weeks(day, start),
+        overdue_orders(plan),
+        held_promotions(conflicts),
+    ]
     return PlanResult(
         plan=plan,
         errors=errors,
@@ -445,37 +451,57 @@ def replenishment_plan(
 
 def _with_promotion_notes(
     plan: pd.DataFrame, future: pd.DataFrame | None, start: pd.Timestamp
-) -> pd.DataFrame:
-    """Add to each reason the promotions planned in the weeks its demand covers.
+) -> tuple[pd.DataFrame, list[str]]:
+    """Add to each reason the promotions planned in the weeks its demand covers; return the
+    plan and the held SKUs (delisted) that have one, which cannot both be right.
 
     ``future`` holds the known-ahead covariates the forecast read; a pair with
     ``promo_days`` > 0 in its lead time + review period gets "; promotion planned in the
-    weeks of 2026-01-19, 2026-01-26" (the forecast includes it).
+    weeks of 2026-01-19, 2026-01-26" (the forecast includes it). A held pair's note says
+    the promotion conflicts with the hold.
     """
     if plan.empty or future is None or "promo_days" not in future.columns:
-        return plan
+        return plan, []
     planned = future[future["promo_days"] > 0]
     if planned.empty:
-        return plan
+        return plan, []
     weeks = planned.groupby("unique_id")["ds"].apply(list).to_dict()
     out = plan.copy()
-    notes = []
-    for sku, wh, lead, review in zip(
+    notes, conflicts = [], []
+    for sku, wh, lead, review, hold in zip(
         out["sku_id"],
         out["warehouse_id"],
         out["lead_time_weeks"],
         out["review_period_weeks"],
+        out["reason"].str.startswith(HELD_REASON),
         strict=True,
     ):
         end = start + pd.Timedelta(weeks=math.ceil(lead + review))
         hits = [d for d in weeks.get(f"{sku}{ID_SEP}{wh}", ()) if start <= d < end]
-        notes.append(
-            "; promotion planned in the weeks of " + ", ".join(f"{d:%Y-%m-%d}" for d in hits)
-            if hits
-            else ""
-        )
+        days = ", ".join(f"{d:%Y-%m-%d}" for d in hits)
+        if hits and hold:
+            conflicts.append(sku)
+            notes.append(
+                f"; yet a promotion is planned in the weeks of {days}: list the SKU again or "
+                "cancel the promotion"
+            )
+        else:
+            notes.append(f"; promotion planned in the weeks of {days}" if hits else "")
     out["reason"] = out["reason"] + notes
-    return out
+    return out, list(dict.fromkeys(conflicts))
+
+
+def held_promotions(skus: list[str]) -> str | None:
+    """What a plan should be read with when held (delisted) SKUs have promotions planned
+    in the weeks it covers; None when none has."""
+    if not skus:
+        return None
+    shown = ", ".join(skus[:10]) + (", …" if len(skus) > 10 else "")
+    return (
+        f"{len(skus)} SKU(s) held as delisted have promotions planned in the weeks the plan "
+        f"covers ({shown}): the promotion will sell nothing, or the SKU should be listed "
+        "again and reordered. Fix whichever is wrong and plan again."
+    )
 
 
 def _with_overdue_notes(plan: pd.DataFrame, positions: pd.DataFrame) -> pd.DataFrame:

@@ -106,6 +106,34 @@ def test_plans_and_forecasts_read_the_promotions_the_store_plans_now(settings, s
     assert read[-1] is ahead
 
 
+def test_a_promotion_planned_for_a_delisted_sku_is_named_as_a_conflict(settings, sales_store):
+    with Store.open(settings, read_only=True) as store:
+        panel = store_panel(store)
+    model = WeeklyDemandForecaster(CFG).fit(panel, dynamic_features=COVARIATES)
+    week = sales_store.last_week + pd.Timedelta(weeks=2)  # inside the lead time + review
+    _delist_and_quiet(settings, "SKU01")
+    with Store.open(settings) as store:
+        store.upsert("promotions", pd.DataFrame([_tmall_promotion(week, "SKU01")]))
+
+    result = replenishment_plan(settings, positions=None, model=model)
+
+    reasons = result.plan.set_index(["sku_id", "warehouse_id"])["reason"]
+    for wh in ("WH-GZ", "WH-SH"):
+        assert reasons[("SKU01", wh)].startswith("not ordered: delisted")
+        assert reasons[("SKU01", wh)].endswith(
+            f"; yet a promotion is planned in the weeks of {week:%Y-%m-%d}: list the SKU "
+            "again or cancel the promotion"
+        )
+    (said,) = [w for w in result.warnings if "held as delisted" in w]
+    assert said.startswith("1 SKU(s) held as delisted have promotions planned") and "SKU01" in said
+    # without the promotion, the hold says nothing of one
+    with Store.open(settings) as store:
+        store.sql("DELETE FROM promotions")
+    result = replenishment_plan(settings, positions=None, model=model)
+    assert not any("held as delisted" in w for w in result.warnings)
+    assert not result.plan["reason"].str.contains("promotion").any()
+
+
 class FixedModel:
     """A stand-in forecaster: one week of 1.0 for each id it is built with."""
 
