@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from features.errors import (
 from features.forecast import ID_SEP, future_covariates
 from features.settings import Settings
 from features.store import Store
+from features.text import INVISIBLE, unguarded
 from features.views import delisted_skus, stock_position
 from features.views.stock import latest_snapshot_date
 from models.forecast import MAX_HORIZON, registered_name
@@ -230,13 +232,17 @@ def read_positions(path: str | Path) -> pd.DataFrame:
         InvalidParameterError: a required column is missing.
     """
     path = Path(path)
-    frame = _read_table(path, "positions", ids=("sku_id", "warehouse_id"))
+    frame = _read_table(
+        path, "positions", ("sku_id", "warehouse_id"), POSITION_FILE_COLUMNS, required=5
+    )
     missing = [c for c in POSITION_FILE_COLUMNS[:5] if c not in frame.columns]
     if missing:
         raise InvalidParameterError(
             f"The positions file {path} lacks the columns {', '.join(missing)}; it needs "
             f"{', '.join(POSITION_FILE_COLUMNS[:5])} (optional: "
-            f"{', '.join(POSITION_FILE_COLUMNS[5:])})."
+            f"{', '.join(POSITION_FILE_COLUMNS[5:])}), lead times in weeks. Got the columns "
+            f"{', '.join(map(str, frame.columns)) or 'none'}; a title line above the header, "
+            "or another separator than the comma, reads so too."
         )
     if frame.empty:
         raise UnreadableFileError(
@@ -262,7 +268,7 @@ def read_supply(path: str | Path) -> pd.DataFrame:
         >>> replenishment_plan(settings, supply=supply)
     """
     path = Path(path)
-    frame = _read_table(path, "supply", ids=("sku_id",))
+    frame = _read_table(path, "supply", ("sku_id",), SUPPLY_FILE_COLUMNS, required=2)
     missing = [c for c in SUPPLY_FILE_COLUMNS if c not in frame.columns]
     if missing:
         raise InvalidParameterError(
@@ -273,19 +279,47 @@ def read_supply(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _read_table(path: Path, what: str, ids: tuple[str, ...]) -> pd.DataFrame:
-    """A CSV or XLSX file as given, its ``ids`` columns as stripped text (SKU 00123 stays
-    00123)."""
+#: Headers planners write for the file columns, besides the columns' own names (compared
+#: in lower case, spaces and hyphens read as ``_``): English variants and the Chinese an ERP
+#: or a planner's sheet uses. A lead time without its unit (提前期) is not read: days or weeks?
+COLUMN_ALIASES = {
+    "sku": "sku_id", "sku_code": "sku_id", "sku编码": "sku_id", "商品编码": "sku_id",
+    "warehouse": "warehouse_id", "warehouse_code": "warehouse_id", "仓库": "warehouse_id",
+    "仓库编码": "warehouse_id", "库存": "on_hand", "在库": "on_hand", "可用库存": "on_hand",
+    "现有库存": "on_hand", "在途": "in_transit", "在途库存": "in_transit",
+    "提前期(周)": "lead_time_weeks", "lead_time_wks": "lead_time_weeks",
+    "review_weeks": "review_period_weeks", "review_period": "review_period_weeks",
+    "补货周期(周)": "review_period_weeks", "服务水平": "service_level", "起订量": "moq",
+    "最小起订量": "moq", "casepack": "case_pack", "pack": "case_pack", "箱规": "case_pack",
+    "供应量": "supply", "可分配量": "supply",
+}  # fmt: skip
+
+
+def _read_table(
+    path: Path, what: str, ids: tuple[str, ...], columns: tuple[str, ...], required: int
+) -> pd.DataFrame:
+    """A CSV or XLSX file as given, its headers read as :data:`COLUMN_ALIASES` and
+    ``columns`` name them (``MOQ``, `` service_level ``, ``Case Pack``, ``库存``), its ``ids``
+    columns as stripped text without spreadsheet guards or characters that show nothing
+    (SKU 00123 stays 00123; ``="SKU01"`` is SKU01).
+
+    A workbook is read from its first visible sheet that has the first ``required``
+    ``columns`` (a notes sheet before it is passed over) and every later visible sheet with
+    the same header (one sheet per warehouse); hidden sheets are left out. Columns no name
+    fits are named in a warning, with the column each resembles: a value under a header
+    Butler does not read would otherwise be replaced by its default without a word.
+    """
     if not path.is_file():
         raise UnreadableFileError(
             f"Cannot read the {what} file {path}: it does not exist. Check the path."
         )
-    text = dict.fromkeys(ids, str)
     try:
         if path.suffix.lower() in (".xlsx", ".xls"):
-            frame = pd.read_excel(path, dtype=text)
+            frame = _read_sheets(path, what, ids, columns[:required])
         else:
-            frame = pd.read_csv(path, dtype=text)
+            names = _column_names(pd.read_csv(path, nrows=0).columns, columns)
+            frame = pd.read_csv(path, dtype={h: str for h, n in names.items() if n in ids})
+            frame = frame.rename(columns=names)
     except UnicodeDecodeError as exc:
         raise UnreadableFileError(
             f"Cannot read the {what} file {path}: it is not UTF-8 text ({exc.reason}). Save it "
@@ -296,10 +330,91 @@ def _read_table(path: Path, what: str, ids: tuple[str, ...]) -> pd.DataFrame:
         raise UnreadableFileError(
             f"Cannot read the {what} file {path}: {exc}. Save it again as CSV or XLSX."
         ) from exc
+    unread = [str(c) for c in frame.columns if c not in columns]
+    if unread:
+        logger.warning(
+            "The %s file %s: column(s) not read: %s. Butler reads %s; rename a column to its "
+            "name to use it (an optional one left out takes its default).",
+            what, path, "; ".join(_near(c, columns) for c in unread), ", ".join(columns),
+        )  # fmt: skip
     for col in ids:  # " SKU01 " typed in a spreadsheet is SKU01
         if col in frame.columns:
-            frame[col] = frame[col].str.strip()
+            frame[col] = frame[col].map(_clean_id, na_action="ignore")
     return frame
+
+
+def _column_names(headers: Iterable[object], columns: tuple[str, ...]) -> dict[object, str]:
+    """The file's headers that name one of ``columns``, each with that column."""
+    out = {}
+    for header in headers:
+        key = re.sub(r"[\s\-]+", "_", str(header).strip().lower()).replace("（", "(")
+        key = key.replace("）", ")")
+        name = key if key in columns else COLUMN_ALIASES.get(key)
+        if name in columns and name not in out.values():
+            out[header] = name
+    return out
+
+
+def _near(header: str, columns: tuple[str, ...]) -> str:
+    from difflib import get_close_matches
+
+    if "lead_time_weeks" in columns and re.search(r"(?i)lead|提前期|交期", header):
+        return f"{header!r} (a lead time: give it in weeks as lead_time_weeks)"
+    near = get_close_matches(header.strip().lower(), columns, n=1, cutoff=0.6)
+    return f"{header!r} (is it {near[0]}?)" if near else repr(header)
+
+
+def _clean_id(value: object) -> object:
+    """An id as typed: stripped, a spreadsheet's text guard and characters that show
+    nothing removed (``="SKU01"``, ``'SKU01``, ``SKU01\u200b`` are SKU01)."""
+    if not isinstance(value, str):
+        return value
+    return unguarded(INVISIBLE.sub("", value).strip())
+
+
+def _read_sheets(
+    path: Path, what: str, ids: tuple[str, ...], required: tuple[str, ...]
+) -> pd.DataFrame:
+    """The visible sheets of a workbook that carry the table (see :func:`_read_table`)."""
+    book = pd.ExcelFile(path)
+    try:
+        states = {ws.title: ws.sheet_state for ws in book.book.worksheets}
+        columns = (*required, *(c for c in POSITION_FILE_COLUMNS if c not in required))
+        columns = (*columns, *(c for c in SUPPLY_FILE_COLUMNS if c not in columns))
+        parts: list[tuple[str, pd.DataFrame]] = []
+        passed: list[str] = []
+        for name in book.sheet_names:
+            if states.get(name, "visible") != "visible":
+                logger.info("The %s file %s: sheet '%s' is hidden; not read", what, path, name)
+                continue
+            names = _column_names(book.parse(name, nrows=0).columns, columns)
+            sheet = book.parse(name, dtype={h: str for h, n in names.items() if n in ids})
+            sheet = sheet.rename(columns=names)
+            if parts and list(sheet.columns) != list(parts[0][1].columns):
+                passed.append(name)
+            elif parts or all(c in sheet.columns for c in required):
+                parts.append((name, sheet))
+            elif not sheet.empty or len(sheet.columns):
+                passed.append(name)
+    finally:
+        book.close()
+    if not parts:
+        raise InvalidParameterError(
+            f"The {what} file {path} has no visible sheet with the columns "
+            f"{', '.join(required)}; its sheets: {', '.join(book.sheet_names)}."
+        )
+    if len(parts) > 1:
+        logger.warning(
+            "The %s file %s: read %d sheets with the same header: %s.",
+            what, path, len(parts), ", ".join(f"'{n}' ({len(f):,} rows)" for n, f in parts),
+        )  # fmt: skip
+    if passed:
+        logger.warning(
+            "The %s file %s: sheet(s) %s not read: they lack the columns %s, or their header "
+            "is not sheet '%s''s.",
+            what, path, ", ".join(f"'{n}'" for n in passed), ", ".join(required), parts[0][0],
+        )  # fmt: skip
+    return pd.concat([f for _, f in parts], ignore_index=True)
 
 
 def replenishment_plan(
@@ -350,6 +465,8 @@ def replenishment_plan(
     cfg = config or ReplenishmentConfig()
     model = model if model is not None else load_forecaster(settings, "sku_warehouse")
     from_store = positions is None
+    in_days = pd.DataFrame(columns=list(ERROR_COLUMNS))
+    long_leads: str | None = None
     with Store.open(settings, read_only=True) as store:
         # the day of the stock planned from: the newest snapshot on or before `as_of`
         day, newest = store.sql(
@@ -360,8 +477,12 @@ def replenishment_plan(
         if positions is None:
             positions = store_positions(store, as_of)
         else:  # a file's blank MOQ or case pack is the SKU master's, as for the store's
-            master = store.sql("SELECT sku_id, moq, case_pack FROM skus").df()
+            master = store.sql("SELECT sku_id, moq, case_pack, lead_time_days FROM skus").df()
             positions = _with_master_rules(positions, master)
+            in_days = _lead_times_in_days(positions, master)
+            if len(in_days):
+                positions = positions.drop(index=in_days.index)
+            long_leads = _long_lead_times(positions, master)
             # a delisted SKU is held whatever the stock figures came from
             sold = store.sql("SELECT max(day) FROM sales_daily").fetchall()[0][0]
             if newest or sold:
@@ -381,6 +502,8 @@ def replenishment_plan(
     unknown = _unknown_rows(positions, known_skus, known_wh)
     positions = positions.drop(index=unknown.index.unique()) if len(unknown) else positions
     unknown = unknown[list(ERROR_COLUMNS)]
+    if len(in_days):  # a lead time given in days: not planned, said with the fix
+        unknown = pd.concat([unknown, in_days]) if len(unknown) else in_days
     unplaced = _unplaced(skus or [], positions, from_file=not from_store)
     if len(unplaced):  # the SKUs asked for with no position: an error row each
         unknown = pd.concat([unknown, unplaced]) if len(unknown) else unplaced
@@ -406,9 +529,12 @@ def replenishment_plan(
             else "There are no stock positions to plan from: the store holds no inventory "
             "snapshot or open purchase order. Ingest the ERP's inventory export."
         )
-    lead = pd.to_numeric(positions["lead_time_weeks"], errors="coerce")
-    review = positions.get("review_period_weeks", pd.Series(cfg.review_period_weeks))
-    need = float(np.nanmax(lead.to_numpy(float) + pd.to_numeric(review, errors="coerce").max()))
+    lead = as_numbers(positions["lead_time_weeks"])
+    # a row's blank review period is the config's, as the policy reads it
+    given = positions.get("review_period_weeks", pd.Series(np.nan, index=positions.index))
+    review = as_numbers(given).fillna(cfg.review_period_weeks)
+    cover = (lead + review).to_numpy(float)
+    need = float(np.nanmax(cover)) if np.isfinite(cover).any() else math.nan
     # positions that need more than a plan can cover get their own reason from the policy
     horizon = int(min(max(math.ceil(need) if np.isfinite(need) else 1, 1), MAX_COVER_WEEKS))
     fc = forecast(settings, horizon=horizon, level="sku_warehouse", model=model, future=future)
@@ -439,6 +565,7 @@ def replenishment_plan(
         unplanned_weeks(day, start),
         overdue_orders(plan),
         held_promotions(conflicts),
+        long_leads,
     ]
     return PlanResult(
         plan=plan,
@@ -620,6 +747,60 @@ def _with_master_rules(positions: pd.DataFrame, master: pd.DataFrame) -> pd.Data
         blank = given.isna() | (given.astype("string").str.strip() == "")
         out[col] = given.astype(object).where(~blank, sku.map(rules[col]).astype(object))
     return out
+
+
+def _lead_times_in_days(positions: pd.DataFrame, master: pd.DataFrame) -> pd.DataFrame:
+    """One error row per position whose ``lead_time_weeks`` is the SKU master's lead time
+    in days (21 where the master says 21 days = 3 weeks): planned as weeks it would order
+    for seven times the lead time. Master lead times under 8 days tell nothing apart."""
+    days = master.drop_duplicates("sku_id").set_index("sku_id")["lead_time_days"]
+    sku = positions["sku_id"].astype("string").str.strip()
+    master_days = pd.to_numeric(sku.map(days), errors="coerce")
+    given = as_numbers(positions["lead_time_weeks"])
+    hit = (master_days >= 8) & (given == master_days)
+    if not hit.any():
+        return pd.DataFrame(columns=list(ERROR_COLUMNS))
+    n, weeks = given[hit], master_days[hit] / 7
+    return pd.DataFrame(
+        {
+            "sku_id": sku[hit],
+            "warehouse_id": positions.loc[hit, "warehouse_id"].astype("string").str.strip(),
+            "field": "lead_time_weeks",
+            "reason": [
+                f"lead_time_weeks {v:g} is the SKU master's lead time in days ({v:g} days = "
+                f"{w:.3g} weeks): give the lead time in weeks"
+                for v, w in zip(n, weeks, strict=True)
+            ],
+        },
+        index=positions.index[hit],
+    )
+
+
+#: A file's lead time this many times the SKU master's (and at least 8 weeks) is named in a
+#: warning: typed in days, or a supplier's delay worth a second look.
+LONG_LEAD_RATIO = 4
+
+
+def _long_lead_times(positions: pd.DataFrame, master: pd.DataFrame) -> str | None:
+    """What a plan should be read with when a positions file gives lead times of
+    :data:`LONG_LEAD_RATIO` times the SKU master's or more; None when it gives none."""
+    days = master.drop_duplicates("sku_id").set_index("sku_id")["lead_time_days"]
+    sku = positions["sku_id"].astype("string").str.strip()
+    weeks = pd.to_numeric(sku.map(days), errors="coerce") / 7
+    given = as_numbers(positions["lead_time_weeks"])
+    long = (given >= 8) & (given >= LONG_LEAD_RATIO * weeks)
+    if not long.any():
+        return None
+    wh = positions["warehouse_id"].astype("string").str.strip()
+    shown = [
+        f"{s} at {w}: {g:g} weeks against {m:.3g}"
+        for s, w, g, m in zip(sku[long], wh[long], given[long], weeks[long], strict=True)
+    ]
+    return (
+        f"{len(shown)} position(s) give a lead time {LONG_LEAD_RATIO}× the SKU master's or "
+        f"more ({'; '.join(shown[:5])}{'; …' if len(shown) > 5 else ''}): planned as given, "
+        "so they order for that long. If they were typed in days, divide by 7 and plan again."
+    )
 
 
 def _unknown_rows(positions: pd.DataFrame, skus: set[str], warehouses: set[str]) -> pd.DataFrame:

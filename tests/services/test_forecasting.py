@@ -19,7 +19,7 @@ from features.errors import (
 from features.forecast import COVARIATES, future_covariates, store_panel
 from features.store import Store
 from models.forecast import ForecastConfig, WeeklyDemandForecaster
-from models.replenishment import ERROR_COLUMNS, PLAN_COLUMNS, TAIL_QUANTILES
+from models.replenishment import ERROR_COLUMNS, PLAN_COLUMNS, TAIL_QUANTILES, ReplenishmentConfig
 from services.forecasting import (
     PlanResult,
     forecast,
@@ -248,6 +248,41 @@ def test_plan_reports_bad_rows_with_reasons_and_plans_the_rest(settings, sales_s
 
     assert result.as_of == sales_store.snapshots["snapshot_date"].max()
     assert result.forecast_start == (sales_store.last_week + pd.Timedelta(weeks=1)).date()
+
+
+def test_a_blank_review_period_is_the_configs_for_the_forecast_too(settings, sales_store, champion):
+    positions = pd.DataFrame(
+        [("SKU01", "WH-SH", 0, 0, 2.0), ("SKU02", "WH-SH", 0, 0, 2.0)], columns=POSITION_COLUMNS
+    )
+    for review in ([None, None], [1, None]):  # a template's empty column; one row given
+        given = positions.assign(review_period_weeks=review)
+        result = replenishment_plan(
+            settings,
+            positions=given,
+            model=champion,
+            config=ReplenishmentConfig(review_period_weeks=3),
+        )
+        assert result.errors.empty, result.errors["reason"].tolist()
+        weeks = result.plan.set_index("sku_id")["review_period_weeks"]
+        assert weeks.tolist() == [3 if r is None else r for r in review]
+
+
+def test_a_lead_time_given_in_days_is_not_planned_and_a_long_one_is_named(
+    settings, sales_store, champion
+):
+    positions = pd.DataFrame(
+        [("SKU01", "WH-SH", 0, 0, 14), ("SKU02", "WH-SH", 0, 0, 9), ("SKU03", "WH-SH", 0, 0, 2)],
+        columns=POSITION_COLUMNS,
+    )  # the SKU master's lead time is 14 days for each
+    result = replenishment_plan(settings, positions=positions, model=champion)
+    assert result.errors[["sku_id", "field"]].values.tolist() == [["SKU01", "lead_time_weeks"]]
+    assert result.errors["reason"].iloc[0] == (
+        "lead_time_weeks 14 is the SKU master's lead time in days (14 days = 2 weeks): give "
+        "the lead time in weeks"
+    )
+    assert result.plan["sku_id"].tolist() == ["SKU02", "SKU03"]
+    (said,) = [w for w in result.warnings if "lead time 4×" in w]
+    assert "(SKU02 at WH-SH: 9 weeks against 2)" in said and "divide by 7" in said
 
 
 def test_read_positions_strips_the_ids_and_a_plan_has_no_negative_zero(
@@ -540,6 +575,56 @@ def test_read_positions_names_missing_columns_and_unreadable_files(tmp_path):
     (tmp_path / "header.csv").write_text(header, "utf-8")
     with pytest.raises(UnreadableFileError, match="has a header but no rows"):
         read_positions(tmp_path / "header.csv")
+
+
+def test_read_positions_reads_the_headers_and_ids_planners_write(tmp_path, caplog):
+    (tmp_path / "pos.csv").write_text(
+        "SKU,仓库, On Hand ,在途,提前期(周),MOQ,Case Pack,service_level ,review_weeks,备注,"
+        "lead_time_days\n"
+        '="00123",\'WH-SH,3,0,2,0,1,0.99,4,新品,14\n'
+        "SKU01\u200b,WH-GZ,5,1,2,,,,,,14\n",
+        "utf-8",
+    )
+    with caplog.at_level("WARNING", logger="services.forecasting"):
+        got = read_positions(tmp_path / "pos.csv")
+    assert list(got.columns[:9]) == [
+        "sku_id", "warehouse_id", "on_hand", "in_transit", "lead_time_weeks", "moq",
+        "case_pack", "service_level", "review_period_weeks",
+    ]  # fmt: skip
+    assert got["sku_id"].tolist() == ["00123", "SKU01"]  # guards and hidden characters gone
+    assert got["warehouse_id"].tolist() == ["WH-SH", "WH-GZ"]
+    assert got["service_level"].tolist()[0] == 0.99 and got["review_period_weeks"][0] == 4
+    assert "column(s) not read: '备注'; 'lead_time_days' (a lead time: give it in weeks" in (
+        caplog.text
+    )
+
+
+def test_a_workbook_is_read_from_its_visible_sheets_that_hold_the_table(tmp_path, caplog):
+    import openpyxl
+
+    columns = list(POSITION_COLUMNS)
+    book = openpyxl.Workbook()
+    book.active.title = "说明"
+    book.active.append(["每周一更新，提前期以周计"])
+    for name, rows in [
+        ("old", [["SKU01", "WH-SH", 900, 0, 2]]),
+        ("WH-SH", [["SKU01", "WH-SH", 3, 0, 2]]),
+        ("WH-GZ", [["SKU01", "WH-GZ", 4, 0, 2], ["SKU02", "WH-GZ", 5, 0, 2]]),
+    ]:
+        sheet = book.create_sheet(name)
+        for row in [columns, *rows]:
+            sheet.append(row)
+    book["old"].sheet_state = "hidden"  # last month's figures, kept out of sight
+    book.save(tmp_path / "pos.xlsx")
+
+    with caplog.at_level("WARNING", logger="services.forecasting"):
+        got = read_positions(tmp_path / "pos.xlsx")
+
+    assert got[["sku_id", "warehouse_id", "on_hand"]].values.tolist() == [
+        ["SKU01", "WH-SH", 3], ["SKU01", "WH-GZ", 4], ["SKU02", "WH-GZ", 5],
+    ]  # fmt: skip
+    assert "read 2 sheets with the same header: 'WH-SH' (1 rows), 'WH-GZ' (2 rows)" in caplog.text
+    assert "sheet(s) '说明' not read" in caplog.text and "'old'" not in caplog.text
 
 
 def test_a_corrupt_positions_workbook_is_unreadable(tmp_path):
