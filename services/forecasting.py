@@ -317,9 +317,12 @@ def _read_table(
         if path.suffix.lower() in (".xlsx", ".xls"):
             frame = _read_sheets(path, what, ids, columns[:required])
         else:
-            names = _column_names(pd.read_csv(path, nrows=0).columns, columns)
-            frame = pd.read_csv(path, dtype={h: str for h, n in names.items() if n in ids})
-            frame = frame.rename(columns=names)
+            sep = _separator(path)
+            # index_col=False: a comma ending every row (a spreadsheet's) does not shift them
+            read = {"sep": sep, "index_col": False}
+            names = _column_names(pd.read_csv(path, nrows=0, **read).columns, columns)
+            dtype = {h: str for h, n in names.items() if n in ids}
+            frame = pd.read_csv(path, dtype=dtype, **read).rename(columns=names)
     except UnicodeDecodeError as exc:
         raise UnreadableFileError(
             f"Cannot read the {what} file {path}: it is not UTF-8 text ({exc.reason}). Save it "
@@ -330,6 +333,7 @@ def _read_table(
         raise UnreadableFileError(
             f"Cannot read the {what} file {path}: {exc}. Save it again as CSV or XLSX."
         ) from exc
+    frame = frame.dropna(how="all").reset_index(drop=True)  # `,,,,` rows hold nothing
     unread = [str(c) for c in frame.columns if c not in columns]
     if unread:
         logger.warning(
@@ -341,6 +345,16 @@ def _read_table(
         if col in frame.columns:
             frame[col] = frame[col].map(_clean_id, na_action="ignore")
     return frame
+
+
+def _separator(path: Path) -> str:
+    """The CSV file's separator: a comma, or the semicolon or tab its header is split by
+    when it holds no comma (European Excel, a sheet pasted as text)."""
+    with path.open(encoding="utf-8-sig", errors="replace") as fh:
+        header = fh.readline()
+    if "," in header:
+        return ","
+    return max((";", "\t"), key=header.count) if (";" in header or "\t" in header) else ","
 
 
 def _column_names(headers: Iterable[object], columns: tuple[str, ...]) -> dict[object, str]:

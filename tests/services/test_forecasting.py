@@ -599,6 +599,27 @@ def test_read_positions_reads_the_headers_and_ids_planners_write(tmp_path, caplo
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sku_id,warehouse_id,on_hand,in_transit,lead_time_weeks\nSKU01,WH-SH,3,0,2,\n"
+        "SKU02,WH-GZ,4,1,2,\n",  # a comma ending every row but the header's
+        "sku_id;warehouse_id;on_hand;in_transit;lead_time_weeks\nSKU01;WH-SH;3;0;2\n"
+        "SKU02;WH-GZ;4;1;2\n",  # semicolons, as European Excel saves CSV
+        "sku_id\twarehouse_id\ton_hand\tin_transit\tlead_time_weeks\nSKU01\tWH-SH\t3\t0\t2\n"
+        "\t\t\t\t\nSKU02\tWH-GZ\t4\t1\t2\n",  # tabs, and a row empty throughout
+    ],
+)
+def test_read_positions_reads_rows_as_spreadsheets_save_them(tmp_path, text):
+    (tmp_path / "pos.csv").write_text(text, "utf-8")
+    got = read_positions(tmp_path / "pos.csv")
+    assert got[["sku_id", "warehouse_id"]].values.tolist() == [
+        ["SKU01", "WH-SH"],
+        ["SKU02", "WH-GZ"],
+    ]
+    assert got["on_hand"].tolist() == [3, 4] and got["lead_time_weeks"].tolist() == [2, 2]
+
+
 def test_a_workbook_is_read_from_its_visible_sheets_that_hold_the_table(tmp_path, caplog):
     import openpyxl
 
