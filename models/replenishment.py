@@ -843,7 +843,10 @@ def _held(hold: str, reason: str) -> str:
 
 
 def allocate(
-    available: Mapping[str, float] | pd.Series | pd.DataFrame, plan: pd.DataFrame
+    available: Mapping[str, float] | pd.Series | pd.DataFrame,
+    plan: pd.DataFrame,
+    *,
+    moq_scope: str = "warehouse",
 ) -> pd.DataFrame:
     """Split each SKU's available supply across its warehouses when it is short of the orders.
 
@@ -856,9 +859,18 @@ def allocate(
        demand_mean_lr``: the warehouses likely to run out of the most demand come first;
     2. what is left, up to ``order_qty``, in proportion to each warehouse's remaining need.
 
-    The shares are then made whole: whole case packs first (a warehouse's pack is
-    ``order_qty / cases``), by largest remainder, then loose units where no whole case fits,
-    so a short SKU's allocations are whole units that sum exactly to its supply.
+    The shares are then made whole: whole case packs first, by largest remainder; what the
+    supply leaves after whole cases (less than a case wherever one would fit) goes as loose
+    units to the warehouse furthest below its share, so a short SKU's allocations are whole
+    units that sum exactly to its supply and no unit is held back.
+
+    The order columns then describe the allocation: ``order_qty`` is the units to order,
+    ``cases`` its whole cases and ``loose_units`` the rest; ``unconstrained_qty`` keeps the
+    order the service target asked for. The ``reason`` of a line that was cut says so, with
+    its loose units and, when the cut took it below its MOQ, that too: a short supply cannot
+    always meet the supplier's minimum, and the line says so rather than dropping the units.
+    ``weeks_of_cover`` and ``stockout_probability`` count the stock before this order
+    arrives and do not change.
 
     Args:
         available: supply in whole units per ``sku_id``: a mapping, a Series indexed by
@@ -866,17 +878,23 @@ def allocate(
             in it keep their full orders (logged).
         plan: :attr:`ReplenishmentPlan.plan` (or any frame with ``sku_id, warehouse_id,
             on_hand, in_transit, order_qty, demand_mean_lr, stockout_probability`` and
-            optionally ``cases``).
+            optionally ``cases``, ``case_pack``, ``moq`` and ``reason``).
+        moq_scope: what ``moq`` is a minimum of, as in :class:`ReplenishmentConfig`:
+            ``warehouse`` (each line) or ``sku`` (the SKU's lines together).
 
     Returns:
-        ``plan`` with two more columns, ``allocated_qty`` and ``allocation_reason``.
+        ``plan`` with ``order_qty``, ``cases`` and ``reason`` as allocated, and three more
+        columns: ``unconstrained_qty`` (before ``order_qty``), ``loose_units`` (after
+        ``cases``) and ``allocation_reason`` (last).
 
     Raises:
         ContractViolation: a frame lacks a column.
-        InvalidParameterError: a supply is negative, not whole or not a number.
+        InvalidParameterError: a supply is negative, not whole or not a number, or
+            ``moq_scope`` is not one of :data:`MOQ_SCOPES`.
 
     Examples:
-        >>> allocate({"SKU1": 120}, result.plan)[["warehouse_id", "order_qty", "allocated_qty"]]
+        >>> out = allocate({"SKU1": 120}, result.plan)
+        >>> out[["warehouse_id", "unconstrained_qty", "order_qty", "cases", "loose_units"]]
     """
     func = "allocate"
     _require(
@@ -885,14 +903,25 @@ def allocate(
          "stockout_probability"),
         "plan", func,
     )  # fmt: skip
+    if moq_scope not in MOQ_SCOPES:
+        raise InvalidParameterError(
+            f"The `moq_scope` parameter of `{func}` must be one of {', '.join(MOQ_SCOPES)}. "
+            f"Got {moq_scope!r} instead."
+        )
     supply = _supply(available, func)
     out = plan.reset_index(drop=True).copy()
     sku = _ids(out["sku_id"])
     order = out["order_qty"].to_numpy(float)
-    cases = out["cases"].to_numpy(float) if "cases" in out else np.zeros(len(out))
-    pack = np.where(cases > 0, order / np.where(cases > 0, cases, 1), 1.0)
+    if "case_pack" in out:
+        pack = out["case_pack"].to_numpy(float)
+        pack = np.where(pack >= 1, pack, 1.0)  # a missing pack is loose units
+    else:
+        cases = out["cases"].to_numpy(float) if "cases" in out else np.zeros(len(out))
+        pack = np.where(cases > 0, order / np.where(cases > 0, cases, 1), 1.0)
+    moq = out["moq"].to_numpy(float) if "moq" in out else np.zeros(len(out))
     alloc = order.copy()
     reason = np.where(order > 0, "", "nothing ordered").astype(object)
+    cut = np.zeros(len(out), dtype=bool)
 
     missing = sorted(set(sku[order > 0]) - set(supply))
     if missing:
@@ -923,14 +952,77 @@ def allocate(
         rest = order[ordered] - share
         share += _water_fill(have - share.sum(), rest, rest)
         alloc[ordered] = _whole(share, pack[ordered], order[ordered], have)
+        cut[ordered] = True
+        # the SKU's MOQ (the largest its lines give) is met by its lines together or not at all
+        sku_moq = moq[ordered].max() if moq_scope == "sku" and have < moq[ordered].max() else 0
         reason[ordered] = [
-            f"supply short ({_fmt(have)} for {_fmt(total)} ordered): {_fmt(a)} of {_fmt(o)} "
-            f"here, by stock-out risk {p:.0%} on mean demand {_fmt(d)}, then remaining need"
-            for a, o, p, d in zip(alloc[ordered], order[ordered], risk, demand, strict=True)
+            _cut_reason(have, total, a, o, p, d, pk, m if moq_scope == "warehouse" else 0, sku_moq)
+            for a, o, p, d, pk, m in zip(
+                alloc[ordered], order[ordered], risk, demand, pack[ordered], moq[ordered],
+                strict=True,
+            )
+        ]  # fmt: skip
+    alloc += 0.0  # a -0.0 from rounding reads as 0 in a spreadsheet
+    whole = np.floor(alloc / pack + _EPS)
+    loose = alloc - whole * pack
+    out.insert(out.columns.get_loc("order_qty"), "unconstrained_qty", order)
+    out["order_qty"] = alloc
+    cases_at = out.columns.get_loc("cases") + 1 if "cases" in out else len(out.columns)
+    out["cases"] = whole.astype(np.int64)
+    out.insert(cases_at, "loose_units", loose + 0.0)
+    if "reason" in out:
+        out["reason"] = [
+            f"{said}; {why}" if short else said
+            for said, why, short in zip(out["reason"], reason, cut, strict=True)
         ]
-    out["allocated_qty"] = alloc + 0.0  # a -0.0 from rounding reads as 0 in a spreadsheet
     out["allocation_reason"] = reason
     return out
+
+
+def _cut_reason(
+    have: float,
+    total: float,
+    alloc: float,
+    order: float,
+    risk: float,
+    demand: float,
+    pack: float,
+    moq: float,
+    sku_moq: float,
+) -> str:
+    """What a line of a SKU short of supply got, and why; ``moq`` is the line's own minimum
+    (0 when the MOQ is the SKU's), ``sku_moq`` the SKU's one its supply falls short of."""
+    text = f"supply short ({_fmt(have)} for {_fmt(total)} ordered): "
+    text += f"cut to {_fmt(alloc)} of {_fmt(order)} here" if alloc < order else (
+        f"{_fmt(order)} here in full"
+    )  # fmt: skip
+    whole = math.floor(alloc / pack + _EPS)
+    loose = float(alloc - whole * pack)
+    if pack > 1 and alloc > 0:
+        parts = []
+        if whole > 0:
+            parts.append(f"{whole} case{'s' if whole != 1 else ''} of {pack:.0f}")
+        if loose > _EPS:
+            parts.append(f"{_fmt(loose)} loose unit{'s' if loose != 1 else ''}")
+        text += " = " + " + ".join(parts)
+    text += f", by stock-out risk {risk:.0%} on mean demand {_fmt(demand)}, then remaining need"
+    if pack > 1 and loose > _EPS:
+        text += (
+            f"; the {_fmt(loose)} loose units are what the supply leaves after whole cases "
+            f"(less than a case of {pack:.0f}), given to the line furthest below its share"
+        )
+    if 0 < alloc < moq - _EPS:
+        text += (
+            f"; below the MOQ of {_fmt(moq)}, which the short supply cannot meet: agree the "
+            "smaller order with the supplier"
+        )
+    if sku_moq > 0 and alloc > 0:
+        text += (
+            f"; the SKU's {_fmt(have)} units across its warehouses are below its MOQ of "
+            f"{_fmt(sku_moq)}, which the short supply cannot meet: agree the smaller order "
+            "with the supplier"
+        )
+    return text
 
 
 def _supply(available: Mapping[str, float] | pd.Series | pd.DataFrame, func: str) -> dict:

@@ -149,7 +149,7 @@ def test_held_pairs_get_no_supply():
     fc = pd.concat([forecast("A", "W1"), forecast("A", "W2")])
     plan = ReplenishmentPolicy().plan(positions, fc).plan
     got = allocate({"A": 100}, plan).set_index("warehouse_id")
-    assert got.loc["W1", "allocated_qty"] == 30 and got.loc["W2", "allocated_qty"] == 0
+    assert got.loc["W1", "order_qty"] == 30 and got.loc["W2", "order_qty"] == 0
 
 
 def test_an_moq_of_the_whole_sku_raises_its_warehouses_orders_together():
@@ -597,7 +597,7 @@ def test_enough_supply_fills_every_order():
         ]
     )
     out = allocate({"A": 500}, plan)
-    assert out["allocated_qty"].tolist() == [80, 40, 0]
+    assert out["order_qty"].tolist() == out["unconstrained_qty"].tolist() == [80, 40, 0]
     assert (
         out["allocation_reason"][0]
         == "full order: supply 500 covers the 120 ordered across 2 warehouses"
@@ -614,8 +614,10 @@ def test_short_supply_follows_demand_and_risk_not_an_even_split():
     )
     out = allocate(pd.DataFrame({"sku_id": ["A"], "supply": [50]}), plan)
     # round 1 (up to mean demand 60 / 20) by risk × demand = 54 : 12 → 40.9 / 9.1 → 41 / 9
-    assert out["allocated_qty"].tolist() == [41, 9]
-    assert out["allocation_reason"][0].startswith("supply short (50 for 120 ordered): 41 of 80")
+    assert out["order_qty"].tolist() == [41, 9]
+    assert out["allocation_reason"][0].startswith(
+        "supply short (50 for 120 ordered): cut to 41 of 80 here"
+    )
 
 
 def test_short_supply_second_round_by_remaining_need():
@@ -627,7 +629,7 @@ def test_short_supply_second_round_by_remaining_need():
     )
     out = allocate({"A": 110}, plan)
     # round 1 fills 60 + 20; the other 30 go 20 : 20 on remaining needs 20 and 20
-    assert out["allocated_qty"].tolist() == [75, 35]
+    assert out["order_qty"].tolist() == [75, 35]
 
 
 def test_short_supply_in_whole_cases_then_loose_units():
@@ -639,12 +641,84 @@ def test_short_supply_in_whole_cases_then_loose_units():
         ]
     )
     out = allocate({"A": 72}, plan)
-    assert out["allocated_qty"].sum() == 72
-    assert (out["allocated_qty"] % 12 == 0).all()
-    assert out["allocated_qty"].is_monotonic_decreasing
+    assert out["order_qty"].sum() == 72
+    assert (out["order_qty"] % 12 == 0).all()
+    assert out["order_qty"].is_monotonic_decreasing
     out = allocate({"A": 77}, plan)
-    assert out["allocated_qty"].sum() == 77
-    assert (out["allocated_qty"] % 12 != 0).sum() == 1  # the 5 loose units go to one warehouse
+    assert out["order_qty"].sum() == 77
+    assert (out["order_qty"] % 12 != 0).sum() == 1  # the 5 loose units go to one warehouse
+
+
+def test_a_cut_line_says_so_and_its_order_columns_follow_the_allocation():
+    # the audit's case: 10 + 2 cases of 36 ordered, MOQ 72, 200 units to split
+    plan = _plan_frame(
+        [
+            _wh("W1", 360, 10, 284, 0.97) | {"on_hand": 65.0},
+            _wh("W2", 72, 2, 32, 1.0),
+        ]
+    ).assign(case_pack=36, moq=72.0, reason=["order 360 = 10 cases of 36", "order 72"])
+    out = allocate({"A": 200}, plan)
+    assert out["unconstrained_qty"].tolist() == [360, 72]
+    assert out["order_qty"].tolist() == [180, 20]
+    # whole cases first; the 20 left, less than a case, go loose to the line furthest behind
+    assert out["cases"].tolist() == [5, 0] and out["loose_units"].tolist() == [0, 20]
+    cols = list(out.columns)
+    assert cols.index("unconstrained_qty") + 1 == cols.index("order_qty")
+    assert cols.index("cases") + 1 == cols.index("loose_units")
+    first, second = out["reason"]
+    assert first.startswith(
+        "order 360 = 10 cases of 36; supply short (200 for 432 ordered): cut to 180 of 360 "
+        "here = 5 cases of 36, by stock-out risk 97%"
+    )
+    assert "MOQ" not in first and "loose" not in first
+    assert second.startswith(
+        "order 72; supply short (200 for 432 ordered): cut to 20 of 72 here = 20 loose units"
+    )
+    assert "the 20 loose units are what the supply leaves after whole cases" in second
+    assert "below the MOQ of 72, which the short supply cannot meet" in second
+    assert out["allocation_reason"][1] == second.removeprefix("order 72; ")
+
+
+def test_a_full_order_keeps_its_reason_and_a_short_sku_moq_is_named():
+    plan = _plan_frame([_wh("W1", 48, 4, 40, 0.9), _wh("W2", 24, 2, 20, 0.5)]).assign(
+        case_pack=12, moq=60.0, reason=["r1", "r2"]
+    )
+    full = allocate({"A": 72}, plan)
+    assert full["reason"].tolist() == ["r1", "r2"]
+    assert full["loose_units"].tolist() == [0, 0] and full["cases"].tolist() == [4, 2]
+    # the MOQ of the warehouse: each line is below it
+    each = allocate({"A": 36}, plan)
+    assert each["order_qty"].sum() == 36
+    assert all("below the MOQ of 60" in r for r in each["reason"] if "cut to 0" not in r)
+    # the MOQ of the SKU's lines together: said once per line, of the SKU
+    pooled = allocate({"A": 36}, plan, moq_scope="sku")
+    assert pooled["order_qty"].tolist() == each["order_qty"].tolist()
+    said = [r for r, q in zip(pooled["reason"], pooled["order_qty"], strict=True) if q > 0]
+    assert said and all("the SKU's 36 units across its warehouses are below its MOQ of 60" in r
+                        for r in said)  # fmt: skip
+    assert not any("; below the MOQ" in r for r in pooled["reason"])
+    with pytest.raises(InvalidParameterError, match="The `moq_scope` parameter of `allocate`"):
+        allocate({"A": 36}, plan, moq_scope="order")
+
+
+def test_allocating_a_policy_plan_keeps_its_columns_in_order():
+    positions = pd.DataFrame(
+        [position("A", "W1", case_pack=12, moq=24), position("A", "W2", case_pack=12, moq=24)]
+    )
+    plan = (
+        ReplenishmentPolicy()
+        .plan(positions, pd.concat([forecast("A", "W1"), forecast("A", "W2")]))
+        .plan
+    )
+    out = allocate({"A": 30}, plan)
+    assert out["unconstrained_qty"].tolist() == [36, 36]
+    assert out["order_qty"].sum() == 30 and (out["cases"] * 12 + out["loose_units"]).sum() == 30
+    rest = [c for c in out.columns if c not in ("unconstrained_qty", "loose_units",
+                                                 "allocation_reason")]  # fmt: skip
+    assert rest == list(PLAN_COLUMNS)
+    # what counts the stock before this order arrives does not change
+    for col in ("weeks_of_cover", "stockout_probability", "order_up_to"):
+        assert out[col].tolist() == plan[col].tolist()
 
 
 @settings(max_examples=60, deadline=None)
@@ -659,10 +733,14 @@ def test_short_supply_in_whole_cases_then_loose_units():
 def test_allocation_is_whole_capped_and_sums_to_supply(rows, supply):
     plan = _plan_frame([_wh(f"W{i}", c * p, c, d, r) for i, (c, p, d, r) in enumerate(rows)])
     out = allocate({"A": supply}, plan)
-    alloc = out["allocated_qty"].to_numpy()
-    assert np.all(alloc >= 0) and np.all(alloc <= out["order_qty"].to_numpy())
+    alloc = out["order_qty"].to_numpy()
+    assert np.all(alloc >= 0) and np.all(alloc <= out["unconstrained_qty"].to_numpy())
     assert np.all(alloc == np.round(alloc))
-    assert alloc.sum() == min(supply, out["order_qty"].sum())
+    assert alloc.sum() == min(supply, out["unconstrained_qty"].sum())
+    # the order columns agree with what was allocated, and loose units are less than a case
+    packs = np.array([p for _, p, _, _ in rows], float)
+    assert np.all(out["cases"] * packs + out["loose_units"] == alloc)
+    assert np.all(out["loose_units"] < packs)
 
 
 def test_unknown_supply_keeps_orders_and_bad_supply_is_rejected(caplog):
@@ -679,7 +757,7 @@ def test_unknown_supply_keeps_orders_and_bad_supply_is_rejected(caplog):
     )
     with caplog.at_level(logging.WARNING, logger="models.replenishment"):
         out = allocate({"B": 3}, plan)
-    assert out["allocated_qty"].tolist() == [10] and "no supply given" in caplog.text
+    assert out["order_qty"].tolist() == [10] and "no supply given" in caplog.text
     with pytest.raises(InvalidParameterError, match="The `available` parameter of `allocate`"):
         allocate({"A": -1}, plan)
     with pytest.raises(InvalidParameterError, match="A=2.5"):

@@ -535,8 +535,9 @@ def test_short_supply_is_split_across_warehouses(settings, sales_store, champion
     assert wanted > 2
     supply = pd.DataFrame({"sku_id": ["SKU08"], "supply": [wanted // 2]})
     short = replenishment_plan(settings, positions=positions, model=champion, supply=supply)
-    assert short.plan["allocated_qty"].sum() == wanted // 2
-    assert (short.plan["allocated_qty"] <= short.plan["order_qty"]).all()
+    assert short.plan["order_qty"].sum() == wanted // 2
+    assert (short.plan["order_qty"] <= short.plan["unconstrained_qty"]).all()
+    assert (short.plan["unconstrained_qty"] == full.plan["order_qty"]).all()
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -719,11 +720,15 @@ def test_bad_supply_rows_are_reported_and_the_rest_of_the_plan_is_allocated(
 
     plan = result.plan.set_index(["sku_id", "warehouse_id"])
     assert len(plan) == 4  # every position is still planned
-    assert plan.loc["SKU08", "allocated_qty"].sum() == wanted // 2
+    assert plan.loc["SKU08", "order_qty"].sum() == wanted // 2
     # a SKU whose supply row is bad keeps its orders in full, and says why
     for sku in ("SKU01", "SKU02"):
         row = plan.loc[(sku, "WH-SH")]
-        assert row["allocated_qty"] == row["order_qty"]
+        assert (
+            row["order_qty"]
+            == row["unconstrained_qty"]
+            == full.set_index(["sku_id", "warehouse_id"]).loc[(sku, "WH-SH"), "order_qty"]
+        )
         assert row["allocation_reason"] == "no supply figure for this SKU; full order kept"
     errors = result.errors
     assert list(errors.columns) == list(ERROR_COLUMNS)
