@@ -451,8 +451,10 @@ def replenishment_plan(
         positions: stock per SKU × warehouse to plan from (a procurement file); None = the
             store's newest snapshot, purchase orders and SKU master.
         supply: ``sku_id, supply`` units available to split across warehouses (分仓补仓),
-            e.g. from :func:`read_supply`; None = unconstrained. A bad row is an error row
-            and its SKU keeps its orders in full.
+            e.g. from :func:`read_supply`; None = unconstrained. A short SKU's ``order_qty``,
+            ``cases`` and ``loose_units`` are its allocation (:func:`allocate`), and the
+            warnings say how short (:func:`short_supply`). A bad row is an error row and its
+            SKU keeps its orders in full.
         as_of: day of the stock position (store positions only); None = newest snapshot.
         model: a fitted forecaster (tests); None = the registered champion.
         future: the known-ahead covariates of the weeks ahead; None = the store's now
@@ -567,7 +569,7 @@ def replenishment_plan(
     plan, conflicts = _with_promotion_notes(result.plan, future, pd.Timestamp(fc["ds"].min()))
     plan = _with_overdue_notes(plan, positions)
     if supply is not None and len(plan):
-        plan = allocate(supply, plan)
+        plan = allocate(supply, plan, moq_scope=cfg.moq_scope)
     problems = [unknown, result.errors]
     if supply_errors is not None and len(supply_errors):
         problems.append(supply_errors)
@@ -580,6 +582,7 @@ def replenishment_plan(
         overdue_orders(plan),
         held_promotions(conflicts),
         long_leads,
+        short_supply(plan),
     ]
     return PlanResult(
         plan=plan,
@@ -682,6 +685,28 @@ def overdue_orders(plan: pd.DataFrame) -> str | None:
         f"{_units(late['overdue_in_transit'].sum())} units of purchase orders that are past "
         "their expected day and not received; their reasons say so. If they will not come, "
         "close them in the ERP, ingest its purchase-order export again and plan again."
+    )
+
+
+def short_supply(plan: pd.DataFrame) -> str | None:
+    """What a plan whose supply fell short of some SKUs' orders should be read with: how
+    much of what was ordered the supply covers, and that the order quantities are the
+    allocated ones. None when no SKU was short (or no supply was given)."""
+    if "unconstrained_qty" not in plan:
+        return None
+    per_sku = plan.groupby("sku_id", sort=False)[["unconstrained_qty", "order_qty"]].sum()
+    short = per_sku[per_sku["order_qty"] < per_sku["unconstrained_qty"]]
+    if short.empty:
+        return None
+    n = len(short)
+    shown = ", ".join(short.index[:10]) + (", …" if n > 10 else "")
+    return (
+        f"supply {_units(short['order_qty'].sum())} of {_units(short['unconstrained_qty'].sum())} "
+        f"ordered for {n} SKU{'s' if n > 1 else ''} ({shown}): allocated across the "
+        "warehouses by demand and stock-out risk, in whole cases first. The order quantities "
+        "and totals are the allocated ones (unconstrained_qty keeps what the target asked "
+        "for); each cut line's reason says how it was cut, and whether it has loose units or "
+        "falls below its MOQ."
     )
 
 

@@ -178,6 +178,48 @@ def test_replenish_passes_the_skus_and_warehouses_asked_and_counts_held_lines(
     assert len(pd.read_csv(out)) == 2
 
 
+@pytest.fixture
+def champion(settings, sales_store, monkeypatch):
+    """A small SKU × warehouse forecaster fitted on the store, served as the champion."""
+    from features.forecast import store_panel
+    from features.store import Store
+    from models.forecast import ForecastConfig, WeeklyDemandForecaster
+    from services import forecasting
+
+    with Store.open(settings, read_only=True) as store:
+        panel = store_panel(store)
+    model = WeeklyDemandForecaster(ForecastConfig(**SMALL)).fit(panel)
+    monkeypatch.setattr(forecasting, "load_forecaster", lambda settings, level: model)
+    return model
+
+
+def test_replenish_with_short_supply_prints_the_shortfall_and_the_allocated_totals(
+    settings, champion, tmp_path
+):
+    from services.forecasting import read_positions, replenishment_plan
+
+    positions = tmp_path / "positions.csv"
+    positions.write_text(
+        "sku_id,warehouse_id,on_hand,in_transit,lead_time_weeks\n"
+        "SKU08,WH-GZ,0,0,3\nSKU08,WH-SH,0,0,3\n",
+        encoding="utf-8",
+    )
+    wanted = replenishment_plan(settings, positions=read_positions(positions)).plan
+    wanted = wanted["order_qty"].sum()
+    supply = tmp_path / "supply.csv"
+    supply.write_text(f"sku_id,supply\nSKU08,{wanted // 2:.0f}\n", encoding="utf-8")
+    out = tmp_path / "plan.csv"
+    args = ["--home", str(settings.home), "replenish", "--out", str(out)]
+    result = runner.invoke(app, [*args, "--positions", str(positions), "--supply", str(supply)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"supply {wanted // 2:,.0f} of {wanted:,.0f} ordered for 1 SKU (SKU08)" in said
+    assert f"with an order ({wanted // 2:,.0f} units)" in said
+    plan = pd.read_csv(out)
+    assert plan["order_qty"].sum() == wanted // 2 and plan["unconstrained_qty"].sum() == wanted
+    assert plan["reason"].str.contains("supply short").all()
+
+
 def test_forecast_command_prints_and_writes_the_weeks_of_the_asked_pairs(
     settings, sales_store, monkeypatch, tmp_path
 ):

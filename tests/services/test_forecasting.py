@@ -538,6 +538,34 @@ def test_short_supply_is_split_across_warehouses(settings, sales_store, champion
     assert short.plan["order_qty"].sum() == wanted // 2
     assert (short.plan["order_qty"] <= short.plan["unconstrained_qty"]).all()
     assert (short.plan["unconstrained_qty"] == full.plan["order_qty"]).all()
+    assert (
+        f"supply {wanted // 2:,.0f} of {wanted:,.0f} ordered for 1 SKU (SKU08)"
+        in (short.warnings[-1])
+    )
+    assert not any("supply" in w for w in full.warnings)
+    enough = pd.DataFrame({"sku_id": ["SKU08"], "supply": [wanted]})
+    plenty = replenishment_plan(settings, positions=positions, model=champion, supply=enough)
+    assert not any("supply" in w for w in plenty.warnings)
+
+
+def test_short_supply_reads_the_moq_as_the_plan_does(settings, sales_store, champion):
+    from models.replenishment import ReplenishmentConfig
+
+    positions = pd.DataFrame(
+        [("SKU08", "WH-GZ", 0, 0, 3.0, 500), ("SKU08", "WH-SH", 0, 0, 3.0, 500)],
+        columns=[*POSITION_COLUMNS, "moq"],
+    )
+    supply = pd.DataFrame({"sku_id": ["SKU08"], "supply": [100]})
+    pooled = ReplenishmentConfig(moq_scope="sku")
+    plan = replenishment_plan(
+        settings, positions=positions, model=champion, supply=supply, config=pooled
+    ).plan
+    assert plan["unconstrained_qty"].sum() >= 500 and plan["order_qty"].sum() == 100
+    for reason, qty in zip(plan["reason"], plan["order_qty"], strict=True):
+        assert ("the SKU's 100 units across its warehouses are below its MOQ of 500" in reason) == (
+            qty > 0
+        )
+        assert "; below the MOQ" not in reason
 
 
 # -- files -------------------------------------------------------------------------------------
