@@ -885,7 +885,8 @@ def _usable_supply(supply: pd.DataFrame, skus: set[str]) -> tuple[pd.DataFrame, 
 
     A row is not used when its SKU is missing, unknown or given twice, or its supply is not
     whole units >= 0; a SKU without a usable row keeps its orders in full (``allocate``'s
-    rule for a SKU the supply does not name), and its error row says so.
+    rule for a SKU the supply does not name), and its error row says so. An unknown SKU the
+    store knows in other letter case is named, as a positions file's is.
     """
     missing = [c for c in SUPPLY_FILE_COLUMNS if c not in supply.columns]
     if missing:
@@ -902,6 +903,7 @@ def _usable_supply(supply: pd.DataFrame, skus: set[str]) -> tuple[pd.DataFrame, 
     twice = ~no_id & ~unknown & (counts > 1)
     bad_units = (units.isna() | (units < 0) | (units % 1 != 0)).to_numpy(bool)
     kept = "until it is fixed, this SKU's orders are kept in full (not split)"
+    hints = dict(zip(sku[unknown], _did_you_mean(sku[unknown], skus), strict=True))
     errors: list[tuple[str | None, str, str]] = []
     for i, key in enumerate(sku):
         shown = "missing" if pd.isna(given.iat[i]) else f"'{given.iat[i]}'"
@@ -910,7 +912,7 @@ def _usable_supply(supply: pd.DataFrame, skus: set[str]) -> tuple[pd.DataFrame, 
             errors.append((None, "sku_id", f"a supply row ({shown} units) has no SKU id; {fix}"))
             continue
         if unknown[i]:
-            fix = "not in the store's SKU master; check the id"
+            fix = f"not in the store's SKU master; check the id{hints[key]}"
             errors.append((key, "sku_id", f"unknown SKU '{key}' in the supply: {fix}"))
         if twice[i]:
             fix = f"keep one row per SKU (sum the units first); {kept}"

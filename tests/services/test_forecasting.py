@@ -771,9 +771,24 @@ def test_bad_supply_rows_are_reported_and_the_rest_of_the_plan_is_allocated(
     assert reasons[0].startswith("supply is '-5'; it must be a whole number of units >= 0")
     assert "orders are kept in full" in reasons[0]
     assert reasons[1].startswith("unknown SKU 'SKU99' in the supply")
+    assert "did you mean" not in reasons[1]
     assert reasons[2].startswith("a supply row ('7' units) has no SKU id")
     assert reasons[3].startswith("this SKU has 2 rows in the supply")
     assert errors["warehouse_id"].isna().all()
+
+
+def test_a_supply_sku_in_other_letter_case_gets_a_did_you_mean(settings, sales_store, champion):
+    positions = pd.DataFrame([("SKU08", "WH-GZ", 0, 0, 3.0)], columns=POSITION_COLUMNS)
+    supply = pd.DataFrame({"sku_id": ["sku08"], "supply": [1]})
+    result = replenishment_plan(settings, positions=positions, model=champion, supply=supply)
+    assert result.errors["reason"].tolist() == [
+        "unknown SKU 'sku08' in the supply: not in the store's SKU master; check the id "
+        "(did you mean 'SKU08'?)"
+    ]
+    # as a positions file's unknown SKU gets it
+    positions.loc[0, "sku_id"] = "sku08"
+    result = replenishment_plan(settings, positions=positions, model=champion)
+    assert result.errors["reason"].iat[0].endswith("check the id (did you mean 'SKU08'?)")
 
 
 def test_a_supply_frame_without_its_columns_is_a_contract_violation(
