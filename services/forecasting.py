@@ -260,7 +260,8 @@ def read_supply(path: str | Path) -> pd.DataFrame:
     and plans the rest.
 
     Raises:
-        UnreadableFileError: the file is missing, not UTF-8, empty or not a CSV or XLSX.
+        UnreadableFileError: the file is missing, not UTF-8, empty, a header without rows,
+            or not a CSV or XLSX.
         InvalidParameterError: ``sku_id`` or ``supply`` is missing.
 
     Examples:
@@ -275,6 +276,11 @@ def read_supply(path: str | Path) -> pd.DataFrame:
             f"The supply file {path} lacks the columns {', '.join(missing)}; it needs "
             f"{', '.join(SUPPLY_FILE_COLUMNS)} (one row per SKU, supply in whole units). "
             f"Got the columns {', '.join(map(str, frame.columns)) or 'none'} instead."
+        )
+    if frame.empty:  # read as "no supply at all" it would silently lift the constraint
+        raise UnreadableFileError(
+            f"The supply file {path} has a header but no rows: give one row per SKU with the "
+            "units available, or leave out --supply to plan without a supply limit."
         )
     return frame
 

@@ -123,6 +123,10 @@ def test_replenish_with_a_missing_or_thin_supply_file_says_what_is_wrong(tmp_pat
     result = runner.invoke(app, [*args, str(thin)])
     assert result.exit_code == 1
     assert "lacks the columns sku_id, supply" in result.output
+    header = tmp_path / "header.csv"
+    header.write_text("sku_id,supply\n", encoding="utf-8")
+    result = runner.invoke(app, [*args, str(header)])
+    assert result.exit_code == 1 and "has a header but no rows" in result.output
     assert not out.exists()
 
 

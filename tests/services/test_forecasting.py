@@ -839,3 +839,11 @@ def test_read_supply_names_a_missing_file_missing_columns_and_unreadable_files(t
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(UnreadableFileError, match="Cannot read the supply file"):
         read_supply(tmp_path / "broken.xlsx")
+
+
+def test_a_supply_file_with_a_header_but_no_rows_is_unreadable_not_unconstrained(tmp_path):
+    (tmp_path / "header.csv").write_text("sku_id,supply\n", "utf-8")
+    pd.DataFrame(columns=["sku_id", "supply"]).to_excel(tmp_path / "header.xlsx", index=False)
+    for name in ("header.csv", "header.xlsx"):
+        with pytest.raises(UnreadableFileError, match="has a header but no rows.*leave out"):
+            read_supply(tmp_path / name)
