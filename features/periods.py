@@ -92,7 +92,10 @@ def _month(year: int, month: int) -> tuple[dt.date, dt.date]:
     return first, nxt - dt.timedelta(days=1)
 
 
-def _date(text: str) -> dt.date | None:
+def written_day(text: str) -> dt.date | None:
+    """The day ``text`` writes out as year, month and day: ``2025-12-30``, ``2025/12/30``,
+    ``2025.12.30`` or ``2025年12月30日`` (months and days may have one digit); None when
+    it is not one, or names a day that does not exist (2025-02-30)."""
     found = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text)
     if not found:
         return None
@@ -119,7 +122,7 @@ def _rule(pattern: str):  # noqa: ANN202 - a registering decorator
 
 @_rule(rf"({_DATE})\s*(?:到|至|~|-|—|to|until|and)\s*({_DATE})")
 def _between(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | None:  # noqa: ARG001
-    first, last = _date(m[1]), _date(m[2])
+    first, last = written_day(m[1]), written_day(m[2])
     return (first, last) if first and last else None
 
 
@@ -398,7 +401,7 @@ def _whole_year(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date]:
 
 @_rule(_DATE)
 def _one_day(m: re.Match[str], today: dt.date) -> tuple[dt.date, dt.date] | None:  # noqa: ARG001
-    day = _date(m[0])
+    day = written_day(m[0])
     return (day, day) if day else None
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from features.errors import InvalidParameterError, UnknownEntityError, UnknownPlatformError
+from features.periods import written_day
 from features.schema.vocab import Platform, channel_named
 from features.store import Store
 
@@ -106,21 +107,24 @@ def check_entities(
 
 
 def check_date(value: Any, *, param: str, func: str) -> dt.date | None:
-    """``value`` (a date, datetime, Timestamp or ISO string) as a date; None stays None.
+    """``value`` (a date, datetime, Timestamp or a string such as ``2024-06-18``,
+    ``2024/06/18`` or ``2024年6月18日``) as a date; None stays None.
 
     Raises:
         InvalidParameterError: the value is not a date.
     """
     if value is None:
         return None
+    if isinstance(value, str) and (day := written_day(value.strip())) is not None:
+        return day
     try:
         stamp = pd.Timestamp(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError):  # pandas' DateParseError is a ValueError
         stamp = pd.NaT
     if pd.isna(stamp):
         raise InvalidParameterError(
-            f"The `{param}` parameter of `{func}` must be a date such as '2024-06-18'. "
-            f"Got {value!r} instead."
+            f"The `{param}` parameter of `{func}` must be a date such as '2024-06-18' "
+            f"(also 2024/06/18 or 2024年6月18日). Got {value!r} instead."
         )
     return stamp.date()
 

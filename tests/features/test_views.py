@@ -280,6 +280,23 @@ def test_sales_weekly_rejects_bad_parameters(kwargs, error, match):
         sales_weekly(store, **kwargs)
 
 
+@pytest.mark.parametrize("text", ["2024-06-18", " 2024/6/18 ", "2024.06.18", "2024年6月18日"])
+def test_a_date_parameter_reads_a_day_written_out(text):
+    from features.views._params import check_date
+
+    assert check_date(text, param="start", func="f") == dt.date(2024, 6, 18)
+
+
+@pytest.mark.parametrize("text", ["2024年6月31日", "2024-13-01", "Tuesday", ""])
+def test_a_date_parameter_that_is_not_a_day_names_the_formats(text):
+    from features.views._params import check_date
+
+    with pytest.raises(
+        InvalidParameterError, match="'2024-06-18' .also 2024/06/18 or 2024年6月18日"
+    ):
+        check_date(text, param="start", func="f")
+
+
 # -- stock_position ------------------------------------------------------------------------
 
 
