@@ -1083,7 +1083,11 @@ def replenish(
         typer.Option(help="CSV or XLSX of sku_id, supply: units available to split (分仓补仓)."),
     ] = None,
     as_of: Annotated[
-        str | None, typer.Option(help="Day of the stock position (default: newest).")
+        str | None,
+        typer.Option(
+            help="Day of the stock position: 2025-12-30, 2025/12/30 or 2025年12月30日 "
+            "(default: newest)."
+        ),
     ] = None,
     sku: Annotated[
         list[str] | None,
@@ -1110,12 +1114,14 @@ def replenish(
     """
     import pandas as pd
 
+    from features.views._params import check_date
     from models.replenishment import ReplenishmentConfig
     from services.forecasting import read_positions, read_supply, replenishment_plan, write_plan
 
     _output_file(out, "--out", (".csv", ".xlsx"))
     settings = _settings(ctx)
     try:
+        day = check_date(as_of, param="--as-of", func="butler replenish")
         config = ReplenishmentConfig(
             service_level=service_level,
             # the callback's spelling again: `butler demo` invokes this command, and an
@@ -1133,7 +1139,7 @@ def replenish(
                 config=config,
                 positions=pos,
                 supply=sup,
-                as_of=as_of,
+                as_of=day,
                 skus=_ids_given(sku),
                 warehouses=_ids_given(warehouse),
             )

@@ -32,6 +32,7 @@ from features.settings import Settings
 from features.store import Store
 from features.text import INVISIBLE, unguarded
 from features.views import delisted_skus, stock_position
+from features.views._params import check_date
 from features.views.stock import latest_snapshot_date
 from models.forecast import MAX_HORIZON, registered_name
 from models.replenishment import (
@@ -461,7 +462,8 @@ def replenishment_plan(
             ``cases`` and ``loose_units`` are its allocation (:func:`allocate`), and the
             warnings say how short (:func:`short_supply`). A bad row is an error row and its
             SKU keeps its orders in full.
-        as_of: day of the stock position (store positions only); None = newest snapshot.
+        as_of: day of the stock position (store positions only), a date or text such as
+            ``2025-12-30``, ``2025/12/30`` or ``2025年12月30日``; None = newest snapshot.
         model: a fitted forecaster (tests); None = the registered champion.
         future: the known-ahead covariates of the weeks ahead; None = the store's now
             (:func:`planned_covariates`).
@@ -479,12 +481,13 @@ def replenishment_plan(
 
     Raises:
         ContractViolation: ``supply`` lacks ``sku_id`` or ``supply``.
-        InvalidParameterError: there is no stock position at all (none on or before
-            ``as_of``, or an empty store).
+        InvalidParameterError: ``as_of`` is not a day, or there is no stock position at all
+            (none on or before ``as_of``, or an empty store).
         UnknownEntityError: a SKU or warehouse in ``skus`` or ``warehouses`` is not in the
             store.
     """
     cfg = config or ReplenishmentConfig()
+    as_of = check_date(as_of, param="as_of", func="replenishment_plan")
     model = model if model is not None else load_forecaster(settings, "sku_warehouse")
     from_store = positions is None
     in_days = pd.DataFrame(columns=list(ERROR_COLUMNS))
@@ -494,7 +497,7 @@ def replenishment_plan(
         day, newest = store.sql(
             "SELECT max(snapshot_date) FILTER (WHERE $1::DATE IS NULL OR snapshot_date <= $1), "
             "max(snapshot_date) FROM inventory_snapshots",
-            [None if as_of is None else pd.Timestamp(as_of).date()],
+            [as_of],
         ).fetchall()[0]
         if positions is None:
             positions = store_positions(store, as_of)

@@ -130,6 +130,19 @@ def test_replenish_with_a_missing_or_thin_supply_file_says_what_is_wrong(tmp_pat
     assert not out.exists()
 
 
+def test_replenish_with_a_bad_as_of_names_the_formats_without_a_traceback(tmp_path):
+    args = ["--home", str(tmp_path / "home"), "replenish", "--out", str(tmp_path / "p.csv")]
+    for bad in ("2025年12月32日", "yesterday"):
+        result = runner.invoke(app, [*args, "--as-of", bad])
+        said = " ".join(result.output.split())
+        assert result.exit_code == 1 and "Traceback" not in said, said
+        assert "The `--as-of` parameter of `butler replenish` must be a date such as" in said
+        assert "2024/06/18 or 2024年6月18日" in said and repr(bad) in said
+    # a day written out in Chinese is read: the command gets as far as the model
+    result = runner.invoke(app, [*args, "--as-of", "2025年12月30日"])
+    assert result.exit_code == 1 and "butler train forecast" in result.output
+
+
 @pytest.mark.parametrize(
     ("option", "value", "said"),
     [("--review-weeks", "0", "give more than 0"), ("--service-level", "1", "not in (0.5, 0.999]")],

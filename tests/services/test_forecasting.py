@@ -316,6 +316,18 @@ def test_a_plan_as_of_a_day_before_any_stock_says_which_days_there_are(
         replenishment_plan(settings, as_of="1990-01-01", model=champion)
 
 
+def test_a_plan_as_of_a_day_written_out_reads_it_and_a_bad_one_names_the_formats(
+    settings, sales_store, champion
+):
+    past = sorted(sales_store.snapshots["snapshot_date"].unique())[-8]
+    written = f"{past.year}年{past.month}月{past.day}日"
+    for day in (written, f"{past:%Y/%m/%d}"):
+        assert replenishment_plan(settings, model=champion, as_of=day).as_of == past
+    for bad in ("2025年12月32日", "last Tuesday"):
+        with pytest.raises(InvalidParameterError, match="The `as_of` parameter.*2024年6月18日"):
+            replenishment_plan(settings, model=champion, as_of=bad)
+
+
 def test_plan_from_the_store_positions(settings, sales_store, champion):
     with Store.open(settings, read_only=True) as store:
         positions = store_positions(store)
