@@ -1103,9 +1103,10 @@ def _require(frame: pd.DataFrame, columns: tuple[str, ...], name: str, func: str
 
 def as_numbers(values: pd.Series) -> pd.Series:
     """Numbers as floats, NaN where a value is none; text such as ``" 1,200 "`` (thousands
-    separated, as a spreadsheet shows them) is read too."""
+    separated, as a spreadsheet shows them) is read too, and so are full-width digits
+    (``１２０``, as a Chinese input method types them)."""
     if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
-        text = values.astype("string").str.strip()
+        text = values.astype("string").str.normalize("NFKC").str.strip()
         grouped = text.str.fullmatch(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?", na=False)
         values = text.where(~grouped, text.str.replace(",", "", regex=False))
     return pd.to_numeric(values, errors="coerce").astype(float)

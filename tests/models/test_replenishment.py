@@ -522,13 +522,15 @@ def test_thousands_separated_text_is_read_and_other_text_is_quoted():
             position("A", on_hand=" 1,200 ", in_transit="0"),
             position("B", on_hand="1.200,5"),
             position("C", on_hand=""),
+            position("D", on_hand="１，２００", in_transit="３０"),  # full-width, as typed
         ],
         dtype=object,
     )
-    result = ReplenishmentPolicy().plan(positions, pd.concat([forecast(s) for s in "ABC"]))
+    result = ReplenishmentPolicy().plan(positions, pd.concat([forecast(s) for s in "ABCD"]))
 
-    assert result.plan["sku_id"].tolist() == ["A"]
-    assert result.plan["on_hand"].tolist() == [1200.0]
+    assert result.plan["sku_id"].tolist() == ["A", "D"]
+    assert result.plan["on_hand"].tolist() == [1200.0, 1200.0]
+    assert result.plan["in_transit"].tolist() == [0.0, 30.0]
     reasons = dict(zip(result.errors["sku_id"], result.errors["reason"], strict=True))
     assert reasons["B"].startswith("on_hand is '1.200,5', not a number; it must be")
     assert reasons["C"].startswith("on_hand is missing; it must be")
