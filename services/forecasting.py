@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.adapters.readers import sniff_encoding
 from features.errors import (
+    ButlerError,
     ContractViolation,
     InvalidParameterError,
     UnknownEntityError,
@@ -286,33 +288,37 @@ def read_supply(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-#: Headers planners write for the file columns, besides the columns' own names (compared
-#: in lower case, spaces and hyphens read as ``_``): English variants and the Chinese an ERP
-#: or a planner's sheet uses. A lead time without its unit (提前期) is not read: days or weeks?
+#: Headers planners write for the file columns besides the columns' own names (compared in
+#: lower case, spaces and hyphens read as ``_``), most telling first: English variants and the
+#: Chinese an ERP or a planner's sheet uses. Where a file has two that name one column, its
+#: own name wins, then the first here (可用库存, stock free to sell, before 库存, all of it);
+#: the other is named as not read. A lead time without its unit (提前期) is not read: days or
+#: weeks? Nor is ``pack`` (a case, or a 3-pack?).
 COLUMN_ALIASES = {
-    "sku": "sku_id", "sku_code": "sku_id", "sku编码": "sku_id", "商品编码": "sku_id",
-    "warehouse": "warehouse_id", "warehouse_code": "warehouse_id", "仓库": "warehouse_id",
-    "仓库编码": "warehouse_id", "库存": "on_hand", "在库": "on_hand", "可用库存": "on_hand",
-    "现有库存": "on_hand", "在途": "in_transit", "在途库存": "in_transit",
-    "提前期(周)": "lead_time_weeks", "lead_time_wks": "lead_time_weeks",
-    "review_weeks": "review_period_weeks", "review_period": "review_period_weeks",
-    "补货周期(周)": "review_period_weeks", "服务水平": "service_level", "起订量": "moq",
-    "最小起订量": "moq", "casepack": "case_pack", "pack": "case_pack", "箱规": "case_pack",
-    "供应量": "supply", "可分配量": "supply",
-}  # fmt: skip
+    "sku_id": ("sku", "sku_code", "sku编码", "商品编码"),
+    "warehouse_id": ("warehouse", "warehouse_code", "仓库编码", "仓库"),
+    "on_hand": ("可用库存", "可用", "现有库存", "在库", "库存"),
+    "in_transit": ("在途", "在途库存"),
+    "lead_time_weeks": ("提前期(周)", "lead_time_wks"),
+    "review_period_weeks": ("review_weeks", "review_period", "补货周期(周)"),
+    "service_level": ("服务水平",),
+    "moq": ("起订量", "最小起订量"),
+    "case_pack": ("casepack", "箱规"),
+    "supply": ("供应量", "可分配量"),
+}
 
 
 def _read_table(
     path: Path, what: str, ids: tuple[str, ...], columns: tuple[str, ...], required: int
 ) -> pd.DataFrame:
-    """A CSV or XLSX file as given, its headers read as :data:`COLUMN_ALIASES` and
-    ``columns`` name them (``MOQ``, `` service_level ``, ``Case Pack``, ``库存``), its ``ids``
-    columns as stripped text without spreadsheet guards or characters that show nothing
-    (SKU 00123 stays 00123; ``="SKU01"`` is SKU01).
+    """A CSV (UTF-8 or GBK) or XLSX file as given, its headers read as :data:`COLUMN_ALIASES`
+    and ``columns`` name them (``MOQ``, `` service_level ``, ``Case Pack``, ``库存``), its
+    ``ids`` columns as stripped text without spreadsheet guards or characters that show
+    nothing (SKU 00123 stays 00123; ``="SKU01"`` is SKU01).
 
-    A workbook is read from its first visible sheet that has the first ``required``
-    ``columns`` (a notes sheet before it is passed over) and every later visible sheet with
-    the same header (one sheet per warehouse); hidden sheets are left out. Columns no name
+    A workbook is read from every visible sheet that has the first ``required`` ``columns``
+    (one sheet per warehouse; a notes sheet is passed over and named); hidden sheets are
+    left out. Columns no name
     fits are named in a warning, with the column each resembles: a value under a header
     Butler does not read would otherwise be replaced by its default without a word.
     """
@@ -324,12 +330,19 @@ def _read_table(
         if path.suffix.lower() in (".xlsx", ".xls"):
             frame = _read_sheets(path, what, ids, columns[:required])
         else:
-            sep = _separator(path)
+            encoding = sniff_encoding(path)  # Excel's plain CSV on Chinese Windows is GBK
+            sep = _separator(path, encoding)
             # index_col=False: a comma ending every row (a spreadsheet's) does not shift them
-            read = {"sep": sep, "index_col": False}
+            read = {"sep": sep, "index_col": False, "encoding": encoding}
             names = _column_names(pd.read_csv(path, nrows=0, **read).columns, columns)
             dtype = {h: str for h, n in names.items() if n in ids}
+            if sep == ";":  # European Excel: 1.200 may be a thousand, so numbers stay text
+                dtype = dict.fromkeys(names, str)
             frame = pd.read_csv(path, dtype=dtype, **read).rename(columns=names)
+            if sep == ";":
+                _refuse_european_numbers(frame, path, what, ids)
+    except ButlerError:
+        raise
     except UnicodeDecodeError as exc:
         raise UnreadableFileError(
             f"Cannot read the {what} file {path}: it is not UTF-8 text ({exc.reason}). Save it "
@@ -341,12 +354,16 @@ def _read_table(
             f"Cannot read the {what} file {path}: {exc}. Save it again as CSV or XLSX."
         ) from exc
     frame = frame.dropna(how="all").reset_index(drop=True)  # `,,,,` rows hold nothing
+    # a header ending in a separator names an empty column: nothing to read or warn of
+    blank = [c for c in frame.columns if str(c).startswith("Unnamed: ") and frame[c].isna().all()]
+    frame = frame.drop(columns=blank)
     unread = [str(c) for c in frame.columns if c not in columns]
     if unread:
         logger.warning(
             "The %s file %s: column(s) not read: %s. Butler reads %s; rename a column to its "
             "name to use it (an optional one left out takes its default).",
-            what, path, "; ".join(_near(c, columns) for c in unread), ", ".join(columns),
+            what, path, "; ".join(_near(c, columns, set(frame.columns)) for c in unread),
+            ", ".join(columns),
         )  # fmt: skip
     for col in ids:  # " SKU01 " typed in a spreadsheet is SKU01
         if col in frame.columns:
@@ -354,10 +371,35 @@ def _read_table(
     return frame
 
 
-def _separator(path: Path) -> str:
+def _refuse_european_numbers(
+    frame: pd.DataFrame, path: Path, what: str, ids: tuple[str, ...]
+) -> None:
+    """Refuse a semicolon-separated file with numbers such as ``1.200``: Excel in a
+    European locale writes thousands so, and read as a decimal it would be 1.2."""
+    for column in frame.columns:
+        if column in ids or frame[column].dtype != object:
+            continue
+        grouped = frame[column].str.strip().str.fullmatch(r"\d{1,3}(\.\d{3})+(,\d*)?", na=False)
+        if grouped.any():
+            raise UnreadableFileError(
+                f"The {what} file {path} separates its values with semicolons and writes "
+                f"{frame[column][grouped].iloc[0]!r} in {column}: a thousand, or a decimal? "
+                "Save it as CSV UTF-8 with commas, or as XLSX, and plan again."
+            )
+    for column in frame.columns:
+        if column not in ids and frame[column].dtype == object:
+            decimal = frame[column].str.strip().str.fullmatch(r"\d+,\d+", na=False)
+            values = frame[column].where(~decimal, frame[column].str.replace(",", "."))
+            numbers = pd.to_numeric(values, errors="coerce")
+            # a column of numbers reads as one; text stays text, for the checks to name
+            frame[column] = numbers if numbers.notna().sum() == values.notna().sum() else values
+
+
+def _separator(path: Path, encoding: str = "utf-8") -> str:
     """The CSV file's separator: a comma, or the semicolon or tab its header is split by
     when it holds no comma (European Excel, a sheet pasted as text)."""
-    with path.open(encoding="utf-8-sig", errors="replace") as fh:
+    opened = "utf-8-sig" if encoding == "utf-8" else encoding
+    with path.open(encoding=opened, errors="replace") as fh:
         header = fh.readline()
     if "," in header:
         return ","
@@ -365,23 +407,36 @@ def _separator(path: Path) -> str:
 
 
 def _column_names(headers: Iterable[object], columns: tuple[str, ...]) -> dict[object, str]:
-    """The file's headers that name one of ``columns``, each with that column."""
-    out = {}
-    for header in headers:
-        key = re.sub(r"[\s\-]+", "_", str(header).strip().lower()).replace("（", "(")
-        key = key.replace("）", ")")
-        name = key if key in columns else COLUMN_ALIASES.get(key)
-        if name in columns and name not in out.values():
-            out[header] = name
+    """The file's headers that name one of ``columns``, each with that column: a column's
+    own name first, else its most telling alias (:data:`COLUMN_ALIASES`)."""
+    keys = {h: _header_key(h) for h in headers}
+    out: dict[object, str] = {}
+    for column in columns:
+        ranked = (column, *COLUMN_ALIASES.get(column, ()))
+        found = [(ranked.index(k), h) for h, k in keys.items() if k in ranked and h not in out]
+        if found:
+            out[min(found, key=lambda f: f[0])[1]] = column
     return out
 
 
-def _near(header: str, columns: tuple[str, ...]) -> str:
+def _header_key(header: object) -> str:
+    key = re.sub(r"[\s\-]+", "_", str(header).strip().lower())
+    return key.replace("（", "(").replace("）", ")")
+
+
+def _near(header: str, columns: tuple[str, ...], read: set[str]) -> str:
+    """An unread header as the warning names it: with the column another header already
+    gave (``库存`` beside ``可用库存``), or the unread column it resembles."""
     from difflib import get_close_matches
 
+    key = _header_key(header)
+    named = next((c for c in columns if key in (c, *COLUMN_ALIASES.get(c, ()))), None)
+    if named in read:
+        return f"{header!r} ({named} is read from another column)"
     if "lead_time_weeks" in columns and re.search(r"(?i)lead|提前期|交期", header):
         return f"{header!r} (a lead time: give it in weeks as lead_time_weeks)"
-    near = get_close_matches(header.strip().lower(), columns, n=1, cutoff=0.6)
+    open_ = [c for c in columns if c not in read]
+    near = get_close_matches(header.strip().lower(), open_, n=1, cutoff=0.6)
     return f"{header!r} (is it {near[0]}?)" if near else repr(header)
 
 
@@ -411,9 +466,7 @@ def _read_sheets(
             names = _column_names(book.parse(name, nrows=0).columns, columns)
             sheet = book.parse(name, dtype={h: str for h, n in names.items() if n in ids})
             sheet = sheet.rename(columns=names)
-            if parts and list(sheet.columns) != list(parts[0][1].columns):
-                passed.append(name)
-            elif parts or all(c in sheet.columns for c in required):
+            if all(c in sheet.columns for c in required):
                 parts.append((name, sheet))
             elif not sheet.empty or len(sheet.columns):
                 passed.append(name)
@@ -426,14 +479,14 @@ def _read_sheets(
         )
     if len(parts) > 1:
         logger.warning(
-            "The %s file %s: read %d sheets with the same header: %s.",
+            "The %s file %s: read %d sheets with its columns: %s.",
             what, path, len(parts), ", ".join(f"'{n}' ({len(f):,} rows)" for n, f in parts),
         )  # fmt: skip
     if passed:
         logger.warning(
-            "The %s file %s: sheet(s) %s not read: they lack the columns %s, or their header "
-            "is not sheet '%s''s.",
-            what, path, ", ".join(f"'{n}'" for n in passed), ", ".join(required), parts[0][0],
+            "The %s file %s: sheet(s) %s not read: their first row does not name the columns "
+            "%s (a title row above the header?).",
+            what, path, ", ".join(f"'{n}'" for n in passed), ", ".join(required),
         )  # fmt: skip
     return pd.concat([f for _, f in parts], ignore_index=True)
 
@@ -492,6 +545,7 @@ def replenishment_plan(
     from_store = positions is None
     in_days = pd.DataFrame(columns=list(ERROR_COLUMNS))
     long_leads: str | None = None
+    lead_days: pd.DataFrame | None = None  # the SKU master, for a file's lead times
     with Store.open(settings, read_only=True) as store:
         # the day of the stock planned from: the newest snapshot on or before `as_of`
         day, newest = store.sql(
@@ -504,10 +558,7 @@ def replenishment_plan(
         else:  # a file's blank MOQ or case pack is the SKU master's, as for the store's
             master = store.sql("SELECT sku_id, moq, case_pack, lead_time_days FROM skus").df()
             positions = _with_master_rules(positions, master)
-            in_days = _lead_times_in_days(positions, master)
-            if len(in_days):
-                positions = positions.drop(index=in_days.index)
-            long_leads = _long_lead_times(positions, master)
+            lead_days = master
             # a delisted SKU is held whatever the stock figures came from
             sold = store.sql("SELECT max(day) FROM sales_daily").fetchall()[0][0]
             if newest or sold:
@@ -517,6 +568,11 @@ def replenishment_plan(
                     _delisted_hold(held.loc[i]) if i in held.index else "" for i in ids
                 ]
         positions = _selected(store, positions, skus, warehouses)
+        if lead_days is not None:  # a file's lead times, of the positions asked for
+            in_days = _lead_times_in_days(positions, lead_days)
+            if len(in_days):
+                positions = positions.drop(index=in_days.index)
+            long_leads = _long_lead_times(positions, lead_days)
         known_skus = set(store.sql("SELECT sku_id FROM skus").df()["sku_id"])
         known_wh = set(store.sql("SELECT warehouse_id FROM warehouses").df()["warehouse_id"])
         if future is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import numbers
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -117,6 +118,12 @@ def check_date(value: Any, *, param: str, func: str) -> dt.date | None:
         return None
     if isinstance(value, str) and (day := written_day(value.strip())) is not None:
         return day
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\s*", value):
+        raise InvalidParameterError(  # 11/12/2025: November or December?
+            f"The `{param}` parameter of `{func}` must be a date such as '2024-06-18' "
+            f"(also 2024/06/18 or 2024年6月18日), year first. Got {value!r} instead: its day "
+            "and month cannot be told apart."
+        )
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError):  # pandas' DateParseError is a ValueError

@@ -287,7 +287,9 @@ def test_a_date_parameter_reads_a_day_written_out(text):
     assert check_date(text, param="start", func="f") == dt.date(2024, 6, 18)
 
 
-@pytest.mark.parametrize("text", ["2024年6月31日", "2024-13-01", "Tuesday", ""])
+@pytest.mark.parametrize(
+    "text", ["2024年6月31日", "2024-13-01", "Tuesday", "", "11/12/2025", "30.12.2025"]
+)
 def test_a_date_parameter_that_is_not_a_day_names_the_formats(text):
     from features.views._params import check_date
 

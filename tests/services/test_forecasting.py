@@ -283,6 +283,9 @@ def test_a_lead_time_given_in_days_is_not_planned_and_a_long_one_is_named(
     assert result.plan["sku_id"].tolist() == ["SKU02", "SKU03"]
     (said,) = [w for w in result.warnings if "lead time 4×" in w]
     assert "(SKU02 at WH-SH: 9 weeks against 2)" in said and "divide by 7" in said
+    # only the positions asked for are checked
+    asked = replenishment_plan(settings, positions=positions, model=champion, skus=["SKU03"])
+    assert asked.errors.empty and not any("lead time 4×" in w for w in asked.warnings)
 
 
 def test_read_positions_strips_the_ids_and_a_plan_has_no_negative_zero(
@@ -661,6 +664,34 @@ def test_read_positions_reads_rows_as_spreadsheets_save_them(tmp_path, text):
     assert got["on_hand"].tolist() == [3, 4] and got["lead_time_weeks"].tolist() == [2, 2]
 
 
+def test_a_columns_own_name_wins_over_an_alias_and_the_most_telling_alias_over_others(
+    tmp_path, caplog
+):
+    (tmp_path / "pos.csv").write_text(
+        "SKU,sku_id,仓库,库存,可用库存,在途,lead_time_weeks,pack\n"
+        "保温杯,SKU01,上海仓,500,65,0,3,3\n",  # SKU: a name; 库存: all the stock; pack: a 3-pack
+        "utf-8",
+    )
+    with caplog.at_level("WARNING", logger="services.forecasting"):
+        got = read_positions(tmp_path / "pos.csv")
+    row = got.iloc[0]
+    assert (row["sku_id"], row["warehouse_id"], row["on_hand"]) == ("SKU01", "上海仓", 65)
+    assert "case_pack" not in got.columns  # the SKU master's pack, not a 3-pack
+    assert (
+        "column(s) not read: 'SKU' (sku_id is read from another column); '库存' (on_hand is "
+        "read from another column); 'pack' (is it case_pack?)" in caplog.text
+    )
+
+
+def test_a_semicolon_file_with_european_thousands_is_refused_not_misread(tmp_path):
+    header = "sku_id;warehouse_id;on_hand;in_transit;lead_time_weeks\n"
+    (tmp_path / "pos.csv").write_text(header + "SKU01;WH-SH;1.200;0;2\n", "utf-8")
+    with pytest.raises(UnreadableFileError, match="semicolons and writes '1.200' in on_hand"):
+        read_positions(tmp_path / "pos.csv")
+    (tmp_path / "pos.csv").write_text(header + "SKU01;WH-SH;4,5;0;2\n", "utf-8")
+    assert read_positions(tmp_path / "pos.csv")["on_hand"].tolist() == [4.5]  # a decimal comma
+
+
 def test_a_workbook_is_read_from_its_visible_sheets_that_hold_the_table(tmp_path, caplog):
     import openpyxl
 
@@ -685,7 +716,7 @@ def test_a_workbook_is_read_from_its_visible_sheets_that_hold_the_table(tmp_path
     assert got[["sku_id", "warehouse_id", "on_hand"]].values.tolist() == [
         ["SKU01", "WH-SH", 3], ["SKU01", "WH-GZ", 4], ["SKU02", "WH-GZ", 5],
     ]  # fmt: skip
-    assert "read 2 sheets with the same header: 'WH-SH' (1 rows), 'WH-GZ' (2 rows)" in caplog.text
+    assert "read 2 sheets with its columns: 'WH-SH' (1 rows), 'WH-GZ' (2 rows)" in caplog.text
     assert "sheet(s) '说明' not read" in caplog.text and "'old'" not in caplog.text
 
 
@@ -845,9 +876,12 @@ def test_read_supply_names_a_missing_file_missing_columns_and_unreadable_files(t
     (tmp_path / "empty.csv").write_bytes(b"")
     with pytest.raises(UnreadableFileError, match="Cannot read the supply file"):
         read_supply(tmp_path / "empty.csv")
-    (tmp_path / "gbk.csv").write_bytes("sku_id,supply\n衬衫,5\n".encode("gbk"))
-    with pytest.raises(UnreadableFileError, match="not UTF-8.*CSV UTF-8"):
-        read_supply(tmp_path / "gbk.csv")
+    # Excel's plain CSV on Chinese Windows is GBK: read, as its headers' Chinese names are
+    (tmp_path / "gbk.csv").write_bytes("商品编码,可分配量\n衬衫,5\n".encode("gbk"))
+    assert read_supply(tmp_path / "gbk.csv").to_dict("records") == [{"sku_id": "衬衫", "supply": 5}]
+    (tmp_path / "utf16.csv").write_bytes("sku_id,supply\nA,5\n".encode("utf-16"))
+    with pytest.raises(UnreadableFileError, match="UTF-16.*UTF-8 or GBK"):
+        read_supply(tmp_path / "utf16.csv")
     (tmp_path / "broken.xlsx").write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(UnreadableFileError, match="Cannot read the supply file"):
         read_supply(tmp_path / "broken.xlsx")
