@@ -231,7 +231,8 @@ def read_positions(path: str | Path) -> pd.DataFrame:
     """A positions file (CSV or XLSX) with :data:`POSITION_FILE_COLUMNS`.
 
     Raises:
-        UnreadableFileError: the file is missing, not UTF-8, empty or not a CSV or XLSX.
+        UnreadableFileError: the file is missing, not UTF-8 or GBK, empty or not a CSV or
+            XLSX, or a semicolon-separated file writes numbers such as 1.200.
         InvalidParameterError: a required column is missing.
     """
     path = Path(path)
@@ -263,8 +264,8 @@ def read_supply(path: str | Path) -> pd.DataFrame:
     and plans the rest.
 
     Raises:
-        UnreadableFileError: the file is missing, not UTF-8, empty, a header without rows,
-            or not a CSV or XLSX.
+        UnreadableFileError: the file is missing, not UTF-8 or GBK, empty, a header without
+            rows, or not a CSV or XLSX.
         InvalidParameterError: ``sku_id`` or ``supply`` is missing.
 
     Examples:
@@ -318,9 +319,9 @@ def _read_table(
 
     A workbook is read from every visible sheet that has the first ``required`` ``columns``
     (one sheet per warehouse; a notes sheet is passed over and named); hidden sheets are
-    left out. Columns no name
-    fits are named in a warning, with the column each resembles: a value under a header
-    Butler does not read would otherwise be replaced by its default without a word.
+    left out. Columns no name fits are named in a warning, with the column each resembles:
+    a value under a header Butler does not read would otherwise be replaced by its default
+    without a word.
     """
     if not path.is_file():
         raise UnreadableFileError(
@@ -376,8 +377,13 @@ def _refuse_european_numbers(
 ) -> None:
     """Refuse a semicolon-separated file with numbers such as ``1.200``: Excel in a
     European locale writes thousands so, and read as a decimal it would be 1.2."""
-    for column in frame.columns:
-        if column in ids or frame[column].dtype != object:
+    numeric = [
+        c
+        for c in frame.columns
+        if c not in ids and c in POSITION_FILE_COLUMNS + SUPPLY_FILE_COLUMNS
+    ]
+    for column in numeric:
+        if frame[column].dtype != object:
             continue
         grouped = frame[column].str.strip().str.fullmatch(r"\d{1,3}(\.\d{3})+(,\d*)?", na=False)
         if grouped.any():
@@ -386,8 +392,8 @@ def _refuse_european_numbers(
                 f"{frame[column][grouped].iloc[0]!r} in {column}: a thousand, or a decimal? "
                 "Save it as CSV UTF-8 with commas, or as XLSX, and plan again."
             )
-    for column in frame.columns:
-        if column not in ids and frame[column].dtype == object:
+    for column in numeric:
+        if frame[column].dtype == object:
             decimal = frame[column].str.strip().str.fullmatch(r"\d+,\d+", na=False)
             values = frame[column].where(~decimal, frame[column].str.replace(",", "."))
             numbers = pd.to_numeric(values, errors="coerce")
