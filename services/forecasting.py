@@ -481,7 +481,8 @@ def _read_sheets(
     if not parts:
         raise InvalidParameterError(
             f"The {what} file {path} has no visible sheet with the columns "
-            f"{', '.join(required)}; its sheets: {', '.join(book.sheet_names)}."
+            f"{', '.join(required)} in its first row (a title row above the header?); its "
+            f"sheets: {', '.join(book.sheet_names)}."
         )
     if len(parts) > 1:
         logger.warning(
