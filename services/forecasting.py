@@ -860,30 +860,37 @@ def _with_master_rules(positions: pd.DataFrame, master: pd.DataFrame) -> pd.Data
     return out
 
 
+def _lead_times(positions: pd.DataFrame, master: pd.DataFrame) -> pd.DataFrame:
+    """Each position's ``sku_id``, ``warehouse_id`` (stripped), the ``lead_time_weeks`` its
+    file gives and the SKU master's ``master_days`` (NaN where it has none)."""
+    days = master.drop_duplicates("sku_id").set_index("sku_id")["lead_time_days"]
+    sku = positions["sku_id"].astype("string").str.strip()
+    return pd.DataFrame(
+        {
+            "sku_id": sku,
+            "warehouse_id": positions["warehouse_id"].astype("string").str.strip(),
+            "given": as_numbers(positions["lead_time_weeks"]),
+            "master_days": pd.to_numeric(sku.map(days), errors="coerce"),
+        },
+        index=positions.index,
+    )
+
+
 def _lead_times_in_days(positions: pd.DataFrame, master: pd.DataFrame) -> pd.DataFrame:
     """One error row per position whose ``lead_time_weeks`` is the SKU master's lead time
     in days (21 where the master says 21 days = 3 weeks): planned as weeks it would order
     for seven times the lead time. Master lead times under 8 days tell nothing apart."""
-    days = master.drop_duplicates("sku_id").set_index("sku_id")["lead_time_days"]
-    sku = positions["sku_id"].astype("string").str.strip()
-    master_days = pd.to_numeric(sku.map(days), errors="coerce")
-    given = as_numbers(positions["lead_time_weeks"])
-    hit = (master_days >= 8) & (given == master_days)
-    if not hit.any():
+    leads = _lead_times(positions, master)
+    hit = leads[(leads["master_days"] >= 8) & (leads["given"] == leads["master_days"])]
+    if hit.empty:
         return pd.DataFrame(columns=list(ERROR_COLUMNS))
-    n, weeks = given[hit], master_days[hit] / 7
-    return pd.DataFrame(
-        {
-            "sku_id": sku[hit],
-            "warehouse_id": positions.loc[hit, "warehouse_id"].astype("string").str.strip(),
-            "field": "lead_time_weeks",
-            "reason": [
-                f"lead_time_weeks {v:g} is the SKU master's lead time in days ({v:g} days = "
-                f"{w:.3g} weeks): give the lead time in weeks"
-                for v, w in zip(n, weeks, strict=True)
-            ],
-        },
-        index=positions.index[hit],
+    return hit[["sku_id", "warehouse_id"]].assign(
+        field="lead_time_weeks",
+        reason=[
+            f"lead_time_weeks {v:g} is the SKU master's lead time in days ({v:g} days = "
+            f"{v / 7:.3g} weeks): give the lead time in weeks"
+            for v in hit["given"]
+        ],
     )
 
 
@@ -895,17 +902,16 @@ LONG_LEAD_RATIO = 4
 def _long_lead_times(positions: pd.DataFrame, master: pd.DataFrame) -> str | None:
     """What a plan should be read with when a positions file gives lead times of
     :data:`LONG_LEAD_RATIO` times the SKU master's or more; None when it gives none."""
-    days = master.drop_duplicates("sku_id").set_index("sku_id")["lead_time_days"]
-    sku = positions["sku_id"].astype("string").str.strip()
-    weeks = pd.to_numeric(sku.map(days), errors="coerce") / 7
-    given = as_numbers(positions["lead_time_weeks"])
-    long = (given >= 8) & (given >= LONG_LEAD_RATIO * weeks)
-    if not long.any():
+    leads = _lead_times(positions, master)
+    weeks = leads["master_days"] / 7
+    long = leads[(leads["given"] >= 8) & (leads["given"] >= LONG_LEAD_RATIO * weeks)]
+    if long.empty:
         return None
-    wh = positions["warehouse_id"].astype("string").str.strip()
     shown = [
-        f"{s} at {w}: {g:g} weeks against {m:.3g}"
-        for s, w, g, m in zip(sku[long], wh[long], given[long], weeks[long], strict=True)
+        f"{s} at {w}: {g:g} weeks against {d / 7:.3g}"
+        for s, w, g, d in long[["sku_id", "warehouse_id", "given", "master_days"]].itertuples(
+            index=False
+        )
     ]
     return (
         f"{len(shown)} position(s) give a lead time {LONG_LEAD_RATIO}× the SKU master's or "
