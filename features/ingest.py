@@ -449,10 +449,15 @@ def _write_file(
         result.rows_accepted += accepted
     writer.finish()
     result.rows_quarantined = result.rows_read - result.rows_accepted
-    if result.rows_quarantined:
-        _renumber_quarantine(store, export, sha, writer.numbered)
+    # the file's lines of its quarantined rows (the malformed ones among them)
+    at = (
+        _renumber_quarantine(store, export, sha, writer.numbered) if result.rows_quarantined else {}
+    )
     if writer.malformed:
-        at = file_lines(export, [r.row for r in writer.malformed], writer.numbered)
+        # a malformed row another file had quarantined already is not among them
+        missing = [r.row for r in writer.malformed if r.row not in at]
+        if missing:
+            at |= file_lines(export, missing, writer.numbered)
         first = writer.malformed[0]
         lines = ", ".join(str(at[r.row]) for r in writer.malformed)
         more = ", …" if writer.malformed_rows > len(writer.malformed) else ""
@@ -482,8 +487,11 @@ def _write_file(
     )  # fmt: skip
 
 
-def _renumber_quarantine(store: Store, export: ExportFile, sha: str, numbered: int) -> None:
-    """Give the file's quarantined rows the lines they stand on in the file.
+def _renumber_quarantine(
+    store: Store, export: ExportFile, sha: str, numbered: int
+) -> dict[int, int]:
+    """Give the file's quarantined rows the lines they stand on in the file; return the line
+    of each of their data rows (``_row``).
 
     They are written with their row numbers (``_row + 2``), which a blank line or a value
     holding line breaks sets apart from the line a text editor shows; only then, once
@@ -497,7 +505,7 @@ def _renumber_quarantine(store: Store, export: ExportFile, sha: str, numbered: i
     found = file_lines(export, [line - 2 for line in lines], numbered)
     moved = {row + 2: line for row, line in found.items() if line != row + 2}
     if not moved:
-        return
+        return found
     store.con.register("moved", pa.table({"old": list(moved), "new": list(moved.values())}))
     # a row moves to a line another row held before: all of them go out, then back in
     store.sql(
@@ -512,6 +520,7 @@ def _renumber_quarantine(store: Store, export: ExportFile, sha: str, numbered: i
     store.sql("INSERT INTO quarantine_rows SELECT * FROM renumbered")
     store.sql("DROP TABLE renumbered")
     store.con.unregister("moved")
+    return found
 
 
 def _unread_headers(
